@@ -1,0 +1,29 @@
+# The two commands of the README: `make up` and `make test`.
+# Every target is a thin wrapper over scripts/ so that Dockerfiles and CI run the same code.
+SHELL := /bin/bash
+
+.PHONY: up down status test bootstrap lint bench clean
+
+up: bootstrap
+	@scripts/up.sh start
+
+down:
+	@scripts/up.sh stop
+
+status:
+	@scripts/up.sh status
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+test: bootstrap
+	@scripts/test.sh
+
+lint: bootstrap
+	@scripts/test.sh lint
+
+bench: bootstrap
+	@.venv/bin/python bench/asp_codec.py
+
+clean: down
+	rm -rf .venv .run

@@ -1,0 +1,68 @@
+# Shared helpers for the project's shell scripts. Source it; do not run it.
+# shellcheck shell=bash
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export REPO_ROOT
+export VENV="${VENV:-$REPO_ROOT/.venv}"
+export RUN_DIR="${RUN_DIR:-$REPO_ROOT/.run}"
+# Machine-wide cache shared by clones (Asterisk chroot, built wheels, assembled models).
+export PABX_CACHE="${PABX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pabx}"
+mkdir -p "$RUN_DIR" "$PABX_CACHE"
+
+log() { printf '\033[1;34m[pabx]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[pabx] erro:\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "precisa de root para: $*"; fi
+}
+
+_APT_UPDATED=0
+# apt_install PKG... : installs the Debian packages that are missing, nothing else.
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  if [ "$_APT_UPDATED" = 0 ]; then as_root apt-get update -qq >/dev/null; _APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# tcp_open HOST PORT : true when something accepts TCP connections there.
+tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# wait_for DESCRIPTION TIMEOUT_S COMMAND... : polls COMMAND every 0.2 s.
+wait_for() {
+  local what=$1 timeout=$2; shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    [ $SECONDS -ge $deadline ] && { log "tempo esgotado esperando $what"; return 1; }
+    sleep 0.2
+  done
+}
+
+# pid_alive PIDFILE : true when the pidfile names a running process.
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# stop_pidfile NAME PIDFILE : TERM, wait up to 10 s, then KILL; removes the pidfile.
+stop_pidfile() {
+  local name=$1 pidfile=$2 pid
+  if pid_alive "$pidfile"; then
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+    log "$name parado"
+  fi
+  rm -f "$pidfile"
+}
+
+python311() {
+  local c
+  for c in python3.11 /usr/bin/python3.11 python3; do
+    if command -v "$c" >/dev/null && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      command -v "$c"; return 0
+    fi
+  done
+  return 1
+}

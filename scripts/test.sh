@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `make test`: lint, types, then every test suite. `scripts/test.sh lint` stops after the gates.
+# Extra suites (non-Python, e.g. the softphone) hook in as scripts/test.d/*.sh.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+PY="$VENV/bin/python"
+
+log "ruff"
+"$PY" -m ruff check .
+"$PY" -m ruff format --check libs/asp
+log "mypy --strict libs/asp"
+"$PY" -m mypy --strict libs/asp/src
+[ "${1:-}" = lint ] && exit 0
+
+bash scripts/redis.sh start
+
+log "pytest libs/asp (cobertura mínima 95 %)"
+"$PY" -m pytest libs/asp --cov=asp --cov-report=term-missing:skip-covered --cov-fail-under=95 -q
+
+for s in scripts/test.d/*.sh; do
+  [ -e "$s" ] || continue
+  log "suite $(basename "$s")"
+  bash "$s"
+done
+
+log "pytest: serviços e integração"
+others=()
+for d in services/* tests; do
+  compgen -G "$d/**/test_*.py" >/dev/null || [ -n "$(find "$d" -name 'test_*.py' -not -path '*/node_modules/*' -print -quit 2>/dev/null)" ] && others+=("$d")
+done
+if [ ${#others[@]} -gt 0 ]; then
+  "$PY" -m pytest "${others[@]}" -q
+fi
