@@ -121,10 +121,11 @@ def to_entry(msg: Message) -> dict[str, Any]:
         if value is not None:
             entry[name] = value
     entry["ts"] = data.get("timestamp") or now_iso()
-    audio = data.pop(AUDIO_FIELD, None)
-    entry["data"] = msgpack.packb(data, use_bin_type=True)
-    if audio is not None:
+    audio = data.get(AUDIO_FIELD)
+    if isinstance(audio, bytes):  # raw audio gets a binary field of its own
+        del data[AUDIO_FIELD]
         entry[AUDIO_FIELD] = audio
+    entry["data"] = msgpack.packb(data, use_bin_type=True)
     return entry
 
 
@@ -157,7 +158,9 @@ def from_entry(fields: Mapping[Any, Any]) -> Message:
     data["type"] = _text(norm["type"], "type")
     if AUDIO_FIELD in norm:
         audio = norm[AUDIO_FIELD]
-        data[AUDIO_FIELD] = audio if isinstance(audio, bytes) else _text(audio, "audio").encode()
+        if not isinstance(audio, bytes | bytearray | memoryview):
+            raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, "entry field audio is not bytes")
+        data[AUDIO_FIELD] = bytes(audio)
     msg = parse_message(data)
     if "session_id" in norm and _text(norm["session_id"], "session_id") != data.get("session_id"):
         raise ASPError(
