@@ -18,7 +18,18 @@ def test_names() -> None:
     assert s.consumer_group(Stage.LLM) == "llm-workers"
     assert s.dead_letter_stream(Stage.TTS) == "asp:dead:tts"
     assert s.cache_key("tts", "ab") == "asp:cache:tts:ab"
+    assert s.work_lock_key(Stage.STT, SESSION_ID, "u-1") == f"asp:lock:stt:{SESSION_ID}:u-1"
+    assert s.cancelled_key(SESSION_ID) == f"asp:cancelled:{SESSION_ID}"
+    assert s.turn_key(SESSION_ID, "r-1") == f"asp:turn:{SESSION_ID}:r-1"
     assert set(s.STAGE_INPUT) == set(Stage)
+    assert s.session_stream(SESSION_ID) in s.session_keys(SESSION_ID)
+    assert len(set(s.session_keys(SESSION_ID))) == 4 + len(Stage)
+
+
+def test_routing() -> None:
+    assert s.stages_for("utterance") == (Stage.STT,)
+    assert s.stages_for("response.cancel") == (Stage.LLM, Stage.TTS)
+    assert s.stages_for("response.audio") == ()
 
 
 @pytest.mark.parametrize("bad", ["*", "x:y", "", "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f\n"])

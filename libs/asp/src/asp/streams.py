@@ -83,6 +83,37 @@ def processed_key(stage: Stage, session_id: str) -> str:
     return f"{PREFIX}:done:{stage.value}:{_checked(session_id)}"
 
 
+def work_lock_key(stage: Stage, session_id: str, work_id: str) -> str:
+    """Held (SET NX PX) by the replica doing a piece of work, against duplicate deliveries."""
+    return f"{PREFIX}:lock:{stage.value}:{_checked(session_id)}:{work_id}"
+
+
+def cancelled_key(session_id: str) -> str:
+    """A set of the response_ids cancelled in a session (barge-in), seen by every replica."""
+    return f"{PREFIX}:cancelled:{_checked(session_id)}"
+
+
+def turn_key(session_id: str, response_id: str) -> str:
+    """Hash that orders a response's sentences across TTS replicas (next sentence, next seq)."""
+    return f"{PREFIX}:turn:{_checked(session_id)}:{response_id}"
+
+
+def session_keys(session_id: str) -> tuple[str, ...]:
+    """Every per-session key whose TTL follows the call (the turn keys expire on their own)."""
+    return (
+        session_stream(session_id),
+        history_key(session_id),
+        session_state_key(session_id),
+        cancelled_key(session_id),
+        *(processed_key(stage, session_id) for stage in Stage),
+    )
+
+
+def stages_for(event_type: str) -> tuple[Stage, ...]:
+    """The stages whose work stream receives an event of this type besides the session log."""
+    return tuple(stage for stage, kinds in STAGE_INPUT.items() if event_type in kinds)
+
+
 ACTIVE_SESSIONS = f"{PREFIX}:sessions:active"
 """Sorted set: session_id -> start time (epoch seconds) of every live call."""
 
