@@ -36,8 +36,9 @@ TITLE_ABBREVIATIONS = frozenset(
 
 _SENTENCE_PUNCT = ".!?…"
 _CLAUSE_PUNCT = ",;:"
-_CLOSERS = "\"'”’»)]"
-_OPENERS = "\"'“‘«([-—–¿¡"
+# Typographic quotes and dashes are written as escapes (ruff RUF001 flags them as ambiguous).
+_CLOSERS = "\"')]»\u201d\u2019"
+_OPENERS = "\"'([-¿¡«\u201c\u2018\u2014\u2013"
 _TOKEN_BEFORE = re.compile(r"([\w()ºª]+)$")
 _MARKDOWN = re.compile(r"[*_#`]+")
 _BULLET = re.compile(r"^\s*(?:[-•]\s+)")
