@@ -53,7 +53,11 @@ def clean_for_speech(text: str) -> str:
 
 
 def _speakable(piece: str) -> bool:
-    """A piece worth sending to the TTS: it has letters, not just a list number."""
+    """A piece worth sending to the TTS: it has a letter or a digit."""
+    return any(ch.isalnum() for ch in piece)
+
+
+def _has_letters(piece: str) -> bool:
     return any(ch.isalpha() for ch in piece)
 
 
@@ -142,7 +146,7 @@ class SentenceSplitter:
         if not buf[j].isspace():
             return 0  # 1.000,50 / 14h30 / p.ex. / a URL
         cut = j
-        if not _speakable(buf[:i]):
+        if not _has_letters(buf[:i]):
             return 0  # "1." of a list
         if run in ("!", "?") or ("!" in run or "?" in run):
             return cut
