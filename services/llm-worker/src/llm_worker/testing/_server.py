@@ -91,7 +91,7 @@ class FakeServer:
         return True
 
     async def read_json(self, request: web.Request) -> dict[str, Any] | web.Response:
-        self.headers.append(dict(request.headers))
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
         try:
             body = await request.json()
         except (ValueError, UnicodeDecodeError):
