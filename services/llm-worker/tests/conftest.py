@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-
 from llm_worker.providers.anthropic import AnthropicProvider
 from llm_worker.providers.base import LLMProvider, Timeouts
 from llm_worker.providers.openai import OpenAIProvider
@@ -42,7 +41,9 @@ def make_provider(name: str, server: FakeServer, *, max_retries: int = 1) -> LLM
 
 @pytest.fixture(params=["anthropic", "openai"])
 async def vendor(request: pytest.FixtureRequest) -> AsyncIterator[Vendor]:
-    server: FakeServer = FakeAnthropicServer() if request.param == "anthropic" else FakeOpenAIServer()
+    server: FakeServer = (
+        FakeAnthropicServer() if request.param == "anthropic" else FakeOpenAIServer()
+    )
     await server.start()
     provider = make_provider(request.param, server)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from llm_worker.errors import HistoryError
 from llm_worker.events import Message
 from llm_worker.history import History, bound, heard_text, normalize

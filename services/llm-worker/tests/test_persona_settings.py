@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from llm_worker.errors import ConfigError, PersonaError
 from llm_worker.persona import load_persona, parse_persona
 from llm_worker.settings import Settings
@@ -17,7 +16,8 @@ def test_default_persona_is_a_brief_portuguese_receptionist() -> None:
     assert "recepcionista" in p.system_prompt
     assert "português" in p.system_prompt
     assert p.greeting.startswith("Olá")
-    assert p.apology and p.goodbye
+    assert p.apology
+    assert p.goodbye
     assert load_persona("") == p
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from llm_worker.errors import ToolArgumentError
 from llm_worker.events import ToolCall
 from llm_worker.tools import (
@@ -61,7 +60,7 @@ def test_parse_arguments() -> None:
     assert parse_arguments('{"extension": "1"}', tool="t") == {"extension": "1"}
     with pytest.raises(ValueError, match="not a JSON object"):
         parse_arguments("[1]", tool="t")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Expecting"):
         parse_arguments('{"extension": ', tool="t")
 
 
@@ -69,7 +68,11 @@ def test_tag_filter_streams_text_and_extracts_calls() -> None:
     f = ToolTagFilter()
     spoken = []
     calls = []
-    stream = 'Vou transferir. <tool_ca', 'll>{"name": "transfer_call", "argu', 'ments": {"extension": "1002"}}</tool_call> ok'
+    stream = (
+        "Vou transferir. <tool_ca",
+        'll>{"name": "transfer_call", "argu',
+        'ments": {"extension": "1002"}}</tool_call> ok',
+    )
     for piece in stream:
         text, found = f.feed(piece)
         spoken.append(text)
@@ -92,7 +95,7 @@ def test_tag_filter_holds_back_only_a_possible_tag_start() -> None:
      '<tool_call>{"name": "hang_up", "arguments": [1]}</tool_call>'],
 )
 def test_tag_filter_rejects_malformed_calls(body: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"Expecting|name|object"):
         ToolTagFilter().feed(body)
 
 
@@ -105,6 +108,7 @@ def test_tag_filter_unterminated_tag() -> None:
 
 def test_tag_filter_arguments_as_a_json_string() -> None:
     _, calls = ToolTagFilter().feed(
-        '<tool_call>{"name": "transfer_call", "arguments": "{\\"extension\\": \\"7\\"}"}</tool_call>'
+        '<tool_call>{"name": "transfer_call", '
+        '"arguments": "{\\"extension\\": \\"7\\"}"}</tool_call>'
     )
     assert calls == [ToolCall("transfer_call", {"extension": "7"})]

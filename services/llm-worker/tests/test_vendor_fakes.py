@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-
 from llm_worker.errors import (
     ProviderError,
     ProviderOverloaded,
@@ -20,7 +19,7 @@ from llm_worker.events import ChatRequest, Done, Message, TextDelta, ToolCall
 from llm_worker.history import History
 from llm_worker.persona import load_persona
 from llm_worker.reply import ReplyAction, ReplySentence, ReplyTimings, reply
-from llm_worker.testing import FakeAnthropicServer, Fail, Hang, Raw, Text, ToolUse, Truncated
+from llm_worker.testing import Fail, FakeAnthropicServer, Hang, Raw, Text, ToolUse, Truncated
 from llm_worker.tools import CallAction
 
 PERSONA = load_persona()
@@ -33,7 +32,9 @@ async def collect(v: Any, request: ChatRequest = REQUEST) -> list[ReplySentence 
 
 
 async def test_streamed_text_becomes_ordered_sentences(vendor: Any) -> None:
-    vendor.server.push(Text(("Olá, aqui é ", "a recepção. O Sr. Paulo ", "atende às 14:30", ". Pode ", "ligar?")))
+    vendor.server.push(
+        Text(("Olá, aqui é ", "a recepção. O Sr. Paulo ", "atende às 14:30", ". Pode ", "ligar?"))
+    )
     out = await collect(vendor)
     assert out == [
         ReplySentence(0, "Olá, aqui é a recepção."),
@@ -43,20 +44,20 @@ async def test_streamed_text_becomes_ordered_sentences(vendor: Any) -> None:
 
 
 async def test_first_sentence_arrives_before_the_reply_ends(vendor: Any) -> None:
-    chunks = ("Claro, vou verificar ", "isso agora. ") + tuple(f"Parte {i}. " for i in range(30))
+    chunks = ("Claro, vou verificar ", "isso agora. ", *(f"Parte {i}. " for i in range(30)))
     vendor.server.push(Text(chunks, delay_s=0.01))
     timings = ReplyTimings()
     agen = reply(vendor.provider, REQUEST, apology=APOLOGY, timings=timings)
     first = await anext(agen)
-    assert first == ReplySentence(0, "Claro, vou verificar isso agora.") or first.text.startswith(
-        "Claro,"
-    )
+    assert first == ReplySentence(0, "Claro, vou verificar isso agora.")
     sent_then = vendor.server.chunks_sent
     rest = [e async for e in agen]
     assert sent_then < vendor.server.chunks_sent  # the server was still streaming
     assert len(rest) >= 30
-    assert timings.first_token is not None and timings.first_sentence is not None
-    assert timings.finished is not None and timings.first_sentence <= timings.finished
+    assert timings.first_token is not None
+    assert timings.first_sentence is not None
+    assert timings.finished is not None
+    assert timings.first_sentence <= timings.finished
 
 
 async def test_request_carries_persona_history_and_tools(vendor: Any) -> None:
@@ -89,7 +90,9 @@ async def test_request_carries_persona_history_and_tools(vendor: Any) -> None:
 
 
 async def test_transfer_tool_becomes_a_call_action(vendor: Any) -> None:
-    vendor.server.push(ToolUse("transfer_call", {"extension": "1002"}, text=("Vou transferir agora.",)))
+    vendor.server.push(
+        ToolUse("transfer_call", {"extension": "1002"}, text=("Vou transferir agora.",))
+    )
     out = await collect(vendor)
     assert out == [
         ReplySentence(0, "Vou transferir agora."),
@@ -186,14 +189,16 @@ MALFORMED_OPENAI = [
     "data: {not json\n\n",
     'data: {"choices": "nope"}\n\n',
     "this is not an event stream at all\n\n",
-    'data: {"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,'
-    '"delta":{"tool_calls":[{"index":0,"id":"c","type":"function","function":{"name":"hang_up",'
+    'data: {"id":"x","object":"chat.completion.chunk","created":0,"model":"m",'
+    '"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","type":"function","function":{"name":"hang_up",'
     '"arguments":"{\\"a\\":"}}]},"finish_reason":"tool_calls"}]}\n\ndata: [DONE]\n\n',
 ]
 
 
 @pytest.mark.parametrize("case", range(4))
-async def test_malformed_stream_gives_a_clear_error_and_an_apology(vendor: Any, case: int) -> None:
+async def test_malformed_stream_gives_a_clear_error_and_an_apology(
+    vendor: Any, case: int
+) -> None:
     body = (MALFORMED_ANTHROPIC if vendor.name == "anthropic" else MALFORMED_OPENAI)[case]
     vendor.server.push(Raw(body))
     with pytest.raises(ProviderProtocolError) as info:
@@ -207,7 +212,7 @@ async def test_malformed_stream_gives_a_clear_error_and_an_apology(vendor: Any, 
 
 async def test_truncated_stream_is_a_protocol_error(vendor: Any) -> None:
     vendor.server.push(Truncated(("Olá, ",)))
-    with pytest.raises(ProviderProtocolError, match="message_stop|finish_reason"):
+    with pytest.raises(ProviderProtocolError, match=r"message_stop|finish_reason"):
         async with vendor.provider.stream(REQUEST) as stream:
             [e async for e in stream]
 
