@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from llm_worker.errors import ConfigError
 
 PROVIDER_CHOICES = ("auto", "anthropic", "openai", "local", "fake")
+DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 
 
 def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -43,11 +45,11 @@ class Settings:
     model: str = ""
     model_path: str = ""
     anthropic_api_key: str = ""
-    anthropic_model: str = "claude-haiku-4-5"
+    anthropic_model: str = DEFAULT_ANTHROPIC_MODEL
     anthropic_base_url: str = ""
     openai_base_url: str = ""
     openai_api_key: str = ""
-    openai_model: str = "gpt-4o-mini"
+    openai_model: str = DEFAULT_OPENAI_MODEL
     persona_path: str = ""
     max_history_turns: int = 8
     max_tokens: int = 200
@@ -72,11 +74,11 @@ class Settings:
             model=env.get("LLM_MODEL", "").strip(),
             model_path=env.get("LLM_MODEL_PATH", "").strip(),
             anthropic_api_key=env.get("ANTHROPIC_API_KEY", "").strip(),
-            anthropic_model=env.get("ANTHROPIC_MODEL", "").strip() or cls.anthropic_model,
+            anthropic_model=env.get("ANTHROPIC_MODEL", "").strip() or DEFAULT_ANTHROPIC_MODEL,
             anthropic_base_url=env.get("ANTHROPIC_BASE_URL", "").strip(),
             openai_base_url=env.get("OPENAI_BASE_URL", "").strip(),
             openai_api_key=env.get("OPENAI_API_KEY", "").strip(),
-            openai_model=env.get("OPENAI_MODEL", "").strip() or cls.openai_model,
+            openai_model=env.get("OPENAI_MODEL", "").strip() or DEFAULT_OPENAI_MODEL,
             persona_path=env.get("LLM_PERSONA_PATH", "").strip(),
             max_history_turns=_int(env, "LLM_MAX_HISTORY_TURNS", 8, 1, 100),
             max_tokens=_int(env, "LLM_MAX_TOKENS", 200, 16, 4096),
