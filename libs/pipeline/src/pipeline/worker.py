@@ -63,6 +63,7 @@ class StreamWorker(abc.ABC):
         self._locks: dict[str, tuple[str, str]] = {}  # entry id -> (session_id, work_id)
         self._stopping = asyncio.Event()
         self.ready = False
+        self.jobs_done = 0
 
     # --- what a stage implements -------------------------------------------------------
 
@@ -114,7 +115,7 @@ class StreamWorker(abc.ABC):
                     continue
                 entries = await self.bus.read_work(self.stage, self.consumer, free, self.block_ms)
                 for entry in entries:
-                    self._start(entry, 1)
+                    self._spawn(entry, 1)
         finally:
             self.ready = False
             if self._tasks:
@@ -145,9 +146,9 @@ class StreamWorker(abc.ABC):
             if entry[0] in self._tasks:
                 continue
             metrics.CLAIMED.labels(self.stage.value).inc()
-            self._start(entry, deliveries)
+            self._spawn(entry, deliveries)
 
-    def _start(self, entry: Entry, deliveries: int) -> None:
+    def _spawn(self, entry: Entry, deliveries: int) -> None:
         entry_id = entry[0]
         task = asyncio.create_task(
             self._process(entry, deliveries), name=f"{self.stage}:{entry_id}"
@@ -229,3 +230,4 @@ class StreamWorker(abc.ABC):
         )
         await self.bus.ack(self.stage, entry_id, extra)
         metrics.JOBS.labels(stage, "ok").inc()
+        self.jobs_done += 1
