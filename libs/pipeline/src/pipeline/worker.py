@@ -50,6 +50,7 @@ class StreamWorker(abc.ABC):
         block_ms: int = 500,
         claim_idle_ms: int = 5000,
         max_deliveries: int = 3,
+        max_age_s: float = 120.0,
         apology: str = APOLOGY_PT,
     ) -> None:
         self.bus = bus
@@ -58,6 +59,7 @@ class StreamWorker(abc.ABC):
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self.max_deliveries = max_deliveries
+        self.max_age_s = max_age_s
         self.apology = apology
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, tuple[str, str]] = {}  # entry id -> (session_id, work_id)
@@ -205,9 +207,15 @@ class StreamWorker(abc.ABC):
         if ts:
             try:
                 wait = (datetime.now(UTC) - parse_timestamp(ts)).total_seconds()
-                metrics.QUEUE_WAIT.labels(stage).observe(max(wait, 0.0))
             except ASPError:
-                pass
+                wait = 0.0
+            metrics.QUEUE_WAIT.labels(stage).observe(max(wait, 0.0))
+            if wait > self.max_age_s:
+                # No caller waits this long: a backlog (workers were down) is not replayed.
+                log.warning("%s: entry %s is %.0f s old: skipped", stage, entry_id, wait)
+                metrics.JOBS.labels(stage, "stale").inc()
+                await self.bus.ack(self.stage, entry_id)
+                return
         metrics.IN_FLIGHT.labels(stage).inc()
         start = time.perf_counter()
         try:
