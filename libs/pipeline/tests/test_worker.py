@@ -273,3 +273,40 @@ async def test_stale_work_is_skipped(bus: Bus) -> None:
     assert worker.handled == ["u-1"]
     pending = await bus.redis.xpending(layout.work_stream(Stage.STT), "stt-workers")
     assert pending["pending"] == 0
+
+
+async def test_the_worker_survives_a_redis_restart() -> None:
+    from pipeline.testing import RedisServer
+
+    with RedisServer() as server:
+        bus = Bus.from_url(server.url)
+        worker = EchoSTT(bus, "stt-a")
+        tasks = await run_workers(worker)
+        sid = str(uuid.uuid4())
+        await bus.publish(utterance(sid, 1))
+
+        async def first() -> bool:
+            return len(await transcripts(bus, sid)) == 1
+
+        await wait_for(first)
+        await asyncio.to_thread(server.restart)  # all data lost, consumer group included
+        sid2 = str(uuid.uuid4())
+
+        async def published() -> bool:
+            try:
+                await bus.publish(utterance(sid2, 2))
+            except Exception:
+                return False
+            return True
+
+        await wait_for(published)
+
+        async def second() -> bool:
+            try:
+                return len(await transcripts(bus, sid2)) == 1
+            except Exception:
+                return False
+
+        await wait_for(second, timeout=20)
+        await stop_workers([worker], tasks)
+        await bus.close()

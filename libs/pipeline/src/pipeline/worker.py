@@ -22,6 +22,9 @@ from datetime import UTC, datetime
 
 from asp import ASPError, Message, ResponseText, Stage, from_entry
 from asp.messages import parse_timestamp
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import metrics
 from .bus import Bus, Entry
@@ -104,27 +107,53 @@ class StreamWorker(abc.ABC):
         self._stopping.set()
 
     async def run(self, grace_s: float = 10.0) -> None:
-        await self.bus.ensure_group(self.stage)
-        self.ready = True
-        maintain = asyncio.create_task(self._maintain(), name=f"{self.stage}:maintain")
+        """Reads and processes work until ``stop()``; survives Redis going away."""
+        backoff = 0.2
+        maintain: asyncio.Task[None] | None = None
         try:
             while not self._stopping.is_set():
-                free = self.concurrency - len(self._tasks)
-                if free <= 0:
-                    await asyncio.wait(
-                        list(self._tasks.values()), timeout=0.5, return_when=asyncio.FIRST_COMPLETED
+                try:
+                    if not self.ready:
+                        await self.bus.ensure_group(self.stage)
+                        self.ready = True
+                        backoff = 0.2
+                        if maintain is None:
+                            maintain = asyncio.create_task(
+                                self._maintain(), name=f"{self.stage}:maintain"
+                            )
+                    await self._read_once()
+                except (RedisConnectionError, RedisTimeoutError, OSError) as e:
+                    self.ready = False
+                    log.warning(
+                        "%s: Redis unavailable (%s); retrying in %.1f s",
+                        self.stage.value,
+                        e,
+                        backoff,
                     )
-                    continue
-                entries = await self.bus.read_work(self.stage, self.consumer, free, self.block_ms)
-                for entry in entries:
-                    self._spawn(entry, 1)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                except ResponseError as e:
+                    if "NOGROUP" not in str(e):
+                        raise
+                    self.ready = False  # Redis restarted empty: create the group again
         finally:
             self.ready = False
             if self._tasks:
                 _, pending = await asyncio.wait(list(self._tasks.values()), timeout=grace_s)
                 for task in pending:  # left pending in Redis: another replica claims them
                     task.cancel()
-            maintain.cancel()
+            if maintain is not None:
+                maintain.cancel()
+
+    async def _read_once(self) -> None:
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            await asyncio.wait(
+                list(self._tasks.values()), timeout=0.5, return_when=asyncio.FIRST_COMPLETED
+            )
+            return
+        for entry in await self.bus.read_work(self.stage, self.consumer, free, self.block_ms):
+            self._spawn(entry, 1)
 
     async def _maintain(self) -> None:
         """Keeps running jobs claimed and claims what dead replicas left, twice per idle time."""
