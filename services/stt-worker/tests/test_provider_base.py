@@ -75,3 +75,10 @@ async def test_near_silence_skips_the_engine() -> None:
     stt = FakeSTT(["invented"], retry_backoff_s=0)
     result = await stt.transcribe(b"\x01\x00" * 8000, 8000)  # -90 dBFS
     assert (result.text, result.attempts, stt.calls) == ("", 0, [])
+
+
+def test_warm_up_loads_and_decodes_once() -> None:
+    stt = FakeSTT(["warm"], default="x")
+    stt.warm_up()
+    assert stt.loaded
+    assert stt.calls == [(8000, "pt")]

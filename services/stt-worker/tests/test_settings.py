@@ -27,6 +27,7 @@ def test_gpu_settings_reach_the_provider() -> None:
     stt = build_provider(STTSettings.from_env(env))
     assert isinstance(stt, FasterWhisperSTT)
     assert (stt.device, stt.compute_type, stt.model_ref) == ("cuda", "float16", Path("/m/w"))
+    assert stt.min_rms_dbfs == -60.0
     assert not stt.loaded  # loading is explicit, once per process
 
 

@@ -84,3 +84,9 @@ async def test_too_long_and_bad_language() -> None:
         await tts.synthesize("a" * 2001)
     with pytest.raises(TTSError, match="invalid language code"):
         await tts.synthesize("oi", language="português")
+
+
+def test_warm_up_runs_each_engine_once_in_its_language() -> None:
+    pt, en = FakeTTS(), FakeTTS(language="en")
+    TTSRouter(pt, routes={"en": en}).warm_up()
+    assert (pt.calls, en.calls) == ([("Olá.", "default", "pt")], [("Hello.", "default", "en")])

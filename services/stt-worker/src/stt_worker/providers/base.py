@@ -106,6 +106,13 @@ class STTProvider(ABC):
                 self._loaded = True
                 log.info("%s loaded in %.2f s", self.name, time.perf_counter() - started)
 
+    def warm_up(self) -> None:
+        """Load the model and run one short decode, so the first caller does not pay
+        for the engine's first-call setup. Blocking; call once at startup."""
+        self.load()
+        t = np.arange(WHISPER_RATE // 2, dtype=np.float32) / WHISPER_RATE
+        self._run((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), self.default_language)
+
     def _run(self, samples: np.ndarray, language: str) -> str:
         self.load()
         with self._slots:

@@ -147,6 +147,12 @@ class TTSProvider(ABC):
         lang = normalize_language(language) if language else self.default_language
         return f"{self.name}:{self.model_tag}:{self.resolve_voice(voice, lang)}:{lang}"
 
+    def warm_up(self, text: str = "Olá.") -> None:
+        """Load the model and synthesize one word, so the first sentence of the first
+        call does not pay for the engine's first-call setup. Blocking."""
+        self.load()
+        self._run(text, self.resolve_voice(None, self.default_language), self.default_language)
+
     def _run(self, text: str, voice: str, language: str) -> tuple[np.ndarray, int]:
         self.load()
         with self._slots:
