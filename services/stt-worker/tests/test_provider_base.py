@@ -46,7 +46,7 @@ async def test_retries_are_bounded() -> None:
 
 async def test_timeout_becomes_provider_timeout() -> None:
     before = _count("pabx_stt_requests_total", provider="fake", outcome="ProviderTimeout")
-    stt = FakeSTT(["late"], delay_s=2.0, timeout_s=0.05, retries=0)
+    stt = FakeSTT(["late"], delay_s=0.3, timeout_s=0.05, retries=0)
     with pytest.raises(ProviderTimeout, match=r"longer than 0\.05 s"):
         await stt.transcribe(SECOND_8K, 8000)
     assert _count("pabx_stt_requests_total", provider="fake", outcome="ProviderTimeout") == (

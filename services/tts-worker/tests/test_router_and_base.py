@@ -38,7 +38,7 @@ async def test_non_retryable_failures_are_not() -> None:
 
 
 async def test_timeout() -> None:
-    tts = FakeTTS(delay_s=2.0, timeout_s=0.05, retries=0)
+    tts = FakeTTS(delay_s=0.3, timeout_s=0.05, retries=0)
     with pytest.raises(ProviderTimeout):
         await tts.synthesize("oi")
 
