@@ -17,7 +17,7 @@ from tts_worker.providers.piper import PiperTTS
 
 PT_SENTENCES = [
     "Bom dia, eu gostaria de falar com o setor financeiro, por favor.",
-    "A minha internet está muito lenta desde ontem à noite.",
+    "Qual é o horário de funcionamento da loja no sábado?",
 ]
 TONE = (np.sin(np.arange(1600) / 8000 * 2 * np.pi * 300) * 8000).astype("<i2").tobytes()
 EN_SENTENCE = "Hello, I would like to check the status of my order."
