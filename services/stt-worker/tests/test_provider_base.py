@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from prometheus_client import REGISTRY
-from stt_worker.errors import ProviderTimeout
+from stt_worker.errors import ProviderError, ProviderTimeout
 from stt_worker.providers import build_provider, normalize_language
 from stt_worker.settings import STTSettings
 from stt_worker.testing import FakeSTT, word_error_rate
@@ -82,3 +82,15 @@ def test_warm_up_loads_and_decodes_once() -> None:
     stt.warm_up()
     assert stt.loaded
     assert stt.calls == [(8000, "pt")]
+
+
+class _LeakyEngine(FakeSTT):
+    def _transcribe(self, samples: np.ndarray, language: str) -> str:
+        raise RuntimeError("partial transcript: meu CPF é 123")
+
+
+async def test_engine_errors_do_not_carry_the_transcript() -> None:
+    with pytest.raises(ProviderError) as info:
+        await _LeakyEngine(retries=0).transcribe(SECOND_8K, 8000)
+    assert str(info.value) == "fake failed: RuntimeError"
+    assert not info.value.retryable

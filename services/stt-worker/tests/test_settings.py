@@ -42,6 +42,7 @@ def test_other_model_names_stay_names() -> None:
         ({"STT_CPU_THREADS": "zero"}, "invalid STT setting"),
         ({"STT_TIMEOUT_S": "0"}, "STT_TIMEOUT_S must be positive"),
         ({"STT_RETRIES": "-1"}, "STT_RETRIES"),
+        ({"STT_LANGUAGE": "brasil1"}, "STT_LANGUAGE must be a code"),
         ({"STT_PROVIDER": "deepgram"}, "unknown STT_PROVIDER 'deepgram'"),
     ],
 )

@@ -90,3 +90,15 @@ def test_warm_up_runs_each_engine_once_in_its_language() -> None:
     pt, en = FakeTTS(), FakeTTS(language="en")
     TTSRouter(pt, routes={"en": en}).warm_up()
     assert (pt.calls, en.calls) == ([("Olá.", "default", "pt")], [("Hello.", "default", "en")])
+
+
+class _LeakyEngine(FakeTTS):
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[object, int]:
+        raise ValueError(f"cannot say {text!r}")
+
+
+async def test_engine_errors_do_not_carry_the_text() -> None:
+    with pytest.raises(ProviderError) as info:
+        await _LeakyEngine(retries=0).synthesize("meu CPF é 123")
+    assert str(info.value) == "fake failed: ValueError"
+    assert "123" in str(info.value.__cause__)  # kept for debugging, not in the message

@@ -59,6 +59,7 @@ def test_fake_provider_for_benchmarks() -> None:
         ({"TTS_SPEED": "fast"}, "invalid TTS setting"),
         ({"TTS_FALLBACK": "gtts"}, "TTS_FALLBACK"),
         ({"TTS_RETRIES": "-1"}, "TTS_RETRIES"),
+        ({"TTS_LANG": "português"}, "TTS_LANG must be a language code"),
     ],
 )
 def test_bad_settings(env: dict[str, str], message: str) -> None:

@@ -72,6 +72,9 @@ class STTSettings:
                 raise ConfigError(f"STT_{f.name.upper()} must be positive, got {value}")
         if self.retries < 0:
             raise ConfigError("STT_RETRIES must be >= 0")
+        primary = self.language.replace("_", "-").split("-")[0]
+        if not (primary.isalpha() and 2 <= len(primary) <= 3):
+            raise ConfigError(f"STT_LANGUAGE must be a code like pt or pt-BR: {self.language!r}")
 
     def model_ref(self) -> Path | str:
         """The model directory (or faster-whisper model name) to load."""

@@ -150,7 +150,9 @@ class STTProvider(ABC):
             except STTError as e:
                 error = e
             except Exception as e:  # the engine's own exceptions
-                error = ProviderError(f"{self.name} failed: {type(e).__name__}: {e}",
+                # Only the type: engine messages may quote the text being processed, and
+                # what callers say (or hear) stays out of logs. The cause keeps the rest.
+                error = ProviderError(f"{self.name} failed: {type(e).__name__}",
                                       retryable=False)
                 error.__cause__ = e
             else:
