@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from prometheus_client import REGISTRY
 from tts_worker.errors import ProviderError, ProviderTimeout, TTSError
@@ -102,3 +104,16 @@ async def test_engine_errors_do_not_carry_the_text() -> None:
         await _LeakyEngine(retries=0).synthesize("meu CPF é 123")
     assert str(info.value) == "fake failed: ValueError"
     assert "123" in str(info.value.__cause__)  # kept for debugging, not in the message
+
+
+async def test_cancelling_a_synthesis_leaves_the_provider_usable() -> None:
+    tts = FakeTTS(delay_s=0.2, retries=0)
+    task = asyncio.create_task(tts.synthesize("primeira frase"))
+    while not tts.calls:  # the engine has started
+        await asyncio.sleep(0.005)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    syn = await tts.synthesize("segunda frase")
+    assert syn.attempts == 1
+    assert [c[0] for c in tts.calls] == ["primeira frase", "segunda frase"]
