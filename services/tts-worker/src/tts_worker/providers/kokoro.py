@@ -22,6 +22,7 @@ from .base import TTSCapabilities, TTSProvider
 KOKORO_LANGS = {
     "pt": "pt-br",
     "pt-br": "pt-br",
+    "pt-pt": "pt",  # espeak-ng's European Portuguese
     "en": "en-us",
     "en-us": "en-us",
     "en-gb": "en-gb",
