@@ -22,6 +22,7 @@ def _faster_whisper(s: STTSettings) -> STTProvider:
         timeout_s=s.timeout_s,
         retries=s.retries,
         max_audio_s=s.max_audio_s,
+        min_rms_dbfs=s.min_rms_dbfs,
     )
 
 
@@ -34,6 +35,7 @@ def _fake(s: STTSettings) -> STTProvider:
         language=s.language,
         timeout_s=s.timeout_s,
         retries=s.retries,
+        min_rms_dbfs=s.min_rms_dbfs,
     )
 
 
