@@ -20,7 +20,7 @@ def main() -> None:
     settings = STTSettings.from_env()
     worker_settings = WorkerSettings.from_env(METRICS_PORT)
     provider = build_provider(settings)
-    provider.load()  # the model is loaded once per process, before taking work
+    provider.warm_up()  # loads the model and runs one decode before taking work
     asyncio.run(
         run_worker(
             worker_settings,

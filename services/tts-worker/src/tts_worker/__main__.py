@@ -20,7 +20,7 @@ def main() -> None:
     settings = TTSSettings.from_env()
     worker_settings = WorkerSettings.from_env(METRICS_PORT)
     tts = build_tts(settings)
-    tts.load()
+    tts.warm_up()  # loads the engines and synthesizes once before taking work
     asyncio.run(
         run_worker(
             worker_settings,
