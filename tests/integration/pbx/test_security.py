@@ -7,8 +7,8 @@ import time
 
 import pytest
 from pbx_support import cli
+from sipmsg import build_request, new_branch
 from sipphone import Phone, SipStack
-from sipmsg import build_request, new_branch, parse_response
 
 SERVER = ("127.0.0.1", 5160)
 
@@ -95,7 +95,8 @@ def test_unauthenticated_invite_gets_no_call(
     replies = _udp_request(_invite(from_user, to))
     assert replies, "Asterisk did not answer at all"
     final = [r for r in replies if not r.startswith("SIP/2.0 1")]
-    assert final and final[0].split()[1] in ("401", "403", "407"), replies
+    assert final, replies
+    assert final[0].split()[1] in ("401", "403", "407"), replies
     assert not any(r.startswith(("SIP/2.0 180", "SIP/2.0 183", "SIP/2.0 200")) for r in replies)
     time.sleep(0.5)  # give a (wrongly) routed call the chance to reach 1002
     assert not phones["1002"].has_incoming()
