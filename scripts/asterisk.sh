@@ -14,6 +14,9 @@
 #                     candidates mapped to 127.0.0.1 (browser tests on one machine)
 #   PABX_TZ           time zone of *60 (default America/Sao_Paulo)
 #   PABX_ASTERISK_MODE=system|chroot   force a runtime (default: system when present)
+#   PABX_EXTRA_CONFIG_DIR  more *.conf files to install (tests: the SBC example)
+#   PABX_RING_TIMEOUT, PABX_URA_TIMEOUT, PABX_EXTERNAL_ADDRESS, PABX_LOCAL_NET,
+#   PABX_STUN_ADDR, PABX_TURN_ADDR: see compose/.env.example
 # Every command that starts or changes Asterisk holds /tmp/pabx-asterisk.lock unless the
 # caller already holds it (PABX_ASTERISK_LOCK_HELD=1), so that two clones never fight over
 # the fixed ports.
@@ -101,7 +104,8 @@ ensure_env() {
   touch "$ENV_FILE"; chmod 600 "$ENV_FILE"
   local e
   for e in $EXTENSIONS; do
-    if ! grep -q "^EXT_${e}_PASSWORD=" "$ENV_FILE"; then
+    if ! grep -q "^EXT_${e}_PASSWORD=." "$ENV_FILE"; then
+      sed -i "/^EXT_${e}_PASSWORD=\s*$/d" "$ENV_FILE"
       echo "EXT_${e}_PASSWORD=$(openssl rand -hex 12)" >> "$ENV_FILE"
       ENV_CREATED=1
     fi
@@ -182,7 +186,8 @@ install_config() {
   fi
   local hip; hip=$(host_ip)
   PABX_HOST_IP="$hip" KEYS_DIR="$AST_KEYS" SOUNDS_DIR="$AST_SOUNDS" \
-    python3 "$REPO_ROOT/scripts/asterisk_render.py" "$ENV_FILE" "$CONF_SRC" "$etc"
+    python3 "$REPO_ROOT/scripts/asterisk_render.py" "$ENV_FILE" "$CONF_SRC" "$etc" \
+    "${PABX_EXTRA_CONFIG_DIR:-}"
 }
 
 # ---------------------------------------------------------------- lifecycle
