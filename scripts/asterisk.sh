@@ -5,6 +5,7 @@
 #   asterisk.sh stop             stop the Asterisk that start started
 #   asterisk.sh status           print where Asterisk answers
 #   asterisk.sh cli CMD...       run one CLI command (asterisk -rx) on the running Asterisk
+#   asterisk.sh console          interactive CLI (asterisk -rvvv): live logs, pjsip logger
 #   asterisk.sh install-config   (re)install the configs and sounds, then reload if running
 #   asterisk.sh build            only prepare the runtime (the chroot when needed)
 # Runtime: the system `asterisk` where one is installed, otherwise a Debian sid chroot built
@@ -165,7 +166,9 @@ install_config() {
   mkdir -p "$etc" "$ROOT$AST_KEYS" "$ROOT$AST_SOUNDS"
   if [ -z "$ROOT" ] && [ ! -f "$AST_CONF" ]; then
     # private asterisk.conf for a system Asterisk: our etc/run/log/spool, its modules and data
-    sed -e "s#^astetcdir.*#astetcdir => $AST_ETC#" \
+    # ("[directories](!)" in Debian's file is a template: make it a real section)
+    sed -e 's#^\[directories\].*#[directories]#' \
+        -e "s#^astetcdir.*#astetcdir => $AST_ETC#" \
         -e "s#^astrundir.*#astrundir => $RUN_DIR/asterisk/run#" \
         -e "s#^astlogdir.*#astlogdir => $RUN_DIR/asterisk/log#" \
         -e "s#^astspooldir.*#astspooldir => $RUN_DIR/asterisk/spool#" \
@@ -261,8 +264,9 @@ case "${1:-status}" in
   stop) with_lock stop;;
   status) status;;
   cli) shift; layout; ast -rx "$*";;
+  console) layout; ast -rvvv;;
   install-config)
     with_lock install_config
     if answers; then cli "core reload" >/dev/null; log "configuração recarregada"; fi;;
-  *) die "uso: $0 start|stop|status|cli COMANDO|install-config|build";;
+  *) die "uso: $0 start|stop|status|cli COMANDO|console|install-config|build";;
 esac
