@@ -195,7 +195,10 @@ install_config() {
 
 # ---------------------------------------------------------------- lifecycle
 start() {
-  if pid_alive "$PIDFILE" && answers; then
+  if answers; then
+    # ours, or (chroot shared by the clones of this machine) another clone's: reuse it with
+    # this clone's configuration; `stop` only ever stops what this clone started
+    pid_alive "$PIDFILE" || { rm -f "$PIDFILE"; log "usando o Asterisk já em execução"; }
     install_config; cli "core reload" >/dev/null; return 0
   fi
   [ "$(mode)" = chroot ] && build_chroot
