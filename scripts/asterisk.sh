@@ -32,6 +32,7 @@ PIDFILE="$RUN_DIR/asterisk.pid"
 LOGFILE="$RUN_DIR/asterisk.log"
 CONF_SRC="$REPO_ROOT/compose/asterisk/config"
 SOUNDS_SRC="$REPO_ROOT/compose/asterisk/sounds"
+GEN_SOUNDS="${PABX_GENERATED_SOUNDS:-$SOUNDS_SRC/gerados}"   # the image keeps them elsewhere
 ENV_FILE="$REPO_ROOT/compose/.env"
 CERT_DIR="$REPO_ROOT/compose/certs"
 LOCK=/tmp/pabx-asterisk.lock
@@ -161,7 +162,7 @@ install_config() {
   layout
   ensure_env
   ensure_cert
-  [ -f "$SOUNDS_SRC/gerados/.stamp" ] || bash "$REPO_ROOT/scripts/setup.d/30-asterisk-prompts.sh"
+  [ -f "$GEN_SOUNDS/.stamp" ] || bash "$REPO_ROOT/scripts/setup.d/30-asterisk-prompts.sh"
   local etc="$ROOT$AST_ETC"
   mkdir -p "$etc" "$ROOT$AST_KEYS" "$ROOT$AST_SOUNDS"
   if [ -z "$ROOT" ] && [ ! -f "$AST_CONF" ]; then
@@ -179,7 +180,7 @@ install_config() {
   fi
   cp "$CERT_DIR/asterisk.crt" "$CERT_DIR/asterisk.key" "$ROOT$AST_KEYS/"
   # generated prompts first, then the user's own files (same name: the user's wins)
-  cp -f "$SOUNDS_SRC"/gerados/*.wav "$ROOT$AST_SOUNDS/"
+  cp -f "$GEN_SOUNDS"/*.wav "$ROOT$AST_SOUNDS/"
   compgen -G "$SOUNDS_SRC/*.wav" >/dev/null && cp -f "$SOUNDS_SRC"/*.wav "$ROOT$AST_SOUNDS/"
   compgen -G "$SOUNDS_SRC/*.gsm" >/dev/null && cp -f "$SOUNDS_SRC"/*.gsm "$ROOT$AST_SOUNDS/"
   if [ -n "$ROOT" ]; then
