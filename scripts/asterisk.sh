@@ -233,6 +233,10 @@ answers_or_dead() { answers || ! pid_alive "$PIDFILE"; }
 
 stop() {
   layout
+  # a stale pidfile (reboot) may name an unrelated process: only ever stop an asterisk
+  if pid_alive "$PIDFILE" && [ "$(cat "/proc/$(cat "$PIDFILE")/comm" 2>/dev/null)" != asterisk ]; then
+    rm -f "$PIDFILE"
+  fi
   if pid_alive "$PIDFILE"; then
     cli "core stop now" >/dev/null || true
     for _ in $(seq 50); do pid_alive "$PIDFILE" || break; sleep 0.2; done
