@@ -13,6 +13,7 @@ the tools are described in the system prompt and called with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -110,7 +111,9 @@ class LocalProvider(LLMProvider):
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
 
         def put(kind: str, value: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+            # The reader may be gone (cancelled, loop closed): then nobody needs this.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
 
         def generate() -> None:
             try:
