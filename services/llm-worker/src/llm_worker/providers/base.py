@@ -25,7 +25,7 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections import Counter, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import ClassVar
@@ -85,7 +85,7 @@ class LLMProvider(ABC):
         self.metrics = metrics or ProviderMetrics()
 
     @abstractmethod
-    def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """One attempt: yields events; raises ProviderError; closes its resources."""
 
     async def start(self) -> None:  # noqa: B027 - optional hook, most providers need nothing
@@ -98,7 +98,7 @@ class LLMProvider(ABC):
         """Starts a reply; iterate the result, cancel it on barge-in."""
         return LLMStream(self._run(request), self)
 
-    async def _run(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def _run(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         self.metrics.requests += 1
         attempt = 0
         while True:
@@ -147,13 +147,13 @@ _END = object()
 class LLMStream:
     """A running reply: async-iterate its events; ``cancel()`` stops it at once."""
 
-    def __init__(self, agen: AsyncIterator[StreamEvent], provider: LLMProvider) -> None:
+    def __init__(self, agen: AsyncGenerator[StreamEvent, None], provider: LLMProvider) -> None:
         self._provider = provider
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._task = asyncio.get_running_loop().create_task(self._pump(agen))
         self.cancelled = False
 
-    async def _pump(self, agen: AsyncIterator[StreamEvent]) -> None:
+    async def _pump(self, agen: AsyncGenerator[StreamEvent, None]) -> None:
         try:
             async for event in agen:
                 self._queue.put_nowait(event)
@@ -163,9 +163,7 @@ class LLMStream:
             self._queue.put_nowait(e)
         finally:
             self._queue.put_nowait(_END)
-            aclose = getattr(agen, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await agen.aclose()
 
     def __aiter__(self) -> LLMStream:
         return self

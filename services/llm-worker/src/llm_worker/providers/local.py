@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,7 +54,7 @@ _models_lock = threading.Lock()
 
 def _load(path: str, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
     try:
-        import llama_cpp
+        llama_cpp = importlib.import_module("llama_cpp")
     except ImportError as e:
         raise ConfigError(f"the local provider needs llama-cpp-python: {INSTALL_HINT}") from e
     key = (path, n_ctx, n_threads)
@@ -96,11 +97,14 @@ class LocalProvider(LLMProvider):
         self.model_path = path
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        # The last generation's thread and how many chunks it produced (tests, metrics).
+        self.last_thread: threading.Thread | None = None
+        self.last_chunks = 0
 
     async def start(self) -> None:
         await asyncio.to_thread(_load, self.model_path, self.n_ctx, self.n_threads)
 
-    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
@@ -131,6 +135,7 @@ class LocalProvider(LLMProvider):
                         for chunk in chunks:
                             if stop.is_set():
                                 break
+                            self.last_chunks += 1
                             choice = chunk["choices"][0]
                             text = choice.get("delta", {}).get("content")
                             if text:
@@ -147,6 +152,8 @@ class LocalProvider(LLMProvider):
                 put("end", None)
 
         thread = threading.Thread(target=generate, name="llama-generate", daemon=True)
+        self.last_thread = thread
+        self.last_chunks = 0
         thread.start()
         tags = ToolTagFilter()
         finish = ""
