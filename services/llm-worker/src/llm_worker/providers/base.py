@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import ClassVar
 
 from llm_worker.errors import ProviderError, ProviderTimeout
-from llm_worker.events import ChatRequest, StreamEvent
+from llm_worker.events import ChatRequest, Done, StreamEvent
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,7 @@ class LLMStream:
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._task = asyncio.get_running_loop().create_task(self._pump(agen))
         self.cancelled = False
+        self._ended = False  # Done, an error or the end was handed to the reader
 
     async def _pump(self, agen: AsyncGenerator[StreamEvent, None]) -> None:
         try:
@@ -175,18 +176,23 @@ class LLMStream:
             await self.cancel()
             raise
         if item is _END:
+            self._ended = True
             self._queue.put_nowait(_END)
             raise StopAsyncIteration
         if isinstance(item, BaseException):
+            self._ended = True
             raise item
+        if isinstance(item, Done):
+            self._ended = True
         return item  # type: ignore[return-value]
 
     async def cancel(self) -> None:
         """Stops generation now (closes the vendor stream); idempotent."""
         if self._task.done():
             return
-        self.cancelled = True
-        self._provider.metrics.cancelled += 1
+        if not self._ended:
+            self.cancelled = True
+            self._provider.metrics.cancelled += 1
         self._task.cancel()
         await asyncio.wait([self._task])
         self._queue.put_nowait(_END)
