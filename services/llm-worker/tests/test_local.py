@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from llm_worker.events import ChatRequest, Done, Message, TextDelta
 from llm_worker.persona import load_persona
+from llm_worker.providers.base import Timeouts
 from llm_worker.providers.local import (
     SMALL_MODEL_FILE,
     LocalProvider,
@@ -33,7 +34,9 @@ def require(path: Path) -> None:
 @pytest.fixture(scope="module")
 def small() -> LocalProvider:
     require(SMALL)
-    return LocalProvider(model_path=SMALL, n_ctx=1024)
+    return LocalProvider(
+        model_path=SMALL, n_ctx=1024, timeouts=Timeouts(first_event_s=120.0, idle_s=60.0)
+    )
 
 
 async def test_small_model_answers_through_reply(small: LocalProvider) -> None:
@@ -85,7 +88,8 @@ async def test_cancel_stops_local_generation_within_a_token(small: LocalProvider
 async def test_default_qwen_answers_a_portuguese_question() -> None:
     """The offline default with the packaged pt-BR persona and its tools."""
     require(default_model_path())
-    qwen = LocalProvider(n_ctx=2048)
+    # Generous first-token limit: a cold 550-token prompt on a busy 2-core CI machine.
+    qwen = LocalProvider(n_ctx=2048, timeouts=Timeouts(first_event_s=240.0, idle_s=60.0))
     req = ChatRequest(
         system=PERSONA.system_prompt,
         messages=(Message("user", "Bom dia! Qual é o ramal do atendimento humano?"),),

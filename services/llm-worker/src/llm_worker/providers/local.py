@@ -35,6 +35,7 @@ INSTALL_HINT = (
 )
 DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 SMALL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+LOCAL_MIN_FIRST_EVENT_S = 60.0
 
 
 def models_dir() -> Path:
@@ -87,11 +88,12 @@ class LocalProvider(LLMProvider):
         **kwargs: Any,
     ) -> None:
         path = str(model_path or default_model_path())
-        # Local models are slow to start on CPU; never time out before the first token
-        # faster than 30 s unless told to.
+        # A cold prompt on a busy CPU takes long before the first token; and retrying a
+        # local timeout only queues more work on the same CPU, so no retries by default.
+        kwargs.setdefault("max_retries", 0)
         super().__init__(
             model=kwargs.pop("model", "") or Path(path).name,
-            timeouts=timeouts or Timeouts(first_event_s=30.0, idle_s=10.0),
+            timeouts=timeouts or Timeouts(first_event_s=LOCAL_MIN_FIRST_EVENT_S, idle_s=10.0),
             **kwargs,
         )
         self.model_path = path
