@@ -115,7 +115,8 @@ async def main() -> None:
         rows.append(row(f"{path.name} warm", warm, "system prompt cached"))
     print(
         f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}"
+        f"Python {platform.python_version()}, load average at the end "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
     print(
         "| provider | TTFT p50 ms | TTFT p95 ms | 1st sentence p50 ms | 1st sentence p95 ms "
