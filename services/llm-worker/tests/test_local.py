@@ -53,6 +53,13 @@ async def test_small_model_answers_through_reply(small: LocalProvider) -> None:
     assert "Paris" in " ".join(s.text for s in sentences)
 
 
+async def test_warm_up_loads_and_primes_the_model(small: LocalProvider) -> None:
+    await small.start()
+    await small.warm_up("Be brief.")
+    assert small.metrics.completed >= 1
+    assert small.metrics.errors == {}
+
+
 async def test_small_model_stream_ends_with_done(small: LocalProvider) -> None:
     req = ChatRequest(system="Be brief.", messages=(Message("user", "Say hello."),),
                       tools=False, max_tokens=8, temperature=0.0)

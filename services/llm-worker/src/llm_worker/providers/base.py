@@ -91,6 +91,10 @@ class LLMProvider(ABC):
     async def start(self) -> None:  # noqa: B027 - optional hook, most providers need nothing
         """Prepares the provider (load a local model); called once before use."""
 
+    async def warm_up(self, system: str) -> None:  # noqa: B027 - optional hook
+        """Prepares for requests with this system prompt (a local model evaluates it once,
+        so the first caller does not wait for it). Call at worker start, after start()."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Releases clients and models."""
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from llm_worker.errors import ConfigError, ProviderError, ProviderProtocolError
-from llm_worker.events import ChatRequest, Done, StreamEvent, TextDelta
+from llm_worker.events import ChatRequest, Done, Message, StreamEvent, TextDelta
 from llm_worker.providers.base import Capabilities, LLMProvider, Timeouts
 from llm_worker.tools import ToolTagFilter, text_protocol_prompt
 
@@ -105,6 +105,14 @@ class LocalProvider(LLMProvider):
 
     async def start(self) -> None:
         await asyncio.to_thread(_load, self.model_path, self.n_ctx, self.n_threads)
+
+    async def warm_up(self, system: str) -> None:
+        """Evaluates the system prompt (with the tools text) once: llama.cpp keeps it as
+        the prompt prefix cache, so the first turn starts as fast as the later ones."""
+        req = ChatRequest(system=system, messages=(Message("user", "Olá"),), max_tokens=1)
+        async with self.stream(req) as stream:
+            async for _ in stream:
+                pass
 
     async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         loop = asyncio.get_running_loop()
