@@ -13,6 +13,7 @@ the tools are described in the system prompt and called with
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import importlib
 import logging
@@ -53,6 +54,18 @@ _models: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
 _models_lock = threading.Lock()
 
 
+def _close_all() -> None:
+    """Frees the loaded models before interpreter shutdown (llama-cpp-python's own
+    finalizer fails once its module globals are gone)."""
+    with _models_lock:
+        for llm, lock in _models.values():
+            with lock:
+                close = getattr(llm, "close", None)
+                if close is not None:
+                    close()
+        _models.clear()
+
+
 def _load(path: str, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
     try:
         llama_cpp = importlib.import_module("llama_cpp")
@@ -70,6 +83,8 @@ def _load(path: str, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
             llm = llama_cpp.Llama(
                 model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False
             )
+            if not _models:
+                atexit.register(_close_all)
             _models[key] = (llm, threading.Lock())
         return _models[key]
 
