@@ -24,6 +24,8 @@ async def _main() -> None:
     persona = load_persona(settings.persona_path or None)
     provider = create_provider(settings)
     await provider.start()
+    # A local model evaluates the persona once now, so the first caller gets warm latency.
+    await provider.warm_up(persona.system_prompt)
     jobs = await create_pool(RedisSettings.from_dsn(worker_settings.redis_url))
 
     async def after_call(session_id: str) -> None:

@@ -49,9 +49,9 @@ def _openai(s: Settings) -> LLMProvider:
 
 
 def _local(s: Settings) -> LLMProvider:
-    from llm_worker.providers.local import LocalProvider
+    from llm_worker.providers.local import LOCAL_MIN_FIRST_EVENT_S, LocalProvider
 
-    first = max(s.timeout_first_s, 30.0)
+    first = max(s.timeout_first_s, LOCAL_MIN_FIRST_EVENT_S)
     return LocalProvider(
         model_path=s.model_path or None,
         model=s.model,
