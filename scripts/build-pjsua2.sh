@@ -86,7 +86,7 @@ jobs=$(( $(nproc) < 2 ? 1 : 2 ))
   CFLAGS="-fPIC -O2" CXXFLAGS="-fPIC -O2" ./configure "${CONFIGURE_FLAGS[@]}"
   make dep
   make -j"$jobs" lib
-  make -C pjsip-apps/src/swig/python PYTHON="$PY"
+  make -C pjsip-apps/src/swig/python PYTHON_EXE="$PY"
 } > "$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log" >&2; die "falha na compilação; log em $WORK/build.log"; }
 
 so=$(find pjsip-apps/src/swig/python/build -name '_pjsua2*.so' | head -1)

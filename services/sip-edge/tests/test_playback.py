@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sip_edge.playback import Pacer
 
 FB = 320  # 20 ms of 8 kHz PCM16

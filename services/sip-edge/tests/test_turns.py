@@ -31,7 +31,8 @@ def test_caller_speech_during_playback_stops_it_within_the_guard() -> None:
     start_long_answer(t)
     for _ in range(25):
         actions, out = step(t, 0.0)
-        assert actions == [] and out[0] == 0x22
+        assert actions == []
+        assert out[0] == 0x22
     played_after_onset = 0
     barge: list[object] = []
     for _ in range(20):
