@@ -46,12 +46,12 @@ class EdgeApp:
         if not self.sessions:
             self._idle.set()
 
-    async def _wait_idle(self, timeout: float) -> bool:
+    async def _wait_idle(self, seconds: float) -> bool:
         if not self.sessions:
             return True
         self._idle.clear()
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            await asyncio.wait_for(self._idle.wait(), seconds)
         except TimeoutError:
             return False
         return True

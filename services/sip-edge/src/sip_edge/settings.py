@@ -78,6 +78,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         e = os.environ if env is None else env
+        d = cls()  # the defaults (slots: class attributes are descriptors)
         vad = e.get("SIP_EDGE_VAD", "gate") or "gate"
         if vad not in CLASSIFIERS:
             raise SettingsError(f"SIP_EDGE_VAD must be one of {', '.join(CLASSIFIERS)}")
@@ -85,25 +86,25 @@ class Settings:
         if not extension.isascii() or not extension.isalnum():
             raise SettingsError("SIP_EDGE_EXTENSION must be letters and digits")
         return cls(
-            sip_bind=e.get("SIP_EDGE_SIP_BIND", cls.sip_bind) or cls.sip_bind,
-            sip_port=_int(e, "SIP_EDGE_SIP_PORT", cls.sip_port, 0, 65535),
+            sip_bind=e.get("SIP_EDGE_SIP_BIND", d.sip_bind) or d.sip_bind,
+            sip_port=_int(e, "SIP_EDGE_SIP_PORT", d.sip_port, 0, 65535),
             extension=extension,
             password=e.get("EXT_2000_PASSWORD", ""),
             registrar=e.get("SIP_EDGE_REGISTRAR", ""),
-            max_calls=_int(e, "SIP_EDGE_MAX_CALLS", cls.max_calls, 1, 500),
-            rtp_port=_int(e, "SIP_EDGE_RTP_PORT", cls.rtp_port, 0, 65535),
-            rtp_port_range=_int(e, "SIP_EDGE_RTP_PORT_RANGE", cls.rtp_port_range, 0, 30000),
-            wideband=_bool(e, "SIP_EDGE_WIDEBAND", cls.wideband),
-            redis_url=e.get("REDIS_URL", cls.redis_url) or cls.redis_url,
-            language=e.get("SIP_EDGE_LANGUAGE", cls.language) or cls.language,
+            max_calls=_int(e, "SIP_EDGE_MAX_CALLS", d.max_calls, 1, 500),
+            rtp_port=_int(e, "SIP_EDGE_RTP_PORT", d.rtp_port, 0, 65535),
+            rtp_port_range=_int(e, "SIP_EDGE_RTP_PORT_RANGE", d.rtp_port_range, 0, 30000),
+            wideband=_bool(e, "SIP_EDGE_WIDEBAND", d.wideband),
+            redis_url=e.get("REDIS_URL", d.redis_url) or d.redis_url,
+            language=e.get("SIP_EDGE_LANGUAGE", d.language) or d.language,
             vad=vad,
-            barge_in_min_ms=_int(e, "SIP_EDGE_BARGE_IN_MIN_MS", cls.barge_in_min_ms, 20, 2000),
+            barge_in_min_ms=_int(e, "SIP_EDGE_BARGE_IN_MIN_MS", d.barge_in_min_ms, 20, 2000),
             playback_high_water_ms=_int(
-                e, "SIP_EDGE_PLAYBACK_HIGH_WATER_MS", cls.playback_high_water_ms, 200, 600_000
+                e, "SIP_EDGE_PLAYBACK_HIGH_WATER_MS", d.playback_high_water_ms, 200, 600_000
             ),
-            metrics_host=e.get("SIP_EDGE_METRICS_HOST", cls.metrics_host) or cls.metrics_host,
-            metrics_port=_int(e, "SIP_EDGE_METRICS_PORT", cls.metrics_port, 0, 65535),
-            drain_grace_s=_float(e, "SIP_EDGE_DRAIN_GRACE_S", cls.drain_grace_s, 0, 3600),
-            pj_log_level=_int(e, "SIP_EDGE_PJ_LOG_LEVEL", cls.pj_log_level, 0, 6),
-            log_level=(e.get("SIP_EDGE_LOG_LEVEL", cls.log_level) or cls.log_level).upper(),
+            metrics_host=e.get("SIP_EDGE_METRICS_HOST", d.metrics_host) or d.metrics_host,
+            metrics_port=_int(e, "SIP_EDGE_METRICS_PORT", d.metrics_port, 0, 65535),
+            drain_grace_s=_float(e, "SIP_EDGE_DRAIN_GRACE_S", d.drain_grace_s, 0, 3600),
+            pj_log_level=_int(e, "SIP_EDGE_PJ_LOG_LEVEL", d.pj_log_level, 0, 6),
+            log_level=(e.get("SIP_EDGE_LOG_LEVEL", d.log_level) or d.log_level).upper(),
         )
