@@ -19,7 +19,7 @@ from .messages import Message, parse_message
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Largest encoded message accepted (a minute of 48 kHz PCM16 is 5.8 MB)."""
 
-_DECODE_ERRORS = (ValueError, TypeError, OverflowError, RecursionError, msgpack.ExtraData)
+_DECODE_ERRORS = (ValueError, TypeError, OverflowError, RecursionError, msgpack.UnpackException)
 
 
 def _too_large(size: int) -> ASPError:
@@ -29,8 +29,14 @@ def _too_large(size: int) -> ASPError:
     )
 
 
+_ENCODE_ERRORS = (TypeError, ValueError, OverflowError, UnicodeEncodeError)
+
+
 def encode_msgpack(msg: Message) -> bytes:
-    return msgpack.packb(msg.serialize(), use_bin_type=True)  # type: ignore[no-any-return]
+    try:
+        return msgpack.packb(msg.serialize(), use_bin_type=True)  # type: ignore[no-any-return]
+    except _ENCODE_ERRORS as e:
+        raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, f"cannot encode {msg.TYPE}: {e}") from e
 
 
 def unpack_msgpack(data: bytes) -> Any:
@@ -41,8 +47,6 @@ def unpack_msgpack(data: bytes) -> Any:
         return msgpack.unpackb(data, raw=False, strict_map_key=True, timestamp=0)
     except _DECODE_ERRORS as e:
         raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, f"invalid msgpack: {e}") from e
-    except Exception as e:  # msgpack's own FormatError/StackError are not ValueErrors everywhere
-        raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, f"invalid msgpack: {e}") from e
 
 
 def decode_msgpack(data: bytes) -> Message:
@@ -50,9 +54,12 @@ def decode_msgpack(data: bytes) -> Message:
 
 
 def encode_json(msg: Message, *, indent: int | None = None) -> str:
-    return json.dumps(
-        msg.serialize(base64_bytes=True), ensure_ascii=False, allow_nan=False, indent=indent
-    )
+    try:
+        return json.dumps(
+            msg.serialize(base64_bytes=True), ensure_ascii=False, allow_nan=False, indent=indent
+        )
+    except _ENCODE_ERRORS as e:
+        raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, f"cannot encode {msg.TYPE}: {e}") from e
 
 
 def _reject_constant(name: str) -> Any:

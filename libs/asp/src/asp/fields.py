@@ -99,7 +99,7 @@ def _json_value(v: Any, path: str, depth: int = 0) -> Any:
     if depth > 16:
         raise fail(path, "nested too deeply")
     t = type(v)
-    if v is None or t in (str, int, bool, bytes):
+    if v is None or t in (str, int, bool):
         return v
     if t is float:
         if not math.isfinite(v):
@@ -225,38 +225,69 @@ def converter_for(hint: Any) -> Converter:
     raise TypeError(f"no converter for {hint!r}")  # pragma: no cover - programming error
 
 
-FieldSpec = tuple[str, bool, Converter]
-_PARSERS: dict[type[Any], list[FieldSpec]] = {}
+_Parser = Callable[[Mapping[str, Any], bool, str], Any]
+_PARSERS: dict[type[Any], _Parser] = {}
+_MISSING = object()
+
+
+def _fast_check(hint: Any, name: str, env: dict[str, Any]) -> str | None:
+    """A Python expression on ``v`` that is true when the value needs no conversion."""
+    if get_origin(hint) is Annotated:
+        for extra in get_args(hint)[1:]:
+            if isinstance(extra, Pattern):
+                env[f"rx_{name}"] = re.compile(extra.regex).fullmatch
+                return f"type(v) is str and rx_{name}(v) is not None"
+    simple = {str: "str", int: "int", bool: "bool"}
+    if hint in simple:
+        return f"type(v) is {simple[hint]}"
+    if hint is bytes:
+        return "type(v) is bytes and not b64"
+    if hint is float:
+        return "type(v) is float and isfinite(v)"
+    return None
 
 
 def compile_parser(cls: type[Any], always_required: frozenset[str] = frozenset()) -> None:
+    """Generates ``parse(data, b64, path)`` for a dataclass: inline checks for plain values,
+    the converters for the rest and for every value that fails its quick check."""
     hints = typing.get_type_hints(cls, include_extras=True)
-    specs: list[FieldSpec] = []
-    for f in dataclasses.fields(cls):
-        required = (
+    env: dict[str, Any] = {"cls": cls, "MISSING": _MISSING, "isfinite": math.isfinite}
+    env["missing"] = lambda path: fail(path, "required field is missing")
+    lines = ["def parse(d, b64, path):", "    get = d.get"]
+    names = []
+    for i, f in enumerate(dataclasses.fields(cls)):
+        hint = hints[f.name]
+        env[f"conv_{i}"] = converter_for(hint)
+        check = _fast_check(hint, f.name, env)
+        slow = f"conv_{i}(v, path + {'.' + f.name!r}, b64)"
+        value = f"v if {check} else {slow}" if check else slow
+        lines.append(f"    v = get({f.name!r}, MISSING)")
+        if f.name in always_required or (
             f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        ) or f.name in always_required
-        specs.append((f.name, required, converter_for(hints[f.name])))
-    _PARSERS[cls] = specs
+        ):
+            lines.append(f"    if v is MISSING: raise missing(path + {'.' + f.name!r})")
+            lines.append(f"    a_{i} = {value}")
+        else:
+            if f.default is not dataclasses.MISSING:
+                env[f"default_{i}"] = f.default
+                lines.append(f"    if v is MISSING: a_{i} = default_{i}")
+            else:
+                env[f"factory_{i}"] = f.default_factory
+                lines.append(f"    if v is MISSING: a_{i} = factory_{i}()")
+            lines.append(f"    else: a_{i} = {value}")
+        names.append(f"a_{i}")
+    lines.append(f"    return cls({', '.join(names)})")
+    ns: dict[str, Any] = {}
+    exec(compile("\n".join(lines), f"<asp parser {cls.__name__}>", "exec"), env, ns)  # noqa: S102
+    _PARSERS[cls] = ns["parse"]
 
 
 def parse_fields(cls: type[Any], data: Mapping[str, Any], path: str, b64: bool) -> Any:
-    specs = _PARSERS.get(cls)
-    if specs is None:
+    parser = _PARSERS.get(cls)
+    if parser is None:
         compile_parser(cls)
-        specs = _PARSERS[cls]
-    kwargs = {}
-    for name, required, conv in specs:
-        if name in data:
-            kwargs[name] = conv(data[name], f"{path}.{name}", b64)
-        elif required:
-            raise fail(f"{path}.{name}", "required field is missing")
-    try:
-        return cls(**kwargs)
-    except ASPError:
-        raise
-    except (TypeError, ValueError) as e:  # pragma: no cover - converters already checked types
-        raise fail(path, str(e)) from e
+        parser = _PARSERS[cls]
+    return parser(data, b64, path)
 
 
 def to_wire(value: Any, b64: bool) -> Any:

@@ -55,7 +55,7 @@ class Message:
 
     @classmethod
     def parse(cls, data: Mapping[str, Any], *, base64_bytes: bool = False) -> Self:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, "a message must be an object")
         kind = data.get("type")
         if kind != cls.TYPE:
@@ -86,10 +86,10 @@ def message(type_: str, since: str = "1.0") -> Callable[[M], M]:
 
 def parse_message(data: Mapping[str, Any], *, base64_bytes: bool = False) -> Message:
     """Parses any ASP message by its ``type``: ASPError 1001 or 1003 on bad input."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, "a message must be an object")
     kind = data.get("type")
-    if not isinstance(kind, str):
+    if type(kind) is not str:
         raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, "the message has no string 'type'")
     cls = REGISTRY.get(kind)
     if cls is None:

@@ -83,6 +83,37 @@ def processed_key(stage: Stage, session_id: str) -> str:
     return f"{PREFIX}:done:{stage.value}:{_checked(session_id)}"
 
 
+def work_lock_key(stage: Stage, session_id: str, work_id: str) -> str:
+    """Held (SET NX PX) by the replica doing a piece of work, against duplicate deliveries."""
+    return f"{PREFIX}:lock:{stage.value}:{_checked(session_id)}:{work_id}"
+
+
+def cancelled_key(session_id: str) -> str:
+    """A set of the response_ids cancelled in a session (barge-in), seen by every replica."""
+    return f"{PREFIX}:cancelled:{_checked(session_id)}"
+
+
+def turn_key(session_id: str, response_id: str) -> str:
+    """Hash that orders a response's sentences across TTS replicas (next sentence, next seq)."""
+    return f"{PREFIX}:turn:{_checked(session_id)}:{response_id}"
+
+
+def session_keys(session_id: str) -> tuple[str, ...]:
+    """Every per-session key whose TTL follows the call (the turn keys expire on their own)."""
+    return (
+        session_stream(session_id),
+        history_key(session_id),
+        session_state_key(session_id),
+        cancelled_key(session_id),
+        *(processed_key(stage, session_id) for stage in Stage),
+    )
+
+
+def stages_for(event_type: str) -> tuple[Stage, ...]:
+    """The stages whose work stream receives an event of this type besides the session log."""
+    return tuple(stage for stage, kinds in STAGE_INPUT.items() if event_type in kinds)
+
+
 ACTIVE_SESSIONS = f"{PREFIX}:sessions:active"
 """Sorted set: session_id -> start time (epoch seconds) of every live call."""
 
@@ -121,10 +152,11 @@ def to_entry(msg: Message) -> dict[str, Any]:
         if value is not None:
             entry[name] = value
     entry["ts"] = data.get("timestamp") or now_iso()
-    audio = data.pop(AUDIO_FIELD, None)
-    entry["data"] = msgpack.packb(data, use_bin_type=True)
-    if audio is not None:
+    audio = data.get(AUDIO_FIELD)
+    if isinstance(audio, bytes):  # raw audio gets a binary field of its own
+        del data[AUDIO_FIELD]
         entry[AUDIO_FIELD] = audio
+    entry["data"] = msgpack.packb(data, use_bin_type=True)
     return entry
 
 
@@ -157,7 +189,9 @@ def from_entry(fields: Mapping[Any, Any]) -> Message:
     data["type"] = _text(norm["type"], "type")
     if AUDIO_FIELD in norm:
         audio = norm[AUDIO_FIELD]
-        data[AUDIO_FIELD] = audio if isinstance(audio, bytes) else _text(audio, "audio").encode()
+        if not isinstance(audio, bytes | bytearray | memoryview):
+            raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, "entry field audio is not bytes")
+        data[AUDIO_FIELD] = bytes(audio)
     msg = parse_message(data)
     if "session_id" in norm and _text(norm["session_id"], "session_id") != data.get("session_id"):
         raise ASPError(
