@@ -99,7 +99,11 @@ class EdgeApp:
             s.metrics_host,
             self.metrics_server.port,
         )
-        print(f"SIP_EDGE_READY sip_port={self.endpoint.local_port}", flush=True)
+        print(
+            f"SIP_EDGE_READY sip_port={self.endpoint.local_port}"
+            f" metrics_port={self.metrics_server.port}",
+            flush=True,
+        )
         await self._stop.wait()
         await self.drain()
 
