@@ -8,7 +8,7 @@ from sip_edge.playback import Pacer
 from sip_edge.vad import Segmenter, SegmenterParams
 
 FB = 320
-VOICE = b"\x11" * FB
+VOICE = b"\x33" * FB  # louder than the agent audio below (0x2222): not echo
 QUIET = bytes(FB)
 
 
@@ -63,7 +63,7 @@ def test_interrupting_speech_becomes_the_next_utterance() -> None:
     utt = actions[2]
     assert isinstance(utt, PublishUtterance)
     # The utterance starts with the frames that interrupted (after the prefix padding).
-    voiced = [utt.audio[i] for i in range(0, len(utt.audio), FB)].count(0x11)
+    voiced = [utt.audio[i] for i in range(0, len(utt.audio), FB)].count(0x33)
     assert voiced == 30
 
 
@@ -97,3 +97,39 @@ def test_speech_without_playback_is_no_barge_in() -> None:
         actions += a
     assert [type(a) for a in actions] == [PublishSpeechStart, PublishUtterance, PublishAudioEnd]
     assert t.barge_ins == 0
+
+
+ECHO = b"\x00\x08" * (FB // 2)  # peak 0x0800: 12 dB below the agent audio (0x2222)
+
+
+def test_echo_of_the_agent_is_not_a_barge_in_nor_an_utterance() -> None:
+    t = make()
+    start_long_answer(t)
+    actions: list[object] = []
+    for _ in range(100):
+        step(t, 0.0)  # the agent's voice is going out: the guard learns its level
+        actions += t.on_caller_frame(ECHO, 0.9)
+    assert actions == []
+    assert t.playing
+    assert t.echo_frames == 100
+
+
+def test_echo_guard_forgets_the_agent_after_its_tail() -> None:
+    t = make()
+    t.push_audio("r", 0, b"\x22" * FB * 5, True)
+    for _ in range(5 + 15):  # the answer, then the guard's 300 ms tail of silence
+        t.next_playout_frame()
+    actions: list[object] = []
+    for _ in range(30):
+        actions += t.on_caller_frame(ECHO, 0.9)
+    assert PublishSpeechStart in [type(a) for a in actions]
+
+
+def test_echo_guard_can_be_turned_off() -> None:
+    t = Turns(Segmenter(SegmenterParams()), Pacer(FB), 120, echo_guard_db=0)
+    start_long_answer(t)
+    barge = []
+    for _ in range(20):
+        t.next_playout_frame()
+        barge += [a for a in t.on_caller_frame(ECHO, 0.9) if isinstance(a, BargeIn)]
+    assert len(barge) == 1

@@ -114,7 +114,10 @@ class CallSession:
         self.classifier = make_classifier(self.settings.vad, sample_rate, self.vad.threshold)
         pacer = Pacer(self.audio.frame_bytes, high_water_ms=self.settings.playback_high_water_ms)
         self.turns = Turns(
-            Segmenter(segmenter_params(self.vad)), pacer, self.settings.barge_in_min_ms
+            Segmenter(segmenter_params(self.vad)),
+            pacer,
+            self.settings.barge_in_min_ms,
+            self.settings.echo_guard_db,
         )
         self.machine.media_up()
         self.metrics.calls.inc()

@@ -68,6 +68,7 @@ class Settings:
     language: str = "pt-BR"
     vad: str = "gate"
     barge_in_min_ms: int = 120
+    echo_guard_db: float = 6.0
     playback_high_water_ms: int = 10_000
     metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes from outside
     metrics_port: int = 9091
@@ -99,6 +100,7 @@ class Settings:
             language=e.get("SIP_EDGE_LANGUAGE", d.language) or d.language,
             vad=vad,
             barge_in_min_ms=_int(e, "SIP_EDGE_BARGE_IN_MIN_MS", d.barge_in_min_ms, 20, 2000),
+            echo_guard_db=_float(e, "SIP_EDGE_ECHO_GUARD_DB", d.echo_guard_db, 0, 40),
             playback_high_water_ms=_int(
                 e, "SIP_EDGE_PLAYBACK_HIGH_WATER_MS", d.playback_high_water_ms, 200, 600_000
             ),

@@ -8,14 +8,23 @@ flushed, later chunks of the cut response are dropped, and a :class:`BargeIn` ac
 the bridge to publish ``response.cancel(response_id, "barge_in")``. The interrupting speech is
 already inside the segmenter, so it becomes the start of the next utterance.
 
+Echo guard (a Geigel double-talk detector): while the agent speaks, and for
+``ECHO_TAIL_FRAMES`` after, a caller frame whose peak stays below the loudest agent frame
+just played minus ``echo_guard_db`` is taken as echo of the agent's own voice and counts as
+silence, for barge-in and for the segmenter alike. The default 6 dB is the echo return loss
+G.168 assumes of a line; 0 turns the guard off. docs/perf/sip-edge.md has the measurement.
+
 The media clock thread calls :meth:`Turns.next_playout_frame`; the event loop calls the rest.
 One lock keeps the pacer consistent between the two.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import threading
+
+import numpy as np
 
 from ..playback import Pacer
 from ..vad import Segmenter, SpeechEnded, SpeechStarted, UtteranceReady
@@ -53,6 +62,9 @@ class BargeIn:
     """The caller frame at which playback stopped."""
 
 
+ECHO_TAIL_FRAMES = 15
+"""Frames (300 ms) of agent audio the echo guard remembers: the echo path's delay and tail."""
+
 BURST_GAP_MS = 60
 """A pause this long ends a burst: the barge-in guard counts voiced time within one burst."""
 
@@ -60,11 +72,23 @@ Action = PublishSpeechStart | PublishUtterance | PublishAudioEnd | BargeIn
 
 
 class Turns:
-    def __init__(self, segmenter: Segmenter, pacer: Pacer, barge_in_min_ms: int = 120) -> None:
+    def __init__(
+        self,
+        segmenter: Segmenter,
+        pacer: Pacer,
+        barge_in_min_ms: int = 120,
+        echo_guard_db: float = 6.0,
+    ) -> None:
         self.segmenter = segmenter
         self.pacer = pacer
         self.barge_in_min_ms = barge_in_min_ms
+        self.echo_ratio = 10 ** (-echo_guard_db / 20) if echo_guard_db > 0 else 0.0
         self.barge_ins = 0
+        self.echo_frames = 0
+        """Caller frames the echo guard took for echo."""
+        self._far_peaks: collections.deque[int] = collections.deque(
+            [0] * ECHO_TAIL_FRAMES, maxlen=ECHO_TAIL_FRAMES
+        )
         self._lock = threading.Lock()
         self._burst_frames = 0  # voiced frames of the current burst of speech
         self._gap_frames = 0
@@ -72,6 +96,12 @@ class Turns:
     # --- event loop side -----------------------------------------------------------------
 
     def on_caller_frame(self, frame: bytes, probability: float) -> list[Action]:
+        if self.echo_ratio and probability >= self.segmenter.params.threshold:
+            with self._lock:
+                far = max(self._far_peaks)
+            if far and _peak(frame) < far * self.echo_ratio:
+                probability = 0.0
+                self.echo_frames += 1
         events = self.segmenter.push(frame, probability)
         actions: list[Action] = []
         frame_ms = self.segmenter.params.frame_ms
@@ -119,4 +149,14 @@ class Turns:
 
     def next_playout_frame(self) -> bytes:
         with self._lock:
-            return self.pacer.next_frame()
+            frame = self.pacer.next_frame()
+            if self.echo_ratio:
+                self._far_peaks.append(_peak(frame))
+            return frame
+
+
+def _peak(frame: bytes) -> int:
+    if not frame:
+        return 0
+    samples = np.frombuffer(frame, dtype="<i2")
+    return int(np.max(np.abs(samples.astype(np.int32))))
