@@ -90,6 +90,15 @@ def _caller_number(remote_uri: str) -> str:
     return m.group(1) if m else ""
 
 
+class _LogWriter(pj.LogWriter):  # type: ignore[misc]
+    """PJSIP's log lines into Python logging (any PJSIP thread may call it)."""
+
+    def write(self, entry: pj.LogEntry) -> None:
+        log.log(
+            logging.WARNING if entry.level <= 2 else logging.DEBUG, "pjsip: %s", entry.msg.rstrip()
+        )
+
+
 class _MediaPort(pj.AudioMediaPort):  # type: ignore[misc]
     def __init__(self, owner: _Call) -> None:
         super().__init__()
@@ -257,6 +266,7 @@ class Endpoint:
         self.local_port = 0
         # Explicit references to every pj object (see the module docstring).
         self._ep: pj.Endpoint | None = None
+        self._log_writer = _LogWriter()
         self._accounts: list[_Account] = []
         self._calls: dict[int, _Call] = {}
         self._graveyard: list[_Call] = []
@@ -321,6 +331,8 @@ class Endpoint:
         cfg.uaConfig.userAgent = "pabx-sip-edge"
         cfg.logConfig.level = c.pj_log_level
         cfg.logConfig.consoleLevel = c.pj_log_level
+        cfg.logConfig.writer = self._log_writer
+        cfg.logConfig.decor = 0
         rate = 16000 if c.wideband else 8000
         cfg.medConfig.clockRate = rate
         cfg.medConfig.sndClockRate = rate
