@@ -9,28 +9,33 @@ chunks as soon as session.start shows up; the caller sends DTMF at 0.5 s, starts
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis
-from asp import ASPError, from_entry, to_entry
 from asp import streams as layout
-from asp.messages import CallDtmf, Message, ResponseAudio, SessionStart, Utterance
-from sip_edge.testing import from_pcm, pcm, read_wav, speech_wav, windowed_match
+from asp.messages import CallDtmf, Message, SessionStart, Utterance
+from sip_edge.testing import (
+    EdgeProcess,
+    caller_result,
+    find_session,
+    from_pcm,
+    last_entry_id,
+    metric,
+    pcm,
+    read_wav,
+    session_messages,
+    speech_wav,
+    start_caller,
+    windowed_match,
+    write_response,
+)
 
-HERE = Path(__file__).parent
-CALLER = HERE / "support" / "edge_caller.py"
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 MALFORMED = [
     {"type": "response.audio", "data": b"\xc1not msgpack"},
@@ -52,63 +57,6 @@ class CallRun:
     metrics: str
     edge_rc: int | None
     edge_log: str
-    notes: dict[str, Any] = field(default_factory=dict)
-
-
-def _start_edge(tmp: Path) -> tuple[subprocess.Popen[str], int, int, Path]:
-    log_path = tmp / "edge.log"
-    env = {
-        **os.environ,
-        "SIP_EDGE_SIP_PORT": "0",
-        "SIP_EDGE_SIP_BIND": "127.0.0.1",
-        "SIP_EDGE_RTP_PORT": "0",
-        "SIP_EDGE_METRICS_PORT": "0",
-        "SIP_EDGE_METRICS_HOST": "127.0.0.1",
-        "SIP_EDGE_DRAIN_GRACE_S": "2",
-        "REDIS_URL": REDIS_URL,
-    }
-    with log_path.open("w") as log_file:  # the child keeps its own descriptor
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sip_edge"],
-            stdout=subprocess.PIPE,
-            stderr=log_file,
-            text=True,
-            env=env,
-        )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("SIP_EDGE_READY"):
-            parts = dict(p.split("=") for p in line.split()[1:])
-            return proc, int(parts["sip_port"]), int(parts["metrics_port"]), log_path
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    proc.wait()
-    proc.stdout.close()
-    raise AssertionError(f"sip-edge did not start:\n{log_path.read_text()[-3000:]}")
-
-
-def _last_id(r: redis.Redis, key: str) -> str:
-    last = r.xrevrange(key, count=1)
-    return last[0][0].decode() if last else "0-0"
-
-
-def _find_session(r: redis.Redis, after: str, caller: str, timeout: float) -> str:
-    key = layout.work_stream(layout.Stage.LLM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for _k, entries in r.xread({key: after}, block=200) or []:
-            for entry_id, fields in entries:
-                after = entry_id.decode()
-                if fields.get(b"type") != b"session.start":
-                    continue
-                msg = from_entry(fields)
-                assert isinstance(msg, SessionStart)
-                if (msg.metadata or {}).get("caller_number") == caller:
-                    return msg.session_id
-    raise AssertionError("no session.start for the test call")
 
 
 @pytest.fixture(scope="module")
@@ -119,83 +67,38 @@ def call_run(tmp_path_factory: pytest.TempPathFactory) -> CallRun:
     speech, _ = read_wav(speech_path)
     greeting, _ = read_wav(greet_path)
     r = redis.Redis.from_url(REDIS_URL)
-    edge, sip_port, metrics_port, edge_log = _start_edge(tmp)
+    edge = EdgeProcess(tmp / "edge.log", REDIS_URL=REDIS_URL)
     try:
-        user = f"t{random.randrange(10**8, 10**9)}"
-        after = _last_id(r, layout.work_stream(layout.Stage.LLM))
-        caller = subprocess.Popen(
-            [
-                sys.executable, str(CALLER),
-                "--target", f"sip:2000@127.0.0.1:{sip_port}",
-                "--user", user,
+        with edge:
+            user = f"t{random.randrange(10**8, 10**9)}"
+            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+            caller = start_caller(
+                edge.uri, user,
                 "--play", str(speech_path), "--play-at", "3.0",
                 "--record", str(tmp / "heard.wav"),
                 "--dtmf", "5", "--dtmf-at", "0.5",
                 "--hangup-at", "8.5",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )  # fmt: skip
-        session_id = _find_session(r, after, user, timeout=10)
-        stream = layout.session_stream(session_id)
-        # The greeting, as the TTS worker would write it: 200 ms chunks.
-        data = pcm(greeting)
-        chunk = 3200
-        n = -(-len(data) // chunk)
-        for seq in range(n):
-            msg = ResponseAudio(
-                session_id=session_id,
-                response_id="greeting-1",
-                seq=seq,
-                audio=data[seq * chunk : (seq + 1) * chunk],
-                is_final=seq == n - 1,
-            )
-            r.xadd(stream, to_entry(msg))
-        for bad in MALFORMED:
-            r.xadd(stream, bad)
-        out, _ = caller.communicate(timeout=30)
-        caller_result = json.loads(out.strip().splitlines()[-1])
-        # session.end is written once the hang-up is seen.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            types = [f.get(b"type", b"").decode() for _i, f in r.xrange(stream)]
-            if "session.end" in types:
-                break
-            time.sleep(0.1)
-        raw = r.xrange(stream)
-        entries: list[Message] = []
-        raw_types: list[str] = []
-        for _id, fields in raw:
-            raw_types.append(fields.get(b"type", b"").decode())
-            try:
-                entries.append(from_entry(fields))
-            except ASPError:  # the malformed ones the test wrote
-                continue
-        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as resp:
-            metrics = resp.read().decode()
+            )  # fmt: skip
+            session_id = find_session(r, after, user)
+            write_response(r, session_id, "greeting-1", pcm(greeting))
+            stream = layout.session_stream(session_id)
+            for bad in MALFORMED:
+                r.xadd(stream, bad)
+            result = caller_result(caller)
+            deadline = time.monotonic() + 5  # session.end is written once the BYE is seen
+            while time.monotonic() < deadline:
+                raw_types, entries = session_messages(r, session_id)
+                if "session.end" in raw_types:
+                    break
+                time.sleep(0.1)
+            metrics = edge.metrics()
         heard, _ = read_wav(tmp / "heard.wav")
     finally:
-        edge.send_signal(signal.SIGTERM)
-        try:
-            edge.wait(15)
-        except subprocess.TimeoutExpired:
-            edge.kill()
-            edge.wait()
-        if edge.stdout is not None:
-            edge.stdout.close()
         r.close()
     return CallRun(
-        session_id, entries, raw_types, caller_result, heard, speech, greeting, metrics,
-        edge.returncode, edge_log.read_text(errors="replace"),
+        session_id, entries, raw_types, result, heard, speech, greeting, metrics,
+        edge.returncode, edge.log(),
     )  # fmt: skip
-
-
-def _metric(text: str, name: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"metric {name} missing")
 
 
 def test_call_is_answered_and_hung_up_by_the_caller(call_run: CallRun) -> None:
@@ -249,9 +152,9 @@ def test_caller_dtmf_is_published(call_run: CallRun) -> None:
 
 
 def test_malformed_entries_are_counted_and_skipped(call_run: CallRun) -> None:
-    assert _metric(call_run.metrics, "sip_edge_malformed_entries_total") == len(MALFORMED)
-    assert _metric(call_run.metrics, "sip_edge_calls_total") == 1
-    assert _metric(call_run.metrics, "sip_edge_barge_ins_total") == 0
+    assert metric(call_run.metrics, "sip_edge_malformed_entries_total") == len(MALFORMED)
+    assert metric(call_run.metrics, "sip_edge_calls_total") == 1
+    assert metric(call_run.metrics, "sip_edge_barge_ins_total") == 0
 
 
 def test_edge_stops_cleanly_on_sigterm(call_run: CallRun) -> None:
