@@ -80,6 +80,7 @@ class EdgeApp:
                 rtp_port_range=s.rtp_port_range,
                 wideband=s.wideband,
                 pj_log_level=s.pj_log_level,
+                jb_max_pre_ms=s.jb_max_pre_ms,
             ),
             loop,
             new_call,

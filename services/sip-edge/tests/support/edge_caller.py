@@ -47,6 +47,9 @@ def main() -> None:
     ap.add_argument("--user", default="1001")
     ap.add_argument("--play")
     ap.add_argument("--play-at", type=float, default=1.0)
+    ap.add_argument(
+        "--say", action="append", default=[], help="FILE@SECONDS: play FILE at that time"
+    )
     ap.add_argument("--record")
     ap.add_argument("--hangup-at", type=float, default=5.0)
     ap.add_argument("--dtmf")
@@ -65,6 +68,9 @@ def main() -> None:
     cfg.medConfig.sndClockRate = 8000
     cfg.medConfig.noVad = True
     cfg.medConfig.ecTailLen = 0
+    cfg.medConfig.jbMinPre = 20
+    cfg.medConfig.jbMaxPre = 100
+    cfg.medConfig.jbInit = 40
     ep.libInit(cfg)
     tcfg = pj.TransportConfig()
     tcfg.port = 0
@@ -86,8 +92,13 @@ def main() -> None:
     call = Call(acc)
     call.makeCall(a.target, pj.CallOpParam(True))
     result: dict[str, object] = {"confirmed": False}
-    player = recorder = None
-    played = dtmf_sent = False
+    schedule = [(float(t), f) for f, t in (item.rsplit("@", 1) for item in a.say)]
+    if a.play:
+        schedule.append((a.play_at, a.play))
+    schedule.sort()
+    players: list[pj.AudioMediaPlayer] = []
+    recorder = None
+    dtmf_sent = False
     deadline = time.monotonic() + a.timeout
     while time.monotonic() < deadline and not call.disconnected:
         ep.libHandleEvents(10)
@@ -100,12 +111,14 @@ def main() -> None:
             recorder.createRecorder(a.record)
             call.media.startTransmit(recorder)
             result["record_started_s"] = round(t, 3)
-        if a.play and not played and t >= a.play_at:
+        if len(players) < len(schedule) and t >= schedule[len(players)][0]:
             player = pj.AudioMediaPlayer()
-            player.createPlayer(a.play, pj.PJMEDIA_FILE_NO_LOOP)
+            player.createPlayer(schedule[len(players)][1], pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(call.media)
-            played = True
-            result["play_started_s"] = round(t, 3)
+            result.setdefault("play_started_s", round(t, 3))
+            result.setdefault("play_started_wall", time.time())
+            result.setdefault("plays_started_s", []).append(round(t, 3))  # type: ignore[attr-defined]
+            players.append(player)
         if a.dtmf and not dtmf_sent and t >= a.dtmf_at:
             call.dialDtmf(a.dtmf)
             dtmf_sent = True
@@ -118,10 +131,8 @@ def main() -> None:
             break
     result.setdefault("hung_up_by", "remote" if call.disconnected else "timeout")
     result["status"] = call.status
-    if recorder is not None:
-        del recorder
-    if player is not None:
-        del player
+    recorder = None
+    players.clear()
     print(json.dumps(result), flush=True)
     call.media = None
     del call

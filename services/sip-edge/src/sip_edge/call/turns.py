@@ -9,10 +9,11 @@ the bridge to publish ``response.cancel(response_id, "barge_in")``. The interrup
 already inside the segmenter, so it becomes the start of the next utterance.
 
 Echo guard (a Geigel double-talk detector): while the agent speaks, and for
-``ECHO_TAIL_FRAMES`` after, a caller frame whose peak stays below the loudest agent frame
-just played minus ``echo_guard_db`` is taken as echo of the agent's own voice and counts as
-silence, for barge-in and for the segmenter alike. The default 6 dB is the echo return loss
-G.168 assumes of a line; 0 turns the guard off. docs/perf/sip-edge.md has the measurement.
+``ECHO_TAIL_FRAMES`` after, a burst of caller speech whose loudest frame stays below the
+loudest agent frame just played minus ``echo_guard_db`` is taken as echo of the agent's own
+voice and counts as silence, for barge-in and for the segmenter alike. The default 6 dB is
+the echo return loss G.168 assumes of a line; 0 turns the guard off. docs/perf/sip-edge.md
+has the measurement.
 
 The media clock thread calls :meth:`Turns.next_playout_frame`; the event loop calls the rest.
 One lock keeps the pacer consistent between the two.
@@ -91,28 +92,36 @@ class Turns:
         )
         self._lock = threading.Lock()
         self._burst_frames = 0  # voiced frames of the current burst of speech
+        self._burst_peak = 0  # the loudest sample of the burst's voiced frames
         self._gap_frames = 0
 
     # --- event loop side -----------------------------------------------------------------
 
     def on_caller_frame(self, frame: bytes, probability: float) -> list[Action]:
-        if self.echo_ratio and probability >= self.segmenter.params.threshold:
-            with self._lock:
-                far = max(self._far_peaks)
-            if far and _peak(frame) < far * self.echo_ratio:
-                probability = 0.0
-                self.echo_frames += 1
-        events = self.segmenter.push(frame, probability)
-        actions: list[Action] = []
         frame_ms = self.segmenter.params.frame_ms
-        if probability >= self.segmenter.params.threshold:
+        voiced = probability >= self.segmenter.params.threshold
+        if voiced:
             self._burst_frames += 1
             self._gap_frames = 0
+            self._burst_peak = max(self._burst_peak, _peak(frame))
         else:
             self._gap_frames += 1
             if self._gap_frames * frame_ms >= BURST_GAP_MS:
                 self._burst_frames = 0
-        if self._burst_frames * frame_ms >= self.barge_in_min_ms:
+                self._burst_peak = 0
+        echo = False
+        if self.echo_ratio and self._burst_frames:
+            with self._lock:
+                far = max(self._far_peaks)
+            # The whole burst is judged by its loudest frame: consonants quieter than the
+            # echo threshold do not split a caller's word, and echo never gets that loud.
+            echo = bool(far) and self._burst_peak < far * self.echo_ratio
+        if voiced and echo:
+            probability = 0.0
+            self.echo_frames += 1
+        events = self.segmenter.push(frame, probability)
+        actions: list[Action] = []
+        if not echo and self._burst_frames * frame_ms >= self.barge_in_min_ms:
             with self._lock:
                 cut = self.pacer.cancel() if self.pacer.playing else []
             if cut:

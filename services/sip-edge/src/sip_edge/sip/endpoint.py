@@ -54,6 +54,7 @@ class SipConfig:
     wideband: bool = False
     """Offer G.722 first and run the bridge at 16 kHz (calls on G.722 then get 16 kHz PCM)."""
     pj_log_level: int = 1
+    jb_max_pre_ms: int = 100
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -340,6 +341,11 @@ class Endpoint:
         cfg.medConfig.noVad = True
         cfg.medConfig.ecTailLen = 0
         cfg.medConfig.maxMediaPorts = 2 * c.max_calls + 16
+        # Jitter buffer: adaptive, but never prefetching more than jb_max_pre_ms (the
+        # default lets it grow to 400 ms, which a barge-in pays for twice).
+        cfg.medConfig.jbMinPre = 20
+        cfg.medConfig.jbMaxPre = c.jb_max_pre_ms
+        cfg.medConfig.jbInit = 20
         ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.port = c.port
