@@ -93,6 +93,7 @@ class Turns:
         self._lock = threading.Lock()
         self._burst_frames = 0  # voiced frames of the current burst of speech
         self._burst_peak = 0  # the loudest sample of the burst's voiced frames
+        self._burst_far = 0  # the loudest agent sample played during the burst (+ tail)
         self._gap_frames = 0
 
     # --- event loop side -----------------------------------------------------------------
@@ -109,12 +110,15 @@ class Turns:
             if self._gap_frames * frame_ms >= BURST_GAP_MS:
                 self._burst_frames = 0
                 self._burst_peak = 0
+                self._burst_far = 0
         echo = False
         if self.echo_ratio and self._burst_frames:
             with self._lock:
-                far = max(self._far_peaks)
-            # The whole burst is judged by its loudest frame: consonants quieter than the
-            # echo threshold do not split a caller's word, and echo never gets that loud.
+                self._burst_far = max(self._burst_far, max(self._far_peaks))
+            # The whole burst is judged by its loudest frame against the loudest agent audio
+            # of its time: consonants quieter than the threshold do not split a caller's
+            # word, and echo never gets that loud.
+            far = self._burst_far
             echo = bool(far) and self._burst_peak < far * self.echo_ratio
         if voiced and echo:
             probability = 0.0
