@@ -7,7 +7,7 @@ import { defineConfig } from 'vite';
 // `npm run dev` serves over HTTPS on :3000 (getUserMedia needs a secure context when the
 // page is not opened as localhost). It reuses the certificate that scripts/up.d/50-softphone.sh
 // generates in compose/certs/; without it, it falls back to plain HTTP on localhost.
-const certDir = resolve(__dirname, '../../compose/certs');
+const certDir = resolve(import.meta.dirname, '../../compose/certs');
 const cert = resolve(certDir, 'softphone.crt');
 const key = resolve(certDir, 'softphone.key');
 const https = existsSync(cert) && existsSync(key)

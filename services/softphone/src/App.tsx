@@ -155,7 +155,7 @@ export function App({ phone, storage, ringer }: AppProps) {
       <main>
         <div className="column">
           {call ? (
-            <CallPanel call={call}
+            <CallPanel call={call} clock={phone.now}
               onAnswer={() => void phone.answer()}
               onReject={() => phone.reject()}
               onHangup={() => phone.hangup()}

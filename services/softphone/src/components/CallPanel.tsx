@@ -4,6 +4,7 @@ import type { CallInfo } from '../sip/phone';
 
 interface Props {
   call: CallInfo;
+  clock(): number;
   onAnswer(): void;
   onReject(): void;
   onHangup(): void;
@@ -19,9 +20,9 @@ const STATUS: Record<CallInfo['status'], string> = {
   active: 'Em chamada',
 };
 
-export function CallPanel({ call, onAnswer, onReject, onHangup, onMute, onHold, onTransfer }: Props) {
+export function CallPanel({ call, clock, onAnswer, onReject, onHangup, onMute, onHold, onTransfer }: Props) {
   const id = useId();
-  const timer = useCallTimer(call.answeredAt);
+  const timer = useCallTimer(call.answeredAt, clock);
   const [transferOpen, setTransferOpen] = useState(false);
   const [target, setTarget] = useState('');
   const who = call.peerName ? `${call.peerName} (${call.peer})` : call.peer;

@@ -9,13 +9,13 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
 }
 
-export function useCallTimer(since: number | null): string {
-  const [now, setNow] = useState(() => Date.now());
+export function useCallTimer(since: number | null, clock: () => number = Date.now): string {
+  const [now, setNow] = useState(clock);
   useEffect(() => {
     if (since === null) return undefined;
-    setNow(Date.now());
-    const t = setInterval(() => setNow(Date.now()), 1000);
+    setNow(clock());
+    const t = setInterval(() => setNow(clock()), 1000);
     return () => clearInterval(t);
-  }, [since]);
+  }, [since, clock]);
   return since === null ? '00:00' : formatDuration((now - since) / 1000);
 }

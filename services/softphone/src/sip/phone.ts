@@ -132,6 +132,9 @@ export class Phone {
 
   getSnapshot = (): PhoneSnapshot => this.snapshot;
 
+  /** The clock call times are measured with (for the call timer). */
+  now = (): number => this.opts.clock.now();
+
   subscribe = (listener: Listener): (() => void) => {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
