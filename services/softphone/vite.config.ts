@@ -5,14 +5,13 @@ import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 
 // `npm run dev` serves over HTTPS on :3000 (getUserMedia needs a secure context when the
-// page is not opened as localhost). It reuses the certificate that scripts/up.d/50-softphone.sh
-// generates in compose/certs/; without it, it falls back to plain HTTP on localhost.
+// page is not opened as localhost). It reuses the certificate in compose/certs/ (Asterisk's,
+// else the one `scripts/softphone.sh cert` generates); without one it serves plain HTTP.
 const certDir = resolve(import.meta.dirname, '../../compose/certs');
-const cert = resolve(certDir, 'softphone.crt');
-const key = resolve(certDir, 'softphone.key');
-const https = existsSync(cert) && existsSync(key)
-  ? { cert: readFileSync(cert), key: readFileSync(key) }
-  : undefined;
+const pair = ['asterisk', 'softphone']
+  .map((name) => ({ cert: resolve(certDir, `${name}.crt`), key: resolve(certDir, `${name}.key`) }))
+  .find((p) => existsSync(p.cert) && existsSync(p.key));
+const https = pair ? { cert: readFileSync(pair.cert), key: readFileSync(pair.key) } : undefined;
 
 export default defineConfig({
   plugins: [react()],
