@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The softphone's suites: npm ci (when stale), typecheck, Vitest, then the browser e2e in
+# Debian's Chromium against the real Asterisk (loopback profile), holding the Asterisk lock
+# for the whole e2e run. SOFTPHONE_E2E=0 skips the e2e.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+cd "$REPO_ROOT"
+APP=services/softphone
+
+bash scripts/softphone.sh deps
+log "softphone: tsc --noEmit (strict)"
+(cd "$APP" && npx tsc -p . --noEmit)
+if grep -rn "console\.log" "$APP/src" "$APP/server" "$APP/e2e" >/dev/null; then
+  grep -rn "console\.log" "$APP/src" "$APP/server" "$APP/e2e" >&2
+  die "console.log esquecido no softphone"
+fi
+log "softphone: vitest"
+(cd "$APP" && npx vitest run --reporter=dot)
+
+[ "${SOFTPHONE_E2E:-1}" = 0 ] && { log "softphone: e2e pulado (SOFTPHONE_E2E=0)"; exit 0; }
+[ -x scripts/asterisk.sh ] || [ -f scripts/asterisk.sh ] || die "scripts/asterisk.sh ausente: o e2e do softphone precisa do Asterisk"
+apt_install chromium sox
+bash scripts/softphone.sh build
+
+# Whole e2e under the Asterisk lock; Asterisk in the loopback profile. If an Asterisk of this
+# clone was already up (make up), it is switched to the loopback profile for the run and back.
+exec 9>/tmp/pabx-asterisk.lock
+log "softphone: esperando /tmp/pabx-asterisk.lock"
+flock -w 900 9 || die "outro processo segura /tmp/pabx-asterisk.lock há mais de 15 min"
+export PABX_ASTERISK_LOCK_HELD=1
+was_running=0
+if pid_alive "$RUN_DIR/asterisk.pid"; then was_running=1; fi
+restore() {
+  if [ "$was_running" = 1 ]; then PABX_LOOPBACK=0 bash scripts/asterisk.sh install-config >/dev/null 2>&1 || true
+  else bash scripts/asterisk.sh stop >/dev/null 2>&1 || true; fi
+}
+trap restore EXIT
+if [ "$was_running" = 1 ]; then PABX_LOOPBACK=1 bash scripts/asterisk.sh install-config
+else PABX_LOOPBACK=1 bash scripts/asterisk.sh start; fi
+log "softphone: e2e (Chromium $(chromium --version 2>/dev/null | awk '{print $2}'))"
+(cd "$APP" && node --test --test-concurrency=1 --test-reporter=spec e2e/softphone.e2e.mjs)
