@@ -24,9 +24,20 @@ bash scripts/softphone.sh build
 
 # Whole e2e under the Asterisk lock; Asterisk in the loopback profile. If an Asterisk of this
 # clone was already up (make up), it is switched to the loopback profile for the run and back.
+# An Asterisk of another clone (its `make up`) owns the fixed ports: wait for it to go,
+# without holding the lock (its `asterisk.sh stop` takes the lock too).
+foreign_asterisk() { ! pid_alive "$RUN_DIR/asterisk.pid" && ss -Hlun 'sport = :5160' | grep -q .; }
 exec 9>/tmp/pabx-asterisk.lock
-log "softphone: esperando /tmp/pabx-asterisk.lock"
-flock -w 900 9 || die "outro processo segura /tmp/pabx-asterisk.lock há mais de 15 min"
+deadline=$((SECONDS + ${SOFTPHONE_E2E_WAIT_S:-900}))
+while :; do
+  log "softphone: esperando /tmp/pabx-asterisk.lock"
+  flock -w 900 9 || die "outro processo segura /tmp/pabx-asterisk.lock há mais de 15 min"
+  foreign_asterisk || break
+  flock -u 9
+  [ $SECONDS -ge $deadline ] && die "a porta UDP 5160 segue ocupada por um Asterisk de outro clone: $(ss -Hlunp 'sport = :5160' | head -1)"
+  log "softphone: a porta 5160 está com o Asterisk de outro clone; tentando de novo em 10 s"
+  sleep 10
+done
 export PABX_ASTERISK_LOCK_HELD=1
 was_running=0
 if pid_alive "$RUN_DIR/asterisk.pid"; then was_running=1; fi
