@@ -145,7 +145,11 @@ ast() {  # ast ARGS...: runs asterisk with this runtime's files
 
 cli() { ast -rx "$*" 2>/dev/null; }
 
-answers() { cli "pjsip show endpoints" | grep -q "Endpoint:"; }
+answers() {  # (no `| grep -q`: with pipefail its early exit would fail the pipeline)
+  local out
+  out=$(cli "pjsip show endpoints") || return 1
+  [[ "$out" == *"Endpoint:"* ]]
+}
 
 # ---------------------------------------------------------------- configuration
 install_config() {
@@ -187,7 +191,7 @@ start() {
     install_config; cli "core reload" >/dev/null; return 0
   fi
   [ "$(mode)" = chroot ] && build_chroot
-  if ss -Hlun 'sport = :5160' | grep -q .; then
+  if [ -n "$(ss -Hlun 'sport = :5160')" ]; then
     die "a porta UDP 5160 já está em uso por outro processo (outro Asterisk?): $(ss -Hlunp 'sport = :5160' | head -1)"
   fi
   install_config

@@ -75,15 +75,11 @@ def all_prompts() -> dict[str, str]:
 
 def synth(text: str, out: Path, tmp: Path) -> None:
     raw = tmp / "raw.wav"
-    subprocess.run(
-        ["espeak-ng", "-v", "pt-br", "-s", "150", "-w", str(raw), text],
-        check=True, capture_output=True,
-    )
-    subprocess.run(
-        ["sox", str(raw), "-r", "8000", "-b", "16", "-c", "1", "-e", "signed-integer",
-         str(out), "norm", "-3"],
-        check=True, capture_output=True,
-    )
+    espeak = ["espeak-ng", "-v", "pt-br", "-s", "150", "-w", str(raw), text]
+    sox = ["sox", str(raw), "-r", "8000", "-b", "16", "-c", "1", "-e", "signed-integer"]
+    # fixed argv of Debian tools found on PATH; the text is ours
+    subprocess.run(espeak, check=True, capture_output=True)  # noqa: S603
+    subprocess.run([*sox, str(out), "norm", "-3"], check=True, capture_output=True)  # noqa: S603
 
 
 def main(argv: list[str]) -> int:

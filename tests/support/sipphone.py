@@ -54,13 +54,15 @@ class PhoneError(Exception):
     """A test phone operation failed or timed out."""
 
 
-def poll_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Polls ``predicate`` every 20 ms until true; raises PhoneError after ``timeout`` s."""
+def poll_until(
+    predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.02
+) -> None:
+    """Polls ``predicate`` every ``interval`` s until true; PhoneError after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise PhoneError(f"timed out after {timeout:.1f} s waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(interval)
 
 
 def read_wav(path: str | Path) -> np.ndarray:
@@ -113,7 +115,7 @@ class _AudioPort(pj.AudioMediaPort):  # type: ignore[misc]
             self._rec.clear()
 
     # pjsua2 callbacks (media clock thread)
-    def onFrameRequested(self, frame: Any) -> None:  # noqa: N802 - pjsua2 name
+    def onFrameRequested(self, frame: Any) -> None:
         with self._lock:
             chunk = self._play[self._play_pos : self._play_pos + FRAME_SAMPLES]
             self._play_pos += len(chunk)
@@ -128,7 +130,7 @@ class _AudioPort(pj.AudioMediaPort):  # type: ignore[misc]
             frame.buf = pj.ByteVector(chunk.astype("<i2").tobytes())
         frame.size = FRAME_SAMPLES * 2
 
-    def onFrameReceived(self, frame: Any) -> None:  # noqa: N802 - pjsua2 name
+    def onFrameReceived(self, frame: Any) -> None:
         if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO:
             data = bytes(FRAME_SAMPLES * 2)
         else:
@@ -154,7 +156,7 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
         self.dtmf_received: list[str] = []
 
     # pjsua2 callbacks (PJSIP thread)
-    def onCallState(self, prm: Any) -> None:  # noqa: N802 - pjsua2 name
+    def onCallState(self, prm: Any) -> None:
         ci = self.getInfo()
         self.state = ci.state
         self.last_status = ci.lastStatusCode
@@ -166,7 +168,7 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
             self.disconnected.set()
             self.stack._forget_call(self)
 
-    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802 - pjsua2 name
+    def onCallMediaState(self, prm: Any) -> None:
         ci = self.getInfo()
         for i, mi in enumerate(ci.media):
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
@@ -180,7 +182,7 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
                 aud.startTransmit(self.port)
                 self.media_ready.set()
 
-    def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802 - pjsua2 name
+    def onDtmfDigit(self, prm: Any) -> None:
         self.dtmf_received.append(prm.digit)
 
     # test-thread API
@@ -266,13 +268,13 @@ class Phone(pj.Account):  # type: ignore[misc]
         self.auto_ring = True
         self._incoming: queue.Queue[PhoneCall] = queue.Queue()
 
-    def onRegState(self, prm: Any) -> None:  # noqa: N802 - pjsua2 name
+    def onRegState(self, prm: Any) -> None:
         info = self.getInfo()
         self.reg_status = info.regStatus
         self.reg_active = info.regIsActive
         self.reg_events += 1
 
-    def onIncomingCall(self, prm: Any) -> None:  # noqa: N802 - pjsua2 name
+    def onIncomingCall(self, prm: Any) -> None:
         call = PhoneCall(self, prm.callId)
         self.stack._keep_call(call)
         if self.auto_ring:
@@ -326,6 +328,7 @@ class SipStack:
         self._ready: Future[None] = Future()
         self._calls: list[PhoneCall] = []
         self._dead_calls: list[PhoneCall] = []
+        self._all_calls: list[PhoneCall] = []
         self._phones: list[Phone] = []
         self._calls_lock = threading.Lock()
         self.ep: Any = None
@@ -391,12 +394,19 @@ class SipStack:
                 p.shutdown()
         for _ in range(50):
             self.ep.libHandleEvents(10)
+        # A pj.Call destroyed after libDestroy trips an assertion in pjsua_call_set_user_data:
+        # leave the C++ call objects to the process exit instead.
+        for c in self._all_calls:
+            c.thisown = False
+            if c.port is not None:
+                c.port.thisown = False
         with contextlib.suppress(Exception):
             self.ep.libDestroy()
 
     def _keep_call(self, call: PhoneCall) -> None:
         with self._calls_lock:
             self._calls.append(call)
+            self._all_calls.append(call)
 
     def _forget_call(self, call: PhoneCall) -> None:
         with self._calls_lock:
