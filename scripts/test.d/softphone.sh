@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The softphone's suites: npm ci (when stale), typecheck, Vitest, then the browser e2e in
 # Debian's Chromium against the real Asterisk (loopback profile), holding the Asterisk lock
-# for the whole e2e run. SOFTPHONE_E2E=0 skips the e2e.
+# for the whole e2e run. SOFTPHONE_E2E=0 skips the e2e, SOFTPHONE_UNIT=0 the unit suites;
+# SOFTPHONE_E2E_PATTERN runs only the e2e scenarios whose name matches.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$REPO_ROOT"
 APP=services/softphone
 
 bash scripts/softphone.sh deps
+if [ "${SOFTPHONE_UNIT:-1}" != 0 ]; then
 log "softphone: tsc --noEmit (strict)"
 (cd "$APP" && npx tsc -p . --noEmit)
 if grep -rn "console\.log" "$APP/src" "$APP/server" "$APP/e2e" >/dev/null; then
@@ -16,6 +18,7 @@ if grep -rn "console\.log" "$APP/src" "$APP/server" "$APP/e2e" >/dev/null; then
 fi
 log "softphone: vitest"
 (cd "$APP" && npx vitest run --reporter=dot)
+fi
 
 [ "${SOFTPHONE_E2E:-1}" = 0 ] && { log "softphone: e2e pulado (SOFTPHONE_E2E=0)"; exit 0; }
 [ -x scripts/asterisk.sh ] || [ -f scripts/asterisk.sh ] || die "scripts/asterisk.sh ausente: o e2e do softphone precisa do Asterisk"
@@ -49,4 +52,6 @@ trap restore EXIT
 if [ "$was_running" = 1 ]; then PABX_LOOPBACK=1 bash scripts/asterisk.sh install-config
 else PABX_LOOPBACK=1 bash scripts/asterisk.sh start; fi
 log "softphone: e2e (Chromium $(chromium --version 2>/dev/null | awk '{print $2}'))"
-(cd "$APP" && node --test --test-concurrency=1 --test-reporter=spec e2e/softphone.e2e.mjs)
+pattern=()
+[ -n "${SOFTPHONE_E2E_PATTERN:-}" ] && pattern=(--test-name-pattern="$SOFTPHONE_E2E_PATTERN")
+(cd "$APP" && node --test --test-concurrency=1 --test-reporter=spec "${pattern[@]}" e2e/softphone.e2e.mjs)

@@ -95,6 +95,13 @@ async function expectTone(page, hz, timeoutMs = 10000) {
   assert.fail(`esperava ${hz} Hz no áudio recebido; medido ${last.hz.toFixed(1)} Hz, RMS ${last.rms.toFixed(4)}`);
 }
 
+/** Asserts that, after a moment to settle, the remote audio no longer carries `hz`. */
+async function expectNoTone(page, hz) {
+  await page.waitForTimeout(800);
+  const m = await measureRemote(page, 1200);
+  assert.ok(!(m.rms > 0.01 && Math.abs(m.hz - hz) < 15), `ainda se ouve ${hz} Hz (medido ${m.hz.toFixed(1)} Hz, RMS ${m.rms.toFixed(4)})`);
+}
+
 async function register(page, ext, password, baseUrl) {
   await page.goto(baseUrl);
   await page.getByLabel('Servidor (WebSocket)').fill(WSS);
@@ -133,7 +140,14 @@ const contexts = [];
 async function newPage(browser, options = {}) {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1000, height: 900 }, ...options });
   contexts.push(ctx);
-  return ctx.newPage();
+  const page = await ctx.newPage();
+  // Uncaught errors in the page fail the run loudly.
+  page.on('pageerror', (err) => process.stderr.write(`[página ${page.url()}] erro: ${err.message}\n`));
+  if (process.env.E2E_DEBUG) {
+    await page.addInitScript(() => localStorage.setItem('debug', 'JsSIP:*'));
+    page.on('console', (m) => process.stderr.write(`[console] ${m.text()}\n`));
+  }
+  return page;
 }
 
 before(async () => {
@@ -215,6 +229,39 @@ describe('softphone contra o Asterisk real', { concurrency: false }, () => {
     await hangupAndWait(b);
     await a.getByTestId('call').waitFor({ state: 'detached', timeout: 10000 });
     await a.getByTestId('history').filter({ hasText: 'Recebida de 1005' }).waitFor();
+    await a.context().close();
+    await b.context().close();
+  });
+
+  test('silenciar, espera e transferência cega: 1005 deixa de ouvir e depois cai no *43', async () => {
+    const a = await newPage(browserA);
+    const b = await newPage(browserB);
+    await register(a, '1004', env.EXT_1004_PASSWORD, baseUrl);
+    await register(b, '1005', env.EXT_1005_PASSWORD, baseUrl);
+    await expectRegistered(a, '1004');
+    await expectRegistered(b, '1005');
+    await dial(a, '1005');
+    await callStatus(b, 'incoming');
+    await b.getByRole('button', { name: 'Atender' }).click();
+    await callStatus(a, 'active');
+    await expectTone(b, 440);
+    await a.getByRole('button', { name: 'Silenciar' }).click();
+    await expectNoTone(b, 440);
+    await a.getByRole('button', { name: 'Reativar microfone' }).click();
+    await expectTone(b, 440);
+    await a.getByRole('button', { name: 'Colocar em espera' }).click();
+    await a.getByRole('heading', { name: 'Em espera' }).waitFor();
+    await expectNoTone(b, 440);
+    await a.getByRole('button', { name: 'Retomar' }).click();
+    await expectTone(b, 440);
+    // Blind transfer of 1005 to the echo: 1004 leaves, 1005 then hears its own 660 Hz.
+    await a.getByRole('button', { name: 'Transferir' }).click();
+    await a.getByLabel('Transferir para (ramal ou número)').fill('*43');
+    await a.getByRole('button', { name: 'Transferir agora' }).click();
+    await a.getByTestId('call').waitFor({ state: 'detached', timeout: 10000 });
+    await a.getByTestId('history').filter({ hasText: 'transferida' }).waitFor();
+    await expectTone(b, 660);
+    await hangupAndWait(b);
     await a.context().close();
     await b.context().close();
   });
