@@ -51,7 +51,13 @@ restore() {
 trap restore EXIT
 if [ "$was_running" = 1 ]; then PABX_LOOPBACK=1 bash scripts/asterisk.sh install-config
 else PABX_LOOPBACK=1 bash scripts/asterisk.sh start; fi
+wait_for "WSS do Asterisk em 127.0.0.1:8189" 30 tcp_open 127.0.0.1 8189 \
+  || { tail -30 "$RUN_DIR/asterisk.log" >&2; die "o Asterisk não abriu a porta 8189 (WSS)"; }
 log "softphone: e2e (Chromium $(chromium --version 2>/dev/null | awk '{print $2}'))"
 pattern=()
 [ -n "${SOFTPHONE_E2E_PATTERN:-}" ] && pattern=(--test-name-pattern="$SOFTPHONE_E2E_PATTERN")
-(cd "$APP" && node --test --test-concurrency=1 --test-reporter=spec "${pattern[@]}" e2e/softphone.e2e.mjs)
+if ! (cd "$APP" && node --test --test-concurrency=1 --test-reporter=spec "${pattern[@]}" e2e/softphone.e2e.mjs); then
+  log "softphone: e2e falhou; fim do log do Asterisk ($RUN_DIR/asterisk.log):"
+  tail -40 "$RUN_DIR/asterisk.log" >&2 || true
+  exit 1
+fi

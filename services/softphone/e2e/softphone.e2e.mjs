@@ -112,7 +112,13 @@ async function register(page, ext, password, baseUrl) {
 }
 
 async function expectRegistered(page, ext) {
-  await page.getByTestId('registration').filter({ hasText: `Registrado como ramal ${ext}` }).waitFor({ timeout: 15000 });
+  try {
+    await page.getByTestId('registration').filter({ hasText: `Registrado como ramal ${ext}` }).waitFor({ timeout: 15000 });
+  } catch (e) {
+    const status = await page.getByTestId('registration').textContent().catch(() => '?');
+    const alert = await page.getByRole('alert').textContent({ timeout: 500 }).catch(() => '(sem alerta)');
+    throw new Error(`${ext} não registrou: status "${status}", alerta "${alert}"`, { cause: e });
+  }
 }
 
 async function dial(page, number) {
