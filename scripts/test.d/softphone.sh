@@ -56,6 +56,7 @@ wait_for "WSS do Asterisk em 127.0.0.1:8189" 30 tcp_open 127.0.0.1 8189 \
 log "softphone: e2e (Chromium $(chromium --version 2>/dev/null | awk '{print $2}'))"
 pattern=()
 [ -n "${SOFTPHONE_E2E_PATTERN:-}" ] && pattern=(--test-name-pattern="$SOFTPHONE_E2E_PATTERN")
+export E2E_RESTART_ASTERISK=1
 if ! (cd "$APP" && node --test --test-concurrency=1 --test-reporter=spec "${pattern[@]}" e2e/softphone.e2e.mjs); then
   log "softphone: e2e falhou; fim do log do Asterisk ($RUN_DIR/asterisk.log):"
   tail -40 "$RUN_DIR/asterisk.log" >&2 || true

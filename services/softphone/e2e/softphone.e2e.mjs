@@ -350,6 +350,27 @@ describe('softphone contra o Asterisk real', { concurrency: false }, () => {
     await ctx.close();
   });
 
+  test('conexão perdida: mensagem em português e novo registro automático', { skip: process.env.E2E_RESTART_ASTERISK !== '1' && 'só com E2E_RESTART_ASTERISK=1 (o runner segura a trava do Asterisk)' }, async () => {
+    const page = await newPage(browserA);
+    await register(page, '1004', env.EXT_1004_PASSWORD, baseUrl);
+    await expectRegistered(page, '1004');
+    const asterisk = (cmd) => {
+      const r = spawnSync('bash', [join(REPO, 'scripts/asterisk.sh'), cmd], {
+        env: { ...process.env, PABX_LOOPBACK: '1', PABX_ASTERISK_LOCK_HELD: '1' },
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, `asterisk.sh ${cmd}: ${r.stderr}`);
+    };
+    asterisk('stop');
+    await page.getByRole('alert').filter({ hasText: 'Conexão com o servidor perdida' }).waitFor({ timeout: 15000 });
+    await page.getByTestId('registration').filter({ hasText: 'Reconectando' }).waitFor();
+    await page.screenshot({ path: join(SHOTS, 'error-connection-lost.png') });
+    asterisk('start');
+    await expectRegistered(page, '1004'); // our backoff retries (1, 2, 4, 8 s) bring it back
+    assert.equal(await page.getByRole('alert').count(), 0);
+    await page.context().close();
+  });
+
   test('1004 liga para o agente (2000) e ouve áudio em até 3 s', { skip: process.env.E2E_AGENT !== '1' && 'sip-edge não está no ar (defina E2E_AGENT=1 com o sip-edge rodando)' }, async () => {
     const page = await newPage(browserA);
     await register(page, '1004', env.EXT_1004_PASSWORD, baseUrl);
