@@ -34,7 +34,7 @@ deps() {
 }
 
 src_hash() {
-  (cd "$APP" && find src index.html vite.config.ts tsconfig.json package-lock.json public -type f 2>/dev/null \
+  (cd "$APP" && find src index.html vite.config.ts tsconfig.json package-lock.json -type f \
     | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 }
 
