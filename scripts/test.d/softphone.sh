@@ -57,6 +57,8 @@ log "softphone: e2e (Chromium $(chromium --version 2>/dev/null | awk '{print $2}
 pattern=()
 [ -n "${SOFTPHONE_E2E_PATTERN:-}" ] && pattern=(--test-name-pattern="$SOFTPHONE_E2E_PATTERN")
 export E2E_RESTART_ASTERISK=1
+# With the project's .venv (make test bootstraps it) the PJSUA2 phone scenario must run.
+[ -x "$VENV/bin/python" ] && export E2E_REQUIRE_PJSUA=1 E2E_PYTHON="$VENV/bin/python"
 if ! (cd "$APP" && node --test --test-concurrency=1 --test-reporter=spec "${pattern[@]}" e2e/softphone.e2e.mjs); then
   log "softphone: e2e falhou; fim do log do Asterisk ($RUN_DIR/asterisk.log):"
   tail -40 "$RUN_DIR/asterisk.log" >&2 || true
