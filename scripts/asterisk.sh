@@ -5,6 +5,7 @@
 #   asterisk.sh stop             stop the Asterisk that start started
 #   asterisk.sh status           print where Asterisk answers
 #   asterisk.sh cli CMD...       run one CLI command (asterisk -rx) on the running Asterisk
+#   asterisk.sh console          interactive CLI (asterisk -rvvv): live logs, pjsip logger
 #   asterisk.sh install-config   (re)install the configs and sounds, then reload if running
 #   asterisk.sh build            only prepare the runtime (the chroot when needed)
 # Runtime: the system `asterisk` where one is installed, otherwise a Debian sid chroot built
@@ -14,6 +15,9 @@
 #                     candidates mapped to 127.0.0.1 (browser tests on one machine)
 #   PABX_TZ           time zone of *60 (default America/Sao_Paulo)
 #   PABX_ASTERISK_MODE=system|chroot   force a runtime (default: system when present)
+#   PABX_EXTRA_CONFIG_DIR  more *.conf files to install (tests: the SBC example)
+#   PABX_RING_TIMEOUT, PABX_URA_TIMEOUT, PABX_EXTERNAL_ADDRESS, PABX_LOCAL_NET,
+#   PABX_STUN_ADDR, PABX_TURN_ADDR: see compose/.env.example
 # Every command that starts or changes Asterisk holds /tmp/pabx-asterisk.lock unless the
 # caller already holds it (PABX_ASTERISK_LOCK_HELD=1), so that two clones never fight over
 # the fixed ports.
@@ -28,6 +32,7 @@ PIDFILE="$RUN_DIR/asterisk.pid"
 LOGFILE="$RUN_DIR/asterisk.log"
 CONF_SRC="$REPO_ROOT/compose/asterisk/config"
 SOUNDS_SRC="$REPO_ROOT/compose/asterisk/sounds"
+GEN_SOUNDS="${PABX_GENERATED_SOUNDS:-$SOUNDS_SRC/gerados}"   # the image keeps them elsewhere
 ENV_FILE="$REPO_ROOT/compose/.env"
 CERT_DIR="$REPO_ROOT/compose/certs"
 LOCK=/tmp/pabx-asterisk.lock
@@ -101,7 +106,8 @@ ensure_env() {
   touch "$ENV_FILE"; chmod 600 "$ENV_FILE"
   local e
   for e in $EXTENSIONS; do
-    if ! grep -q "^EXT_${e}_PASSWORD=" "$ENV_FILE"; then
+    if ! grep -q "^EXT_${e}_PASSWORD=." "$ENV_FILE"; then
+      sed -i "/^EXT_${e}_PASSWORD=\s*$/d" "$ENV_FILE"
       echo "EXT_${e}_PASSWORD=$(openssl rand -hex 12)" >> "$ENV_FILE"
       ENV_CREATED=1
     fi
@@ -156,12 +162,14 @@ install_config() {
   layout
   ensure_env
   ensure_cert
-  [ -f "$SOUNDS_SRC/gerados/.stamp" ] || bash "$REPO_ROOT/scripts/setup.d/30-asterisk-prompts.sh"
+  [ -f "$GEN_SOUNDS/.stamp" ] || bash "$REPO_ROOT/scripts/setup.d/30-asterisk-prompts.sh"
   local etc="$ROOT$AST_ETC"
   mkdir -p "$etc" "$ROOT$AST_KEYS" "$ROOT$AST_SOUNDS"
   if [ -z "$ROOT" ] && [ ! -f "$AST_CONF" ]; then
     # private asterisk.conf for a system Asterisk: our etc/run/log/spool, its modules and data
-    sed -e "s#^astetcdir.*#astetcdir => $AST_ETC#" \
+    # ("[directories](!)" in Debian's file is a template: make it a real section)
+    sed -e 's#^\[directories\].*#[directories]#' \
+        -e "s#^astetcdir.*#astetcdir => $AST_ETC#" \
         -e "s#^astrundir.*#astrundir => $RUN_DIR/asterisk/run#" \
         -e "s#^astlogdir.*#astlogdir => $RUN_DIR/asterisk/log#" \
         -e "s#^astspooldir.*#astspooldir => $RUN_DIR/asterisk/spool#" \
@@ -172,7 +180,7 @@ install_config() {
   fi
   cp "$CERT_DIR/asterisk.crt" "$CERT_DIR/asterisk.key" "$ROOT$AST_KEYS/"
   # generated prompts first, then the user's own files (same name: the user's wins)
-  cp -f "$SOUNDS_SRC"/gerados/*.wav "$ROOT$AST_SOUNDS/"
+  cp -f "$GEN_SOUNDS"/*.wav "$ROOT$AST_SOUNDS/"
   compgen -G "$SOUNDS_SRC/*.wav" >/dev/null && cp -f "$SOUNDS_SRC"/*.wav "$ROOT$AST_SOUNDS/"
   compgen -G "$SOUNDS_SRC/*.gsm" >/dev/null && cp -f "$SOUNDS_SRC"/*.gsm "$ROOT$AST_SOUNDS/"
   if [ -n "$ROOT" ]; then
@@ -182,12 +190,16 @@ install_config() {
   fi
   local hip; hip=$(host_ip)
   PABX_HOST_IP="$hip" KEYS_DIR="$AST_KEYS" SOUNDS_DIR="$AST_SOUNDS" \
-    python3 "$REPO_ROOT/scripts/asterisk_render.py" "$ENV_FILE" "$CONF_SRC" "$etc"
+    python3 "$REPO_ROOT/scripts/asterisk_render.py" "$ENV_FILE" "$CONF_SRC" "$etc" \
+    "${PABX_EXTRA_CONFIG_DIR:-}"
 }
 
 # ---------------------------------------------------------------- lifecycle
 start() {
-  if pid_alive "$PIDFILE" && answers; then
+  if answers; then
+    # ours, or (chroot shared by the clones of this machine) another clone's: reuse it with
+    # this clone's configuration; `stop` only ever stops what this clone started
+    pid_alive "$PIDFILE" || { rm -f "$PIDFILE"; log "usando o Asterisk já em execução"; }
     install_config; cli "core reload" >/dev/null; return 0
   fi
   [ "$(mode)" = chroot ] && build_chroot
@@ -221,6 +233,10 @@ answers_or_dead() { answers || ! pid_alive "$PIDFILE"; }
 
 stop() {
   layout
+  # a stale pidfile (reboot) may name an unrelated process: only ever stop an asterisk
+  if pid_alive "$PIDFILE" && [ "$(cat "/proc/$(cat "$PIDFILE")/comm" 2>/dev/null)" != asterisk ]; then
+    rm -f "$PIDFILE"
+  fi
   if pid_alive "$PIDFILE"; then
     cli "core stop now" >/dev/null || true
     for _ in $(seq 50); do pid_alive "$PIDFILE" || break; sleep 0.2; done
@@ -256,8 +272,9 @@ case "${1:-status}" in
   stop) with_lock stop;;
   status) status;;
   cli) shift; layout; ast -rx "$*";;
+  console) layout; ast -rvvv;;
   install-config)
     with_lock install_config
     if answers; then cli "core reload" >/dev/null; log "configuração recarregada"; fi;;
-  *) die "uso: $0 start|stop|status|cli COMANDO|install-config|build";;
+  *) die "uso: $0 start|stop|status|cli COMANDO|console|install-config|build";;
 esac

@@ -1,6 +1,9 @@
 """Renders compose/asterisk/config/*.conf into an Asterisk etc directory.
 
-Usage: asterisk_render.py ENV_FILE SRC_DIR DEST_DIR
+Usage: asterisk_render.py ENV_FILE SRC_DIR DEST_DIR [EXTRA_DIR]
+
+EXTRA_DIR (optional) holds more *.conf files rendered the same way after SRC_DIR's (tests use
+it to switch the SBC example on without touching the repository).
 
 Placeholders are @NAME@. Values come from the environment, then ENV_FILE (KEY=value lines),
 then the computed ones below. An unknown placeholder is an error: a config never reaches
@@ -76,7 +79,7 @@ def render(text: str, values: dict[str, str], name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4:
+    if len(argv) not in (4, 5):
         print(__doc__, file=sys.stderr)
         return 2
     env_file, src, dest = Path(argv[1]), Path(argv[2]), Path(argv[3])
@@ -84,7 +87,10 @@ def main(argv: list[str]) -> int:
     values.update({k: v for k, v in os.environ.items() if k.isupper()})
     values.update(computed(values))
     dest.mkdir(parents=True, exist_ok=True)
-    for conf in sorted(src.glob("*.conf")):
+    sources = sorted(src.glob("*.conf"))
+    if len(argv) == 5 and argv[4]:
+        sources += sorted(Path(argv[4]).glob("*.conf"))
+    for conf in sources:
         (dest / conf.name).write_text(render(conf.read_text(), values, conf.name))
     return 0
 

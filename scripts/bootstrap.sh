@@ -14,7 +14,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 packages=()
-for d in libs/* services/*; do [ -f "$d/pyproject.toml" ] && packages+=("$d"); done
+for d in libs/* services/*; do
+  if [ -f "$d/pyproject.toml" ]; then packages+=("$d"); fi
+done
 stamp_src=$(cat requirements-dev.txt "${packages[@]/%//pyproject.toml}" | sha256sum | cut -c1-16)
 stamp="$VENV/.pabx-stamp"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$stamp_src" ]; then

@@ -10,7 +10,7 @@ PORT=${REDIS_PORT:-6379}
 PIDFILE="$RUN_DIR/redis.pid"
 
 redis_ping() {
-  exec 3<>"/dev/tcp/$HOST/$PORT" 2>/dev/null || return 1
+  { exec 3<>"/dev/tcp/$HOST/$PORT"; } 2>/dev/null || return 1
   printf 'PING\r\n' >&3
   local line=""
   read -r -t 2 line <&3 || true

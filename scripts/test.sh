@@ -24,10 +24,13 @@ for s in scripts/test.d/*.sh; do
   bash "$s"
 done
 
-log "pytest: serviços e integração"
+log "pytest: bibliotecas, serviços e integração"
 others=()
-for d in services/* tests; do
-  compgen -G "$d/**/test_*.py" >/dev/null || [ -n "$(find "$d" -name 'test_*.py' -not -path '*/node_modules/*' -print -quit 2>/dev/null)" ] && others+=("$d")
+for d in libs/* services/* tests; do
+  [ "$d" = libs/asp ] && continue
+  if [ -n "$(find "$d" -name 'test_*.py' -not -path '*/node_modules/*' -print -quit)" ]; then
+    others+=("$d")
+  fi
 done
 if [ ${#others[@]} -gt 0 ]; then
   "$PY" -m pytest "${others[@]}" -q

@@ -23,3 +23,6 @@ if [ "$(cat "$out/.stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$out.tmp/.stamp"
   rm -rf "$out"; mv "$out.tmp" "$out"
 fi
+# The Asterisk runtime (Debian sid chroot where no system asterisk exists): built once per
+# machine into $PABX_CACHE, a few minutes the first time, instant afterwards.
+bash scripts/asterisk.sh build

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -39,13 +41,20 @@ def test_echo_test_returns_the_callers_audio(phones: dict[str, Phone]) -> None:
     assert score >= 0.8
 
 
-def test_hora_certa_speaks_for_two_seconds(phones: dict[str, Phone]) -> None:
+def test_hora_certa_speaks_the_sao_paulo_hour(phones: dict[str, Phone]) -> None:
+    before = datetime.now(ZoneInfo("America/Sao_Paulo")).hour
     call = phones["1001"].call("*60")
     call.wait_confirmed()
     call.wait_disconnected(timeout=20)  # Asterisk hangs up after speaking
+    after = datetime.now(ZoneInfo("America/Sao_Paulo")).hour
     heard = call.recording()
     assert speech_seconds(heard) >= 2.0
     assert normalized_xcorr(prompt("hora-certa", 0.05, 0.5), heard) >= 0.8
+    # the whole "N horas" clip of the current hour (both ends of the call, for hh:59:59)
+    scores = {h: normalized_xcorr(prompt(f"hora-{h}", 0.0, 5.0), heard) for h in range(24)}
+    best = max(scores, key=lambda h: scores[h])
+    assert best in (before, after), scores
+    assert scores[best] >= 0.8
 
 
 def test_conference_participants_hear_each_other(phones: dict[str, Phone]) -> None:

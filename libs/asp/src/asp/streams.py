@@ -1,0 +1,200 @@
+"""The Redis layout of ASP, as code: every key, stream, group, trim length and TTL.
+
+Session log: every event of a session is appended, in order, to ``asp:session:{id}``, so
+``redis-cli XRANGE asp:session:<id> - +`` shows the whole call. Each entry has plain,
+readable fields (``type``, ``session_id``, the event's ids, ``ts``), the rest of the event
+as msgpack in ``data``, and audio raw in ``audio``.
+
+Work streams: each pipeline stage reads its work from ``asp:work:{stage}`` through the
+consumer group ``{stage}-workers`` (entries in the same format); what a stage cannot
+process after its retries goes to ``asp:dead:{stage}``.
+
+This module builds names and entries; it never talks to Redis.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import msgpack
+
+from .codec import unpack_msgpack
+from .errors import ASPError, ErrorCode
+from .fields import UUID_PATTERN
+from .messages import Message, now_iso, parse_message
+
+PREFIX = "asp"
+
+SESSION_STREAM_MAXLEN = 20_000
+"""Approximate MAXLEN (XADD MAXLEN ~) of a session log: about an hour of a busy call."""
+WORK_STREAM_MAXLEN = 100_000
+"""Approximate MAXLEN of each stage's work stream (entries already acknowledged go first)."""
+DEAD_LETTER_MAXLEN = 10_000
+SESSION_IDLE_TTL_S = 6 * 3600
+"""TTL refreshed on every write while a call is up: a crashed edge leaves no key forever."""
+SESSION_ENDED_TTL_S = 24 * 3600
+"""TTL set when the session ends: its log stays readable for a day, then goes."""
+HISTORY_MAX_TURNS = 20
+"""Conversation turns kept per session in ``asp:history:{id}`` (the LLM context)."""
+
+
+class Stage(enum.StrEnum):
+    STT = "stt"
+    LLM = "llm"
+    TTS = "tts"
+
+
+# Which event types each stage consumes from its work stream.
+STAGE_INPUT: dict[Stage, tuple[str, ...]] = {
+    Stage.STT: ("utterance",),
+    Stage.LLM: ("transcript", "session.start", "session.end", "response.cancel", "call.dtmf"),
+    Stage.TTS: ("response.text", "response.cancel"),
+}
+
+_UUID = re.compile(UUID_PATTERN.regex)
+
+
+def _checked(session_id: str) -> str:
+    if not isinstance(session_id, str) or _UUID.fullmatch(session_id) is None:
+        raise ASPError(
+            ErrorCode.INVALID_MESSAGE_FORMAT, "session_id must be a UUID", {"field": "session_id"}
+        )
+    return session_id
+
+
+def session_stream(session_id: str) -> str:
+    return f"{PREFIX}:session:{_checked(session_id)}"
+
+
+def history_key(session_id: str) -> str:
+    return f"{PREFIX}:history:{_checked(session_id)}"
+
+
+def session_state_key(session_id: str) -> str:
+    """A hash with the negotiated settings and counters of a live session."""
+    return f"{PREFIX}:state:{_checked(session_id)}"
+
+
+def processed_key(stage: Stage, session_id: str) -> str:
+    """A set of the work ids a stage finished for a session (idempotent redelivery)."""
+    return f"{PREFIX}:done:{stage.value}:{_checked(session_id)}"
+
+
+def work_lock_key(stage: Stage, session_id: str, work_id: str) -> str:
+    """Held (SET NX PX) by the replica doing a piece of work, against duplicate deliveries."""
+    return f"{PREFIX}:lock:{stage.value}:{_checked(session_id)}:{work_id}"
+
+
+def cancelled_key(session_id: str) -> str:
+    """A set of the response_ids cancelled in a session (barge-in), seen by every replica."""
+    return f"{PREFIX}:cancelled:{_checked(session_id)}"
+
+
+def turn_key(session_id: str, response_id: str) -> str:
+    """Hash that orders a response's sentences across TTS replicas (next sentence, next seq)."""
+    return f"{PREFIX}:turn:{_checked(session_id)}:{response_id}"
+
+
+def session_keys(session_id: str) -> tuple[str, ...]:
+    """Every per-session key whose TTL follows the call (the turn keys expire on their own)."""
+    return (
+        session_stream(session_id),
+        history_key(session_id),
+        session_state_key(session_id),
+        cancelled_key(session_id),
+        *(processed_key(stage, session_id) for stage in Stage),
+    )
+
+
+def stages_for(event_type: str) -> tuple[Stage, ...]:
+    """The stages whose work stream receives an event of this type besides the session log."""
+    return tuple(stage for stage, kinds in STAGE_INPUT.items() if event_type in kinds)
+
+
+ACTIVE_SESSIONS = f"{PREFIX}:sessions:active"
+"""Sorted set: session_id -> start time (epoch seconds) of every live call."""
+
+
+def cache_key(kind: str, digest: str) -> str:
+    """Shared caches, e.g. cache_key('tts', sha256 of (text, voice, rate))."""
+    return f"{PREFIX}:cache:{kind}:{digest}"
+
+
+def work_stream(stage: Stage) -> str:
+    return f"{PREFIX}:work:{stage.value}"
+
+
+def consumer_group(stage: Stage) -> str:
+    return f"{stage.value}-workers"
+
+
+def dead_letter_stream(stage: Stage) -> str:
+    return f"{PREFIX}:dead:{stage.value}"
+
+
+ID_FIELDS = ("call_id", "utterance_id", "response_id", "seq")
+AUDIO_FIELD = "audio"
+
+
+def to_entry(msg: Message) -> dict[str, Any]:
+    """The stream entry of a message: readable fields, msgpack ``data``, raw ``audio``."""
+    data = msg.serialize()
+    data.pop("type")
+    entry: dict[str, Any] = {"type": msg.TYPE}
+    session_id = data.get("session_id")
+    if session_id is not None:
+        entry["session_id"] = session_id
+    for name in ID_FIELDS:
+        value = data.get(name)
+        if value is not None:
+            entry[name] = value
+    entry["ts"] = data.get("timestamp") or now_iso()
+    audio = data.get(AUDIO_FIELD)
+    if isinstance(audio, bytes):  # raw audio gets a binary field of its own
+        del data[AUDIO_FIELD]
+        entry[AUDIO_FIELD] = audio
+    entry["data"] = msgpack.packb(data, use_bin_type=True)
+    return entry
+
+
+def _text(value: Any, name: str) -> str:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ASPError(
+                ErrorCode.INVALID_MESSAGE_FORMAT, f"entry field {name} is not UTF-8"
+            ) from e
+    if isinstance(value, str):
+        return value
+    raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, f"entry field {name} is not text")
+
+
+def from_entry(fields: Mapping[Any, Any]) -> Message:
+    """Parses a stream entry as redis-py returns it (bytes or str keys and values)."""
+    if not isinstance(fields, Mapping):
+        raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, "a stream entry must be a mapping")
+    norm: dict[str, Any] = {}
+    for key, value in fields.items():
+        norm[_text(key, "name")] = value
+    if "type" not in norm or "data" not in norm:
+        raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, "entry lacks the type or data field")
+    raw = norm["data"]
+    data = unpack_msgpack(raw if isinstance(raw, bytes) else _text(raw, "data").encode())
+    if not isinstance(data, dict):
+        raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, "entry data is not a map")
+    data["type"] = _text(norm["type"], "type")
+    if AUDIO_FIELD in norm:
+        audio = norm[AUDIO_FIELD]
+        if not isinstance(audio, bytes | bytearray | memoryview):
+            raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, "entry field audio is not bytes")
+        data[AUDIO_FIELD] = bytes(audio)
+    msg = parse_message(data)
+    if "session_id" in norm and _text(norm["session_id"], "session_id") != data.get("session_id"):
+        raise ASPError(
+            ErrorCode.INVALID_MESSAGE_FORMAT, "entry session_id differs from its data", {}
+        )
+    return msg

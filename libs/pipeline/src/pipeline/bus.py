@@ -1,0 +1,219 @@
+"""The bus: ASP events in and out of Redis, with the layout of ``asp.streams``.
+
+Publishing an event appends it to its session's log and, in the same transaction, to the
+work stream of every stage that consumes it (``asp.streams.stages_for``). Nothing else in
+the services writes to Redis streams directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from asp import Message, ResponseCancel, Stage, from_entry, to_entry
+from asp import streams as layout
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+log = logging.getLogger(__name__)
+
+Entry = tuple[str, dict[bytes, bytes]]
+
+
+def _id(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+class Bus:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    @classmethod
+    def from_url(cls, url: str) -> Bus:
+        return cls(Redis.from_url(url, decode_responses=False, health_check_interval=10))
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    # --- publishing --------------------------------------------------------------------
+
+    async def publish(
+        self, msg: Message, *, stages: Iterable[Stage] | None = None, extra: Sequence[Any] = ()
+    ) -> str:
+        """Appends ``msg`` to its session log and to the consuming stages' work streams.
+
+        ``extra`` are (method, *args) tuples run in the same MULTI/EXEC transaction, e.g.
+        ("sadd", key, member) to record that a piece of work is done.
+        Returns the id of the session-log entry.
+        """
+        entry = to_entry(msg)
+        session_id = entry.get("session_id")
+        targets = layout.stages_for(msg.TYPE) if stages is None else tuple(stages)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if session_id is not None:
+                stream = layout.session_stream(session_id)
+                pipe.xadd(stream, entry, maxlen=layout.SESSION_STREAM_MAXLEN, approximate=True)
+                pipe.expire(stream, layout.SESSION_IDLE_TTL_S)
+                if isinstance(msg, ResponseCancel):
+                    key = layout.cancelled_key(session_id)
+                    pipe.sadd(key, msg.response_id)
+                    pipe.expire(key, layout.SESSION_IDLE_TTL_S)
+            for stage in targets:
+                pipe.xadd(
+                    layout.work_stream(stage),
+                    entry,
+                    maxlen=layout.WORK_STREAM_MAXLEN,
+                    approximate=True,
+                )
+            for method, *args in extra:
+                getattr(pipe, method)(*args)
+            results = await pipe.execute()
+        return _id(results[0]) if session_id is not None else ""
+
+    async def read_session(
+        self, session_id: str, last_id: str = "0-0", block_ms: int = 1000, count: int = 100
+    ) -> list[Entry]:
+        """New entries of a session log after ``last_id`` (plain XREAD, for the edge)."""
+        reply = await self.redis.xread(
+            {layout.session_stream(session_id): last_id}, count=count, block=block_ms
+        )
+        return [(_id(i), f) for _, entries in reply or [] for i, f in entries]
+
+    async def session_log(self, session_id: str) -> list[Message]:
+        """Every event of a session, in order (tests and the post-call summary)."""
+        entries = await self.redis.xrange(layout.session_stream(session_id))
+        return [from_entry(f) for _, f in entries]
+
+    # --- consumer groups ---------------------------------------------------------------
+
+    async def ensure_group(self, stage: Stage) -> None:
+        try:
+            await self.redis.xgroup_create(
+                layout.work_stream(stage), layout.consumer_group(stage), id="0", mkstream=True
+            )
+        except ResponseError as e:
+            if "BUSYGROUP" not in str(e):
+                raise
+
+    async def read_work(
+        self, stage: Stage, consumer: str, count: int, block_ms: int
+    ) -> list[Entry]:
+        reply = await self.redis.xreadgroup(
+            layout.consumer_group(stage),
+            consumer,
+            {layout.work_stream(stage): ">"},
+            count=count,
+            block=block_ms,
+        )
+        return [(_id(i), f) for _, entries in reply or [] for i, f in entries if f]
+
+    async def claim_stale(
+        self, stage: Stage, consumer: str, min_idle_ms: int, count: int = 50
+    ) -> list[tuple[Entry, int]]:
+        """Entries a dead or stuck replica left pending: claimed, with their delivery count."""
+        reply = await self.redis.xautoclaim(
+            layout.work_stream(stage),
+            layout.consumer_group(stage),
+            consumer,
+            min_idle_time=min_idle_ms,
+            start_id="0-0",
+            count=count,
+        )
+        claimed = [(_id(i), f) for i, f in reply[1] if f]
+        if not claimed:
+            return []
+        out = []
+        for entry_id, fields in claimed:
+            info = await self.redis.xpending_range(
+                layout.work_stream(stage),
+                layout.consumer_group(stage),
+                min=entry_id,
+                max=entry_id,
+                count=1,
+            )
+            deliveries = int(info[0]["times_delivered"]) if info else 1
+            out.append(((entry_id, fields), deliveries))
+        return out
+
+    async def keep_claimed(self, stage: Stage, consumer: str, entry_ids: list[str]) -> None:
+        """Resets the idle time of entries still being worked on (a long LLM answer)."""
+        if entry_ids:
+            await self.redis.xclaim(
+                layout.work_stream(stage),
+                layout.consumer_group(stage),
+                consumer,
+                min_idle_time=0,
+                message_ids=entry_ids,
+                justid=True,
+            )
+
+    async def ack(self, stage: Stage, entry_id: str, extra: Sequence[Any] = ()) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for method, *args in extra:
+                getattr(pipe, method)(*args)
+            pipe.xack(layout.work_stream(stage), layout.consumer_group(stage), entry_id)
+            await pipe.execute()
+
+    async def dead_letter(
+        self, stage: Stage, entry_id: str, fields: dict[bytes, bytes], reason: str
+    ) -> None:
+        dead = dict(fields)
+        dead[b"dead_reason"] = reason.encode()[:500]
+        dead[b"dead_entry"] = entry_id.encode()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                layout.dead_letter_stream(stage),
+                dead,  # type: ignore[arg-type]
+                maxlen=layout.DEAD_LETTER_MAXLEN,
+                approximate=True,
+            )
+            pipe.xack(layout.work_stream(stage), layout.consumer_group(stage), entry_id)
+            await pipe.execute()
+
+    # --- per-session state -------------------------------------------------------------
+
+    async def is_done(self, stage: Stage, session_id: str, work_id: str) -> bool:
+        return bool(await self.redis.sismember(layout.processed_key(stage, session_id), work_id))
+
+    async def lock_work(self, stage: Stage, session_id: str, work_id: str, ttl_ms: int) -> bool:
+        key = layout.work_lock_key(stage, session_id, work_id)
+        return bool(await self.redis.set(key, b"1", nx=True, px=ttl_ms))
+
+    async def refresh_work_lock(
+        self, stage: Stage, session_id: str, work_id: str, ttl_ms: int
+    ) -> None:
+        await self.redis.pexpire(layout.work_lock_key(stage, session_id, work_id), ttl_ms)
+
+    async def unlock_work(self, stage: Stage, session_id: str, work_id: str) -> None:
+        await self.redis.delete(layout.work_lock_key(stage, session_id, work_id))
+
+    def done_commands(self, stage: Stage, session_id: str, work_id: str) -> list[tuple[Any, ...]]:
+        key = layout.processed_key(stage, session_id)
+        return [
+            ("sadd", key, work_id),
+            ("expire", key, layout.SESSION_IDLE_TTL_S),
+            ("delete", layout.work_lock_key(stage, session_id, work_id)),
+        ]
+
+    async def is_cancelled(self, session_id: str, response_id: str) -> bool:
+        return bool(await self.redis.sismember(layout.cancelled_key(session_id), response_id))
+
+    async def state(self, session_id: str) -> dict[str, str]:
+        raw = await self.redis.hgetall(layout.session_state_key(session_id))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def set_state(self, session_id: str, values: dict[str, str | int | float]) -> None:
+        key = layout.session_state_key(session_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=values)  # type: ignore[arg-type]
+            pipe.expire(key, layout.SESSION_IDLE_TTL_S)
+            await pipe.execute()
+
+    async def end_session(self, session_id: str) -> None:
+        """The call is over: every key of the session now expires in a day."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in layout.session_keys(session_id):
+                pipe.expire(key, layout.SESSION_ENDED_TTL_S)
+            pipe.zrem(layout.ACTIVE_SESSIONS, session_id)
+            await pipe.execute()

@@ -1,0 +1,25 @@
+"""Prometheus metrics shared by every stage worker, labelled by stage."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+JOBS = Counter("asp_worker_jobs_total", "Work entries finished", ["stage", "outcome"])
+MALFORMED = Counter("asp_worker_malformed_total", "Work entries that did not parse", ["stage"])
+CLAIMED = Counter(
+    "asp_worker_claimed_total", "Entries claimed from dead or stuck replicas", ["stage"]
+)
+DEAD = Counter("asp_worker_dead_letters_total", "Entries given up after their retries", ["stage"])
+IN_FLIGHT = Gauge("asp_worker_in_flight", "Entries being processed now", ["stage"])
+JOB_SECONDS = Histogram(
+    "asp_worker_job_seconds",
+    "Time to process one work entry",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+QUEUE_WAIT = Histogram(
+    "asp_worker_queue_wait_seconds",
+    "Time between an event's timestamp and the start of its processing",
+    ["stage"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+)

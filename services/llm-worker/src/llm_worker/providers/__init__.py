@@ -1,0 +1,96 @@
+"""Provider registry: a plain dict from name to factory.
+
+Factories import their vendor module lazily, so a missing optional SDK only matters when
+that provider is chosen (and then fails with an install hint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llm_worker.errors import ConfigError
+from llm_worker.providers.base import (
+    Capabilities,
+    LLMProvider,
+    LLMStream,
+    ProviderMetrics,
+    Timeouts,
+)
+from llm_worker.settings import Settings
+
+
+def _timeouts(s: Settings) -> Timeouts:
+    return Timeouts(first_event_s=s.timeout_first_s, idle_s=s.timeout_idle_s)
+
+
+def _anthropic(s: Settings) -> LLMProvider:
+    from llm_worker.providers.anthropic import AnthropicProvider
+
+    return AnthropicProvider(
+        api_key=s.anthropic_api_key,
+        model=s.model or s.anthropic_model,
+        base_url=s.anthropic_base_url or None,
+        timeouts=_timeouts(s),
+        max_retries=s.max_retries,
+    )
+
+
+def _openai(s: Settings) -> LLMProvider:
+    from llm_worker.providers.openai import OpenAIProvider
+
+    return OpenAIProvider(
+        api_key=s.openai_api_key,
+        model=s.model or s.openai_model,
+        base_url=s.openai_base_url or None,
+        timeouts=_timeouts(s),
+        max_retries=s.max_retries,
+    )
+
+
+def _local(s: Settings) -> LLMProvider:
+    from llm_worker.providers.local import LocalProvider
+
+    first = max(s.timeout_first_s, 30.0)
+    return LocalProvider(
+        model_path=s.model_path or None,
+        model=s.model,
+        n_ctx=s.n_ctx,
+        n_threads=s.n_threads,
+        timeouts=Timeouts(first_event_s=first, idle_s=s.timeout_idle_s),
+        max_retries=0,
+    )
+
+
+def _fake(s: Settings) -> LLMProvider:
+    from llm_worker.testing.fake_provider import FakeProvider
+
+    return FakeProvider()
+
+
+PROVIDERS: dict[str, Callable[[Settings], LLMProvider]] = {
+    "anthropic": _anthropic,
+    "openai": _openai,
+    "local": _local,
+    "fake": _fake,
+}
+
+
+def create_provider(settings: Settings) -> LLMProvider:
+    """Builds the provider the settings choose (``auto`` resolved)."""
+    name = settings.resolved_provider()
+    try:
+        factory = PROVIDERS[name]
+    except KeyError as e:
+        raise ConfigError(f"unknown LLM provider {name!r}") from e
+    return factory(settings)
+
+
+__all__ = [
+    "PROVIDERS",
+    "Capabilities",
+    "LLMProvider",
+    "LLMStream",
+    "ProviderMetrics",
+    "Timeouts",
+    "create_provider",
+]

@@ -1,0 +1,148 @@
+"""Claude through the official ``anthropic`` SDK (Messages API, streaming).
+
+Reads the raw server-sent events: ``content_block_delta`` / ``text_delta`` become
+TextDelta; a ``tool_use`` block's ``input_json_delta`` pieces are joined and parsed at its
+``content_block_stop`` into a ToolCall; ``message_delta`` carries the stop reason;
+``message_stop`` ends the stream (a stream that ends without it is a protocol error).
+The base URL comes from ANTHROPIC_BASE_URL (the SDK's own variable) or the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from llm_worker.errors import (
+    ConfigError,
+    ProviderError,
+    ProviderOverloaded,
+    ProviderProtocolError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    error_for_status,
+)
+from llm_worker.events import ChatRequest, Done, StreamEvent, TextDelta, ToolCall
+from llm_worker.providers.base import Capabilities, LLMProvider
+from llm_worker.tools import anthropic_tools, parse_arguments
+
+try:
+    import anthropic
+except ImportError:  # pragma: no cover - exercised only without the SDK
+    anthropic = None  # type: ignore[assignment]
+
+INSTALL_HINT = "pip install 'anthropic==2.10.0'"
+DEFAULT_MODEL = "claude-haiku-4-5"
+
+
+class AnthropicProvider(LLMProvider):
+    name: ClassVar[str] = "anthropic"
+    capabilities: ClassVar[Capabilities] = Capabilities(tools=True)
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str = DEFAULT_MODEL,
+        base_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if anthropic is None:
+            raise ConfigError(f"the anthropic provider needs the anthropic SDK: {INSTALL_HINT}")
+        if not api_key:
+            raise ConfigError("the anthropic provider needs ANTHROPIC_API_KEY")
+        super().__init__(model=model or DEFAULT_MODEL, **kwargs)
+        t = self.timeouts
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key,
+            base_url=base_url or None,
+            max_retries=0,  # the base class retries, and only before the first event
+            timeout=anthropic.Timeout(t.first_event_s, connect=t.connect_s, read=t.idle_s),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        assert anthropic is not None
+        params: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": request.max_tokens,
+            # No temperature: the Messages API of current models fixes sampling itself
+            # (SDK 2.x no longer takes it).
+            "system": request.system,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+        }
+        if request.tools:
+            params["tools"] = anthropic_tools()
+        try:
+            stream = await self._client.messages.create(**params)
+        except anthropic.APIError as e:
+            raise self._map(e) from e
+        blocks: dict[int, dict[str, Any]] = {}
+        stop_reason = ""
+        finished = False
+        try:
+            async for event in stream:
+                kind = getattr(event, "type", "")
+                if kind == "content_block_start":
+                    block = event.content_block
+                    if block.type == "tool_use":
+                        blocks[event.index] = {"id": block.id, "name": block.name, "json": []}
+                elif kind == "content_block_delta":
+                    delta = event.delta
+                    if delta.type == "text_delta":
+                        if delta.text:
+                            yield TextDelta(delta.text)
+                    elif delta.type == "input_json_delta" and event.index in blocks:
+                        blocks[event.index]["json"].append(delta.partial_json)
+                elif kind == "content_block_stop" and event.index in blocks:
+                    b = blocks.pop(event.index)
+                    try:
+                        args = parse_arguments("".join(b["json"]), tool=b["name"])
+                    except ValueError as e:
+                        raise ProviderProtocolError(
+                            f"tool_use {b['name']!r}: malformed input JSON: {e}",
+                            provider=self.name,
+                        ) from e
+                    yield ToolCall(name=b["name"], arguments=args, call_id=b["id"])
+                elif kind == "message_delta":
+                    stop_reason = getattr(event.delta, "stop_reason", None) or stop_reason
+                elif kind == "message_stop":
+                    finished = True
+                    break
+        except ProviderError:
+            raise
+        except anthropic.APIError as e:
+            raise self._map(e) from e
+        except (ValueError, TypeError, AttributeError, KeyError) as e:
+            # json.JSONDecodeError is a ValueError; pydantic's errors too.
+            raise ProviderProtocolError(
+                f"malformed server-sent event: {e}", provider=self.name
+            ) from e
+        finally:
+            await stream.close()
+        if not finished:
+            raise ProviderProtocolError(
+                "the event stream ended before message_stop", provider=self.name
+            )
+        yield Done(stop_reason)
+
+    def _map(self, e: Exception) -> ProviderError:
+        assert anthropic is not None
+        if isinstance(e, anthropic.APITimeoutError):
+            return ProviderTimeout(f"request timed out: {e}", provider=self.name)
+        if isinstance(e, anthropic.APIConnectionError):
+            return ProviderUnavailable(f"cannot reach the API: {e}", provider=self.name)
+        if isinstance(e, anthropic.APIStatusError):
+            body = e.body if isinstance(e.body, dict) else {}
+            err = body.get("error") if isinstance(body.get("error"), dict) else body
+            etype = err.get("type", "") if isinstance(err, dict) else ""
+            if etype == "overloaded_error":
+                return ProviderOverloaded(str(e.message), provider=self.name, status=529)
+            if e.status_code == 200:  # an "error" event inside a stream
+                return ProviderUnavailable(
+                    f"error event in stream: {e.message}", provider=self.name, retryable=True
+                )
+            return error_for_status(e.status_code, str(e.message), provider=self.name)
+        return ProviderError(f"API error: {e}", provider=self.name)

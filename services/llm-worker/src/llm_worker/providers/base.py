@@ -1,0 +1,205 @@
+"""The provider base class: retries, timeouts, metrics and cancellation.
+
+A vendor implements one primitive, :meth:`LLMProvider._stream`, an async generator of
+:data:`~llm_worker.events.StreamEvent` that maps its SDK's errors to
+:class:`~llm_worker.errors.ProviderError` and releases its connection when closed.
+The base class adds, the same for every vendor:
+
+* timeouts: ``first_event_s`` until the first event (connect + time to first token) and
+  ``idle_s`` between events; either raises ProviderTimeout;
+* retries: a retryable error *before the first event* is retried up to ``max_retries``
+  times with a short jittered backoff; after text has been emitted a retry would repeat
+  speech, so the error goes to the caller;
+* metrics: counts and time to first event in :class:`ProviderMetrics`;
+* cancellation: :meth:`stream` returns an :class:`LLMStream` whose generation runs in its
+  own task; ``await stream.cancel()`` (or leaving ``async with``, or cancelling the task
+  that reads it) stops the vendor call at once: the HTTP stream is closed, local
+  generation stops at the next token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from collections import Counter, deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import ClassVar
+
+from llm_worker.errors import ProviderError, ProviderTimeout
+from llm_worker.events import ChatRequest, StreamEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    tools: bool = True
+    streaming: bool = True
+    local: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    first_event_s: float = 10.0
+    idle_s: float = 10.0
+    connect_s: float = 3.0
+
+
+@dataclass
+class ProviderMetrics:
+    """In-process counters; the worker exports them to Prometheus."""
+
+    requests: int = 0
+    attempts: int = 0
+    retries: int = 0
+    completed: int = 0
+    cancelled: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    first_event_s: deque[float] = field(default_factory=lambda: deque(maxlen=256))
+
+
+class LLMProvider(ABC):
+    name: ClassVar[str] = "base"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(
+        self,
+        *,
+        model: str = "",
+        timeouts: Timeouts | None = None,
+        max_retries: int = 1,
+        retry_backoff_s: float = 0.2,
+        metrics: ProviderMetrics | None = None,
+    ) -> None:
+        if max_retries < 0 or max_retries > 5:
+            raise ValueError("max_retries must be between 0 and 5")
+        self.model = model
+        self.timeouts = timeouts or Timeouts()
+        self.max_retries = max_retries
+        self.retry_backoff_s = retry_backoff_s
+        self.metrics = metrics or ProviderMetrics()
+
+    @abstractmethod
+    def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """One attempt: yields events; raises ProviderError; closes its resources."""
+
+    async def start(self) -> None:  # noqa: B027 - optional hook, most providers need nothing
+        """Prepares the provider (load a local model); called once before use."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Releases clients and models."""
+
+    def stream(self, request: ChatRequest) -> LLMStream:
+        """Starts a reply; iterate the result, cancel it on barge-in."""
+        return LLMStream(self._run(request), self)
+
+    async def _run(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        self.metrics.requests += 1
+        attempt = 0
+        while True:
+            attempt += 1
+            self.metrics.attempts += 1
+            emitted = False
+            started = time.monotonic()
+            agen = self._stream(request)
+            try:
+                while True:
+                    limit = self.timeouts.idle_s if emitted else self.timeouts.first_event_s
+                    try:
+                        async with asyncio.timeout(limit):
+                            event = await anext(agen)
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError as e:
+                        what = "between events" if emitted else "before the first event"
+                        raise ProviderTimeout(
+                            f"no answer {what} within {limit:g} s", provider=self.name
+                        ) from e
+                    if not emitted:
+                        emitted = True
+                        self.metrics.first_event_s.append(time.monotonic() - started)
+                    yield event
+                self.metrics.completed += 1
+                return
+            except ProviderError as e:
+                self.metrics.errors[type(e).__name__] += 1
+                if emitted or not e.retryable or attempt > self.max_retries:
+                    raise
+                self.metrics.retries += 1
+                delay = self.retry_backoff_s * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                log.warning("%s; retry %d in %.2f s", e, attempt, delay)
+                await asyncio.sleep(delay)
+            except Exception as e:
+                self.metrics.errors["unexpected"] += 1
+                raise ProviderError(f"unexpected error: {e!r}", provider=self.name) from e
+            finally:
+                await agen.aclose()
+
+
+_END = object()
+
+
+class LLMStream:
+    """A running reply: async-iterate its events; ``cancel()`` stops it at once."""
+
+    def __init__(self, agen: AsyncIterator[StreamEvent], provider: LLMProvider) -> None:
+        self._provider = provider
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._pump(agen))
+        self.cancelled = False
+
+    async def _pump(self, agen: AsyncIterator[StreamEvent]) -> None:
+        try:
+            async for event in agen:
+                self._queue.put_nowait(event)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            self._queue.put_nowait(e)
+        finally:
+            self._queue.put_nowait(_END)
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def __aiter__(self) -> LLMStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        try:
+            item = await self._queue.get()
+        except asyncio.CancelledError:
+            await self.cancel()
+            raise
+        if item is _END:
+            self._queue.put_nowait(_END)
+            raise StopAsyncIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item  # type: ignore[return-value]
+
+    async def cancel(self) -> None:
+        """Stops generation now (closes the vendor stream); idempotent."""
+        if self._task.done():
+            return
+        self.cancelled = True
+        self._provider.metrics.cancelled += 1
+        self._task.cancel()
+        await asyncio.wait([self._task])
+        self._queue.put_nowait(_END)
+
+    async def __aenter__(self) -> LLMStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.cancel()

@@ -1,0 +1,137 @@
+"""Any OpenAI-compatible chat server (OpenAI, Ollama, vLLM, llama.cpp server) through the
+official ``openai`` SDK, streaming ``chat.completions``.
+
+Text arrives in ``choices[0].delta.content``; function calls in ``delta.tool_calls``, whose
+``function.arguments`` strings are joined per ``index`` and parsed once the choice has a
+``finish_reason``. A stream that ends without any finish_reason is a protocol error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from llm_worker.errors import (
+    ConfigError,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    error_for_status,
+)
+from llm_worker.events import ChatRequest, Done, StreamEvent, TextDelta, ToolCall
+from llm_worker.providers.base import Capabilities, LLMProvider
+from llm_worker.tools import openai_tools, parse_arguments
+
+try:
+    import openai
+except ImportError:  # pragma: no cover - exercised only without the SDK
+    openai = None  # type: ignore[assignment]
+
+INSTALL_HINT = "pip install 'openai==3.51.0'"
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+class OpenAIProvider(LLMProvider):
+    name: ClassVar[str] = "openai"
+    capabilities: ClassVar[Capabilities] = Capabilities(tools=True)
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "",
+        model: str = DEFAULT_MODEL,
+        base_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if openai is None:
+            raise ConfigError(f"the openai provider needs the openai SDK: {INSTALL_HINT}")
+        super().__init__(model=model or DEFAULT_MODEL, **kwargs)
+        t = self.timeouts
+        # Local servers (Ollama, vLLM) ignore the key, but the SDK insists on one.
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key or "not-needed",
+            base_url=base_url or None,
+            max_retries=0,
+            timeout=openai.Timeout(t.first_event_s, connect=t.connect_s, read=t.idle_s),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        assert openai is not None
+        messages = [{"role": "system", "content": request.system}]
+        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stream": True,
+        }
+        if request.tools:
+            params["tools"] = openai_tools()
+        try:
+            stream = await self._client.chat.completions.create(**params)
+        except openai.APIError as e:
+            raise self._map(e) from e
+        calls: dict[int, dict[str, Any]] = {}
+        finish_reason = ""
+        try:
+            async for chunk in stream:
+                for choice in chunk.choices or []:
+                    if choice.index != 0:
+                        continue
+                    delta = choice.delta
+                    if delta is not None and delta.content:
+                        yield TextDelta(delta.content)
+                    for tc in (delta.tool_calls if delta is not None else None) or []:
+                        slot = calls.setdefault(tc.index, {"id": "", "name": "", "args": []})
+                        if tc.id:
+                            slot["id"] = tc.id
+                        if tc.function is not None:
+                            if tc.function.name:
+                                slot["name"] += tc.function.name
+                            if tc.function.arguments:
+                                slot["args"].append(tc.function.arguments)
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+        except ProviderError:
+            raise
+        except openai.APIError as e:
+            raise self._map(e) from e
+        except (ValueError, TypeError, AttributeError, KeyError) as e:
+            raise ProviderProtocolError(f"malformed stream chunk: {e}", provider=self.name) from e
+        finally:
+            await stream.close()
+        if not finish_reason:
+            raise ProviderProtocolError(
+                "the stream ended without a finish_reason", provider=self.name
+            )
+        for index in sorted(calls):
+            slot = calls[index]
+            if not slot["name"]:
+                raise ProviderProtocolError("tool call without a name", provider=self.name)
+            try:
+                args = parse_arguments("".join(slot["args"]), tool=slot["name"])
+            except ValueError as e:
+                raise ProviderProtocolError(
+                    f"tool call {slot['name']!r}: malformed arguments JSON: {e}",
+                    provider=self.name,
+                ) from e
+            yield ToolCall(name=slot["name"], arguments=args, call_id=slot["id"])
+        yield Done(finish_reason)
+
+    def _map(self, e: Exception) -> ProviderError:
+        assert openai is not None
+        if isinstance(e, openai.APITimeoutError):
+            return ProviderTimeout(f"request timed out: {e}", provider=self.name)
+        if isinstance(e, openai.APIConnectionError):
+            return ProviderUnavailable(f"cannot reach the server: {e}", provider=self.name)
+        if isinstance(e, openai.APIStatusError):
+            return error_for_status(e.status_code, str(e.message), provider=self.name)
+        if isinstance(e, openai.APIError):
+            # e.g. an {"error": ...} object inside the stream
+            return ProviderUnavailable(f"error in stream: {e.message}", provider=self.name)
+        return ProviderError(f"API error: {e}", provider=self.name)

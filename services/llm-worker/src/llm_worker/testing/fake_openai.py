@@ -1,0 +1,105 @@
+"""A fake OpenAI-compatible ``POST /v1/chat/completions`` (streaming) on 127.0.0.1.
+
+Point the real ``openai`` SDK at ``server.url + "/v1"``. Requests without a model or
+messages are answered 400; errors use OpenAI's ``{"error": {...}}`` body.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from aiohttp import web
+
+from llm_worker.testing._server import FakeServer
+from llm_worker.testing.script import Fail, Hang, Raw, Script, Text, ToolUse, Truncated
+
+_ids = itertools.count(1)
+
+
+def _error(status: int, etype: str, message: str) -> web.Response:
+    return web.json_response(
+        {"error": {"message": message, "type": etype, "param": None, "code": None}},
+        status=status,
+    )
+
+
+class FakeOpenAIServer(FakeServer):
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/chat/completions", self._completions)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        body = await self.read_json(request)
+        if isinstance(body, web.Response):
+            return body
+        messages = body.get("messages")
+        if not isinstance(body.get("model"), str) or not isinstance(messages, list):
+            return _error(400, "invalid_request_error", "model and messages are required")
+        if not body.get("stream"):
+            return _error(400, "invalid_request_error", "this fake only streams")
+        return await self._play(request, body, self.next_script())
+
+    def _chunk(self, cid: str, model: str, delta: dict[str, Any], finish: str | None) -> str:
+        return self.sse(None, {
+            "id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        })
+
+    async def _play(
+        self, request: web.Request, body: dict[str, Any], script: Script
+    ) -> web.StreamResponse:
+        if isinstance(script, Fail):
+            return _error(script.status, script.error_type, script.message)
+        if isinstance(script, Hang) and not script.after_headers:
+            await self.hang()
+            return web.Response(status=504)
+        resp = await self.open_stream(request)
+        if isinstance(script, Hang):
+            await self.hang()
+            return resp
+        if isinstance(script, Raw):
+            await self.write(resp, script.body)
+            await resp.write_eof()
+            return resp
+        cid, model = f"chatcmpl-fake{next(_ids):04d}", body["model"]
+        ok = await self.write(resp, self._chunk(cid, model, {"role": "assistant", "content": ""},
+                                                None))
+        text: tuple[str, ...] = ()
+        delay = 0.0
+        if isinstance(script, Text | Truncated):
+            text = script.chunks
+            delay = script.delay_s if isinstance(script, Text) else 0.0
+        elif isinstance(script, ToolUse):
+            text = script.text
+        for chunk in text:
+            if not ok:
+                break
+            await self.pause(delay)
+            ok = await self.write(resp, self._chunk(cid, model, {"content": chunk}, None))
+        if isinstance(script, Truncated):
+            await resp.write_eof()
+            return resp
+        finish = "stop"
+        if ok and isinstance(script, ToolUse):
+            finish = "tool_calls"
+            call_id = f"call_fake{next(_ids):04d}"
+            ok = await self.write(resp, self._chunk(cid, model, {"tool_calls": [{
+                "index": 0, "id": call_id, "type": "function",
+                "function": {"name": script.name, "arguments": ""},
+            }]}, None))
+            for piece in self.split_json(script.arguments, script.json_pieces):
+                ok = ok and await self.write(resp, self._chunk(cid, model, {"tool_calls": [{
+                    "index": 0, "function": {"arguments": piece},
+                }]}, None))
+        if ok:
+            ok = await self.write(resp, self._chunk(cid, model, {}, finish))
+            ok = ok and await self.write(resp, "data: [DONE]\n\n")
+        if ok:
+            await resp.write_eof()
+        return resp

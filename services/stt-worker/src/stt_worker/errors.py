@@ -1,0 +1,39 @@
+"""Errors of the speech-to-text stage.
+
+    STTError                 (retryable: bool)
+     ├── AudioFormatError    malformed input audio: never retried
+     ├── ConfigError         bad settings or missing model files: never retried
+     └── ProviderError       the engine failed; ``retryable`` says whether to try again
+          └── ProviderTimeout  the engine did not answer in time (retryable)
+"""
+
+from __future__ import annotations
+
+
+class STTError(Exception):
+    """Base of every error raised by the STT provider layer."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class AudioFormatError(STTError, ValueError):
+    """The audio handed to the provider cannot be decoded as PCM16 at a supported rate."""
+
+
+class ConfigError(STTError):
+    """Settings are invalid or the model files are missing."""
+
+
+class ProviderError(STTError):
+    """The recognition engine failed."""
+
+
+class ProviderTimeout(ProviderError):
+    """The recognition engine did not finish within the configured timeout."""
+
+    retryable = True

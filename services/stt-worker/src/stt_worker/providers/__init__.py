@@ -1,0 +1,58 @@
+"""STT providers: a plain registry from STT_PROVIDER to a factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..errors import ConfigError
+from ..settings import STTSettings
+from .base import STTCapabilities, STTProvider, Transcript, normalize_language
+
+
+def _faster_whisper(s: STTSettings) -> STTProvider:
+    from .faster_whisper import FasterWhisperSTT
+
+    return FasterWhisperSTT(
+        s.model_ref(),
+        device=s.device,
+        compute_type=s.compute_type,
+        cpu_threads=s.cpu_threads,
+        beam_size=s.beam_size,
+        language=s.language,
+        timeout_s=s.timeout_s,
+        retries=s.retries,
+        max_audio_s=s.max_audio_s,
+    )
+
+
+def _fake(s: STTSettings) -> STTProvider:
+    from ..testing import FakeSTT
+
+    return FakeSTT(language=s.language, timeout_s=s.timeout_s, retries=s.retries)
+
+
+REGISTRY: dict[str, Callable[[STTSettings], STTProvider]] = {
+    "faster_whisper": _faster_whisper,
+    "fake": _fake,
+}
+
+
+def build_provider(settings: STTSettings) -> STTProvider:
+    """The provider STT_PROVIDER names (not loaded yet: call ``load()`` once)."""
+    try:
+        factory = REGISTRY[settings.provider]
+    except KeyError:
+        raise ConfigError(
+            f"unknown STT_PROVIDER {settings.provider!r} (choose from {', '.join(REGISTRY)})"
+        ) from None
+    return factory(settings)
+
+
+__all__ = [
+    "REGISTRY",
+    "STTCapabilities",
+    "STTProvider",
+    "Transcript",
+    "build_provider",
+    "normalize_language",
+]

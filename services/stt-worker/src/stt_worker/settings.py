@@ -1,0 +1,84 @@
+"""Settings of the stt-worker, read once from the environment (see .env.example)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .errors import ConfigError
+
+# Models that scripts/assemble-models.sh builds from PyPI packages, by STT_MODEL.
+PACKAGED_MODELS = {"base": "whisper-base-1.0.0"}
+PROVIDER_ALIASES = {"whisper_local": "faster_whisper", "whisper": "faster_whisper"}
+
+
+def cache_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """$PABX_CACHE, as scripts/lib.sh computes it."""
+    if env.get("PABX_CACHE"):
+        return Path(env["PABX_CACHE"])
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pabx"
+
+
+@dataclass(frozen=True)
+class STTSettings:
+    provider: str = "faster_whisper"  # STT_PROVIDER: faster_whisper (alias whisper_local) | fake
+    model: str = "base"  # STT_MODEL: packaged model name, or a faster-whisper model name
+    model_path: Path | None = None  # STT_MODEL_PATH: a CTranslate2 Whisper directory
+    device: str = "cpu"  # STT_DEVICE: cpu | cuda | auto
+    compute_type: str = "int8"  # STT_COMPUTE_TYPE: int8 | int8_float16 | float16 | float32
+    cpu_threads: int = 2  # STT_CPU_THREADS
+    beam_size: int = 1  # STT_BEAM_SIZE
+    language: str = "pt"  # STT_LANGUAGE: default when the session does not say
+    timeout_s: float = 20.0  # STT_TIMEOUT_S
+    retries: int = 1  # STT_RETRIES
+    max_audio_s: float = 30.0  # STT_MAX_AUDIO_S
+    cache: Path = Path()  # PABX_CACHE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> STTSettings:
+        def get(name: str, default: str) -> str:
+            return env.get(name, "").strip() or default
+
+        try:
+            provider = get("STT_PROVIDER", cls.provider).lower()
+            settings = cls(
+                provider=PROVIDER_ALIASES.get(provider, provider),
+                model=get("STT_MODEL", cls.model),
+                model_path=Path(env["STT_MODEL_PATH"]) if env.get("STT_MODEL_PATH") else None,
+                device=get("STT_DEVICE", cls.device),
+                compute_type=get("STT_COMPUTE_TYPE", cls.compute_type),
+                cpu_threads=int(get("STT_CPU_THREADS", str(cls.cpu_threads))),
+                beam_size=int(get("STT_BEAM_SIZE", str(cls.beam_size))),
+                language=get("STT_LANGUAGE", cls.language),
+                timeout_s=float(get("STT_TIMEOUT_S", str(cls.timeout_s))),
+                retries=int(get("STT_RETRIES", str(cls.retries))),
+                max_audio_s=float(get("STT_MAX_AUDIO_S", str(cls.max_audio_s))),
+                cache=cache_dir(env),
+            )
+        except ValueError as e:
+            raise ConfigError(f"invalid STT setting: {e}") from e
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("cpu_threads", "beam_size", "timeout_s", "max_audio_s") and value <= 0:
+                raise ConfigError(f"STT_{f.name.upper()} must be positive, got {value}")
+        if self.retries < 0:
+            raise ConfigError("STT_RETRIES must be >= 0")
+
+    def model_ref(self) -> Path | str:
+        """The model directory (or faster-whisper model name) to load."""
+        if self.model_path is not None:
+            return self.model_path
+        if self.model in PACKAGED_MODELS:
+            return self.cache / "models" / PACKAGED_MODELS[self.model]
+        if "/" in self.model:
+            return Path(self.model)
+        # Another size name ("small", "large-v3"): faster-whisper looks it up in the
+        # local Hugging Face cache only (local_files_only), never downloads it.
+        return self.model

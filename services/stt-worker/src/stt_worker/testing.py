@@ -1,0 +1,74 @@
+"""FakeSTT: a real STTProvider with scripted answers, for tests and benchmarks.
+
+It goes through the same base class (validation, timeouts, retries, metrics) as the
+real engines; only the recognition itself is replaced.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import ProviderError
+from .providers.base import STTCapabilities, STTProvider
+
+
+class FakeSTT(STTProvider):
+    """Answers each utterance with the next scripted transcript (or ``default``).
+
+    ``failures`` raises that many retryable ProviderErrors before answering;
+    ``delay_s`` makes each transcription take that long (to exercise timeouts).
+    """
+
+    name: ClassVar[str] = "fake"
+    capabilities: ClassVar[STTCapabilities] = STTCapabilities(max_concurrency=64)
+
+    def __init__(
+        self,
+        transcripts: Iterable[str] = (),
+        *,
+        default: str = "",
+        failures: int = 0,
+        delay_s: float = 0.0,
+        **base: Any,
+    ) -> None:
+        super().__init__(**base)
+        self._script = deque(transcripts)
+        self.default = default
+        self.failures = failures
+        self.delay_s = delay_s
+        self.calls: list[tuple[int, str]] = []  # (samples at 16 kHz, language)
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        pass
+
+    def _transcribe(self, samples: np.ndarray, language: str) -> str:
+        with self._lock:
+            self.calls.append((len(samples), language))
+            if self.failures > 0:
+                self.failures -= 1
+                raise ProviderError("scripted failure", retryable=True)
+            text = self._script.popleft() if self._script else self.default
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return text
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """WER after lowercasing and dropping punctuation (jiwer, a test dependency)."""
+    import unicodedata
+
+    import jiwer
+
+    def norm(text: str) -> str:
+        text = unicodedata.normalize("NFC", text).lower()
+        kept = "".join(c if c.isalnum() or c.isspace() else " " for c in text)
+        return " ".join(kept.split())
+
+    return float(jiwer.wer(norm(reference), norm(hypothesis)))

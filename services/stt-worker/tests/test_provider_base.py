@@ -1,0 +1,77 @@
+"""The base class's retries, timeouts and metrics, driven through FakeSTT."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from prometheus_client import REGISTRY
+from stt_worker.errors import ProviderTimeout
+from stt_worker.providers import build_provider, normalize_language
+from stt_worker.settings import STTSettings
+from stt_worker.testing import FakeSTT, word_error_rate
+
+SECOND_8K = (np.sin(np.arange(8000) / 8000 * 2 * np.pi * 300) * 8000).astype("<i2").tobytes()
+
+
+def _count(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_answers_in_order_and_reports_audio_length() -> None:
+    stt = FakeSTT(["um", "dois"], default="?", retry_backoff_s=0)
+    first = await stt.transcribe(SECOND_8K, 8000)
+    second = await stt.transcribe(SECOND_8K * 2, 16000, "en-US")
+    third = await stt.transcribe(SECOND_8K, 8000)
+    assert [first.text, second.text, third.text] == ["um", "dois", "?"]
+    assert first.audio_s == pytest.approx(1.0)
+    assert second.audio_s == pytest.approx(1.0)
+    assert stt.calls == [(16000, "pt"), (16000, "en"), (16000, "pt")]
+
+
+async def test_retryable_failures_are_retried_and_counted() -> None:
+    before = _count("pabx_stt_retries_total", provider="fake")
+    stt = FakeSTT(["ok"], failures=2, retries=2, retry_backoff_s=0)
+    result = await stt.transcribe(SECOND_8K, 8000)
+    assert (result.text, result.attempts) == ("ok", 3)
+    assert _count("pabx_stt_retries_total", provider="fake") == before + 2
+
+
+async def test_retries_are_bounded() -> None:
+    stt = FakeSTT(["never"], failures=5, retries=1, retry_backoff_s=0)
+    with pytest.raises(Exception, match="scripted failure") as info:
+        await stt.transcribe(SECOND_8K, 8000)
+    assert info.value.retryable  # type: ignore[attr-defined]
+    assert len(stt.calls) == 2
+
+
+async def test_timeout_becomes_provider_timeout() -> None:
+    before = _count("pabx_stt_requests_total", provider="fake", outcome="ProviderTimeout")
+    stt = FakeSTT(["late"], delay_s=2.0, timeout_s=0.05, retries=0)
+    with pytest.raises(ProviderTimeout, match=r"longer than 0\.05 s"):
+        await stt.transcribe(SECOND_8K, 8000)
+    assert _count("pabx_stt_requests_total", provider="fake", outcome="ProviderTimeout") == (
+        before + 1
+    )
+
+
+def test_language_normalization() -> None:
+    assert normalize_language("pt-BR") == "pt"
+    assert normalize_language("en_US") == "en"
+    assert normalize_language(" PT ") == "pt"
+
+
+def test_registry_builds_fake_from_settings() -> None:
+    stt = build_provider(STTSettings.from_env({"STT_PROVIDER": "fake", "STT_LANGUAGE": "en"}))
+    assert isinstance(stt, FakeSTT)
+    assert stt.default_language == "en"
+
+
+def test_word_error_rate_ignores_case_and_punctuation() -> None:
+    assert word_error_rate("Bom dia, tudo bem?", "bom dia tudo bem") == 0.0
+    assert word_error_rate("um dois três quatro", "um dois tres quatro") == 0.25
+
+
+async def test_near_silence_skips_the_engine() -> None:
+    stt = FakeSTT(["invented"], retry_backoff_s=0)
+    result = await stt.transcribe(b"\x01\x00" * 8000, 8000)  # -90 dBFS
+    assert (result.text, result.attempts, stt.calls) == ("", 0, [])

@@ -1,0 +1,18 @@
+"""Prometheus metrics of the TTS providers (registered once per process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+REQUESTS = Counter(
+    "pabx_tts_requests", "Syntheses by provider and outcome", ["provider", "outcome"]
+)
+RETRIES = Counter("pabx_tts_retries", "Synthesis attempts retried", ["provider"])
+FALLBACKS = Counter("pabx_tts_fallbacks", "Sentences handed to a fallback provider", ["provider"])
+SECONDS = Histogram(
+    "pabx_tts_seconds",
+    "Time to synthesize one sentence (time to its first audio)",
+    ["provider"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+)
+AUDIO_SECONDS = Counter("pabx_tts_audio_seconds", "Seconds of audio synthesized", ["provider"])

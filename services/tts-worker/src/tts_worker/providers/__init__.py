@@ -1,0 +1,59 @@
+"""TTS providers: a plain registry from TTS_PROVIDER to a factory, and the router."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..router import TTSRouter
+from ..settings import TTSSettings
+from .base import Synthesis, TTSCapabilities, TTSProvider
+
+
+def make_kokoro(s: TTSSettings) -> TTSProvider:
+    from .kokoro import KokoroTTS
+
+    return KokoroTTS(s.kokoro_model, s.kokoro_voices, speed=s.speed, threads=s.threads,
+                     language=s.lang, voice=s.voice, timeout_s=s.timeout_s,
+                     retries=s.retries)
+
+
+def make_piper(s: TTSSettings) -> TTSProvider:
+    from .piper import PiperTTS
+
+    return PiperTTS(s.piper_model, threads=s.threads, timeout_s=s.timeout_s, retries=s.retries)
+
+
+def make_espeak(s: TTSSettings) -> TTSProvider:
+    from .espeak import EspeakTTS
+
+    return EspeakTTS(language=s.lang, timeout_s=s.timeout_s, retries=0)
+
+
+def make_fake(s: TTSSettings) -> TTSProvider:
+    from ..testing import FakeTTS
+
+    return FakeTTS(language=s.lang, timeout_s=s.timeout_s, retries=s.retries)
+
+
+REGISTRY: dict[str, Callable[[TTSSettings], TTSProvider]] = {
+    "kokoro": make_kokoro,
+    "piper": make_piper,
+    "espeak": make_espeak,
+    "fake": make_fake,
+}
+
+
+def build_tts(settings: TTSSettings) -> TTSRouter:
+    """The engines TTS_PROVIDER asks for, behind one router (not loaded yet)."""
+    fallback = make_espeak(settings) if settings.fallback == "espeak" else None
+    if settings.provider == "auto":
+        routes = {"en": make_piper(settings)}
+        return TTSRouter(make_kokoro(settings), routes=routes, fallback=fallback,
+                         language=settings.lang)
+    primary = REGISTRY[settings.provider](settings)
+    if settings.provider in ("espeak", "fake"):
+        fallback = None
+    return TTSRouter(primary, fallback=fallback, language=settings.lang)
+
+
+__all__ = ["REGISTRY", "Synthesis", "TTSCapabilities", "TTSProvider", "TTSRouter", "build_tts"]

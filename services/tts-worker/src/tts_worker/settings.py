@@ -1,0 +1,106 @@
+"""Settings of the tts-worker, read once from the environment (see .env.example)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .audio import FRAME_MS, SESSION_RATES
+from .errors import ConfigError
+
+# Directories that scripts/assemble-models.sh fills from PyPI packages.
+KOKORO_MODEL = Path("kokoro-82m-int8-0.1.0/kokoro-v1.0.int8.onnx")
+KOKORO_VOICES = Path("kokoro-voices-ja-0.1.1/voices_ja.npz")
+PIPER_MODEL = Path("piper-en_US-joe-medium-1.0.0/en_US-joe-medium.onnx")
+
+PROVIDERS = ("auto", "kokoro", "piper", "espeak", "fake")
+ONLINE_ONLY = {"gtts": "gTTS needs Google's servers; the offline default is kokoro"}
+
+
+def cache_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """$PABX_CACHE, as scripts/lib.sh computes it."""
+    if env.get("PABX_CACHE"):
+        return Path(env["PABX_CACHE"])
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pabx"
+
+
+@dataclass(frozen=True)
+class TTSSettings:
+    provider: str = "auto"  # TTS_PROVIDER: auto | kokoro | piper | espeak | fake
+    lang: str = "pt"  # TTS_LANG: default language when the session does not say
+    voice: str = "jm_kumo"  # TTS_VOICE: Kokoro voice name
+    model_path: Path | None = None  # TTS_MODEL_PATH: Kokoro .onnx
+    voices_path: Path | None = None  # TTS_VOICES_PATH: Kokoro voices (.npz / voices-v1.0.bin)
+    piper_model_path: Path | None = None  # TTS_PIPER_MODEL_PATH: Piper .onnx (+ .onnx.json)
+    fallback: str = "espeak"  # TTS_FALLBACK: espeak | none
+    speed: float = 1.0  # TTS_SPEED: Kokoro speed 0.5..2.0
+    sample_rate: int = 8000  # TTS_SAMPLE_RATE: session rate when the session does not say
+    chunk_ms: int = FRAME_MS  # TTS_CHUNK_MS: multiple of 20
+    threads: int = 2  # TTS_THREADS: ONNX Runtime threads per engine
+    timeout_s: float = 15.0  # TTS_TIMEOUT_S: per sentence
+    retries: int = 1  # TTS_RETRIES
+    cache: Path = Path()  # PABX_CACHE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> TTSSettings:
+        def get(name: str, default: str) -> str:
+            return env.get(name, "").strip() or default
+
+        def path(name: str) -> Path | None:
+            value = env.get(name, "").strip()
+            return Path(value).expanduser() if value else None
+
+        try:
+            settings = cls(
+                provider=get("TTS_PROVIDER", cls.provider).lower(),
+                lang=get("TTS_LANG", cls.lang),
+                voice=get("TTS_VOICE", cls.voice),
+                model_path=path("TTS_MODEL_PATH"),
+                voices_path=path("TTS_VOICES_PATH"),
+                piper_model_path=path("TTS_PIPER_MODEL_PATH"),
+                fallback=get("TTS_FALLBACK", cls.fallback).lower(),
+                speed=float(get("TTS_SPEED", str(cls.speed))),
+                sample_rate=int(get("TTS_SAMPLE_RATE", str(cls.sample_rate))),
+                chunk_ms=int(get("TTS_CHUNK_MS", str(cls.chunk_ms))),
+                threads=int(get("TTS_THREADS", str(cls.threads))),
+                timeout_s=float(get("TTS_TIMEOUT_S", str(cls.timeout_s))),
+                retries=int(get("TTS_RETRIES", str(cls.retries))),
+                cache=cache_dir(env),
+            )
+        except ValueError as e:
+            raise ConfigError(f"invalid TTS setting: {e}") from e
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.provider in ONLINE_ONLY:
+            raise ConfigError(f"TTS_PROVIDER={self.provider}: {ONLINE_ONLY[self.provider]}")
+        if self.provider not in PROVIDERS:
+            raise ConfigError(
+                f"unknown TTS_PROVIDER {self.provider!r} (choose from {', '.join(PROVIDERS)})"
+            )
+        if self.fallback not in ("espeak", "none"):
+            raise ConfigError(f"TTS_FALLBACK must be espeak or none, got {self.fallback!r}")
+        if self.sample_rate not in SESSION_RATES:
+            raise ConfigError(f"TTS_SAMPLE_RATE must be one of {SESSION_RATES}")
+        if self.chunk_ms <= 0 or self.chunk_ms % FRAME_MS:
+            raise ConfigError(f"TTS_CHUNK_MS must be a positive multiple of {FRAME_MS}")
+        if not 0.5 <= self.speed <= 2.0:
+            raise ConfigError("TTS_SPEED must be within 0.5..2.0")
+        if self.threads <= 0 or self.timeout_s <= 0 or self.retries < 0:
+            raise ConfigError("TTS_THREADS and TTS_TIMEOUT_S must be positive, TTS_RETRIES >= 0")
+
+    @property
+    def kokoro_model(self) -> Path:
+        return self.model_path or self.cache / "models" / KOKORO_MODEL
+
+    @property
+    def kokoro_voices(self) -> Path:
+        return self.voices_path or self.cache / "models" / KOKORO_VOICES
+
+    @property
+    def piper_model(self) -> Path:
+        return self.piper_model_path or self.cache / "models" / PIPER_MODEL

@@ -1,0 +1,56 @@
+"""FakeTTS: a real TTSProvider that synthesizes a tone, for tests and benchmarks.
+
+It goes through the same base class (timeouts, retries, metrics) as the real engines;
+only the synthesis itself is replaced. Each character gives ``ms_per_char`` of a
+440 Hz tone at ``native_rate``, so lengths are predictable.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import ProviderError
+from .providers.base import TTSCapabilities, TTSProvider
+
+
+class FakeTTS(TTSProvider):
+    name: ClassVar[str] = "fake"
+    capabilities: ClassVar[TTSCapabilities] = TTSCapabilities(max_concurrency=64)
+
+    def __init__(
+        self,
+        *,
+        native_rate: int = 24_000,
+        ms_per_char: float = 50.0,
+        failures: int = 0,
+        retryable: bool = True,
+        delay_s: float = 0.0,
+        **base: Any,
+    ) -> None:
+        super().__init__(**base)
+        self.native_rate = native_rate
+        self.ms_per_char = ms_per_char
+        self.failures = failures
+        self.retryable = retryable
+        self.delay_s = delay_s
+        self.calls: list[tuple[str, str, str]] = []  # (text, voice, language)
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        pass
+
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[np.ndarray, int]:
+        with self._lock:
+            self.calls.append((text, voice, language))
+            if self.failures > 0:
+                self.failures -= 1
+                raise ProviderError("scripted failure", retryable=self.retryable)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        n = max(1, int(len(text) * self.ms_per_char * self.native_rate / 1000))
+        t = np.arange(n, dtype=np.float32) / self.native_rate
+        return (0.3 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32), self.native_rate

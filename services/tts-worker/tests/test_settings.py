@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tts_worker.errors import ConfigError
+from tts_worker.providers import build_tts
+from tts_worker.providers.espeak import EspeakTTS
+from tts_worker.providers.kokoro import KokoroTTS
+from tts_worker.providers.piper import PiperTTS
+from tts_worker.settings import TTSSettings
+from tts_worker.testing import FakeTTS
+
+
+def test_offline_defaults() -> None:
+    s = TTSSettings.from_env({"PABX_CACHE": "/c"})
+    assert (s.provider, s.lang, s.voice, s.sample_rate, s.chunk_ms) == (
+        "auto", "pt", "jm_kumo", 8000, 20)
+    assert s.kokoro_model == Path("/c/models/kokoro-82m-int8-0.1.0/kokoro-v1.0.int8.onnx")
+    assert s.kokoro_voices == Path("/c/models/kokoro-voices-ja-0.1.1/voices_ja.npz")
+    assert s.piper_model == Path("/c/models/piper-en_US-joe-medium-1.0.0/en_US-joe-medium.onnx")
+
+
+def test_auto_routes_english_to_piper_and_falls_back_to_espeak() -> None:
+    router = build_tts(TTSSettings.from_env({}))
+    assert isinstance(router.provider_for("pt-BR"), KokoroTTS)
+    assert isinstance(router.provider_for(None), KokoroTTS)
+    assert isinstance(router.provider_for("en-US"), PiperTTS)
+    assert isinstance(router.fallback, EspeakTTS)
+    assert not any(p.loaded for p in router.providers)  # loading is explicit
+
+
+def test_own_files_and_voice() -> None:
+    env = {"TTS_PROVIDER": "kokoro", "TTS_MODEL_PATH": "/m/k.onnx",
+           "TTS_VOICES_PATH": "/m/voices-v1.0.bin", "TTS_VOICE": "pf_dora", "TTS_FALLBACK": "none"}
+    router = build_tts(TTSSettings.from_env(env))
+    kokoro = router.default
+    assert isinstance(kokoro, KokoroTTS)
+    assert (kokoro.model_path, kokoro.voices_path) == (Path("/m/k.onnx"),
+                                                       Path("/m/voices-v1.0.bin"))
+    assert router.voice_id() == "kokoro:k.onnx+voices-v1.0.bin:pf_dora:pt"
+    assert router.fallback is None
+
+
+def test_fake_provider_for_benchmarks() -> None:
+    router = build_tts(TTSSettings.from_env({"TTS_PROVIDER": "fake"}))
+    assert isinstance(router.default, FakeTTS)
+    assert router.fallback is None
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TTS_PROVIDER": "gtts"}, "gTTS needs Google's servers"),
+        ({"TTS_PROVIDER": "polly"}, "unknown TTS_PROVIDER 'polly'"),
+        ({"TTS_SAMPLE_RATE": "44100"}, "TTS_SAMPLE_RATE"),
+        ({"TTS_CHUNK_MS": "30"}, "TTS_CHUNK_MS"),
+        ({"TTS_SPEED": "3"}, "TTS_SPEED"),
+        ({"TTS_SPEED": "fast"}, "invalid TTS setting"),
+        ({"TTS_FALLBACK": "gtts"}, "TTS_FALLBACK"),
+        ({"TTS_RETRIES": "-1"}, "TTS_RETRIES"),
+    ],
+)
+def test_bad_settings(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        TTSSettings.from_env(env)
