@@ -1,0 +1,89 @@
+"""Fixtures of the PBX integration tests: a real Asterisk (scripts/asterisk.sh) and PJSUA2
+test phones (tests/support/sipphone.py).
+
+Asterisk listens on fixed ports, so the whole session holds /tmp/pabx-asterisk.lock
+(other clones' test runs wait). The session starts Asterisk with the loopback/test profile
+and stops it afterwards only if it started it; an Asterisk that was already running (make up)
+gets its normal configuration back.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "tests" / "support"))
+
+from pbx_support import LOCK, RUNNER, TEST_ENV, cli, read_env, runner  # noqa: E402
+from sipphone import Phone, SipStack, poll_until  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def asterisk() -> Iterator[None]:
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    deadline = time.monotonic() + 280  # under the 300 s pytest timeout, with a clear message
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{LOCK} held by another test run for 280 s") from None
+            time.sleep(1)
+    try:
+        was_running = subprocess.run(
+            [str(RUNNER), "status"], capture_output=True, timeout=60
+        ).returncode == 0
+        runner("start", env=TEST_ENV)
+        try:
+            yield
+        finally:
+            if was_running:
+                runner("install-config", env={"PABX_ASTERISK_LOCK_HELD": "1"}, check=False)
+            else:
+                runner("stop", env={"PABX_ASTERISK_LOCK_HELD": "1"}, check=False)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+@pytest.fixture(scope="session")
+def passwords(asterisk: None) -> dict[str, str]:
+    env = read_env()
+    return {e: env[f"EXT_{e}_PASSWORD"] for e in ("1001", "1002", "1003", "1004", "1005", "2000")}
+
+
+@pytest.fixture(scope="session")
+def stack(asterisk: None) -> Iterator[SipStack]:
+    s = SipStack()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def phones(stack: SipStack, passwords: dict[str, str]) -> dict[str, Phone]:
+    """1001, 1002 and 1003 registered for the whole session."""
+    return {e: stack.add_phone(e, passwords[e]) for e in ("1001", "1002", "1003")}
+
+
+@pytest.fixture(autouse=True)
+def _clean_calls(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "stack" in request.fixturenames:
+        stack: SipStack = request.getfixturevalue("stack")
+        stack.hangup_all()
+        for phone in stack._phones:
+            while phone.has_incoming():
+                phone.wait_incoming(0.1).hangup()
+        poll_until(lambda: "0 active channels" in cli("core show channels count"), 15,
+                   "Asterisk to release every channel")
+
+

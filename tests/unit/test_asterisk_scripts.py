@@ -1,0 +1,117 @@
+"""Unit tests of the Asterisk config renderer and the prompt texts (no Asterisk needed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+CONFIG = SCRIPTS.parent / "compose" / "asterisk" / "config"
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+render = _load("asterisk_render")
+prompts = _load("asterisk_prompts")
+
+
+def test_env_file_parsing_skips_comments_blanks_and_junk(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(
+        "# comment\n\nEXT_1001_PASSWORD=abc\nQUOTED=\"x y\"\nnot a pair\n =empty-key\nA=b=c\n"
+    )
+    values = render.read_env(env)
+    assert values["EXT_1001_PASSWORD"] == "abc"  # noqa: S105 - test data
+    assert values["QUOTED"] == "x y"
+    assert values["A"] == "b=c"
+    assert "not a pair" not in values
+    assert render.read_env(tmp_path / "missing") == {}
+
+
+def test_unknown_or_empty_placeholder_is_an_error() -> None:
+    with pytest.raises(SystemExit, match="@NOPE@"):
+        render.render("password=@NOPE@", {}, "pjsip.conf")
+    with pytest.raises(SystemExit, match="@EMPTY@"):
+        render.render("password=@EMPTY@", {"EMPTY": ""}, "pjsip.conf")
+    assert render.render("a=@X@ b=@X@", {"X": "1"}, "f") == "a=1 b=1"
+
+
+def test_loopback_profile_is_opt_in() -> None:
+    normal = render.computed({"PABX_HOST_IP": "10.1.2.3"})
+    assert "127.0.0.1" not in normal["LOOPBACK_WEBRTC"]
+    assert "=>" not in normal["ICE_HOST_CANDIDATES"]
+    loop = render.computed({"PABX_LOOPBACK": "1", "PABX_HOST_IP": "10.1.2.3"})
+    assert "media_address=127.0.0.1" in loop["LOOPBACK_WEBRTC"]
+    assert "bind_rtp_to_media_address=yes" in loop["LOOPBACK_WEBRTC"]
+    assert loop["ICE_HOST_CANDIDATES"] == "10.1.2.3 => 127.0.0.1"
+    assert normal["TZ"] == "America/Sao_Paulo"
+
+
+PATHS = "SOUNDS_DIR=/s\nKEYS_DIR=/k\n"
+
+
+def test_every_shipped_config_renders(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    exts = (1001, 1002, 1003, 1004, 1005, 2000)
+    env.write_text(PATHS + "".join(f"EXT_{e}_PASSWORD=p{e}\n" for e in exts))
+    assert render.main(["x", str(env), str(CONFIG), str(tmp_path / "etc")]) == 0
+    pjsip = (tmp_path / "etc" / "pjsip.conf").read_text()
+    assert "password=p2000" in pjsip
+    assert "@" not in "".join(
+        line for line in pjsip.splitlines() if not line.startswith(";") and "<" not in line
+    )
+    # the seed's templates exist for the "Adicionar novos ramais" recipe
+    for template in ("endpoint-base", "webrtc-base", "auth-base", "aor-base"):
+        assert f"[{template}](!)" in pjsip
+    # ";--" opens a block comment in Asterisk: never in our files
+    for conf in CONFIG.iterdir():
+        assert ";--" not in conf.read_text(), conf.name
+
+
+def test_missing_password_stops_rendering(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(PATHS + "EXT_1001_PASSWORD=x\n")
+    with pytest.raises(SystemExit, match="EXT_1002_PASSWORD"):
+        render.main(["x", str(env), str(CONFIG), str(tmp_path / "etc")])
+
+
+@pytest.mark.parametrize(
+    ("hour", "text"),
+    [(0, "Zero hora"), (1, "Uma hora"), (2, "Duas horas"), (12, "Doze horas"),
+     (21, "Vinte e uma horas"), (22, "Vinte e duas horas"), (23, "Vinte e três horas")],
+)
+def test_hours_are_feminine(hour: int, text: str) -> None:
+    assert prompts.hour_text(hour) == text
+
+
+@pytest.mark.parametrize(
+    ("minute", "text"),
+    [(0, "em ponto."), (1, "e um minuto."), (2, "e dois minutos."), (30, "e trinta minutos."),
+     (42, "e quarenta e dois minutos."), (59, "e cinquenta e nove minutos.")],
+)
+def test_minutes_are_masculine(minute: int, text: str) -> None:
+    assert prompts.minute_text(minute) == text
+
+
+def test_every_prompt_the_dialplan_plays_is_generated() -> None:
+    import re
+
+    names = set(prompts.all_prompts())
+    dialplan = (CONFIG / "extensions.conf").read_text()
+    used = set(re.findall(r"\$\{SONS\}/([a-z0-9-]+)", dialplan))
+    fixed = {u for u in used if not u.endswith("-")}
+    assert fixed <= names, fixed - names
+    assert {f"hora-{h}" for h in range(24)} <= names
+    assert {f"minuto-{m}" for m in range(60)} <= names
