@@ -230,7 +230,7 @@ async def run_one(
         replicas,
         jobs,
         round(seconds, 3),
-        round(jobs / seconds, 1),
+        round(jobs / seconds, 3),
         round(mean, 4),
         p95,
         round(cpu / seconds, 2),
@@ -262,7 +262,7 @@ async def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = ap.parse_args()
     print(f"# {machine()}; load average before: {os.getloadavg()[0]:.2f}")
-    print("stage replicas jobs seconds jobs/s wait_mean_ms wait_p95<=ms worker_cores redis_cores")
+    print("stage replicas jobs seconds  jobs/s wait_mean_ms wait_p95<=ms worker_cores redis_cores")
     global SPEECH
     SPEECH = speech_8k()
     results = []
@@ -271,7 +271,7 @@ async def main() -> None:
             r = await run_one(Stage(name), n, args.jobs, args.concurrency, args.real_stt)
             results.append(r)
             print(
-                f"{r.stage:5} {r.replicas:8} {r.jobs:4} {r.seconds:7.2f} {r.throughput:6.0f} "
+                f"{r.stage:5} {r.replicas:8} {r.jobs:4} {r.seconds:7.2f} {r.throughput:7.2f} "
                 f"{r.queue_wait_mean_s * 1000:12.0f} {r.queue_wait_p95_le_s * 1000:12.0f} "
                 f"{r.worker_cores:12.2f} {r.redis_cores:11.2f}",
                 flush=True,
