@@ -59,8 +59,16 @@ def speech_8k() -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "u.wav"
         subprocess.run(
-            ["espeak-ng", "-v", "pt-br", "-s", "150", "-w", str(wav),
-             "Bom dia, qual é o horário de atendimento da loja amanhã?"],
+            [
+                "espeak-ng",
+                "-v",
+                "pt-br",
+                "-s",
+                "150",
+                "-w",
+                str(wav),
+                "Bom dia, qual é o horário de atendimento da loja amanhã?",
+            ],
             check=True,
         )
         with wave.open(str(wav)) as w:
@@ -122,7 +130,7 @@ def healthy(port: int) -> bool:
         return False
 
 
-HIST = re.compile(r'^asp_worker_queue_wait_seconds_(bucket|sum|count)\{([^}]*)\} (\S+)$', re.M)
+HIST = re.compile(r"^asp_worker_queue_wait_seconds_(bucket|sum|count)\{([^}]*)\} (\S+)$", re.M)
 
 
 def queue_wait(texts: list[str]) -> tuple[float, float]:

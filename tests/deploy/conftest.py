@@ -43,9 +43,7 @@ def tools() -> Path:
 
 
 @pytest.fixture(scope="session")
-def built(
-    tools: Path, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, list[dict[str, Any]]]:
+def built(tools: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
     """Every overlay built by kustomize (throwaway secrets from scripts/k8s-secrets.sh)."""
     tmp = tmp_path_factory.mktemp("k8s")
     shutil.copytree(ROOT / "k8s", tmp / "k8s")
