@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -18,7 +19,7 @@ import pytest
 import redis
 from asp import streams as layout
 from asp import to_entry
-from asp.messages import ResponseAudio, ResponseCancel, Utterance
+from asp.messages import CallAction, CallActionKind, ResponseAudio, ResponseCancel, Utterance
 from sip_edge.testing import (
     EdgeProcess,
     caller_result,
@@ -255,3 +256,47 @@ def _wait_for(cond: Callable[[], bool], timeout: float) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("condition not met in time")
+
+
+def test_pipeline_call_actions_send_dtmf_then_hang_up(tmp_path: Path) -> None:
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
+            who = user()
+            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+            caller = start_caller(edge.uri, who, "--hangup-at", "15.0")
+            sid = find_session(r, after, who)
+            stream = layout.session_stream(sid)
+            time.sleep(0.5)
+            r.xadd(stream, to_entry(CallAction(session_id=sid, action=CallActionKind.DTMF,
+                                               digits="42#")))  # fmt: skip
+            time.sleep(1.5)
+            r.xadd(stream, to_entry(CallAction(session_id=sid, action=CallActionKind.HANGUP)))
+            result = caller_result(caller)
+            _wait_for(lambda: "session.end" in session_messages(r, sid)[0], 5)
+    finally:
+        r.close()
+    assert result["hung_up_by"] == "remote"
+    assert result["digits_received"] == "42#"
+
+
+def test_sigterm_drains_refuses_new_calls_then_ends_live_ones(tmp_path: Path) -> None:
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_DRAIN_GRACE_S": "2"}
+        with EdgeProcess(tmp_path / "edge.log", **env) as edge:
+            who = user()
+            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+            live = start_caller(edge.uri, who, "--hangup-at", "20.0", "--timeout", "25")
+            sid = find_session(r, after, who)
+            assert edge.proc is not None
+            edge.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            late = caller_result(start_caller(edge.uri, user(), "--timeout", "5"))
+            ended = caller_result(live)
+            _wait_for(lambda: "session.end" in session_messages(r, sid)[0], 5)
+            assert edge.proc.wait(15) == 0
+    finally:
+        r.close()
+    assert late["status"] == 486
+    assert ended["hung_up_by"] == "remote"

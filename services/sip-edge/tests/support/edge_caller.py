@@ -25,6 +25,10 @@ class Call(pj.Call):
         self.disconnected = False
         self.media: pj.AudioMedia | None = None
         self.status = 0
+        self.digits = ""
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        self.digits += prm.digit
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
@@ -131,6 +135,7 @@ def main() -> None:
             break
     result.setdefault("hung_up_by", "remote" if call.disconnected else "timeout")
     result["status"] = call.status
+    result["digits_received"] = call.digits
     recorder = None
     players.clear()
     print(json.dumps(result), flush=True)
