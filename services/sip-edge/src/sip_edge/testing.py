@@ -245,3 +245,19 @@ def session_messages(r: Any, session_id: str) -> tuple[list[str], list[Message]]
         except ASPError:
             continue
     return types, msgs
+
+
+def audio_found(haystack: np.ndarray, needle: np.ndarray, min_score: float = 0.8) -> str | None:
+    """None when ``needle`` is in ``haystack`` (correlation >= min_score window by window, in
+    order), else why not. One window in ten may miss: a jitter buffer that inserts or drops
+    a 20 ms frame under load disturbs the window it falls in, and is not sip-edge's doing."""
+    windows = windowed_match(haystack, needle)
+    if len(windows) < 4:
+        return f"too few voiced windows ({len(windows)})"
+    good = [(s, o) for s, o in windows if s >= min_score]
+    if len(good) < 0.9 * len(windows):
+        return f"{len(windows) - len(good)} of {len(windows)} windows below {min_score}: {windows}"
+    offsets = [o for _, o in good]
+    if offsets != sorted(offsets):
+        return f"windows out of order: {offsets}"
+    return None
