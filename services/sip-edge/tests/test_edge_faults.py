@@ -19,7 +19,14 @@ import pytest
 import redis
 from asp import streams as layout
 from asp import to_entry
-from asp.messages import CallAction, CallActionKind, ResponseAudio, ResponseCancel, Utterance
+from asp.messages import (
+    CallAction,
+    CallActionKind,
+    ResponseAudio,
+    ResponseCancel,
+    SessionStart,
+    Utterance,
+)
 from sip_edge.testing import (
     EdgeProcess,
     audio_found,
@@ -300,3 +307,32 @@ def test_sigterm_drains_refuses_new_calls_then_ends_live_ones(tmp_path: Path) ->
         r.close()
     assert late["status"] == 486
     assert ended["hung_up_by"] == "remote"
+
+
+def test_wideband_call_is_a_16_khz_session(tmp_path: Path) -> None:
+    speech_path = speech_wav("Alô, está me ouvindo?", tmp_path / "speech.wav")
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_WIDEBAND": "true"}
+        with EdgeProcess(tmp_path / "edge.log", **env) as edge:
+            who = user()
+            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+            caller = start_caller(
+                edge.uri, who, "--codec", "G722/",
+                "--play", str(speech_path), "--play-at", "0.5", "--hangup-at", "4.0",
+            )  # fmt: skip
+            sid = find_session(r, after, who)
+            caller_result(caller)
+            _wait_for(lambda: "session.end" in session_messages(r, sid)[0], 5)
+            _types, msgs = session_messages(r, sid)
+    finally:
+        r.close()
+    start = next(m for m in msgs if isinstance(m, SessionStart))
+    assert start.audio is not None
+    assert start.audio.sample_rate == 16000
+    assert start.metadata is not None
+    assert start.metadata["codec"].startswith("G722")
+    utts = [m for m in msgs if isinstance(m, Utterance)]
+    assert len(utts) == 1
+    assert utts[0].sample_rate == 16000
+    assert utts[0].duration_ms == len(utts[0].audio) // 32

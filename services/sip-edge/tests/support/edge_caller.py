@@ -59,6 +59,7 @@ def main() -> None:
     ap.add_argument("--dtmf")
     ap.add_argument("--dtmf-at", type=float, default=1.0)
     ap.add_argument("--timeout", type=float, default=20.0)
+    ap.add_argument("--codec", default="PCMU/", help="prefix of the only audio codec offered")
     a = ap.parse_args()
 
     ep = pj.Endpoint()
@@ -84,7 +85,7 @@ def main() -> None:
     ep.libStart()
     ep.audDevManager().setNullDev()
     for codec in ep.codecEnum2():
-        ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith("PCMU/") else 0)
+        ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith(a.codec) else 0)
     for codec in ep.codecEnum2():
         if codec.codecId.startswith("telephone-event"):
             ep.codecSetPriority(codec.codecId, 1)
