@@ -39,6 +39,7 @@ from sip_edge.testing import (
     session_messages,
     speech_wav,
     start_caller,
+    windowed_match,
     write_response,
 )
 
@@ -210,15 +211,21 @@ def test_redis_restart_during_a_call(tmp_path: Path, private_redis: PrivateRedis
     first = speech_wav("Quero falar sobre a minha fatura.", tmp_path / "first.wav")
     during = speech_wav("O valor veio errado este mês.", tmp_path / "during.wav")
     after = speech_wav("Você pode verificar, por favor?", tmp_path / "after.wav")
-    answer = agent_tone(1.5)
+    answer, _ = read_wav(speech_wav("Claro, vou verificar agora.", tmp_path / "answer.wav"))
+    apology_path = speech_wav("Desculpe, um momento.", tmp_path / "apology-8000.wav")
+    apology, _ = read_wav(apology_path)
+    env = {
+        "REDIS_URL": private_redis.url,
+        "SIP_EDGE_APOLOGY_WAV": str(tmp_path / "apology-{rate}.wav"),
+    }
     r = redis.Redis.from_url(private_redis.url)
     try:
-        with EdgeProcess(tmp_path / "edge.log", REDIS_URL=private_redis.url) as edge:
+        with EdgeProcess(tmp_path / "edge.log", **env) as edge:
             who = user()
             caller = start_caller(
                 edge.uri, who,
                 "--say", f"{first}@1.0", "--say", f"{during}@6.0", "--say", f"{after}@11.0",
-                "--record", str(tmp_path / "heard.wav"), "--hangup-at", "16.0",
+                "--record", str(tmp_path / "heard.wav"), "--hangup-at", "18.0",
                 "--timeout", "30",
             )  # fmt: skip
             sid = find_session(r, "0-0", who)
@@ -244,8 +251,15 @@ def test_redis_restart_during_a_call(tmp_path: Path, private_redis: PrivateRedis
     utts = [m for m in msgs if isinstance(m, Utterance)]
     assert len(utts) == 2  # the one spoken during the outage and the one after it
     heard, _ = read_wav(tmp_path / "heard.wav")
+    # The caller heard the apology while Redis was down (the turn spoken at 6 s ended about
+    # 8 s in; Redis came back at about 9 s), then the answer written after the restart.
+    why = audio_found(heard, apology)
+    assert why is None, why
     why = audio_found(heard, answer)
     assert why is None, why
+    apology_at = windowed_match(heard, apology)[0][1] / RATE
+    answer_at = windowed_match(heard, answer)[0][1] / RATE
+    assert 7.0 < apology_at < answer_at, (apology_at, answer_at)
 
 
 def _utterances(r: redis.Redis, sid: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import wave
 
 import redis.asyncio as aioredis
 
@@ -18,6 +19,26 @@ __all__ = ["EdgeApp"]
 log = logging.getLogger(__name__)
 
 
+def load_apologies(pattern: str) -> dict[int, bytes]:
+    """The apology played when Redis is unreachable, per sample rate: ``pattern`` names a
+    mono PCM16 WAV, with ``{rate}`` standing for 8000 or 16000 (e.g. desculpa-{rate}.wav)."""
+    out: dict[int, bytes] = {}
+    if not pattern:
+        log.warning("SIP_EDGE_APOLOGY_WAV not set: no apology when Redis is unreachable")
+        return out
+    for rate in (8000, 16000):
+        path = pattern.replace("{rate}", str(rate))
+        try:
+            with wave.open(path, "rb") as w:
+                if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, rate):
+                    log.warning("%s is not mono PCM16 at %s Hz: ignored", path, rate)
+                    continue
+                out[rate] = w.readframes(w.getnframes())
+        except (OSError, EOFError, wave.Error) as e:
+            log.warning("apology %s not loaded: %s", path, e)
+    return out
+
+
 class EdgeApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -27,6 +48,7 @@ class EdgeApp:
             settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10
         )
         self.endpoint: Endpoint | None = None
+        self.apologies = load_apologies(settings.apology_wav)
         self.metrics_server: MetricsServer | None = None
         self._stop = asyncio.Event()
         self._idle = asyncio.Event()
@@ -34,7 +56,9 @@ class EdgeApp:
 
     def _new_call(self, info: CallInfo, handle: CallHandle) -> CallSession:
         """PJSUA thread: builds the session object only; it lives on the loop from then on."""
-        return CallSession(info, handle, self.settings, self.metrics, self.redis, self._done)
+        return CallSession(
+            info, handle, self.settings, self.metrics, self.redis, self._done, self.apologies
+        )
 
     def _register(self, session: CallSession) -> None:
         self.sessions[session.session_id] = session

@@ -19,8 +19,10 @@ Reads the session log (XREAD, from the entry of its own session.start on) and ha
 call. Reading pauses while the playback buffer is above its high-water mark
 (back-pressure: Redis holds the rest of a long answer).
 
-Faults: Redis unreachable -> the call stays up; the writer keeps its queue (bounded, oldest
-audio events dropped first and counted) and both tasks retry with exponential backoff.
+Faults: Redis unreachable -> the call stays up (``on_undelivered`` lets the call tell the
+caller, e.g. with a short apology, when a turn cannot reach the pipeline); the writer keeps
+its queue (bounded: the oldest events are dropped first, and counted) and both tasks retry
+with exponential backoff.
 A malformed entry is counted, logged without its content and skipped.
 """
 
@@ -103,8 +105,11 @@ class SessionBridge:
         wants_more: Callable[[], bool],
         log: logging.LoggerAdapter[Any] | logging.Logger,
         block_ms: int = 500,
+        on_undelivered: Handler | None = None,
     ) -> None:
         self._redis = client
+        self._on_undelivered = on_undelivered
+        self._reported: set[int] = set()
         self.session_id = session_id
         self.stream = layout.session_stream(session_id)
         self._metrics = metrics
@@ -139,6 +144,18 @@ class SessionBridge:
             self._log.warning("Redis backlog full: dropped the oldest queued event")
         self._pending.append(msg)
         self._wake.set()
+        if not self.connected:
+            self._report_undelivered(msg)
+
+    def _report_undelivered(self, msg: Message) -> None:
+        """Tells the call, once per event, that it is waiting for Redis."""
+        if self._on_undelivered is None or id(msg) in self._reported:
+            return
+        self._reported.add(id(msg))
+        try:
+            self._on_undelivered(msg)
+        except Exception:
+            self._log.exception("undelivered-event handler failed")
 
     async def close(self, last: Message, flush_timeout: float = 2.0) -> None:
         """Publishes ``last`` (session.end), flushes what is queued, stops both tasks and
@@ -183,13 +200,15 @@ class SessionBridge:
                 if self.connected:
                     self._log.warning("Redis unreachable (%s); retrying", type(e).__name__)
                 self.connected = False
+                for waiting in self._pending:
+                    self._report_undelivered(waiting)
                 await asyncio.sleep(backoff.next_delay())
                 continue
             if not self.connected:
                 self._log.info("Redis reachable again")
             self.connected = True
             backoff.reset()
-            self._pending.popleft()
+            self._reported.discard(id(self._pending.popleft()))
             if msg.TYPE == "session.start":
                 self._read_from = entry_id
                 self._started.set()
@@ -197,9 +216,7 @@ class SessionBridge:
     async def _write(self, msg: Message) -> str:
         entry = to_entry(msg)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(
-                self.stream, entry, maxlen=layout.SESSION_STREAM_MAXLEN, approximate=True
-            )
+            pipe.xadd(self.stream, entry, maxlen=layout.SESSION_STREAM_MAXLEN, approximate=True)
             pipe.expire(self.stream, layout.SESSION_IDLE_TTL_S)
             for stage in ROUTES.get(msg.TYPE, ()):
                 pipe.xadd(
