@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 import wave
 
 import redis.asyncio as aioredis
@@ -85,6 +86,9 @@ class EdgeApp:
 
     async def run(self) -> None:
         s = self.settings
+        # The media clock thread needs the GIL for two callbacks per call every 20 ms; with
+        # the default 5 ms switch interval a busy event loop (VAD) makes it late.
+        sys.setswitchinterval(0.0005)
         loop = self._loop = asyncio.get_running_loop()
 
         def new_call(info: CallInfo, handle: CallHandle) -> CallSession:
