@@ -350,3 +350,46 @@ def test_wideband_call_is_a_16_khz_session(tmp_path: Path) -> None:
     assert len(utts) == 1
     assert utts[0].sample_rate == 16000
     assert utts[0].duration_ms == len(utts[0].audio) // 32
+
+
+def test_line_noise_makes_no_utterance_and_no_barge_in(tmp_path: Path) -> None:
+    """10 s of telephone-band noise at -20 dB SNR (20 dB above a -26 dBov speech level),
+    sent by the phone while the agent speaks for the first 5 s and after it stops."""
+    rng = np.random.default_rng(1)
+    n = 10 * RATE
+    spec = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / RATE)
+    spec[(freqs < 300) | (freqs > 3400)] = 0
+    noise = np.fft.irfft(spec, n)
+    noise *= 32768 * 10 ** ((-26 + 20) / 20) / np.sqrt(np.mean(noise**2))
+    noise_path = tmp_path / "noise.wav"
+    import wave
+
+    with wave.open(str(noise_path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(pcm(noise))
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
+            who = user()
+            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+            caller = start_caller(
+                edge.uri, who, "--play", str(noise_path), "--play-at", "0.5",
+                "--hangup-at", "11.5", "--timeout", "20",
+            )  # fmt: skip
+            sid = find_session(r, after, who)
+            write_response(r, sid, "talking-1", pcm(agent_tone(5.0)))
+            caller_result(caller)
+            _wait_for(lambda: "session.end" in session_messages(r, sid)[0], 5)
+            types, _msgs = session_messages(r, sid)
+            metrics = edge.metrics()
+    finally:
+        r.close()
+    assert "utterance" not in types
+    assert "audio.speech_start" not in types
+    assert "response.cancel" not in types
+    assert metric(metrics, "sip_edge_barge_ins_total") == 0
+    assert metric(metrics, "sip_edge_frames_in_total") > 400  # the noise did arrive
+    assert edge.returncode == 0, edge.log()[-2000:]

@@ -120,6 +120,7 @@ class EdgeApp:
         )
         self.metrics_server.start()
         await asyncio.to_thread(self.endpoint.start)
+        self.endpoint.register_current_thread("asyncio")
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         log.info(
