@@ -50,6 +50,7 @@ class StreamWorker(abc.ABC):
         block_ms: int = 500,
         claim_idle_ms: int = 5000,
         max_deliveries: int = 3,
+        max_age_s: float = 120.0,
         apology: str = APOLOGY_PT,
     ) -> None:
         self.bus = bus
@@ -58,11 +59,13 @@ class StreamWorker(abc.ABC):
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self.max_deliveries = max_deliveries
+        self.max_age_s = max_age_s
         self.apology = apology
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, tuple[str, str]] = {}  # entry id -> (session_id, work_id)
         self._stopping = asyncio.Event()
         self.ready = False
+        self.jobs_done = 0
 
     # --- what a stage implements -------------------------------------------------------
 
@@ -114,7 +117,7 @@ class StreamWorker(abc.ABC):
                     continue
                 entries = await self.bus.read_work(self.stage, self.consumer, free, self.block_ms)
                 for entry in entries:
-                    self._start(entry, 1)
+                    self._spawn(entry, 1)
         finally:
             self.ready = False
             if self._tasks:
@@ -145,9 +148,9 @@ class StreamWorker(abc.ABC):
             if entry[0] in self._tasks:
                 continue
             metrics.CLAIMED.labels(self.stage.value).inc()
-            self._start(entry, deliveries)
+            self._spawn(entry, deliveries)
 
-    def _start(self, entry: Entry, deliveries: int) -> None:
+    def _spawn(self, entry: Entry, deliveries: int) -> None:
         entry_id = entry[0]
         task = asyncio.create_task(
             self._process(entry, deliveries), name=f"{self.stage}:{entry_id}"
@@ -204,9 +207,15 @@ class StreamWorker(abc.ABC):
         if ts:
             try:
                 wait = (datetime.now(UTC) - parse_timestamp(ts)).total_seconds()
-                metrics.QUEUE_WAIT.labels(stage).observe(max(wait, 0.0))
             except ASPError:
-                pass
+                wait = 0.0
+            metrics.QUEUE_WAIT.labels(stage).observe(max(wait, 0.0))
+            if wait > self.max_age_s:
+                # No caller waits this long: a backlog (workers were down) is not replayed.
+                log.warning("%s: entry %s is %.0f s old: skipped", stage, entry_id, wait)
+                metrics.JOBS.labels(stage, "stale").inc()
+                await self.bus.ack(self.stage, entry_id)
+                return
         metrics.IN_FLIGHT.labels(stage).inc()
         start = time.perf_counter()
         try:
@@ -229,3 +238,4 @@ class StreamWorker(abc.ABC):
         )
         await self.bus.ack(self.stage, entry_id, extra)
         metrics.JOBS.labels(stage, "ok").inc()
+        self.jobs_done += 1

@@ -28,7 +28,13 @@ def _faster_whisper(s: STTSettings) -> STTProvider:
 def _fake(s: STTSettings) -> STTProvider:
     from ..testing import FakeSTT
 
-    return FakeSTT(language=s.language, timeout_s=s.timeout_s, retries=s.retries)
+    # A fixed question, so a pipeline on fakes (tests, `make up` smoke runs) has a turn.
+    return FakeSTT(
+        default="Qual é o horário de atendimento?",
+        language=s.language,
+        timeout_s=s.timeout_s,
+        retries=s.retries,
+    )
 
 
 REGISTRY: dict[str, Callable[[STTSettings], STTProvider]] = {
