@@ -9,6 +9,7 @@ import sys
 import wave
 
 import redis.asyncio as aioredis
+from pipeline.bus import Bus
 
 from .calls import CallSession
 from .metrics import Metrics, MetricsServer
@@ -48,6 +49,7 @@ class EdgeApp:
         self.redis = aioredis.Redis.from_url(
             settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10
         )
+        self.bus = Bus(self.redis)
         self.endpoint: Endpoint | None = None
         self.apologies = load_apologies(settings.apology_wav)
         self.metrics_server: MetricsServer | None = None
@@ -58,7 +60,7 @@ class EdgeApp:
     def _new_call(self, info: CallInfo, handle: CallHandle) -> CallSession:
         """PJSUA thread: builds the session object only; it lives on the loop from then on."""
         return CallSession(
-            info, handle, self.settings, self.metrics, self.redis, self._done, self.apologies
+            info, handle, self.settings, self.metrics, self.bus, self._done, self.apologies
         )
 
     def _register(self, session: CallSession) -> None:

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from asp import AudioConfig, VADConfig
 from asp.messages import (
     AudioEnd,
@@ -32,6 +31,7 @@ from asp.messages import (
     Utterance,
     now_iso,
 )
+from pipeline.bus import Bus
 
 from .bridge import SessionBridge
 from .call import (
@@ -78,7 +78,7 @@ class CallSession:
         handle: CallHandle,
         settings: Settings,
         metrics: Metrics,
-        client: aioredis.Redis,
+        bus: Bus,
         on_done: Callable[[CallSession], None],
         apologies: dict[int, bytes] | None = None,
     ) -> None:
@@ -94,7 +94,7 @@ class CallSession:
         self.audio = AudioConfig()
         self.turns: Turns | None = None
         self.classifier: SpeechClassifier | None = None
-        self._client = client
+        self._bus = bus
         self._on_done = on_done
         self.bridge: SessionBridge | None = None
         self._utterances = 0
@@ -125,7 +125,7 @@ class CallSession:
         self.machine.media_up()
         self.metrics.calls.inc()
         self.bridge = SessionBridge(
-            self._client,
+            self._bus,
             self.session_id,
             self.metrics,
             self._on_message,
