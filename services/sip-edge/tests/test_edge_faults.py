@@ -393,3 +393,31 @@ def test_line_noise_makes_no_utterance_and_no_barge_in(tmp_path: Path) -> None:
     assert metric(metrics, "sip_edge_barge_ins_total") == 0
     assert metric(metrics, "sip_edge_frames_in_total") > 400  # the noise did arrive
     assert edge.returncode == 0, edge.log()[-2000:]
+
+
+def test_garbage_on_the_sip_port_does_not_hurt(tmp_path: Path) -> None:
+    rng = random.Random(4)
+    bad = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 1400))) for _ in range(40)]
+    bad += [
+        b"INVITE sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP\r\n\r\n",
+        b"INVITE sip:2000@127.0.0.1 SIP/2.0\r\nContent-Length: 99999\r\n\r\nv=0",
+        b"SIP/2.0 200 OK\r\nCSeq: x\r\n\r\n",
+        b"\r\n\r\n",
+        b"OPTIONS " + b"a" * 1300 + b" SIP/2.0\r\n\r\n",
+    ]
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                for datagram in bad:
+                    s.sendto(datagram, ("127.0.0.1", edge.sip_port))
+            time.sleep(0.5)
+            who = user()
+            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+            caller = start_caller(edge.uri, who, "--hangup-at", "1.5")
+            find_session(r, after, who)
+            result = caller_result(caller)
+    finally:
+        r.close()
+    assert result["confirmed"] is True
+    assert edge.returncode == 0
