@@ -16,6 +16,8 @@ case "${1:-status}" in
     if [ -f "$REPO_ROOT/compose/.env" ]; then
       set -a; source "$REPO_ROOT/compose/.env"; set +a
     fi
+    apology="$PABX_CACHE/sip-edge/desculpa-{rate}.wav"
+    export SIP_EDGE_APOLOGY_WAV=${SIP_EDGE_APOLOGY_WAV:-$apology}
     if [ -n "${EXT_2000_PASSWORD:-}" ]; then
       export SIP_EDGE_REGISTRAR=${SIP_EDGE_REGISTRAR:-127.0.0.1:5160}
     fi

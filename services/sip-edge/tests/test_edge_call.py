@@ -22,6 +22,7 @@ from asp import streams as layout
 from asp.messages import CallDtmf, Message, SessionStart, Utterance
 from sip_edge.testing import (
     EdgeProcess,
+    audio_found,
     caller_result,
     find_session,
     from_pcm,
@@ -127,23 +128,17 @@ def test_utterance_matches_what_the_caller_said(call_run: CallRun) -> None:
     utts = [e for e in call_run.entries if isinstance(e, Utterance)]
     assert len(utts) == 1
     audio = from_pcm(utts[0].audio)
-    windows = windowed_match(audio, call_run.speech)
-    assert len(windows) >= 8
-    assert min(score for score, _ in windows) >= 0.8, windows
-    offsets = [offset for _, offset in windows]
-    assert offsets == sorted(offsets)  # in order
+    why = audio_found(audio, call_run.speech)
+    assert why is None, why
     # Prefix padding: the first syllable is not at the first sample of the utterance.
-    assert offsets[0] > 0
+    assert windowed_match(audio, call_run.speech)[0][1] > 0
     assert utts[0].duration_ms == len(utts[0].audio) // 16
 
 
 def test_greeting_reaches_the_caller_complete(call_run: CallRun) -> None:
-    windows = windowed_match(call_run.heard, call_run.greeting)
-    assert len(windows) >= 5
-    assert min(score for score, _ in windows) >= 0.8, windows
-    offsets = [offset for _, offset in windows]
-    assert offsets == sorted(offsets)
-    assert offsets[0] < 8000  # within the first second after the answer
+    why = audio_found(call_run.heard, call_run.greeting)
+    assert why is None, why
+    assert windowed_match(call_run.heard, call_run.greeting)[0][1] < 8000  # within 1 s
 
 
 def test_caller_dtmf_is_published(call_run: CallRun) -> None:
@@ -155,6 +150,16 @@ def test_malformed_entries_are_counted_and_skipped(call_run: CallRun) -> None:
     assert metric(call_run.metrics, "sip_edge_malformed_entries_total") == len(MALFORMED)
     assert metric(call_run.metrics, "sip_edge_calls_total") == 1
     assert metric(call_run.metrics, "sip_edge_barge_ins_total") == 0
+
+
+def test_metrics_count_frames_vad_events_and_the_greeting(call_run: CallRun) -> None:
+    m = call_run.metrics
+    assert metric(m, "sip_edge_frames_in_total") > 200  # 8.5 s of 20 ms frames, minus setup
+    assert metric(m, "sip_edge_frames_out_total") >= 60  # the greeting: about 1.9 s
+    assert 'sip_edge_vad_events_total{event="utterance"} 1.0' in m
+    assert 'sip_edge_vad_events_total{event="speech_start"} 1.0' in m
+    assert metric(m, "sip_edge_answer_to_greeting_seconds_count") == 1
+    assert metric(m, "sip_edge_underruns_total") == 0
 
 
 def test_edge_stops_cleanly_on_sigterm(call_run: CallRun) -> None:

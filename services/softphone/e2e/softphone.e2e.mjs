@@ -84,6 +84,28 @@ async function measureRemote(page, ms = 1200) {
   }, ms);
 }
 
+/** ICE/DTLS/RTP state of the page's peer connections, for failure messages. */
+async function mediaDiagnostics(page) {
+  return page.evaluate(async () => {
+    const out = [];
+    for (const pc of window.__pcs ?? []) {
+      const parts = [`pc ice=${pc.iceConnectionState} conn=${pc.connectionState} sig=${pc.signalingState}`];
+      const stats = await pc.getStats();
+      stats.forEach((r) => {
+        if (r.type === 'inbound-rtp') parts.push(`in pkts=${r.packetsReceived} bytes=${r.bytesReceived}`);
+        if (r.type === 'outbound-rtp') parts.push(`out pkts=${r.packetsSent}`);
+        if (r.type === 'transport') parts.push(`dtls=${r.dtlsState}`);
+        if (r.type === 'candidate-pair' && r.nominated) parts.push(`pair=${r.state}`);
+      });
+      const el = document.querySelector('[data-testid="remote-audio"]');
+      const t = el && el.srcObject && el.srcObject.getAudioTracks()[0];
+      if (t) parts.push(`track muted=${t.muted} state=${t.readyState}`);
+      out.push(parts.join(' '));
+    }
+    return out.join(' | ') || 'sem RTCPeerConnection';
+  });
+}
+
 /** Polls the remote audio until it carries `hz` (±15 Hz) above a small level. */
 async function expectTone(page, hz, timeoutMs = 10000) {
   const deadline = Date.now() + timeoutMs;
@@ -92,7 +114,8 @@ async function expectTone(page, hz, timeoutMs = 10000) {
     last = await measureRemote(page);
     if (last.rms > 0.01 && Math.abs(last.hz - hz) < 15) return last;
   }
-  assert.fail(`esperava ${hz} Hz no áudio recebido; medido ${last.hz.toFixed(1)} Hz, RMS ${last.rms.toFixed(4)}`);
+  const diag = await mediaDiagnostics(page);
+  assert.fail(`esperava ${hz} Hz no áudio recebido; medido ${last.hz.toFixed(1)} Hz, RMS ${last.rms.toFixed(4)}; ${diag}`);
 }
 
 /** Asserts that, after a moment to settle, the remote audio no longer carries `hz`. */
@@ -147,6 +170,17 @@ async function newPage(browser, options = {}) {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1000, height: 900 }, ...options });
   contexts.push(ctx);
   const page = await ctx.newPage();
+  // Test-only instrumentation: keep the page's RTCPeerConnections for diagnostics on failure.
+  await page.addInitScript(() => {
+    const Native = window.RTCPeerConnection;
+    window.__pcs = [];
+    window.RTCPeerConnection = class extends Native {
+      constructor(...args) {
+        super(...args);
+        window.__pcs.push(this);
+      }
+    };
+  });
   // Uncaught errors in the page fail the run loudly.
   page.on('pageerror', (err) => process.stderr.write(`[página ${page.url()}] erro: ${err.message}\n`));
   if (process.env.E2E_DEBUG) {

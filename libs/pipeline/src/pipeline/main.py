@@ -26,17 +26,8 @@ async def run_worker(settings: WorkerSettings, make_worker: Callable[[Bus], Stre
         server = await serve(settings.metrics_host, settings.metrics_port, lambda: worker.ready)
         log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
     log.info("%s worker %s reading %s", worker.stage.value, settings.name, settings.redis_url)
-    backoff = 0.5
     try:
-        while True:
-            try:
-                await worker.run(grace_s=settings.grace_s)
-                break
-            except (ConnectionError, OSError) as e:
-                # Redis restarting or unreachable: keep the process, retry with backoff.
-                log.warning("redis unavailable (%s); retrying in %.1f s", e, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        await worker.run(grace_s=settings.grace_s)  # survives Redis restarts by itself
     finally:
         if server is not None:
             server.close()

@@ -31,6 +31,7 @@ class WorkerSettings:
     claim_idle_ms: int = 5000
     max_deliveries: int = 3
     grace_s: int = 10
+    max_age_s: int = 120
 
     @classmethod
     def from_env(cls, default_port: int, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -44,4 +45,5 @@ class WorkerSettings:
             claim_idle_ms=_int(env, "WORKER_CLAIM_IDLE_MS", 5000, 100, 600_000),
             max_deliveries=_int(env, "WORKER_MAX_DELIVERIES", 3, 1, 100),
             grace_s=_int(env, "WORKER_GRACE_S", 10, 0, 3600),
+            max_age_s=_int(env, "WORKER_MAX_AGE_S", 120, 1, 86400),
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from arq import create_pool
+from arq.connections import RedisSettings
 from pipeline.logs import setup
 from pipeline.main import run_worker
 from pipeline.settings import WorkerSettings
@@ -22,6 +24,12 @@ async def _main() -> None:
     persona = load_persona(settings.persona_path or None)
     provider = create_provider(settings)
     await provider.start()
+    jobs = await create_pool(RedisSettings.from_dsn(worker_settings.redis_url))
+
+    async def after_call(session_id: str) -> None:
+        # one summary per call, whichever replica saw the end (arq dedups by job id)
+        await jobs.enqueue_job("summarize_call", session_id, _job_id=f"summary:{session_id}")
+
     try:
         await run_worker(
             worker_settings,
@@ -34,12 +42,15 @@ async def _main() -> None:
                 max_tokens=settings.max_tokens,
                 temperature=settings.temperature,
                 first_clause_min_chars=settings.first_clause_min_chars,
+                after_call=after_call,
                 concurrency=worker_settings.concurrency,
                 claim_idle_ms=worker_settings.claim_idle_ms,
                 max_deliveries=worker_settings.max_deliveries,
+                max_age_s=worker_settings.max_age_s,
             ),
         )
     finally:
+        await jobs.aclose()
         await provider.aclose()
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 
 from asp import (
     CallAction,
@@ -63,6 +64,7 @@ class LLMWorker(StreamWorker):
         max_tokens: int = 200,
         temperature: float = 0.3,
         first_clause_min_chars: int = 12,
+        after_call: Callable[[str], Awaitable[object]] | None = None,
         **kw: int,
     ) -> None:
         super().__init__(bus, consumer, apology=persona.apology, **kw)
@@ -72,6 +74,7 @@ class LLMWorker(StreamWorker):
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.first_clause_min_chars = first_clause_min_chars
+        self.after_call = after_call  # enqueues the post-call job (arq)
 
     def work_id(self, msg: object) -> str | None:
         if isinstance(msg, SessionStart):
@@ -90,6 +93,8 @@ class LLMWorker(StreamWorker):
             await self._cancelled(msg)
         elif isinstance(msg, SessionEnd):
             await self.bus.end_session(msg.session_id)
+            if self.after_call is not None:
+                await self.after_call(msg.session_id)
 
     async def _start(self, msg: SessionStart) -> None:
         answer = negotiate(default_capabilities(), msg)

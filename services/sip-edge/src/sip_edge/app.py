@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
+import wave
 
 import redis.asyncio as aioredis
+from pipeline.bus import Bus
 
 from .calls import CallSession
 from .metrics import Metrics, MetricsServer
@@ -18,6 +21,26 @@ __all__ = ["EdgeApp"]
 log = logging.getLogger(__name__)
 
 
+def load_apologies(pattern: str) -> dict[int, bytes]:
+    """The apology played when Redis is unreachable, per sample rate: ``pattern`` names a
+    mono PCM16 WAV, with ``{rate}`` standing for 8000 or 16000 (e.g. desculpa-{rate}.wav)."""
+    out: dict[int, bytes] = {}
+    if not pattern:
+        log.warning("SIP_EDGE_APOLOGY_WAV not set: no apology when Redis is unreachable")
+        return out
+    for rate in (8000, 16000):
+        path = pattern.replace("{rate}", str(rate))
+        try:
+            with wave.open(path, "rb") as w:
+                if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, rate):
+                    log.warning("%s is not mono PCM16 at %s Hz: ignored", path, rate)
+                    continue
+                out[rate] = w.readframes(w.getnframes())
+        except (OSError, EOFError, wave.Error) as e:
+            log.warning("apology %s not loaded: %s", path, e)
+    return out
+
+
 class EdgeApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -26,7 +49,9 @@ class EdgeApp:
         self.redis = aioredis.Redis.from_url(
             settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10
         )
+        self.bus = Bus(self.redis)
         self.endpoint: Endpoint | None = None
+        self.apologies = load_apologies(settings.apology_wav)
         self.metrics_server: MetricsServer | None = None
         self._stop = asyncio.Event()
         self._idle = asyncio.Event()
@@ -34,7 +59,9 @@ class EdgeApp:
 
     def _new_call(self, info: CallInfo, handle: CallHandle) -> CallSession:
         """PJSUA thread: builds the session object only; it lives on the loop from then on."""
-        return CallSession(info, handle, self.settings, self.metrics, self.redis, self._done)
+        return CallSession(
+            info, handle, self.settings, self.metrics, self.bus, self._done, self.apologies
+        )
 
     def _register(self, session: CallSession) -> None:
         self.sessions[session.session_id] = session
@@ -61,6 +88,9 @@ class EdgeApp:
 
     async def run(self) -> None:
         s = self.settings
+        # The media clock thread needs the GIL for two callbacks per call every 20 ms; with
+        # the default 5 ms switch interval a busy event loop (VAD) makes it late.
+        sys.setswitchinterval(0.0005)
         loop = self._loop = asyncio.get_running_loop()
 
         def new_call(info: CallInfo, handle: CallHandle) -> CallSession:
@@ -92,6 +122,7 @@ class EdgeApp:
         )
         self.metrics_server.start()
         await asyncio.to_thread(self.endpoint.start)
+        self.endpoint.register_current_thread("asyncio")
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         log.info(

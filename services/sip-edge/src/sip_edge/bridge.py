@@ -1,6 +1,8 @@
 """asyncio <-> Redis for one call: the call is an ASP session on the libs/asp Redis layout.
 
-Writes (in order, by one writer task per session):
+Writes go through ``pipeline.bus.Bus`` (one MULTI/EXEC per event: the session log, the
+work streams of the stages that consume it, the cancelled-responses set for a
+response.cancel), in order, by one writer task per session:
 
 ==================  ====================================  =============================
 event               session log ``asp:session:{id}``      work streams
@@ -19,8 +21,10 @@ Reads the session log (XREAD, from the entry of its own session.start on) and ha
 call. Reading pauses while the playback buffer is above its high-water mark
 (back-pressure: Redis holds the rest of a long answer).
 
-Faults: Redis unreachable -> the call stays up; the writer keeps its queue (bounded, oldest
-audio events dropped first and counted) and both tasks retry with exponential backoff.
+Faults: Redis unreachable -> the call stays up (``on_undelivered`` lets the call tell the
+caller, e.g. with a short apology, when a turn cannot reach the pipeline); the writer keeps
+its queue (bounded: the oldest events are dropped first, and counted) and both tasks retry
+with exponential backoff.
 A malformed entry is counted, logged without its content and skipped.
 """
 
@@ -35,11 +39,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
 import redis.exceptions
-from asp import ASPError, Stage, from_entry, to_entry
+from asp import ASPError, from_entry
 from asp import streams as layout
 from asp.messages import Message
+from pipeline.bus import Bus
 
 from .metrics import Metrics
 
@@ -59,14 +63,6 @@ EDGE_TYPES = frozenset(
 )
 """Types this edge writes itself: seen again when reading the log, and skipped."""
 _EDGE_TYPES_B = frozenset(t.encode() for t in EDGE_TYPES)
-
-ROUTES: dict[str, tuple[Stage, ...]] = {
-    "session.start": (Stage.LLM,),
-    "utterance": (Stage.STT,),
-    "response.cancel": (Stage.LLM, Stage.TTS),
-    "call.dtmf": (Stage.LLM,),
-    "session.end": (Stage.LLM,),
-}
 
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
@@ -96,15 +92,18 @@ class SessionBridge:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        bus: Bus,
         session_id: str,
         metrics: Metrics,
         on_message: Handler,
         wants_more: Callable[[], bool],
         log: logging.LoggerAdapter[Any] | logging.Logger,
         block_ms: int = 500,
+        on_undelivered: Handler | None = None,
     ) -> None:
-        self._redis = client
+        self._bus = bus
+        self._on_undelivered = on_undelivered
+        self._reported: set[int] = set()
         self.session_id = session_id
         self.stream = layout.session_stream(session_id)
         self._metrics = metrics
@@ -139,6 +138,18 @@ class SessionBridge:
             self._log.warning("Redis backlog full: dropped the oldest queued event")
         self._pending.append(msg)
         self._wake.set()
+        if not self.connected:
+            self._report_undelivered(msg)
+
+    def _report_undelivered(self, msg: Message) -> None:
+        """Tells the call, once per event, that it is waiting for Redis."""
+        if self._on_undelivered is None or id(msg) in self._reported:
+            return
+        self._reported.add(id(msg))
+        try:
+            self._on_undelivered(msg)
+        except Exception:
+            self._log.exception("undelivered-event handler failed")
 
     async def close(self, last: Message, flush_timeout: float = 2.0) -> None:
         """Publishes ``last`` (session.end), flushes what is queued, stops both tasks and
@@ -159,10 +170,7 @@ class SessionBridge:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         with contextlib.suppress(*REDIS_ERRORS):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.expire(self.stream, layout.SESSION_ENDED_TTL_S)
-                pipe.zrem(layout.ACTIVE_SESSIONS, self.session_id)
-                await pipe.execute()
+            await self._bus.end_session(self.session_id)
 
     # --- writer ------------------------------------------------------------------------------
 
@@ -183,36 +191,24 @@ class SessionBridge:
                 if self.connected:
                     self._log.warning("Redis unreachable (%s); retrying", type(e).__name__)
                 self.connected = False
+                for waiting in self._pending:
+                    self._report_undelivered(waiting)
                 await asyncio.sleep(backoff.next_delay())
                 continue
             if not self.connected:
                 self._log.info("Redis reachable again")
             self.connected = True
             backoff.reset()
-            self._pending.popleft()
+            self._reported.discard(id(self._pending.popleft()))
             if msg.TYPE == "session.start":
                 self._read_from = entry_id
                 self._started.set()
 
     async def _write(self, msg: Message) -> str:
-        entry = to_entry(msg)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(
-                self.stream, entry, maxlen=layout.SESSION_STREAM_MAXLEN, approximate=True
-            )
-            pipe.expire(self.stream, layout.SESSION_IDLE_TTL_S)
-            for stage in ROUTES.get(msg.TYPE, ()):
-                pipe.xadd(
-                    layout.work_stream(stage),
-                    entry,
-                    maxlen=layout.WORK_STREAM_MAXLEN,
-                    approximate=True,
-                )
-            if msg.TYPE == "session.start":
-                pipe.zadd(layout.ACTIVE_SESSIONS, {self.session_id: time.time()})
-            result = await pipe.execute()
-        entry_id = result[0]
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        extra: list[tuple[Any, ...]] = []
+        if msg.TYPE == "session.start":
+            extra.append(("zadd", layout.ACTIVE_SESSIONS, {self.session_id: time.time()}))
+        return await self._bus.publish(msg, extra=extra)
 
     # --- reader ------------------------------------------------------------------------------
 
@@ -225,8 +221,8 @@ class SessionBridge:
             while not self._wants_more():  # noqa: ASYNC110 - see the comment above
                 await asyncio.sleep(0.02)
             try:
-                reply = await self._redis.xread(
-                    {self.stream: self._read_from}, count=50, block=self._block_ms
+                entries = await self._bus.read_session(
+                    self.session_id, self._read_from, block_ms=self._block_ms, count=50
                 )
             except REDIS_ERRORS as e:
                 self._metrics.redis_errors.inc()
@@ -234,12 +230,11 @@ class SessionBridge:
                 await asyncio.sleep(backoff.next_delay())
                 continue
             backoff.reset()
-            for _stream, entries in reply or ():
-                self._dispatch(entries)
+            self._dispatch(entries)
 
     def _dispatch(self, entries: Sequence[tuple[Any, Any]]) -> None:
         for entry_id, fields in entries:
-            self._read_from = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            self._read_from = entry_id
             kind = fields.get(b"type") if isinstance(fields, dict) else None
             if kind in _EDGE_TYPES_B:
                 continue

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from asp import AudioConfig, VADConfig
 from asp.messages import (
     AudioEnd,
@@ -32,6 +31,7 @@ from asp.messages import (
     Utterance,
     now_iso,
 )
+from pipeline.bus import Bus
 
 from .bridge import SessionBridge
 from .call import (
@@ -78,8 +78,9 @@ class CallSession:
         handle: CallHandle,
         settings: Settings,
         metrics: Metrics,
-        client: aioredis.Redis,
+        bus: Bus,
         on_done: Callable[[CallSession], None],
+        apologies: dict[int, bytes] | None = None,
     ) -> None:
         self.info = info
         self.handle = handle
@@ -93,7 +94,7 @@ class CallSession:
         self.audio = AudioConfig()
         self.turns: Turns | None = None
         self.classifier: SpeechClassifier | None = None
-        self._client = client
+        self._bus = bus
         self._on_done = on_done
         self.bridge: SessionBridge | None = None
         self._utterances = 0
@@ -103,6 +104,8 @@ class CallSession:
         self._awaiting_first_audio: set[str] = set()
         self._silence = bytes(320)
         self._synced = (0, 0, 0)
+        self.apologies: dict[int, bytes] = apologies or {}
+        self._apologies_played = 0
 
     # --- SIP side (event loop) ------------------------------------------------------------
 
@@ -122,8 +125,13 @@ class CallSession:
         self.machine.media_up()
         self.metrics.calls.inc()
         self.bridge = SessionBridge(
-            self._client, self.session_id, self.metrics, self._on_message, self._wants_more,
+            self._bus,
+            self.session_id,
+            self.metrics,
+            self._on_message,
+            self._wants_more,
             self.log,
+            on_undelivered=self._undelivered,
         )
         self.bridge.start(
             SessionStart(
@@ -250,6 +258,19 @@ class CallSession:
             self.vad = msg.negotiated.vad
             if not turns.segmenter.in_speech:
                 turns.segmenter = Segmenter(segmenter_params(self.vad))
+
+    def _undelivered(self, msg: Message) -> None:
+        """Redis is down while the caller's turn waits to go out: apologise (the turn is
+        kept and goes out when Redis is back)."""
+        turns = self.turns
+        if not isinstance(msg, Utterance) or turns is None:
+            return
+        apology = self.apologies.get(self.audio.sample_rate)
+        if not apology:
+            return
+        self._apologies_played += 1
+        self.log.info("Redis unreachable: playing the apology")
+        turns.push_audio(f"local-apology-{self._apologies_played}", 0, apology, True)
 
     def _first_audio(self, response_id: str) -> None:
         if response_id in self._awaiting_first_audio:

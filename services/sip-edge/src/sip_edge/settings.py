@@ -73,6 +73,7 @@ class Settings:
     metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes from outside
     metrics_port: int = 9091
     drain_grace_s: float = 30.0
+    apology_wav: str = ""
     pj_log_level: int = 1
     jb_max_pre_ms: int = 100
     log_level: str = "INFO"
@@ -108,6 +109,7 @@ class Settings:
             metrics_host=e.get("SIP_EDGE_METRICS_HOST", d.metrics_host) or d.metrics_host,
             metrics_port=_int(e, "SIP_EDGE_METRICS_PORT", d.metrics_port, 0, 65535),
             drain_grace_s=_float(e, "SIP_EDGE_DRAIN_GRACE_S", d.drain_grace_s, 0, 3600),
+            apology_wav=e.get("SIP_EDGE_APOLOGY_WAV", ""),
             jb_max_pre_ms=_int(e, "SIP_EDGE_JB_MAX_PRE_MS", d.jb_max_pre_ms, 20, 1000),
             pj_log_level=_int(e, "SIP_EDGE_PJ_LOG_LEVEL", d.pj_log_level, 0, 6),
             log_level=(e.get("SIP_EDGE_LOG_LEVEL", d.log_level) or d.log_level).upper(),

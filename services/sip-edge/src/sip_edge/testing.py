@@ -66,7 +66,7 @@ def best_correlation(haystack: np.ndarray, needle: np.ndarray) -> tuple[float, i
 
 
 def windowed_match(
-    haystack: np.ndarray, needle: np.ndarray, rate: int = 8000, window_s: float = 0.25
+    haystack: np.ndarray, needle: np.ndarray, rate: int = 8000, window_s: float = 0.1
 ) -> list[tuple[float, int]]:
     """Finds each voiced window of ``needle`` in ``haystack``: (score, offset) per window.
 
@@ -245,3 +245,22 @@ def session_messages(r: Any, session_id: str) -> tuple[list[str], list[Message]]
         except ASPError:
             continue
     return types, msgs
+
+
+def audio_found(
+    haystack: np.ndarray, needle: np.ndarray, min_score: float = 0.8, max_bad: float = 0.2
+) -> str | None:
+    """None when ``needle`` is in ``haystack`` (correlation >= min_score window by window, in
+    order), else why not. A share ``max_bad`` of the 100 ms windows (at least one) may miss:
+    a jitter buffer that inserts or drops a 20 ms frame under load disturbs the window it
+    falls in."""
+    windows = windowed_match(haystack, needle)
+    if len(windows) < 4:
+        return f"too few voiced windows ({len(windows)})"
+    good = [(s, o) for s, o in windows if s >= min_score]
+    if len(windows) - len(good) > max(1, int(len(windows) * max_bad)):
+        return f"{len(windows) - len(good)} of {len(windows)} windows below {min_score}: {windows}"
+    offsets = [o for _, o in good]
+    if offsets != sorted(offsets):
+        return f"windows out of order: {offsets}"
+    return None

@@ -257,10 +257,7 @@ class Segmenter:
         p = self.params
         events: list[SegmentEvent] = []
         self._take(frame, voiced)
-        if (
-            self._phase is _Phase.PENDING
-            and self._voiced_frames * p.frame_ms >= p.min_speech_ms
-        ):
+        if self._phase is _Phase.PENDING and self._voiced_frames * p.frame_ms >= p.min_speech_ms:
             self._phase = _Phase.SPEECH
             events.append(SpeechStarted(self._onset))
         if self._unvoiced_run * p.frame_ms >= p.silence_threshold_ms:

@@ -25,6 +25,10 @@ class Call(pj.Call):
         self.disconnected = False
         self.media: pj.AudioMedia | None = None
         self.status = 0
+        self.digits = ""
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        self.digits += prm.digit
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
@@ -55,6 +59,7 @@ def main() -> None:
     ap.add_argument("--dtmf")
     ap.add_argument("--dtmf-at", type=float, default=1.0)
     ap.add_argument("--timeout", type=float, default=20.0)
+    ap.add_argument("--codec", default="PCMU/", help="prefix of the only audio codec offered")
     a = ap.parse_args()
 
     ep = pj.Endpoint()
@@ -80,7 +85,7 @@ def main() -> None:
     ep.libStart()
     ep.audDevManager().setNullDev()
     for codec in ep.codecEnum2():
-        ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith("PCMU/") else 0)
+        ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith(a.codec) else 0)
     for codec in ep.codecEnum2():
         if codec.codecId.startswith("telephone-event"):
             ep.codecSetPriority(codec.codecId, 1)
@@ -131,6 +136,7 @@ def main() -> None:
             break
     result.setdefault("hung_up_by", "remote" if call.disconnected else "timeout")
     result["status"] = call.status
+    result["digits_received"] = call.digits
     recorder = None
     players.clear()
     print(json.dumps(result), flush=True)

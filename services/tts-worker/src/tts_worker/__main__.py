@@ -34,6 +34,7 @@ def main() -> None:
                 concurrency=worker_settings.concurrency,
                 claim_idle_ms=worker_settings.claim_idle_ms,
                 max_deliveries=worker_settings.max_deliveries,
+                max_age_s=worker_settings.max_age_s,
             ),
         )
     )

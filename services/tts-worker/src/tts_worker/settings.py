@@ -38,7 +38,7 @@ class TTSSettings:
     fallback: str = "espeak"  # TTS_FALLBACK: espeak | none
     speed: float = 1.0  # TTS_SPEED: Kokoro speed 0.5..2.0
     sample_rate: int = 8000  # TTS_SAMPLE_RATE: session rate when the session does not say
-    chunk_ms: int = FRAME_MS  # TTS_CHUNK_MS: multiple of 20
+    chunk_ms: int = 5 * FRAME_MS  # TTS_CHUNK_MS: multiple of 20 (100 ms: 10 events/s per call)
     threads: int = 2  # TTS_THREADS: ONNX Runtime threads per engine
     timeout_s: float = 15.0  # TTS_TIMEOUT_S: per sentence
     retries: int = 1  # TTS_RETRIES

@@ -103,20 +103,31 @@ class _LogWriter(pj.LogWriter):  # type: ignore[misc]
 class _MediaPort(pj.AudioMediaPort):  # type: ignore[misc]
     def __init__(self, owner: _Call) -> None:
         super().__init__()
-        self._owner = owner
+        self._owner: _Call | None = owner
         self.frames_in = 0
         self.frames_out = 0
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
             return
+        owner = self._owner
+        if owner is None:
+            return
         buf = bytearray(frame.size)
         frame.buf.copy_to_bytearray(buf)
         self.frames_in += 1
-        self._owner.deliver_frame(bytes(buf))
+        owner.deliver_frame(bytes(buf))
+
+    def release(self) -> None:
+        self._owner = None
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:
-        pcm = self._owner.playout_frame()
+        owner = self._owner
+        if owner is None:
+            frame.type = pj.PJMEDIA_FRAME_TYPE_NONE
+            frame.size = 0
+            return
+        pcm = owner.playout_frame()
         frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
         frame.buf.assign_from_bytes(pcm)
         frame.size = len(pcm)
@@ -274,6 +285,13 @@ class Endpoint:
 
     # --- any thread ----------------------------------------------------------------------
 
+    def register_current_thread(self, name: str) -> None:
+        """Lets this thread touch (and garbage-collect) PJSUA objects: a safety net for the
+        event loop's thread; the code itself only uses PJSUA on its own thread."""
+        ep = self._ep
+        if ep is not None and not ep.libIsThreadRegistered():
+            ep.libRegisterThread(name)
+
     def start(self, timeout: float = 15.0) -> None:
         self._thread.start()
         if not self._ready.wait(timeout):
@@ -413,8 +431,17 @@ class Endpoint:
                 log.exception("SIP command failed")
 
     def _reap(self) -> None:
-        if self._graveyard:
-            self._graveyard.clear()
+        """Frees the calls that ended, here on the PJSUA thread. The call and its media
+        port point at each other: the cycle is broken by hand, because Python's cyclic GC
+        may run on any thread, and PJSUA objects must not be destroyed on one pjlib does
+        not know."""
+        while self._graveyard:
+            call = self._graveyard.pop()
+            port = call.port
+            call.port = None
+            call.listener = None
+            if port is not None:
+                port.release()
 
     def incoming(self, acc: _Account, call_id: int) -> None:
         call = _Call(self, acc, call_id)
@@ -489,8 +516,9 @@ class Endpoint:
                 acc.shutdown()
         except pj.Error:
             log.exception("error while hanging up at shutdown")
+        self._graveyard.extend(self._calls.values())
         self._calls.clear()
-        self._graveyard.clear()
+        self._reap()
         self._accounts.clear()
         gc.collect()
         ep.libDestroy()
