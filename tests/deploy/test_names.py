@@ -301,3 +301,37 @@ def test_no_secret_value_is_committed() -> None:
             text = (ROOT / p).read_text()
             assert not re.search(r"PASSWORD=\S", text), p
             assert "sk-ant-" not in text or p.endswith("README.md"), p
+
+
+# --- Dockerfiles (they cannot be built here: check what a build would need) ---------------
+
+
+def dockerfiles() -> list[Path]:
+    return sorted(
+        [*ROOT.glob("services/*/Dockerfile*"), ROOT / "compose/asterisk/Dockerfile"],
+    )
+
+
+@pytest.mark.parametrize("dockerfile", dockerfiles(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_dockerfile_copies_files_that_exist_and_are_not_dockerignored(dockerfile: Path) -> None:
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "!"))
+    ]
+    lines = [ln for ln in dockerfile.read_text().splitlines() if not ln.lstrip().startswith("#")]
+    text = "\n".join(lines).replace("\\\n", " ")
+    copies = [line.split()[1:] for line in text.splitlines() if line.startswith("COPY ")]
+    assert copies, dockerfile
+    for args in copies:
+        if any(a.startswith("--from") for a in args):
+            continue
+        for src in args[:-1]:
+            assert (ROOT / src).exists(), f"{dockerfile.name}: COPY {src} (no such path)"
+            for pattern in ignored:
+                assert not fnmatch.fnmatch(src, pattern.removeprefix("**/")), (src, pattern)
+    # every repository script a RUN line calls is copied in first
+    copied = " ".join(" ".join(a) for a in copies)
+    for script in re.findall(r"(scripts/[\w./-]+\.(?:sh|py))", text):
+        if f"RUN bash {script}" in text or f" {script}" in text.split("COPY", 1)[-1]:
+            assert script in copied or script.rsplit("/", 1)[0] + "/" in copied, script
