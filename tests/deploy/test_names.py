@@ -335,3 +335,19 @@ def test_dockerfile_copies_files_that_exist_and_are_not_dockerignored(dockerfile
     for script in re.findall(r"(scripts/[\w./-]+\.(?:sh|py))", text):
         if f"RUN bash {script}" in text or f" {script}" in text.split("COPY", 1)[-1]:
             assert script in copied or script.rsplit("/", 1)[0] + "/" in copied, script
+
+
+def test_dashboard_metrics_exist_in_the_code() -> None:
+    """Every sip_edge_* / asp_worker_* series the Grafana panels query is defined in code."""
+    dash = json.loads((ROOT / "compose/grafana/dashboards/pipeline.json").read_text())
+    exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
+    code = (ROOT / "services/sip-edge/src/sip_edge/metrics.py").read_text()
+    code += (ROOT / "libs/pipeline/src/pipeline/metrics.py").read_text()
+    # prometheus_client exposes counter "x" and "x_total" both as x_total
+    names = re.findall(r'(?:Counter|Gauge|Histogram)\(\s*"([a-z_]+)"', code)
+    defined = {n.removesuffix("_total") for n in names}
+    used = set(re.findall(r"\b((?:sip_edge|asp_worker)_[a-z_]+)", exprs))
+    assert used
+    for series in used:
+        base = re.sub(r"_(total|bucket|sum|count)$", "", series)
+        assert base in defined, f"{series}: no metric {base} in the code"
