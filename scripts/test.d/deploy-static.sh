@@ -37,16 +37,18 @@ log "deploy: kubernetes-validate --strict (${#built[@]} overlays)"
 # ScaledObject (KEDA CRD) has no schema there: tests/deploy checks its fields instead
 "$T/kubernetes-validate" --strict --quiet --no-warn "${built[@]}"
 
-log "deploy: docker-compose.yml contra a Compose Specification"
-"$VENV/bin/python" - "$COMPOSE_SCHEMA" compose/docker-compose.yml <<'PY'
+log "deploy: compose/docker-compose*.yml contra a Compose Specification"
+"$VENV/bin/python" - "$COMPOSE_SCHEMA" compose/docker-compose*.yml <<'PY'
 import json, sys
 import jsonschema, yaml
 schema = json.load(open(sys.argv[1]))
-doc = yaml.safe_load(open(sys.argv[2]))
-errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(doc), key=str)
-for e in errors:
-    print(f"compose: {'/'.join(map(str, e.absolute_path))}: {e.message}", file=sys.stderr)
-sys.exit(1 if errors else 0)
+bad = 0
+for path in sys.argv[2:]:
+    doc = yaml.safe_load(open(path))
+    for e in sorted(jsonschema.Draft7Validator(schema).iter_errors(doc), key=str):
+        print(f"{path}: {'/'.join(map(str, e.absolute_path))}: {e.message}", file=sys.stderr)
+        bad += 1
+sys.exit(1 if bad else 0)
 PY
 
 log "deploy: hadolint"
