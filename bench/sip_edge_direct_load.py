@@ -1,0 +1,203 @@
+"""CPU and memory of one sip-edge process per simultaneous call, without Asterisk.
+
+    .venv/bin/python bench/sip_edge_direct_load.py --calls 0 10 20 40 [--seconds 20]
+
+For each N: starts sip-edge (real Redis), and one PJSUA2 caller process that places N calls
+straight to sip-edge's SIP port, each playing speech in a loop (espeak-ng, with pauses, so
+the VAD segments utterances). Once every call is up it measures, over --seconds, the CPU
+time sip-edge used (user+system from /proc) and its resident memory. N = 0 is an idle
+process: the fixed cost that running several small processes instead of one would repeat.
+Needs the source build of pjsua2 (scripts/setup.d/30-pjsua2.sh): the PyPI wheels stop at 4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CLK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def rss_mb(pid: int) -> float:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 2**20
+
+
+def caller_main(target: str, calls: int, wav: str, hold: float) -> None:
+    """Caller mode (its own process: one PJSUA2 Endpoint per process)."""
+    import gc
+
+    import pjsua2 as pj
+
+    class Call(pj.Call):
+        def __init__(self, acc: pj.Account) -> None:
+            super().__init__(acc)
+            self.up = False
+            self.player: pj.AudioMediaPlayer | None = None
+
+        def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+            info = self.getInfo()
+            for i, mi in enumerate(info.media):
+                if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                    self.player = pj.AudioMediaPlayer()
+                    self.player.createPlayer(wav)  # loops
+                    self.player.startTransmit(self.getAudioMedia(i))
+                    self.up = True
+
+    ep = pj.Endpoint()
+    ep.libCreate()
+    cfg = pj.EpConfig()
+    cfg.uaConfig.threadCnt = 0
+    cfg.uaConfig.mainThreadOnly = True
+    cfg.uaConfig.maxCalls = calls + 2
+    cfg.logConfig.level = 0
+    cfg.logConfig.consoleLevel = 0
+    cfg.medConfig.clockRate = 8000
+    cfg.medConfig.sndClockRate = 8000
+    cfg.medConfig.noVad = True
+    ep.libInit(cfg)
+    tcfg = pj.TransportConfig()
+    tcfg.port = 0
+    tcfg.boundAddress = "127.0.0.1"
+    tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+    port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
+    ep.libStart()
+    ep.audDevManager().setNullDev()
+    for codec in ep.codecEnum2():
+        ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith("PCMU/") else 0)
+    acfg = pj.AccountConfig()
+    acfg.idUri = f"sip:load@127.0.0.1:{port}"
+    acfg.mediaConfig.transportConfig.port = 0
+    acc = pj.Account()
+    acc.create(acfg, True)
+    all_calls = []
+    for _ in range(calls):
+        c = Call(acc)
+        c.makeCall(target, pj.CallOpParam(True))
+        all_calls.append(c)
+        ep.libHandleEvents(30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sum(c.up for c in all_calls) < calls:
+        ep.libHandleEvents(20)
+    print(json.dumps({"up": sum(c.up for c in all_calls)}), flush=True)
+    end = time.monotonic() + hold
+    while time.monotonic() < end:
+        ep.libHandleEvents(20)
+    ep.hangupAllCalls()
+    for _ in range(100):
+        ep.libHandleEvents(20)
+    for c in all_calls:
+        c.player = None
+    all_calls.clear()
+    acc.shutdown()
+    del acc
+    gc.collect()
+    ep.libDestroy()
+
+
+def measure(calls: int, seconds: float, wav: Path) -> dict[str, float]:
+    env = {
+        **os.environ,
+        "SIP_EDGE_SIP_PORT": "0",
+        "SIP_EDGE_SIP_BIND": "127.0.0.1",
+        "SIP_EDGE_RTP_PORT": "0",
+        "SIP_EDGE_METRICS_PORT": "0",
+        "SIP_EDGE_METRICS_HOST": "127.0.0.1",
+        "SIP_EDGE_MAX_CALLS": str(max(calls, 1)),
+        "SIP_EDGE_DRAIN_GRACE_S": "1",
+        "SIP_EDGE_LOG_LEVEL": "WARNING",
+    }
+    edge = subprocess.Popen(
+        [sys.executable, "-m", "sip_edge"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert edge.stdout is not None
+    line = ""
+    while not line.startswith("SIP_EDGE_READY"):
+        line = edge.stdout.readline()
+        if not line:
+            raise RuntimeError("sip-edge did not start")
+    port = int(dict(p.split("=") for p in line.split()[1:])["sip_port"])
+    caller = None
+    up = 0
+    try:
+        if calls:
+            caller = subprocess.Popen(
+                [sys.executable, __file__, "--caller", f"sip:2000@127.0.0.1:{port}",
+                 str(calls), str(wav), str(seconds + 5)],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            )  # fmt: skip
+            assert caller.stdout is not None
+            reply = ""
+            while not reply.startswith("{"):
+                reply = caller.stdout.readline()
+                if not reply:
+                    raise RuntimeError("the caller process died")
+            up = json.loads(reply)["up"]
+        time.sleep(2)  # let the calls settle
+        c0, t0 = cpu_seconds(edge.pid), time.monotonic()
+        time.sleep(seconds)
+        c1, t1 = cpu_seconds(edge.pid), time.monotonic()
+        rss = rss_mb(edge.pid)
+    finally:
+        if caller is not None:
+            caller.wait(60)
+            if caller.stdout is not None:
+                caller.stdout.close()
+        edge.send_signal(signal.SIGTERM)
+        edge.wait(30)
+        edge.stdout.close()
+    core_share = (c1 - c0) / (t1 - t0)
+    return {
+        "calls": calls,
+        "calls_up": up,
+        "cpu_percent_of_one_core": round(100 * core_share, 1),
+        "cpu_percent_per_call": round(100 * core_share / calls, 2) if calls else 0.0,
+        "rss_mb": round(rss, 1),
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--caller":
+        caller_main(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calls", type=int, nargs="+", default=[0, 10, 20, 40])
+    ap.add_argument("--seconds", type=float, default=20.0)
+    args = ap.parse_args()
+    from sip_edge.testing import speech_wav
+
+    tmp = Path(tempfile.mkdtemp(prefix="edgeload-"))
+    wav = speech_wav(
+        "Eu queria saber o saldo da minha conta. Pode verificar, por favor? Obrigado.",
+        tmp / "loop.wav",
+    )
+    # Two seconds of silence after the phrase, so each loop ends an utterance.
+    padded = tmp / "loop-padded.wav"
+    subprocess.run(["sox", str(wav), str(padded), "pad", "0", "2"], check=True)
+    rows = [measure(n, args.seconds, padded) for n in args.calls]
+    for r in rows:
+        print(json.dumps(r))
+    load = os.getloadavg()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {load[0]:.1f} at the end")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# First start of `docker compose up -d` (service init, image pabx/asterisk, rede do host):
+# the same code as `make up` creates what is missing and keeps what exists:
+#   - compose/.env: one random password per extension (scripts/asterisk.sh install-config)
+#   - compose/certs/asterisk.{crt,key}: self-signed TLS pair (a user's own pair is kept)
+#   - TURN_USERNAME/TURN_PASSWORD and GRAFANA_ADMIN_PASSWORD in compose/.env
+# then writes copies readable by the non-root services into the volume /secrets:
+#   sip-edge.env (uid 10001), turn.env (coturn, uid 65534), grafana-admin-password (uid 472),
+#   certs/tls.crt + certs/tls.key (softphone, uid 10001).
+set -euo pipefail
+cd /opt/pabx
+PABX_ASTERISK_LOCK_HELD=1 scripts/asterisk.sh install-config
+
+env_file=compose/.env
+ensure() {  # ensure NAME VALUE: appends NAME=VALUE when NAME has no value yet
+  if ! grep -q "^$1=." "$env_file"; then
+    sed -i "/^$1=\s*$/d" "$env_file"
+    echo "$1=$2" >> "$env_file"
+  fi
+}
+ensure TURN_USERNAME pabx
+ensure TURN_PASSWORD "$(openssl rand -hex 16)"
+ensure GRAFANA_ADMIN_PASSWORD "$(openssl rand -hex 12)"
+
+value() { grep "^$1=" "$env_file" | tail -1 | cut -d= -f2-; }
+put() {  # put OWNER MODE DEST: stdin to DEST, atomically
+  local tmp; tmp=$(mktemp "$3.XXXXXX")
+  cat > "$tmp"; chown "$1:$1" "$tmp"; chmod "$2" "$tmp"; mv -f "$tmp" "$3"
+}
+mkdir -p /secrets/certs
+chmod 0755 /secrets /secrets/certs
+printf 'EXT_2000_PASSWORD=%s\n' "$(value EXT_2000_PASSWORD)" | put 10001 0400 /secrets/sip-edge.env
+printf 'TURN_USERNAME=%s\nTURN_PASSWORD=%s\n' "$(value TURN_USERNAME)" "$(value TURN_PASSWORD)" \
+  | put 65534 0400 /secrets/turn.env
+value GRAFANA_ADMIN_PASSWORD | tr -d '\n' | put 472 0400 /secrets/grafana-admin-password
+put 10001 0444 /secrets/certs/tls.crt < compose/certs/asterisk.crt
+put 10001 0400 /secrets/certs/tls.key < compose/certs/asterisk.key
+echo "pabx init: senhas em compose/.env, certificado em compose/certs (nada foi sobrescrito)"

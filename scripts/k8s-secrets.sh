@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Creates the files the kustomize secretGenerator reads (k8s/base/secrets/, git-ignored):
+#   extensions.env  EXT_<ramal>_PASSWORD (random, like scripts/asterisk.sh), TURN_*
+#   llm.env         ANTHROPIC_API_KEY / OPENAI_API_KEY from the environment (may be empty)
+#   tls.crt/.key    self-signed pair (replace with your own)
+# An existing file is kept; delete it to generate it again. Usage:
+#   scripts/k8s-secrets.sh [DIR]        (DIR defaults to k8s/base/secrets)
+# With compose/.env present, its extension passwords are reused (same phones keep working).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+dir=${1:-$REPO_ROOT/k8s/base/secrets}
+mkdir -p "$dir"
+umask 077
+
+from_compose() { [ -f "$REPO_ROOT/compose/.env" ] && grep "^$1=." "$REPO_ROOT/compose/.env" | tail -1 | cut -d= -f2- || true; }
+
+if [ ! -f "$dir/extensions.env" ]; then
+  {
+    for e in 1001 1002 1003 1004 1005 2000; do
+      v=$(from_compose "EXT_${e}_PASSWORD"); echo "EXT_${e}_PASSWORD=${v:-$(openssl rand -hex 12)}"
+    done
+    echo "TURN_USERNAME=pabx"
+    echo "TURN_PASSWORD=$(openssl rand -hex 16)"
+  } > "$dir/extensions.env"
+  log "criado $dir/extensions.env"
+fi
+if [ ! -f "$dir/llm.env" ]; then
+  printf 'ANTHROPIC_API_KEY=%s\nOPENAI_API_KEY=%s\n' "${ANTHROPIC_API_KEY:-}" "${OPENAI_API_KEY:-}" > "$dir/llm.env"
+  log "criado $dir/llm.env"
+fi
+if [ ! -s "$dir/tls.crt" ] || [ ! -s "$dir/tls.key" ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=${PABX_TLS_CN:-pabx.local}" \
+    -addext "subjectAltName=DNS:${PABX_TLS_CN:-pabx.local},DNS:localhost,IP:127.0.0.1" \
+    -keyout "$dir/tls.key" -out "$dir/tls.crt" 2>/dev/null
+  log "criado certificado autoassinado $dir/tls.crt (CN ${PABX_TLS_CN:-pabx.local})"
+fi

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# sip-edge (extension 2000): start|stop|status. Registers to the Asterisk that `make up`
+# started when compose/.env has EXT_2000_PASSWORD; otherwise answers direct calls only.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+PIDFILE="$RUN_DIR/sip-edge.pid"
+LOG="$RUN_DIR/sip-edge.log"
+METRICS_PORT=${SIP_EDGE_METRICS_PORT:-9091}
+SIP_PORT=${SIP_EDGE_SIP_PORT:-5070}
+
+health() { curl -fsS "http://127.0.0.1:$METRICS_PORT/health" >/dev/null 2>&1; }
+
+case "${1:-status}" in
+  start)
+    if pid_alive "$PIDFILE"; then exit 0; fi
+    if [ -f "$REPO_ROOT/compose/.env" ]; then
+      set -a; source "$REPO_ROOT/compose/.env"; set +a
+    fi
+    apology="$PABX_CACHE/sip-edge/desculpa-{rate}.wav"
+    export SIP_EDGE_APOLOGY_WAV=${SIP_EDGE_APOLOGY_WAV:-$apology}
+    if [ -n "${EXT_2000_PASSWORD:-}" ]; then
+      export SIP_EDGE_REGISTRAR=${SIP_EDGE_REGISTRAR:-127.0.0.1:5160}
+    fi
+    log "iniciando sip-edge (SIP udp/$SIP_PORT, registrar ${SIP_EDGE_REGISTRAR:-nenhum})"
+    SIP_EDGE_SIP_PORT=$SIP_PORT SIP_EDGE_METRICS_PORT=$METRICS_PORT \
+      nohup "$VENV/bin/python" -m sip_edge >"$LOG" 2>&1 &
+    echo $! >"$PIDFILE"
+    wait_for "sip-edge" 30 health || { tail -20 "$LOG" >&2; die "sip-edge não subiu; veja $LOG"; };;
+  stop)
+    stop_pidfile sip-edge "$PIDFILE";;
+  status)
+    if pid_alive "$PIDFILE" && health; then
+      echo "  sip-edge   sip:2000@127.0.0.1:$SIP_PORT  métricas http://127.0.0.1:$METRICS_PORT/metrics"
+    else
+      echo "  sip-edge   parado"; exit 1
+    fi;;
+  *) die "uso: $0 start|stop|status";;
+esac

@@ -1,0 +1,28 @@
+"""``python -m sip_edge``: reads the settings once and runs the edge until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from .settings import Settings, SettingsError
+
+
+def main() -> None:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as e:
+        print(f"sip-edge: configuração inválida: {e}", file=sys.stderr)
+        raise SystemExit(2) from e
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    from .app import EdgeApp  # imports pjsua2: after the settings are known to be valid
+
+    asyncio.run(EdgeApp(settings).run())
+
+
+if __name__ == "__main__":
+    main()

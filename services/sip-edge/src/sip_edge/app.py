@@ -1,0 +1,158 @@
+"""The sip-edge process: the SIP endpoint, one CallSession per call, metrics, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import wave
+
+import redis.asyncio as aioredis
+from pipeline.bus import Bus
+
+from .calls import CallSession
+from .metrics import Metrics, MetricsServer
+from .settings import Settings
+from .sip import CallHandle, CallInfo, Endpoint, SipConfig
+
+__all__ = ["EdgeApp"]
+
+log = logging.getLogger(__name__)
+
+
+def load_apologies(pattern: str) -> dict[int, bytes]:
+    """The apology played when Redis is unreachable, per sample rate: ``pattern`` names a
+    mono PCM16 WAV, with ``{rate}`` standing for 8000 or 16000 (e.g. desculpa-{rate}.wav)."""
+    out: dict[int, bytes] = {}
+    if not pattern:
+        log.warning("SIP_EDGE_APOLOGY_WAV not set: no apology when Redis is unreachable")
+        return out
+    for rate in (8000, 16000):
+        path = pattern.replace("{rate}", str(rate))
+        try:
+            with wave.open(path, "rb") as w:
+                if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, rate):
+                    log.warning("%s is not mono PCM16 at %s Hz: ignored", path, rate)
+                    continue
+                out[rate] = w.readframes(w.getnframes())
+        except (OSError, EOFError, wave.Error) as e:
+            log.warning("apology %s not loaded: %s", path, e)
+    return out
+
+
+class EdgeApp:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.sessions: dict[str, CallSession] = {}
+        self.redis = aioredis.Redis.from_url(
+            settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10
+        )
+        self.bus = Bus(self.redis)
+        self.endpoint: Endpoint | None = None
+        self.apologies = load_apologies(settings.apology_wav)
+        self.metrics_server: MetricsServer | None = None
+        self._stop = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _new_call(self, info: CallInfo, handle: CallHandle) -> CallSession:
+        """PJSUA thread: builds the session object only; it lives on the loop from then on."""
+        return CallSession(
+            info, handle, self.settings, self.metrics, self.bus, self._done, self.apologies
+        )
+
+    def _register(self, session: CallSession) -> None:
+        self.sessions[session.session_id] = session
+        self.metrics.active_calls.set(len(self.sessions))
+
+    def _done(self, session: CallSession) -> None:
+        self.sessions.pop(session.session_id, None)
+        self.metrics.active_calls.set(len(self.sessions))
+        if not self.sessions:
+            self._idle.set()
+
+    async def _wait_idle(self, seconds: float) -> bool:
+        if not self.sessions:
+            return True
+        self._idle.clear()
+        try:
+            await asyncio.wait_for(self._idle.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def _healthy(self) -> bool:
+        return self.endpoint is not None and not self._stop.is_set()
+
+    async def run(self) -> None:
+        s = self.settings
+        # The media clock thread needs the GIL for two callbacks per call every 20 ms; with
+        # the default 5 ms switch interval a busy event loop (VAD) makes it late.
+        sys.setswitchinterval(0.0005)
+        loop = self._loop = asyncio.get_running_loop()
+
+        def new_call(info: CallInfo, handle: CallHandle) -> CallSession:
+            session = self._new_call(info, handle)
+            loop.call_soon_threadsafe(self._register, session)
+            return session
+
+        self.endpoint = Endpoint(
+            SipConfig(
+                bind_host=s.sip_bind,
+                port=s.sip_port,
+                extension=s.extension,
+                password=s.password,
+                registrar=s.registrar,
+                max_calls=s.max_calls,
+                rtp_port=s.rtp_port,
+                rtp_port_range=s.rtp_port_range,
+                wideband=s.wideband,
+                pj_log_level=s.pj_log_level,
+                jb_max_pre_ms=s.jb_max_pre_ms,
+            ),
+            loop,
+            new_call,
+            on_registration=lambda ok, _code: self.metrics.registered.set(1 if ok else 0),
+            on_busy=self.metrics.calls_rejected.inc,
+        )
+        self.metrics_server = MetricsServer(
+            self.metrics, s.metrics_host, s.metrics_port, self._healthy
+        )
+        self.metrics_server.start()
+        await asyncio.to_thread(self.endpoint.start)
+        self.endpoint.register_current_thread("asyncio")
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        log.info(
+            "sip-edge ready: SIP udp/%s, metrics http://%s:%s/metrics",
+            self.endpoint.local_port,
+            s.metrics_host,
+            self.metrics_server.port,
+        )
+        print(
+            f"SIP_EDGE_READY sip_port={self.endpoint.local_port}"
+            f" metrics_port={self.metrics_server.port}",
+            flush=True,
+        )
+        await self._stop.wait()
+        await self.drain()
+
+    async def drain(self) -> None:
+        """No new calls (486); live calls get drain_grace_s to finish, then are hung up."""
+        ep = self.endpoint
+        if ep is None:
+            return
+        ep.draining = True
+        grace = self.settings.drain_grace_s
+        log.info("draining: %s calls up, grace %.0f s", len(self.sessions), grace)
+        if not await self._wait_idle(grace):
+            for session in list(self.sessions.values()):
+                session.handle.hangup()
+            await self._wait_idle(3.0)
+        await asyncio.to_thread(ep.stop)
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
+        await self.redis.aclose()
+        log.info("sip-edge stopped")

@@ -1,0 +1,266 @@
+"""asyncio <-> Redis for one call: the call is an ASP session on the libs/asp Redis layout.
+
+Writes go through ``pipeline.bus.Bus`` (one MULTI/EXEC per event: the session log, the
+work streams of the stages that consume it, the cancelled-responses set for a
+response.cancel), in order, by one writer task per session:
+
+==================  ====================================  =============================
+event               session log ``asp:session:{id}``      work streams
+==================  ====================================  =============================
+session.start       yes                                   ``asp:work:llm`` (greeting)
+audio.speech_start  yes
+utterance           yes                                   ``asp:work:stt``
+audio.end           yes
+response.cancel     yes                                   ``asp:work:llm``, ``asp:work:tts``
+call.dtmf           yes                                   ``asp:work:llm``
+session.end         yes                                   ``asp:work:llm``
+==================  ====================================  =============================
+
+Reads the session log (XREAD, from the entry of its own session.start on) and hands
+``response.audio``, ``response.cancel``, ``call.action`` and ``session.started/updated`` to the
+call. Reading pauses while the playback buffer is above its high-water mark
+(back-pressure: Redis holds the rest of a long answer).
+
+Faults: Redis unreachable -> the call stays up (``on_undelivered`` lets the call tell the
+caller, e.g. with a short apology, when a turn cannot reach the pipeline); the writer keeps
+its queue (bounded: the oldest events are dropped first, and counted) and both tasks retry
+with exponential backoff.
+A malformed entry is counted, logged without its content and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import redis.exceptions
+from asp import ASPError, from_entry
+from asp import streams as layout
+from asp.messages import Message
+from pipeline.bus import Bus
+
+from .metrics import Metrics
+
+__all__ = ["Backoff", "SessionBridge"]
+
+EDGE_TYPES = frozenset(
+    {
+        "session.start",
+        "session.update",
+        "session.end",
+        "audio.speech_start",
+        "audio.speech_end",
+        "audio.end",
+        "utterance",
+        "call.dtmf",
+    }
+)
+"""Types this edge writes itself: seen again when reading the log, and skipped."""
+_EDGE_TYPES_B = frozenset(t.encode() for t in EDGE_TYPES)
+
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+class Backoff:
+    """Exponential backoff with jitter: 0.1 s doubling up to ``cap`` seconds."""
+
+    def __init__(self, first: float = 0.1, cap: float = 2.0) -> None:
+        self.first = first
+        self.cap = cap
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.cap, self.first * (2**self.attempt))
+        self.attempt += 1
+        return delay * (0.8 + 0.4 * random.random())
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+Handler = Callable[[Message], None]
+
+
+class SessionBridge:
+    MAX_PENDING = 500
+
+    def __init__(
+        self,
+        bus: Bus,
+        session_id: str,
+        metrics: Metrics,
+        on_message: Handler,
+        wants_more: Callable[[], bool],
+        log: logging.LoggerAdapter[Any] | logging.Logger,
+        block_ms: int = 500,
+        on_undelivered: Handler | None = None,
+    ) -> None:
+        self._bus = bus
+        self._on_undelivered = on_undelivered
+        self._reported: set[int] = set()
+        self.session_id = session_id
+        self.stream = layout.session_stream(session_id)
+        self._metrics = metrics
+        self._on_message = on_message
+        self._wants_more = wants_more
+        self._log = log
+        self._block_ms = block_ms
+        self._pending: collections.deque[Message] = collections.deque()
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._read_from = "0-0"
+        self._started = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self.connected = True
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self, first: Message) -> None:
+        """Queues session.start and starts the writer and reader tasks."""
+        self.publish(first)
+        self._writer = asyncio.create_task(self._write_loop(), name=f"w-{self.session_id}")
+        self._reader = asyncio.create_task(self._read_loop(), name=f"r-{self.session_id}")
+
+    def publish(self, msg: Message) -> None:
+        """Queues an event for Redis; never blocks and never raises for Redis trouble."""
+        if self._closed:
+            return
+        if len(self._pending) >= self.MAX_PENDING:
+            self._pending.popleft()
+            self._metrics.redis_errors.inc()
+            self._log.warning("Redis backlog full: dropped the oldest queued event")
+        self._pending.append(msg)
+        self._wake.set()
+        if not self.connected:
+            self._report_undelivered(msg)
+
+    def _report_undelivered(self, msg: Message) -> None:
+        """Tells the call, once per event, that it is waiting for Redis."""
+        if self._on_undelivered is None or id(msg) in self._reported:
+            return
+        self._reported.add(id(msg))
+        try:
+            self._on_undelivered(msg)
+        except Exception:
+            self._log.exception("undelivered-event handler failed")
+
+    async def close(self, last: Message, flush_timeout: float = 2.0) -> None:
+        """Publishes ``last`` (session.end), flushes what is queued, stops both tasks and
+        lets the session's keys expire."""
+        self.publish(last)
+        self._closed = True
+        if self._reader is not None:
+            self._reader.cancel()
+        if self._writer is not None:
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._writer), flush_timeout)
+            except TimeoutError:
+                self._log.warning("session end not written to Redis in time")
+                self._writer.cancel()
+        for task in (self._reader, self._writer):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        with contextlib.suppress(*REDIS_ERRORS):
+            await self._bus.end_session(self.session_id)
+
+    # --- writer ------------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        backoff = Backoff()
+        while True:
+            if not self._pending:
+                if self._closed:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            msg = self._pending[0]
+            try:
+                entry_id = await self._write(msg)
+            except REDIS_ERRORS as e:
+                self._metrics.redis_errors.inc()
+                if self.connected:
+                    self._log.warning("Redis unreachable (%s); retrying", type(e).__name__)
+                self.connected = False
+                for waiting in self._pending:
+                    self._report_undelivered(waiting)
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            if not self.connected:
+                self._log.info("Redis reachable again")
+            self.connected = True
+            backoff.reset()
+            self._reported.discard(id(self._pending.popleft()))
+            if msg.TYPE == "session.start":
+                self._read_from = entry_id
+                self._started.set()
+
+    async def _write(self, msg: Message) -> str:
+        extra: list[tuple[Any, ...]] = []
+        if msg.TYPE == "session.start":
+            extra.append(("zadd", layout.ACTIVE_SESSIONS, {self.session_id: time.time()}))
+        return await self._bus.publish(msg, extra=extra)
+
+    # --- reader ------------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        await self._started.wait()
+        backoff = Backoff()
+        while True:
+            # The media clock thread drains the pacer: polling it every 20 ms is simpler
+            # than an event set across threads.
+            while not self._wants_more():  # noqa: ASYNC110 - see the comment above
+                await asyncio.sleep(0.02)
+            try:
+                entries = await self._bus.read_session(
+                    self.session_id, self._read_from, block_ms=self._block_ms, count=50
+                )
+            except REDIS_ERRORS as e:
+                self._metrics.redis_errors.inc()
+                self._log.warning("reading the session stream failed (%s)", type(e).__name__)
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            backoff.reset()
+            self._dispatch(entries)
+
+    def _dispatch(self, entries: Sequence[tuple[Any, Any]]) -> None:
+        for entry_id, fields in entries:
+            self._read_from = entry_id
+            kind = fields.get(b"type") if isinstance(fields, dict) else None
+            if kind in _EDGE_TYPES_B:
+                continue
+            try:
+                msg = from_entry(fields)
+            except Exception as e:  # ASPError, or anything a hostile entry provokes
+                self._metrics.malformed.inc()
+                code = e.error.code if isinstance(e, ASPError) else type(e).__name__
+                self._log.warning("skipped malformed entry %s (%s)", self._read_from, code)
+                continue
+            if getattr(msg, "session_id", None) != self.session_id:
+                self._metrics.malformed.inc()
+                self._log.warning("skipped entry %s of another session", self._read_from)
+                continue
+            try:
+                self._on_message(msg)
+            except Exception:
+                self._log.exception("handling %s failed", msg.TYPE)
+
+
+async def retry_forever(op: Callable[[], Awaitable[Any]], what: str, log: logging.Logger) -> Any:
+    """Runs ``op`` until it succeeds, with backoff (used at startup for Redis)."""
+    backoff = Backoff(cap=5.0)
+    while True:
+        try:
+            return await op()
+        except REDIS_ERRORS as e:
+            log.warning("%s failed (%s); retrying", what, type(e).__name__)
+            await asyncio.sleep(backoff.next_delay())

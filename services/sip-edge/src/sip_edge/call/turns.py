@@ -1,0 +1,175 @@
+"""Turn-taking for one call (pure): caller frames in, agent frames out, actions for the bridge.
+
+Full duplex: every caller frame goes through the VAD segmenter, also while the agent
+speaks. When the caller has spoken for ``barge_in_min_ms`` of voiced audio during playback
+within one burst of speech (pauses under 60 ms do not split a burst; this is the guard
+against line echo and short noises), playback stops at once, what is queued is
+flushed, later chunks of the cut response are dropped, and a :class:`BargeIn` action asks
+the bridge to publish ``response.cancel(response_id, "barge_in")``. The interrupting speech is
+already inside the segmenter, so it becomes the start of the next utterance.
+
+Echo guard (a Geigel double-talk detector): while the agent speaks, and for
+``ECHO_TAIL_FRAMES`` after, a burst of caller speech whose loudest frame stays below the
+loudest agent frame just played minus ``echo_guard_db`` is taken as echo of the agent's own
+voice and counts as silence, for barge-in and for the segmenter alike. The default 6 dB is
+the echo return loss G.168 assumes of a line; 0 turns the guard off. docs/perf/sip-edge.md
+has the measurement.
+
+The media clock thread calls :meth:`Turns.next_playout_frame`; the event loop calls the rest.
+One lock keeps the pacer consistent between the two.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import threading
+
+import numpy as np
+
+from ..playback import Pacer
+from ..vad import Segmenter, SpeechEnded, SpeechStarted, UtteranceReady
+
+__all__ = [
+    "Action",
+    "BargeIn",
+    "PublishAudioEnd",
+    "PublishSpeechStart",
+    "PublishUtterance",
+    "Turns",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PublishSpeechStart:
+    onset_frame: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PublishUtterance:
+    audio: bytes
+    duration_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PublishAudioEnd:
+    duration_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BargeIn:
+    response_id: str
+    frame_index: int
+    """The caller frame at which playback stopped."""
+
+
+ECHO_TAIL_FRAMES = 15
+"""Frames (300 ms) of agent audio the echo guard remembers: the echo path's delay and tail."""
+
+BURST_GAP_MS = 60
+"""A pause this long ends a burst: the barge-in guard counts voiced time within one burst."""
+
+Action = PublishSpeechStart | PublishUtterance | PublishAudioEnd | BargeIn
+
+
+class Turns:
+    def __init__(
+        self,
+        segmenter: Segmenter,
+        pacer: Pacer,
+        barge_in_min_ms: int = 120,
+        echo_guard_db: float = 6.0,
+    ) -> None:
+        self.segmenter = segmenter
+        self.pacer = pacer
+        self.barge_in_min_ms = barge_in_min_ms
+        self.echo_ratio = 10 ** (-echo_guard_db / 20) if echo_guard_db > 0 else 0.0
+        self.barge_ins = 0
+        self.echo_frames = 0
+        """Caller frames the echo guard took for echo."""
+        self._far_peaks: collections.deque[int] = collections.deque(
+            [0] * ECHO_TAIL_FRAMES, maxlen=ECHO_TAIL_FRAMES
+        )
+        self._lock = threading.Lock()
+        self._burst_frames = 0  # voiced frames of the current burst of speech
+        self._burst_peak = 0  # the loudest sample of the burst's voiced frames
+        self._burst_far = 0  # the loudest agent sample played during the burst (+ tail)
+        self._gap_frames = 0
+
+    # --- event loop side -----------------------------------------------------------------
+
+    def on_caller_frame(self, frame: bytes, probability: float) -> list[Action]:
+        frame_ms = self.segmenter.params.frame_ms
+        voiced = probability >= self.segmenter.params.threshold
+        if voiced:
+            self._burst_frames += 1
+            self._gap_frames = 0
+            self._burst_peak = max(self._burst_peak, _peak(frame))
+        else:
+            self._gap_frames += 1
+            if self._gap_frames * frame_ms >= BURST_GAP_MS:
+                self._burst_frames = 0
+                self._burst_peak = 0
+                self._burst_far = 0
+        echo = False
+        if self.echo_ratio and self._burst_frames:
+            with self._lock:
+                self._burst_far = max(self._burst_far, max(self._far_peaks))
+            # The whole burst is judged by its loudest frame against the loudest agent audio
+            # of its time: consonants quieter than the threshold do not split a caller's
+            # word, and echo never gets that loud.
+            far = self._burst_far
+            echo = bool(far) and self._burst_peak < far * self.echo_ratio
+        if voiced and echo:
+            probability = 0.0
+            self.echo_frames += 1
+        events = self.segmenter.push(frame, probability)
+        actions: list[Action] = []
+        if not echo and self._burst_frames * frame_ms >= self.barge_in_min_ms:
+            with self._lock:
+                cut = self.pacer.cancel() if self.pacer.playing else []
+            if cut:
+                self.barge_ins += 1
+                actions.extend(BargeIn(rid, self.segmenter.frame_index) for rid in cut)
+        for ev in events:
+            if isinstance(ev, SpeechStarted):
+                actions.append(PublishSpeechStart(ev.onset_frame))
+            elif isinstance(ev, UtteranceReady):
+                actions.append(PublishUtterance(ev.audio, ev.duration_ms))
+            elif isinstance(ev, SpeechEnded):
+                actions.append(PublishAudioEnd(ev.duration_ms))
+        return actions
+
+    def push_audio(self, response_id: str, seq: int, audio: bytes, is_final: bool) -> bool:
+        with self._lock:
+            return self.pacer.push(response_id, seq, audio, is_final)
+
+    def cancel(self, response_id: str | None = None) -> list[str]:
+        """A cancel from the pipeline (response.cancel it published itself)."""
+        with self._lock:
+            return self.pacer.cancel(response_id)
+
+    def wants_more(self) -> bool:
+        with self._lock:
+            return self.pacer.wants_more()
+
+    @property
+    def playing(self) -> bool:
+        with self._lock:
+            return self.pacer.playing
+
+    # --- media clock side ----------------------------------------------------------------
+
+    def next_playout_frame(self) -> bytes:
+        with self._lock:
+            frame = self.pacer.next_frame()
+            if self.echo_ratio:
+                self._far_peaks.append(_peak(frame))
+            return frame
+
+
+def _peak(frame: bytes) -> int:
+    if not frame:
+        return 0
+    samples = np.frombuffer(frame, dtype="<i2")
+    return int(np.max(np.abs(samples.astype(np.int32))))

@@ -1,0 +1,313 @@
+"""One call on the event loop: SIP events in, VAD and turn-taking, ASP events out.
+
+:class:`CallSession` is the :class:`~sip_edge.sip.CallListener` of a call. It owns the call's
+state machine, its VAD classifier, its :class:`~sip_edge.call.Turns` (segmenter + pacer +
+barge-in guard) and its :class:`~sip_edge.bridge.SessionBridge`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from asp import AudioConfig, VADConfig
+from asp.messages import (
+    AudioEnd,
+    CallAction,
+    CallActionKind,
+    CallDtmf,
+    Message,
+    ResponseAudio,
+    ResponseCancel,
+    SessionEnd,
+    SessionStart,
+    SessionStarted,
+    SessionUpdated,
+    SpeechStart,
+    Utterance,
+    now_iso,
+)
+from pipeline.bus import Bus
+
+from .bridge import SessionBridge
+from .call import (
+    BargeIn,
+    CallMachine,
+    CallState,
+    PublishAudioEnd,
+    PublishSpeechStart,
+    PublishUtterance,
+    Turns,
+)
+from .metrics import Metrics
+from .playback import Pacer
+from .settings import Settings
+from .sip import CallHandle, CallInfo
+from .vad import Segmenter, SegmenterParams, SpeechClassifier, make_classifier
+
+__all__ = ["CallSession"]
+
+log = logging.getLogger(__name__)
+
+
+class _CallLog(logging.LoggerAdapter[logging.Logger]):
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        extra = self.extra or {}
+        return f"[session {extra.get('session_id')} call {extra.get('call_ref')}] {msg}", kwargs
+
+
+def segmenter_params(vad: VADConfig) -> SegmenterParams:
+    return SegmenterParams(
+        threshold=vad.threshold,
+        ring_buffer_frames=vad.ring_buffer_frames,
+        speech_ratio=vad.speech_ratio,
+        min_speech_ms=vad.min_speech_ms,
+        silence_threshold_ms=vad.silence_threshold_ms,
+        prefix_padding_ms=vad.prefix_padding_ms,
+    )
+
+
+class CallSession:
+    def __init__(
+        self,
+        info: CallInfo,
+        handle: CallHandle,
+        settings: Settings,
+        metrics: Metrics,
+        bus: Bus,
+        on_done: Callable[[CallSession], None],
+        apologies: dict[int, bytes] | None = None,
+    ) -> None:
+        self.info = info
+        self.handle = handle
+        self.settings = settings
+        self.metrics = metrics
+        self.session_id = str(uuid.uuid4())
+        self.log = _CallLog(log, {"session_id": self.session_id, "call_ref": info.call_ref})
+        self.machine = CallMachine(self.log)
+        self.machine.answer()
+        self.vad = VADConfig()
+        self.audio = AudioConfig()
+        self.turns: Turns | None = None
+        self.classifier: SpeechClassifier | None = None
+        self._bus = bus
+        self._on_done = on_done
+        self.bridge: SessionBridge | None = None
+        self._utterances = 0
+        self._answered_at = time.monotonic()
+        self._turn_ended_at: float | None = None
+        self._greeted = False
+        self._awaiting_first_audio: set[str] = set()
+        self._silence = bytes(320)
+        self._synced = (0, 0, 0)
+        self.apologies: dict[int, bytes] = apologies or {}
+        self._apologies_played = 0
+
+    # --- SIP side (event loop) ------------------------------------------------------------
+
+    def on_media(self, sample_rate: int, codec: str) -> None:
+        if self.machine.state is not CallState.ANSWERING:
+            return
+        self.audio = AudioConfig(sample_rate=sample_rate)
+        self._silence = bytes(self.audio.frame_bytes)
+        self.classifier = make_classifier(self.settings.vad, sample_rate, self.vad.threshold)
+        pacer = Pacer(self.audio.frame_bytes, high_water_ms=self.settings.playback_high_water_ms)
+        self.turns = Turns(
+            Segmenter(segmenter_params(self.vad)),
+            pacer,
+            self.settings.barge_in_min_ms,
+            self.settings.echo_guard_db,
+        )
+        self.machine.media_up()
+        self.metrics.calls.inc()
+        self.bridge = SessionBridge(
+            self._bus,
+            self.session_id,
+            self.metrics,
+            self._on_message,
+            self._wants_more,
+            self.log,
+            on_undelivered=self._undelivered,
+        )
+        self.bridge.start(
+            SessionStart(
+                session_id=self.session_id,
+                call_id=self.info.sip_call_id,
+                audio=self.audio,
+                vad=self.vad,
+                metadata={
+                    "caller_number": self.info.caller_number,
+                    "sip_call_id": self.info.sip_call_id,
+                    "language": self.settings.language,
+                    "codec": codec,
+                    "extension": self.settings.extension,
+                },
+                version="1.1.0",
+                timestamp=now_iso(),
+            )
+        )
+        self.log.info("session started (%s Hz, %s)", sample_rate, codec)
+
+    def on_frame(self, pcm: bytes) -> None:
+        turns, classifier = self.turns, self.classifier
+        if turns is None or classifier is None or not self.machine.is_live:
+            return
+        if len(pcm) != self.audio.frame_bytes:
+            return
+        self.metrics.frames_in.inc()
+        try:
+            prob = classifier.probability(pcm)
+        except Exception:
+            self.log.exception("VAD failed on a frame; treating it as silence")
+            prob = 0.0
+        for action in turns.on_caller_frame(pcm, prob):
+            self._act(action)
+        if turns.segmenter.frame_index % 50 == 0:
+            self._sync_stats()
+
+    def _act(self, action: object) -> None:
+        bridge = self.bridge
+        if bridge is None:
+            return
+        if isinstance(action, PublishSpeechStart):
+            self.metrics.vad_events.labels("speech_start").inc()
+            bridge.publish(SpeechStart(session_id=self.session_id, timestamp=now_iso()))
+        elif isinstance(action, PublishUtterance):
+            self._utterances += 1
+            self.metrics.vad_events.labels("utterance").inc()
+            bridge.publish(
+                Utterance(
+                    session_id=self.session_id,
+                    utterance_id=f"u{self._utterances}",
+                    sample_rate=self.audio.sample_rate,
+                    encoding=self.audio.encoding,
+                    duration_ms=action.duration_ms,
+                    audio=action.audio,
+                )
+            )
+        elif isinstance(action, PublishAudioEnd):
+            self.metrics.vad_events.labels("end").inc()
+            bridge.publish(
+                AudioEnd(
+                    session_id=self.session_id, duration_ms=action.duration_ms, timestamp=now_iso()
+                )
+            )
+            self._turn_ended_at = time.monotonic()
+        elif isinstance(action, BargeIn):
+            self.metrics.barge_ins.inc()
+            self.log.info("barge-in: response %s cut", action.response_id)
+            bridge.publish(
+                ResponseCancel(
+                    session_id=self.session_id, response_id=action.response_id, reason="barge_in"
+                )
+            )
+
+    def on_dtmf(self, digit: str) -> None:
+        if self.bridge is not None and self.machine.is_live:
+            self.bridge.publish(CallDtmf(session_id=self.session_id, digit=digit))
+
+    def on_transfer_result(self, ok: bool, status_code: int) -> None:
+        self.log.info("transfer %s (%s)", "accepted" if ok else "failed", status_code)
+        if ok:
+            self.handle.hangup()
+        elif self.machine.state is CallState.TRANSFERRING:
+            self.machine.transfer_failed()
+
+    def on_ended(self, reason: str) -> None:
+        if self.machine.state is CallState.ENDED:
+            return
+        self.machine.hangup(reason)
+        self._sync_stats()
+        self.machine.ended()
+        self._on_done(self)
+        if self.bridge is not None:
+            bridge = self.bridge
+            end = SessionEnd(session_id=self.session_id, reason="call_hangup", timestamp=now_iso())
+            task = asyncio.ensure_future(bridge.close(end))
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
+        self.log.info("call ended (%s)", reason)
+
+    # --- media clock thread ---------------------------------------------------------------
+
+    def next_playout_frame(self) -> bytes:
+        turns = self.turns
+        return turns.next_playout_frame() if turns is not None else self._silence
+
+    # --- Redis side (event loop) ------------------------------------------------------------
+
+    def _wants_more(self) -> bool:
+        return self.turns.wants_more() if self.turns is not None else True
+
+    def _on_message(self, msg: Message) -> None:
+        turns = self.turns
+        if turns is None:
+            return
+        if isinstance(msg, ResponseAudio):
+            if turns.push_audio(msg.response_id, msg.seq, msg.audio, msg.is_final):
+                self._first_audio(msg.response_id)
+        elif isinstance(msg, ResponseCancel):
+            turns.cancel(msg.response_id)
+        elif isinstance(msg, CallAction):
+            self._call_action(msg)
+        elif isinstance(msg, SessionStarted | SessionUpdated) and msg.negotiated is not None:
+            self.vad = msg.negotiated.vad
+            if not turns.segmenter.in_speech:
+                turns.segmenter = Segmenter(segmenter_params(self.vad))
+
+    def _undelivered(self, msg: Message) -> None:
+        """Redis is down while the caller's turn waits to go out: apologise (the turn is
+        kept and goes out when Redis is back)."""
+        turns = self.turns
+        if not isinstance(msg, Utterance) or turns is None:
+            return
+        apology = self.apologies.get(self.audio.sample_rate)
+        if not apology:
+            return
+        self._apologies_played += 1
+        self.log.info("Redis unreachable: playing the apology")
+        turns.push_audio(f"local-apology-{self._apologies_played}", 0, apology, True)
+
+    def _first_audio(self, response_id: str) -> None:
+        if response_id in self._awaiting_first_audio:
+            return
+        self._awaiting_first_audio.add(response_id)
+        now = time.monotonic()
+        if not self._greeted:
+            self._greeted = True
+            self.metrics.answer_to_greeting.observe(now - self._answered_at)
+        elif self._turn_ended_at is not None:
+            self.metrics.turn_to_first_audio.observe(now - self._turn_ended_at)
+            self._turn_ended_at = None
+
+    def _call_action(self, msg: CallAction) -> None:
+        if not self.machine.is_live:
+            return
+        if msg.action is CallActionKind.HANGUP:
+            self.log.info("pipeline asked to hang up")
+            self.handle.hangup()
+        elif msg.action is CallActionKind.TRANSFER and msg.target:
+            self.log.info("pipeline asked for a blind transfer")
+            self.machine.transfer()
+            self.handle.transfer(msg.target)
+        elif msg.action is CallActionKind.DTMF and msg.digits:
+            self.handle.send_dtmf(msg.digits)
+
+    def _sync_stats(self) -> None:
+        turns = self.turns
+        if turns is None:
+            return
+        s = turns.pacer.stats
+        played, under, late = s.frames_played, s.underruns, s.late_chunks_dropped
+        p0, u0, l0 = self._synced
+        self.metrics.frames_out.inc(played - p0)
+        self.metrics.underruns.inc(under - u0)
+        self.metrics.late_chunks.inc(late - l0)
+        self._synced = (played, under, late)
+
+
+_BACKGROUND: set[asyncio.Future[None]] = set()

@@ -1,0 +1,94 @@
+"""Prometheus metrics and /health on one small HTTP server (default :9091)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["Metrics", "MetricsServer"]
+
+_LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.active_calls = Gauge("sip_edge_active_calls", "Calls in progress", registry=r)
+        self.calls = Counter("sip_edge_calls", "Calls answered", registry=r)
+        self.calls_rejected = Counter(
+            "sip_edge_calls_rejected", "Calls refused (486 Busy Here)", registry=r
+        )
+        self.registered = Gauge("sip_edge_registered", "1 while registered to the PBX", registry=r)
+        self.frames_in = Counter("sip_edge_frames_in", "Caller audio frames received", registry=r)
+        self.frames_out = Counter("sip_edge_frames_out", "Agent audio frames played", registry=r)
+        self.underruns = Counter(
+            "sip_edge_underruns", "Silent frames played while a response chunk was late", registry=r
+        )
+        self.vad_events = Counter("sip_edge_vad_events", "VAD events", ["event"], registry=r)
+        self.barge_ins = Counter("sip_edge_barge_ins", "Responses cut by the caller", registry=r)
+        self.malformed = Counter(
+            "sip_edge_malformed_entries", "Stream entries skipped as malformed", registry=r
+        )
+        self.redis_errors = Counter(
+            "sip_edge_redis_errors", "Redis operations that failed", registry=r
+        )
+        self.late_chunks = Counter(
+            "sip_edge_late_chunks_dropped", "Chunks of cut responses dropped", registry=r
+        )
+        self.answer_to_greeting = Histogram(
+            "sip_edge_answer_to_greeting_seconds",
+            "From answering a call to the first greeting audio",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.turn_to_first_audio = Histogram(
+            "sip_edge_end_of_turn_to_first_audio_seconds",
+            "From the caller's end of turn to the first audio of the answer",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsServer:
+    """GET /metrics (Prometheus text) and GET /health (200 when healthy, else 503)."""
+
+    def __init__(self, metrics: Metrics, host: str, port: int, health: Callable[[], bool]) -> None:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    body, code, ctype = metrics.render(), 200, CONTENT_TYPE_LATEST
+                elif self.path == "/health":
+                    ok = outer.health()
+                    body = b"ok\n" if ok else b"unhealthy\n"
+                    code, ctype = (200 if ok else 503), "text/plain"
+                else:
+                    body, code, ctype = b"not found\n", 404, "text/plain"
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.health = health
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

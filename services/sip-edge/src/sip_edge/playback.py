@@ -1,0 +1,162 @@
+"""Playback of the agent's answers, paced by the media clock (pure: no clock, no I/O).
+
+The media clock asks for one frame every ``frame_ms`` (:meth:`Pacer.next_frame`); the bridge
+hands over ``response.audio`` chunks as they arrive (:meth:`Pacer.push`). The pacer:
+
+- plays the chunks of a response in ``seq`` order, across chunk boundaries, in frames of
+  exactly ``frame_bytes`` (the last frame of a response is padded with silence);
+- while a response is still open (its final chunk not yet played) and the next chunk has not
+  arrived, plays silence and counts an underrun: nothing is skipped, the late chunk plays
+  when it comes;
+- never drops the end of a long answer: there is no size limit. Instead
+  :meth:`Pacer.wants_more` tells the reader to stop reading from Redis while more than
+  ``high_water_ms`` is buffered (back-pressure; Redis keeps the rest);
+- on barge-in, :meth:`Pacer.cancel` flushes what is queued and remembers the response, so
+  its late chunks are dropped (and counted) instead of played.
+
+Responses play one after another in the order their first chunk arrived.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+
+__all__ = ["Pacer", "PacerStats"]
+
+
+@dataclasses.dataclass(slots=True)
+class PacerStats:
+    frames_played: int = 0
+    underruns: int = 0
+    """Silent frames played inside an open response while its next chunk was late."""
+    late_chunks_dropped: int = 0
+    """Chunks of a cancelled or finished response that arrived afterwards."""
+    duplicate_chunks: int = 0
+
+
+@dataclasses.dataclass(slots=True)
+class _Response:
+    response_id: str
+    chunks: dict[int, bytes] = dataclasses.field(default_factory=dict)
+    next_seq: int = 0
+    final_seq: int | None = None
+    started: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.final_seq is not None and self.next_seq > self.final_seq
+
+
+class Pacer:
+    def __init__(self, frame_bytes: int, frame_ms: int = 20, high_water_ms: int = 10_000) -> None:
+        if frame_bytes <= 0 or frame_bytes % 2:
+            raise ValueError("frame_bytes must be a positive even number (PCM16)")
+        self.frame_bytes = frame_bytes
+        self.frame_ms = frame_ms
+        self.high_water_ms = high_water_ms
+        self.stats = PacerStats()
+        self._silence = bytes(frame_bytes)
+        self._queue: collections.deque[_Response] = collections.deque()
+        self._by_id: dict[str, _Response] = {}
+        self._closed: set[str] = set()
+        self._pcm = bytearray()  # bytes of the current response, in order, not yet played
+        self._buffered = 0  # bytes held in chunks not yet moved to _pcm
+
+    # --- input --------------------------------------------------------------------------
+
+    def push(self, response_id: str, seq: int, audio: bytes, is_final: bool) -> bool:
+        """Queues one chunk. False when it is dropped (its response was cancelled/played)."""
+        if response_id in self._closed:
+            self.stats.late_chunks_dropped += 1
+            return False
+        resp = self._by_id.get(response_id)
+        if resp is None:
+            resp = _Response(response_id)
+            self._by_id[response_id] = resp
+            self._queue.append(resp)
+        if seq < resp.next_seq or seq in resp.chunks or seq < 0:
+            self.stats.duplicate_chunks += 1
+            return False
+        if resp.final_seq is not None and seq > resp.final_seq:
+            self.stats.late_chunks_dropped += 1
+            return False
+        resp.chunks[seq] = audio
+        self._buffered += len(audio)
+        if is_final:
+            resp.final_seq = seq
+        return True
+
+    def cancel(self, response_id: str | None = None) -> list[str]:
+        """Barge-in: stop now, flush everything queued and drop late chunks of the flushed
+        responses. Returns the ids of the responses that were cut (playing or queued)."""
+        cut: list[str] = []
+        for resp in list(self._queue):
+            if response_id is None or resp.response_id == response_id:
+                cut.append(resp.response_id)
+                self._close(resp)
+        return cut
+
+    def _close(self, resp: _Response) -> None:
+        if self._queue and self._queue[0] is resp:
+            self._pcm.clear()
+        self._queue.remove(resp)
+        self._by_id.pop(resp.response_id, None)
+        self._closed.add(resp.response_id)
+        self._buffered -= sum(len(c) for c in resp.chunks.values())
+
+    # --- state --------------------------------------------------------------------------
+
+    @property
+    def playing(self) -> bool:
+        """True while a response is open (audio queued or its final chunk not yet played)."""
+        return bool(self._queue)
+
+    @property
+    def current_response(self) -> str | None:
+        return self._queue[0].response_id if self._queue else None
+
+    @property
+    def buffered_ms(self) -> int:
+        total = len(self._pcm) + self._buffered
+        return total * self.frame_ms // self.frame_bytes
+
+    def wants_more(self) -> bool:
+        """Back-pressure: False while more than high_water_ms is buffered."""
+        return self.buffered_ms < self.high_water_ms
+
+    # --- output (called by the media clock, once per frame) -----------------------------
+
+    def next_frame(self) -> bytes:
+        """The next frame to play: audio, or silence when there is none."""
+        while self._queue:
+            resp = self._queue[0]
+            # Move every chunk that is next in order into the playout buffer.
+            while resp.next_seq in resp.chunks:
+                chunk = resp.chunks.pop(resp.next_seq)
+                self._buffered -= len(chunk)
+                self._pcm += chunk
+                resp.next_seq += 1
+            if len(self._pcm) >= self.frame_bytes:
+                frame = bytes(self._pcm[: self.frame_bytes])
+                del self._pcm[: self.frame_bytes]
+                resp.started = True
+                self.stats.frames_played += 1
+                return frame
+            if resp.complete:
+                tail = bytes(self._pcm)
+                self._pcm.clear()
+                self._finish(resp)
+                if tail:
+                    self.stats.frames_played += 1
+                    return tail + self._silence[len(tail) :]
+                continue
+            if resp.started:
+                self.stats.underruns += 1
+            return self._silence
+        return self._silence
+
+    def _finish(self, resp: _Response) -> None:
+        self._queue.popleft()
+        self._by_id.pop(resp.response_id, None)
+        self._closed.add(resp.response_id)

@@ -1,0 +1,525 @@
+"""The PJSUA2 endpoint: the only module of sip-edge that imports pjsua2.
+
+One thread owns the library: it calls ``libCreate``/``libInit`` with ``threadCnt=0`` and
+``mainThreadOnly=True``, then polls ``libHandleEvents`` and runs the commands other threads
+queue for it (:meth:`Endpoint.submit`), so every PJSUA2 call and callback happens on it.
+Events go to asyncio with ``loop.call_soon_threadsafe``. Audio is the exception: the
+conference bridge's clock thread calls each call's media port every 20 ms; received frames
+are handed to the loop, and the frame to play is taken from the listener's thread-safe
+``next_playout_frame`` (the media clock is what paces playback).
+
+Every pj object created here (endpoint, transport, accounts, calls, media ports) is
+referenced from this module until the library no longer uses it: SWIG objects freed by
+Python's GC while PJSUA still points at them crash the process.
+
+Accounts: a local account for calls sent straight to our SIP port (the default account),
+plus, when a registrar is configured, an account that registers as the extension and keeps
+the registration alive. Calls beyond ``max_calls`` (or while draining) get 486 Busy Here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import gc
+import logging
+import queue
+import re
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+import pjsua2 as pj
+
+__all__ = ["CallHandle", "CallInfo", "CallListener", "Endpoint", "SipConfig"]
+
+log = logging.getLogger(__name__)
+
+_FRAME_PTIME_US = 20_000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SipConfig:
+    bind_host: str = "0.0.0.0"  # noqa: S104 - a SIP endpoint listens on the network
+    port: int = 5070
+    extension: str = "2000"
+    password: str = ""
+    registrar: str = ""
+    """host:port of the PBX to register to; empty: no registration (direct calls only)."""
+    register_expires_s: int = 300
+    max_calls: int = 50
+    rtp_port: int = 30000
+    rtp_port_range: int = 2000
+    wideband: bool = False
+    """Offer G.722 first and run the bridge at 16 kHz (calls on G.722 then get 16 kHz PCM)."""
+    pj_log_level: int = 1
+    jb_max_pre_ms: int = 100
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallInfo:
+    call_ref: int
+    sip_call_id: str
+    caller_number: str
+    remote_uri: str
+
+
+class CallListener(Protocol):
+    """What the application gives for each accepted call. ``on_*`` run on the event loop;
+    ``next_playout_frame`` runs on the media clock thread and must be thread-safe."""
+
+    def on_media(self, sample_rate: int, codec: str) -> None: ...
+
+    def on_frame(self, pcm: bytes) -> None: ...
+
+    def on_dtmf(self, digit: str) -> None: ...
+
+    def on_transfer_result(self, ok: bool, status_code: int) -> None: ...
+
+    def on_ended(self, reason: str) -> None: ...
+
+    def next_playout_frame(self) -> bytes: ...
+
+
+NewCall = Callable[["CallInfo", "CallHandle"], CallListener]
+"""Called on the PJSUA thread for each call to accept: must be quick and not block."""
+
+
+def _caller_number(remote_uri: str) -> str:
+    m = re.search(r"sips?:([^@;>]+)@", remote_uri)
+    return m.group(1) if m else ""
+
+
+class _LogWriter(pj.LogWriter):  # type: ignore[misc]
+    """PJSIP's log lines into Python logging (any PJSIP thread may call it)."""
+
+    def write(self, entry: pj.LogEntry) -> None:
+        log.log(
+            logging.WARNING if entry.level <= 2 else logging.DEBUG, "pjsip: %s", entry.msg.rstrip()
+        )
+
+
+class _MediaPort(pj.AudioMediaPort):  # type: ignore[misc]
+    def __init__(self, owner: _Call) -> None:
+        super().__init__()
+        self._owner: _Call | None = owner
+        self.frames_in = 0
+        self.frames_out = 0
+
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:
+        if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
+            return
+        owner = self._owner
+        if owner is None:
+            return
+        buf = bytearray(frame.size)
+        frame.buf.copy_to_bytearray(buf)
+        self.frames_in += 1
+        owner.deliver_frame(bytes(buf))
+
+    def release(self) -> None:
+        self._owner = None
+
+    def onFrameRequested(self, frame: pj.MediaFrame) -> None:
+        owner = self._owner
+        if owner is None:
+            frame.type = pj.PJMEDIA_FRAME_TYPE_NONE
+            frame.size = 0
+            return
+        pcm = owner.playout_frame()
+        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        frame.buf.assign_from_bytes(pcm)
+        frame.size = len(pcm)
+        self.frames_out += 1
+
+
+class _Call(pj.Call):  # type: ignore[misc]
+    def __init__(self, ep: Endpoint, acc: pj.Account, call_id: int) -> None:
+        super().__init__(acc, call_id)
+        self.ep = ep
+        self.listener: CallListener | None = None
+        self.port: _MediaPort | None = None
+        self.audio_media: pj.AudioMedia | None = None
+        self.sample_rate = 8000
+        self.ended = False
+        self.silence = bytes(320)
+
+    # --- PJSUA thread --------------------------------------------------------------------
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        info = self.getInfo()
+        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.ended:
+            self.ended = True
+            self._detach_media()
+            reason = f"{info.lastStatusCode} {info.lastReason}".strip()
+            self.ep.call_gone(self, reason)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        if self.ended or self.port is not None or self.listener is None:
+            return
+        info = self.getInfo()
+        for i, mi in enumerate(info.media):
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                self._attach_media(i)
+                return
+
+    def _attach_media(self, index: int) -> None:
+        codec = ""
+        try:
+            si = self.getStreamInfo(index)
+            codec = si.codecName
+            self.sample_rate = 16000 if si.codecClockRate >= 16000 else 8000
+        except pj.Error:
+            self.sample_rate = 8000
+        self.silence = bytes(self.sample_rate * 2 * _FRAME_PTIME_US // 1_000_000)
+        fmt = pj.MediaFormatAudio()
+        fmt.type = pj.PJMEDIA_TYPE_AUDIO
+        fmt.clockRate = self.sample_rate
+        fmt.channelCount = 1
+        fmt.bitsPerSample = 16
+        fmt.frameTimeUsec = _FRAME_PTIME_US
+        port = _MediaPort(self)
+        port.createPort(f"edge{self.getId()}", fmt)
+        self.audio_media = self.getAudioMedia(index)
+        self.audio_media.startTransmit(port)
+        port.startTransmit(self.audio_media)
+        self.port = port
+        self.ep.post(self.listener.on_media, self.sample_rate, codec)
+
+    def _detach_media(self) -> None:
+        # The conference bridge drops a call's ports itself when the call's media goes;
+        # the wrappers stay referenced until the call is collected (see Endpoint._reap).
+        self.audio_media = None
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        if self.listener is not None and len(prm.digit) == 1:
+            self.ep.post(self.listener.on_dtmf, prm.digit)
+
+    def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:
+        if prm.finalNotify and self.listener is not None:
+            ok = 200 <= prm.statusCode < 300
+            self.ep.post(self.listener.on_transfer_result, ok, prm.statusCode)
+            prm.cont = False
+
+    # --- media clock thread ----------------------------------------------------------------
+
+    def deliver_frame(self, pcm: bytes) -> None:
+        if self.listener is not None:
+            self.ep.post(self.listener.on_frame, pcm)
+
+    def playout_frame(self) -> bytes:
+        listener = self.listener
+        if listener is None or self.ended:
+            return self.silence
+        try:
+            pcm = listener.next_playout_frame()
+        except Exception:  # never let an exception cross into the media clock thread
+            log.exception("playout failed; playing silence")
+            return self.silence
+        return pcm if len(pcm) == len(self.silence) else self.silence
+
+
+class _Account(pj.Account):  # type: ignore[misc]
+    def __init__(self, ep: Endpoint, name: str) -> None:
+        super().__init__()
+        self.ep = ep
+        self.name = name
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        self.ep.incoming(self, prm.callId)
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
+        ok = prm.code // 100 == 2 and prm.expiration > 0
+        self.ep.registration_changed(ok, prm.code)
+
+
+class CallHandle:
+    """What the event loop can do to one call; every method queues work for the PJSUA
+    thread and returns at once."""
+
+    def __init__(self, ep: Endpoint, call_ref: int) -> None:
+        self._ep = ep
+        self.call_ref = call_ref
+
+    def hangup(self, status_code: int = 0) -> None:
+        self._ep.submit(lambda: self._ep.hangup(self.call_ref, status_code))
+
+    def transfer(self, extension: str) -> None:
+        self._ep.submit(lambda: self._ep.transfer(self.call_ref, extension))
+
+    def send_dtmf(self, digits: str) -> None:
+        self._ep.submit(lambda: self._ep.send_dtmf(self.call_ref, digits))
+
+
+class Endpoint:
+    """Starts the PJSUA thread; ``new_call`` decides nothing, capacity is decided here."""
+
+    def __init__(
+        self,
+        config: SipConfig,
+        loop: asyncio.AbstractEventLoop,
+        new_call: NewCall,
+        on_registration: Callable[[bool, int], None] | None = None,
+        on_busy: Callable[[], None] | None = None,
+    ) -> None:
+        self.config = config
+        self._loop = loop
+        self._new_call = new_call
+        self._on_registration = on_registration
+        self._on_busy = on_busy
+        self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="pjsua", daemon=True)
+        self._ready = threading.Event()
+        self._stopped = threading.Event()
+        self._stop = False
+        self._startup_error: BaseException | None = None
+        self.draining = False
+        self.local_port = 0
+        # Explicit references to every pj object (see the module docstring).
+        self._ep: pj.Endpoint | None = None
+        self._log_writer = _LogWriter()
+        self._accounts: list[_Account] = []
+        self._calls: dict[int, _Call] = {}
+        self._graveyard: list[_Call] = []
+
+    # --- any thread ----------------------------------------------------------------------
+
+    def register_current_thread(self, name: str) -> None:
+        """Lets this thread touch (and garbage-collect) PJSUA objects: a safety net for the
+        event loop's thread; the code itself only uses PJSUA on its own thread."""
+        ep = self._ep
+        if ep is not None and not ep.libIsThreadRegistered():
+            ep.libRegisterThread(name)
+
+    def start(self, timeout: float = 15.0) -> None:
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("the PJSUA thread did not start in time")
+        if self._startup_error is not None:
+            raise RuntimeError(f"PJSUA failed to start: {self._startup_error}") from (
+                self._startup_error
+            )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop = True
+        self._thread.join(timeout)
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        self._commands.put(fn)
+
+    def post(self, fn: Callable[..., None], *args: object) -> None:
+        """Runs fn(*args) on the event loop (from the PJSUA or the media clock thread)."""
+        with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._calls)
+
+    # --- PJSUA thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._init()
+        except BaseException as e:  # reported by start()
+            self._startup_error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        ep = self._ep
+        assert ep is not None
+        try:
+            while not self._stop:
+                ep.libHandleEvents(10)
+                self._run_commands()
+                self._reap()
+        finally:
+            self._shutdown()
+            self._stopped.set()
+
+    def _init(self) -> None:
+        c = self.config
+        ep = pj.Endpoint()
+        ep.libCreate()
+        self._ep = ep
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.maxCalls = c.max_calls + 8  # room to answer 486 ourselves
+        cfg.uaConfig.userAgent = "pabx-sip-edge"
+        cfg.logConfig.level = c.pj_log_level
+        cfg.logConfig.consoleLevel = c.pj_log_level
+        cfg.logConfig.writer = self._log_writer
+        cfg.logConfig.decor = 0
+        rate = 16000 if c.wideband else 8000
+        cfg.medConfig.clockRate = rate
+        cfg.medConfig.sndClockRate = rate
+        cfg.medConfig.audioFramePtime = 20
+        cfg.medConfig.noVad = True
+        cfg.medConfig.ecTailLen = 0
+        cfg.medConfig.maxMediaPorts = 2 * c.max_calls + 16
+        # Jitter buffer: adaptive, but never prefetching more than jb_max_pre_ms (the
+        # default lets it grow to 400 ms, which a barge-in pays for twice).
+        cfg.medConfig.jbMinPre = 20
+        cfg.medConfig.jbMaxPre = c.jb_max_pre_ms
+        cfg.medConfig.jbInit = 20
+        ep.libInit(cfg)
+        tcfg = pj.TransportConfig()
+        tcfg.port = c.port
+        if c.bind_host not in ("", "0.0.0.0"):  # noqa: S104
+            tcfg.boundAddress = c.bind_host
+        tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        self.local_port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1])
+        ep.libStart()
+        ep.audDevManager().setNullDev()
+        self._set_codecs(ep)
+
+        host = c.bind_host if c.bind_host not in ("", "0.0.0.0") else "127.0.0.1"  # noqa: S104
+        direct = pj.AccountConfig()
+        direct.idUri = f"sip:{c.extension}@{host}:{self.local_port}"
+        self._media_config(direct)
+        acc = _Account(self, "direct")
+        acc.create(direct, True)
+        self._accounts.append(acc)
+        if c.registrar:
+            reg = pj.AccountConfig()
+            reg_host = c.registrar.split(":")[0]
+            reg.idUri = f"sip:{c.extension}@{reg_host}"
+            reg.regConfig.registrarUri = f"sip:{c.registrar}"
+            reg.regConfig.timeoutSec = c.register_expires_s
+            reg.regConfig.retryIntervalSec = 10
+            reg.regConfig.firstRetryIntervalSec = 2
+            cred = pj.AuthCredInfo("digest", "*", c.extension, 0, c.password)
+            reg.sipConfig.authCreds.append(cred)
+            self._media_config(reg)
+            racc = _Account(self, "registered")
+            racc.create(reg)
+            self._accounts.append(racc)
+        log.info(
+            "SIP endpoint on udp port %s (extension %s, registrar %s, max %s calls)",
+            self.local_port,
+            c.extension,
+            c.registrar or "none",
+            c.max_calls,
+        )
+
+    def _media_config(self, acfg: pj.AccountConfig) -> None:
+        acfg.mediaConfig.transportConfig.port = self.config.rtp_port
+        acfg.mediaConfig.transportConfig.portRange = self.config.rtp_port_range
+        if self.config.bind_host not in ("", "0.0.0.0"):  # noqa: S104
+            acfg.mediaConfig.transportConfig.boundAddress = self.config.bind_host
+
+    def _set_codecs(self, ep: pj.Endpoint) -> None:
+        prio = {"PCMU/8000": 250, "PCMA/8000": 249, "telephone-event/8000": 0}
+        if self.config.wideband:
+            prio["G722/16000"] = 254
+        for codec in ep.codecEnum2():
+            cid = codec.codecId
+            name = cid.rsplit("/", 1)[0] if cid.count("/") > 1 else cid
+            ep.codecSetPriority(cid, prio.get(name, 0))
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                fn = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                fn()
+            except Exception:
+                log.exception("SIP command failed")
+
+    def _reap(self) -> None:
+        """Frees the calls that ended, here on the PJSUA thread. The call and its media
+        port point at each other: the cycle is broken by hand, because Python's cyclic GC
+        may run on any thread, and PJSUA objects must not be destroyed on one pjlib does
+        not know."""
+        while self._graveyard:
+            call = self._graveyard.pop()
+            port = call.port
+            call.port = None
+            call.listener = None
+            if port is not None:
+                port.release()
+
+    def incoming(self, acc: _Account, call_id: int) -> None:
+        call = _Call(self, acc, call_id)
+        op = pj.CallOpParam()
+        if self.draining or len(self._calls) >= self.config.max_calls:
+            op.statusCode = pj.PJSIP_SC_BUSY_HERE
+            call.ended = True
+            call.hangup(op)
+            self._graveyard.append(call)
+            if self._on_busy is not None:
+                self.post(self._on_busy)
+            return
+        info = call.getInfo()
+        ci = CallInfo(call_id, info.callIdString, _caller_number(info.remoteUri), info.remoteUri)
+        self._calls[call_id] = call
+        try:
+            call.listener = self._new_call(ci, CallHandle(self, call_id))
+        except Exception:
+            log.exception("could not set up a call; answering 500")
+            del self._calls[call_id]
+            op.statusCode = 500
+            call.ended = True
+            call.hangup(op)
+            self._graveyard.append(call)
+            return
+        op.statusCode = 200
+        call.answer(op)
+
+    def call_gone(self, call: _Call, reason: str) -> None:
+        self._calls.pop(call.getId(), None)
+        self._graveyard.append(call)
+        if call.listener is not None:
+            self.post(call.listener.on_ended, reason)
+
+    def registration_changed(self, ok: bool, code: int) -> None:
+        log.info("registration %s (%s)", "active" if ok else "failed", code)
+        if self._on_registration is not None:
+            self.post(self._on_registration, ok, code)
+
+    def hangup(self, call_ref: int, status_code: int = 0) -> None:
+        call = self._calls.get(call_ref)
+        if call is None or call.ended:
+            return
+        op = pj.CallOpParam()
+        if status_code:
+            op.statusCode = status_code
+        call.hangup(op)
+
+    def transfer(self, call_ref: int, extension: str) -> None:
+        call = self._calls.get(call_ref)
+        if call is None or call.ended:
+            return
+        host = self.config.registrar or f"127.0.0.1:{self.local_port}"
+        call.xfer(f"sip:{extension}@{host}", pj.CallOpParam(True))
+
+    def send_dtmf(self, call_ref: int, digits: str) -> None:
+        call = self._calls.get(call_ref)
+        if call is not None and not call.ended:
+            call.dialDtmf(digits)
+
+    def _shutdown(self) -> None:
+        ep = self._ep
+        if ep is None:
+            return
+        try:
+            ep.hangupAllCalls()
+            for _ in range(50):
+                if not self._calls:
+                    break
+                ep.libHandleEvents(20)
+            for acc in self._accounts:
+                acc.shutdown()
+        except pj.Error:
+            log.exception("error while hanging up at shutdown")
+        self._graveyard.extend(self._calls.values())
+        self._calls.clear()
+        self._reap()
+        self._accounts.clear()
+        gc.collect()
+        ep.libDestroy()
+        self._ep = None

@@ -1,0 +1,266 @@
+"""Helpers for tests and benchmarks: audio made offline (espeak-ng speech resampled by
+sox; both Debian packages, installed by scripts/setup.d/31-sip-edge-test-audio.sh) and how
+it is compared (normalized cross-correlation)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from asp import ASPError, from_entry, to_entry
+from asp import streams as layout
+from asp.messages import Message, ResponseAudio, SessionStart
+
+
+def speech_wav(text: str, path: Path, voice: str = "pt-br", rate: int = 8000) -> Path:
+    """Speaks ``text`` with espeak-ng into a mono PCM16 WAV at ``rate``."""
+    raw = path.with_suffix(".espeak.wav")
+    espeak = ["espeak-ng", "-v", voice, "-s", "160", "-w", str(raw), text]
+    sox = ["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(path)]
+    # Fixed Debian tools found on PATH, arguments from the caller's own code.
+    subprocess.run(espeak, check=True, timeout=30)  # noqa: S603
+    subprocess.run(sox, check=True, timeout=30)  # noqa: S603
+    raw.unlink()
+    return path
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2
+        assert w.getnchannels() == 1
+        data = w.readframes(w.getnframes())
+        return np.frombuffer(data, dtype="<i2").astype(np.float64), w.getframerate()
+
+
+def pcm(samples: np.ndarray) -> bytes:
+    return np.clip(samples, -32768, 32767).astype("<i2").tobytes()
+
+
+def from_pcm(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<i2").astype(np.float64)
+
+
+def best_correlation(haystack: np.ndarray, needle: np.ndarray) -> tuple[float, int]:
+    """Max normalized correlation of ``needle`` against every same-length window of
+    ``haystack`` (which must be at least as long), and the offset where it is found."""
+    n = len(needle)
+    if len(haystack) < n:
+        haystack = np.concatenate([haystack, np.zeros(n - len(haystack))])
+    size = 1 << int(np.ceil(np.log2(len(haystack) + n)))
+    spectrum = np.fft.rfft(haystack, size) * np.conj(np.fft.rfft(needle, size))
+    dots = np.fft.irfft(spectrum, size)[: len(haystack) - n + 1]
+    energy = np.concatenate([[0.0], np.cumsum(haystack**2)])
+    norms = np.sqrt(energy[n:] - energy[:-n]) * np.sqrt(np.sum(needle**2))
+    scores = np.where(norms > 0, dots / np.maximum(norms, 1e-9), 0.0)
+    i = int(np.argmax(scores))
+    return float(scores[i]), i
+
+
+def windowed_match(
+    haystack: np.ndarray, needle: np.ndarray, rate: int = 8000, window_s: float = 0.1
+) -> list[tuple[float, int]]:
+    """Finds each voiced window of ``needle`` in ``haystack``: (score, offset) per window.
+
+    Real-time transport may insert or drop a 20 ms frame (jitter buffer), which ruins one
+    correlation over a whole utterance but not this: every part of the speech must be
+    there, in order."""
+    n = int(rate * window_s)
+    peak = float(np.max(np.abs(needle))) or 1.0
+    out = []
+    for start in range(0, len(needle) - n + 1, n):
+        seg = needle[start : start + n]
+        if float(np.max(np.abs(seg))) < 0.05 * peak:
+            continue
+        out.append(best_correlation(haystack, seg))
+    return out
+
+
+# --- processes for end-to-end tests ----------------------------------------------------------
+
+
+class EdgeProcess:
+    """sip-edge as its own process (``python -m sip_edge``) on free ports, bound to
+    loopback. ``env`` overrides settings. Use as a context manager; SIGTERM on exit."""
+
+    def __init__(self, log_path: Path, **env: str) -> None:
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            "SIP_EDGE_SIP_PORT": "0",
+            "SIP_EDGE_SIP_BIND": "127.0.0.1",
+            "SIP_EDGE_RTP_PORT": "0",
+            "SIP_EDGE_METRICS_PORT": "0",
+            "SIP_EDGE_METRICS_HOST": "127.0.0.1",
+            "SIP_EDGE_DRAIN_GRACE_S": "2",
+            **env,
+        }
+        self.proc: subprocess.Popen[str] | None = None
+        self.sip_port = 0
+        self.metrics_port = 0
+        self.returncode: int | None = None
+
+    def __enter__(self) -> EdgeProcess:
+        with self.log_path.open("w") as log_file:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "sip_edge"],
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+                env=self.env,
+            )
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith("SIP_EDGE_READY"):
+                parts = dict(p.split("=", 1) for p in line.split()[1:])
+                self.sip_port = int(parts["sip_port"])
+                self.metrics_port = int(parts["metrics_port"])
+                return self
+            if not line and self.proc.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError(f"sip-edge did not start:\n{self.log()[-3000:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def uri(self) -> str:
+        return f"sip:2000@127.0.0.1:{self.sip_port}"
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None or self.returncode is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            self.returncode = proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            self.returncode = proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return str(resp.read().decode())
+
+
+def metric(text: str, name: str) -> float:
+    """The value of a Prometheus sample (first one with that name) in exposition text."""
+    for line in text.splitlines():
+        if line.startswith((name + " ", name + "{")):
+            return float(line.rsplit(" ", 1)[1])
+    raise KeyError(name)
+
+
+CALLER_SCRIPT = Path(__file__).parents[2] / "tests" / "support" / "edge_caller.py"
+
+
+def start_caller(target: str, user: str, *args: str) -> subprocess.Popen[str]:
+    """The PJSUA2 test caller (tests/support/edge_caller.py) in its own process."""
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        [sys.executable, str(CALLER_SCRIPT), "--target", target, "--user", user, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def caller_result(proc: subprocess.Popen[str], timeout: float = 40) -> dict[str, object]:
+    out, _ = proc.communicate(timeout=timeout)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"the caller printed no result: {out[-2000:]}")
+    result: dict[str, object] = json.loads(lines[-1])
+    return result
+
+
+def last_entry_id(r: Any, key: str) -> str:
+    """The id of the newest entry of a stream (``0-0`` when it has none): read after it."""
+    last = r.xrevrange(key, count=1)
+    return str(last[0][0].decode()) if last else "0-0"
+
+
+def find_session(r: Any, after: str, caller_number: str, timeout: float = 10.0) -> str:
+    """Waits on ``asp:work:llm`` for the session.start of the call from ``caller_number``
+    (other tests share the stream) and returns its session_id."""
+    key = layout.work_stream(layout.Stage.LLM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for _key, entries in r.xread({key: after}, block=200) or []:
+            for entry_id, fields in entries:
+                after = entry_id.decode()
+                if fields.get(b"type") != b"session.start":
+                    continue
+                msg = from_entry(fields)
+                if (
+                    isinstance(msg, SessionStart)
+                    and (msg.metadata or {}).get("caller_number") == caller_number
+                ):
+                    return msg.session_id
+    raise TimeoutError(f"no session.start from {caller_number}")
+
+
+def write_response(
+    r: Any, session_id: str, response_id: str, audio: bytes, chunk: int = 3200
+) -> int:
+    """Writes ``audio`` as response.audio chunks (as the TTS worker does); returns the count."""
+    n = -(-len(audio) // chunk)
+    stream = layout.session_stream(session_id)
+    for seq in range(n):
+        msg = ResponseAudio(
+            session_id=session_id,
+            response_id=response_id,
+            seq=seq,
+            audio=audio[seq * chunk : (seq + 1) * chunk],
+            is_final=seq == n - 1,
+        )
+        r.xadd(stream, to_entry(msg))
+    return n
+
+
+def session_messages(r: Any, session_id: str) -> tuple[list[str], list[Message]]:
+    """Every entry type of a session log, and the entries that parse."""
+    types: list[str] = []
+    msgs: list[Message] = []
+    for _id, fields in r.xrange(layout.session_stream(session_id)):
+        types.append(fields.get(b"type", b"").decode(errors="replace"))
+        try:
+            msgs.append(from_entry(fields))
+        except ASPError:
+            continue
+    return types, msgs
+
+
+def audio_found(
+    haystack: np.ndarray, needle: np.ndarray, min_score: float = 0.8, max_bad: float = 0.2
+) -> str | None:
+    """None when ``needle`` is in ``haystack`` (correlation >= min_score window by window, in
+    order), else why not. A share ``max_bad`` of the 100 ms windows (at least one) may miss:
+    a jitter buffer that inserts or drops a 20 ms frame under load disturbs the window it
+    falls in."""
+    windows = windowed_match(haystack, needle)
+    if len(windows) < 4:
+        return f"too few voiced windows ({len(windows)})"
+    good = [(s, o) for s, o in windows if s >= min_score]
+    if len(windows) - len(good) > max(1, int(len(windows) * max_bad)):
+        return f"{len(windows) - len(good)} of {len(windows)} windows below {min_score}: {windows}"
+    offsets = [o for _, o in good]
+    if offsets != sorted(offsets):
+        return f"windows out of order: {offsets}"
+    return None

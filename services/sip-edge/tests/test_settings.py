@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sip_edge.settings import Settings, SettingsError
+
+ENV_EXAMPLE = Path(__file__).parents[1] / ".env.example"
+
+
+def test_defaults_work_without_any_variable() -> None:
+    s = Settings.from_env({})
+    assert s == Settings()
+    assert s.sip_port == 5070
+    assert s.max_calls == 50
+    assert s.vad == "gate"
+    assert s.barge_in_min_ms == 120
+    assert s.metrics_port == 9091
+
+
+def test_values_are_read() -> None:
+    s = Settings.from_env(
+        {
+            "SIP_EDGE_SIP_PORT": "5099",
+            "SIP_EDGE_MAX_CALLS": "7",
+            "SIP_EDGE_VAD": "silero",
+            "SIP_EDGE_WIDEBAND": "yes",
+            "SIP_EDGE_REGISTRAR": "127.0.0.1:5160",
+            "EXT_2000_PASSWORD": "s3cret",
+            "SIP_EDGE_ECHO_GUARD_DB": "0",
+        }
+    )
+    assert (s.sip_port, s.max_calls, s.vad, s.wideband) == (5099, 7, "silero", True)
+    assert s.registrar == "127.0.0.1:5160"
+    assert s.password == "s3cret"  # noqa: S105 - a test value, not a secret
+    assert s.echo_guard_db == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SIP_EDGE_SIP_PORT", "http"),
+        ("SIP_EDGE_SIP_PORT", "70000"),
+        ("SIP_EDGE_MAX_CALLS", "0"),
+        ("SIP_EDGE_MAX_CALLS", "1e3"),
+        ("SIP_EDGE_VAD", "magic"),
+        ("SIP_EDGE_WIDEBAND", "maybe"),
+        ("SIP_EDGE_BARGE_IN_MIN_MS", "-5"),
+        ("SIP_EDGE_DRAIN_GRACE_S", "nan-ish"),
+        ("SIP_EDGE_EXTENSION", "20 00"),
+        ("SIP_EDGE_ECHO_GUARD_DB", "99"),
+    ],
+)
+def test_malformed_values_are_refused_with_the_variable_named(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_every_variable_is_in_env_example() -> None:
+    import inspect
+
+    from sip_edge import settings
+
+    source = inspect.getsource(settings.Settings.from_env)
+    names = set()
+    for token in source.replace("(", " ").replace(",", " ").split():
+        token = token.strip("\"'")
+        if token.isupper() and "_" in token:
+            names.add(token)
+    documented = {
+        line.split("=", 1)[0]
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert names <= documented, names - documented

@@ -1,0 +1,135 @@
+"""Barge-in and full duplex on a virtual clock: each step is one caller frame and one
+playout frame (20 ms each), as the media clock delivers them."""
+
+from __future__ import annotations
+
+from sip_edge.call import BargeIn, PublishAudioEnd, PublishSpeechStart, PublishUtterance, Turns
+from sip_edge.playback import Pacer
+from sip_edge.vad import Segmenter, SegmenterParams
+
+FB = 320
+VOICE = b"\x33" * FB  # louder than the agent audio below (0x2222): not echo
+QUIET = bytes(FB)
+
+
+def make(barge_in_min_ms: int = 120) -> Turns:
+    return Turns(Segmenter(SegmenterParams()), Pacer(FB), barge_in_min_ms)
+
+
+def step(t: Turns, prob: float) -> tuple[list[object], bytes]:
+    actions = t.on_caller_frame(VOICE if prob else QUIET, prob)
+    return list(actions), t.next_playout_frame()
+
+
+def start_long_answer(t: Turns) -> None:
+    for seq in range(10):
+        t.push_audio("resp-1", seq, b"\x22" * FB * 50, False)  # 10 s queued, not final
+
+
+def test_caller_speech_during_playback_stops_it_within_the_guard() -> None:
+    t = make(barge_in_min_ms=120)
+    start_long_answer(t)
+    for _ in range(25):
+        actions, out = step(t, 0.0)
+        assert actions == []
+        assert out[0] == 0x22
+    played_after_onset = 0
+    barge: list[object] = []
+    for _ in range(20):
+        actions, out = step(t, 0.9)
+        barge += [a for a in actions if isinstance(a, BargeIn)]
+        if out[0] == 0x22:
+            played_after_onset += 1
+    # 6 voiced frames (120 ms) make it count; the frame of the 6th is already silent.
+    assert played_after_onset == 5
+    assert barge == [BargeIn("resp-1", 31)]
+    assert t.barge_ins == 1
+    assert not t.playing
+    # Late chunks of the cut response never play.
+    assert not t.push_audio("resp-1", 10, b"\x22" * FB, True)
+    _, out = step(t, 0.9)
+    assert out == QUIET
+
+
+def test_interrupting_speech_becomes_the_next_utterance() -> None:
+    t = make()
+    start_long_answer(t)
+    actions: list[object] = []
+    for prob in [0.0] * 10 + [0.9] * 30 + [0.0] * 30:
+        a, _ = step(t, prob)
+        actions += a
+    kinds = [type(a) for a in actions]
+    assert kinds == [BargeIn, PublishSpeechStart, PublishUtterance, PublishAudioEnd]
+    utt = actions[2]
+    assert isinstance(utt, PublishUtterance)
+    # The utterance starts with the frames that interrupted (after the prefix padding).
+    voiced = [utt.audio[i] for i in range(0, len(utt.audio), FB)].count(0x33)
+    assert voiced == 30
+
+
+def test_short_noise_during_playback_does_not_barge_in() -> None:
+    t = make(barge_in_min_ms=120)
+    start_long_answer(t)
+    for prob in ([0.0] * 10 + [0.9] * 5) * 6:  # 100 ms bursts
+        actions, out = step(t, prob)
+        assert not any(isinstance(a, BargeIn) for a in actions)
+        assert out[0] == 0x22
+    assert t.playing
+
+
+def test_guard_is_configurable() -> None:
+    t = make(barge_in_min_ms=200)
+    start_long_answer(t)
+    n = 0
+    while True:
+        n += 1
+        actions, _ = step(t, 0.9)
+        if any(isinstance(a, BargeIn) for a in actions):
+            break
+    assert n == 10
+
+
+def test_speech_without_playback_is_no_barge_in() -> None:
+    t = make()
+    actions: list[object] = []
+    for prob in [0.9] * 30 + [0.0] * 30:
+        a, _ = step(t, prob)
+        actions += a
+    assert [type(a) for a in actions] == [PublishSpeechStart, PublishUtterance, PublishAudioEnd]
+    assert t.barge_ins == 0
+
+
+ECHO = b"\x00\x08" * (FB // 2)  # peak 0x0800: 12 dB below the agent audio (0x2222)
+
+
+def test_echo_of_the_agent_is_not_a_barge_in_nor_an_utterance() -> None:
+    t = make()
+    start_long_answer(t)
+    actions: list[object] = []
+    for _ in range(100):
+        step(t, 0.0)  # the agent's voice is going out: the guard learns its level
+        actions += t.on_caller_frame(ECHO, 0.9)
+    assert actions == []
+    assert t.playing
+    assert t.echo_frames == 100
+
+
+def test_echo_guard_forgets_the_agent_after_its_tail() -> None:
+    t = make()
+    t.push_audio("r", 0, b"\x22" * FB * 5, True)
+    for _ in range(5 + 15):  # the answer, then the guard's 300 ms tail of silence
+        t.next_playout_frame()
+    actions: list[object] = []
+    for _ in range(30):
+        actions += t.on_caller_frame(ECHO, 0.9)
+    assert PublishSpeechStart in [type(a) for a in actions]
+
+
+def test_echo_guard_can_be_turned_off() -> None:
+    t = Turns(Segmenter(SegmenterParams()), Pacer(FB), 120, echo_guard_db=0)
+    start_long_answer(t)
+    barge = []
+    for _ in range(20):
+        t.next_playout_frame()
+        barge += [a for a in t.on_caller_frame(ECHO, 0.9) if isinstance(a, BargeIn)]
+    assert len(barge) == 1

@@ -1,0 +1,51 @@
+"""scripts/k8s-secrets.sh: the files the kustomize secretGenerator reads."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EXTENSIONS = ("1001", "1002", "1003", "1004", "1005", "2000")
+
+
+def run(out: Path, **env: str) -> None:
+    subprocess.run(
+        ["bash", "scripts/k8s-secrets.sh", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(out.parent), **env},
+    )
+
+
+def values(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
+
+
+def test_generates_random_passwords_a_key_pair_and_keeps_what_exists(tmp_path: Path) -> None:
+    out = tmp_path / "secrets"
+    run(out, ANTHROPIC_API_KEY="sk-ant-test")
+    ext = values(out / "extensions.env")
+    assert set(ext) == {f"EXT_{e}_PASSWORD" for e in EXTENSIONS} | {
+        "TURN_USERNAME",
+        "TURN_PASSWORD",
+    }
+    passwords = [ext[f"EXT_{e}_PASSWORD"] for e in EXTENSIONS]
+    assert len(set(passwords)) == len(passwords)
+    assert all(len(p) >= 24 for p in passwords)
+    assert values(out / "llm.env")["ANTHROPIC_API_KEY"] == "sk-ant-test"
+    assert (out / "tls.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert "PRIVATE KEY" in (out / "tls.key").read_text()
+    assert (out / "tls.key").stat().st_mode & 0o077 == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    run(out, ANTHROPIC_API_KEY="another")  # a second run changes nothing
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_an_empty_key_file_is_regenerated(tmp_path: Path) -> None:
+    out = tmp_path / "secrets"
+    out.mkdir()
+    (out / "tls.key").write_text("")  # a half-written pair from an interrupted run
+    run(out)
+    assert "PRIVATE KEY" in (out / "tls.key").read_text()
