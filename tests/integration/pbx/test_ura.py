@@ -59,7 +59,7 @@ def test_option_0_repeats_the_menu(phones: dict[str, Phone]) -> None:
 def test_invalid_option_is_announced_and_the_menu_repeats(phones: dict[str, Phone]) -> None:
     call = _enter_ura(phones)
     call.send_dtmf("7")
-    wait_heard(call, prompt("ura-opcao-invalida", 0.05, 0.6), timeout=10)
+    wait_heard(call, prompt("ura-opcao-invalida", 0.4, 0.9), timeout=10)
     call.clear_recording()
     wait_heard(call, prompt("ura-menu"), timeout=10)
     assert not phones["1001"].has_incoming()
