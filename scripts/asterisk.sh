@@ -215,10 +215,12 @@ start() {
     # -U root keeps uid 0 but drops CAP_DAC_OVERRIDE: Asterisk's own folders must be root's
     as_root chown -R root:root "$CHROOT"/var/{lib,log,spool,run,cache}/asterisk "$CHROOT/etc/asterisk"
     rm -f "$CHROOT/var/run/asterisk/asterisk.ctl" "$CHROOT/var/run/asterisk/asterisk.pid"
-    setsid chroot "$CHROOT" asterisk -f -U root -G root </dev/null >"$LOGFILE" 2>&1 8>&- 9>&- &
+    ( close_inherited_fds; exec setsid chroot "$CHROOT" asterisk -f -U root -G root ) \
+      </dev/null >"$LOGFILE" 2>&1 &
   else
     rm -f "$RUN_DIR/asterisk/run/asterisk.ctl"
-    setsid asterisk -C "$AST_CONF" -f -U root -G root </dev/null >"$LOGFILE" 2>&1 8>&- 9>&- &
+    ( close_inherited_fds; exec setsid asterisk -C "$AST_CONF" -f -U root -G root ) \
+      </dev/null >"$LOGFILE" 2>&1 &
   fi
   echo $! > "$PIDFILE"
   if ! wait_for "Asterisk (pjsip show endpoints)" 60 answers_or_dead || ! answers; then
@@ -227,6 +229,17 @@ start() {
     die "Asterisk não subiu; veja $LOGFILE"
   fi
   log "Asterisk pronto em $((SECONDS - t0)) s"
+}
+
+# close_inherited_fds: in the subshell that becomes Asterisk, close every descriptor but
+# 0-2. A lock held by whoever called us (`flock /tmp/pabx-asterisk.lock ...`, or our own fds
+# 8 and 9) must not live on in the daemon, or the lock is never released.
+close_inherited_fds() {
+  local fd
+  for fd in $(ls /proc/$BASHPID/fd); do
+    [ "$fd" -gt 2 ] && [ "$fd" != 255 ] && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
 }
 
 answers_or_dead() { answers || ! pid_alive "$PIDFILE"; }
