@@ -19,6 +19,7 @@ def test_names() -> None:
     assert s.dead_letter_stream(Stage.TTS) == "asp:dead:tts"
     assert s.cache_key("tts", "ab") == "asp:cache:tts:ab"
     assert s.work_lock_key(Stage.STT, SESSION_ID, "u-1") == f"asp:lock:stt:{SESSION_ID}:u-1"
+    assert s.summary_key(SESSION_ID) == f"asp:summary:{SESSION_ID}"
     assert s.cancelled_key(SESSION_ID) == f"asp:cancelled:{SESSION_ID}"
     assert s.turn_key(SESSION_ID, "r-1") == f"asp:turn:{SESSION_ID}:r-1"
     assert set(s.STAGE_INPUT) == set(Stage)

@@ -247,3 +247,66 @@ async def test_http_endpoint(path: str) -> None:
     assert status.endswith(b"404 Not Found" if path == "/nope" else b"200 OK")
     if path == "/metrics":
         assert b"asp_worker_jobs_total" in reply
+
+
+async def test_stale_work_is_skipped(bus: Bus) -> None:
+    sid = str(uuid.uuid4())
+    old = Utterance(
+        session_id=sid,
+        utterance_id="u-old",
+        sample_rate=8000,
+        encoding="pcm_s16le",
+        duration_ms=20,
+        audio=bytes(320),
+        timestamp="2026-01-01T00:00:00.000000Z",
+    )
+    worker = EchoSTT(bus, "stt-a", max_age_s=60)
+    tasks = await run_workers(worker)
+    await bus.publish(old)
+    await bus.publish(utterance(sid, 1))
+
+    async def fresh_done() -> bool:
+        return len(await transcripts(bus, sid)) == 1
+
+    await wait_for(fresh_done)
+    await stop_workers([worker], tasks)
+    assert worker.handled == ["u-1"]
+    pending = await bus.redis.xpending(layout.work_stream(Stage.STT), "stt-workers")
+    assert pending["pending"] == 0
+
+
+async def test_the_worker_survives_a_redis_restart() -> None:
+    from pipeline.testing import RedisServer
+
+    with RedisServer() as server:
+        bus = Bus.from_url(server.url)
+        worker = EchoSTT(bus, "stt-a")
+        tasks = await run_workers(worker)
+        sid = str(uuid.uuid4())
+        await bus.publish(utterance(sid, 1))
+
+        async def first() -> bool:
+            return len(await transcripts(bus, sid)) == 1
+
+        await wait_for(first)
+        await asyncio.to_thread(server.restart)  # all data lost, consumer group included
+        sid2 = str(uuid.uuid4())
+
+        async def published() -> bool:
+            try:
+                await bus.publish(utterance(sid2, 2))
+            except Exception:
+                return False
+            return True
+
+        await wait_for(published)
+
+        async def second() -> bool:
+            try:
+                return len(await transcripts(bus, sid2)) == 1
+            except Exception:
+                return False
+
+        await wait_for(second, timeout=20)
+        await stop_workers([worker], tasks)
+        await bus.close()

@@ -67,6 +67,8 @@ async def test_reply_with_fake_provider() -> None:
     assert t.first_sentence_s is not None
     assert t.error is None
     assert p.requests == [REQ]
+    assert p.metrics.cancelled == 0
+    assert p.metrics.completed == 1
 
 
 async def test_empty_answer_becomes_an_apology() -> None:

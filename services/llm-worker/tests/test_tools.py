@@ -112,3 +112,43 @@ def test_tag_filter_arguments_as_a_json_string() -> None:
         '"arguments": "{\\"extension\\": \\"7\\"}"}</tool_call>'
     )
     assert calls == [ToolCall("transfer_call", {"extension": "7"})]
+
+
+def run_filter(pieces: list[str]) -> tuple[str, list[ToolCall]]:
+    f = ToolTagFilter()
+    spoken = []
+    calls: list[ToolCall] = []
+    for p in pieces:
+        text, found = f.feed(p)
+        spoken.append(text)
+        calls += found
+    spoken.append(f.finish())
+    return "".join(spoken), calls
+
+
+def test_bare_json_line_is_a_tool_call() -> None:
+    """Small local models often drop the tags (Qwen2.5-Coder-1.5B does)."""
+    reply = (
+        "Vou transferir sua ligação, um momento.\n"
+        '{"name": "transfer_call", "arguments": {"extension": "2001"}}'
+    )
+    for step in (1, 5, len(reply)):
+        pieces = [reply[i : i + step] for i in range(0, len(reply), step)]
+        spoken, calls = run_filter(pieces)
+        assert spoken == "Vou transferir sua ligação, um momento.\n"
+        assert calls == [ToolCall("transfer_call", {"extension": "2001"})]
+
+
+def test_bare_json_at_the_start_and_with_braces_in_strings() -> None:
+    spoken, calls = run_filter(['{"name": "hang_up", "arguments": {"nota": "}{"}}', " Tchau."])
+    assert calls == [ToolCall("hang_up", {"nota": "}{"})]
+    assert spoken == " Tchau."
+
+
+def test_braces_that_are_not_tool_calls_are_spoken() -> None:
+    assert run_filter(["Use o código {abc} agora."]) == ("Use o código {abc} agora.", [])
+    assert run_filter(['{"name": "format_disk"} ok']) == ('{"name": "format_disk"} ok', [])
+    assert run_filter(["{ aberto sem fim"]) == ("{ aberto sem fim", [])
+    assert run_filter(['{"name": "hang_up", "arguments": "[1"}']) == (
+        '{"name": "hang_up", "arguments": "[1"}', []
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from prometheus_client import REGISTRY
-from stt_worker.errors import ProviderTimeout
+from stt_worker.errors import ProviderError, ProviderTimeout
 from stt_worker.providers import build_provider, normalize_language
 from stt_worker.settings import STTSettings
 from stt_worker.testing import FakeSTT, word_error_rate
@@ -46,7 +46,7 @@ async def test_retries_are_bounded() -> None:
 
 async def test_timeout_becomes_provider_timeout() -> None:
     before = _count("pabx_stt_requests_total", provider="fake", outcome="ProviderTimeout")
-    stt = FakeSTT(["late"], delay_s=2.0, timeout_s=0.05, retries=0)
+    stt = FakeSTT(["late"], delay_s=0.3, timeout_s=0.05, retries=0)
     with pytest.raises(ProviderTimeout, match=r"longer than 0\.05 s"):
         await stt.transcribe(SECOND_8K, 8000)
     assert _count("pabx_stt_requests_total", provider="fake", outcome="ProviderTimeout") == (
@@ -75,3 +75,22 @@ async def test_near_silence_skips_the_engine() -> None:
     stt = FakeSTT(["invented"], retry_backoff_s=0)
     result = await stt.transcribe(b"\x01\x00" * 8000, 8000)  # -90 dBFS
     assert (result.text, result.attempts, stt.calls) == ("", 0, [])
+
+
+def test_warm_up_loads_and_decodes_once() -> None:
+    stt = FakeSTT(["warm"], default="x")
+    stt.warm_up()
+    assert stt.loaded
+    assert stt.calls == [(8000, "pt")]
+
+
+class _LeakyEngine(FakeSTT):
+    def _transcribe(self, samples: np.ndarray, language: str) -> str:
+        raise RuntimeError("partial transcript: meu CPF é 123")
+
+
+async def test_engine_errors_do_not_carry_the_transcript() -> None:
+    with pytest.raises(ProviderError) as info:
+        await _LeakyEngine(retries=0).transcribe(SECOND_8K, 8000)
+    assert str(info.value) == "fake failed: RuntimeError"
+    assert not info.value.retryable

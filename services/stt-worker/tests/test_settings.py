@@ -27,6 +27,7 @@ def test_gpu_settings_reach_the_provider() -> None:
     stt = build_provider(STTSettings.from_env(env))
     assert isinstance(stt, FasterWhisperSTT)
     assert (stt.device, stt.compute_type, stt.model_ref) == ("cuda", "float16", Path("/m/w"))
+    assert stt.min_rms_dbfs == -60.0
     assert not stt.loaded  # loading is explicit, once per process
 
 
@@ -41,6 +42,7 @@ def test_other_model_names_stay_names() -> None:
         ({"STT_CPU_THREADS": "zero"}, "invalid STT setting"),
         ({"STT_TIMEOUT_S": "0"}, "STT_TIMEOUT_S must be positive"),
         ({"STT_RETRIES": "-1"}, "STT_RETRIES"),
+        ({"STT_LANGUAGE": "brasil1"}, "STT_LANGUAGE must be a code"),
         ({"STT_PROVIDER": "deepgram"}, "unknown STT_PROVIDER 'deepgram'"),
     ],
 )

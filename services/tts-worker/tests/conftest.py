@@ -1,35 +1,36 @@
-"""Real models, loaded once per test session (they are what is under test here)."""
+"""Real models, loaded once per test run (they are what is under test here).
+
+The loaders are cached per process and shared with the stt-worker suite.
+"""
 
 from __future__ import annotations
 
 import pytest
 from stt_worker.providers.faster_whisper import FasterWhisperSTT
-from stt_worker.settings import STTSettings
+from stt_worker.testing import packaged_whisper
 from tts_worker.providers.espeak import EspeakTTS
 from tts_worker.providers.kokoro import KokoroTTS
-from tts_worker.settings import TTSSettings
-
-# Generous: the machine is shared, and a timeout here would hide a wrong answer.
-SLOW_OK_S = 300.0
+from tts_worker.providers.piper import PiperTTS
+from tts_worker.testing import packaged_kokoro, packaged_piper
 
 
 @pytest.fixture(scope="session")
 def kokoro() -> KokoroTTS:
-    s = TTSSettings.from_env({})
-    tts = KokoroTTS(s.kokoro_model, s.kokoro_voices, timeout_s=SLOW_OK_S, retries=0)
-    tts.load()
-    return tts
+    return packaged_kokoro()
+
+
+@pytest.fixture(scope="session")
+def piper() -> PiperTTS:
+    return packaged_piper()
 
 
 @pytest.fixture(scope="session")
 def espeak() -> EspeakTTS:
-    tts = EspeakTTS(timeout_s=SLOW_OK_S, retries=0)
+    tts = EspeakTTS(timeout_s=300, retries=0)
     tts.load()
     return tts
 
 
 @pytest.fixture(scope="session")
 def whisper() -> FasterWhisperSTT:
-    stt = FasterWhisperSTT(STTSettings.from_env({}).model_ref(), timeout_s=SLOW_OK_S, retries=0)
-    stt.load()
-    return stt
+    return packaged_whisper()

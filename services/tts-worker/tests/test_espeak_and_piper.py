@@ -7,7 +7,6 @@ import pytest
 from tts_worker.errors import ConfigError, ProviderError
 from tts_worker.providers.espeak import EspeakTTS, parse_wav_stream
 from tts_worker.providers.piper import PiperTTS
-from tts_worker.settings import TTSSettings
 
 
 def _wav(samples: list[int], rate: int = 22050, fmt: tuple[int, int, int] = (1, 1, 16)) -> bytes:
@@ -59,8 +58,7 @@ def test_espeak_missing_binary() -> None:
         EspeakTTS(binary="espeak-ng-not-installed").load()
 
 
-async def test_piper_speaks_english_at_its_own_rate() -> None:
-    piper = PiperTTS(TTSSettings.from_env({}).piper_model, timeout_s=300, retries=0)
+async def test_piper_speaks_english_at_its_own_rate(piper: PiperTTS) -> None:
     syn = await piper.synthesize("Good morning.")
     assert (syn.sample_rate, syn.provider) == (22050, "piper")
     assert syn.voice_id == "piper:en_US-joe-medium.onnx:en_US-joe-medium:en"

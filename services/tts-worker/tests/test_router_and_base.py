@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from prometheus_client import REGISTRY
 from tts_worker.errors import ProviderError, ProviderTimeout, TTSError
@@ -38,7 +40,7 @@ async def test_non_retryable_failures_are_not() -> None:
 
 
 async def test_timeout() -> None:
-    tts = FakeTTS(delay_s=2.0, timeout_s=0.05, retries=0)
+    tts = FakeTTS(delay_s=0.3, timeout_s=0.05, retries=0)
     with pytest.raises(ProviderTimeout):
         await tts.synthesize("oi")
 
@@ -84,3 +86,34 @@ async def test_too_long_and_bad_language() -> None:
         await tts.synthesize("a" * 2001)
     with pytest.raises(TTSError, match="invalid language code"):
         await tts.synthesize("oi", language="português")
+
+
+def test_warm_up_runs_each_engine_once_in_its_language() -> None:
+    pt, en = FakeTTS(), FakeTTS(language="en")
+    TTSRouter(pt, routes={"en": en}).warm_up()
+    assert (pt.calls, en.calls) == ([("Olá.", "default", "pt")], [("Hello.", "default", "en")])
+
+
+class _LeakyEngine(FakeTTS):
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[object, int]:
+        raise ValueError(f"cannot say {text!r}")
+
+
+async def test_engine_errors_do_not_carry_the_text() -> None:
+    with pytest.raises(ProviderError) as info:
+        await _LeakyEngine(retries=0).synthesize("meu CPF é 123")
+    assert str(info.value) == "fake failed: ValueError"
+    assert "123" in str(info.value.__cause__)  # kept for debugging, not in the message
+
+
+async def test_cancelling_a_synthesis_leaves_the_provider_usable() -> None:
+    tts = FakeTTS(delay_s=0.2, retries=0)
+    task = asyncio.create_task(tts.synthesize("primeira frase"))
+    while not tts.calls:  # the engine has started
+        await asyncio.sleep(0.005)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    syn = await tts.synthesize("segunda frase")
+    assert syn.attempts == 1
+    assert [c[0] for c in tts.calls] == ["primeira frase", "segunda frase"]

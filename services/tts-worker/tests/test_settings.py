@@ -15,7 +15,7 @@ from tts_worker.testing import FakeTTS
 def test_offline_defaults() -> None:
     s = TTSSettings.from_env({"PABX_CACHE": "/c"})
     assert (s.provider, s.lang, s.voice, s.sample_rate, s.chunk_ms) == (
-        "auto", "pt", "jm_kumo", 8000, 20)
+        "auto", "pt", "jm_kumo", 8000, 100)
     assert s.kokoro_model == Path("/c/models/kokoro-82m-int8-0.1.0/kokoro-v1.0.int8.onnx")
     assert s.kokoro_voices == Path("/c/models/kokoro-voices-ja-0.1.1/voices_ja.npz")
     assert s.piper_model == Path("/c/models/piper-en_US-joe-medium-1.0.0/en_US-joe-medium.onnx")
@@ -59,6 +59,7 @@ def test_fake_provider_for_benchmarks() -> None:
         ({"TTS_SPEED": "fast"}, "invalid TTS setting"),
         ({"TTS_FALLBACK": "gtts"}, "TTS_FALLBACK"),
         ({"TTS_RETRIES": "-1"}, "TTS_RETRIES"),
+        ({"TTS_LANG": "português"}, "TTS_LANG must be a language code"),
     ],
 )
 def test_bad_settings(env: dict[str, str], message: str) -> None:

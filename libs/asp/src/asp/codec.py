@@ -32,10 +32,14 @@ def _too_large(size: int) -> ASPError:
 _ENCODE_ERRORS = (TypeError, ValueError, OverflowError, UnicodeEncodeError)
 
 
+_PACKER = msgpack.Packer(use_bin_type=True)  # reused: building a Packer per call costs more
+
+
 def encode_msgpack(msg: Message) -> bytes:
     try:
-        return msgpack.packb(msg.serialize(), use_bin_type=True)  # type: ignore[no-any-return]
+        return _PACKER.pack(msg.serialize())  # type: ignore[no-any-return]
     except _ENCODE_ERRORS as e:
+        _PACKER.reset()  # a failed pack may leave a partial buffer behind
         raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, f"cannot encode {msg.TYPE}: {e}") from e
 
 

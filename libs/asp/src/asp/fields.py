@@ -310,34 +310,45 @@ def to_wire(value: Any, b64: bool) -> Any:
     return value
 
 
-SerializeSpec = tuple[str, int]
-_PLAIN, _BYTES, _COMPLEX = 0, 1, 2
-_SERIALIZERS: dict[type[Any], list[SerializeSpec]] = {}
+_Serializer = Callable[[Any, dict[str, Any], bool], dict[str, Any]]
+_SERIALIZERS: dict[type[Any], _Serializer] = {}
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
 
 
 def compile_serializer(cls: type[Any]) -> None:
+    """Generates ``ser(obj, out, b64)``: plain values copied, None fields left out."""
     hints = typing.get_type_hints(cls)
-    specs: list[SerializeSpec] = []
+    env: dict[str, Any] = {"to_wire": to_wire, "b64enc": _b64}
+    lines = ["def ser(o, out, b64):"]
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
-        args = [a for a in get_args(hint) if a is not type(None)] if get_origin(hint) else [hint]
+        all_args = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
+        args = [a for a in all_args if a is not type(None)]
+        optional = len(args) < len(all_args)
         base = args[0] if len(args) == 1 else object
-        kind = _BYTES if base is bytes else _PLAIN if base in (str, int, float, bool) else _COMPLEX
-        specs.append((f.name, kind))
-    _SERIALIZERS[cls] = specs
+        if base in (str, int, float, bool):
+            value = "v"
+        elif base is bytes:
+            value = "(b64enc(v) if b64 else v)"
+        else:
+            value = "to_wire(v, b64)"
+        if optional or value != "v":
+            lines.append(f"    v = o.{f.name}")
+            lines.append(f"    if v is not None: out[{f.name!r}] = {value}")
+        else:
+            lines.append(f"    out[{f.name!r}] = o.{f.name}")
+    lines.append("    return out")
+    ns: dict[str, Any] = {}
+    exec(compile("\n".join(lines), f"<asp serializer {cls.__name__}>", "exec"), env, ns)  # noqa: S102
+    _SERIALIZERS[cls] = ns["ser"]
 
 
 def serialize_fields(obj: Any, out: dict[str, Any], b64: bool) -> dict[str, Any]:
-    specs = _SERIALIZERS.get(type(obj))
-    if specs is None:
+    ser = _SERIALIZERS.get(type(obj))
+    if ser is None:
         compile_serializer(type(obj))
-        specs = _SERIALIZERS[type(obj)]
-    for name, kind in specs:
-        v = getattr(obj, name)
-        if v is None:
-            continue
-        if kind == _PLAIN or (kind == _BYTES and not b64):
-            out[name] = v
-        else:
-            out[name] = to_wire(v, b64)
-    return out
+        ser = _SERIALIZERS[type(obj)]
+    return ser(obj, out, b64)

@@ -98,7 +98,7 @@ def parse_message(data: Mapping[str, Any], *, base64_bytes: bool = False) -> Mes
             f"unknown message type {kind[:64]!r}",
             {"type": kind[:64]},
         )
-    return cls.parse(data, base64_bytes=base64_bytes)
+    return parse_fields(cls, data, kind, base64_bytes)  # type: ignore[no-any-return]
 
 
 # --- value objects ------------------------------------------------------------------------

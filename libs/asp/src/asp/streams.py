@@ -83,6 +83,11 @@ def processed_key(stage: Stage, session_id: str) -> str:
     return f"{PREFIX}:done:{stage.value}:{_checked(session_id)}"
 
 
+def summary_key(session_id: str) -> str:
+    """Hash written after the call: its transcript and an LLM summary (post-call job)."""
+    return f"{PREFIX}:summary:{_checked(session_id)}"
+
+
 def work_lock_key(stage: Stage, session_id: str, work_id: str) -> str:
     """Held (SET NX PX) by the replica doing a piece of work, against duplicate deliveries."""
     return f"{PREFIX}:lock:{stage.value}:{_checked(session_id)}:{work_id}"

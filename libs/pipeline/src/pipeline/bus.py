@@ -71,6 +71,27 @@ class Bus:
             results = await pipe.execute()
         return _id(results[0]) if session_id is not None else ""
 
+    async def publish_many(self, msgs: Sequence[Message], extra: Sequence[Any] = ()) -> None:
+        """Several events of one session in one transaction (a sentence's audio chunks)."""
+        entries = [(msg, to_entry(msg)) for msg in msgs]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for msg, entry in entries:
+                stream = layout.session_stream(entry["session_id"])
+                pipe.xadd(stream, entry, maxlen=layout.SESSION_STREAM_MAXLEN, approximate=True)
+                for stage in layout.stages_for(msg.TYPE):
+                    pipe.xadd(
+                        layout.work_stream(stage),
+                        entry,
+                        maxlen=layout.WORK_STREAM_MAXLEN,
+                        approximate=True,
+                    )
+            if entries:
+                session_id = entries[0][1]["session_id"]
+                pipe.expire(layout.session_stream(session_id), layout.SESSION_IDLE_TTL_S)
+            for method, *args in extra:
+                getattr(pipe, method)(*args)
+            await pipe.execute()
+
     async def read_session(
         self, session_id: str, last_id: str = "0-0", block_ms: int = 1000, count: int = 100
     ) -> list[Entry]:

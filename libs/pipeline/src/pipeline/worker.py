@@ -22,6 +22,9 @@ from datetime import UTC, datetime
 
 from asp import ASPError, Message, ResponseText, Stage, from_entry
 from asp.messages import parse_timestamp
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import metrics
 from .bus import Bus, Entry
@@ -50,6 +53,7 @@ class StreamWorker(abc.ABC):
         block_ms: int = 500,
         claim_idle_ms: int = 5000,
         max_deliveries: int = 3,
+        max_age_s: float = 120.0,
         apology: str = APOLOGY_PT,
     ) -> None:
         self.bus = bus
@@ -58,11 +62,13 @@ class StreamWorker(abc.ABC):
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self.max_deliveries = max_deliveries
+        self.max_age_s = max_age_s
         self.apology = apology
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, tuple[str, str]] = {}  # entry id -> (session_id, work_id)
         self._stopping = asyncio.Event()
         self.ready = False
+        self.jobs_done = 0
 
     # --- what a stage implements -------------------------------------------------------
 
@@ -101,27 +107,53 @@ class StreamWorker(abc.ABC):
         self._stopping.set()
 
     async def run(self, grace_s: float = 10.0) -> None:
-        await self.bus.ensure_group(self.stage)
-        self.ready = True
-        maintain = asyncio.create_task(self._maintain(), name=f"{self.stage}:maintain")
+        """Reads and processes work until ``stop()``; survives Redis going away."""
+        backoff = 0.2
+        maintain: asyncio.Task[None] | None = None
         try:
             while not self._stopping.is_set():
-                free = self.concurrency - len(self._tasks)
-                if free <= 0:
-                    await asyncio.wait(
-                        list(self._tasks.values()), timeout=0.5, return_when=asyncio.FIRST_COMPLETED
+                try:
+                    if not self.ready:
+                        await self.bus.ensure_group(self.stage)
+                        self.ready = True
+                        backoff = 0.2
+                        if maintain is None:
+                            maintain = asyncio.create_task(
+                                self._maintain(), name=f"{self.stage}:maintain"
+                            )
+                    await self._read_once()
+                except (RedisConnectionError, RedisTimeoutError, OSError) as e:
+                    self.ready = False
+                    log.warning(
+                        "%s: Redis unavailable (%s); retrying in %.1f s",
+                        self.stage.value,
+                        e,
+                        backoff,
                     )
-                    continue
-                entries = await self.bus.read_work(self.stage, self.consumer, free, self.block_ms)
-                for entry in entries:
-                    self._start(entry, 1)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                except ResponseError as e:
+                    if "NOGROUP" not in str(e):
+                        raise
+                    self.ready = False  # Redis restarted empty: create the group again
         finally:
             self.ready = False
             if self._tasks:
                 _, pending = await asyncio.wait(list(self._tasks.values()), timeout=grace_s)
                 for task in pending:  # left pending in Redis: another replica claims them
                     task.cancel()
-            maintain.cancel()
+            if maintain is not None:
+                maintain.cancel()
+
+    async def _read_once(self) -> None:
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            await asyncio.wait(
+                list(self._tasks.values()), timeout=0.5, return_when=asyncio.FIRST_COMPLETED
+            )
+            return
+        for entry in await self.bus.read_work(self.stage, self.consumer, free, self.block_ms):
+            self._spawn(entry, 1)
 
     async def _maintain(self) -> None:
         """Keeps running jobs claimed and claims what dead replicas left, twice per idle time."""
@@ -145,9 +177,9 @@ class StreamWorker(abc.ABC):
             if entry[0] in self._tasks:
                 continue
             metrics.CLAIMED.labels(self.stage.value).inc()
-            self._start(entry, deliveries)
+            self._spawn(entry, deliveries)
 
-    def _start(self, entry: Entry, deliveries: int) -> None:
+    def _spawn(self, entry: Entry, deliveries: int) -> None:
         entry_id = entry[0]
         task = asyncio.create_task(
             self._process(entry, deliveries), name=f"{self.stage}:{entry_id}"
@@ -204,9 +236,15 @@ class StreamWorker(abc.ABC):
         if ts:
             try:
                 wait = (datetime.now(UTC) - parse_timestamp(ts)).total_seconds()
-                metrics.QUEUE_WAIT.labels(stage).observe(max(wait, 0.0))
             except ASPError:
-                pass
+                wait = 0.0
+            metrics.QUEUE_WAIT.labels(stage).observe(max(wait, 0.0))
+            if wait > self.max_age_s:
+                # No caller waits this long: a backlog (workers were down) is not replayed.
+                log.warning("%s: entry %s is %.0f s old: skipped", stage, entry_id, wait)
+                metrics.JOBS.labels(stage, "stale").inc()
+                await self.bus.ack(self.stage, entry_id)
+                return
         metrics.IN_FLIGHT.labels(stage).inc()
         start = time.perf_counter()
         try:
@@ -229,3 +267,4 @@ class StreamWorker(abc.ABC):
         )
         await self.bus.ack(self.stage, entry_id, extra)
         metrics.JOBS.labels(stage, "ok").inc()
+        self.jobs_done += 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from llm_worker.errors import ProviderError, ToolArgumentError
@@ -71,7 +71,7 @@ async def reply(
     splitter: SentenceSplitter | None = None,
     timings: ReplyTimings | None = None,
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
-) -> AsyncIterator[ReplyEvent]:
+) -> AsyncGenerator[ReplyEvent, None]:
     """Streams one reply; see the module docstring."""
     lg = logger or log
     t = timings if timings is not None else ReplyTimings()

@@ -87,12 +87,18 @@ def openai_tools() -> list[dict[str, Any]]:
 def text_protocol_prompt() -> str:
     """System-prompt addendum for models that call tools by writing tags in their text."""
     lines = [
-        "Ferramentas: para executar uma ação da ligação, escreva exatamente uma linha",
-        '<tool_call>{"name": NOME, "arguments": {...}}</tool_call> no fim da resposta.',
+        "Ferramentas: para agir na ligação, escreva a chamada no fim da resposta, numa linha:",
+        '<tool_call>{"name": "transfer_call", "arguments": {"extension": "RAMAL"}}</tool_call>',
+        '<tool_call>{"name": "hang_up", "arguments": {}}</tool_call>',
     ]
     for t in _TOOLS:
-        args = ", ".join(t["schema"]["properties"]) or "sem argumentos"
-        lines.append(f"- {t['name']} ({args}): {t['description']}")
+        lines.append(f"- {t['name']}: {t['description']}")
+    lines += [
+        'Exemplo de resposta a "Quero falar com um atendente":',
+        "Vou transferir sua ligação, um momento.",
+        '<tool_call>{"name": "transfer_call", "arguments": {"extension": "1002"}}</tool_call>',
+        "Sem a linha <tool_call> nada acontece na ligação.",
+    ]
     return "\n".join(lines)
 
 
@@ -121,19 +127,25 @@ def parse_arguments(raw: str, *, tool: str) -> dict[str, Any]:
 
 
 class ToolTagFilter:
-    """Separates ``<tool_call>{...}</tool_call>`` tags from streamed text (sans-I/O).
+    """Separates tool calls from streamed text (sans-I/O).
 
-    ``feed`` returns the text to speak and the tool calls found; text that might be the
-    start of a tag is held back until it is decided. ``finish`` returns the rest; an
-    unterminated or unparsable tag raises ValueError.
+    Recognizes ``<tool_call>{...}</tool_call>`` and, because small models often drop the
+    tags, a bare JSON object that starts a line and names a known tool
+    (``{"name": "hang_up", "arguments": {}}``). ``feed`` returns the text to speak and the
+    tool calls found; text that might start a call is held back until it is decided.
+    ``finish`` returns the rest; an unterminated or unparsable tag raises ValueError (a bare
+    object that is not a tool call is just text).
     """
 
     OPEN = "<tool_call>"
     CLOSE = "</tool_call>"
+    MAX_BARE = 2000
 
     def __init__(self) -> None:
         self._buf = ""
         self._in_tag = False
+        self._in_bare = False
+        self._line_start = True
 
     def feed(self, text: str) -> tuple[str, list[ToolCall]]:
         self._buf += text
@@ -148,14 +160,33 @@ class ToolTagFilter:
                 self._buf = self._buf[end + len(self.CLOSE) :]
                 self._in_tag = False
                 continue
-            start = self._buf.find(self.OPEN)
-            if start >= 0:
-                spoken.append(self._buf[:start])
-                self._buf = self._buf[start + len(self.OPEN) :]
+            if self._in_bare:
+                end = _json_end(self._buf)
+                if end < 0 and len(self._buf) <= self.MAX_BARE:
+                    break
+                body = self._buf if end < 0 else self._buf[:end]
+                self._buf = self._buf[len(body) :]
+                self._in_bare = False
+                call = _bare_call(body)
+                if call is None:
+                    self._say(body, spoken)
+                else:
+                    calls.append(call)
+                continue
+            tag = self._buf.find(self.OPEN)
+            bare = _bare_start(self._buf, self._line_start)
+            if tag >= 0 and (bare < 0 or tag < bare):
+                self._say(self._buf[:tag], spoken)
+                self._buf = self._buf[tag + len(self.OPEN) :]
                 self._in_tag = True
                 continue
+            if bare >= 0:
+                self._say(self._buf[:bare], spoken)
+                self._buf = self._buf[bare:]
+                self._in_bare = True
+                continue
             keep = self._partial_open_len(self._buf)
-            spoken.append(self._buf[: len(self._buf) - keep])
+            self._say(self._buf[: len(self._buf) - keep], spoken)
             self._buf = self._buf[len(self._buf) - keep :]
             break
         return "".join(spoken), calls
@@ -164,7 +195,18 @@ class ToolTagFilter:
         if self._in_tag:
             raise ValueError("unterminated <tool_call> tag")
         rest, self._buf = self._buf, ""
+        if self._in_bare:
+            self._in_bare = False
+            call = _bare_call(rest)
+            return "" if call is not None else rest
         return rest
+
+    def _say(self, text: str, spoken: list[str]) -> None:
+        if not text:
+            return
+        spoken.append(text)
+        if text.strip(" \t"):
+            self._line_start = text.rstrip(" \t").endswith("\n")
 
     def _partial_open_len(self, buf: str) -> int:
         for n in range(min(len(self.OPEN) - 1, len(buf)), 0, -1):
@@ -183,3 +225,58 @@ class ToolTagFilter:
         if not isinstance(args, dict):
             raise ValueError("<tool_call> arguments are not an object")
         return ToolCall(name=obj["name"], arguments=args)
+
+
+def _bare_start(buf: str, line_start: bool) -> int:
+    """Index of a ``{`` that begins a line (after optional blanks), or -1."""
+    at_start = line_start
+    for i, ch in enumerate(buf):
+        if ch == "{" and at_start:
+            return i
+        if ch == "\n":
+            at_start = True
+        elif ch not in " \t":
+            at_start = False
+    return -1
+
+
+def _json_end(buf: str) -> int:
+    """Index just after the JSON object that starts ``buf``, or -1 if not closed yet."""
+    depth = 0
+    in_str = esc = False
+    for i, ch in enumerate(buf):
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return -1
+
+
+def _bare_call(body: str) -> ToolCall | None:
+    """A bare JSON object naming a known tool, as a ToolCall; None for anything else."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or obj.get("name") not in (TRANSFER_CALL, HANG_UP):
+        return None
+    args = obj.get("arguments", {})
+    if isinstance(args, str):
+        try:
+            args = parse_arguments(args, tool=obj["name"])
+        except ValueError:
+            return None
+    if not isinstance(args, dict):
+        return None
+    return ToolCall(name=obj["name"], arguments=args)

@@ -35,6 +35,7 @@ class STTSettings:
     timeout_s: float = 20.0  # STT_TIMEOUT_S
     retries: int = 1  # STT_RETRIES
     max_audio_s: float = 30.0  # STT_MAX_AUDIO_S
+    min_rms_dbfs: float = -60.0  # STT_MIN_RMS_DBFS: quieter utterances give "" at once
     cache: Path = Path()  # PABX_CACHE
 
     @classmethod
@@ -56,6 +57,7 @@ class STTSettings:
                 timeout_s=float(get("STT_TIMEOUT_S", str(cls.timeout_s))),
                 retries=int(get("STT_RETRIES", str(cls.retries))),
                 max_audio_s=float(get("STT_MAX_AUDIO_S", str(cls.max_audio_s))),
+                min_rms_dbfs=float(get("STT_MIN_RMS_DBFS", str(cls.min_rms_dbfs))),
                 cache=cache_dir(env),
             )
         except ValueError as e:
@@ -70,6 +72,9 @@ class STTSettings:
                 raise ConfigError(f"STT_{f.name.upper()} must be positive, got {value}")
         if self.retries < 0:
             raise ConfigError("STT_RETRIES must be >= 0")
+        primary = self.language.replace("_", "-").split("-")[0]
+        if not (primary.isalpha() and 2 <= len(primary) <= 3):
+            raise ConfigError(f"STT_LANGUAGE must be a code like pt or pt-BR: {self.language!r}")
 
     def model_ref(self) -> Path | str:
         """The model directory (or faster-whisper model name) to load."""

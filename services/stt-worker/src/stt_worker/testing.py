@@ -6,16 +6,40 @@ real engines; only the recognition itself is replaced.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .errors import ProviderError
 from .providers.base import STTCapabilities, STTProvider
+from .settings import STTSettings
+
+if TYPE_CHECKING:
+    from .providers.faster_whisper import FasterWhisperSTT
+
+# Test timeouts are generous: the machine may be shared, and a timeout would hide
+# whether the answer was right.
+TEST_TIMEOUT_S = 300.0
+
+
+@functools.cache
+def packaged_whisper() -> FasterWhisperSTT:
+    """The default Whisper base (packaged weights), loaded once per process.
+
+    Test suites of several packages share it, so one pytest run loads it once.
+    """
+    from .providers.faster_whisper import FasterWhisperSTT
+
+    stt = FasterWhisperSTT(
+        STTSettings.from_env({}).model_ref(), timeout_s=TEST_TIMEOUT_S, retries=0
+    )
+    stt.load()
+    return stt
 
 
 class FakeSTT(STTProvider):

@@ -45,6 +45,11 @@ class TTSRouter:
         for p in self.providers:
             p.load()
 
+    def warm_up(self) -> None:
+        """Load every engine and run each once (blocking), in its own language."""
+        for p in self.providers:
+            p.warm_up("Hello." if p.default_language.startswith("en") else "Olá.")
+
     def provider_for(self, language: str | None) -> TTSProvider:
         lang = normalize_language(language) if language else self.default_language
         return self.routes.get(lang.split("-")[0], self.default)

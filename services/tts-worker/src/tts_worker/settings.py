@@ -38,7 +38,7 @@ class TTSSettings:
     fallback: str = "espeak"  # TTS_FALLBACK: espeak | none
     speed: float = 1.0  # TTS_SPEED: Kokoro speed 0.5..2.0
     sample_rate: int = 8000  # TTS_SAMPLE_RATE: session rate when the session does not say
-    chunk_ms: int = FRAME_MS  # TTS_CHUNK_MS: multiple of 20
+    chunk_ms: int = 5 * FRAME_MS  # TTS_CHUNK_MS: multiple of 20 (100 ms: 10 events/s per call)
     threads: int = 2  # TTS_THREADS: ONNX Runtime threads per engine
     timeout_s: float = 15.0  # TTS_TIMEOUT_S: per sentence
     retries: int = 1  # TTS_RETRIES
@@ -90,6 +90,9 @@ class TTSSettings:
             raise ConfigError(f"TTS_CHUNK_MS must be a positive multiple of {FRAME_MS}")
         if not 0.5 <= self.speed <= 2.0:
             raise ConfigError("TTS_SPEED must be within 0.5..2.0")
+        primary = self.lang.replace("_", "-").split("-")[0]
+        if not (primary.isalpha() and 2 <= len(primary) <= 3):
+            raise ConfigError(f"TTS_LANG must be a language code like pt or pt-BR: {self.lang!r}")
         if self.threads <= 0 or self.timeout_s <= 0 or self.retries < 0:
             raise ConfigError("TTS_THREADS and TTS_TIMEOUT_S must be positive, TTS_RETRIES >= 0")
 

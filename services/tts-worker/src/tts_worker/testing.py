@@ -7,14 +7,48 @@ only the synthesis itself is replaced. Each character gives ``ms_per_char`` of a
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .errors import ProviderError
 from .providers.base import TTSCapabilities, TTSProvider
+from .settings import TTSSettings
+
+if TYPE_CHECKING:
+    from .providers.kokoro import KokoroTTS
+    from .providers.piper import PiperTTS
+
+# Test timeouts are generous: the machine may be shared, and a timeout would hide
+# whether the answer was right.
+TEST_TIMEOUT_S = 300.0
+
+
+@functools.cache
+def packaged_kokoro() -> KokoroTTS:
+    """The default Kokoro (packaged weights, jm_kumo), loaded once per process.
+
+    Test suites of several packages share it, so one pytest run loads it once.
+    """
+    from .providers.kokoro import KokoroTTS
+
+    s = TTSSettings.from_env({})
+    tts = KokoroTTS(s.kokoro_model, s.kokoro_voices, timeout_s=TEST_TIMEOUT_S, retries=0)
+    tts.load()
+    return tts
+
+
+@functools.cache
+def packaged_piper() -> PiperTTS:
+    """The default Piper voice (en_US-joe-medium), loaded once per process."""
+    from .providers.piper import PiperTTS
+
+    tts = PiperTTS(TTSSettings.from_env({}).piper_model, timeout_s=TEST_TIMEOUT_S, retries=0)
+    tts.load()
+    return tts
 
 
 class FakeTTS(TTSProvider):

@@ -6,6 +6,7 @@ that provider is chosen (and then fails with an install hint).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from llm_worker.errors import ConfigError
@@ -48,9 +49,9 @@ def _openai(s: Settings) -> LLMProvider:
 
 
 def _local(s: Settings) -> LLMProvider:
-    from llm_worker.providers.local import LocalProvider
+    from llm_worker.providers.local import LOCAL_MIN_FIRST_EVENT_S, LocalProvider
 
-    first = max(s.timeout_first_s, 30.0)
+    first = max(s.timeout_first_s, LOCAL_MIN_FIRST_EVENT_S)
     return LocalProvider(
         model_path=s.model_path or None,
         model=s.model,
@@ -64,7 +65,8 @@ def _local(s: Settings) -> LLMProvider:
 def _fake(s: Settings) -> LLMProvider:
     from llm_worker.testing.fake_provider import FakeProvider
 
-    return FakeProvider()
+    # LLM_FAKE_DELAY_S slows each event: lets tests kill a replica in the middle of a reply.
+    return FakeProvider(delay_s=float(os.environ.get("LLM_FAKE_DELAY_S", "0") or 0))
 
 
 PROVIDERS: dict[str, Callable[[Settings], LLMProvider]] = {

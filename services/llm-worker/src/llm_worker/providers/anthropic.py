@@ -9,7 +9,7 @@ The base URL comes from ANTHROPIC_BASE_URL (the SDK's own variable) or the setti
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, ClassVar
 
 from llm_worker.errors import (
@@ -62,7 +62,7 @@ class AnthropicProvider(LLMProvider):
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         assert anthropic is not None
         params: dict[str, Any] = {
             "model": self.model,

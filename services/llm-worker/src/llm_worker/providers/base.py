@@ -25,13 +25,13 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections import Counter, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import ClassVar
 
 from llm_worker.errors import ProviderError, ProviderTimeout
-from llm_worker.events import ChatRequest, StreamEvent
+from llm_worker.events import ChatRequest, Done, StreamEvent
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,15 @@ class LLMProvider(ABC):
         self.metrics = metrics or ProviderMetrics()
 
     @abstractmethod
-    def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """One attempt: yields events; raises ProviderError; closes its resources."""
 
     async def start(self) -> None:  # noqa: B027 - optional hook, most providers need nothing
         """Prepares the provider (load a local model); called once before use."""
+
+    async def warm_up(self, system: str) -> None:  # noqa: B027 - optional hook
+        """Prepares for requests with this system prompt (a local model evaluates it once,
+        so the first caller does not wait for it). Call at worker start, after start()."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Releases clients and models."""
@@ -98,7 +102,7 @@ class LLMProvider(ABC):
         """Starts a reply; iterate the result, cancel it on barge-in."""
         return LLMStream(self._run(request), self)
 
-    async def _run(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def _run(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         self.metrics.requests += 1
         attempt = 0
         while True:
@@ -147,13 +151,14 @@ _END = object()
 class LLMStream:
     """A running reply: async-iterate its events; ``cancel()`` stops it at once."""
 
-    def __init__(self, agen: AsyncIterator[StreamEvent], provider: LLMProvider) -> None:
+    def __init__(self, agen: AsyncGenerator[StreamEvent, None], provider: LLMProvider) -> None:
         self._provider = provider
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._task = asyncio.get_running_loop().create_task(self._pump(agen))
         self.cancelled = False
+        self._ended = False  # Done, an error or the end was handed to the reader
 
-    async def _pump(self, agen: AsyncIterator[StreamEvent]) -> None:
+    async def _pump(self, agen: AsyncGenerator[StreamEvent, None]) -> None:
         try:
             async for event in agen:
                 self._queue.put_nowait(event)
@@ -163,9 +168,7 @@ class LLMStream:
             self._queue.put_nowait(e)
         finally:
             self._queue.put_nowait(_END)
-            aclose = getattr(agen, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await agen.aclose()
 
     def __aiter__(self) -> LLMStream:
         return self
@@ -177,18 +180,23 @@ class LLMStream:
             await self.cancel()
             raise
         if item is _END:
+            self._ended = True
             self._queue.put_nowait(_END)
             raise StopAsyncIteration
         if isinstance(item, BaseException):
+            self._ended = True
             raise item
+        if isinstance(item, Done):
+            self._ended = True
         return item  # type: ignore[return-value]
 
     async def cancel(self) -> None:
         """Stops generation now (closes the vendor stream); idempotent."""
         if self._task.done():
             return
-        self.cancelled = True
-        self._provider.metrics.cancelled += 1
+        if not self._ended:
+            self.cancelled = True
+            self._provider.metrics.cancelled += 1
         self._task.cancel()
         await asyncio.wait([self._task])
         self._queue.put_nowait(_END)

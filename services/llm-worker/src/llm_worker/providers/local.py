@@ -13,15 +13,18 @@ the tools are described in the system prompt and called with
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import importlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 from llm_worker.errors import ConfigError, ProviderError, ProviderProtocolError
-from llm_worker.events import ChatRequest, Done, StreamEvent, TextDelta
+from llm_worker.events import ChatRequest, Done, Message, StreamEvent, TextDelta
 from llm_worker.providers.base import Capabilities, LLMProvider, Timeouts
 from llm_worker.tools import ToolTagFilter, text_protocol_prompt
 
@@ -33,6 +36,7 @@ INSTALL_HINT = (
 )
 DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 SMALL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+LOCAL_MIN_FIRST_EVENT_S = 60.0
 
 
 def models_dir() -> Path:
@@ -50,9 +54,21 @@ _models: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
 _models_lock = threading.Lock()
 
 
+def _close_all() -> None:
+    """Frees the loaded models before interpreter shutdown (llama-cpp-python's own
+    finalizer fails once its module globals are gone)."""
+    with _models_lock:
+        for llm, lock in _models.values():
+            with lock:
+                close = getattr(llm, "close", None)
+                if close is not None:
+                    close()
+        _models.clear()
+
+
 def _load(path: str, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
     try:
-        import llama_cpp
+        llama_cpp = importlib.import_module("llama_cpp")
     except ImportError as e:
         raise ConfigError(f"the local provider needs llama-cpp-python: {INSTALL_HINT}") from e
     key = (path, n_ctx, n_threads)
@@ -67,6 +83,8 @@ def _load(path: str, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
             llm = llama_cpp.Llama(
                 model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False
             )
+            if not _models:
+                atexit.register(_close_all)
             _models[key] = (llm, threading.Lock())
         return _models[key]
 
@@ -85,21 +103,33 @@ class LocalProvider(LLMProvider):
         **kwargs: Any,
     ) -> None:
         path = str(model_path or default_model_path())
-        # Local models are slow to start on CPU; never time out before the first token
-        # faster than 30 s unless told to.
+        # A cold prompt on a busy CPU takes long before the first token; and retrying a
+        # local timeout only queues more work on the same CPU, so no retries by default.
+        kwargs.setdefault("max_retries", 0)
         super().__init__(
             model=kwargs.pop("model", "") or Path(path).name,
-            timeouts=timeouts or Timeouts(first_event_s=30.0, idle_s=10.0),
+            timeouts=timeouts or Timeouts(first_event_s=LOCAL_MIN_FIRST_EVENT_S, idle_s=10.0),
             **kwargs,
         )
         self.model_path = path
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        # The last generation's thread and how many chunks it produced (tests, metrics).
+        self.last_thread: threading.Thread | None = None
+        self.last_chunks = 0
 
     async def start(self) -> None:
         await asyncio.to_thread(_load, self.model_path, self.n_ctx, self.n_threads)
 
-    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def warm_up(self, system: str) -> None:
+        """Evaluates the system prompt (with the tools text) once: llama.cpp keeps it as
+        the prompt prefix cache, so the first turn starts as fast as the later ones."""
+        req = ChatRequest(system=system, messages=(Message("user", "Olá"),), max_tokens=1)
+        async with self.stream(req) as stream:
+            async for _ in stream:
+                pass
+
+    async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
@@ -110,7 +140,9 @@ class LocalProvider(LLMProvider):
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
 
         def put(kind: str, value: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+            # The reader may be gone (cancelled, loop closed): then nobody needs this.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
 
         def generate() -> None:
             try:
@@ -128,6 +160,7 @@ class LocalProvider(LLMProvider):
                         for chunk in chunks:
                             if stop.is_set():
                                 break
+                            self.last_chunks += 1
                             choice = chunk["choices"][0]
                             text = choice.get("delta", {}).get("content")
                             if text:
@@ -144,6 +177,8 @@ class LocalProvider(LLMProvider):
                 put("end", None)
 
         thread = threading.Thread(target=generate, name="llama-generate", daemon=True)
+        self.last_thread = thread
+        self.last_chunks = 0
         thread.start()
         tags = ToolTagFilter()
         finish = ""

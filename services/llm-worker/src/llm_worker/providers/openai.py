@@ -8,7 +8,7 @@ Text arrives in ``choices[0].delta.content``; function calls in ``delta.tool_cal
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, ClassVar
 
 from llm_worker.errors import (
@@ -59,7 +59,7 @@ class OpenAIProvider(LLMProvider):
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         assert openai is not None
         messages = [{"role": "system", "content": request.system}]
         messages += [{"role": m.role, "content": m.content} for m in request.messages]

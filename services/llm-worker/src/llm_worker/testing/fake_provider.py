@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any, ClassVar
 
 from llm_worker.errors import ProviderError
@@ -38,12 +38,13 @@ class FakeProvider(LLMProvider):
     def push(self, script: Iterable[StreamEvent] | ProviderError) -> None:
         self.scripts.append(script if isinstance(script, ProviderError) else list(script))
 
-    async def _stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         self.requests.append(request)
-        script = self.scripts.popleft() if self.scripts else [
-            TextDelta(self.default_text),
-            Done("end_turn"),
-        ]
+        script: list[StreamEvent] | ProviderError = (
+            self.scripts.popleft()
+            if self.scripts
+            else [TextDelta(self.default_text), Done("end_turn")]
+        )
         if isinstance(script, ProviderError):
             raise script
         for event in script:

@@ -22,13 +22,21 @@ def _faster_whisper(s: STTSettings) -> STTProvider:
         timeout_s=s.timeout_s,
         retries=s.retries,
         max_audio_s=s.max_audio_s,
+        min_rms_dbfs=s.min_rms_dbfs,
     )
 
 
 def _fake(s: STTSettings) -> STTProvider:
     from ..testing import FakeSTT
 
-    return FakeSTT(language=s.language, timeout_s=s.timeout_s, retries=s.retries)
+    # A fixed question, so a pipeline on fakes (tests, `make up` smoke runs) has a turn.
+    return FakeSTT(
+        default="Qual é o horário de atendimento?",
+        language=s.language,
+        timeout_s=s.timeout_s,
+        retries=s.retries,
+        min_rms_dbfs=s.min_rms_dbfs,
+    )
 
 
 REGISTRY: dict[str, Callable[[STTSettings], STTProvider]] = {

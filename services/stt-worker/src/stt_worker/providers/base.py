@@ -106,6 +106,13 @@ class STTProvider(ABC):
                 self._loaded = True
                 log.info("%s loaded in %.2f s", self.name, time.perf_counter() - started)
 
+    def warm_up(self) -> None:
+        """Load the model and run one short decode, so the first caller does not pay
+        for the engine's first-call setup. Blocking; call once at startup."""
+        self.load()
+        t = np.arange(WHISPER_RATE // 2, dtype=np.float32) / WHISPER_RATE
+        self._run((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), self.default_language)
+
     def _run(self, samples: np.ndarray, language: str) -> str:
         self.load()
         with self._slots:
@@ -143,7 +150,9 @@ class STTProvider(ABC):
             except STTError as e:
                 error = e
             except Exception as e:  # the engine's own exceptions
-                error = ProviderError(f"{self.name} failed: {type(e).__name__}: {e}",
+                # Only the type: engine messages may quote the text being processed, and
+                # what callers say (or hear) stays out of logs. The cause keeps the rest.
+                error = ProviderError(f"{self.name} failed: {type(e).__name__}",
                                       retryable=False)
                 error.__cause__ = e
             else:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..router import TTSRouter
 from ..settings import TTSSettings
 from .base import Synthesis, TTSCapabilities, TTSProvider
+
+if TYPE_CHECKING:  # the router imports providers.base: import it lazily, no cycle
+    from ..router import TTSRouter
 
 
 def make_kokoro(s: TTSSettings) -> TTSProvider:
@@ -45,6 +48,8 @@ REGISTRY: dict[str, Callable[[TTSSettings], TTSProvider]] = {
 
 def build_tts(settings: TTSSettings) -> TTSRouter:
     """The engines TTS_PROVIDER asks for, behind one router (not loaded yet)."""
+    from ..router import TTSRouter
+
     fallback = make_espeak(settings) if settings.fallback == "espeak" else None
     if settings.provider == "auto":
         routes = {"en": make_piper(settings)}
@@ -56,4 +61,4 @@ def build_tts(settings: TTSSettings) -> TTSRouter:
     return TTSRouter(primary, fallback=fallback, language=settings.lang)
 
 
-__all__ = ["REGISTRY", "Synthesis", "TTSCapabilities", "TTSProvider", "TTSRouter", "build_tts"]
+__all__ = ["REGISTRY", "Synthesis", "TTSCapabilities", "TTSProvider", "build_tts"]

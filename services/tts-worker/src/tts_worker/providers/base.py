@@ -147,6 +147,12 @@ class TTSProvider(ABC):
         lang = normalize_language(language) if language else self.default_language
         return f"{self.name}:{self.model_tag}:{self.resolve_voice(voice, lang)}:{lang}"
 
+    def warm_up(self, text: str = "Olá.") -> None:
+        """Load the model and synthesize one word, so the first sentence of the first
+        call does not pay for the engine's first-call setup. Blocking."""
+        self.load()
+        self._run(text, self.resolve_voice(None, self.default_language), self.default_language)
+
     def _run(self, text: str, voice: str, language: str) -> tuple[np.ndarray, int]:
         self.load()
         with self._slots:
@@ -179,7 +185,9 @@ class TTSProvider(ABC):
             except TTSError as e:
                 error = e
             except Exception as e:  # the engine's own exceptions
-                error = ProviderError(f"{self.name} failed: {type(e).__name__}: {e}",
+                # Only the type: engine messages may quote the text being processed, and
+                # what callers say (or hear) stays out of logs. The cause keeps the rest.
+                error = ProviderError(f"{self.name} failed: {type(e).__name__}",
                                       retryable=False)
                 error.__cause__ = e
             else:

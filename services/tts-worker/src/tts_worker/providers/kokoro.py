@@ -22,6 +22,7 @@ from .base import TTSCapabilities, TTSProvider
 KOKORO_LANGS = {
     "pt": "pt-br",
     "pt-br": "pt-br",
+    "pt-pt": "pt",  # espeak-ng's European Portuguese
     "en": "en-us",
     "en-us": "en-us",
     "en-gb": "en-gb",
@@ -93,6 +94,9 @@ class KokoroTTS(TTSProvider):
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
+        # Idle threads sleep instead of spinning: on a small shared CPU the spinning
+        # steals the cores the STT and LLM need (and was slower under load here).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = os.environ.get("ONNX_PROVIDER") or "CPUExecutionProvider"
         try:
             session = ort.InferenceSession(

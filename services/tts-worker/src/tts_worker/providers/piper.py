@@ -64,6 +64,9 @@ class PiperTTS(TTSProvider):
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
+        # Idle threads sleep instead of spinning: on a small shared CPU the spinning
+        # steals the cores the STT and LLM need (and was slower under load here).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             config = PiperConfig.from_dict(json.loads(self.config_path.read_text("utf-8")))
             session = ort.InferenceSession(

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The pipeline workers (stt, llm, tts) as background processes, for `make up`.
+#   workers.sh start|stop|status
+# Settings come from the environment and compose/.env (see each service's .env.example);
+# WORKERS_REPLICAS (default 1) starts that many replicas of each.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+[ -f compose/.env ] && set -a && source compose/.env && set +a
+REPLICAS=${WORKERS_REPLICAS:-1}
+declare -A PORT=([stt]=9101 [llm]=9102 [tts]=9103)
+
+health() { # port
+  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+  printf 'GET /health HTTP/1.0\r\n\r\n' >&3
+  local line=""; read -r -t 2 line <&3 || true; exec 3>&-
+  [[ "$line" == *" 200 "* ]]
+}
+
+case "${1:-status}" in
+  start)
+    for kind in stt llm tts; do
+      for ((i = 0; i < REPLICAS; i++)); do
+        pidfile="$RUN_DIR/$kind-worker-$i.pid"
+        pid_alive "$pidfile" && continue
+        port=$(( ${PORT[$kind]} + 10 * i ))
+        log "iniciando $kind-worker $i (métricas :$port)"
+        WORKER_NAME="$(hostname)-$kind-$i" METRICS_PORT=$port \
+          setsid "$VENV/bin/python" -m "${kind}_worker" >>"$RUN_DIR/$kind-worker-$i.log" 2>&1 &
+        echo $! >"$pidfile"
+      done
+    done
+    for kind in stt llm tts; do
+      for ((i = 0; i < REPLICAS; i++)); do
+        port=$(( ${PORT[$kind]} + 10 * i ))
+        wait_for "$kind-worker $i" 180 health "$port" \
+          || die "$kind-worker $i não ficou saudável; veja $RUN_DIR/$kind-worker-$i.log"
+      done
+    done;;
+  stop)
+    for pidfile in "$RUN_DIR"/*-worker-*.pid; do
+      [ -e "$pidfile" ] || continue
+      stop_pidfile "$(basename "$pidfile" .pid)" "$pidfile"
+    done;;
+  status)
+    rc=0
+    for kind in stt llm tts; do
+      for ((i = 0; i < REPLICAS; i++)); do
+        port=$(( ${PORT[$kind]} + 10 * i ))
+        if health "$port"; then
+          echo "  $kind-worker $i  http://127.0.0.1:$port/metrics  (log: .run/$kind-worker-$i.log)"
+        else
+          echo "  $kind-worker $i  parado"; rc=1
+        fi
+      done
+    done
+    exit $rc;;
+  *) die "uso: $0 start|stop|status";;
+esac

@@ -1,0 +1,65 @@
+"""python -m llm_worker: one LLM replica (settings from the environment, see .env.example)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from arq import create_pool
+from arq.connections import RedisSettings
+from pipeline.logs import setup
+from pipeline.main import run_worker
+from pipeline.settings import WorkerSettings
+
+from .persona import load_persona
+from .providers import create_provider
+from .settings import Settings
+from .worker import LLMWorker
+
+METRICS_PORT = 9102
+
+
+async def _main() -> None:
+    settings = Settings.from_env()
+    worker_settings = WorkerSettings.from_env(METRICS_PORT)
+    persona = load_persona(settings.persona_path or None)
+    provider = create_provider(settings)
+    await provider.start()
+    # A local model evaluates the persona once now, so the first caller gets warm latency.
+    await provider.warm_up(persona.system_prompt)
+    jobs = await create_pool(RedisSettings.from_dsn(worker_settings.redis_url))
+
+    async def after_call(session_id: str) -> None:
+        # one summary per call, whichever replica saw the end (arq dedups by job id)
+        await jobs.enqueue_job("summarize_call", session_id, _job_id=f"summary:{session_id}")
+
+    try:
+        await run_worker(
+            worker_settings,
+            lambda bus: LLMWorker(
+                bus,
+                worker_settings.name,
+                provider,
+                persona,
+                max_history_turns=settings.max_history_turns,
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+                first_clause_min_chars=settings.first_clause_min_chars,
+                after_call=after_call,
+                concurrency=worker_settings.concurrency,
+                claim_idle_ms=worker_settings.claim_idle_ms,
+                max_deliveries=worker_settings.max_deliveries,
+                max_age_s=worker_settings.max_age_s,
+            ),
+        )
+    finally:
+        await jobs.aclose()
+        await provider.aclose()
+
+
+def main() -> None:
+    setup("llm-worker")
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Post-call work on arq, where a delay does not matter (the real-time chain uses streams).
+
+- ``summarize_call(session_id)``: enqueued when a call ends. Builds the transcript from the
+  session log (caller: transcripts; agent: the sentences it said), asks the LLM for a short
+  summary, writes both to ``asp:summary:{session}`` and POSTs them to POSTCALL_WEBHOOK_URL
+  when one is configured.
+- ``cleanup_sessions`` (cron, every 10 minutes): drops from ``asp:sessions:active`` the
+  calls whose log expired or that outlived the maximum call duration.
+
+Run: ``python -m llm_worker.postcall`` (or ``arq llm_worker.postcall.WorkerSettings``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+import aiohttp
+from arq import cron
+from arq.connections import RedisSettings
+from asp import ASPError, ResponseText, Transcript
+from asp import streams as layout
+from pipeline import Bus
+
+from .events import ChatRequest, Message, TextDelta
+from .persona import load_persona
+from .providers import create_provider
+from .providers.base import LLMProvider
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+SUMMARY_PROMPT = (
+    "Resuma a ligação abaixo em português, em no máximo três frases: o que o cliente "
+    "queria e o que foi resolvido. Responda só com o resumo."
+)
+MAX_CALL_S = 4 * 3600
+
+
+async def call_transcript(bus: Bus, session_id: str) -> list[dict[str, str]]:
+    """The conversation as [{'role': 'caller'|'agent', 'text': ...}], in order."""
+    turns: list[dict[str, str]] = []
+    try:
+        log_messages = await bus.session_log(session_id)
+    except ASPError:
+        return turns
+    for msg in log_messages:
+        if isinstance(msg, Transcript) and msg.text.strip():
+            turns.append({"role": "caller", "text": msg.text})
+        elif isinstance(msg, ResponseText) and msg.text.strip():
+            if turns and turns[-1]["role"] == "agent":
+                turns[-1]["text"] += " " + msg.text
+            else:
+                turns.append({"role": "agent", "text": msg.text})
+    return turns
+
+
+async def summarize(provider: LLMProvider, turns: list[dict[str, str]]) -> str:
+    if not turns:
+        return ""
+    text = "\n".join(f"{'Cliente' if t['role'] == 'caller' else 'Atendente'}: {t['text']}"
+                     for t in turns)
+    request = ChatRequest(system=SUMMARY_PROMPT, messages=(Message("user", text),),
+                          tools=False, max_tokens=200, temperature=0.0)
+    parts: list[str] = []
+    async with provider.stream(request) as stream:
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+    return "".join(parts).strip()
+
+
+async def summarize_call(ctx: dict[str, Any], session_id: str) -> str:
+    bus: Bus = ctx["bus"]
+    turns = await call_transcript(bus, session_id)
+    try:
+        summary = await summarize(ctx["provider"], turns)
+    except Exception as e:  # the transcript is still worth keeping
+        log.warning("summary of %s failed: %s", session_id, e)
+        summary = ""
+    key = layout.summary_key(session_id)
+    payload = {"session_id": session_id, "transcript": turns, "summary": summary}
+    await bus.redis.hset(key, mapping={"transcript": json.dumps(turns, ensure_ascii=False),
+                                       "summary": summary})
+    await bus.redis.expire(key, layout.SESSION_ENDED_TTL_S)
+    url = ctx.get("webhook_url")
+    if url:
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as http, http.post(
+            url, json=payload
+        ) as response:
+            response.raise_for_status()  # arq retries the job
+    return summary
+
+
+async def cleanup_sessions(ctx: dict[str, Any]) -> int:
+    bus: Bus = ctx["bus"]
+    removed = 0
+    now = time.time()
+    for raw, started in await bus.redis.zrange(layout.ACTIVE_SESSIONS, 0, -1, withscores=True):
+        session_id = raw.decode()
+        try:
+            alive = await bus.redis.exists(layout.session_stream(session_id))
+        except ASPError:
+            alive = False
+        if not alive or now - started > MAX_CALL_S:
+            await bus.redis.zrem(layout.ACTIVE_SESSIONS, raw)
+            removed += 1
+    return removed
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings = Settings.from_env()
+    ctx.setdefault("bus", Bus.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")))
+    ctx.setdefault("provider", create_provider(settings))
+    ctx.setdefault("webhook_url", os.environ.get("POSTCALL_WEBHOOK_URL", "").strip())
+    load_persona(settings.persona_path or None)  # fail early on a broken persona
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["bus"].close()
+
+
+class WorkerSettings:
+    functions = [summarize_call]  # noqa: RUF012 - arq reads class attributes
+    cron_jobs = [cron(cleanup_sessions, minute=set(range(0, 60, 10)))]  # noqa: RUF012
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = RedisSettings.from_dsn(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    max_tries = 3
+
+
+def main() -> None:
+    from arq import run_worker
+
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper())
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

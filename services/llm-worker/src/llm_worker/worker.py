@@ -1,0 +1,216 @@
+"""The LLM stage on the ``llm-workers`` group.
+
+- ``session.start``: negotiates (ASP), records the session's settings in Redis, answers
+  ``session.started`` and starts the greeting (response ``greeting``);
+- ``transcript``: one reply, streamed sentence by sentence to the TTS stage as soon as each
+  is complete; tool calls become ``call.action``; a failing provider becomes an apology;
+- ``response.cancel``: the reply stops at the next sentence (every replica sees the
+  cancelled set) and the history keeps only what the caller heard;
+- ``session.end``: the session's keys get their post-call TTL.
+
+The conversation history lives in Redis (``asp:history:{session}``), so any replica can
+take the next turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+from asp import (
+    CallAction,
+    ResponseCancel,
+    ResponseStart,
+    ResponseText,
+    SessionEnd,
+    SessionStart,
+    Stage,
+    Transcript,
+    default_capabilities,
+    negotiate,
+)
+from asp import streams as layout
+from asp.messages import CallActionKind, SessionStatus
+from pipeline import Bus, Job, StreamWorker
+from pipeline.logs import for_session
+
+from .errors import HistoryError
+from .events import ChatRequest
+from .history import History
+from .persona import Persona
+from .providers.base import LLMProvider
+from .reply import ReplyAction, ReplySentence, reply
+from .splitter import SentenceSplitter
+
+log = logging.getLogger(__name__)
+
+GREETING_ID = "greeting"
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+
+
+class LLMWorker(StreamWorker):
+    stage = Stage.LLM
+
+    def __init__(
+        self,
+        bus: Bus,
+        consumer: str,
+        provider: LLMProvider,
+        persona: Persona,
+        *,
+        max_history_turns: int = 8,
+        max_tokens: int = 200,
+        temperature: float = 0.3,
+        first_clause_min_chars: int = 12,
+        after_call: Callable[[str], Awaitable[object]] | None = None,
+        **kw: int,
+    ) -> None:
+        super().__init__(bus, consumer, apology=persona.apology, **kw)
+        self.provider = provider
+        self.persona = persona
+        self.max_history_turns = max_history_turns
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.first_clause_min_chars = first_clause_min_chars
+        self.after_call = after_call  # enqueues the post-call job (arq)
+
+    def work_id(self, msg: object) -> str | None:
+        if isinstance(msg, SessionStart):
+            return "session.start"
+        if isinstance(msg, SessionEnd):
+            return "session.end"
+        return super().work_id(msg)  # type: ignore[arg-type]
+
+    async def handle(self, job: Job) -> None:
+        msg = job.msg
+        if isinstance(msg, SessionStart):
+            await self._start(msg)
+        elif isinstance(msg, Transcript):
+            await self._turn(msg, job.deliveries)
+        elif isinstance(msg, ResponseCancel):
+            await self._cancelled(msg)
+        elif isinstance(msg, SessionEnd):
+            await self.bus.end_session(msg.session_id)
+            if self.after_call is not None:
+                await self.after_call(msg.session_id)
+
+    async def _start(self, msg: SessionStart) -> None:
+        answer = negotiate(default_capabilities(), msg)
+        await self.bus.publish(answer, stages=())
+        if answer.status == SessionStatus.REJECTED or answer.negotiated is None:
+            return
+        metadata = msg.metadata or {}
+        language = metadata.get("language")
+        if not (isinstance(language, str) and _LANGUAGE.fullmatch(language)):
+            language = self.persona.language  # metadata is never trusted
+        await self.bus.set_state(
+            msg.session_id,
+            {
+                "language": language,
+                "sample_rate": answer.negotiated.audio.sample_rate,
+                "encoding": answer.negotiated.audio.encoding,
+            },
+        )
+        await self.bus.redis.zadd(layout.ACTIVE_SESSIONS, {msg.session_id: time.time()})
+        await self.bus.publish(
+            ResponseStart(session_id=msg.session_id, response_id=GREETING_ID), stages=()
+        )
+        await self.bus.publish(
+            ResponseText(
+                session_id=msg.session_id,
+                response_id=GREETING_ID,
+                seq=0,
+                text=self.persona.greeting,
+                is_final=True,
+            )
+        )
+        await self._save_history(msg.session_id, History(self.max_history_turns), [
+            self.persona.greeting
+        ])
+
+    async def _turn(self, msg: Transcript, deliveries: int) -> None:
+        lg = for_session(log, msg.session_id)
+        if not msg.text.strip():
+            return
+        sid = msg.session_id
+        # A retried turn is a new response: what a dead replica half-sent is superseded.
+        response_id = f"r-{msg.utterance_id}" + (f"-{deliveries}" if deliveries > 1 else "")
+        history = await self._history(sid)
+        history.add_user(msg.text)
+        await self.bus.publish(ResponseStart(session_id=sid, response_id=response_id), stages=())
+        request = ChatRequest(
+            system=self.persona.system_prompt,
+            messages=history.for_request(),
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+        )
+        spoken: list[str] = []
+        cancelled = False
+        seq = 0
+        events = reply(
+            self.provider,
+            request,
+            apology=self.persona.apology,
+            splitter=SentenceSplitter(first_clause_min_chars=self.first_clause_min_chars),
+            logger=lg,
+        )
+        try:
+            async for event in events:
+                if await self.bus.is_cancelled(sid, response_id):
+                    cancelled = True
+                    break
+                if isinstance(event, ReplySentence):
+                    spoken.append(event.text)
+                    await self.bus.publish(
+                        ResponseText(session_id=sid, response_id=response_id, seq=seq,
+                                     text=event.text, is_final=False)
+                    )
+                    seq += 1
+                elif isinstance(event, ReplyAction):
+                    kind = CallActionKind(event.action.action)
+                    await self.bus.publish(
+                        CallAction(session_id=sid, action=kind, target=event.action.target)
+                    )
+        finally:
+            await events.aclose()  # stops the provider at once on cancel
+        if not cancelled:
+            await self.bus.publish(
+                ResponseText(session_id=sid, response_id=response_id, seq=seq, text="",
+                             is_final=True)
+            )
+        lg.info("response %s: %d sentences%s", response_id, len(spoken),
+                " (cancelled)" if cancelled else "")
+        await self._save_history(sid, history, spoken, interrupted=cancelled)
+
+    async def _cancelled(self, msg: ResponseCancel) -> None:
+        """Barge-in: the last answer was cut; keep only its first sentence, marked as cut."""
+        history = await self._history(msg.session_id)
+        if history.messages and history.messages[-1].role == "assistant":
+            last = history.messages.pop()
+            first = last.content.split(". ")[0].rstrip(".…")
+            history.add_reply([first], played=1, interrupted=True)
+            await self._store(msg.session_id, history)
+
+    async def _history(self, session_id: str) -> History:
+        raw = await self.bus.redis.get(layout.history_key(session_id))
+        if raw is None:
+            return History(self.max_history_turns)
+        try:
+            return History.from_json(raw, max_turns=self.max_history_turns)
+        except HistoryError as e:
+            for_session(log, session_id).warning("history discarded: %s", e)
+            return History(self.max_history_turns)
+
+    async def _save_history(
+        self, session_id: str, history: History, spoken: list[str], *, interrupted: bool = False
+    ) -> None:
+        history.add_reply(spoken, interrupted=interrupted)
+        await self._store(session_id, history)
+
+    async def _store(self, session_id: str, history: History) -> None:
+        await self.bus.redis.set(
+            layout.history_key(session_id), history.to_json(), ex=layout.SESSION_IDLE_TTL_S
+        )
+

@@ -1,0 +1,112 @@
+"""The local provider with real packaged GGUF models through llama-cpp-python.
+
+SmolLM2-135M (fast) checks the plumbing; the real default, Qwen2.5-Coder-1.5B, answers a
+Portuguese question once. Both files are assembled by scripts/setup.d/45-llm.sh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from llm_worker.events import ChatRequest, Done, Message, TextDelta
+from llm_worker.persona import load_persona
+from llm_worker.providers.base import Timeouts
+from llm_worker.providers.local import (
+    SMALL_MODEL_FILE,
+    LocalProvider,
+    default_model_path,
+    models_dir,
+)
+from llm_worker.reply import ReplyAction, ReplySentence, reply
+from llm_worker.tools import CallAction
+
+SMALL = models_dir() / SMALL_MODEL_FILE
+PERSONA = load_persona()
+
+
+def require(path: Path) -> None:
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run scripts/setup.d/45-llm.sh (make bootstrap)")
+
+
+@pytest.fixture(scope="module")
+def small() -> LocalProvider:
+    require(SMALL)
+    return LocalProvider(
+        model_path=SMALL, n_ctx=1024, timeouts=Timeouts(first_event_s=120.0, idle_s=60.0)
+    )
+
+
+async def test_small_model_answers_through_reply(small: LocalProvider) -> None:
+    req = ChatRequest(
+        system="You are a helpful assistant. Answer in one short sentence.",
+        messages=(Message("user", "What is the capital of France?"),),
+        tools=False, max_tokens=24, temperature=0.0,
+    )
+    out = [e async for e in reply(small, req, apology="APOLOGY")]
+    sentences = [e for e in out if isinstance(e, ReplySentence)]
+    assert sentences
+    assert not any(s.apology for s in sentences)
+    assert [s.index for s in sentences] == list(range(len(sentences)))
+    assert "Paris" in " ".join(s.text for s in sentences)
+
+
+async def test_warm_up_loads_and_primes_the_model(small: LocalProvider) -> None:
+    await small.start()
+    await small.warm_up("Be brief.")
+    assert small.metrics.completed >= 1
+    assert small.metrics.errors == {}
+
+
+async def test_small_model_stream_ends_with_done(small: LocalProvider) -> None:
+    req = ChatRequest(system="Be brief.", messages=(Message("user", "Say hello."),),
+                      tools=False, max_tokens=8, temperature=0.0)
+    async with small.stream(req) as stream:
+        events = [e async for e in stream]
+    assert any(isinstance(e, TextDelta) for e in events)
+    assert isinstance(events[-1], Done)
+    assert events[-1].stop_reason in ("stop", "length")
+
+
+async def test_cancel_stops_local_generation_within_a_token(small: LocalProvider) -> None:
+    req = ChatRequest(
+        system="You are a storyteller.",
+        messages=(Message("user", "Tell me a very long story about a dragon."),),
+        tools=False, max_tokens=400, temperature=0.0,
+    )
+    stream = small.stream(req)
+    assert isinstance(await anext(stream), TextDelta)
+    await stream.cancel()
+    thread = small.last_thread
+    assert thread is not None
+    await asyncio.to_thread(thread.join, 60)
+    assert not thread.is_alive()
+    # Generation stopped right after the cancel, far from the 400-token budget.
+    assert small.last_chunks < 100
+    # and the model is free for the next turn
+    req2 = ChatRequest(system="Be brief.", messages=(Message("user", "Hi"),),
+                       tools=False, max_tokens=4, temperature=0.0)
+    async with small.stream(req2) as s2:
+        assert [e async for e in s2]
+
+
+async def test_default_qwen_answers_a_portuguese_question() -> None:
+    """The offline default with the packaged pt-BR persona and its tools."""
+    require(default_model_path())
+    # Generous first-token limit: a cold 550-token prompt on a busy 2-core CI machine.
+    qwen = LocalProvider(n_ctx=2048, timeouts=Timeouts(first_event_s=240.0, idle_s=60.0))
+    req = ChatRequest(
+        system=PERSONA.system_prompt,
+        messages=(Message("user", "Bom dia! Qual é o ramal do atendimento humano?"),),
+        max_tokens=60, temperature=0.0,
+    )
+    out = [e async for e in reply(qwen, req, apology=PERSONA.apology)]
+    sentences = [e.text for e in out if isinstance(e, ReplySentence)]
+    actions = [e.action for e in out if isinstance(e, ReplyAction)]
+    assert not any(e.apology for e in out if isinstance(e, ReplySentence)), out
+    text = " ".join(sentences)
+    # It knows the extension from the persona: says it, or transfers there.
+    assert "1002" in text or CallAction("transfer", "1002") in actions, out
+    assert "<tool_call>" not in text

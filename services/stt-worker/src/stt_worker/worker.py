@@ -1,0 +1,57 @@
+"""The STT stage: utterance (caller speech) -> transcript, on the ``stt-workers`` group."""
+
+from __future__ import annotations
+
+import logging
+
+from asp import Stage, Transcript, Utterance
+from pipeline import Bus, Job, StreamWorker
+from pipeline.logs import for_session
+
+from .errors import STTError
+from .providers.base import STTProvider
+
+log = logging.getLogger(__name__)
+
+
+class STTWorker(StreamWorker):
+    stage = Stage.STT
+
+    def __init__(
+        self, bus: Bus, consumer: str, provider: STTProvider, language: str = "pt", **kw: int
+    ) -> None:
+        super().__init__(bus, consumer, **kw)
+        self.provider = provider
+        self.language = language
+
+    async def handle(self, job: Job) -> None:
+        msg = job.msg
+        if not isinstance(msg, Utterance):
+            return
+        lg = for_session(log, msg.session_id)
+        if msg.encoding != "pcm_s16le":
+            lg.warning("utterance %s in %s skipped: only pcm_s16le", msg.utterance_id, msg.encoding)
+            return
+        state = await self.bus.state(msg.session_id)
+        language = state.get("language") or self.language
+        try:
+            result = await self.provider.transcribe(msg.audio, msg.sample_rate, language)
+        except STTError as e:
+            if getattr(e, "retryable", True):
+                raise
+            lg.warning("utterance %s cannot be transcribed: %s", msg.utterance_id, e)
+            await self.give_up(job)
+            return
+        lg.info(
+            "utterance %s: %.2f s of audio transcribed in %.0f ms (%d chars)",
+            msg.utterance_id, result.audio_s, result.elapsed_s * 1000, len(result.text),
+        )
+        await self.bus.publish(
+            Transcript(
+                session_id=msg.session_id,
+                utterance_id=msg.utterance_id,
+                text=result.text,
+                language=result.language,
+                confidence=1.0 if result.text else 0.0,
+            )
+        )

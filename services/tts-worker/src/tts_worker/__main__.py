@@ -1,0 +1,44 @@
+"""python -m tts_worker: one TTS replica (settings from the environment, see .env.example)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pipeline.logs import setup
+from pipeline.main import run_worker
+from pipeline.settings import WorkerSettings
+
+from .providers import build_tts
+from .settings import TTSSettings
+from .worker import TTSWorker
+
+METRICS_PORT = 9103
+
+
+def main() -> None:
+    setup("tts-worker")
+    settings = TTSSettings.from_env()
+    worker_settings = WorkerSettings.from_env(METRICS_PORT)
+    tts = build_tts(settings)
+    tts.warm_up()  # loads the engines and synthesizes once before taking work
+    asyncio.run(
+        run_worker(
+            worker_settings,
+            lambda bus: TTSWorker(
+                bus,
+                worker_settings.name,
+                tts,
+                language=settings.lang,
+                sample_rate=settings.sample_rate,
+                chunk_ms=settings.chunk_ms,
+                concurrency=worker_settings.concurrency,
+                claim_idle_ms=worker_settings.claim_idle_ms,
+                max_deliveries=worker_settings.max_deliveries,
+                max_age_s=worker_settings.max_age_s,
+            ),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
