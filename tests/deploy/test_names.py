@@ -50,7 +50,7 @@ NATIVE = {
     "tts-worker": "60-workers.sh",
     "softphone": "50-softphone.sh",
 }
-# run natively by hand (docs/PIPELINE.md): `python -m llm_worker.postcall`
+# run natively by hand (docs/AGENT.md): `python -m llm_worker.postcall`
 MANUAL = {"postcall-worker": "llm_worker.postcall"}
 ENV_EXAMPLE = {
     "stt-worker": ROOT / "services/stt-worker/.env.example",
