@@ -48,7 +48,8 @@ def unpack_msgpack(data: bytes) -> Any:
     if len(data) > MAX_MESSAGE_BYTES:
         raise _too_large(len(data))
     try:
-        return msgpack.unpackb(data, raw=False, strict_map_key=True, timestamp=0)
+        # msgpack >= 1.0 defaults: raw=False, strict_map_key=True, timestamp=0 (plain ints)
+        return msgpack.unpackb(data)
     except _DECODE_ERRORS as e:
         raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, f"invalid msgpack: {e}") from e
 

@@ -282,6 +282,18 @@ def compile_parser(cls: type[Any], always_required: frozenset[str] = frozenset()
     _PARSERS[cls] = ns["parse"]
 
 
+def parser_for(cls: type[Any]) -> _Parser:
+    if cls not in _PARSERS:
+        compile_parser(cls)
+    return _PARSERS[cls]
+
+
+def serializer_for(cls: type[Any]) -> _Serializer:
+    if cls not in _SERIALIZERS:
+        compile_serializer(cls)
+    return _SERIALIZERS[cls]
+
+
 def parse_fields(cls: type[Any], data: Mapping[str, Any], path: str, b64: bool) -> Any:
     parser = _PARSERS.get(cls)
     if parser is None:

@@ -20,8 +20,16 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from .audio import AudioConfig, VADConfig, VADPatch
 from .errors import ASPError, ErrorCategory, ErrorCode, ProtocolError
-from .fields import Ident, SessionId, compile_parser, compile_serializer, fail, parse_fields
-from .fields import serialize_fields as _serialize_fields
+from .fields import (
+    Ident,
+    SessionId,
+    compile_parser,
+    compile_serializer,
+    fail,
+    parse_fields,
+    parser_for,
+    serializer_for,
+)
 
 PROTOCOL_VERSION = "1.1.0"
 """The version this library speaks: 1.0.0 plus the additive pipeline events."""
@@ -51,7 +59,7 @@ class Message:
     SINCE: ClassVar[str] = "1.0"
 
     def serialize(self, *, base64_bytes: bool = False) -> dict[str, Any]:
-        return _serialize_fields(self, {"type": self.TYPE}, base64_bytes)
+        return _SERIALIZE[self.TYPE](self, {"type": self.TYPE}, base64_bytes)
 
     @classmethod
     def parse(cls, data: Mapping[str, Any], *, base64_bytes: bool = False) -> Self:
@@ -68,6 +76,9 @@ class Message:
 
 
 REGISTRY: dict[str, type[Message]] = {}
+# The generated parser and serializer of each type (hot path: one dict lookup each).
+_PARSE: dict[str, Callable[[Mapping[str, Any], bool, str], Any]] = {}
+_SERIALIZE: dict[str, Callable[[Any, dict[str, Any], bool], dict[str, Any]]] = {}
 M = TypeVar("M", bound=type[Message])
 
 
@@ -79,6 +90,8 @@ def message(type_: str, since: str = "1.0") -> Callable[[M], M]:
         compile_parser(cls, frozenset({"timestamp"}) if since != "1.0" else frozenset())
         compile_serializer(cls)
         REGISTRY[type_] = cls
+        _PARSE[type_] = parser_for(cls)
+        _SERIALIZE[type_] = serializer_for(cls)
         return cls
 
     return register
@@ -91,14 +104,14 @@ def parse_message(data: Mapping[str, Any], *, base64_bytes: bool = False) -> Mes
     kind = data.get("type")
     if type(kind) is not str:
         raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, "the message has no string 'type'")
-    cls = REGISTRY.get(kind)
-    if cls is None:
+    parse = _PARSE.get(kind)
+    if parse is None:
         raise ASPError(
             ErrorCode.INVALID_MESSAGE_TYPE,
             f"unknown message type {kind[:64]!r}",
             {"type": kind[:64]},
         )
-    return parse_fields(cls, data, kind, base64_bytes)  # type: ignore[no-any-return]
+    return parse(data, base64_bytes, kind)  # type: ignore[no-any-return]
 
 
 # --- value objects ------------------------------------------------------------------------
