@@ -67,10 +67,14 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
 
-    cases: list[tuple[str, Message]] = [("response.audio 20ms", audio_event()),
-                                        ("session.start", start_event())]
-    print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs, pinned to one core")
+    cases: list[tuple[str, Message]] = [
+        ("response.audio 20ms", audio_event()),
+        ("session.start", start_event()),
+    ]
+    print(
+        f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, pinned to one core"
+    )
     print(f"{'event':<22}{'codec':<10}{'encode+decode/s':>18}{'µs each':>10}")
     for name, msg in cases:
         for codec, fn in (

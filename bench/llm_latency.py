@@ -119,8 +119,13 @@ async def main() -> None:
         await p.warm_up(other)
         warm_ms = (time.monotonic() - t0) * 1000
         first = await measure(p, 1, other, persona.apology)
-        rows.append(row(f"{path.name} 1st turn after warm_up", first,
-                        f"warm_up took {warm_ms:.0f} ms at start"))
+        rows.append(
+            row(
+                f"{path.name} 1st turn after warm_up",
+                first,
+                f"warm_up took {warm_ms:.0f} ms at start",
+            )
+        )
         warm = await measure(p, args.runs, other, persona.apology)
         rows.append(row(f"{path.name} warm", warm, "system prompt cached"))
     print(
