@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -23,20 +22,6 @@ from pipeline.testing import RedisServer, free_port
 
 # arq 0.28 closes its pool with redis' deprecated close(); nothing of ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def bus(redis_server: RedisServer) -> AsyncIterator[Bus]:
-    b = Bus.from_url(redis_server.url)
-    await b.redis.flushdb()
-    yield b
-    await b.close()
 
 
 async def a_call(bus: Bus) -> str:

@@ -1,13 +1,17 @@
+"""Pytest fixtures on real parts, shared by every test folder (registered by the root
+conftest.py): a private redis-server per test session and a Bus on a flushed database."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from pipeline import Bus
-from pipeline.testing import RedisServer
+
+from .bus import Bus
+from .testing import RedisServer
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     with RedisServer() as server:
         yield server

@@ -1,0 +1,3 @@
+"""Fixtures shared by every test folder of the repository."""
+
+pytest_plugins = ("pipeline.pytest_plugin",)
