@@ -30,6 +30,12 @@ case "${1:-status}" in
         echo $! >"$pidfile"
       done
     done
+    # Post-call jobs (summary, webhook, cleanup) on arq: one is enough, it is not real time.
+    if ! pid_alive "$RUN_DIR/postcall-worker.pid"; then
+      log "iniciando postcall-worker (arq)"
+      setsid "$VENV/bin/python" -m llm_worker.postcall >>"$RUN_DIR/postcall-worker.log" 2>&1 &
+      echo $! >"$RUN_DIR/postcall-worker.pid"
+    fi
     for kind in stt llm tts; do
       for ((i = 0; i < REPLICAS; i++)); do
         port=$(( ${PORT[$kind]} + 10 * i ))
@@ -38,7 +44,7 @@ case "${1:-status}" in
       done
     done;;
   stop)
-    for pidfile in "$RUN_DIR"/*-worker-*.pid; do
+    for pidfile in "$RUN_DIR"/*-worker-*.pid "$RUN_DIR"/postcall-worker.pid; do
       [ -e "$pidfile" ] || continue
       stop_pidfile "$(basename "$pidfile" .pid)" "$pidfile"
     done;;
@@ -54,6 +60,11 @@ case "${1:-status}" in
         fi
       done
     done
+    if pid_alive "$RUN_DIR/postcall-worker.pid"; then
+      echo "  postcall-worker  arq (log: .run/postcall-worker.log)"
+    else
+      echo "  postcall-worker  parado"; rc=1
+    fi
     exit $rc;;
   *) die "uso: $0 start|stop|status";;
 esac
