@@ -49,9 +49,12 @@ NATIVE = {
     "llm-worker": "60-workers.sh",
     "tts-worker": "60-workers.sh",
     "softphone": "50-softphone.sh",
+    "coturn": "25-coturn.sh",
+    "postcall-worker": "60-workers.sh",  # `python -m llm_worker.postcall`
+    "init": "20-asterisk.sh",  # scripts/asterisk.sh install-config: passwords and certificates
 }
-# run natively by hand (docs/AGENT.md): `python -m llm_worker.postcall`
-MANUAL = {"postcall-worker": "llm_worker.postcall"}
+# the module each worker-like compose service runs, as scripts/workers.sh runs it
+MODULES = {"postcall-worker": "llm_worker.postcall"}
 ENV_EXAMPLE = {
     "stt-worker": ROOT / "services/stt-worker/.env.example",
     "llm-worker": ROOT / "services/llm-worker/.env.example",
@@ -109,10 +112,12 @@ def test_compose_keeps_the_seed_names_and_maps_to_make_up(compose: dict[str, Any
     for name, script in NATIVE.items():
         assert name in services
         assert (ROOT / "scripts/up.d" / script).is_file(), f"{name}: no make up script {script}"
-    for name, module in MANUAL.items():
+    for name, module in MODULES.items():
         assert services[name]["entrypoint"] == ["python", "-m", module]
-    unmapped = set(services) - set(NATIVE) - set(MANUAL)
-    assert unmapped == {"init", "coturn", "redis-exporter", "prometheus", "grafana"}
+        assert f"-m {module}" in (ROOT / "scripts/workers.sh").read_text()
+    assert "compose/coturn/turnserver.conf" in (ROOT / "scripts/coturn.sh").read_text()
+    unmapped = set(services) - set(NATIVE)
+    assert unmapped == {"redis-exporter", "prometheus", "grafana"}  # profile observability
     for name in ("asterisk", "coturn", "sip-edge"):  # media: no Docker NAT
         assert services[name]["network_mode"] == "host", name
 
