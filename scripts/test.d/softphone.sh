@@ -53,6 +53,11 @@ if [ "$was_running" = 1 ]; then PABX_LOOPBACK=1 bash scripts/asterisk.sh install
 else PABX_LOOPBACK=1 bash scripts/asterisk.sh start; fi
 wait_for "WSS do Asterisk em 127.0.0.1:8189" 30 tcp_open 127.0.0.1 8189 \
   || { tail -30 "$RUN_DIR/asterisk.log" >&2; die "o Asterisk não abriu a porta 8189 (WSS)"; }
+# The screenshots of docs/img/softphone are rewritten only on request (UPDATE_SCREENSHOTS=1),
+# so that a test run leaves the working tree as it found it.
+if [ "${UPDATE_SCREENSHOTS:-0}" != 1 ]; then
+  export E2E_SCREENSHOTS="${E2E_SCREENSHOTS:-$RUN_DIR/screenshots}"
+fi
 log "softphone: e2e (Chromium $(chromium --version 2>/dev/null | awk '{print $2}'))"
 pattern=()
 [ -n "${SOFTPHONE_E2E_PATTERN:-}" ] && pattern=(--test-name-pattern="$SOFTPHONE_E2E_PATTERN")
