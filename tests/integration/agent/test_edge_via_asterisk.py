@@ -1,0 +1,172 @@
+"""sip-edge behind the real Asterisk (issue 4): a PJSUA2 phone registered as 1001 dials 2000,
+Asterisk sends the call to sip-edge's registration, and the test plays the workers' part by
+reading and writing the session's streams on a private Redis.
+
+Audio is compared window by window (100 ms windows, correlation >= 0.8 after G.711 twice:
+phone -> Asterisk -> sip-edge), as in services/sip-edge/tests: a jitter buffer may insert or
+drop a 20 ms frame, which would spoil one correlation over a whole utterance.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+from asp import streams as layout
+from asp.messages import CallAction, CallActionKind, CallDtmf, Message, SessionStart, Utterance
+from asp import to_entry
+from sip_edge.testing import (
+    EdgeProcess,
+    audio_found,
+    find_session,
+    from_pcm,
+    last_entry_id,
+    pcm,
+    read_wav,
+    session_messages,
+    speech_wav,
+    write_response,
+)
+from sipphone import Phone, PhoneCall, make_signal, poll_until
+
+from pbx_support import wait_heard
+
+OWN_EVENTS = ("session.start", "audio.speech_start", "utterance", "audio.end", "session.end")
+
+
+@pytest.fixture(scope="module")
+def speech(edge_dir: Path) -> np.ndarray:
+    path = speech_wav("Eu gostaria de saber o saldo da minha conta.", edge_dir / "speech.wav")
+    return read_wav(path)[0]
+
+
+@pytest.fixture(scope="module")
+def answer(edge_dir: Path) -> np.ndarray:
+    path = speech_wav("Bem-vindo. O seu saldo é de cem reais.", edge_dir / "answer.wav")
+    return read_wav(path)[0]
+
+
+def dial_2000(phone: Phone, r: redis.Redis) -> tuple[PhoneCall, str]:
+    """Calls 2000 from ``phone``; returns the answered call and its ASP session id."""
+    after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+    call = phone.call("2000")
+    call.wait_confirmed(20)
+    return call, find_session(r, after, phone.user, timeout=20)
+
+
+def wait_for(r: redis.Redis, session_id: str, kind: str, timeout: float = 20) -> list[Message]:
+    """Polls the session log until an entry of type ``kind`` is in it; returns the log."""
+    log: list[Message] = []
+
+    def seen() -> bool:
+        nonlocal log
+        types, log = session_messages(r, session_id)
+        return kind in types
+
+    poll_until(seen, timeout, f"{kind} on the session stream", interval=0.1)
+    return log
+
+
+def heard(call: PhoneCall, reference: np.ndarray, timeout: float = 20) -> None:
+    """Polls what the phone heard until ``reference`` is in it, window by window."""
+    why: str | None = "nothing heard"
+
+    def found() -> bool:
+        nonlocal why
+        why = audio_found(call.recording().astype(np.float64), reference)
+        return why is None
+
+    try:
+        poll_until(found, timeout, "the answer at the phone", interval=0.5)
+    except Exception:
+        raise AssertionError(why) from None
+
+
+def test_speech_becomes_an_utterance_and_the_answer_reaches_the_phone(
+    sip_edge: EdgeProcess,
+    phones: dict[str, Phone],
+    r: redis.Redis,
+    speech: np.ndarray,
+    answer: np.ndarray,
+) -> None:
+    call, sid = dial_2000(phones["1001"], r)
+    time.sleep(0.5)
+    call.play(speech.astype(np.int16))
+    log = wait_for(r, sid, "audio.end")
+
+    types, log = session_messages(r, sid)
+    assert [t for t in types if t in OWN_EVENTS] == [
+        "session.start",
+        "audio.speech_start",
+        "utterance",
+        "audio.end",
+    ]
+    start = log[0]
+    assert isinstance(start, SessionStart)
+    assert start.audio is not None
+    assert start.audio.sample_rate == 8000
+    assert start.metadata is not None
+    assert start.metadata["caller_number"] == "1001"
+    utterances = [m for m in log if isinstance(m, Utterance)]
+    assert len(utterances) == 1
+    why = audio_found(from_pcm(utterances[0].audio), speech)
+    assert why is None, why
+
+    write_response(r, sid, "answer-1", pcm(answer))
+    heard(call, answer)
+
+    call.hangup()
+    wait_for(r, sid, "session.end", timeout=15)
+    types, _ = session_messages(r, sid)
+    assert types.count("session.end") == 1
+
+
+def test_dtmf_from_the_phone_is_published(
+    sip_edge: EdgeProcess, phones: dict[str, Phone], r: redis.Redis
+) -> None:
+    call, sid = dial_2000(phones["1001"], r)
+    time.sleep(0.5)
+    call.send_dtmf("7")
+    time.sleep(0.5)
+    call.send_dtmf("#")
+    poll_until(
+        lambda: len([m for m in session_messages(r, sid)[1] if isinstance(m, CallDtmf)]) >= 2,
+        15,
+        "two call.dtmf entries",
+        interval=0.1,
+    )
+    digits = [m.digit for m in session_messages(r, sid)[1] if isinstance(m, CallDtmf)]
+    assert digits == ["7", "#"]
+
+
+def test_hangup_asked_by_the_pipeline_ends_the_call(
+    sip_edge: EdgeProcess, phones: dict[str, Phone], r: redis.Redis
+) -> None:
+    call, sid = dial_2000(phones["1001"], r)
+    r.xadd(
+        layout.session_stream(sid),
+        to_entry(CallAction(session_id=sid, action=CallActionKind.HANGUP)),
+    )
+    call.wait_disconnected(15)
+    wait_for(r, sid, "session.end", timeout=15)
+
+
+def test_transfer_asked_by_the_pipeline_rings_1002(
+    sip_edge: EdgeProcess, phones: dict[str, Phone], r: redis.Redis
+) -> None:
+    call, sid = dial_2000(phones["1001"], r)
+    r.xadd(
+        layout.session_stream(sid),
+        to_entry(CallAction(session_id=sid, action=CallActionKind.TRANSFER, target="1002")),
+    )
+    incoming = phones["1002"].wait_incoming(20)  # rings: the phone answered 180
+    incoming.answer()
+    # sip-edge's leg is gone once the transfer is accepted; the caller now talks to 1002.
+    wait_for(r, sid, "session.end", timeout=15)
+    assert not call.disconnected.is_set()
+    signal = make_signal(2.0, seed=7)
+    incoming.play(signal, loop=True)
+    wait_heard(call, signal[2000:10000], timeout=15)
