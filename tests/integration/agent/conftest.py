@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from pbx_support import cli
 from pipeline.testing import RedisServer
 from sip_edge.testing import EdgeProcess, metric
 from sipphone import poll_until
-
-from pbx_support import cli
 
 
 @pytest.fixture(scope="package")

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import redis
 from asp import streams as layout
-from asp.messages import CallAction, CallActionKind, CallDtmf, Message, SessionStart, Utterance
 from asp import to_entry
+from asp.messages import CallAction, CallActionKind, CallDtmf, Message, SessionStart, Utterance
+from pbx_support import wait_heard
 from sip_edge.testing import (
     EdgeProcess,
     audio_found,
@@ -31,8 +32,6 @@ from sip_edge.testing import (
     write_response,
 )
 from sipphone import Phone, PhoneCall, make_signal, poll_until
-
-from pbx_support import wait_heard
 
 OWN_EVENTS = ("session.start", "audio.speech_start", "utterance", "audio.end", "session.end")
 
