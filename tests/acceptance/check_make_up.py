@@ -23,9 +23,16 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from asp import streams as layout  # noqa: E402
+from asp.messages import ResponseText  # noqa: E402
 from pbx_support import read_env  # noqa: E402
-from sip_edge.testing import find_session, last_entry_id, read_wav, speech_wav  # noqa: E402
-from sipphone import SipStack, poll_until  # noqa: E402
+from sip_edge.testing import (  # noqa: E402
+    find_session,
+    last_entry_id,
+    read_wav,
+    session_messages,
+    speech_wav,
+)
+from sipphone import SipStack, poll_until, speech_seconds  # noqa: E402
 
 
 def main() -> int:
@@ -44,7 +51,10 @@ def main() -> int:
         call.wait_confirmed(20)
         sid = find_session(r, after, "1001", timeout=20)
         print(f"answered by sip-edge: session {sid}")
-        time.sleep(1.0)
+        poll_until(lambda: speech_seconds(call.recording()) >= 1.0, 60, "the greeting", 0.5)
+        print("OK: the phone hears the greeting")
+        time.sleep(4.0)  # let the greeting end: speaking over it would be a barge-in
+        mark = len(call.recording())
         call.play(speech[0].astype(np.int16))
         key = layout.session_stream(sid)
 
@@ -57,6 +67,16 @@ def main() -> int:
 
         poll_until(utterance_logged, 30, "an utterance in redis-cli XRANGE", interval=0.5)
         print(f"OK: redis-cli XRANGE {key} - + shows the utterance")
+        poll_until(
+            lambda: speech_seconds(call.recording()[mark:]) >= 1.0, 120, "a spoken answer", 0.5
+        )
+        print("OK: the phone hears a spoken answer (offline defaults)")
+        texts = [m for m in session_messages(r, sid)[1] if isinstance(m, ResponseText)]
+        said = " ".join(m.text for m in texts if m.response_id != "greeting")
+        print(f"   the agent's answer (response.text): {said!r}")
+        if not said:
+            print("FAIL: no response.text besides the greeting (was it the apology?)")
+            return 1
         call.hangup()
         return 0
     finally:
