@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 import redis
 from asp import streams as layout
-from asp.messages import ResponseAudio, Transcript, Utterance
+from asp.messages import ResponseAudio, ResponseEnd, Transcript, Utterance
 from llm_worker.testing import FakeAnthropicServer, Text
 from pipeline.testing import RedisServer, free_port
 from sip_edge.testing import (
@@ -202,6 +202,23 @@ def wait_speech_then_quiet(
     return call.recording()[start:]
 
 
+def wait_response_end(r: redis.Redis, sid: str, greeting: bool, timeout: float) -> ResponseEnd:
+    """Waits for the TTS's response.end of the greeting (or of the first other response):
+    all of its audio is on the stream, so a quiet phone after it means the turn was heard."""
+    found: list[ResponseEnd] = []
+
+    def ended() -> bool:
+        found[:] = [
+            m
+            for m in session_messages(r, sid)[1]
+            if isinstance(m, ResponseEnd) and (m.response_id == "greeting") == greeting
+        ]
+        return bool(found)
+
+    poll_until(ended, timeout, "response.end", interval=0.25)
+    return found[0]
+
+
 def test_caller_hears_the_greeting_and_the_answer_to_a_question(
     sip_edge: EdgeProcess,
     workers: list[Worker],
@@ -214,14 +231,16 @@ def test_caller_hears_the_greeting_and_the_answer_to_a_question(
     call.wait_confirmed(20)
     sid = find_session(r, after, "1001", timeout=20)
 
-    greeting = wait_speech_then_quiet(call, 0, 60, "the greeting")
+    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
+    greeting = wait_speech_then_quiet(call, 0, 30, "the greeting")
     heard_greeting = transcribe(greeting)
     assert sum(w in heard_greeting for w in GREETING_KEY_WORDS) >= 2, heard_greeting
 
     mark = len(call.recording())
     call.play(question)
     call.wait_played(30)
-    answer = wait_speech_then_quiet(call, mark, 90, "the answer")
+    assert not wait_response_end(r, sid, greeting=False, timeout=120).interrupted
+    answer = wait_speech_then_quiet(call, mark, 30, "the answer")
     heard_answer = transcribe(answer)
     found = [w for w in ANSWER_KEY_WORDS if w in heard_answer]
     assert len(found) >= 3, heard_answer
