@@ -30,7 +30,8 @@ import pytest
 import redis
 from asp import streams as layout
 from asp.messages import ResponseAudio, ResponseEnd, Transcript, Utterance
-from llm_worker.testing import FakeAnthropicServer, Text
+from llm_worker.testing import FakeAnthropicServer, Script, Text, ToolUse
+from pbx_support import wait_heard
 from pipeline.testing import RedisServer, free_port
 from sip_edge.testing import (
     EdgeProcess,
@@ -38,7 +39,7 @@ from sip_edge.testing import (
     last_entry_id,
     session_messages,
 )
-from sipphone import FRAME_SAMPLES, SAMPLE_RATE, Phone, PhoneCall, poll_until
+from sipphone import FRAME_SAMPLES, SAMPLE_RATE, Phone, PhoneCall, make_signal, poll_until
 from stt_worker.testing import packaged_whisper
 from tts_worker.testing import packaged_kokoro
 
@@ -72,12 +73,23 @@ class ThreadedAnthropic:
         self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result(30)
         return self.server
 
+    def push(self, script: Script) -> None:
+        """The answer to the next request (then back to the default answer)."""
+        assert self.server is not None
+        self.loop.call_soon_threadsafe(self.server.push, script)
+
     def __exit__(self, *exc: object) -> None:
         if self.server is not None:
             asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(30)
         self.loop.close()
+
+
+@dataclass
+class Agent:
+    workers: list[Worker]
+    anthropic: ThreadedAnthropic
 
 
 @dataclass
@@ -131,9 +143,10 @@ def start_worker(module: str, tmp: Path, redis_url: str, **env: str) -> Worker:
 
 
 @pytest.fixture(scope="module")
-def workers(redis_server: RedisServer, edge_dir: Path) -> Iterator[list[Worker]]:
+def agent(redis_server: RedisServer, edge_dir: Path) -> Iterator[Agent]:
     """The three workers with their real engines (the LLM's vendor faked)."""
-    with ThreadedAnthropic() as anthropic:
+    fake = ThreadedAnthropic()
+    with fake as anthropic:
         started: list[Worker] = []
         try:
             started.append(start_worker("stt_worker", edge_dir, redis_server.url))
@@ -150,7 +163,7 @@ def workers(redis_server: RedisServer, edge_dir: Path) -> Iterator[list[Worker]]
             started.append(start_worker("tts_worker", edge_dir, redis_server.url))
             for w in started:
                 poll_until(w.healthy, 180, f"{w.name} healthy", interval=0.5)
-            yield started
+            yield Agent(started, fake)
             assert len(anthropic.requests) >= 1
         finally:
             codes = {w.name: w.stop() for w in started}
@@ -161,8 +174,12 @@ def workers(redis_server: RedisServer, edge_dir: Path) -> Iterator[list[Worker]]
 
 @pytest.fixture(scope="module")
 def question() -> np.ndarray:
-    """The caller's question, spoken by the project's Kokoro, as int16 at 8 kHz."""
-    spoken = asyncio.run(packaged_kokoro().synthesize(QUESTION, language="pt-BR"))
+    return kokoro_says(QUESTION)
+
+
+def kokoro_says(text: str) -> np.ndarray:
+    """``text`` spoken by the project's Kokoro, as int16 at 8 kHz."""
+    spoken = asyncio.run(packaged_kokoro().synthesize(text, language="pt-BR"))
     pcm = b"".join(c.pcm for c in spoken.render(SAMPLE_RATE))
     return np.frombuffer(pcm, dtype="<i2").astype(np.int16)
 
@@ -219,18 +236,21 @@ def wait_response_end(r: redis.Redis, sid: str, greeting: bool, timeout: float) 
     return found[0]
 
 
+def dial_2000(phone: Phone, r: redis.Redis) -> tuple[PhoneCall, str]:
+    after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+    call = phone.call("2000")
+    call.wait_confirmed(20)
+    return call, find_session(r, after, phone.user, timeout=20)
+
+
 def test_caller_hears_the_greeting_and_the_answer_to_a_question(
     sip_edge: EdgeProcess,
-    workers: list[Worker],
+    agent: Agent,
     phones: dict[str, Phone],
     r: redis.Redis,
     question: np.ndarray,
 ) -> None:
-    after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-    call = phones["1001"].call("2000")
-    call.wait_confirmed(20)
-    sid = find_session(r, after, "1001", timeout=20)
-
+    call, sid = dial_2000(phones["1001"], r)
     assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
     greeting = wait_speech_then_quiet(call, 0, 30, "the greeting")
     heard_greeting = transcribe(greeting)
@@ -255,3 +275,25 @@ def test_caller_hears_the_greeting_and_the_answer_to_a_question(
 
     call.hangup()
     poll_until(lambda: "session.end" in session_messages(r, sid)[0], 15, "session.end")
+
+
+def test_the_agent_transfers_the_caller_to_1002_with_a_tool_call(
+    sip_edge: EdgeProcess, agent: Agent, phones: dict[str, Phone], r: redis.Redis
+) -> None:
+    """The fake Claude answers with a transfer_call tool use: the llm-worker turns it into
+    call.action, sip-edge sends a REFER to Asterisk, and 1002 rings."""
+    request = kokoro_says("Eu quero falar com o suporte técnico, por favor.")
+    call, sid = dial_2000(phones["1001"], r)
+    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
+    wait_speech_then_quiet(call, 0, 30, "the greeting")
+    agent.anthropic.push(
+        ToolUse("transfer_call", {"extension": "1002"}, text=("Vou transferir a sua ligação.",))
+    )
+    call.play(request)
+    incoming = phones["1002"].wait_incoming(120)
+    incoming.answer()
+    poll_until(lambda: "session.end" in session_messages(r, sid)[0], 15, "session.end")
+    assert not call.disconnected.is_set()
+    tone = make_signal(2.0, seed=11)
+    incoming.play(tone, loop=True)
+    wait_heard(call, tone[2000:10000], timeout=15)
