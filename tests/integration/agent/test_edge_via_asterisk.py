@@ -252,3 +252,34 @@ def test_barge_in_stops_the_answer_and_drops_the_rest(
     assert 0.0 < latency <= 0.3, latency
     # Nothing of the cut response afterwards (the late chunks were dropped).
     assert np.all(rms[stopped + 5 :] < 0.1 * level)
+
+
+def test_a_60_second_answer_reaches_the_phone_complete_in_order_and_without_gaps(
+    sip_edge: EdgeProcess, phones: dict[str, Phone], r: redis.Redis
+) -> None:
+    """60 one-second steps of a continuous tone, each louder than the one before: the phone
+    must hear all 60 s, the steps in order, and no silence longer than 40 ms inside."""
+    call, sid = dial_2000(phones["1001"], r)
+    steps = [agent_tone(1.0, amplitude=200.0 * 1.05**k) for k in range(60)]  # 5 % steps
+    write_response(r, sid, "long-60", pcm(np.concatenate(steps)))
+
+    def heard_all() -> bool:
+        loud = np.nonzero(frame_rms(call.recording()) > 150)[0]
+        return len(loud) >= 2900 and len(frame_rms(call.recording())) - loud[-1] > 50
+
+    poll_until(heard_all, 120, "the whole 60 s answer", interval=0.5)
+    rms = frame_rms(call.recording())
+    call.hangup()
+    loud = np.nonzero(rms > 150)[0]
+    first, last = int(loud[0]), int(loud[-1])
+    # 3000 frames, give or take what the jitter buffers inserted or dropped.
+    assert 2990 <= last - first + 1 <= 3010, last - first + 1
+    quiet = rms[first : last + 1] <= 150
+    longest, run = 0, 0
+    for q in quiet:
+        run = run + 1 if q else 0
+        longest = max(longest, run)
+    assert longest <= 2, f"a gap of {longest * 20} ms inside the answer"
+    # Each second's level, from the middle of that second: strictly rising = in order.
+    levels = [float(np.median(rms[first + 50 * k + 10 : first + 50 * k + 40])) for k in range(60)]
+    assert bool(np.all(np.diff(levels) > 0)), levels
