@@ -1,5 +1,7 @@
-"""Fixtures of the PBX integration tests: a real Asterisk (scripts/asterisk.sh) and PJSUA2
-test phones (tests/support/sipphone.py).
+"""Fixtures shared by the integration tests that go through Asterisk (tests/integration/pbx,
+tests/integration/agent): a real Asterisk (scripts/asterisk.sh) and PJSUA2 test phones
+(tests/support/sipphone.py). They live here, once, because a process may hold only one
+pjsua2 Endpoint: every folder must share the session's ``stack``.
 
 Asterisk listens on fixed ports, so the whole session holds /tmp/pabx-asterisk.lock
 (other clones' test runs wait). The session starts Asterisk with the loopback/test profile
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from pbx_support import LOCK, RUNNER, TEST_ENV, cli, read_env, runner  # noqa: E402

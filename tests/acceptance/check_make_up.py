@@ -1,0 +1,89 @@
+"""Acceptance check of `make up` (issue 4): a phone registered as 1001 with the password
+from compose/.env dials 2000, speaks, and its speech shows up as an utterance under
+``redis-cli XRANGE asp:session:<id> - +`` on 127.0.0.1:6379.
+
+Run it against a running `make up` (scripts/check-make-up.sh does up, check, down, holding
+the Asterisk lock so that no test run starts another Asterisk meanwhile)::
+
+    .venv/bin/python tests/acceptance/check_make_up.py
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import redis
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "support"))
+
+from asp import streams as layout  # noqa: E402
+from asp.messages import ResponseText  # noqa: E402
+from pbx_support import read_env  # noqa: E402
+from sip_edge.testing import (  # noqa: E402
+    find_session,
+    last_entry_id,
+    read_wav,
+    session_messages,
+    speech_wav,
+)
+from sipphone import SipStack, poll_until, speech_seconds  # noqa: E402
+
+
+def main() -> int:
+    env = read_env()
+    r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    stack = SipStack()
+    try:
+        phone = stack.add_phone("1001", env["EXT_1001_PASSWORD"])
+        if phone.reg_status != 200:
+            print(f"FAIL: 1001 did not register ({phone.reg_status})")
+            return 1
+        with tempfile.TemporaryDirectory() as tmp:
+            speech = read_wav(speech_wav("Quero falar com o suporte técnico.", Path(tmp) / "s.wav"))
+        after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+        call = phone.call("2000")
+        call.wait_confirmed(20)
+        sid = find_session(r, after, "1001", timeout=20)
+        print(f"answered by sip-edge: session {sid}")
+        poll_until(lambda: speech_seconds(call.recording()) >= 1.0, 60, "the greeting", 0.5)
+        print("OK: the phone hears the greeting")
+        time.sleep(4.0)  # let the greeting end: speaking over it would be a barge-in
+        mark = len(call.recording())
+        call.play(speech[0].astype(np.int16))
+        key = layout.session_stream(sid)
+
+        def utterance_logged() -> bool:
+            out = subprocess.run(
+                ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "XRANGE", key, "-", "+"],
+                capture_output=True, timeout=10, check=True,
+            ).stdout.decode(errors="replace")  # fmt: skip
+            return "\nutterance\n" in f"\n{out}\n"
+
+        poll_until(utterance_logged, 30, "an utterance in redis-cli XRANGE", interval=0.5)
+        print(f"OK: redis-cli XRANGE {key} - + shows the utterance")
+        poll_until(
+            lambda: speech_seconds(call.recording()[mark:]) >= 1.0, 120, "a spoken answer", 0.5
+        )
+        print("OK: the phone hears a spoken answer (offline defaults)")
+        texts = [m for m in session_messages(r, sid)[1] if isinstance(m, ResponseText)]
+        said = " ".join(m.text for m in texts if m.response_id != "greeting")
+        print(f"   the agent's answer (response.text): {said!r}")
+        if not said:
+            print("FAIL: no response.text besides the greeting (was it the apology?)")
+            return 1
+        call.hangup()
+        return 0
+    finally:
+        stack.hangup_all()
+        stack.close()
+        r.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Fixtures of the agent tests through Asterisk: a private redis-server, and sip-edge as its
+own process registered to the session's Asterisk as 2000 (EXT_2000_PASSWORD from
+compose/.env) and writing to that Redis. Asterisk, the PJSUA2 test phones (1001, 1002, 1003)
+and the lock come from tests/integration/conftest.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from pbx_support import cli
+from pipeline.testing import RedisServer
+from sip_edge.testing import EdgeProcess, metric
+from sipphone import poll_until
+
+
+@pytest.fixture(scope="package")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def r(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="package")
+def edge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("agent")
+
+
+def _contact_of_2000() -> bool:
+    return "sip:2000@127.0.0.1" in cli("pjsip show aor 2000")
+
+
+@pytest.fixture(scope="package")
+def sip_edge(
+    redis_server: RedisServer, passwords: dict[str, str], edge_dir: Path
+) -> Iterator[EdgeProcess]:
+    """sip-edge registered to Asterisk as 2000; the calls to 2000 reach it."""
+    edge = EdgeProcess(
+        edge_dir / "sip-edge.log",
+        REDIS_URL=redis_server.url,
+        SIP_EDGE_REGISTRAR="127.0.0.1:5160",
+        EXT_2000_PASSWORD=passwords["2000"],
+        SIP_EDGE_MAX_CALLS="8",
+    )
+    with edge:
+
+        def registered() -> bool:
+            return metric(edge.metrics(), "sip_edge_registered") == 1 and _contact_of_2000()
+
+        try:
+            poll_until(registered, 30, "sip-edge registered as 2000", interval=0.2)
+        except Exception:
+            raise RuntimeError(f"sip-edge did not register:\n{edge.log()[-3000:]}") from None
+        yield edge
+    assert "Traceback" not in edge.log(), edge.log()[-5000:]
