@@ -6,7 +6,8 @@ chunks. Publication is ordered per response through ``asp:turn:{session}:{respon
 (next sentence, next chunk seq): a replica publishes a sentence only when it is that
 sentence's turn, so the caller hears the sentences in order and chunk seqs are contiguous.
 A redone sentence (a replica died mid-way) reuses the same seqs, so the edge can drop
-duplicates. A cancelled response stops within one publication group (``group_chunks``).
+duplicates. A cancelled response stops within one chunk: the cancelled set is read
+before each publication (``group_chunks`` chunks, one by default).
 Fixed phrases (greeting, apologies) are cached in Redis by (text, voice, rate).
 """
 
@@ -44,7 +45,7 @@ class TTSWorker(StreamWorker):
         language: str = "pt",
         sample_rate: int = 8000,
         chunk_ms: int = 20,
-        group_chunks: int = 5,
+        group_chunks: int = 1,
         turn_timeout_s: float = 20.0,
         **kw: int,
     ) -> None:

@@ -1,0 +1,75 @@
+"""The TTS stage on a real Redis: ordered chunks at the session rate, and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from asp import ResponseAudio, ResponseCancel, ResponseEnd, ResponseText
+from pipeline import Bus
+from tts_worker.router import TTSRouter
+from tts_worker.testing import FakeTTS
+from tts_worker.worker import TTSWorker
+
+SENTENCE = "Esta é uma frase longa o bastante para durar muitos blocos de áudio. " * 4
+
+
+async def run_until(bus: Bus, worker: TTSWorker, done) -> None:  # type: ignore[no-untyped-def]
+    task = asyncio.create_task(worker.run(grace_s=2))
+    try:
+        async with asyncio.timeout(30):
+            while not await done():
+                await asyncio.sleep(0.01)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_chunks_are_ordered_aligned_and_at_the_session_rate(bus: Bus) -> None:
+    sid = str(uuid.uuid4())
+    await bus.set_state(sid, {"sample_rate": 16000, "language": "pt-BR"})
+    worker = TTSWorker(bus, "tts-t", TTSRouter(FakeTTS()), chunk_ms=100)
+    for seq, text in enumerate(["Bom dia.", "Como posso ajudar?", ""]):
+        await bus.publish(
+            ResponseText(session_id=sid, response_id="r-1", seq=seq, text=text, is_final=text == "")
+        )
+
+    async def ended() -> bool:
+        return any(isinstance(m, ResponseEnd) for m in await bus.session_log(sid))
+
+    await run_until(bus, worker, ended)
+    audio = [m for m in await bus.session_log(sid) if isinstance(m, ResponseAudio)]
+    assert [a.seq for a in audio] == list(range(len(audio)))
+    assert all(len(a.audio) == 3200 for a in audio[:-1])  # 100 ms at 16 kHz, PCM16
+    assert audio[-1].is_final
+    assert [a.is_final for a in audio].count(True) == 1
+
+
+async def test_a_cancel_stops_the_output_within_one_chunk(bus: Bus) -> None:
+    sid = str(uuid.uuid4())
+    worker = TTSWorker(bus, "tts-t", TTSRouter(FakeTTS()), chunk_ms=20)
+    await bus.publish(
+        ResponseText(session_id=sid, response_id="r-1", seq=0, text=SENTENCE, is_final=True)
+    )
+    task = asyncio.create_task(worker.run(grace_s=2))
+    try:
+        async with asyncio.timeout(30):
+            while not any(isinstance(m, ResponseAudio) for m in await bus.session_log(sid)):
+                await asyncio.sleep(0.001)
+        await bus.publish(ResponseCancel(session_id=sid, response_id="r-1", reason="barge_in"))
+        async with asyncio.timeout(30):
+            while not any(
+                isinstance(m, ResponseEnd) and m.interrupted for m in await bus.session_log(sid)
+            ):
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # anything still coming would show up now
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+    log = await bus.session_log(sid)
+    cancel_at = next(i for i, m in enumerate(log) if isinstance(m, ResponseCancel))
+    after = [m for m in log[cancel_at:] if isinstance(m, ResponseAudio)]
+    total = [m for m in log if isinstance(m, ResponseAudio)]
+    assert len(after) <= 1, f"{len(after)} chunks after the cancel"
+    assert len(total) < len(SENTENCE) * 50 // 20  # far from the whole sentence
+    assert not any(isinstance(m, ResponseEnd) and not m.interrupted for m in log)
