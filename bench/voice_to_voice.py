@@ -163,7 +163,12 @@ def stage_shares(
 
 
 def run_call(
-    phone: Phone, r: redis.Redis, n: int, turns: int, questions: list[tuple[str, np.ndarray]]
+    phone: Phone,
+    r: redis.Redis,
+    n: int,
+    turns: int,
+    questions: list[tuple[str, np.ndarray]],
+    answer_timeout: float,
 ) -> list[Turn]:
     after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
     call = phone.call("2000")
@@ -187,7 +192,12 @@ def run_call(
         end_wall = play_wall + voiced_end(q) / SAMPLE_RATE
         call.wait_played(30)
 
-        onset = wait_onset(call, end, threshold, 120)
+        try:
+            onset = wait_onset(call, end, threshold, answer_timeout)
+        except TimeoutError:
+            print(f"call {n + 1} turn {k + 1}: NO ANSWER within {answer_timeout:.0f} s", flush=True)
+            results.append(Turn(n + 1, k + 1, text, float("nan"), noise_floor_rms=floor))
+            break  # a new call for the next turn
         latency = (onset - end) / SAMPLE_RATE
         onset_wall = end_wall + latency
         # Let the whole answer play (speaking over it would be a barge-in).
@@ -213,6 +223,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--turns", type=int, default=20)
     ap.add_argument("--turns-per-call", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1, help="first turns, not counted")
+    ap.add_argument("--answer-timeout", type=float, default=60.0)
+    ap.add_argument("--max-failures", type=int, default=5)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -229,18 +242,27 @@ def main() -> int:
             print(f"FAIL: 1001 did not register ({phone.reg_status})")
             return 1
         n = 0
-        while len(turns) < args.turns:
-            k = min(args.turns_per_call, args.turns - len(turns))
-            turns += run_call(phone, r, n, k, questions)
+        want = args.turns + args.warmup
+        while len([t for t in turns if t.latency_s == t.latency_s]) < want:
+            if len([t for t in turns if t.latency_s != t.latency_s]) > args.max_failures:
+                print("FAIL: too many turns without an answer")
+                return 1
+            k = min(args.turns_per_call, want - len(turns))
+            turns += run_call(phone, r, n, k, questions, args.answer_timeout)
             n += 1
     finally:
         stack.hangup_all()
         stack.close()
         r.close()
 
+    failed = [t for t in turns if t.latency_s != t.latency_s]
+    warm = [t for t in turns if t.latency_s == t.latency_s][: args.warmup]
+    turns = [t for t in turns if t.latency_s == t.latency_s][args.warmup :]
     lat = [t.latency_s for t in turns]
     summary: dict[str, object] = {
         "turns": len(turns),
+        "warmup_s": [round(t.latency_s, 3) for t in warm],
+        "unanswered_turns": len(failed),
         "calls": n,
         "p50_s": round(pct(lat, 50), 3),
         "p95_s": round(pct(lat, 95), 3),
@@ -256,7 +278,15 @@ def main() -> int:
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(
-            json.dumps({"summary": summary, "turns": [asdict(t) for t in turns]}, indent=2)
+            json.dumps(
+                {
+                    "summary": summary,
+                    "turns": [asdict(t) for t in turns],
+                    "warmup": [asdict(t) for t in warm],
+                    "unanswered": [asdict(t) for t in failed],
+                },
+                indent=2,
+            )
         )
     return 0
 
