@@ -18,6 +18,9 @@ Run it with scripts/bench-voice-to-voice.sh (make up, this, make down, under the
 lock), or directly against a running `make up`::
 
     .venv/bin/python bench/voice_to_voice.py [--turns 20] [--turns-per-call 5] [--json FILE]
+
+The first ``--warmup`` turns (1) are not counted. A turn with no answer within
+``--answer-timeout`` s is counted as unanswered and the next turn goes on a new call.
 """
 
 from __future__ import annotations
