@@ -33,7 +33,8 @@ case "${1:-status}" in
     # Post-call jobs (summary, webhook, cleanup) on arq: one is enough, it is not real time.
     if ! pid_alive "$RUN_DIR/postcall-worker.pid"; then
       log "iniciando postcall-worker (arq)"
-      setsid "$VENV/bin/python" -m llm_worker.postcall >>"$RUN_DIR/postcall-worker.log" 2>&1 &
+      # nice: on a small host the summaries must not take CPU from live calls
+      setsid nice -n 15 "$VENV/bin/python" -m llm_worker.postcall >>"$RUN_DIR/postcall-worker.log" 2>&1 &
       echo $! >"$RUN_DIR/postcall-worker.pid"
     fi
     for kind in stt llm tts; do

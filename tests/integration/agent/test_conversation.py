@@ -297,3 +297,54 @@ def test_the_agent_transfers_the_caller_to_1002_with_a_tool_call(
     tone = make_signal(2.0, seed=11)
     incoming.play(tone, loop=True)
     wait_heard(call, tone[2000:10000], timeout=15)
+
+
+LONG_ANSWER = (
+    "Temos vários planos para empresas pequenas e grandes e eu posso explicar cada um "
+    "deles agora mesmo para você. ",
+    "O plano empresarial inclui ramais ilimitados. ",
+    "O plano completo custa cem reais por mês. ",
+    "Todos os planos têm suporte técnico incluído.",
+)
+CANCELLED_WORDS = ("empresarial", "ilimitados", "cem reais", "incluido")
+
+
+def test_barge_in_stops_the_answer_and_the_interruption_is_the_next_turn(
+    sip_edge: EdgeProcess, agent: Agent, phones: dict[str, Phone], r: redis.Redis
+) -> None:
+    """The caller speaks while a long answer plays: playback stops, response.cancel
+    (barge_in) is published, the rest of that answer is never heard, and what the caller
+    said becomes the next turn (answered with the default script)."""
+    ask = kokoro_says("Quais são os planos?")
+    interrupt = kokoro_says("Espera, e qual é o horário de atendimento?")
+    call, sid = dial_2000(phones["1001"], r)
+    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
+    wait_speech_then_quiet(call, 0, 30, "the greeting")
+    agent.anthropic.push(Text(LONG_ANSWER, delay_s=0.05))
+    mark = len(call.recording())
+    call.play(ask)
+    call.wait_played(30)
+
+    def answer_started() -> bool:
+        return int((frame_rms(call.recording()[mark:]) > 300).sum()) >= 10  # 200 ms heard
+
+    poll_until(answer_started, 120, "the long answer to start")
+    cut = len(call.recording())
+    call.play(interrupt)
+    call.wait_played(30)
+
+    def cancelled() -> bool:
+        return any(
+            m.TYPE == "response.cancel" and getattr(m, "reason", "") == "barge_in"
+            for m in session_messages(r, sid)[1]
+        )
+
+    poll_until(cancelled, 15, "response.cancel(barge_in)")
+    # the answer to the interruption: the default script (the opening hours)
+    after = wait_speech_then_quiet(call, cut + SAMPLE_RATE // 2, 150, "the next answer")
+    heard = transcribe(after)
+    assert not [w for w in CANCELLED_WORDS if w in heard], heard
+    assert sum(w in heard for w in ANSWER_KEY_WORDS) >= 2, heard
+    _, log = session_messages(r, sid)
+    assert len([m for m in log if isinstance(m, Utterance)]) >= 2
+    call.hangup()

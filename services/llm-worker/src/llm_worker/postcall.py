@@ -131,6 +131,7 @@ class WorkerSettings:
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     max_tries = 3
+    log_results = False  # a job's result is the summary: transcripts never go to logs
 
 
 def main() -> None:
