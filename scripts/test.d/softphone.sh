@@ -44,7 +44,10 @@ done
 export PABX_ASTERISK_LOCK_HELD=1
 was_running=0
 if pid_alive "$RUN_DIR/asterisk.pid"; then was_running=1; fi
+agent_pids=()
 restore() {
+  for pid in "${agent_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${agent_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ "$was_running" = 1 ]; then PABX_LOOPBACK=0 bash scripts/asterisk.sh install-config >/dev/null 2>&1 || true
   else bash scripts/asterisk.sh stop >/dev/null 2>&1 || true; fi
 }
@@ -53,6 +56,37 @@ if [ "$was_running" = 1 ]; then PABX_LOOPBACK=1 bash scripts/asterisk.sh install
 else PABX_LOOPBACK=1 bash scripts/asterisk.sh start; fi
 wait_for "WSS do Asterisk em 127.0.0.1:8189" 30 tcp_open 127.0.0.1 8189 \
   || { tail -30 "$RUN_DIR/asterisk.log" >&2; die "o Asterisk não abriu a porta 8189 (WSS)"; }
+# The agent behind 2000 for the "1004 calls 2000" scenario: sip-edge registered to this
+# Asterisk and the three workers with their fake engines, on a private redis-server (so a
+# `make up` of this machine is not disturbed). Skipped when sip-edge is not installed.
+free_port() { "$VENV/bin/python" -c 'from pipeline.testing import free_port; print(free_port())'; }
+if pid_alive "$RUN_DIR/sip-edge.pid"; then
+  export E2E_AGENT=1  # this clone's `make up` has sip-edge and the workers up
+elif [ "${SOFTPHONE_AGENT:-1}" = 1 ] && [ -x "$VENV/bin/python" ] \
+    && "$VENV/bin/python" -c 'import sip_edge, pjsua2' 2>/dev/null; then
+  rport=$(free_port); mport=$(free_port); sport=$(free_port)
+  mkdir -p "$RUN_DIR/softphone-agent"
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir "$RUN_DIR/softphone-agent" >/dev/null 2>&1 &
+  agent_pids+=($!)
+  wait_for "redis do agente" 10 tcp_open 127.0.0.1 "$rport" || die "redis-server do agente não subiu"
+  export REDIS_URL="redis://127.0.0.1:$rport/0"
+  for kind in stt llm tts; do
+    STT_PROVIDER=fake LLM_PROVIDER=fake TTS_PROVIDER=fake TTS_FALLBACK=none METRICS_PORT=0 \
+      WORKER_NAME="softphone-e2e-$kind" "$VENV/bin/python" -m "${kind}_worker" \
+      >"$RUN_DIR/softphone-agent/$kind.log" 2>&1 &
+    agent_pids+=($!)
+  done
+  EXT_2000_PASSWORD=$(grep '^EXT_2000_PASSWORD=' compose/.env | cut -d= -f2-) \
+    SIP_EDGE_REGISTRAR=127.0.0.1:5160 SIP_EDGE_SIP_PORT="$sport" SIP_EDGE_METRICS_PORT="$mport" \
+    SIP_EDGE_METRICS_HOST=127.0.0.1 "$VENV/bin/python" -m sip_edge \
+    >"$RUN_DIR/softphone-agent/sip-edge.log" 2>&1 &
+  agent_pids+=($!)
+  registered() { bash scripts/asterisk.sh cli 'pjsip show contacts' 2>/dev/null | grep -q "2000/sip:"; }
+  wait_for "sip-edge registrado como 2000" 60 registered \
+    || { tail -20 "$RUN_DIR/softphone-agent/sip-edge.log" >&2; die "sip-edge não registrou no Asterisk"; }
+  export E2E_AGENT=1
+fi
 # The screenshots of docs/img/softphone are rewritten only on request (UPDATE_SCREENSHOTS=1),
 # so that a test run leaves the working tree as it found it.
 if [ "${UPDATE_SCREENSHOTS:-0}" != 1 ]; then

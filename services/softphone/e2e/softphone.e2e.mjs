@@ -355,6 +355,22 @@ describe('softphone contra o Asterisk real', { concurrency: false }, () => {
     }
   });
 
+  test('1004 liga para o agente (2000) e ouve áudio em até 3 s', { skip: process.env.E2E_AGENT !== '1' && 'sip-edge não está no ar (scripts/test.d/softphone.sh o sobe com E2E_AGENT=1)' }, async () => {
+    const page = await newPage(browserA);
+    await register(page, '1004', env.EXT_1004_PASSWORD, baseUrl);
+    await expectRegistered(page, '1004');
+    await dial(page, '2000');
+    await callStatus(page, 'active', 20000);
+    const t0 = Date.now();
+    for (;;) {
+      const m = await measureRemote(page, 300);
+      if (m.rms > 0.01) break;
+      assert.ok(Date.now() - t0 < 3000, 'nenhum áudio do agente em 3 s');
+    }
+    await hangupAndWait(page);
+    await page.context().close();
+  });
+
   test('senha errada mostra a mensagem em português', async () => {
     const page = await newPage(browserA);
     await register(page, '1004', 'senha-errada-de-proposito', baseUrl);
@@ -407,19 +423,4 @@ describe('softphone contra o Asterisk real', { concurrency: false }, () => {
     await page.context().close();
   });
 
-  test('1004 liga para o agente (2000) e ouve áudio em até 3 s', { skip: process.env.E2E_AGENT !== '1' && 'sip-edge não está no ar (defina E2E_AGENT=1 com o sip-edge rodando)' }, async () => {
-    const page = await newPage(browserA);
-    await register(page, '1004', env.EXT_1004_PASSWORD, baseUrl);
-    await expectRegistered(page, '1004');
-    await dial(page, '2000');
-    await callStatus(page, 'active', 20000);
-    const t0 = Date.now();
-    for (;;) {
-      const m = await measureRemote(page, 300);
-      if (m.rms > 0.01) break;
-      assert.ok(Date.now() - t0 < 3000, 'nenhum áudio do agente em 3 s');
-    }
-    await hangupAndWait(page);
-    await page.context().close();
-  });
 });
