@@ -356,11 +356,3 @@ def compile_serializer(cls: type[Any]) -> None:
     ns: dict[str, Any] = {}
     exec(compile("\n".join(lines), f"<asp serializer {cls.__name__}>", "exec"), env, ns)  # noqa: S102
     _SERIALIZERS[cls] = ns["ser"]
-
-
-def serialize_fields(obj: Any, out: dict[str, Any], b64: bool) -> dict[str, Any]:
-    ser = _SERIALIZERS.get(type(obj))
-    if ser is None:
-        compile_serializer(type(obj))
-        ser = _SERIALIZERS[type(obj)]
-    return ser(obj, out, b64)
