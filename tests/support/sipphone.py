@@ -90,13 +90,18 @@ class _AudioPort(pj.AudioMediaPort):  # type: ignore[misc]
         self._play_pos = 0
         self._loop = False
         self._rec: list[bytes] = []
+        self._rec_samples = 0
         self._silence = pj.ByteVector(bytes(FRAME_SAMPLES * 2))
+        self.play_mark: int | None = None
+        """Samples recorded when the first frame of the current play went out (the media
+        clock runs both ways in one tick, so this places what was played in the recording)."""
 
     def enqueue(self, samples: np.ndarray, loop: bool) -> None:
         with self._lock:
             self._play = np.ascontiguousarray(samples, dtype=np.int16)
             self._play_pos = 0
             self._loop = loop
+            self.play_mark = None
 
     def stop_playing(self) -> None:
         self.enqueue(np.zeros(0, dtype=np.int16), loop=False)
@@ -113,11 +118,14 @@ class _AudioPort(pj.AudioMediaPort):  # type: ignore[misc]
     def clear_recording(self) -> None:
         with self._lock:
             self._rec.clear()
+            self._rec_samples = 0
 
     # pjsua2 callbacks (media clock thread)
     def onFrameRequested(self, frame: Any) -> None:
         with self._lock:
             chunk = self._play[self._play_pos : self._play_pos + FRAME_SAMPLES]
+            if self._play_pos == 0 and len(chunk) and self.play_mark is None:
+                self.play_mark = self._rec_samples
             self._play_pos += len(chunk)
             if self._loop and self._play_pos >= len(self._play) and len(self._play):
                 self._play_pos = 0
@@ -137,6 +145,7 @@ class _AudioPort(pj.AudioMediaPort):  # type: ignore[misc]
             data = bytes(frame.buf)
         with self._lock:
             self._rec.append(data)
+            self._rec_samples += len(data) // 2
 
 
 class PhoneCall(pj.Call):  # type: ignore[misc]
@@ -242,6 +251,13 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
 
     def play_wav(self, path: str | Path, loop: bool = False) -> None:
         self.play(read_wav(path), loop)
+
+    def play_mark(self, timeout: float = 5) -> int:
+        """Where the current play began in this leg's recording, in samples."""
+        poll_until(lambda: self.port is not None and self.port.play_mark is not None,
+                   timeout, "the play to start")  # fmt: skip
+        assert self.port is not None and self.port.play_mark is not None
+        return self.port.play_mark
 
     def wait_played(self, timeout: float = 30) -> None:
         poll_until(lambda: self.port is not None and not self.port.playing(), timeout, "playout")

@@ -133,3 +133,34 @@ def test_echo_guard_can_be_turned_off() -> None:
         t.next_playout_frame()
         barge += [a for a in t.on_caller_frame(ECHO, 0.9) if isinstance(a, BargeIn)]
     assert len(barge) == 1
+
+
+def test_a_frame_the_classifier_could_not_judge_yet_counts_once_judged_voiced() -> None:
+    """Silero scores 32 ms windows: the first frame of speech gets its verdict with the
+    next one. Judged voiced, it counts towards the guard: 6 frames of speech, not 7."""
+    t = make(barge_in_min_ms=120)
+    start_long_answer(t)
+    for _ in range(25):
+        step(t, 0.0)
+    assert t.on_caller_frame(VOICE, 0.0, deferred=True) == []  # no verdict yet
+    t.next_playout_frame()
+    frames = 1
+    while True:
+        frames += 1
+        if any(isinstance(a, BargeIn) for a in t.on_caller_frame(VOICE, 0.9)):
+            break
+        assert frames < 20
+    assert frames == 6
+
+
+def test_a_deferred_frame_judged_silent_does_not_count() -> None:
+    t = make(barge_in_min_ms=120)
+    start_long_answer(t)
+    for _ in range(10):
+        assert t.on_caller_frame(VOICE, 0.0, deferred=True) == []
+        assert t.on_caller_frame(QUIET, 0.0) == []  # the verdict: silence
+        t.on_caller_frame(VOICE, 0.9)
+        t.on_caller_frame(QUIET, 0.0)
+        t.on_caller_frame(QUIET, 0.0)
+        t.on_caller_frame(QUIET, 0.0)  # 60 ms: the burst ends
+    assert t.playing

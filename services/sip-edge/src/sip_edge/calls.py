@@ -164,7 +164,7 @@ class CallSession:
         except Exception:
             self.log.exception("VAD failed on a frame; treating it as silence")
             prob = 0.0
-        for action in turns.on_caller_frame(pcm, prob):
+        for action in turns.on_caller_frame(pcm, prob, classifier.deferred):
             self._act(action)
         if turns.segmenter.frame_index % 50 == 0:
             self._sync_stats()

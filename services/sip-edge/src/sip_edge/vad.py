@@ -48,7 +48,12 @@ __all__ = [
 
 
 class SpeechClassifier(Protocol):
-    """Speech probability (0..1) of each consecutive frame of one call's audio."""
+    """Speech probability (0..1) of each consecutive frame of one call's audio.
+
+    ``deferred`` is True after a frame the classifier could not judge yet (Silero's 32 ms
+    window was not complete): the next frame's probability is that frame's verdict too."""
+
+    deferred: bool
 
     def probability(self, frame: bytes) -> float: ...
 
@@ -66,6 +71,7 @@ class WebRtcClassifier:
     def __init__(self, sample_rate: int, threshold: float = 0.5) -> None:
         self._rate = sample_rate
         self._vad = webrtcvad.Vad(_webrtc_mode(threshold))
+        self.deferred = False  # judges every frame on its own
 
     def probability(self, frame: bytes) -> float:
         return 1.0 if self._vad.is_speech(frame, self._rate) else 0.0
@@ -84,20 +90,27 @@ class SileroClassifier:
         self._window_bytes = self._window * 4
         self._pending = bytearray()
         self._last = 0.0
+        self.deferred = True
+        """True when no window has been scored since the last reset: this frame's verdict
+        comes with the next frame's (whose window covers it)."""
 
     def probability(self, frame: bytes) -> float:
         floats = np.frombuffer(frame, dtype="<i2").astype(np.float32) * (1.0 / 32768.0)
         self._pending += floats.tobytes()
+        scored = False
         while len(self._pending) >= self._window_bytes:
             window = self._pending[: self._window_bytes]
             del self._pending[: self._window_bytes]
             self._last = float(self._vad.process(window))
+            scored = True
+        self.deferred = self.deferred if not scored else False
         return self._last
 
     def reset(self) -> None:
         self._vad.reset()
         self._pending = bytearray()
         self._last = 0.0
+        self.deferred = True
 
 
 class GatedClassifier:
@@ -113,9 +126,14 @@ class GatedClassifier:
         self.model_frames = 0
         """How many frames reached Silero (the cost the gate did not save)."""
 
+    @property
+    def deferred(self) -> bool:
+        return self._model.deferred
+
     def probability(self, frame: bytes) -> float:
         if self._gate.probability(frame) < 0.5:
             self._closed += 1
+            self._model.deferred = False
             return 0.0
         if self._closed >= self._reset_after:
             self._model.reset()

@@ -95,14 +95,20 @@ class Turns:
         self._burst_peak = 0  # the loudest sample of the burst's voiced frames
         self._burst_far = 0  # the loudest agent sample played during the burst (+ tail)
         self._gap_frames = 0
+        self._held = 0  # frames waiting for the classifier's verdict
 
     # --- event loop side -----------------------------------------------------------------
 
-    def on_caller_frame(self, frame: bytes, probability: float) -> list[Action]:
+    def on_caller_frame(
+        self, frame: bytes, probability: float, deferred: bool = False
+    ) -> list[Action]:
+        """``deferred``: the classifier could not judge this frame yet; the next frame's
+        probability is its verdict too (it then counts towards the barge-in guard)."""
         frame_ms = self.segmenter.params.frame_ms
         voiced = probability >= self.segmenter.params.threshold
+        held, self._held = self._held, (1 if deferred else 0)
         if voiced:
-            self._burst_frames += 1
+            self._burst_frames += 1 + held
             self._gap_frames = 0
             self._burst_peak = max(self._burst_peak, _peak(frame))
         else:
