@@ -7,18 +7,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not an integer") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name}={value} must be within {low}..{high}")
-    return value
+from .envparse import EnvReader
 
 
 @dataclass(frozen=True)
@@ -35,15 +24,15 @@ class WorkerSettings:
 
     @classmethod
     def from_env(cls, default_port: int, env: Mapping[str, str] | None = None) -> WorkerSettings:
-        env = os.environ if env is None else env
+        r = EnvReader(os.environ if env is None else env)
         return cls(
-            redis_url=env.get("REDIS_URL", "").strip() or cls.redis_url,
-            name=env.get("WORKER_NAME", "").strip() or f"{socket.gethostname()}-{os.getpid()}",
-            concurrency=_int(env, "WORKER_CONCURRENCY", 4, 1, 256),
-            metrics_host=env.get("METRICS_HOST", "").strip() or cls.metrics_host,
-            metrics_port=_int(env, "METRICS_PORT", default_port, 0, 65535),
-            claim_idle_ms=_int(env, "WORKER_CLAIM_IDLE_MS", 5000, 100, 600_000),
-            max_deliveries=_int(env, "WORKER_MAX_DELIVERIES", 3, 1, 100),
-            grace_s=_int(env, "WORKER_GRACE_S", 10, 0, 3600),
-            max_age_s=_int(env, "WORKER_MAX_AGE_S", 120, 1, 86400),
+            redis_url=r.text("REDIS_URL", cls.redis_url),
+            name=r.text("WORKER_NAME") or f"{socket.gethostname()}-{os.getpid()}",
+            concurrency=r.integer("WORKER_CONCURRENCY", 4, 1, 256),
+            metrics_host=r.text("METRICS_HOST", cls.metrics_host),
+            metrics_port=r.integer("METRICS_PORT", default_port, 0, 65535),
+            claim_idle_ms=r.integer("WORKER_CLAIM_IDLE_MS", 5000, 100, 600_000),
+            max_deliveries=r.integer("WORKER_MAX_DELIVERIES", 3, 1, 100),
+            grace_s=r.integer("WORKER_GRACE_S", 10, 0, 3600),
+            max_age_s=r.integer("WORKER_MAX_AGE_S", 120, 1, 86400),
         )

@@ -7,6 +7,8 @@ import dataclasses
 import os
 from collections.abc import Mapping
 
+from pipeline.envparse import EnvReader
+
 from .vad import CLASSIFIERS
 
 __all__ = ["Settings", "SettingsError"]
@@ -14,43 +16,6 @@ __all__ = ["Settings", "SettingsError"]
 
 class SettingsError(ValueError):
     pass
-
-
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = env.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as e:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from e
-    if not lo <= value <= hi:
-        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as e:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from e
-    if not lo <= value <= hi:
-        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw == "":
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,6 +46,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         e = os.environ if env is None else env
+        r = EnvReader(e, SettingsError)
         d = cls()  # the defaults (slots: class attributes are descriptors)
         vad = e.get("SIP_EDGE_VAD", "gate") or "gate"
         if vad not in CLASSIFIERS:
@@ -90,27 +56,27 @@ class Settings:
             raise SettingsError("SIP_EDGE_EXTENSION must be letters and digits")
         return cls(
             sip_bind=e.get("SIP_EDGE_SIP_BIND", d.sip_bind) or d.sip_bind,
-            sip_port=_int(e, "SIP_EDGE_SIP_PORT", d.sip_port, 0, 65535),
+            sip_port=r.integer("SIP_EDGE_SIP_PORT", d.sip_port, 0, 65535),
             extension=extension,
             password=e.get("EXT_2000_PASSWORD", ""),
             registrar=e.get("SIP_EDGE_REGISTRAR", ""),
-            max_calls=_int(e, "SIP_EDGE_MAX_CALLS", d.max_calls, 1, 500),
-            rtp_port=_int(e, "SIP_EDGE_RTP_PORT", d.rtp_port, 0, 65535),
-            rtp_port_range=_int(e, "SIP_EDGE_RTP_PORT_RANGE", d.rtp_port_range, 0, 30000),
-            wideband=_bool(e, "SIP_EDGE_WIDEBAND", d.wideband),
+            max_calls=r.integer("SIP_EDGE_MAX_CALLS", d.max_calls, 1, 500),
+            rtp_port=r.integer("SIP_EDGE_RTP_PORT", d.rtp_port, 0, 65535),
+            rtp_port_range=r.integer("SIP_EDGE_RTP_PORT_RANGE", d.rtp_port_range, 0, 30000),
+            wideband=r.flag("SIP_EDGE_WIDEBAND", d.wideband),
             redis_url=e.get("REDIS_URL", d.redis_url) or d.redis_url,
             language=e.get("SIP_EDGE_LANGUAGE", d.language) or d.language,
             vad=vad,
-            barge_in_min_ms=_int(e, "SIP_EDGE_BARGE_IN_MIN_MS", d.barge_in_min_ms, 20, 2000),
-            echo_guard_db=_float(e, "SIP_EDGE_ECHO_GUARD_DB", d.echo_guard_db, 0, 40),
-            playback_high_water_ms=_int(
-                e, "SIP_EDGE_PLAYBACK_HIGH_WATER_MS", d.playback_high_water_ms, 200, 600_000
+            barge_in_min_ms=r.integer("SIP_EDGE_BARGE_IN_MIN_MS", d.barge_in_min_ms, 20, 2000),
+            echo_guard_db=r.number("SIP_EDGE_ECHO_GUARD_DB", d.echo_guard_db, 0, 40),
+            playback_high_water_ms=r.integer(
+                "SIP_EDGE_PLAYBACK_HIGH_WATER_MS", d.playback_high_water_ms, 200, 600_000
             ),
             metrics_host=e.get("SIP_EDGE_METRICS_HOST", d.metrics_host) or d.metrics_host,
-            metrics_port=_int(e, "SIP_EDGE_METRICS_PORT", d.metrics_port, 0, 65535),
-            drain_grace_s=_float(e, "SIP_EDGE_DRAIN_GRACE_S", d.drain_grace_s, 0, 3600),
+            metrics_port=r.integer("SIP_EDGE_METRICS_PORT", d.metrics_port, 0, 65535),
+            drain_grace_s=r.number("SIP_EDGE_DRAIN_GRACE_S", d.drain_grace_s, 0, 3600),
             apology_wav=e.get("SIP_EDGE_APOLOGY_WAV", ""),
-            jb_max_pre_ms=_int(e, "SIP_EDGE_JB_MAX_PRE_MS", d.jb_max_pre_ms, 20, 1000),
-            pj_log_level=_int(e, "SIP_EDGE_PJ_LOG_LEVEL", d.pj_log_level, 0, 6),
+            jb_max_pre_ms=r.integer("SIP_EDGE_JB_MAX_PRE_MS", d.jb_max_pre_ms, 20, 1000),
+            pj_log_level=r.integer("SIP_EDGE_PJ_LOG_LEVEL", d.pj_log_level, 0, 6),
             log_level=(e.get("SIP_EDGE_LOG_LEVEL", d.log_level) or d.log_level).upper(),
         )

@@ -7,19 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from pipeline.envparse import EnvReader, cache_dir
+
 from .errors import ConfigError
 
 # Models that scripts/assemble-models.sh builds from PyPI packages, by STT_MODEL.
 PACKAGED_MODELS = {"base": "whisper-base-1.0.0"}
 PROVIDER_ALIASES = {"whisper_local": "faster_whisper", "whisper": "faster_whisper"}
-
-
-def cache_dir(env: Mapping[str, str] = os.environ) -> Path:
-    """$PABX_CACHE, as scripts/lib.sh computes it."""
-    if env.get("PABX_CACHE"):
-        return Path(env["PABX_CACHE"])
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "pabx"
 
 
 @dataclass(frozen=True)
@@ -40,24 +34,22 @@ class STTSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> STTSettings:
-        def get(name: str, default: str) -> str:
-            return env.get(name, "").strip() or default
-
+        r = EnvReader(env)
         try:
-            provider = get("STT_PROVIDER", cls.provider).lower()
+            provider = r.text("STT_PROVIDER", cls.provider).lower()
             settings = cls(
                 provider=PROVIDER_ALIASES.get(provider, provider),
-                model=get("STT_MODEL", cls.model),
-                model_path=Path(env["STT_MODEL_PATH"]) if env.get("STT_MODEL_PATH") else None,
-                device=get("STT_DEVICE", cls.device),
-                compute_type=get("STT_COMPUTE_TYPE", cls.compute_type),
-                cpu_threads=int(get("STT_CPU_THREADS", str(cls.cpu_threads))),
-                beam_size=int(get("STT_BEAM_SIZE", str(cls.beam_size))),
-                language=get("STT_LANGUAGE", cls.language),
-                timeout_s=float(get("STT_TIMEOUT_S", str(cls.timeout_s))),
-                retries=int(get("STT_RETRIES", str(cls.retries))),
-                max_audio_s=float(get("STT_MAX_AUDIO_S", str(cls.max_audio_s))),
-                min_rms_dbfs=float(get("STT_MIN_RMS_DBFS", str(cls.min_rms_dbfs))),
+                model=r.text("STT_MODEL", cls.model),
+                model_path=r.path("STT_MODEL_PATH"),
+                device=r.text("STT_DEVICE", cls.device),
+                compute_type=r.text("STT_COMPUTE_TYPE", cls.compute_type),
+                cpu_threads=r.integer("STT_CPU_THREADS", cls.cpu_threads),
+                beam_size=r.integer("STT_BEAM_SIZE", cls.beam_size),
+                language=r.text("STT_LANGUAGE", cls.language),
+                timeout_s=r.number("STT_TIMEOUT_S", cls.timeout_s),
+                retries=r.integer("STT_RETRIES", cls.retries),
+                max_audio_s=r.number("STT_MAX_AUDIO_S", cls.max_audio_s),
+                min_rms_dbfs=r.number("STT_MIN_RMS_DBFS", cls.min_rms_dbfs),
                 cache=cache_dir(env),
             )
         except ValueError as e:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.envparse import EnvReader, cache_dir
+
 from .audio import FRAME_MS, SESSION_RATES
 from .errors import ConfigError
 
@@ -17,14 +19,6 @@ PIPER_MODEL = Path("piper-en_US-joe-medium-1.0.0/en_US-joe-medium.onnx")
 
 PROVIDERS = ("auto", "kokoro", "piper", "espeak", "fake")
 ONLINE_ONLY = {"gtts": "gTTS needs Google's servers; the offline default is kokoro"}
-
-
-def cache_dir(env: Mapping[str, str] = os.environ) -> Path:
-    """$PABX_CACHE, as scripts/lib.sh computes it."""
-    if env.get("PABX_CACHE"):
-        return Path(env["PABX_CACHE"])
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "pabx"
 
 
 @dataclass(frozen=True)
@@ -46,28 +40,22 @@ class TTSSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> TTSSettings:
-        def get(name: str, default: str) -> str:
-            return env.get(name, "").strip() or default
-
-        def path(name: str) -> Path | None:
-            value = env.get(name, "").strip()
-            return Path(value).expanduser() if value else None
-
+        r = EnvReader(env)
         try:
             settings = cls(
-                provider=get("TTS_PROVIDER", cls.provider).lower(),
-                lang=get("TTS_LANG", cls.lang),
-                voice=get("TTS_VOICE", cls.voice),
-                model_path=path("TTS_MODEL_PATH"),
-                voices_path=path("TTS_VOICES_PATH"),
-                piper_model_path=path("TTS_PIPER_MODEL_PATH"),
-                fallback=get("TTS_FALLBACK", cls.fallback).lower(),
-                speed=float(get("TTS_SPEED", str(cls.speed))),
-                sample_rate=int(get("TTS_SAMPLE_RATE", str(cls.sample_rate))),
-                chunk_ms=int(get("TTS_CHUNK_MS", str(cls.chunk_ms))),
-                threads=int(get("TTS_THREADS", str(cls.threads))),
-                timeout_s=float(get("TTS_TIMEOUT_S", str(cls.timeout_s))),
-                retries=int(get("TTS_RETRIES", str(cls.retries))),
+                provider=r.text("TTS_PROVIDER", cls.provider).lower(),
+                lang=r.text("TTS_LANG", cls.lang),
+                voice=r.text("TTS_VOICE", cls.voice),
+                model_path=r.path("TTS_MODEL_PATH"),
+                voices_path=r.path("TTS_VOICES_PATH"),
+                piper_model_path=r.path("TTS_PIPER_MODEL_PATH"),
+                fallback=r.text("TTS_FALLBACK", cls.fallback).lower(),
+                speed=r.number("TTS_SPEED", cls.speed),
+                sample_rate=r.integer("TTS_SAMPLE_RATE", cls.sample_rate),
+                chunk_ms=r.integer("TTS_CHUNK_MS", cls.chunk_ms),
+                threads=r.integer("TTS_THREADS", cls.threads),
+                timeout_s=r.number("TTS_TIMEOUT_S", cls.timeout_s),
+                retries=r.integer("TTS_RETRIES", cls.retries),
                 cache=cache_dir(env),
             )
         except ValueError as e:

@@ -17,11 +17,12 @@ import atexit
 import contextlib
 import importlib
 import logging
-import os
 import threading
 from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
+
+from pipeline.envparse import cache_dir
 
 from llm_worker.errors import ConfigError, ProviderError, ProviderProtocolError
 from llm_worker.events import ChatRequest, Done, Message, StreamEvent, TextDelta
@@ -40,10 +41,7 @@ LOCAL_MIN_FIRST_EVENT_S = 60.0
 
 
 def models_dir() -> Path:
-    cache = os.environ.get("PABX_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pabx"
-    )
-    return Path(cache) / "models"
+    return cache_dir() / "models"
 
 
 def default_model_path() -> Path:

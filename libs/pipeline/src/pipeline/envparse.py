@@ -1,0 +1,82 @@
+"""Typed reads of settings from the environment, shared by every service.
+
+Each service keeps its own settings class and error type; :class:`EnvReader` only turns one
+variable into a value, and every error it raises names the variable. A variable that is
+unset or blank means its default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = ["EnvReader", "cache_dir"]
+
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
+
+
+class EnvReader:
+    """Reads variables from ``env``, raising ``error`` (a message naming the variable)."""
+
+    def __init__(self, env: Mapping[str, str], error: type[Exception] = ValueError) -> None:
+        self.env = env
+        self.error = error
+
+    def text(self, name: str, default: str = "") -> str:
+        return self.env.get(name, "").strip() or default
+
+    def path(self, name: str) -> Path | None:
+        value = self.text(name)
+        return Path(value).expanduser() if value else None
+
+    def integer(self, name: str, default: int, lo: int | None = None, hi: int | None = None) -> int:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError as e:
+            raise self.error(f"{name}={raw!r} is not an integer") from e
+        self._check_range(name, value, lo, hi)
+        return value
+
+    def number(
+        self, name: str, default: float, lo: float | None = None, hi: float | None = None
+    ) -> float:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError as e:
+            raise self.error(f"{name}={raw!r} is not a number") from e
+        self._check_range(name, value, lo, hi)
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name).lower()
+        if not raw:
+            return default
+        if raw in TRUE:
+            return True
+        if raw in FALSE:
+            return False
+        raise self.error(f"{name}={raw!r} is not true or false")
+
+    def _check_range(self, name: str, value: float, lo: float | None, hi: float | None) -> None:
+        # ``not lo <= value`` rather than ``value < lo``: NaN is outside any range.
+        if (lo is not None and not lo <= value) or (hi is not None and not value <= hi):
+            low = "" if lo is None else lo
+            high = "" if hi is None else hi
+            raise self.error(f"{name}={value} is outside {low}..{high}")
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """$PABX_CACHE, as scripts/lib.sh computes it."""
+    env = os.environ if env is None else env
+    if env.get("PABX_CACHE"):
+        return Path(env["PABX_CACHE"])
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pabx"
