@@ -69,5 +69,11 @@ def test_cache_dir_follows_scripts_lib_sh() -> None:
 def test_worker_settings_read_through_the_reader() -> None:
     s = WorkerSettings.from_env(9100, {"WORKER_CONCURRENCY": "8", "WORKER_NAME": " w1 "})
     assert (s.concurrency, s.name, s.metrics_port) == (8, "w1", 9100)
+    assert s.stream_options() == {
+        "concurrency": 8,
+        "claim_idle_ms": 5000,
+        "max_deliveries": 3,
+        "max_age_s": 120,
+    }
     with pytest.raises(ValueError, match=r"WORKER_MAX_DELIVERIES=0 is outside 1\.\.100"):
         WorkerSettings.from_env(9100, {"WORKER_MAX_DELIVERIES": "0"})

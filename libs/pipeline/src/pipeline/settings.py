@@ -6,8 +6,18 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 from .envparse import EnvReader
+
+
+class StreamOptions(TypedDict):
+    """The :class:`~pipeline.worker.StreamWorker` keyword arguments set from the environment."""
+
+    concurrency: int
+    claim_idle_ms: int
+    max_deliveries: int
+    max_age_s: int
 
 
 @dataclass(frozen=True)
@@ -36,3 +46,11 @@ class WorkerSettings:
             grace_s=r.integer("WORKER_GRACE_S", 10, 0, 3600),
             max_age_s=r.integer("WORKER_MAX_AGE_S", 120, 1, 86400),
         )
+
+    def stream_options(self) -> StreamOptions:
+        return {
+            "concurrency": self.concurrency,
+            "claim_idle_ms": self.claim_idle_ms,
+            "max_deliveries": self.max_deliveries,
+            "max_age_s": self.max_age_s,
+        }

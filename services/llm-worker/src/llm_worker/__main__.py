@@ -45,10 +45,7 @@ async def _main() -> None:
                 temperature=settings.temperature,
                 first_clause_min_chars=settings.first_clause_min_chars,
                 after_call=after_call,
-                concurrency=worker_settings.concurrency,
-                claim_idle_ms=worker_settings.claim_idle_ms,
-                max_deliveries=worker_settings.max_deliveries,
-                max_age_s=worker_settings.max_age_s,
+                **worker_settings.stream_options(),
             ),
         )
     finally:

@@ -29,10 +29,7 @@ def main() -> None:
                 worker_settings.name,
                 provider,
                 language=settings.language,
-                concurrency=worker_settings.concurrency,
-                claim_idle_ms=worker_settings.claim_idle_ms,
-                max_deliveries=worker_settings.max_deliveries,
-                max_age_s=worker_settings.max_age_s,
+                **worker_settings.stream_options(),
             ),
         )
     )

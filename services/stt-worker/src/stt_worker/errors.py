@@ -1,24 +1,19 @@
 """Errors of the speech-to-text stage.
 
-    STTError                 (retryable: bool)
-     ├── AudioFormatError    malformed input audio: never retried
-     ├── ConfigError         bad settings or missing model files: never retried
-     └── ProviderError       the engine failed; ``retryable`` says whether to try again
-          └── ProviderTimeout  the engine did not answer in time (retryable)
+STTError                 (retryable: bool; a pipeline.engine.EngineError)
+ ├── AudioFormatError    malformed input audio: never retried
+ ├── ConfigError         bad settings or missing model files: never retried
+ └── ProviderError       the engine failed; ``retryable`` says whether to try again
+      └── ProviderTimeout  the engine did not answer in time (retryable)
 """
 
 from __future__ import annotations
 
+from pipeline.engine import EngineError
 
-class STTError(Exception):
+
+class STTError(EngineError):
     """Base of every error raised by the STT provider layer."""
-
-    retryable: bool = False
-
-    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
-        super().__init__(message)
-        if retryable is not None:
-            self.retryable = retryable
 
 
 class AudioFormatError(STTError, ValueError):

@@ -31,10 +31,7 @@ def main() -> None:
                 language=settings.lang,
                 sample_rate=settings.sample_rate,
                 chunk_ms=settings.chunk_ms,
-                concurrency=worker_settings.concurrency,
-                claim_idle_ms=worker_settings.claim_idle_ms,
-                max_deliveries=worker_settings.max_deliveries,
-                max_age_s=worker_settings.max_age_s,
+                **worker_settings.stream_options(),
             ),
         )
     )

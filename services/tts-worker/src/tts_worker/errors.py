@@ -1,24 +1,19 @@
 """Errors of the text-to-speech stage.
 
-    TTSError                 (retryable: bool)
-     ├── AudioFormatError    bad rate, chunk size or PCM buffer: never retried
-     ├── ConfigError         bad settings, missing model files, unknown voice: never retried
-     └── ProviderError       the engine failed; ``retryable`` says whether to try again
-          └── ProviderTimeout  the engine did not answer in time (retryable)
+TTSError                 (retryable: bool; a pipeline.engine.EngineError)
+ ├── AudioFormatError    bad rate, chunk size or PCM buffer: never retried
+ ├── ConfigError         bad settings, missing model files, unknown voice: never retried
+ └── ProviderError       the engine failed; ``retryable`` says whether to try again
+      └── ProviderTimeout  the engine did not answer in time (retryable)
 """
 
 from __future__ import annotations
 
+from pipeline.engine import EngineError
 
-class TTSError(Exception):
+
+class TTSError(EngineError):
     """Base of every error raised by the TTS provider layer."""
-
-    retryable: bool = False
-
-    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
-        super().__init__(message)
-        if retryable is not None:
-            self.retryable = retryable
 
 
 class AudioFormatError(TTSError, ValueError):

@@ -7,21 +7,17 @@ them in a worker thread, bounded by ``capabilities.max_concurrency``.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import threading
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from pipeline.engine import BlockingEngine
 
 from .. import metrics
 from ..audio import WHISPER_RATE, prepare_for_whisper, rms_dbfs
 from ..errors import ProviderError, ProviderTimeout, STTError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,11 +49,15 @@ def normalize_language(language: str) -> str:
     return lang
 
 
-class STTProvider(ABC):
+class STTProvider(BlockingEngine):
     """Base class of every speech-to-text provider."""
 
-    name: ClassVar[str] = "base"
     capabilities: ClassVar[STTCapabilities] = STTCapabilities()
+    error_type = STTError
+    failed_type = ProviderError
+    timeout_type = ProviderTimeout
+    requests_metric = metrics.REQUESTS
+    retries_metric = metrics.RETRIES
 
     def __init__(
         self,
@@ -69,43 +69,22 @@ class STTProvider(ABC):
         max_audio_s: float | None = 30.0,
         min_rms_dbfs: float = -60.0,
     ) -> None:
-        if timeout_s <= 0:
-            raise ValueError("timeout_s must be positive")
-        if retries < 0:
-            raise ValueError("retries must be >= 0")
+        super().__init__(
+            timeout_s=timeout_s,
+            retries=retries,
+            retry_backoff_s=retry_backoff_s,
+            max_concurrency=self.capabilities.max_concurrency,
+        )
         self.default_language = normalize_language(language)
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.retry_backoff_s = retry_backoff_s
         self.max_audio_s = max_audio_s
         self.min_rms_dbfs = min_rms_dbfs
-        self._load_lock = threading.Lock()
-        self._loaded = False
-        self._slots = threading.BoundedSemaphore(self.capabilities.max_concurrency)
 
-    # -- vendor primitives -------------------------------------------------------------
-    @abstractmethod
-    def _load(self) -> None:
-        """Load the model (blocking). Called once per provider instance."""
-
+    # -- vendor primitives (and ``_load``, see BlockingEngine) --------------------------
     @abstractmethod
     def _transcribe(self, samples: np.ndarray, language: str) -> str:
         """Transcribe 16 kHz float32 mono samples (blocking)."""
 
-    # -- public API ------------------------------------------------------------------
-    @property
-    def loaded(self) -> bool:
-        return self._loaded
-
-    def load(self) -> None:
-        """Load the model once; later calls return at once. Blocking."""
-        with self._load_lock:
-            if not self._loaded:
-                started = time.perf_counter()
-                self._load()
-                self._loaded = True
-                log.info("%s loaded in %.2f s", self.name, time.perf_counter() - started)
-
+    # -- public API (and ``load``, see BlockingEngine) -----------------------------------
     def warm_up(self) -> None:
         """Load the model and run one short decode, so the first caller does not pay
         for the engine's first-call setup. Blocking; call once at startup."""
@@ -135,35 +114,9 @@ class STTProvider(ABC):
             # Near-silence: engines like Whisper invent text for it; say nothing instead.
             metrics.REQUESTS.labels(self.name, "silent").inc()
             return Transcript("", lang, audio_s, time.perf_counter() - started, self.name, 0)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                text = await asyncio.wait_for(
-                    asyncio.to_thread(self._run, samples, lang), self.timeout_s
-                )
-            except TimeoutError as e:
-                error: STTError = ProviderTimeout(
-                    f"{self.name} took longer than {self.timeout_s:g} s"
-                )
-                error.__cause__ = e
-            except STTError as e:
-                error = e
-            except Exception as e:  # the engine's own exceptions
-                # Only the type: engine messages may quote the text being processed, and
-                # what callers say (or hear) stays out of logs. The cause keeps the rest.
-                error = ProviderError(f"{self.name} failed: {type(e).__name__}",
-                                      retryable=False)
-                error.__cause__ = e
-            else:
-                elapsed = time.perf_counter() - started
-                metrics.REQUESTS.labels(self.name, "ok").inc()
-                metrics.SECONDS.labels(self.name).observe(elapsed)
-                metrics.AUDIO_SECONDS.labels(self.name).inc(audio_s)
-                return Transcript(text, lang, audio_s, elapsed, self.name, attempt)
-            if not error.retryable or attempt > self.retries:
-                metrics.REQUESTS.labels(self.name, type(error).__name__).inc()
-                raise error
-            metrics.RETRIES.labels(self.name).inc()
-            log.warning("%s attempt %d failed (%s), retrying", self.name, attempt, error)
-            await asyncio.sleep(self.retry_backoff_s * attempt)
+        text, attempts = await self._attempts(self._run, samples, lang)
+        elapsed = time.perf_counter() - started
+        metrics.REQUESTS.labels(self.name, "ok").inc()
+        metrics.SECONDS.labels(self.name).observe(elapsed)
+        metrics.AUDIO_SECONDS.labels(self.name).inc(audio_s)
+        return Transcript(text, lang, audio_s, elapsed, self.name, attempts)

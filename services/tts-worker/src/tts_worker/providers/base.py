@@ -9,21 +9,17 @@ makes the time to first audio one clause's synthesis.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import threading
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
+from pipeline.engine import BlockingEngine
 
 from .. import metrics
 from ..audio import FRAME_MS, AudioChunk, render
 from ..errors import ProviderError, ProviderTimeout, TTSError
-
-log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 2000
 
@@ -61,7 +57,7 @@ class Synthesis:
 
 
 def normalize_language(language: str) -> str:
-    """"pt_BR" / "pt-BR" -> "pt-br"; primary subtag checked."""
+    """ "pt_BR" / "pt-BR" -> "pt-br"; primary subtag checked."""
     lang = language.strip().replace("_", "-").lower()
     primary = lang.split("-")[0]
     if not primary.isalpha() or not 2 <= len(primary) <= 3:
@@ -78,11 +74,15 @@ def check_text(text: str) -> str:
     return clean
 
 
-class TTSProvider(ABC):
+class TTSProvider(BlockingEngine):
     """Base class of every text-to-speech provider."""
 
-    name: ClassVar[str] = "base"
     capabilities: ClassVar[TTSCapabilities] = TTSCapabilities()
+    error_type = TTSError
+    failed_type = ProviderError
+    timeout_type = ProviderTimeout
+    requests_metric = metrics.REQUESTS
+    retries_metric = metrics.RETRIES
 
     def __init__(
         self,
@@ -93,24 +93,16 @@ class TTSProvider(ABC):
         retries: int = 1,
         retry_backoff_s: float = 0.1,
     ) -> None:
-        if timeout_s <= 0:
-            raise ValueError("timeout_s must be positive")
-        if retries < 0:
-            raise ValueError("retries must be >= 0")
+        super().__init__(
+            timeout_s=timeout_s,
+            retries=retries,
+            retry_backoff_s=retry_backoff_s,
+            max_concurrency=self.capabilities.max_concurrency,
+        )
         self.default_language = normalize_language(language)
         self.default_voice = voice
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.retry_backoff_s = retry_backoff_s
-        self._load_lock = threading.Lock()
-        self._loaded = False
-        self._slots = threading.BoundedSemaphore(self.capabilities.max_concurrency)
 
-    # -- vendor primitives -------------------------------------------------------------
-    @abstractmethod
-    def _load(self) -> None:
-        """Load the model (blocking). Called once per provider instance."""
-
+    # -- vendor primitives (and ``_load``, see BlockingEngine) --------------------------
     @abstractmethod
     def _synthesize(self, text: str, voice: str, language: str) -> tuple[np.ndarray, int]:
         """Synthesize one sentence (blocking): float32 samples and their rate."""
@@ -124,20 +116,7 @@ class TTSProvider(ABC):
         """Identifies the weights (part of the cache key)."""
         return "builtin"
 
-    # -- public API ------------------------------------------------------------------
-    @property
-    def loaded(self) -> bool:
-        return self._loaded
-
-    def load(self) -> None:
-        """Load the model once; later calls return at once. Blocking."""
-        with self._load_lock:
-            if not self._loaded:
-                started = time.perf_counter()
-                self._load()
-                self._loaded = True
-                log.info("%s loaded in %.2f s", self.name, time.perf_counter() - started)
-
+    # -- public API (and ``load``, see BlockingEngine) -----------------------------------
     def supports(self, language: str) -> bool:
         langs = self.capabilities.languages
         return langs is None or normalize_language(language).split("-")[0] in langs
@@ -170,37 +149,9 @@ class TTSProvider(ABC):
         lang = normalize_language(language) if language else self.default_language
         name = self.resolve_voice(voice, lang)
         started = time.perf_counter()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                samples, rate = await asyncio.wait_for(
-                    asyncio.to_thread(self._run, clean, name, lang), self.timeout_s
-                )
-            except TimeoutError as e:
-                error: TTSError = ProviderTimeout(
-                    f"{self.name} took longer than {self.timeout_s:g} s"
-                )
-                error.__cause__ = e
-            except TTSError as e:
-                error = e
-            except Exception as e:  # the engine's own exceptions
-                # Only the type: engine messages may quote the text being processed, and
-                # what callers say (or hear) stays out of logs. The cause keeps the rest.
-                error = ProviderError(f"{self.name} failed: {type(e).__name__}",
-                                      retryable=False)
-                error.__cause__ = e
-            else:
-                elapsed = time.perf_counter() - started
-                metrics.REQUESTS.labels(self.name, "ok").inc()
-                metrics.SECONDS.labels(self.name).observe(elapsed)
-                metrics.AUDIO_SECONDS.labels(self.name).inc(len(samples) / rate)
-                return Synthesis(
-                    samples, rate, self.voice_id(lang, voice), self.name, elapsed, attempt
-                )
-            if not error.retryable or attempt > self.retries:
-                metrics.REQUESTS.labels(self.name, type(error).__name__).inc()
-                raise error
-            metrics.RETRIES.labels(self.name).inc()
-            log.warning("%s attempt %d failed (%s), retrying", self.name, attempt, error)
-            await asyncio.sleep(self.retry_backoff_s * attempt)
+        (samples, rate), attempts = await self._attempts(self._run, clean, name, lang)
+        elapsed = time.perf_counter() - started
+        metrics.REQUESTS.labels(self.name, "ok").inc()
+        metrics.SECONDS.labels(self.name).observe(elapsed)
+        metrics.AUDIO_SECONDS.labels(self.name).inc(len(samples) / rate)
+        return Synthesis(samples, rate, self.voice_id(lang, voice), self.name, elapsed, attempts)

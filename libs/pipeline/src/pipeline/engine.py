@@ -1,0 +1,109 @@
+"""A blocking speech engine run from asyncio: loaded once, bounded concurrency, timeouts
+and retries. The STT and TTS provider base classes build on it; each names its own error
+classes and Prometheus counters, and records its own success metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from prometheus_client import Counter
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class EngineError(Exception):
+    """Base of a stage's engine errors; ``retryable`` says whether to try again."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class BlockingEngine(ABC):
+    """Runs an engine's blocking primitives in worker threads.
+
+    A subclass implements ``_load()`` and sets the class attributes below (its stage's
+    error classes and counters); ``_attempts`` runs one blocking call with the timeout
+    and retries.
+    """
+
+    name: ClassVar[str] = "base"
+    error_type: ClassVar[type[EngineError]]  # passed through as raised
+    failed_type: ClassVar[type[EngineError]]  # wraps the engine's own exceptions (not retried)
+    timeout_type: ClassVar[type[EngineError]]  # the engine did not answer in time
+    requests_metric: ClassVar[Counter]  # labels: provider, outcome
+    retries_metric: ClassVar[Counter]  # labels: provider
+
+    def __init__(
+        self, *, timeout_s: float, retries: int, retry_backoff_s: float, max_concurrency: int
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.retry_backoff_s = retry_backoff_s
+        self._load_lock = threading.Lock()
+        self._loaded = False
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+
+    @abstractmethod
+    def _load(self) -> None:
+        """Load the model (blocking). Called once per provider instance."""
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def load(self) -> None:
+        """Load the model once; later calls return at once. Blocking."""
+        with self._load_lock:
+            if not self._loaded:
+                started = time.perf_counter()
+                self._load()
+                self._loaded = True
+                log.info("%s loaded in %.2f s", self.name, time.perf_counter() - started)
+
+    async def _attempts(self, run: Callable[..., T], *args: Any) -> tuple[T, int]:
+        """``run(*args)`` in a worker thread, retried while the error is retryable.
+
+        Returns the result and the number of attempts; counts failures and retries. Once
+        the retries are spent, raises ``timeout_type``, ``failed_type`` or the
+        ``error_type`` raised.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = await asyncio.wait_for(asyncio.to_thread(run, *args), self.timeout_s)
+            except TimeoutError as e:
+                error = self.timeout_type(f"{self.name} took longer than {self.timeout_s:g} s")
+                error.__cause__ = e
+            except self.error_type as e:
+                error = e
+            except Exception as e:  # the engine's own exceptions
+                # Only the type: engine messages may quote the text being processed, and
+                # what callers say (or hear) stays out of logs. The cause keeps the rest.
+                error = self.failed_type(f"{self.name} failed: {type(e).__name__}", retryable=False)
+                error.__cause__ = e
+            else:
+                return result, attempt
+            if not error.retryable or attempt > self.retries:
+                self.requests_metric.labels(self.name, type(error).__name__).inc()
+                raise error
+            self.retries_metric.labels(self.name).inc()
+            log.warning("%s attempt %d failed (%s), retrying", self.name, attempt, error)
+            await asyncio.sleep(self.retry_backoff_s * attempt)
