@@ -10,20 +10,20 @@ The base URL comes from ANTHROPIC_BASE_URL (the SDK's own variable) or the setti
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from types import ModuleType
 from typing import Any, ClassVar
 
 from llm_worker.errors import (
-    ConfigError,
     ProviderError,
     ProviderOverloaded,
     ProviderProtocolError,
-    ProviderTimeout,
     ProviderUnavailable,
     error_for_status,
 )
-from llm_worker.events import ChatRequest, Done, StreamEvent, TextDelta, ToolCall
-from llm_worker.providers.base import Capabilities, LLMProvider
-from llm_worker.tools import anthropic_tools, parse_arguments
+from llm_worker.events import ChatRequest, Done, StreamEvent, TextDelta
+from llm_worker.providers.base import Capabilities
+from llm_worker.providers.sdk import SDKProvider
+from llm_worker.tools import anthropic_tools
 
 try:
     import anthropic
@@ -34,9 +34,13 @@ INSTALL_HINT = "pip install 'anthropic==2.10.0'"
 DEFAULT_MODEL = "claude-haiku-4-5"
 
 
-class AnthropicProvider(LLMProvider):
+class AnthropicProvider(SDKProvider):
     name: ClassVar[str] = "anthropic"
     capabilities: ClassVar[Capabilities] = Capabilities(tools=True)
+    sdk: ClassVar[ModuleType | None] = anthropic
+    client_class = "AsyncAnthropic"
+    install_hint = INSTALL_HINT
+    key_variable = "ANTHROPIC_API_KEY"
 
     def __init__(
         self,
@@ -46,21 +50,7 @@ class AnthropicProvider(LLMProvider):
         base_url: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if anthropic is None:
-            raise ConfigError(f"the anthropic provider needs the anthropic SDK: {INSTALL_HINT}")
-        if not api_key:
-            raise ConfigError("the anthropic provider needs ANTHROPIC_API_KEY")
-        super().__init__(model=model or DEFAULT_MODEL, **kwargs)
-        t = self.timeouts
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key,
-            base_url=base_url or None,
-            max_retries=0,  # the base class retries, and only before the first event
-            timeout=anthropic.Timeout(t.first_event_s, connect=t.connect_s, read=t.idle_s),
-        )
-
-    async def aclose(self) -> None:
-        await self._client.close()
+        super().__init__(api_key=api_key, model=model or DEFAULT_MODEL, base_url=base_url, **kwargs)
 
     async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         assert anthropic is not None
@@ -82,7 +72,7 @@ class AnthropicProvider(LLMProvider):
         blocks: dict[int, dict[str, Any]] = {}
         stop_reason = ""
         finished = False
-        try:
+        async with self._reading(stream, "server-sent event"):
             async for event in stream:
                 kind = getattr(event, "type", "")
                 if kind == "content_block_start":
@@ -98,42 +88,21 @@ class AnthropicProvider(LLMProvider):
                         blocks[event.index]["json"].append(delta.partial_json)
                 elif kind == "content_block_stop" and event.index in blocks:
                     b = blocks.pop(event.index)
-                    try:
-                        args = parse_arguments("".join(b["json"]), tool=b["name"])
-                    except ValueError as e:
-                        raise ProviderProtocolError(
-                            f"tool_use {b['name']!r}: malformed input JSON: {e}",
-                            provider=self.name,
-                        ) from e
-                    yield ToolCall(name=b["name"], arguments=args, call_id=b["id"])
+                    what = f"tool_use {b['name']!r}: malformed input JSON"
+                    yield self._tool_call(b["name"], b["id"], b["json"], what)
                 elif kind == "message_delta":
                     stop_reason = getattr(event.delta, "stop_reason", None) or stop_reason
                 elif kind == "message_stop":
                     finished = True
                     break
-        except ProviderError:
-            raise
-        except anthropic.APIError as e:
-            raise self._map(e) from e
-        except (ValueError, TypeError, AttributeError, KeyError) as e:
-            # json.JSONDecodeError is a ValueError; pydantic's errors too.
-            raise ProviderProtocolError(
-                f"malformed server-sent event: {e}", provider=self.name
-            ) from e
-        finally:
-            await stream.close()
         if not finished:
             raise ProviderProtocolError(
                 "the event stream ended before message_stop", provider=self.name
             )
         yield Done(stop_reason)
 
-    def _map(self, e: Exception) -> ProviderError:
+    def _map_api_error(self, e: Exception) -> ProviderError:
         assert anthropic is not None
-        if isinstance(e, anthropic.APITimeoutError):
-            return ProviderTimeout(f"request timed out: {e}", provider=self.name)
-        if isinstance(e, anthropic.APIConnectionError):
-            return ProviderUnavailable(f"cannot reach the API: {e}", provider=self.name)
         if isinstance(e, anthropic.APIStatusError):
             body = e.body if isinstance(e.body, dict) else {}
             err = body.get("error") if isinstance(body.get("error"), dict) else body

@@ -78,9 +78,7 @@ def _load(path: str, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
                     "LLM_MODEL_PATH)"
                 )
             log.info("loading local model %s", path)
-            llm = llama_cpp.Llama(
-                model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False
-            )
+            llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
             if not _models:
                 atexit.register(_close_all)
             _models[key] = (llm, threading.Lock())

@@ -9,19 +9,19 @@ Text arrives in ``choices[0].delta.content``; function calls in ``delta.tool_cal
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from types import ModuleType
 from typing import Any, ClassVar
 
 from llm_worker.errors import (
-    ConfigError,
     ProviderError,
     ProviderProtocolError,
-    ProviderTimeout,
     ProviderUnavailable,
     error_for_status,
 )
-from llm_worker.events import ChatRequest, Done, StreamEvent, TextDelta, ToolCall
-from llm_worker.providers.base import Capabilities, LLMProvider
-from llm_worker.tools import openai_tools, parse_arguments
+from llm_worker.events import ChatRequest, Done, StreamEvent, TextDelta
+from llm_worker.providers.base import Capabilities
+from llm_worker.providers.sdk import SDKProvider
+from llm_worker.tools import openai_tools
 
 try:
     import openai
@@ -32,9 +32,13 @@ INSTALL_HINT = "pip install 'openai==3.51.0'"
 DEFAULT_MODEL = "gpt-4o-mini"
 
 
-class OpenAIProvider(LLMProvider):
+class OpenAIProvider(SDKProvider):
     name: ClassVar[str] = "openai"
     capabilities: ClassVar[Capabilities] = Capabilities(tools=True)
+    sdk: ClassVar[ModuleType | None] = openai
+    client_class = "AsyncOpenAI"
+    install_hint = INSTALL_HINT
+    endpoint = "the server"
 
     def __init__(
         self,
@@ -44,20 +48,13 @@ class OpenAIProvider(LLMProvider):
         base_url: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if openai is None:
-            raise ConfigError(f"the openai provider needs the openai SDK: {INSTALL_HINT}")
-        super().__init__(model=model or DEFAULT_MODEL, **kwargs)
-        t = self.timeouts
         # Local servers (Ollama, vLLM) ignore the key, but the SDK insists on one.
-        self._client = openai.AsyncOpenAI(
+        super().__init__(
             api_key=api_key or "not-needed",
-            base_url=base_url or None,
-            max_retries=0,
-            timeout=openai.Timeout(t.first_event_s, connect=t.connect_s, read=t.idle_s),
+            model=model or DEFAULT_MODEL,
+            base_url=base_url,
+            **kwargs,
         )
-
-    async def aclose(self) -> None:
-        await self._client.close()
 
     async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         assert openai is not None
@@ -78,7 +75,7 @@ class OpenAIProvider(LLMProvider):
             raise self._map(e) from e
         calls: dict[int, dict[str, Any]] = {}
         finish_reason = ""
-        try:
+        async with self._reading(stream, "stream chunk"):
             async for chunk in stream:
                 for choice in chunk.choices or []:
                     if choice.index != 0:
@@ -97,14 +94,6 @@ class OpenAIProvider(LLMProvider):
                                 slot["args"].append(tc.function.arguments)
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
-        except ProviderError:
-            raise
-        except openai.APIError as e:
-            raise self._map(e) from e
-        except (ValueError, TypeError, AttributeError, KeyError) as e:
-            raise ProviderProtocolError(f"malformed stream chunk: {e}", provider=self.name) from e
-        finally:
-            await stream.close()
         if not finish_reason:
             raise ProviderProtocolError(
                 "the stream ended without a finish_reason", provider=self.name
@@ -113,22 +102,12 @@ class OpenAIProvider(LLMProvider):
             slot = calls[index]
             if not slot["name"]:
                 raise ProviderProtocolError("tool call without a name", provider=self.name)
-            try:
-                args = parse_arguments("".join(slot["args"]), tool=slot["name"])
-            except ValueError as e:
-                raise ProviderProtocolError(
-                    f"tool call {slot['name']!r}: malformed arguments JSON: {e}",
-                    provider=self.name,
-                ) from e
-            yield ToolCall(name=slot["name"], arguments=args, call_id=slot["id"])
+            what = f"tool call {slot['name']!r}: malformed arguments JSON"
+            yield self._tool_call(slot["name"], slot["id"], slot["args"], what)
         yield Done(finish_reason)
 
-    def _map(self, e: Exception) -> ProviderError:
+    def _map_api_error(self, e: Exception) -> ProviderError:
         assert openai is not None
-        if isinstance(e, openai.APITimeoutError):
-            return ProviderTimeout(f"request timed out: {e}", provider=self.name)
-        if isinstance(e, openai.APIConnectionError):
-            return ProviderUnavailable(f"cannot reach the server: {e}", provider=self.name)
         if isinstance(e, openai.APIStatusError):
             return error_for_status(e.status_code, str(e.message), provider=self.name)
         if isinstance(e, openai.APIError):
