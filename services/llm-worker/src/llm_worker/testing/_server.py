@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import json
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
-from llm_worker.testing.script import Script, Text
+from llm_worker.testing.script import Fail, Hang, Raw, Script, Text, ToolUse, Truncated
 
 
 class FakeServer:
@@ -79,6 +80,37 @@ class FakeServer:
         )
         await resp.prepare(request)
         return resp
+
+    async def open_script(
+        self, request: web.Request, script: Script, fail: Callable[[Fail], web.Response]
+    ) -> tuple[web.StreamResponse, bool]:
+        """Plays what every vendor plays alike (``fail`` builds its error response): the
+        response, and whether the vendor's own events are still to be written on it."""
+        if isinstance(script, Fail):
+            return fail(script), False
+        if isinstance(script, Hang) and not script.after_headers:
+            await self.hang()
+            return web.Response(status=504), False
+        resp = await self.open_stream(request)
+        if isinstance(script, Hang):
+            await self.hang()
+            return resp, False
+        if isinstance(script, Raw):
+            await self.write(resp, script.body)
+            await resp.write_eof()
+            return resp, False
+        return resp, True
+
+    @staticmethod
+    def text_of(script: Script) -> tuple[tuple[str, ...], float]:
+        """The text a script streams (before any tool call) and the pause before each chunk."""
+        if isinstance(script, Text):
+            return script.chunks, script.delay_s
+        if isinstance(script, Truncated):
+            return script.chunks, 0.0
+        if isinstance(script, ToolUse):
+            return script.text, 0.0
+        return (), 0.0
 
     async def write(self, resp: web.StreamResponse, text: str) -> bool:
         """Writes raw text; False when the client has gone (counted in ``aborted``)."""

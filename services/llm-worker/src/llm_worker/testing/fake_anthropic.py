@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from llm_worker.testing._server import FakeServer
-from llm_worker.testing.script import Fail, Hang, Raw, Script, Text, ToolUse, Truncated
+from llm_worker.testing.script import Fail, Script, ToolUse, Truncated
 
 _ids = itertools.count(1)
 
@@ -24,6 +24,11 @@ def _error(status: int, etype: str, message: str) -> web.Response:
     return web.json_response(
         {"type": "error", "error": {"type": etype, "message": message}}, status=status
     )
+
+
+def _fail(script: Fail) -> web.Response:
+    etype = "overloaded_error" if script.status == 529 else script.error_type
+    return _error(script.status, etype, script.message)
 
 
 class FakeAnthropicServer(FakeServer):
@@ -62,29 +67,12 @@ class FakeAnthropicServer(FakeServer):
     async def _play(
         self, request: web.Request, body: dict[str, Any], script: Script
     ) -> web.StreamResponse:
-        if isinstance(script, Fail):
-            etype = "overloaded_error" if script.status == 529 else script.error_type
-            return _error(script.status, etype, script.message)
-        if isinstance(script, Hang) and not script.after_headers:
-            await self.hang()
-            return web.Response(status=504)
-        resp = await self.open_stream(request)
-        if isinstance(script, Hang):
-            await self.hang()
-            return resp
-        if isinstance(script, Raw):
-            await self.write(resp, script.body)
-            await resp.write_eof()
+        resp, go_on = await self.open_script(request, script, _fail)
+        if not go_on:
             return resp
         ok = await self._start(resp, body["model"])
         index = 0
-        text: tuple[str, ...] = ()
-        delay = 0.0
-        if isinstance(script, Text | Truncated):
-            text = script.chunks
-            delay = script.delay_s if isinstance(script, Text) else 0.0
-        elif isinstance(script, ToolUse):
-            text = script.text
+        text, delay = self.text_of(script)
         if ok and text:
             ok = await self.write(resp, self.sse("content_block_start", {
                 "type": "content_block_start", "index": index,

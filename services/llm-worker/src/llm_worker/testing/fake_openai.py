@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from llm_worker.testing._server import FakeServer
-from llm_worker.testing.script import Fail, Hang, Raw, Script, Text, ToolUse, Truncated
+from llm_worker.testing.script import Fail, Script, ToolUse, Truncated
 
 _ids = itertools.count(1)
 
@@ -23,6 +23,10 @@ def _error(status: int, etype: str, message: str) -> web.Response:
         {"error": {"message": message, "type": etype, "param": None, "code": None}},
         status=status,
     )
+
+
+def _fail(script: Fail) -> web.Response:
+    return _error(script.status, script.error_type, script.message)
 
 
 class FakeOpenAIServer(FakeServer):
@@ -54,29 +58,13 @@ class FakeOpenAIServer(FakeServer):
     async def _play(
         self, request: web.Request, body: dict[str, Any], script: Script
     ) -> web.StreamResponse:
-        if isinstance(script, Fail):
-            return _error(script.status, script.error_type, script.message)
-        if isinstance(script, Hang) and not script.after_headers:
-            await self.hang()
-            return web.Response(status=504)
-        resp = await self.open_stream(request)
-        if isinstance(script, Hang):
-            await self.hang()
-            return resp
-        if isinstance(script, Raw):
-            await self.write(resp, script.body)
-            await resp.write_eof()
+        resp, go_on = await self.open_script(request, script, _fail)
+        if not go_on:
             return resp
         cid, model = f"chatcmpl-fake{next(_ids):04d}", body["model"]
         ok = await self.write(resp, self._chunk(cid, model, {"role": "assistant", "content": ""},
                                                 None))
-        text: tuple[str, ...] = ()
-        delay = 0.0
-        if isinstance(script, Text | Truncated):
-            text = script.chunks
-            delay = script.delay_s if isinstance(script, Text) else 0.0
-        elif isinstance(script, ToolUse):
-            text = script.text
+        text, delay = self.text_of(script)
         for chunk in text:
             if not ok:
                 break
