@@ -40,17 +40,8 @@ class AnthropicProvider(SDKProvider):
     sdk: ClassVar[ModuleType | None] = anthropic
     client_class = "AsyncAnthropic"
     install_hint = INSTALL_HINT
+    default_model = DEFAULT_MODEL
     key_variable = "ANTHROPIC_API_KEY"
-
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str = DEFAULT_MODEL,
-        base_url: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(api_key=api_key, model=model or DEFAULT_MODEL, base_url=base_url, **kwargs)
 
     async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         assert anthropic is not None

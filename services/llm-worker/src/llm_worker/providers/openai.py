@@ -38,23 +38,8 @@ class OpenAIProvider(SDKProvider):
     sdk: ClassVar[ModuleType | None] = openai
     client_class = "AsyncOpenAI"
     install_hint = INSTALL_HINT
+    default_model = DEFAULT_MODEL
     endpoint = "the server"
-
-    def __init__(
-        self,
-        *,
-        api_key: str = "",
-        model: str = DEFAULT_MODEL,
-        base_url: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        # Local servers (Ollama, vLLM) ignore the key, but the SDK insists on one.
-        super().__init__(
-            api_key=api_key or "not-needed",
-            model=model or DEFAULT_MODEL,
-            base_url=base_url,
-            **kwargs,
-        )
 
     async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         assert openai is not None

@@ -30,20 +30,24 @@ class SDKProvider(LLMProvider):
     sdk: ClassVar[ModuleType | None]  # the imported SDK; None when it is not installed
     client_class: ClassVar[str]  # the SDK's async client, e.g. "AsyncAnthropic"
     install_hint: ClassVar[str]
+    default_model: ClassVar[str]
     key_variable: ClassVar[str] = ""  # the variable of the API key, when one is required
     endpoint: ClassVar[str] = "the API"  # what "cannot reach ..." names
 
-    def __init__(self, *, api_key: str, model: str, base_url: str | None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, api_key: str = "", model: str = "", base_url: str | None = None, **kwargs: Any
+    ) -> None:
         if self.sdk is None:
             raise ConfigError(
                 f"the {self.name} provider needs the {self.name} SDK: {self.install_hint}"
             )
         if self.key_variable and not api_key:
             raise ConfigError(f"the {self.name} provider needs {self.key_variable}")
-        super().__init__(model=model, **kwargs)
+        super().__init__(model=model or self.default_model, **kwargs)
         t = self.timeouts
         self._client = getattr(self.sdk, self.client_class)(
-            api_key=api_key,
+            # A server that needs no key (Ollama, vLLM) ignores it, but the SDK insists on one.
+            api_key=api_key or "not-needed",
             base_url=base_url or None,
             max_retries=0,  # the base class retries, and only before the first event
             timeout=self.sdk.Timeout(t.first_event_s, connect=t.connect_s, read=t.idle_s),
