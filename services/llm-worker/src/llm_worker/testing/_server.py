@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -81,25 +80,32 @@ class FakeServer:
         await resp.prepare(request)
         return resp
 
-    async def open_script(
-        self, request: web.Request, script: Script, fail: Callable[[Fail], web.Response]
-    ) -> tuple[web.StreamResponse, bool]:
-        """Plays what every vendor plays alike (``fail`` builds its error response): the
-        response, and whether the vendor's own events are still to be written on it."""
+    # subclasses answer a Fail script with their vendor's error body
+    def fail(self, script: Fail) -> web.Response:
+        raise NotImplementedError
+
+    # subclasses write their vendor's events for a Text, Truncated or ToolUse script
+    async def events(self, resp: web.StreamResponse, body: dict[str, Any], script: Script) -> None:
+        raise NotImplementedError
+
+    async def play(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        """Answers a valid request with the next script: Fail, Hang and Raw alike for every
+        vendor, the rest through :meth:`events`."""
+        script = self.next_script()
         if isinstance(script, Fail):
-            return fail(script), False
+            return self.fail(script)
         if isinstance(script, Hang) and not script.after_headers:
             await self.hang()
-            return web.Response(status=504), False
+            return web.Response(status=504)
         resp = await self.open_stream(request)
         if isinstance(script, Hang):
             await self.hang()
-            return resp, False
-        if isinstance(script, Raw):
+        elif isinstance(script, Raw):
             await self.write(resp, script.body)
             await resp.write_eof()
-            return resp, False
-        return resp, True
+        else:
+            await self.events(resp, body, script)
+        return resp
 
     @staticmethod
     def text_of(script: Script) -> tuple[tuple[str, ...], float]:

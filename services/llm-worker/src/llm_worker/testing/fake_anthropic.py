@@ -26,11 +26,6 @@ def _error(status: int, etype: str, message: str) -> web.Response:
     )
 
 
-def _fail(script: Fail) -> web.Response:
-    etype = "overloaded_error" if script.status == 529 else script.error_type
-    return _error(script.status, etype, script.message)
-
-
 class FakeAnthropicServer(FakeServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
@@ -61,15 +56,13 @@ class FakeAnthropicServer(FakeServer):
         invalid = self._validate(request, body)
         if invalid is not None:
             return invalid
-        script = self.next_script()
-        return await self._play(request, body, script)
+        return await self.play(request, body)
 
-    async def _play(
-        self, request: web.Request, body: dict[str, Any], script: Script
-    ) -> web.StreamResponse:
-        resp, go_on = await self.open_script(request, script, _fail)
-        if not go_on:
-            return resp
+    def fail(self, script: Fail) -> web.Response:
+        etype = "overloaded_error" if script.status == 529 else script.error_type
+        return _error(script.status, etype, script.message)
+
+    async def events(self, resp: web.StreamResponse, body: dict[str, Any], script: Script) -> None:
         ok = await self._start(resp, body["model"])
         index = 0
         text, delay = self.text_of(script)
@@ -88,7 +81,7 @@ class FakeAnthropicServer(FakeServer):
                 }))
             if isinstance(script, Truncated):
                 await resp.write_eof()
-                return resp
+                return
             ok = ok and await self.write(resp, self.sse("content_block_stop", {
                 "type": "content_block_stop", "index": index,
             }))
@@ -120,7 +113,6 @@ class FakeAnthropicServer(FakeServer):
             ok = ok and await self.write(resp, self.sse("message_stop", {"type": "message_stop"}))
         if ok:
             await resp.write_eof()
-        return resp
 
     async def _start(self, resp: web.StreamResponse, model: str) -> bool:
         ok = await self.write(resp, self.sse("message_start", {

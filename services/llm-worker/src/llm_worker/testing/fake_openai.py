@@ -25,10 +25,6 @@ def _error(status: int, etype: str, message: str) -> web.Response:
     )
 
 
-def _fail(script: Fail) -> web.Response:
-    return _error(script.status, script.error_type, script.message)
-
-
 class FakeOpenAIServer(FakeServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._completions)
@@ -46,7 +42,7 @@ class FakeOpenAIServer(FakeServer):
             return _error(400, "invalid_request_error", "model and messages are required")
         if not body.get("stream"):
             return _error(400, "invalid_request_error", "this fake only streams")
-        return await self._play(request, body, self.next_script())
+        return await self.play(request, body)
 
     def _chunk(self, cid: str, model: str, delta: dict[str, Any], finish: str | None) -> str:
         return self.sse(None, {
@@ -55,12 +51,10 @@ class FakeOpenAIServer(FakeServer):
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
         })
 
-    async def _play(
-        self, request: web.Request, body: dict[str, Any], script: Script
-    ) -> web.StreamResponse:
-        resp, go_on = await self.open_script(request, script, _fail)
-        if not go_on:
-            return resp
+    def fail(self, script: Fail) -> web.Response:
+        return _error(script.status, script.error_type, script.message)
+
+    async def events(self, resp: web.StreamResponse, body: dict[str, Any], script: Script) -> None:
         cid, model = f"chatcmpl-fake{next(_ids):04d}", body["model"]
         ok = await self.write(resp, self._chunk(cid, model, {"role": "assistant", "content": ""},
                                                 None))
@@ -72,7 +66,7 @@ class FakeOpenAIServer(FakeServer):
             ok = await self.write(resp, self._chunk(cid, model, {"content": chunk}, None))
         if isinstance(script, Truncated):
             await resp.write_eof()
-            return resp
+            return
         finish = "stop"
         if ok and isinstance(script, ToolUse):
             finish = "tool_calls"
@@ -90,4 +84,3 @@ class FakeOpenAIServer(FakeServer):
             ok = ok and await self.write(resp, "data: [DONE]\n\n")
         if ok:
             await resp.write_eof()
-        return resp
