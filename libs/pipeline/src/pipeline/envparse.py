@@ -8,10 +8,13 @@ unset or blank means its default.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = ["EnvReader", "cache_dir"]
+
+N = TypeVar("N", int, float)
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
@@ -32,28 +35,12 @@ class EnvReader:
         return Path(value).expanduser() if value else None
 
     def integer(self, name: str, default: int, lo: int | None = None, hi: int | None = None) -> int:
-        raw = self.text(name)
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError as e:
-            raise self.error(f"{name}={raw!r} is not an integer") from e
-        self._check_range(name, value, lo, hi)
-        return value
+        return self._read(name, default, int, "an integer", lo, hi)
 
     def number(
         self, name: str, default: float, lo: float | None = None, hi: float | None = None
     ) -> float:
-        raw = self.text(name)
-        if not raw:
-            return default
-        try:
-            value = float(raw)
-        except ValueError as e:
-            raise self.error(f"{name}={raw!r} is not a number") from e
-        self._check_range(name, value, lo, hi)
-        return value
+        return self._read(name, default, float, "a number", lo, hi)
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.text(name).lower()
@@ -65,12 +52,28 @@ class EnvReader:
             return False
         raise self.error(f"{name}={raw!r} is not true or false")
 
-    def _check_range(self, name: str, value: float, lo: float | None, hi: float | None) -> None:
+    def _read(
+        self,
+        name: str,
+        default: N,
+        parse: Callable[[str], N],
+        kind: str,
+        lo: N | None,
+        hi: N | None,
+    ) -> N:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = parse(raw)
+        except ValueError as e:
+            raise self.error(f"{name}={raw!r} is not {kind}") from e
         # ``not lo <= value`` rather than ``value < lo``: NaN is outside any range.
         if (lo is not None and not lo <= value) or (hi is not None and not value <= hi):
             low = "" if lo is None else lo
             high = "" if hi is None else hi
             raise self.error(f"{name}={value} is outside {low}..{high}")
+        return value
 
 
 def cache_dir(env: Mapping[str, str] | None = None) -> Path:
