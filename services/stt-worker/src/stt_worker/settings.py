@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from pipeline.envparse import EnvReader, cache_dir
+from pipeline.language import language_tag
 
 from .errors import ConfigError
 
@@ -64,8 +65,7 @@ class STTSettings:
                 raise ConfigError(f"STT_{f.name.upper()} must be positive, got {value}")
         if self.retries < 0:
             raise ConfigError("STT_RETRIES must be >= 0")
-        primary = self.language.replace("_", "-").split("-")[0]
-        if not (primary.isalpha() and 2 <= len(primary) <= 3):
+        if language_tag(self.language) is None:
             raise ConfigError(f"STT_LANGUAGE must be a code like pt or pt-BR: {self.language!r}")
 
     def model_ref(self) -> Path | str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.envparse import EnvReader, cache_dir
+from pipeline.language import language_tag
 
 from .audio import FRAME_MS, SESSION_RATES
 from .errors import ConfigError
@@ -78,8 +79,7 @@ class TTSSettings:
             raise ConfigError(f"TTS_CHUNK_MS must be a positive multiple of {FRAME_MS}")
         if not 0.5 <= self.speed <= 2.0:
             raise ConfigError("TTS_SPEED must be within 0.5..2.0")
-        primary = self.lang.replace("_", "-").split("-")[0]
-        if not (primary.isalpha() and 2 <= len(primary) <= 3):
+        if language_tag(self.lang) is None:
             raise ConfigError(f"TTS_LANG must be a language code like pt or pt-BR: {self.lang!r}")
         if self.threads <= 0 or self.timeout_s <= 0 or self.retries < 0:
             raise ConfigError("TTS_THREADS and TTS_TIMEOUT_S must be positive, TTS_RETRIES >= 0")

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 from pipeline.engine import BlockingEngine
+from pipeline.language import language_tag
 
 from .. import metrics
 from ..audio import WHISPER_RATE, prepare_for_whisper, rms_dbfs
@@ -43,10 +44,10 @@ class Transcript:
 
 def normalize_language(language: str) -> str:
     """ASP metadata says "pt-BR"; Whisper wants "pt"."""
-    lang = language.strip().replace("_", "-").split("-")[0].lower()
-    if not lang.isalpha() or not 2 <= len(lang) <= 3:
+    tag = language_tag(language)
+    if tag is None:
         raise STTError(f"invalid language code {language!r}")
-    return lang
+    return tag.split("-")[0]
 
 
 class STTProvider(BlockingEngine):

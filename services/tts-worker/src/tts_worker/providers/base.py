@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 from pipeline.engine import BlockingEngine
+from pipeline.language import language_tag
 
 from .. import metrics
 from ..audio import FRAME_MS, AudioChunk, render
@@ -58,11 +59,10 @@ class Synthesis:
 
 def normalize_language(language: str) -> str:
     """ "pt_BR" / "pt-BR" -> "pt-br"; primary subtag checked."""
-    lang = language.strip().replace("_", "-").lower()
-    primary = lang.split("-")[0]
-    if not primary.isalpha() or not 2 <= len(primary) <= 3:
+    tag = language_tag(language)
+    if tag is None:
         raise TTSError(f"invalid language code {language!r}")
-    return lang
+    return tag
 
 
 def check_text(text: str) -> str:
