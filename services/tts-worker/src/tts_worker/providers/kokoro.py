@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError, TTSError
 from .base import TTSCapabilities, TTSProvider
+from .onnx_common import require_files, session_options
 
 # TTS_LANG / session language -> the espeak-ng language Kokoro phonemizes with.
 KOKORO_LANGS = {
@@ -70,12 +71,9 @@ class KokoroTTS(TTSProvider):
         return sorted(self._kokoro.get_voices())
 
     def _load(self) -> None:
-        for what, path in (("TTS_MODEL_PATH", self.model_path),
-                           ("TTS_VOICES_PATH", self.voices_path)):
-            if not path.is_file():
-                raise ConfigError(
-                    f"Kokoro file {path} not found: run scripts/assemble-models.sh or set {what}"
-                )
+        require_files(
+            "Kokoro", {"TTS_MODEL_PATH": self.model_path, "TTS_VOICES_PATH": self.voices_path}
+        )
         try:
             import onnxruntime as ort
             from kokoro_onnx import Kokoro
@@ -91,12 +89,7 @@ class KokoroTTS(TTSProvider):
                 f"voice {self.default_voice!r} is not in {self.voices_path} "
                 f"(known: {', '.join(known)})"
             )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        # Idle threads sleep instead of spinning: on a small shared CPU the spinning
-        # steals the cores the STT and LLM need (and was slower under load here).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = session_options(self.threads)
         providers = os.environ.get("ONNX_PROVIDER") or "CPUExecutionProvider"
         try:
             session = ort.InferenceSession(

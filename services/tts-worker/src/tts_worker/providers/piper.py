@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import ConfigError, ProviderError
 from .base import TTSCapabilities, TTSProvider
+from .onnx_common import require_files, session_options
 
 
 class PiperTTS(TTSProvider):
@@ -49,24 +50,20 @@ class PiperTTS(TTSProvider):
         return self.model_path.stem  # a Piper model is one voice
 
     def _load(self) -> None:
-        for what, path in (("TTS_PIPER_MODEL_PATH", self.model_path),
-                           ("TTS_PIPER_MODEL_PATH (.onnx.json)", self.config_path)):
-            if not path.is_file():
-                raise ConfigError(
-                    f"Piper file {path} not found: run scripts/assemble-models.sh or set {what}"
-                )
+        require_files(
+            "Piper",
+            {
+                "TTS_PIPER_MODEL_PATH": self.model_path,
+                "TTS_PIPER_MODEL_PATH (.onnx.json)": self.config_path,
+            },
+        )
         try:
             import onnxruntime as ort
             from piper import PiperVoice
             from piper.config import PiperConfig
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ConfigError("piper-tts is not installed: pip install piper-tts==1.8.0") from e
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        # Idle threads sleep instead of spinning: on a small shared CPU the spinning
-        # steals the cores the STT and LLM need (and was slower under load here).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = session_options(self.threads)
         try:
             config = PiperConfig.from_dict(json.loads(self.config_path.read_text("utf-8")))
             session = ort.InferenceSession(
