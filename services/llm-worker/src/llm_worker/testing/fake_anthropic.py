@@ -63,64 +63,60 @@ class FakeAnthropicServer(FakeServer):
         return _error(script.status, etype, script.message)
 
     async def events(self, resp: web.StreamResponse, body: dict[str, Any], script: Script) -> None:
-        ok = await self._start(resp, body["model"])
+        async def event(kind: str, **fields: Any) -> bool:
+            return await self.write(resp, self.sse(kind, {"type": kind, **fields}))
+
+        ok = await event(
+            "message_start",
+            message={
+                "id": f"msg_fake{next(_ids):04d}",
+                "type": "message",
+                "role": "assistant",
+                "model": body["model"],
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 25, "output_tokens": 1},
+            },
+        )
+        ok = ok and await event("ping")
         index = 0
         text, delay = self.text_of(script)
         if ok and text:
-            ok = await self.write(resp, self.sse("content_block_start", {
-                "type": "content_block_start", "index": index,
-                "content_block": {"type": "text", "text": ""},
-            }))
+            ok = await event(
+                "content_block_start", index=index, content_block={"type": "text", "text": ""}
+            )
             for chunk in text:
                 if not ok:
                     break
                 await self.pause(delay)
-                ok = await self.write(resp, self.sse("content_block_delta", {
-                    "type": "content_block_delta", "index": index,
-                    "delta": {"type": "text_delta", "text": chunk},
-                }))
+                delta = {"type": "text_delta", "text": chunk}
+                ok = await event("content_block_delta", index=index, delta=delta)
             if isinstance(script, Truncated):
                 await resp.write_eof()
                 return
-            ok = ok and await self.write(resp, self.sse("content_block_stop", {
-                "type": "content_block_stop", "index": index,
-            }))
+            ok = ok and await event("content_block_stop", index=index)
             index += 1
         stop_reason = "end_turn"
         if ok and isinstance(script, ToolUse):
             stop_reason = "tool_use"
-            ok = await self.write(resp, self.sse("content_block_start", {
-                "type": "content_block_start", "index": index,
-                "content_block": {
-                    "type": "tool_use", "id": f"toolu_fake{next(_ids):04d}",
-                    "name": script.name, "input": {},
-                },
-            }))
+            block = {
+                "type": "tool_use",
+                "id": f"toolu_fake{next(_ids):04d}",
+                "name": script.name,
+                "input": {},
+            }
+            ok = await event("content_block_start", index=index, content_block=block)
             for piece in self.split_json(script.arguments, script.json_pieces):
-                ok = ok and await self.write(resp, self.sse("content_block_delta", {
-                    "type": "content_block_delta", "index": index,
-                    "delta": {"type": "input_json_delta", "partial_json": piece},
-                }))
-            ok = ok and await self.write(resp, self.sse("content_block_stop", {
-                "type": "content_block_stop", "index": index,
-            }))
+                delta = {"type": "input_json_delta", "partial_json": piece}
+                ok = ok and await event("content_block_delta", index=index, delta=delta)
+            ok = ok and await event("content_block_stop", index=index)
         if ok:
-            ok = await self.write(resp, self.sse("message_delta", {
-                "type": "message_delta",
-                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                "usage": {"output_tokens": 12},
-            }))
-            ok = ok and await self.write(resp, self.sse("message_stop", {"type": "message_stop"}))
+            ok = await event(
+                "message_delta",
+                delta={"stop_reason": stop_reason, "stop_sequence": None},
+                usage={"output_tokens": 12},
+            )
+            ok = ok and await event("message_stop")
         if ok:
             await resp.write_eof()
-
-    async def _start(self, resp: web.StreamResponse, model: str) -> bool:
-        ok = await self.write(resp, self.sse("message_start", {
-            "type": "message_start",
-            "message": {
-                "id": f"msg_fake{next(_ids):04d}", "type": "message", "role": "assistant",
-                "model": model, "content": [], "stop_reason": None, "stop_sequence": None,
-                "usage": {"input_tokens": 25, "output_tokens": 1},
-            },
-        }))
-        return ok and await self.write(resp, self.sse("ping", {"type": "ping"}))

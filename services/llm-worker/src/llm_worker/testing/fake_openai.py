@@ -44,43 +44,52 @@ class FakeOpenAIServer(FakeServer):
             return _error(400, "invalid_request_error", "this fake only streams")
         return await self.play(request, body)
 
-    def _chunk(self, cid: str, model: str, delta: dict[str, Any], finish: str | None) -> str:
-        return self.sse(None, {
-            "id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        })
-
     def fail(self, script: Fail) -> web.Response:
         return _error(script.status, script.error_type, script.message)
 
     async def events(self, resp: web.StreamResponse, body: dict[str, Any], script: Script) -> None:
         cid, model = f"chatcmpl-fake{next(_ids):04d}", body["model"]
-        ok = await self.write(resp, self._chunk(cid, model, {"role": "assistant", "content": ""},
-                                                None))
+
+        async def chunk(delta: dict[str, Any], finish: str | None = None) -> bool:
+            return await self.write(
+                resp,
+                self.sse(
+                    None,
+                    {
+                        "id": cid,
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    },
+                ),
+            )
+
+        ok = await chunk({"role": "assistant", "content": ""})
         text, delay = self.text_of(script)
-        for chunk in text:
+        for piece in text:
             if not ok:
                 break
             await self.pause(delay)
-            ok = await self.write(resp, self._chunk(cid, model, {"content": chunk}, None))
+            ok = await chunk({"content": piece})
         if isinstance(script, Truncated):
             await resp.write_eof()
             return
         finish = "stop"
         if ok and isinstance(script, ToolUse):
             finish = "tool_calls"
-            call_id = f"call_fake{next(_ids):04d}"
-            ok = await self.write(resp, self._chunk(cid, model, {"tool_calls": [{
-                "index": 0, "id": call_id, "type": "function",
+            call = {
+                "index": 0,
+                "id": f"call_fake{next(_ids):04d}",
+                "type": "function",
                 "function": {"name": script.name, "arguments": ""},
-            }]}, None))
+            }
+            ok = await chunk({"tool_calls": [call]})
             for piece in self.split_json(script.arguments, script.json_pieces):
-                ok = ok and await self.write(resp, self._chunk(cid, model, {"tool_calls": [{
-                    "index": 0, "function": {"arguments": piece},
-                }]}, None))
+                more = {"index": 0, "function": {"arguments": piece}}
+                ok = ok and await chunk({"tool_calls": [more]})
         if ok:
-            ok = await self.write(resp, self._chunk(cid, model, {}, finish))
+            ok = await chunk({}, finish)
             ok = ok and await self.write(resp, "data: [DONE]\n\n")
         if ok:
             await resp.write_eof()
