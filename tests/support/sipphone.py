@@ -206,9 +206,7 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
             raise PhoneError(f"call ended with {self.last_status} before ringing")
 
     def wait_confirmed(self, timeout: float = 10) -> None:
-        poll_until(
-            lambda: self.confirmed.is_set() or self.disconnected.is_set(), timeout, "answer"
-        )
+        poll_until(lambda: self.confirmed.is_set() or self.disconnected.is_set(), timeout, "answer")
         if not self.confirmed.is_set():
             raise PhoneError(f"call ended with {self.last_status} before being answered")
         poll_until(self.media_ready.is_set, timeout, "media")
@@ -256,8 +254,9 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
         """Where the current play began in this leg's recording, in samples."""
         poll_until(lambda: self.port is not None and self.port.play_mark is not None,
                    timeout, "the play to start")  # fmt: skip
-        assert self.port is not None and self.port.play_mark is not None
-        return self.port.play_mark
+        mark = self.port.play_mark if self.port is not None else None
+        assert mark is not None
+        return mark
 
     def wait_played(self, timeout: float = 30) -> None:
         poll_until(lambda: self.port is not None and not self.port.playing(), timeout, "playout")
