@@ -21,6 +21,7 @@ import redis
 from asp import streams as layout
 from asp.messages import CallDtmf, Message, SessionStart, Utterance
 from sip_edge.testing import (
+    MALFORMED_ENTRIES,
     EdgeProcess,
     audio_found,
     caller_result,
@@ -38,12 +39,6 @@ from sip_edge.testing import (
 )
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-MALFORMED = [
-    {"type": "response.audio", "data": b"\xc1not msgpack"},
-    {"type": "nope.unknown", "data": b"\x80"},
-    {"data": b"\x80"},
-    {"type": "response.audio", "session_id": "x", "data": b"\x81\xa3seq\x01"},
-]
 
 
 @dataclass
@@ -83,7 +78,7 @@ def call_run(tmp_path_factory: pytest.TempPathFactory) -> CallRun:
             session_id = find_session(r, after, user)
             write_response(r, session_id, "greeting-1", pcm(greeting))
             stream = layout.session_stream(session_id)
-            for bad in MALFORMED:
+            for bad in MALFORMED_ENTRIES:
                 r.xadd(stream, bad)
             result = caller_result(caller)
             deadline = time.monotonic() + 5  # session.end is written once the BYE is seen
@@ -147,7 +142,7 @@ def test_caller_dtmf_is_published(call_run: CallRun) -> None:
 
 
 def test_malformed_entries_are_counted_and_skipped(call_run: CallRun) -> None:
-    assert metric(call_run.metrics, "sip_edge_malformed_entries_total") == len(MALFORMED)
+    assert metric(call_run.metrics, "sip_edge_malformed_entries_total") == len(MALFORMED_ENTRIES)
     assert metric(call_run.metrics, "sip_edge_calls_total") == 1
     assert metric(call_run.metrics, "sip_edge_barge_ins_total") == 0
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,12 +25,16 @@ from asp.messages import (
     SessionStart,
     Utterance,
 )
+from pipeline.testing import RedisServer
 from sip_edge.testing import (
     EdgeProcess,
+    agent_tone,
     audio_found,
     caller_result,
     find_session,
+    frame_rms,
     last_entry_id,
+    line_noise,
     metric,
     pcm,
     read_wav,
@@ -41,23 +43,11 @@ from sip_edge.testing import (
     start_caller,
     windowed_match,
     write_response,
+    write_wav,
 )
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 RATE = 8000
-
-
-def agent_tone(seconds: float, amplitude: float = 800.0) -> np.ndarray:
-    """A continuous 'agent voice' with no pauses, so the moment it stops is unambiguous."""
-    t = np.arange(int(seconds * RATE)) / RATE
-    return amplitude * (
-        np.sin(2 * np.pi * 450 * t) + np.sin(2 * np.pi * 1100 * t) + np.sin(2 * np.pi * 1900 * t)
-    )
-
-
-def frame_rms(x: np.ndarray, frame: int = 160) -> np.ndarray:
-    n = len(x) // frame
-    return np.sqrt(np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1))
 
 
 def onset_s(x: np.ndarray) -> float:
@@ -150,62 +140,14 @@ def test_calls_beyond_max_calls_get_486(tmp_path: Path) -> None:
     assert metric(metrics, "sip_edge_calls_total") == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, so it can be stopped and started again."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.port = _free_port()
-        self.tmp = tmp
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        exe = shutil.which("redis-server")
-        assert exe, "redis-server is installed by scripts/redis.sh"
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.tmp)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis.from_url(self.url)
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+def private_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own, so it can be stopped and started again."""
+    with RedisServer() as server:
+        yield server
 
 
-def test_redis_restart_during_a_call(tmp_path: Path, private_redis: PrivateRedis) -> None:
+def test_redis_restart_during_a_call(tmp_path: Path, private_redis: RedisServer) -> None:
     first = speech_wav("Quero falar sobre a minha fatura.", tmp_path / "first.wav")
     during = speech_wav("O valor veio errado este mês.", tmp_path / "during.wav")
     after = speech_wav("Você pode verificar, por favor?", tmp_path / "after.wav")
@@ -354,21 +296,7 @@ def test_wideband_call_is_a_16_khz_session(tmp_path: Path) -> None:
 def test_line_noise_makes_no_utterance_and_no_barge_in(tmp_path: Path) -> None:
     """10 s of telephone-band noise at -20 dB SNR (20 dB above a -26 dBov speech level),
     sent by the phone while the agent speaks for the first 5 s and after it stops."""
-    rng = np.random.default_rng(1)
-    n = 10 * RATE
-    spec = np.fft.rfft(rng.standard_normal(n))
-    freqs = np.fft.rfftfreq(n, 1 / RATE)
-    spec[(freqs < 300) | (freqs > 3400)] = 0
-    noise = np.fft.irfft(spec, n)
-    noise *= 32768 * 10 ** ((-26 + 20) / 20) / np.sqrt(np.mean(noise**2))
-    noise_path = tmp_path / "noise.wav"
-    import wave
-
-    with wave.open(str(noise_path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm(noise))
+    noise_path = write_wav(tmp_path / "noise.wav", line_noise(10.0, snr_db=-20.0))
     r = redis.Redis.from_url(REDIS_URL)
     try:
         with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:

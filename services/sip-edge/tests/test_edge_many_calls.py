@@ -4,62 +4,46 @@ hears the answer written to its session and no other."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import redis
 from asp import streams as layout
-from asp.messages import SessionStart, Utterance
+from asp.messages import Utterance
 from sip_edge.testing import (
+    CALLER_PHRASES,
     EdgeProcess,
     audio_found,
+    caller_result,
     from_pcm,
     last_entry_id,
     pcm,
     read_wav,
     session_messages,
+    session_starts,
     speech_wav,
+    start_multi_caller,
     write_response,
 )
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-MULTI = Path(__file__).parent / "support" / "multi_caller.py"
-PHRASES = [
-    "Bom dia, tudo bem?", "Quero cancelar o pedido.", "Minha senha expirou.",
-    "A fatura chegou errada.", "Preciso de uma segunda via.", "Onde fica a loja?",
-    "O técnico não apareceu.", "Vocês abrem sábado?", "Meu cartão foi recusado.",
-    "Gostaria de elogiar.", "O sinal está fraco.", "Mudei de endereço.",
-    "Quanto custa o plano?", "Quero falar com alguém.", "A entrega atrasou.",
-    "Esqueci meu login.", "Posso pagar com pix?", "O aplicativo travou.",
-    "Recebi cobrança duplicada.", "Obrigado pela ajuda.",
-]  # fmt: skip
-N = len(PHRASES)
+N = len(CALLER_PHRASES)
 
 
 def test_twenty_calls_each_get_their_own_session_and_audio(tmp_path: Path) -> None:
-    said = [speech_wav(p, tmp_path / f"said{i}.wav") for i, p in enumerate(PHRASES)]
+    said = [speech_wav(p, tmp_path / f"said{i}.wav") for i, p in enumerate(CALLER_PHRASES)]
     speech = [read_wav(p)[0] for p in said]
     prefix = f"m{random.randrange(10**6, 10**7)}_"
     r = redis.Redis.from_url(REDIS_URL)
     try:
         with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
             after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            args = [sys.executable, str(MULTI), "--target", edge.uri, "--user-prefix", prefix,
-                    "--play-at", "1.0", "--hangup-at", "10.0"]  # fmt: skip
-            for i in range(N):
-                args += ["--call", f"{i}:{said[i]}:{tmp_path / f'heard{i}.wav'}"]
-            caller = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-            assert caller.stdout is not None
-            line = ""
-            while not line.startswith('{"call_ids"'):
-                line = caller.stdout.readline()
-                assert line, "the caller process died"
-            call_ids = json.loads(line)["call_ids"]
+            calls = [(said[i], tmp_path / f"heard{i}.wav") for i in range(N)]
+            caller, call_ids = start_multi_caller(
+                edge.uri, prefix, calls, "--play-at", "1.0", "--hangup-at", "10.0"
+            )
             sessions = _sessions(r, after, call_ids, timeout=20)
             # Once a caller's turn is over, its session gets its own answer: the phrase of
             # the *next* caller, so that hearing its own phrase or a neighbour's is caught.
@@ -75,11 +59,11 @@ def test_twenty_calls_each_get_their_own_session_and_audio(tmp_path: Path) -> No
                         write_response(r, sid, f"answer-{i}", pcm(speech[(i + 1) % N]))
                         answered.add(i)
                 time.sleep(0.1)
-            out, _ = caller.communicate(timeout=60)
+            result = caller_result(caller, timeout=60)
             logs = {i: session_messages(r, sid)[1] for i, sid in sessions.items()}
     finally:
         r.close()
-    assert '"up": 20' in out
+    assert result["up"] == N
     assert len(set(sessions.values())) == N
     for i in range(N):
         utts = [m for m in logs[i] if isinstance(m, Utterance)]
@@ -100,19 +84,6 @@ def test_twenty_calls_each_get_their_own_session_and_audio(tmp_path: Path) -> No
 
 
 def _sessions(r: redis.Redis, after: str, call_ids: list[str], timeout: float) -> dict[int, str]:
-    from asp import from_entry
-
-    key = layout.work_stream(layout.Stage.LLM)
-    found: dict[int, str] = {}
-    deadline = time.monotonic() + timeout
-    while len(found) < N and time.monotonic() < deadline:
-        for _k, entries in r.xread({key: after}, block=200) or []:
-            for entry_id, fields in entries:
-                after = entry_id.decode()
-                if fields.get(b"type") != b"session.start":
-                    continue
-                msg = from_entry(fields)
-                if isinstance(msg, SessionStart) and msg.call_id in call_ids:
-                    found[call_ids.index(msg.call_id)] = msg.session_id
-    assert len(found) == N, f"{len(found)} sessions of {N}"
-    return found
+    starts = session_starts(r, after, N, timeout, lambda m: m.call_id in call_ids)
+    assert len(starts) == N, f"{len(starts)} sessions of {N}"
+    return {call_ids.index(m.call_id): m.session_id for m in starts}

@@ -2,6 +2,9 @@
 own process registered to the session's Asterisk as 2000 (EXT_2000_PASSWORD from
 compose/.env) and writing to that Redis. Asterisk, the PJSUA2 test phones (1001, 1002, 1003)
 and the lock come from tests/integration/conftest.py.
+
+sip-edge takes up to 24 simultaneous calls (the 20-call test) and plays a short apology while
+Redis is unreachable (the Redis restart test restarts ``redis_server``, on the same port).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import pytest
 import redis
 from pbx_support import cli
 from pipeline.testing import RedisServer
-from sip_edge.testing import EdgeProcess, metric
+from sip_edge.testing import EdgeProcess, metric, speech_wav
 from sipphone import poll_until
 
 
@@ -35,13 +38,23 @@ def edge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("agent")
 
 
+APOLOGY = "Desculpe, um momento."
+
+
+@pytest.fixture(scope="package")
+def apology(edge_dir: Path) -> Path:
+    """What sip-edge says while Redis is unreachable (the 8 kHz file: the calls' rate)."""
+    speech_wav(APOLOGY, edge_dir / "apology-16000.wav", rate=16000)
+    return speech_wav(APOLOGY, edge_dir / "apology-8000.wav")
+
+
 def _contact_of_2000() -> bool:
     return "sip:2000@127.0.0.1" in cli("pjsip show aor 2000")
 
 
 @pytest.fixture(scope="package")
 def sip_edge(
-    redis_server: RedisServer, passwords: dict[str, str], edge_dir: Path
+    redis_server: RedisServer, passwords: dict[str, str], edge_dir: Path, apology: Path
 ) -> Iterator[EdgeProcess]:
     """sip-edge registered to Asterisk as 2000; the calls to 2000 reach it."""
     edge = EdgeProcess(
@@ -49,7 +62,8 @@ def sip_edge(
         REDIS_URL=redis_server.url,
         SIP_EDGE_REGISTRAR="127.0.0.1:5160",
         EXT_2000_PASSWORD=passwords["2000"],
-        SIP_EDGE_MAX_CALLS="8",
+        SIP_EDGE_MAX_CALLS="24",
+        SIP_EDGE_APOLOGY_WAV=str(edge_dir / "apology-{rate}.wav"),
     )
     with edge:
 

@@ -21,26 +21,26 @@ from asp.messages import (
     CallAction,
     CallActionKind,
     CallDtmf,
-    Message,
     ResponseAudio,
     ResponseCancel,
     SessionStart,
     Utterance,
 )
+from edge_support import dial_2000, wait_audio_heard, wait_for
 from pbx_support import wait_heard
 from sip_edge.testing import (
     EdgeProcess,
+    agent_tone,
     audio_found,
-    find_session,
+    frame_rms,
     from_pcm,
-    last_entry_id,
     pcm,
     read_wav,
     session_messages,
     speech_wav,
     write_response,
 )
-from sipphone import FRAME_SAMPLES, SAMPLE_RATE, Phone, PhoneCall, make_signal, poll_until
+from sipphone import FRAME_SAMPLES, SAMPLE_RATE, Phone, make_signal, poll_until
 
 OWN_EVENTS = ("session.start", "audio.speech_start", "utterance", "audio.end", "session.end")
 
@@ -55,42 +55,6 @@ def speech(edge_dir: Path) -> np.ndarray:
 def answer(edge_dir: Path) -> np.ndarray:
     path = speech_wav("Bem-vindo. O seu saldo é de cem reais.", edge_dir / "answer.wav")
     return read_wav(path)[0]
-
-
-def dial_2000(phone: Phone, r: redis.Redis) -> tuple[PhoneCall, str]:
-    """Calls 2000 from ``phone``; returns the answered call and its ASP session id."""
-    after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-    call = phone.call("2000")
-    call.wait_confirmed(20)
-    return call, find_session(r, after, phone.user, timeout=20)
-
-
-def wait_for(r: redis.Redis, session_id: str, kind: str, timeout: float = 20) -> list[Message]:
-    """Polls the session log until an entry of type ``kind`` is in it; returns the log."""
-    log: list[Message] = []
-
-    def seen() -> bool:
-        nonlocal log
-        types, log = session_messages(r, session_id)
-        return kind in types
-
-    poll_until(seen, timeout, f"{kind} on the session stream", interval=0.1)
-    return log
-
-
-def heard(call: PhoneCall, reference: np.ndarray, timeout: float = 20) -> None:
-    """Polls what the phone heard until ``reference`` is in it, window by window."""
-    why: str | None = "nothing heard"
-
-    def found() -> bool:
-        nonlocal why
-        why = audio_found(call.recording().astype(np.float64), reference)
-        return why is None
-
-    try:
-        poll_until(found, timeout, "the answer at the phone", interval=0.5)
-    except Exception:
-        raise AssertionError(why) from None
 
 
 def test_speech_becomes_an_utterance_and_the_answer_reaches_the_phone(
@@ -124,7 +88,7 @@ def test_speech_becomes_an_utterance_and_the_answer_reaches_the_phone(
     assert why is None, why
 
     write_response(r, sid, "answer-1", pcm(answer))
-    heard(call, answer)
+    wait_audio_heard(call, answer)
 
     call.hangup()
     wait_for(r, sid, "session.end", timeout=15)
@@ -180,24 +144,6 @@ def test_transfer_asked_by_the_pipeline_rings_1002(
     wait_heard(call, signal[2000:10000], timeout=15)
 
 
-def agent_tone(seconds: float, amplitude: float = 800.0) -> np.ndarray:
-    """A continuous 'agent voice' with no pauses, so the moment it stops is unambiguous."""
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    return amplitude * (
-        np.sin(2 * np.pi * 450 * t) + np.sin(2 * np.pi * 1100 * t) + np.sin(2 * np.pi * 1900 * t)
-    )
-
-
-def window_rms(x: np.ndarray, size: int) -> np.ndarray:
-    n = len(x) // size
-    windows = x[: n * size].astype(np.float64).reshape(n, size)
-    return np.sqrt(np.mean(windows * windows, axis=1))
-
-
-def frame_rms(x: np.ndarray) -> np.ndarray:
-    return window_rms(x, FRAME_SAMPLES)
-
-
 def test_barge_in_stops_the_answer_and_drops_the_rest(
     sip_edge: EdgeProcess, phones: dict[str, Phone], r: redis.Redis, speech: np.ndarray
 ) -> None:
@@ -208,9 +154,7 @@ def test_barge_in_stops_the_answer_and_drops_the_rest(
     tone = agent_tone(12.0)
     half = len(tone) // 2
     n = write_response(r, sid, "long-1", pcm(tone[:half]))
-    poll_until(
-        lambda: int(np.sum(frame_rms(call.recording()) > 500)) >= 50, 15, "the answer", 0.1
-    )
+    poll_until(lambda: int(np.sum(frame_rms(call.recording()) > 500)) >= 50, 15, "the answer", 0.1)
     call.play(speech.astype(np.int16))
     # Where the phone's speech went out, in the recording's samples (same media clock).
     mark = call.play_mark()
@@ -243,8 +187,8 @@ def test_barge_in_stops_the_answer_and_drops_the_rest(
     assert level > 500
     # Onset and stop to 5 ms: the first 5 ms of speech above 5 % of its loudest 20 ms frame,
     # and the first 5 ms of the answer's audio quieter than a tenth of the tone after it.
-    onset = mark + int(np.argmax(window_rms(speech, 40) > 0.05 * frame_rms(speech).max())) * 40
-    after = window_rms(heard[onset:], 40)
+    onset = mark + int(np.argmax(frame_rms(speech, 40) > 0.05 * frame_rms(speech).max())) * 40
+    after = frame_rms(heard[onset:], 40)
     quiet = np.nonzero(after < 0.1 * level)[0]
     assert len(quiet), "playback never stopped"
     stopped = onset + int(quiet[0]) * 40

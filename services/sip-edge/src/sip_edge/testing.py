@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,71 @@ def windowed_match(
             continue
         out.append(best_correlation(haystack, seg))
     return out
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = 8000) -> Path:
+    """Writes ``samples`` as a mono PCM16 WAV (clipped to the int16 range)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm(samples))
+    return path
+
+
+def frame_rms(x: np.ndarray, frame: int = 160) -> np.ndarray:
+    """The RMS level of each frame of ``x`` (160 samples: 20 ms at 8 kHz)."""
+    n = len(x) // frame
+    frames = np.asarray(x[: n * frame], dtype=np.float64).reshape(n, frame)
+    return np.sqrt(np.mean(frames * frames, axis=1))
+
+
+def agent_tone(seconds: float, amplitude: float = 800.0, rate: int = 8000) -> np.ndarray:
+    """A continuous 'agent voice' with no pauses, so the moment it stops is unambiguous."""
+    t = np.arange(int(seconds * rate)) / rate
+    return amplitude * (
+        np.sin(2 * np.pi * 450 * t) + np.sin(2 * np.pi * 1100 * t) + np.sin(2 * np.pi * 1900 * t)
+    )
+
+
+SPEECH_DBOV = -26.0
+"""The usual active speech level on a telephone line (ITU-T P.56), the reference of SNRs."""
+
+
+def line_noise(
+    seconds: float = 10.0, snr_db: float = -20.0, seed: int = 1, rate: int = 8000
+) -> np.ndarray:
+    """White noise limited to the telephone band (300-3400 Hz) at ``snr_db`` below the
+    speech level: -20 dB SNR is noise 20 dB above -26 dBov speech, -6 dBov."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / rate)
+    spec[(freqs < 300) | (freqs > 3400)] = 0
+    noise = np.fft.irfft(spec, n)
+    return noise * 32768 * 10 ** ((SPEECH_DBOV - snr_db) / 20) / np.sqrt(np.mean(noise**2))
+
+
+# Entries a session stream may carry that are no ASP message: sip-edge must count and skip
+# them (sip_edge_malformed_entries_total), and go on with the entries after them.
+MALFORMED_ENTRIES: list[dict[str, bytes | str]] = [
+    {"type": "response.audio", "data": b"\xc1not msgpack"},
+    {"type": "nope.unknown", "data": b"\x80"},
+    {"data": b"\x80"},
+    {"type": "response.audio", "session_id": "x", "data": b"\x81\xa3seq\x01"},
+]
+
+# Twenty short, different caller phrases (pt-BR) for the many-calls tests: each call says
+# its own, so a session's audio tells which call it came from.
+CALLER_PHRASES = [
+    "Bom dia, tudo bem?", "Quero cancelar o pedido.", "Minha senha expirou.",
+    "A fatura chegou errada.", "Preciso de uma segunda via.", "Onde fica a loja?",
+    "O técnico não apareceu.", "Vocês abrem sábado?", "Meu cartão foi recusado.",
+    "Gostaria de elogiar.", "O sinal está fraco.", "Mudei de endereço.",
+    "Quanto custa o plano?", "Quero falar com alguém.", "A entrega atrasou.",
+    "Esqueci meu login.", "Posso pagar com pix?", "O aplicativo travou.",
+    "Recebi cobrança duplicada.", "Obrigado pela ajuda.",
+]  # fmt: skip
 
 
 # --- processes for end-to-end tests ----------------------------------------------------------
@@ -181,6 +247,30 @@ def start_caller(target: str, user: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
+MULTI_CALLER_SCRIPT = CALLER_SCRIPT.with_name("multi_caller.py")
+
+
+def start_multi_caller(
+    target: str, user: str, calls: list[tuple[Path, Path]], *args: str
+) -> tuple[subprocess.Popen[str], list[str]]:
+    """Many PJSUA2 calls from one process (tests/support/multi_caller.py): call i plays
+    ``calls[i][0]`` and records into ``calls[i][1]``. Returns the process once every call is
+    up (or given up on), with the SIP Call-ID of each call; ``caller_result`` ends it."""
+    argv = [sys.executable, str(MULTI_CALLER_SCRIPT), "--target", target, "--user", user, *args]
+    for i, (play, record) in enumerate(calls):
+        argv += ["--call", f"{i}:{play}:{record}"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)  # noqa: S603 - ours
+    assert proc.stdout is not None
+    line = ""
+    while not line.startswith('{"call_ids"'):
+        line = proc.stdout.readline()
+        if not line:
+            proc.wait(10)
+            raise RuntimeError(f"the caller process died (exit {proc.returncode})")
+    call_ids: list[str] = json.loads(line)["call_ids"]
+    return proc, call_ids
+
+
 def caller_result(proc: subprocess.Popen[str], timeout: float = 40) -> dict[str, object]:
     out, _ = proc.communicate(timeout=timeout)
     lines = [line for line in out.splitlines() if line.startswith("{")]
@@ -196,24 +286,39 @@ def last_entry_id(r: Any, key: str) -> str:
     return str(last[0][0].decode()) if last else "0-0"
 
 
-def find_session(r: Any, after: str, caller_number: str, timeout: float = 10.0) -> str:
-    """Waits on ``asp:work:llm`` for the session.start of the call from ``caller_number``
-    (other tests share the stream) and returns its session_id."""
+def session_starts(
+    r: Any,
+    after: str,
+    n: int,
+    timeout: float = 10.0,
+    match: Callable[[SessionStart], bool] = lambda _msg: True,
+) -> list[SessionStart]:
+    """Waits on ``asp:work:llm`` for the next ``n`` session.start entries after entry
+    ``after`` that ``match`` accepts (other tests share the stream); returns those seen
+    within ``timeout`` seconds (fewer than ``n`` if it ran out)."""
     key = layout.work_stream(layout.Stage.LLM)
+    found: list[SessionStart] = []
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while len(found) < n and time.monotonic() < deadline:
         for _key, entries in r.xread({key: after}, block=200) or []:
             for entry_id, fields in entries:
                 after = entry_id.decode()
                 if fields.get(b"type") != b"session.start":
                     continue
                 msg = from_entry(fields)
-                if (
-                    isinstance(msg, SessionStart)
-                    and (msg.metadata or {}).get("caller_number") == caller_number
-                ):
-                    return msg.session_id
-    raise TimeoutError(f"no session.start from {caller_number}")
+                if isinstance(msg, SessionStart) and match(msg) and len(found) < n:
+                    found.append(msg)
+    return found
+
+
+def find_session(r: Any, after: str, caller_number: str, timeout: float = 10.0) -> str:
+    """The session_id of the next call from ``caller_number`` (see session_starts)."""
+    starts = session_starts(
+        r, after, 1, timeout, lambda m: (m.metadata or {}).get("caller_number") == caller_number
+    )
+    if not starts:
+        raise TimeoutError(f"no session.start from {caller_number}")
+    return starts[0].session_id
 
 
 def write_response(

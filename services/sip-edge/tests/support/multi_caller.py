@@ -1,11 +1,15 @@
 """Many simultaneous PJSUA2 calls from one process (the source build has no 4-call wall).
 
-    python multi_caller.py --target sip:2000@127.0.0.1:5070 --user-prefix t123_ \
+    python multi_caller.py --target sip:2000@127.0.0.1:5070 --user t123_ \
         --call 0:speech0.wav:heard0.wav --call 1:speech1.wav:heard1.wav ... \
         --play-at 1.0 --hangup-at 8.0
 
 Call i (in the order given) plays its WAV at ``play-at``
 seconds after all calls are up, records what it hears, and hangs up at ``hangup-at``.
+Through a PBX: ``--domain 127.0.0.1:5160 --user 1001 --password ...`` calls as that
+extension, answering the PBX's digest challenges without registering (the extension's
+registered phone keeps its registration); ``--one-by-one`` dials each call once the previous
+one is answered, instead of all at once.
 Prints a JSON line with the SIP Call-ID of each call once they are up, then one with how
 many calls were confirmed and how many the far end hung up.
 """
@@ -26,9 +30,12 @@ class Call(pj.Call):
         self.media: pj.AudioMedia | None = None
         self.confirmed = False
         self.disconnected = False
+        self.sip_call_id = ""
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
-        state = self.getInfo().state
+        info = self.getInfo()
+        self.sip_call_id = info.callIdString  # getInfo fails once the call is gone
+        state = info.state
         if state == pj.PJSIP_INV_STATE_CONFIRMED:
             self.confirmed = True
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
@@ -44,10 +51,16 @@ class Call(pj.Call):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--target", required=True)
-    ap.add_argument("--user-prefix", required=True)
+    ap.add_argument("--user", required=True, help="the user part of the calls' From")
+    ap.add_argument("--domain", help="the From's host (default: this process's SIP address)")
+    ap.add_argument("--password", help="digest password of --user, when the target asks")
     ap.add_argument("--call", action="append", default=[], help="INDEX:PLAY.wav:RECORD.wav")
     ap.add_argument("--play-at", type=float, default=1.0)
     ap.add_argument("--hangup-at", type=float, default=8.0)
+    ap.add_argument("--setup-timeout", type=float, default=20.0, help="for all calls to be up")
+    ap.add_argument(
+        "--one-by-one", action="store_true", help="dial each call once the previous one is up"
+    )
     a = ap.parse_args()
     specs = [c.split(":", 2) for c in a.call]
 
@@ -77,24 +90,34 @@ def main() -> None:
     for codec in ep.codecEnum2():
         ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith("PCMU/") else 0)
     acfg = pj.AccountConfig()
-    acfg.idUri = f"sip:{a.user_prefix}@127.0.0.1:{port}"
+    acfg.idUri = f"sip:{a.user}@{a.domain or f'127.0.0.1:{port}'}"
+    acfg.sipConfig.transportId = tid
+    if a.password:
+        acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", a.user, 0, a.password))
     acfg.mediaConfig.transportConfig.port = 0
     acc = pj.Account()
     acc.create(acfg, True)
     accounts = [acc]
     calls: list[Call] = []
+    deadline = time.monotonic() + a.setup_timeout
     for _spec in specs:
         calls.append(Call(acc))
         calls[-1].makeCall(a.target, pj.CallOpParam(True))
         ep.libHandleEvents(20)
-    deadline = time.monotonic() + 20
+        while (
+            a.one_by_one
+            and time.monotonic() < deadline
+            and not (calls[-1].confirmed or calls[-1].disconnected)
+        ):
+            ep.libHandleEvents(20)
     while time.monotonic() < deadline and not all(
         c.confirmed and c.media is not None for c in calls
     ):
         ep.libHandleEvents(20)
     up = sum(c.confirmed and c.media is not None for c in calls)
-    # One account (PJSUA_MAX_ACC is 8): the test tells the calls apart by SIP Call-ID.
-    print(json.dumps({"call_ids": [c.getInfo().callIdString for c in calls]}), flush=True)
+    # One account (PJSUA_MAX_ACC is 8): a test tells the calls apart by SIP Call-ID (direct
+    # calls) or by what each one says (through a PBX, which makes its own Call-IDs).
+    print(json.dumps({"call_ids": [c.sip_call_id for c in calls]}), flush=True)
     recorders: list[pj.AudioMediaRecorder] = []
     players: list[pj.AudioMediaPlayer] = []
     for c, (_i, _play, rec) in zip(calls, specs, strict=True):
