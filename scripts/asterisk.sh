@@ -212,6 +212,11 @@ start() {
   if [ "$(mode)" = chroot ]; then
     mountpoint -q "$CHROOT/proc" || as_root mount -t proc proc "$CHROOT/proc"
     mkdir -p "$CHROOT/var/run/asterisk" "$CHROOT/var/log/asterisk" "$CHROOT/var/spool/asterisk"
+    # debootstrap leaves no /etc/hosts: Asterisk then asks DNS for this machine's name on
+    # every new channel, and concurrent lookups stall calls by 5 s. The host's, plus its name.
+    { cat /etc/hosts 2>/dev/null || echo "127.0.0.1 localhost"
+      grep -qw "$(hostname)" /etc/hosts 2>/dev/null || echo "127.0.1.1 $(hostname)"
+    } | as_root tee "$CHROOT/etc/hosts" >/dev/null
     # -U root keeps uid 0 but drops CAP_DAC_OVERRIDE: Asterisk's own folders must be root's
     as_root chown -R root:root "$CHROOT"/var/{lib,log,spool,run,cache}/asterisk "$CHROOT/etc/asterisk"
     rm -f "$CHROOT/var/run/asterisk/asterisk.ctl" "$CHROOT/var/run/asterisk/asterisk.pid"
