@@ -11,11 +11,7 @@ gets its normal configuration back.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,37 +20,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
-from pbx_support import LOCK, RUNNER, TEST_ENV, cli, read_env, runner  # noqa: E402
+from pbx_support import cli, locked_asterisk, read_env  # noqa: E402
 from sipphone import Phone, SipStack, poll_until  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def asterisk() -> Iterator[None]:
-    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o666)
-    deadline = time.monotonic() + 280  # under the 300 s pytest timeout, with a clear message
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{LOCK} held by another test run for 280 s") from None
-            time.sleep(1)
-    try:
-        was_running = subprocess.run(
-            [str(RUNNER), "status"], capture_output=True, timeout=60
-        ).returncode == 0
-        runner("start", env=TEST_ENV)
-        try:
-            yield
-        finally:
-            if was_running:
-                runner("install-config", env={"PABX_ASTERISK_LOCK_HELD": "1"}, check=False)
-            else:
-                runner("stop", env={"PABX_ASTERISK_LOCK_HELD": "1"}, check=False)
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    # 280 s: under the 300 s pytest timeout, with a clear message
+    with locked_asterisk(timeout=280):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +59,8 @@ def _clean_calls(request: pytest.FixtureRequest) -> Iterator[None]:
         for phone in stack._phones:
             while phone.has_incoming():
                 phone.wait_incoming(0.1).hangup()
-        poll_until(lambda: "0 active channels" in cli("core show channels count"), 15,
-                   "Asterisk to release every channel")
-
-
+        poll_until(
+            lambda: "0 active channels" in cli("core show channels count"),
+            15,
+            "Asterisk to release every channel",
+        )

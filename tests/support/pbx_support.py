@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +36,40 @@ def runner(*args: str, env: dict[str, str] | None = None, check: bool = True) ->
     if check and proc.returncode != 0:
         raise RuntimeError(f"asterisk.sh {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
+
+
+@contextlib.contextmanager
+def locked_asterisk(timeout: float = 280, env: dict[str, str] | None = None) -> Iterator[None]:
+    """Holds /tmp/pabx-asterisk.lock (waiting up to ``timeout`` s for other runs) and the
+    Asterisk of the loopback/test profile (TEST_ENV plus ``env``) while inside. Afterwards an
+    Asterisk that was already running (make up) gets its normal configuration back; one
+    started here is stopped."""
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise RuntimeError(f"{LOCK} held by another run for {timeout:.0f} s") from None
+            time.sleep(1)
+    try:
+        was_running = (
+            subprocess.run([str(RUNNER), "status"], capture_output=True, timeout=60).returncode == 0
+        )
+        runner("start", env={**TEST_ENV, **(env or {})})
+        try:
+            yield
+        finally:
+            if was_running:
+                runner("install-config", env={"PABX_ASTERISK_LOCK_HELD": "1"}, check=False)
+            else:
+                runner("stop", env={"PABX_ASTERISK_LOCK_HELD": "1"}, check=False)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def cli(command: str) -> str:

@@ -1,7 +1,7 @@
 """Minimal SIP message helpers for tests that speak SIP by hand (raw UDP, SIP over WebSocket).
 
-Only what the tests need: build a request, parse a response, answer a digest challenge
-(RFC 8760 MD5 / SHA-256, qop=auth).
+Only what the tests and benchmarks need: build a request or a response, parse either, answer
+a digest challenge (RFC 8760 MD5 / SHA-256, qop=auth).
 """
 
 from __future__ import annotations
@@ -12,30 +12,56 @@ import secrets
 from dataclasses import dataclass, field
 
 
-@dataclass
-class SipResponse:
-    status: int
-    reason: str
+@dataclass(kw_only=True)
+class _Message:
     headers: dict[str, list[str]] = field(default_factory=dict)
+    """Lower-case names, every value in order."""
     body: str = ""
 
     def header(self, name: str) -> str | None:
+        """The first value of a header (names in any case)."""
         values = self.headers.get(name.lower())
         return values[0] if values else None
 
 
-def parse_response(data: bytes | str) -> SipResponse:
+@dataclass
+class SipResponse(_Message):
+    status: int
+    reason: str
+
+
+@dataclass
+class SipRequest(_Message):
+    method: str
+    uri: str
+
+
+def _split(data: bytes | str) -> tuple[str, dict[str, list[str]], str]:
+    """Start line, headers (lower-case names, every value in order) and body."""
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     head, _, body = text.partition("\r\n\r\n")
     lines = head.split("\r\n")
-    m = re.match(r"SIP/2\.0 (\d{3}) ?(.*)", lines[0])
-    if not m:
-        raise ValueError(f"not a SIP response: {lines[0]!r}")
     headers: dict[str, list[str]] = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
         headers.setdefault(name.strip().lower(), []).append(value.strip())
-    return SipResponse(int(m.group(1)), m.group(2), headers, body)
+    return lines[0], headers, body
+
+
+def parse_response(data: bytes | str) -> SipResponse:
+    start, headers, body = _split(data)
+    m = re.match(r"SIP/2\.0 (\d{3}) ?(.*)", start)
+    if not m:
+        raise ValueError(f"not a SIP response: {start!r}")
+    return SipResponse(int(m.group(1)), m.group(2), headers=headers, body=body)
+
+
+def parse_request(data: bytes | str) -> SipRequest:
+    start, headers, body = _split(data)
+    m = re.match(r"([A-Z]+) (\S+) SIP/2\.0$", start)
+    if not m:
+        raise ValueError(f"not a SIP request: {start!r}")
+    return SipRequest(m.group(1), m.group(2), headers=headers, body=body)
 
 
 def new_branch() -> str:
@@ -50,6 +76,24 @@ def build_request(
 ) -> str:
     lines = [f"{method} {uri} SIP/2.0"]
     lines += [f"{k}: {v}" for k, v in headers]
+    lines.append(f"Content-Length: {len(body.encode())}")
+    return "\r\n".join(lines) + "\r\n\r\n" + body
+
+
+_ECHOED = (("via", "Via"), ("from", "From"), ("to", "To"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
+
+
+def build_response(
+    req: SipRequest,
+    status: int,
+    reason: str,
+    headers: list[tuple[str, str]] | None = None,
+    body: str = "",
+) -> str:
+    """A response to ``req``: its Via, From, To, Call-ID and CSeq echoed, then ``headers``."""
+    lines = [f"SIP/2.0 {status} {reason}"]
+    lines += [f"{name}: {v}" for key, name in _ECHOED for v in req.headers.get(key, [])]
+    lines += [f"{k}: {v}" for k, v in headers or []]
     lines.append(f"Content-Length: {len(body.encode())}")
     return "\r\n".join(lines) + "\r\n\r\n" + body
 

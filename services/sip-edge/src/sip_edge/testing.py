@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -322,12 +322,18 @@ def find_session(r: Any, after: str, caller_number: str, timeout: float = 10.0) 
 
 
 def write_response(
-    r: Any, session_id: str, response_id: str, audio: bytes, chunk: int = 3200
+    r: Any,
+    session_id: str,
+    response_id: str,
+    audio: bytes,
+    chunk: int = 3200,
+    seqs: Iterable[int] | None = None,
 ) -> int:
-    """Writes ``audio`` as response.audio chunks (as the TTS worker does); returns the count."""
+    """Writes ``audio`` as response.audio chunks (as the TTS worker does); returns the count
+    of chunks the whole response has. ``seqs``: write only those chunks (default: all)."""
     n = -(-len(audio) // chunk)
     stream = layout.session_stream(session_id)
-    for seq in range(n):
+    for seq in range(n) if seqs is None else seqs:
         msg = ResponseAudio(
             session_id=session_id,
             response_id=response_id,
