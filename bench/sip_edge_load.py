@@ -8,7 +8,7 @@ Parts, all real and on this machine:
 - Asterisk with the test profile (scripts/asterisk.sh, as tests/integration does, holding
   /tmp/pabx-asterisk.lock the whole time; an Asterisk already running is reused and gets
   its normal configuration back at the end). Its RTP range is widened for the run
-  (rtp.conf's 10000-10100 holds ~50 RTP sessions and each call to 2000 takes two).
+  (rtp.conf's 10000-10299 holds ~150 RTP sessions and each call to 2000 takes two).
 - For each N: a private redis-server and sip-edge (``python -m sip_edge``) registered as
   2000 with ``SIP_EDGE_MAX_CALLS=N``.
 - The responder (a thread here): for each session.start on ``asp:work:llm`` it writes a short
@@ -841,7 +841,7 @@ def main() -> None:
     extra = tmp / "asterisk"
     extra.mkdir()
     rtp = (REPO / "compose" / "asterisk" / "config" / "rtp.conf").read_text()
-    (extra / "rtp.conf").write_text(rtp.replace("rtpend=10100", "rtpend=20000"))
+    (extra / "rtp.conf").write_text(rtp.replace("rtpend=10299", "rtpend=20000"))
     rows: list[dict[str, Any]] = []
     print("waiting for the Asterisk lock and starting Asterisk...", flush=True)
     with locked_asterisk(args.lock_timeout, env={"PABX_EXTRA_CONFIG_DIR": str(extra)}):

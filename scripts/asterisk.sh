@@ -269,7 +269,7 @@ status() {
   if answers; then
     local who="já existente"
     pid_alive "$PIDFILE" && who="iniciado por este clone, pid $(cat "$PIDFILE"), runtime $(mode)"
-    echo "  asterisk   SIP udp/5160 · WSS wss://127.0.0.1:8189/ws · RTP 10000-10100  ($who)"
+    echo "  asterisk   SIP udp/5160 · WSS wss://127.0.0.1:8189/ws · RTP 10000-10299  ($who)"
     echo "             senhas dos ramais: $ENV_FILE · CLI: scripts/asterisk.sh cli 'pjsip show endpoints'"
   else
     echo "  asterisk   parado"; return 1

@@ -28,7 +28,7 @@ def test_without_a_trunk_validation_fails_in_portuguese(asterisk: None) -> None:
     assert result.returncode != 0
     assert "[FALHA] endpoint 'sbc-trunk' não existe" in result.stdout
     assert "[OK]    transporte UDP na porta 5160" in result.stdout
-    assert "faixa RTP 10000-10100" in result.stdout
+    assert "faixa RTP 10000-10299" in result.stdout
 
 
 @pytest.fixture
