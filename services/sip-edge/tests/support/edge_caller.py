@@ -16,6 +16,7 @@ import json
 import time
 
 import pjsua2 as pj
+from pj_endpoint import local_account, start_endpoint
 
 
 class Call(pj.Call):
@@ -62,38 +63,11 @@ def main() -> None:
     ap.add_argument("--codec", default="PCMU/", help="prefix of the only audio codec offered")
     a = ap.parse_args()
 
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0
-    cfg.uaConfig.mainThreadOnly = True
-    cfg.logConfig.level = 1
-    cfg.logConfig.consoleLevel = 1
-    cfg.medConfig.clockRate = 8000
-    cfg.medConfig.sndClockRate = 8000
-    cfg.medConfig.noVad = True
-    cfg.medConfig.ecTailLen = 0
-    cfg.medConfig.jbMinPre = 20
-    cfg.medConfig.jbMaxPre = 100
-    cfg.medConfig.jbInit = 40
-    ep.libInit(cfg)
-    tcfg = pj.TransportConfig()
-    tcfg.port = 0
-    tcfg.boundAddress = "127.0.0.1"
-    tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-    port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-    for codec in ep.codecEnum2():
-        ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith(a.codec) else 0)
+    ep, _tid, port = start_endpoint(log_level=1, codec=a.codec)
     for codec in ep.codecEnum2():
         if codec.codecId.startswith("telephone-event"):
             ep.codecSetPriority(codec.codecId, 1)
-    acfg = pj.AccountConfig()
-    acfg.idUri = f"sip:{a.user}@127.0.0.1:{port}"
-    acfg.mediaConfig.transportConfig.port = 0
-    acc = pj.Account()
-    acc.create(acfg, True)
+    acc = local_account(pj.Account(), a.user, port)
     call = Call(acc)
     call.makeCall(a.target, pj.CallOpParam(True))
     result: dict[str, object] = {"confirmed": False}

@@ -22,6 +22,7 @@ import json
 import time
 
 import pjsua2 as pj
+from pj_endpoint import local_account, start_endpoint
 
 
 class Call(pj.Call):
@@ -64,39 +65,8 @@ def main() -> None:
     a = ap.parse_args()
     specs = [c.split(":", 2) for c in a.call]
 
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0
-    cfg.uaConfig.mainThreadOnly = True
-    cfg.uaConfig.maxCalls = len(specs) + 2
-    cfg.logConfig.level = 0
-    cfg.logConfig.consoleLevel = 0
-    cfg.medConfig.clockRate = 8000
-    cfg.medConfig.sndClockRate = 8000
-    cfg.medConfig.noVad = True
-    cfg.medConfig.ecTailLen = 0
-    cfg.medConfig.jbMinPre = 20
-    cfg.medConfig.jbMaxPre = 100
-    cfg.medConfig.jbInit = 40
-    ep.libInit(cfg)
-    tcfg = pj.TransportConfig()
-    tcfg.port = 0
-    tcfg.boundAddress = "127.0.0.1"
-    tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-    port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-    for codec in ep.codecEnum2():
-        ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith("PCMU/") else 0)
-    acfg = pj.AccountConfig()
-    acfg.idUri = f"sip:{a.user}@{a.domain or f'127.0.0.1:{port}'}"
-    acfg.sipConfig.transportId = tid
-    if a.password:
-        acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", a.user, 0, a.password))
-    acfg.mediaConfig.transportConfig.port = 0
-    acc = pj.Account()
-    acc.create(acfg, True)
+    ep, tid, port = start_endpoint(max_calls=len(specs) + 2)
+    acc = local_account(pj.Account(), a.user, port, tid, a.domain, a.password)
     accounts = [acc]
     calls: list[Call] = []
     deadline = time.monotonic() + a.setup_timeout

@@ -13,6 +13,7 @@ import sys
 import time
 
 import pjsua2 as pj
+from pj_endpoint import local_account, start_endpoint
 
 
 class Call(pj.Call):
@@ -52,29 +53,8 @@ class Probe:
 def main() -> None:
     n = int(sys.argv[1])
     probe = Probe()
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0
-    cfg.uaConfig.mainThreadOnly = True
-    cfg.uaConfig.maxCalls = 2 * n + 2
-    cfg.logConfig.level = 1
-    cfg.logConfig.consoleLevel = 1
-    cfg.medConfig.clockRate = 8000
-    cfg.medConfig.sndClockRate = 8000
-    ep.libInit(cfg)
-    tcfg = pj.TransportConfig()
-    tcfg.port = 0
-    tcfg.boundAddress = "127.0.0.1"
-    tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-    port = ep.transportGetInfo(tid).localName.split(":")[-1]
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-    acfg = pj.AccountConfig()
-    acfg.idUri = f"sip:probe@127.0.0.1:{port}"
-    acfg.mediaConfig.transportConfig.port = 0
-    acc = Account(probe)
-    acc.create(acfg, True)
+    ep, _tid, port = start_endpoint(max_calls=2 * n + 2, log_level=1, phone_media=False, codec=None)
+    acc = local_account(Account(probe), "probe", port)
     for _ in range(n):
         probe.outgoing.append(Call(acc, probe))
         probe.outgoing[-1].makeCall(f"sip:probe@127.0.0.1:{port}", pj.CallOpParam(True))

@@ -1,0 +1,71 @@
+"""The PJSUA2 set-up shared by the test callers (edge_caller.py, multi_caller.py,
+pjsua2_capacity_probe.py): one library instance polled from the main thread, a UDP
+transport on a free loopback port, the null sound device, and a local account."""
+
+from __future__ import annotations
+
+import pjsua2 as pj
+
+
+def start_endpoint(
+    *,
+    max_calls: int | None = None,
+    log_level: int = 0,
+    phone_media: bool = True,
+    codec: str | None = "PCMU/",
+) -> tuple[pj.Endpoint, int, str]:
+    """Starts the library; returns (endpoint, transport id, local SIP port).
+
+    ``phone_media``: a test phone's media (no silence suppression, no echo canceller, a
+    jitter buffer of 20-100 ms starting at 40). ``codec``: prefix of the only audio codec
+    offered; None keeps PJSUA's defaults."""
+    ep = pj.Endpoint()
+    ep.libCreate()
+    cfg = pj.EpConfig()
+    cfg.uaConfig.threadCnt = 0
+    cfg.uaConfig.mainThreadOnly = True
+    if max_calls is not None:
+        cfg.uaConfig.maxCalls = max_calls
+    cfg.logConfig.level = log_level
+    cfg.logConfig.consoleLevel = log_level
+    cfg.medConfig.clockRate = 8000
+    cfg.medConfig.sndClockRate = 8000
+    if phone_media:
+        cfg.medConfig.noVad = True
+        cfg.medConfig.ecTailLen = 0
+        cfg.medConfig.jbMinPre = 20
+        cfg.medConfig.jbMaxPre = 100
+        cfg.medConfig.jbInit = 40
+    ep.libInit(cfg)
+    tcfg = pj.TransportConfig()
+    tcfg.port = 0
+    tcfg.boundAddress = "127.0.0.1"
+    tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+    port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
+    ep.libStart()
+    ep.audDevManager().setNullDev()
+    if codec is not None:
+        for c in ep.codecEnum2():
+            ep.codecSetPriority(c.codecId, 255 if c.codecId.startswith(codec) else 0)
+    return ep, tid, port
+
+
+def local_account(
+    acc: pj.Account,
+    user: str,
+    port: str,
+    tid: int | None = None,
+    domain: str | None = None,
+    password: str | None = None,
+) -> pj.Account:
+    """Creates ``acc`` as sip:user@domain (default: this process's address), without
+    registering; ``password`` answers a digest challenge from the target."""
+    acfg = pj.AccountConfig()
+    acfg.idUri = f"sip:{user}@{domain or f'127.0.0.1:{port}'}"
+    if tid is not None:
+        acfg.sipConfig.transportId = tid
+    if password:
+        acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, password))
+    acfg.mediaConfig.transportConfig.port = 0
+    acc.create(acfg, True)
+    return acc
