@@ -97,13 +97,11 @@ class SileroClassifier:
     def probability(self, frame: bytes) -> float:
         floats = np.frombuffer(frame, dtype="<i2").astype(np.float32) * (1.0 / 32768.0)
         self._pending += floats.tobytes()
-        scored = False
         while len(self._pending) >= self._window_bytes:
             window = self._pending[: self._window_bytes]
             del self._pending[: self._window_bytes]
             self._last = float(self._vad.process(window))
-            scored = True
-        self.deferred = self.deferred if not scored else False
+            self.deferred = False
         return self._last
 
     def reset(self) -> None:
@@ -125,21 +123,20 @@ class GatedClassifier:
         self._reset_after = reset_after
         self.model_frames = 0
         """How many frames reached Silero (the cost the gate did not save)."""
-
-    @property
-    def deferred(self) -> bool:
-        return self._model.deferred
+        self.deferred = False
 
     def probability(self, frame: bytes) -> float:
         if self._gate.probability(frame) < 0.5:
             self._closed += 1
-            self._model.deferred = False
+            self.deferred = False  # judged: silence
             return 0.0
         if self._closed >= self._reset_after:
             self._model.reset()
         self._closed = 0
         self.model_frames += 1
-        return self._model.probability(frame)
+        probability = self._model.probability(frame)
+        self.deferred = self._model.deferred
+        return probability
 
     def reset(self) -> None:
         self._model.reset()
