@@ -220,6 +220,21 @@ def _wait_for(cond: Callable[[], bool], timeout: float) -> None:
     raise AssertionError("condition not met in time")
 
 
+def _wait_session_end(
+    r: redis.Redis, sid: str, edge: EdgeProcess, caller: dict[str, object], timeout: float = 15
+) -> None:
+    """Waits for the session's session.end; on a timeout the error carries what the caller
+    saw, whether sip-edge is still running, and the end of its log."""
+    try:
+        _wait_for(lambda: "session.end" in session_messages(r, sid)[0], timeout)
+    except AssertionError:
+        assert edge.proc is not None
+        raise AssertionError(
+            f"no session.end for {sid} within {timeout} s; caller: {caller}; "
+            f"sip-edge exit status: {edge.proc.poll()}\n{edge.log()[-4000:]}"
+        ) from None
+
+
 def test_pipeline_call_actions_send_dtmf_then_hang_up(tmp_path: Path) -> None:
     r = redis.Redis.from_url(REDIS_URL)
     try:
@@ -235,7 +250,7 @@ def test_pipeline_call_actions_send_dtmf_then_hang_up(tmp_path: Path) -> None:
             time.sleep(1.5)
             r.xadd(stream, to_entry(CallAction(session_id=sid, action=CallActionKind.HANGUP)))
             result = caller_result(caller)
-            _wait_for(lambda: "session.end" in session_messages(r, sid)[0], 5)
+            _wait_session_end(r, sid, edge, result)
     finally:
         r.close()
     assert result["hung_up_by"] == "remote"
@@ -256,7 +271,7 @@ def test_sigterm_drains_refuses_new_calls_then_ends_live_ones(tmp_path: Path) ->
             time.sleep(0.5)
             late = caller_result(start_caller(edge.uri, user(), "--timeout", "5"))
             ended = caller_result(live)
-            _wait_for(lambda: "session.end" in session_messages(r, sid)[0], 5)
+            _wait_session_end(r, sid, edge, ended)
             assert edge.proc.wait(15) == 0
     finally:
         r.close()
@@ -277,8 +292,7 @@ def test_wideband_call_is_a_16_khz_session(tmp_path: Path) -> None:
                 "--play", str(speech_path), "--play-at", "0.5", "--hangup-at", "4.0",
             )  # fmt: skip
             sid = find_session(r, after, who)
-            caller_result(caller)
-            _wait_for(lambda: "session.end" in session_messages(r, sid)[0], 5)
+            _wait_session_end(r, sid, edge, caller_result(caller))
             _types, msgs = session_messages(r, sid)
     finally:
         r.close()
@@ -308,8 +322,7 @@ def test_line_noise_makes_no_utterance_and_no_barge_in(tmp_path: Path) -> None:
             )  # fmt: skip
             sid = find_session(r, after, who)
             write_response(r, sid, "talking-1", pcm(agent_tone(5.0)))
-            caller_result(caller)
-            _wait_for(lambda: "session.end" in session_messages(r, sid)[0], 5)
+            _wait_session_end(r, sid, edge, caller_result(caller))
             types, _msgs = session_messages(r, sid)
             metrics = edge.metrics()
     finally:

@@ -11,7 +11,7 @@ import wave
 import redis.asyncio as aioredis
 from pipeline.bus import Bus
 
-from .calls import CallSession
+from .calls import CallSession, wait_sessions_closed
 from .metrics import Metrics, MetricsServer
 from .settings import Settings
 from .sip import CallHandle, CallInfo, Endpoint, SipConfig
@@ -151,6 +151,9 @@ class EdgeApp:
             for session in list(self.sessions.values()):
                 session.handle.hangup()
             await self._wait_idle(3.0)
+        # The calls' session.end events go out before the Redis client closes.
+        if not await wait_sessions_closed(2.0):
+            log.warning("Redis unreachable: the last events of ended calls were not written")
         await asyncio.to_thread(ep.stop)
         if self.metrics_server is not None:
             self.metrics_server.stop()

@@ -86,6 +86,10 @@ class Backoff:
 
 Handler = Callable[[Message], None]
 
+END_FLUSH_TIMEOUT_S = 30.0
+"""How long a session's last events (its session.end above all) are retried after the
+call ended, e.g. through a Redis restart."""
+
 
 class SessionBridge:
     MAX_PENDING = 500
@@ -151,9 +155,13 @@ class SessionBridge:
         except Exception:
             self._log.exception("undelivered-event handler failed")
 
-    async def close(self, last: Message, flush_timeout: float = 2.0) -> None:
+    async def close(self, last: Message, flush_timeout: float = END_FLUSH_TIMEOUT_S) -> None:
         """Publishes ``last`` (session.end), flushes what is queued, stops both tasks and
-        lets the session's keys expire."""
+        lets the session's keys expire.
+
+        The writer keeps retrying (with its backoff) for up to ``flush_timeout`` seconds, so
+        the end of a call that hangs up while Redis is away still reaches the pipeline once
+        Redis is back; only then is what is left dropped, and counted."""
         self.publish(last)
         self._closed = True
         if self._reader is not None:
@@ -163,7 +171,13 @@ class SessionBridge:
             try:
                 await asyncio.wait_for(asyncio.shield(self._writer), flush_timeout)
             except TimeoutError:
-                self._log.warning("session end not written to Redis in time")
+                self._metrics.redis_errors.inc(len(self._pending))
+                self._log.warning(
+                    "Redis unreachable for %.0f s after the call ended: %d events not written (%s)",
+                    flush_timeout,
+                    len(self._pending),
+                    ", ".join(m.TYPE for m in self._pending),
+                )
                 self._writer.cancel()
         for task in (self._reader, self._writer):
             if task is not None:

@@ -49,7 +49,7 @@ from .settings import Settings
 from .sip import CallHandle, CallInfo
 from .vad import Segmenter, SegmenterParams, SpeechClassifier, make_classifier
 
-__all__ = ["CallSession"]
+__all__ = ["CallSession", "wait_sessions_closed"]
 
 log = logging.getLogger(__name__)
 
@@ -311,3 +311,13 @@ class CallSession:
 
 
 _BACKGROUND: set[asyncio.Future[None]] = set()
+"""The closing of ended sessions (their last events still being written to Redis)."""
+
+
+async def wait_sessions_closed(within_s: float) -> bool:
+    """Waits up to ``within_s`` seconds for every ended session to finish writing its last
+    events; True when none is left."""
+    pending = set(_BACKGROUND)
+    if pending:
+        await asyncio.wait(pending, timeout=within_s)
+    return all(task.done() for task in pending)
