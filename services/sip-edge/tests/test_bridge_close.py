@@ -36,22 +36,20 @@ def _types(url: str) -> list[str]:
         r.close()
 
 
-def _bridge(url: str, metrics: Metrics) -> tuple[SessionBridge, aioredis.Redis]:
-    client = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+async def _started_then_redis_gone(
+    server: RedisServer, metrics: Metrics
+) -> tuple[SessionBridge, aioredis.Redis]:
+    """A bridge whose session.start reached Redis, then Redis stopped (its data with it)."""
+    client = aioredis.Redis.from_url(server.url, socket_timeout=5, socket_connect_timeout=2)
     got: list[Message] = []
     bridge = SessionBridge(Bus(client), SID, metrics, got.append, lambda: True, log, block_ms=100)
-    return bridge, client
-
-
-def _start(bridge: SessionBridge) -> None:
     bridge.start(SessionStart(session_id=SID, call_id="c-1", timestamp="2026-12-06T00:00:00Z"))
-
-
-async def _wait_for_start(url: str) -> None:
     deadline = time.monotonic() + 5
-    while "session.start" not in _types(url):
+    while "session.start" not in _types(server.url):
         assert time.monotonic() < deadline, "session.start never written"
         await asyncio.sleep(0.05)
+    server.stop()
+    return bridge, client
 
 
 def test_session_end_written_after_a_redis_outage_longer_than_a_few_seconds(
@@ -59,10 +57,7 @@ def test_session_end_written_after_a_redis_outage_longer_than_a_few_seconds(
 ) -> None:
     async def run() -> Metrics:
         metrics = Metrics()
-        bridge, client = _bridge(private_redis.url, metrics)
-        _start(bridge)
-        await _wait_for_start(private_redis.url)
-        private_redis.stop()  # Redis goes away (its data with it) ...
+        bridge, client = await _started_then_redis_gone(private_redis, metrics)  # Redis away ...
         bridge.publish(SpeechStart(session_id=SID, timestamp="2026-12-06T00:00:01Z"))
         closing = asyncio.ensure_future(
             bridge.close(SessionEnd(session_id=SID, reason="call_hangup"))
@@ -83,10 +78,7 @@ def test_close_gives_up_after_its_flush_timeout_and_counts_what_it_dropped(
 ) -> None:
     async def run() -> float:
         metrics = Metrics()
-        bridge, client = _bridge(private_redis.url, metrics)
-        _start(bridge)
-        await _wait_for_start(private_redis.url)
-        private_redis.stop()
+        bridge, client = await _started_then_redis_gone(private_redis, metrics)
         before = metrics.redis_errors._value.get()
         await asyncio.wait_for(
             bridge.close(SessionEnd(session_id=SID, reason="call_hangup"), flush_timeout=1.0), 5
