@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import sys
 
@@ -10,6 +11,9 @@ from .settings import Settings, SettingsError
 
 
 def main() -> None:
+    # A crash in native code (PJSUA2, the VAD) leaves the Python stacks of every thread in
+    # the log instead of a silent exit.
+    faulthandler.enable()
     try:
         settings = Settings.from_env()
     except SettingsError as e:

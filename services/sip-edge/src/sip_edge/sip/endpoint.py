@@ -28,6 +28,7 @@ import logging
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -38,6 +39,8 @@ __all__ = ["CallHandle", "CallInfo", "CallListener", "Endpoint", "SipConfig"]
 log = logging.getLogger(__name__)
 
 _FRAME_PTIME_US = 20_000
+_MORGUE_S = 2.0
+"""How long an ended call's objects outlive the call (see Endpoint._reap)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -324,6 +327,7 @@ class Endpoint:
         self._accounts: list[_Account] = []
         self._calls: dict[int, _Call] = {}
         self._graveyard: list[_Call] = []
+        self._morgue: collections.deque[tuple[float, _Call]] = collections.deque()
 
     # --- any thread ----------------------------------------------------------------------
 
@@ -472,18 +476,27 @@ class Endpoint:
             except Exception:
                 log.exception("SIP command failed")
 
-    def _reap(self) -> None:
+    def _reap(self, *, now: bool = False) -> None:
         """Frees the calls that ended, here on the PJSUA thread. The call and its media
         port point at each other: the cycle is broken by hand, because Python's cyclic GC
         may run on any thread, and PJSUA objects must not be destroyed on one pjlib does
-        not know."""
+        not know.
+
+        The objects themselves are dropped only ``_MORGUE_S`` later: since pjproject 2.15
+        the conference bridge removes a port asynchronously, on a later tick of the media
+        clock thread, and destroying the port's memory before that tick is a
+        use-after-free in that thread. ``now``: at shutdown, after the media stopped."""
+        t = time.monotonic()
         while self._graveyard:
             call = self._graveyard.pop()
             port = call.port
-            call.port = None
             call.listener = None
             if port is not None:
-                port.release()
+                port.release()  # its callbacks answer silence from now on
+            self._morgue.append((t + _MORGUE_S, call))
+        while self._morgue and (now or self._morgue[0][0] <= t):
+            _due, call = self._morgue.popleft()
+            call.port = None
 
     def incoming(self, acc: _Account, call_id: int) -> None:
         call = _Call(self, acc, call_id)
@@ -560,7 +573,7 @@ class Endpoint:
             log.exception("error while hanging up at shutdown")
         self._graveyard.extend(self._calls.values())
         self._calls.clear()
-        self._reap()
+        self._reap(now=True)
         self._accounts.clear()
         gc.collect()
         ep.libDestroy()
