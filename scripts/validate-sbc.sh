@@ -47,7 +47,14 @@ fi
 if [ -n "$ep" ]; then
   # 4. Contexto e dialplan
   ctx=$(opt "$ep" context)
-  if [ "$ctx" = "$CONTEXT" ] && cli "dialplan show $CONTEXT" | grep -q "Context '$CONTEXT'"; then
+  # Captured first: `cli | grep -q` under pipefail fails when grep exits before cli ends.
+  # Up to 3 tries: right after a `core reload` the dialplan may still be loading.
+  for _try in 1 2 3; do
+    dialplan=$(cli "dialplan show $CONTEXT")
+    [[ "$dialplan" == *"Context '$CONTEXT'"* ]] && break
+    sleep 1
+  done
+  if [ "$ctx" = "$CONTEXT" ] && [[ "$dialplan" == *"Context '$CONTEXT'"* ]]; then
     ok "contexto '$CONTEXT' do trunk existe no dialplan"
   else
     falha "contexto '$CONTEXT' ausente ou endpoint em outro contexto ('$ctx') (extensions-sbc.conf)"
