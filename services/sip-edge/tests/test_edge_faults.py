@@ -221,7 +221,7 @@ def _wait_for(cond: Callable[[], bool], timeout: float) -> None:
 
 
 def _wait_session_end(
-    r: redis.Redis, sid: str, edge: EdgeProcess, caller: dict[str, object], timeout: float = 15
+    r: redis.Redis, sid: str, edge: EdgeProcess, caller: dict[str, object], timeout: float = 5
 ) -> None:
     """Waits for the session's session.end; on a timeout the error carries what the caller
     saw, whether sip-edge is still running, and the end of its log."""
