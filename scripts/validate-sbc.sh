@@ -47,14 +47,16 @@ fi
 if [ -n "$ep" ]; then
   # 4. Contexto e dialplan
   ctx=$(opt "$ep" context)
-  # Captured first: `cli | grep -q` under pipefail fails when grep exits before cli ends.
-  # Up to 3 tries: right after a `core reload` the dialplan may still be loading.
-  for _try in 1 2 3; do
-    dialplan=$(cli "dialplan show $CONTEXT")
-    [[ "$dialplan" == *"Context '$CONTEXT'"* ]] && break
-    sleep 1
+  # The CLI's output is captured, not piped: `cli | grep -q` under pipefail fails when grep
+  # exits before cli ends. Up to 3 tries: right after a `core reload` the dialplan may
+  # still be loading.
+  in_dialplan=false
+  for try in 1 2 3; do
+    [ "$ctx" = "$CONTEXT" ] || break
+    [[ "$(cli "dialplan show $CONTEXT")" == *"Context '$CONTEXT'"* ]] && { in_dialplan=true; break; }
+    [ "$try" = 3 ] || sleep 1
   done
-  if [ "$ctx" = "$CONTEXT" ] && [[ "$dialplan" == *"Context '$CONTEXT'"* ]]; then
+  if $in_dialplan; then
     ok "contexto '$CONTEXT' do trunk existe no dialplan"
   else
     falha "contexto '$CONTEXT' ausente ou endpoint em outro contexto ('$ctx') (extensions-sbc.conf)"
