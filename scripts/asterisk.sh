@@ -207,6 +207,7 @@ start() {
     die "a porta UDP 5160 já está em uso por outro processo (outro Asterisk?): $(ss -Hlunp 'sport = :5160' | head -1)"
   fi
   install_config
+  [ "${PABX_LOOPBACK:-0}" = 1 ] && forget_registrations
   rm -f "$PIDFILE"
   local t0=$SECONDS
   if [ "$(mode)" = chroot ]; then
@@ -234,6 +235,27 @@ start() {
     die "Asterisk não subiu; veja $LOGFILE"
   fi
   log "Asterisk pronto em $((SECONDS - t0)) s"
+}
+
+# forget_registrations: the test profile starts with no phone registered. Asterisk keeps
+# registrations in its astdb across restarts (the chroot's is shared by every clone of the
+# machine), so without this a run would start with the contacts that the previous run's phones
+# and sip-edges left behind, pointing at ports where nothing listens any more. Only a fresh
+# process gets here (a running Asterisk is reused as it is), and `make up`'s profile keeps
+# its registrations, as a PBX should.
+forget_registrations() {
+  local db
+  if [ "$(mode)" = chroot ]; then db="$CHROOT/var/lib/asterisk/astdb.sqlite3"
+  else db="$RUN_DIR/asterisk/lib/astdb.sqlite3"; fi
+  [ -f "$db" ] || return 0
+  as_root python3 - "$db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+n = db.execute("DELETE FROM astdb WHERE key LIKE '/registrar/%'").rowcount
+db.commit()
+if n:
+    print(f"[pabx] perfil de teste: {n} registro(s) de uma execução anterior esquecido(s)", file=sys.stderr)
+PY
 }
 
 # close_inherited_fds: in the subshell that becomes Asterisk, close every descriptor but

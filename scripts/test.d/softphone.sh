@@ -44,7 +44,7 @@ done
 export PABX_ASTERISK_LOCK_HELD=1
 was_running=0
 if pid_alive "$RUN_DIR/asterisk.pid"; then was_running=1; fi
-agent_pids=()
+agent_pids=(); agent_names=()
 restore() {
   for pid in "${agent_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${agent_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -68,20 +68,20 @@ elif [ "${SOFTPHONE_AGENT:-1}" = 1 ] && [ -x "$VENV/bin/python" ] \
   mkdir -p "$RUN_DIR/softphone-agent"
   redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$RUN_DIR/softphone-agent" >/dev/null 2>&1 &
-  agent_pids+=($!)
+  agent_pids+=($!); agent_names+=(redis-server)
   wait_for "redis do agente" 10 tcp_open 127.0.0.1 "$rport" || die "redis-server do agente não subiu"
   export REDIS_URL="redis://127.0.0.1:$rport/0"
   for kind in stt llm tts; do
     STT_PROVIDER=fake LLM_PROVIDER=fake TTS_PROVIDER=fake TTS_FALLBACK=none METRICS_PORT=0 \
       WORKER_NAME="softphone-e2e-$kind" "$VENV/bin/python" -m "${kind}_worker" \
       >"$RUN_DIR/softphone-agent/$kind.log" 2>&1 &
-    agent_pids+=($!)
+    agent_pids+=($!); agent_names+=("${kind}_worker")
   done
   EXT_2000_PASSWORD=$(grep '^EXT_2000_PASSWORD=' compose/.env | cut -d= -f2-) \
     SIP_EDGE_REGISTRAR=127.0.0.1:5160 SIP_EDGE_SIP_PORT="$sport" SIP_EDGE_METRICS_PORT="$mport" \
     SIP_EDGE_METRICS_HOST=127.0.0.1 "$VENV/bin/python" -m sip_edge \
     >"$RUN_DIR/softphone-agent/sip-edge.log" 2>&1 &
-  agent_pids+=($!)
+  agent_pids+=($!); agent_names+=(sip-edge)
   registered() { bash scripts/asterisk.sh cli 'pjsip show contacts' 2>/dev/null | grep -q "2000/sip:"; }
   wait_for "sip-edge registrado como 2000" 60 registered \
     || { tail -20 "$RUN_DIR/softphone-agent/sip-edge.log" >&2; die "sip-edge não registrou no Asterisk"; }
@@ -98,8 +98,29 @@ pattern=()
 export E2E_RESTART_ASTERISK=1
 # With the project's .venv (make test bootstraps it) the PJSUA2 phone scenario must run.
 [ -x "$VENV/bin/python" ] && export E2E_REQUIRE_PJSUA=1 E2E_PYTHON="$VENV/bin/python"
+# agent_deaths: the agent's processes (redis, workers, sip-edge) that are no longer running,
+# each with the end of its log; returns 1 when one died.
+agent_deaths() {
+  local i st dead=0
+  for i in "${!agent_pids[@]}"; do
+    kill -0 "${agent_pids[$i]}" 2>/dev/null && continue
+    dead=1; st=0
+    wait "${agent_pids[$i]}" 2>/dev/null || st=$?
+    log "softphone: ${agent_names[$i]} (pid ${agent_pids[$i]}) do agente morreu: status $st (>128: sinal $((st - 128)))"
+  done
+  if [ "$dead" = 1 ]; then
+    for f in "$RUN_DIR"/softphone-agent/*.log; do
+      [ -f "$f" ] && { log "fim de $f:"; tail -30 "$f" >&2; }
+    done
+    return 1
+  fi
+  return 0
+}
 if ! (cd "$APP" && node --test --test-concurrency=1 --test-reporter=spec "${pattern[@]}" e2e/softphone.e2e.mjs); then
   log "softphone: e2e falhou; fim do log do Asterisk ($RUN_DIR/asterisk.log):"
   tail -40 "$RUN_DIR/asterisk.log" >&2 || true
+  agent_deaths || true
   exit 1
 fi
+# a service of the agent that died during the run is a failure even if no scenario saw it
+agent_deaths || die "softphone: um processo do agente morreu durante o e2e (acima)"

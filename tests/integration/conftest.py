@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+ASTERISK_LOG = REPO / ".run" / "asterisk.log"
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from pbx_support import cli, locked_asterisk, read_env  # noqa: E402
+from pipeline.proc_watch import WATCH, log_tail, pid_status  # noqa: E402
 from sipphone import Phone, SipStack, poll_until  # noqa: E402
 
 
@@ -28,7 +30,13 @@ from sipphone import Phone, SipStack, poll_until  # noqa: E402
 def asterisk() -> Iterator[None]:
     # 280 s: under the 300 s pytest timeout, with a clear message
     with locked_asterisk(timeout=280):
-        yield
+        pidfile = REPO / ".run" / "asterisk.pid"
+        if pidfile.exists():  # started by this clone (else another clone's make up owns it)
+            WATCH.add("asterisk", "asterisk", pid_status(pidfile), lambda: log_tail(ASTERISK_LOG))
+        try:
+            yield
+        finally:
+            WATCH.remove("asterisk")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from sipphone import PhoneCall, PhoneError, normalized_xcorr, poll_until, read_wav
+from sipphone import PhoneCall, PhoneError, poll_until, read_wav, sliced_xcorr
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = REPO / "scripts" / "asterisk.sh"
@@ -94,12 +94,14 @@ def prompt(name: str, start: float = 0.15, seconds: float = 1.0) -> np.ndarray:
 def wait_heard(
     call: PhoneCall, reference: np.ndarray, timeout: float = 10, threshold: float = 0.8
 ) -> float:
-    """Polls a call's recording until ``reference`` is found in it; returns the score."""
+    """Polls a call's recording until ``reference`` is found in it (slice by slice, so a
+    frame that the jitter buffer inserts or drops under load does not hide it:
+    sipphone.sliced_xcorr); returns the score."""
     best = 0.0
 
     def found() -> bool:
         nonlocal best
-        best = max(best, normalized_xcorr(reference, call.recording()))
+        best = max(best, sliced_xcorr(reference, call.recording()))
         return best >= threshold
 
     try:

@@ -505,16 +505,13 @@ class SipStack:
         self._thread.join(timeout=30)
 
 
-def normalized_xcorr(reference: np.ndarray, recording: np.ndarray) -> float:
-    """Peak normalised cross-correlation of ``reference`` anywhere inside ``recording``.
-
-    1.0 means the reference appears unchanged (up to gain); values are computed per lag
-    with the energy of the overlapping recording window, so silence around it costs nothing.
-    """
+def _xcorr_scores(reference: np.ndarray, recording: np.ndarray) -> np.ndarray:
+    """Normalised cross-correlation of ``reference`` at every lag inside ``recording``
+    (empty when it does not fit or either is silent)."""
     ref = reference.astype(np.float64)
     rec = recording.astype(np.float64)
     if len(rec) < len(ref) or not np.any(ref) or not np.any(rec):
-        return 0.0
+        return np.zeros(0)
     ref = ref - ref.mean()
     n = len(ref)
     size = 1 << int(np.ceil(np.log2(len(rec) + n)))
@@ -527,7 +524,71 @@ def normalized_xcorr(reference: np.ndarray, recording: np.ndarray) -> float:
     denom = np.sqrt(np.maximum(win_energy, 1e-9) * np.sum(ref * ref))
     score = corr / denom
     score[win_energy < 1e-3 * np.sum(ref * ref)] = 0.0
-    return float(np.max(score))
+    return score
+
+
+def normalized_xcorr(reference: np.ndarray, recording: np.ndarray) -> float:
+    """Peak normalised cross-correlation of ``reference`` anywhere inside ``recording``.
+
+    1.0 means the reference appears unchanged (up to gain); values are computed per lag
+    with the energy of the overlapping recording window, so silence around it costs nothing.
+    """
+    score = _xcorr_scores(reference, recording)
+    return float(np.max(score)) if len(score) else 0.0
+
+
+SLICE_S = 0.2
+"""Slice length of :func:`sliced_xcorr`."""
+SLIP_S = 0.06
+"""How far each slice may sit from where the previous one ends: a jitter buffer under load
+inserts or drops a 20 ms frame now and then (up to 3 in a row seen here)."""
+
+
+def sliced_xcorr(reference: np.ndarray, recording: np.ndarray) -> float:
+    """Like :func:`normalized_xcorr`, but robust to a frame that a jitter buffer inserts or
+    drops: ``reference`` is cut into ``SLICE_S`` slices that must appear in order, each
+    within ``SLIP_S`` of where the previous one ended. Over a whole clip one slip halves
+    the correlation; here it spoils at most the slice it falls in. The score is, along the
+    best such chain, the weakest voiced slice's correlation, or the second weakest when
+    there are three voiced slices or more (one slip per clip is forgiven, not two). Silent
+    slices carry no information and are skipped."""
+    n = int(SLICE_S * SAMPLE_RATE)
+    slip = int(SLIP_S * SAMPLE_RATE)
+    pieces = [reference[i : i + n] for i in range(0, len(reference) - n + 1, n)]
+    voiced = [(k, p) for k, p in enumerate(pieces) if speech_seconds(p) >= SLICE_S / 2]
+    if not voiced:
+        return normalized_xcorr(reference, recording)
+    scores = [(k, _xcorr_scores(p, recording)) for k, p in voiced]
+    if any(len(sc) == 0 for _, sc in scores):
+        return 0.0
+    forgive = 1 if len(scores) >= 3 else 0
+    # chains start where the first voiced slice fits best, or where the second one does
+    # (the slip may be in the first slice)
+    anchors: set[int] = set()
+    for idx in range(min(2, len(scores))):
+        k, sc = scores[idx]
+        back = (k - scores[0][0]) * n
+        for j in np.argsort(sc)[::-1][:50]:
+            anchors.add(max(0, int(j) - back))
+    best = 0.0
+    for anchor in anchors:
+        k0, first = scores[0]
+        lo, hi = max(0, anchor - slip), min(len(first), anchor + slip + 1)
+        if lo >= hi:
+            continue
+        pos = lo + int(np.argmax(first[lo:hi]))
+        found, k_prev = [float(first[pos])], k0
+        for k, sc in scores[1:]:
+            expect = pos + (k - k_prev) * n
+            lo, hi = max(0, expect - slip), min(len(sc), expect + slip + 1)
+            if lo >= hi:
+                found.append(0.0)
+                break
+            j = lo + int(np.argmax(sc[lo:hi]))
+            found.append(float(sc[j]))
+            pos, k_prev = j, k
+        best = max(best, sorted(found)[forgive] if len(found) > forgive else 0.0)
+    return best
 
 
 def speech_seconds(samples: np.ndarray, threshold: float = 300.0) -> float:

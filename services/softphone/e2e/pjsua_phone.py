@@ -3,12 +3,14 @@
     python e2e/pjsua_phone.py 1001      (password in PHONE_PASSWORD; PYTHONPATH=tests/support)
 
 Prints REGISTERED once registered, then RINGING when a call arrives (answered with 180 only),
-and exits when stdin closes or after 60 s.
+and exits when stdin closes, on SIGTERM or after 60 s, unregistering first (a registration
+left behind would outlive the test in Asterisk's database).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 
@@ -17,6 +19,8 @@ from sipphone import PhoneError, SipStack
 
 def main() -> int:
     user = sys.argv[1]
+    # SIGTERM (the e2e's kill) unwinds through the finally below, which unregisters
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     stack = SipStack()
     try:
         phone = stack.add_phone(user, os.environ["PHONE_PASSWORD"])

@@ -22,7 +22,7 @@ from sipphone import poll_until
 
 @pytest.fixture(scope="package")
 def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
+    with RedisServer() as server, server.watched("redis_server"):
         yield server
 
 
@@ -65,7 +65,7 @@ def sip_edge(
         SIP_EDGE_MAX_CALLS="24",
         SIP_EDGE_APOLOGY_WAV=str(edge_dir / "apology-{rate}.wav"),
     )
-    with edge:
+    with edge, edge.watched("sip_edge"):
 
         def registered() -> bool:
             return metric(edge.metrics(), "sip_edge_registered") == 1 and _contact_of_2000()

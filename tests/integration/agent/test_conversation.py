@@ -32,6 +32,7 @@ from asp import streams as layout
 from asp.messages import ResponseAudio, ResponseEnd, Transcript, Utterance
 from llm_worker.testing import FakeAnthropicServer, Script, Text, ToolUse
 from pbx_support import wait_heard
+from pipeline.proc_watch import WATCH
 from pipeline.testing import RedisServer, free_port
 from sip_edge.testing import (
     EdgeProcess,
@@ -163,9 +164,12 @@ def agent(redis_server: RedisServer, edge_dir: Path) -> Iterator[Agent]:
             started.append(start_worker("tts_worker", edge_dir, redis_server.url))
             for w in started:
                 poll_until(w.healthy, 180, f"{w.name} healthy", interval=0.5)
+                WATCH.add_popen(w.name, "agent", lambda w=w: w.proc, w.log_path)
             yield Agent(started, fake)
             assert len(anthropic.requests) >= 1
         finally:
+            for w in started:
+                WATCH.remove(w.name)
             codes = {w.name: w.stop() for w in started}
         for w in started:
             assert "Traceback" not in w.log(), w.log()[-5000:]

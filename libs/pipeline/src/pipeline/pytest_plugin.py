@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from .bus import Bus
+from .proc_watch import WATCH
 from .testing import RedisServer
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
+    with RedisServer() as server, server.watched("redis_server"):
         yield server
 
 
@@ -23,3 +24,16 @@ async def bus(redis_server: RedisServer) -> AsyncIterator[Bus]:
     await b.redis.flushdb()
     yield b
     await b.close()
+
+
+@pytest.fixture(autouse=True)
+def _watched_services_alive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test at once when a service its fixtures started has died (before the test:
+    it died earlier; after: it died during the test), with its exit status and log."""
+    deaths = WATCH.deaths(request.fixturenames)
+    if deaths:
+        pytest.fail("\n\n".join(deaths), pytrace=False)
+    yield
+    deaths = WATCH.deaths(request.fixturenames)
+    if deaths:
+        pytest.fail("\n\n".join(deaths), pytrace=False)

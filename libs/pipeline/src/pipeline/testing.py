@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from .proc_watch import WATCH
 
 
 def free_port() -> int:
@@ -23,6 +27,21 @@ class RedisServer:
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="pabx-redis-"))
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "redis.log"
+
+    @contextlib.contextmanager
+    def watched(self, fixture: str) -> Iterator[None]:
+        """Registers this server with :data:`pipeline.proc_watch.WATCH` for the tests
+        that use ``fixture`` while inside (a restart in place stays watched)."""
+        name = f"redis-server :{self.port}"
+        WATCH.add_popen(name, fixture, lambda: self.proc, self.log_path)
+        try:
+            yield
+        finally:
+            WATCH.remove(name)
 
     @property
     def url(self) -> str:
@@ -45,6 +64,8 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.dir),
+                "--logfile",
+                str(self.log_path),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

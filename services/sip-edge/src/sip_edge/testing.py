@@ -4,6 +4,7 @@ it is compared (normalized cross-correlation)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ import sys
 import time
 import urllib.request
 import wave
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 from asp import ASPError, from_entry, to_entry
 from asp import streams as layout
 from asp.messages import Message, ResponseAudio, SessionStart
+from pipeline.proc_watch import WATCH
 
 
 def speech_wav(text: str, path: Path, voice: str = "pt-br", rate: int = 8000) -> Path:
@@ -199,6 +201,16 @@ class EdgeProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @contextlib.contextmanager
+    def watched(self, fixture: str, name: str = "sip-edge") -> Iterator[None]:
+        """While inside, the tests that use ``fixture`` fail at once if this process dies
+        (pipeline.proc_watch), with its exit status and the end of its log."""
+        WATCH.add_popen(name, fixture, lambda: self.proc, self.log_path)
+        try:
+            yield
+        finally:
+            WATCH.remove(name)
 
     @property
     def uri(self) -> str:
