@@ -1,15 +1,22 @@
 // @vitest-environment node
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM module without types
 import { resolvePath } from '../server/serve.mjs';
 
 const resolveP = resolvePath as (root: string, url: unknown) => string | null | undefined;
 
+const sites: string[] = [];
+afterEach(() => {
+  // nothing left in /tmp for a later run
+  for (const root of sites.splice(0)) rmSync(root, { recursive: true, force: true });
+});
+
 function site() {
   const root = mkdtempSync(join(tmpdir(), 'softphone-serve-'));
+  sites.push(root);
   mkdirSync(join(root, 'assets'));
   writeFileSync(join(root, 'index.html'), '<html></html>');
   writeFileSync(join(root, 'assets', 'app.js'), '');

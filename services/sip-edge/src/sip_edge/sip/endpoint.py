@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 _FRAME_PTIME_US = 20_000
 _MORGUE_S = 2.0
-"""How long an ended call's objects outlive the call (see Endpoint._reap)."""
+"""How long an ended call's media port outlives the call (see Endpoint._reap)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -327,7 +327,7 @@ class Endpoint:
         self._accounts: list[_Account] = []
         self._calls: dict[int, _Call] = {}
         self._graveyard: list[_Call] = []
-        self._morgue: collections.deque[tuple[float, _Call]] = collections.deque()
+        self._morgue: collections.deque[tuple[float, _MediaPort]] = collections.deque()
 
     # --- any thread ----------------------------------------------------------------------
 
@@ -482,21 +482,29 @@ class Endpoint:
         may run on any thread, and PJSUA objects must not be destroyed on one pjlib does
         not know.
 
-        The objects themselves are dropped only ``_MORGUE_S`` later: since pjproject 2.15
-        the conference bridge removes a port asynchronously, on a later tick of the media
-        clock thread, and destroying the port's memory before that tick is a
-        use-after-free in that thread. ``now``: at shutdown, after the media stopped."""
+        The two are freed at different times, each for its own hazard:
+
+        - the call wrapper at once (within one poll of its end): ``pj::Call``'s destructor
+          clears the user data of, and hangs up, whatever call then holds its pjsua slot
+          id. PJSUA hands ended slots to new calls (round robin); a wrapper freed after its
+          slot was reused would leave the new call deaf (no callbacks: no media, no
+          session) and then hang it up.
+        - the media port ``_MORGUE_S`` later: since pjproject 2.15 the conference bridge
+          removes a port asynchronously, on a later tick of the media clock thread, and
+          destroying the port's memory before that tick is a use-after-free in that thread.
+
+        ``now``: at shutdown, after the media stopped."""
         t = time.monotonic()
         while self._graveyard:
             call = self._graveyard.pop()
-            port = call.port
+            port, call.port = call.port, None
             call.listener = None
             if port is not None:
                 port.release()  # its callbacks answer silence from now on
-            self._morgue.append((t + _MORGUE_S, call))
+                self._morgue.append((t + _MORGUE_S, port))
+            del call  # the wrapper goes now, while its slot is still free
         while self._morgue and (now or self._morgue[0][0] <= t):
-            _due, call = self._morgue.popleft()
-            call.port = None
+            self._morgue.popleft()
 
     def incoming(self, acc: _Account, call_id: int) -> None:
         call = _Call(self, acc, call_id)
