@@ -25,7 +25,7 @@ from sip_edge.testing import EdgeProcess, find_session, last_entry_id
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "support"))
 
-from rtpphone import SipUA  # noqa: E402
+from rtpphone import SipUA
 
 SLOTS = 1 + 8  # SIP_EDGE_MAX_CALLS=1 plus the room sip-edge keeps to answer 486 itself
 
