@@ -15,10 +15,12 @@ from asp import (
     ResponseAudio,
     SessionStart,
     SessionStarted,
+    TurnTiming,
     decode_json,
     parse_message,
 )
-from asp.messages import CallActionKind, SessionStatus, now_iso, parse_timestamp
+from asp.messages import TIMING_STEPS, CallActionKind, SessionStatus, now_iso, parse_timestamp
+from asp.streams import stages_for
 from asp.testing import SAMPLES, SESSION_ID
 
 
@@ -220,3 +222,39 @@ def test_json_decoder_rejects_what_json_cannot_say() -> None:
         with pytest.raises(ASPError) as info:
             decode_json(text)
         assert info.value.code == ErrorCode.INVALID_MESSAGE_FORMAT
+
+
+def test_turn_timing_carries_its_steps_in_order() -> None:
+    msg = TurnTiming(
+        session_id=SESSION_ID, stage="edge", utterance_id="u1", edge_e2e_ms=900, end_of_turn_ms=0
+    )
+    assert msg.steps_ms() == {"end_of_turn_ms": 0, "edge_e2e_ms": 900}
+    assert list(msg.steps_ms()) == [s for s in TIMING_STEPS if s in msg.steps_ms()]
+    assert parse_message(msg.serialize()) == msg
+    assert stages_for("turn.timing") == ()  # the session log only: no stage consumes it
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"stt_ms": -1},
+        {"llm_first_token_ms": None, "llm_first_clause_ms": None},
+        {"tts_first_audio_ms": 1.5},
+        {"edge_e2e_ms": "900"},
+        {"stt_ms": True},
+        {"stage": "no spaces allowed"},
+        {"stage": ...},
+        {"utterance_id": ""},
+    ],
+)
+def test_turn_timing_rejects_bad_steps(changes: dict[str, Any]) -> None:
+    assert code_of(wire("turn.timing", **changes)) == ErrorCode.INVALID_MESSAGE_FORMAT
+
+
+def test_turn_timing_needs_a_step_and_no_negative_one() -> None:
+    with pytest.raises(ASPError) as info:
+        TurnTiming(session_id=SESSION_ID, stage="stt", utterance_id="u1")
+    assert "no step" in info.value.error.message
+    with pytest.raises(ASPError) as info:
+        TurnTiming(session_id=SESSION_ID, stage="stt", stt_ms=-5)
+    assert "turn.timing.stt_ms" in info.value.error.message

@@ -98,3 +98,18 @@ def test_entry_with_mismatched_session_or_audio() -> None:
         from_entry({**entry, "session_id": "00000000-0000-4000-8000-000000000000"})
     with pytest.raises(ASPError):
         from_entry({**entry, "audio": 5})
+
+
+def test_turn_timing_entry_shows_its_steps_as_plain_fields() -> None:
+    msg = SAMPLES["turn.timing"]
+    entry = to_entry(msg)
+    assert entry["type"] == "turn.timing"
+    assert entry["stage"] == "llm"
+    assert entry["utterance_id"] == "u-1"
+    assert entry["response_id"] == "r-u-1"
+    assert entry["llm_first_token_ms"] == 331
+    assert entry["llm_first_clause_ms"] == 837
+    assert "stt_ms" not in entry  # steps it does not carry stay out
+    assert from_entry(entry) == msg
+    # The plain copies are for people: the event is read from ``data``.
+    assert from_entry({**entry, "llm_first_token_ms": "9999"}) == msg

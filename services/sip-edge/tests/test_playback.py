@@ -121,3 +121,20 @@ def test_duplicates_and_chunks_after_final_are_ignored() -> None:
 def test_frame_size_must_be_pcm16(size: int) -> None:
     with pytest.raises(ValueError, match="frame_bytes"):
         Pacer(size)
+
+
+def test_the_first_frame_of_each_response_is_reported_once() -> None:
+    p = Pacer(FB)
+    p.push("r1", 0, tagged(1, 2), True)
+    p.push("r2", 0, bytes([2]) * (FB // 2), True)  # shorter than a frame
+    assert p.take_started() == []  # queued is not played
+    play(p, 1)
+    assert p.take_started() == ["r1"]
+    play(p, 1)
+    assert p.take_started() == []  # the second frame of r1 is not a start
+    play(p, 2)
+    assert p.take_started() == ["r2"]
+    p.push("r3", 0, tagged(3, 1), True)
+    p.cancel("r3")
+    play(p, 2)
+    assert p.take_started() == []  # cut before it played

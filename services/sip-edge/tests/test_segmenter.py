@@ -94,3 +94,15 @@ def test_prefix_padding_edges(prefix: int) -> None:
     events = run(seg, [(0.0, 40), (0.9, 20), (0.0, 5)])
     utt = next(e for e in events if isinstance(e, UtteranceReady))
     assert len(utt.audio) // FRAME == prefix // 20 + 20 + min(5, -(-prefix // 20))
+
+
+def test_utterance_says_how_long_the_closing_silence_was() -> None:
+    # The end of the turn is measured from the last voiced frame: the silence that closed
+    # the turn is what the edge subtracts from "now".
+    seg = Segmenter(SegmenterParams(silence_threshold_ms=500))
+    events = run(seg, [(0.0, 10), (0.9, 30), (0.2, 3), (0.9, 2), (0.0, 25)])
+    utt = next(e for e in events if isinstance(e, UtteranceReady))
+    assert utt.silence_ms == 500
+    seg = Segmenter(SegmenterParams(silence_threshold_ms=300))
+    utt = next(e for e in run(seg, [(0.9, 30), (0.0, 40)]) if isinstance(e, UtteranceReady))
+    assert utt.silence_ms == 300

@@ -164,3 +164,18 @@ def test_a_deferred_frame_judged_silent_does_not_count() -> None:
         t.on_caller_frame(QUIET, 0.0)
         t.on_caller_frame(QUIET, 0.0)  # 60 ms: the burst ends
     assert t.playing
+
+
+def test_the_utterance_carries_its_closing_silence_and_played_answers_are_reported() -> None:
+    t = make()
+    actions: list[object] = []
+    for prob in [0.9] * 30 + [0.0] * 30:
+        a, _ = step(t, prob)
+        actions += a
+    assert [a.silence_ms for a in actions if isinstance(a, PublishUtterance)] == [500]
+    t.push_audio("r-u1", 0, b"\x22" * FB * 2, True)
+    assert t.take_started() == []
+    step(t, 0.0)
+    assert t.take_started() == ["r-u1"]
+    step(t, 0.0)
+    assert t.take_started() == []

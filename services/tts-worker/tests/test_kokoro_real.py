@@ -87,7 +87,7 @@ def test_official_voices_file_name_is_accepted(tmp_path: Path) -> None:
     tts = KokoroTTS(s.kokoro_model, official, voice="jf_alpha")
     tts.load()
     assert "jm_kumo" in tts.voices
-    assert tts.voice_id("pt") == "kokoro:kokoro-v1.0.int8.onnx+voices-v1.0.bin:jf_alpha:pt"
+    assert tts.voice_id("pt") == "kokoro:kokoro-v1.0.int8.onnx+voices-v1.0.bin:jf_alpha:pt-br"
 
 
 def test_voice_missing_from_the_file_fails_at_load(tmp_path: Path) -> None:

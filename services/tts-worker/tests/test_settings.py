@@ -38,8 +38,19 @@ def test_own_files_and_voice() -> None:
     assert isinstance(kokoro, KokoroTTS)
     assert (kokoro.model_path, kokoro.voices_path) == (Path("/m/k.onnx"),
                                                        Path("/m/voices-v1.0.bin"))
-    assert router.voice_id() == "kokoro:k.onnx+voices-v1.0.bin:pf_dora:pt"
+    assert router.voice_id() == "kokoro:k.onnx+voices-v1.0.bin:pf_dora:pt-br"
     assert router.fallback is None
+
+
+def test_voice_identity_names_what_changes_the_sound() -> None:
+    # The phrase cache keys on voice_id: tags Kokoro speaks alike share it, speed does not.
+    router = build_tts(TTSSettings.from_env({}))
+    assert router.voice_id("pt") == router.voice_id("pt-BR") == router.voice_id("pt_br")
+    assert router.voice_id("pt-PT") != router.voice_id("pt")
+    faster = build_tts(TTSSettings.from_env({"TTS_SPEED": "1.2"}))
+    assert faster.voice_id("pt") == router.voice_id("pt").replace(".npz:", ".npz@1.2x:")
+    other = build_tts(TTSSettings.from_env({"TTS_VOICE": "jf_alpha"}))
+    assert other.voice_id("pt") != router.voice_id("pt")
 
 
 def test_fake_provider_for_benchmarks() -> None:
@@ -60,8 +71,22 @@ def test_fake_provider_for_benchmarks() -> None:
         ({"TTS_FALLBACK": "gtts"}, "TTS_FALLBACK"),
         ({"TTS_RETRIES": "-1"}, "TTS_RETRIES"),
         ({"TTS_LANG": "português"}, "TTS_LANG must be a language code"),
+        ({"TTS_CACHE_MAX_PHRASES": "-1"}, "TTS_CACHE_MAX_PHRASES"),
+        ({"TTS_CACHE_MAX_PHRASES": "1000"}, "TTS_CACHE_MAX_PHRASES"),
+        ({"TTS_CACHE_TTL_S": "10"}, "TTS_CACHE_TTL_S"),
+        ({"TTS_CACHE_REFRESH_S": "0"}, "TTS_CACHE_REFRESH_S"),
+        ({"TTS_CACHE_PHRASES": "Claro.|" + "a" * 301}, "TTS_CACHE_PHRASES"),
     ],
 )
 def test_bad_settings(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TTSSettings.from_env(env)
+
+
+def test_phrase_cache_settings() -> None:
+    s = TTSSettings.from_env({})
+    assert s.cache_phrases == ("Claro.", "Certo.", "Um momento.")
+    assert (s.cache_max_phrases, s.cache_ttl_s, s.cache_refresh_s) == (32, 7 * 86400, 60.0)
+    s = TTSSettings.from_env({"TTS_CACHE_PHRASES": " Pois não. |  | Só um momento.|Pois não."})
+    assert s.cache_phrases == ("Pois não.", "Só um momento.")
+    assert TTSSettings.from_env({"TTS_CACHE_PHRASES": "-"}).cache_phrases == ()

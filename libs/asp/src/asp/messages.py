@@ -399,10 +399,64 @@ class CallAction(Message):
             raise fail("call.action.digits", "dtmf needs digits among 0-9 * # A-D")
 
 
+TIMING_STEPS = (
+    "end_of_turn_ms",
+    "stt_ms",
+    "llm_first_token_ms",
+    "llm_first_clause_ms",
+    "tts_first_audio_ms",
+    "edge_e2e_ms",
+)
+"""The steps of a turn that ``turn.timing`` can carry, in the order they happen."""
+
+
+@message("turn.timing", since="1.1")
+@dataclasses.dataclass(frozen=True, slots=True)
+class TurnTiming(Message):
+    """Where a turn's time went: each stage appends the steps it measured, in ms.
+
+    sip-edge: ``end_of_turn_ms`` (the caller's last voiced frame -> utterance published) and
+    ``edge_e2e_ms`` (last voiced frame -> first frame of the answer played); stt-worker:
+    ``stt_ms``; llm-worker: ``llm_first_token_ms`` and ``llm_first_clause_ms``; tts-worker:
+    ``tts_first_audio_ms`` (first sentence of a response -> its first audio published).
+    Written to the session log only: no stage consumes it.
+    """
+
+    session_id: SessionId
+    stage: Ident
+    utterance_id: Ident | None = None
+    response_id: Ident | None = None
+    end_of_turn_ms: int | None = None
+    stt_ms: int | None = None
+    llm_first_token_ms: int | None = None
+    llm_first_clause_ms: int | None = None
+    tts_first_audio_ms: int | None = None
+    edge_e2e_ms: int | None = None
+    timestamp: str = dataclasses.field(default_factory=now_iso)
+
+    def __post_init__(self) -> None:
+        steps = self.steps_ms()
+        if not steps:
+            raise fail("turn.timing", "carries no step (end_of_turn_ms, stt_ms, ...)")
+        for name, value in steps.items():
+            if value < 0:
+                raise fail(f"turn.timing.{name}", "must be >= 0")
+
+    def steps_ms(self) -> dict[str, int]:
+        """The steps this event carries: name -> milliseconds."""
+        out: dict[str, int] = {}
+        for name in TIMING_STEPS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
 __all__ = [
     "DTMF_DIGITS",
     "PROTOCOL_VERSION",
     "REGISTRY",
+    "TIMING_STEPS",
     "Adjustment",
     "AudioEnd",
     "CallAction",
@@ -430,6 +484,7 @@ __all__ = [
     "SpeechStart",
     "Statistics",
     "Transcript",
+    "TurnTiming",
     "Utterance",
     "now_iso",
     "parse_message",

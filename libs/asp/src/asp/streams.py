@@ -24,7 +24,7 @@ import msgpack
 from .codec import unpack_msgpack
 from .errors import ASPError, ErrorCode
 from .fields import UUID_PATTERN
-from .messages import Message, now_iso, parse_message
+from .messages import TIMING_STEPS, Message, now_iso, parse_message
 
 PREFIX = "asp"
 
@@ -141,18 +141,23 @@ def dead_letter_stream(stage: Stage) -> str:
 
 
 ID_FIELDS = ("call_id", "utterance_id", "response_id", "seq")
+READABLE_FIELDS = (*ID_FIELDS, "stage", *TIMING_STEPS)
+"""Fields copied as plain entry fields (besides ``data``), so XRANGE shows them: the
+event's ids and, for ``turn.timing``, the stage and its steps in ms."""
 AUDIO_FIELD = "audio"
 
 
 def to_entry(msg: Message) -> dict[str, Any]:
-    """The stream entry of a message: readable fields, msgpack ``data``, raw ``audio``."""
+    """The stream entry of a message: readable fields, msgpack ``data``, raw ``audio``.
+
+    The readable fields are copies; ``from_entry`` reads ``type``, ``data`` and ``audio``."""
     data = msg.serialize()
     data.pop("type")
     entry: dict[str, Any] = {"type": msg.TYPE}
     session_id = data.get("session_id")
     if session_id is not None:
         entry["session_id"] = session_id
-    for name in ID_FIELDS:
+    for name in READABLE_FIELDS:
         value = data.get(name)
         if value is not None:
             entry[name] = value

@@ -31,6 +31,7 @@ from .messages import (
     SpeechStart,
     Statistics,
     Transcript,
+    TurnTiming,
     Utterance,
 )
 
@@ -169,6 +170,15 @@ SAMPLES: dict[str, Message] = {
         CallDtmf(session_id=SESSION_ID, digit="5", timestamp=TS),
         CallAction(
             session_id=SESSION_ID, action=CallActionKind.TRANSFER, target="1002", timestamp=TS
+        ),
+        TurnTiming(
+            session_id=SESSION_ID,
+            stage="llm",
+            utterance_id="u-1",
+            response_id="r-u-1",
+            llm_first_token_ms=331,
+            llm_first_clause_ms=837,
+            timestamp=TS,
         ),
     ]
 }

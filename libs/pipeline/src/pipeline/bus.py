@@ -7,7 +7,9 @@ the services writes to Redis streams directly.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,6 +21,12 @@ from redis.exceptions import ResponseError
 log = logging.getLogger(__name__)
 
 Entry = tuple[str, dict[bytes, bytes]]
+
+PHRASE_REGISTRY = layout.cache_key("tts", "phrases")
+"""Sorted set of the fixed phrases the TTS keeps synthesized: member ``[language, text]``
+(JSON), score the last time a worker registered it. Bounded to ``MAX_REGISTERED_PHRASES``."""
+MAX_REGISTERED_PHRASES = 64
+MAX_PHRASE_CHARS = 300
 
 
 def _id(raw: bytes | str) -> str:
@@ -238,3 +246,80 @@ class Bus:
                 pipe.expire(key, layout.SESSION_ENDED_TTL_S)
             pipe.zrem(layout.ACTIVE_SESSIONS, session_id)
             await pipe.execute()
+
+    # --- response turns (the TTS orders a response's sentences across replicas) ---------
+
+    async def turn_progress(self, session_id: str, response_id: str) -> tuple[int, int]:
+        """(next sentence, next chunk seq) of a response: what has been published so far."""
+        sentence, chunk = await self.redis.hmget(
+            layout.turn_key(session_id, response_id), ["next_sentence", "next_chunk"]
+        )
+        return int(sentence or 0), int(chunk or 0)
+
+    def advance_turn_commands(
+        self, session_id: str, response_id: str, next_sentence: int, next_chunk: int, ttl_s: int
+    ) -> list[tuple[Any, ...]]:
+        """The commands that record a published sentence, to run with its last chunks."""
+        key = layout.turn_key(session_id, response_id)
+        return [
+            ("hset", key, "next_chunk", next_chunk),
+            ("hset", key, "next_sentence", next_sentence),
+            ("expire", key, ttl_s),
+        ]
+
+    async def skip_sentence(self, session_id: str, response_id: str, next_sentence: int) -> None:
+        """A cut sentence: the next one may go out."""
+        await self.redis.hset(
+            layout.turn_key(session_id, response_id), "next_sentence", next_sentence
+        )
+
+    # --- shared caches (the TTS phrase cache) ---------------------------------------------
+
+    async def cached(self, key: str, ttl_s: int) -> bytes | None:
+        """The bytes cached under ``key``, its TTL renewed (what is used does not expire)."""
+        raw = await self.redis.getex(key, ex=ttl_s)
+        return None if raw is None else bytes(raw)
+
+    async def cache(self, key: str, value: bytes, ttl_s: int) -> None:
+        await self.redis.set(key, value, ex=ttl_s)
+
+    async def refresh_cached(self, keys: Sequence[str], ttl_s: int) -> list[bool]:
+        """Renews the TTL of each key; True where the key exists."""
+        if not keys:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.expire(key, ttl_s)
+            return [bool(r) for r in await pipe.execute()]
+
+    async def register_phrases(self, language: str, texts: Iterable[str]) -> None:
+        """Asks the TTS to keep these phrases synthesized (a persona's greeting, apology,
+        goodbye). Re-registering refreshes them; the oldest beyond the bound go."""
+        members = {
+            json.dumps([language, text], ensure_ascii=False): time.time()
+            for text in texts
+            if text.strip() and len(text) <= MAX_PHRASE_CHARS
+        }
+        if not members:
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(PHRASE_REGISTRY, members)  # type: ignore[arg-type]
+            pipe.zremrangebyrank(PHRASE_REGISTRY, 0, -MAX_REGISTERED_PHRASES - 1)
+            await pipe.execute()
+
+    async def registered_phrases(self) -> list[tuple[str, str]]:
+        """The registered phrases as (language, text), most recently registered first."""
+        raw = await self.redis.zrevrange(PHRASE_REGISTRY, 0, MAX_REGISTERED_PHRASES - 1)
+        out: list[tuple[str, str]] = []
+        for member in raw:
+            try:
+                value = json.loads(member)
+            except ValueError:
+                continue  # not written by register_phrases: ignored
+            if (
+                isinstance(value, list)
+                and len(value) == 2
+                and all(isinstance(v, str) and v.strip() for v in value)
+            ):
+                out.append((value[0], value[1]))
+        return out

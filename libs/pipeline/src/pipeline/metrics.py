@@ -23,3 +23,13 @@ QUEUE_WAIT = Histogram(
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
 )
+
+TURN_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0)
+"""Buckets of the per-turn step times (0.05-10 s), shared with the sip-edge's histograms."""
+TURN_STEP_SECONDS = Histogram(
+    "asp_turn_step_seconds",
+    "Where a caller's turn spent its time, by step (the steps of turn.timing): stt, "
+    "llm_first_token, llm_first_clause, tts_first_audio",
+    ["step"],
+    buckets=TURN_BUCKETS,
+)

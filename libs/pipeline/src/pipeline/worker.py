@@ -17,10 +17,11 @@ import abc
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from asp import ASPError, Message, ResponseText, Stage, from_entry
+from asp import ASPError, Message, ResponseText, Stage, TurnTiming, from_entry
 from asp.messages import parse_timestamp
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -76,6 +77,34 @@ class StreamWorker(abc.ABC):
     async def handle(self, job: Job) -> None:
         """Processes one event; publishes its output through ``self.bus``."""
 
+    async def on_ready(self) -> None:  # noqa: B027 - an optional hook
+        """Called each time the worker (re)connects to Redis, before it reads work (its
+        /health stays unhealthy until this returns). Nothing by default."""
+
+    def turn_timing(
+        self,
+        session_id: str,
+        steps_s: Mapping[str, float],
+        *,
+        utterance_id: str | None = None,
+        response_id: str | None = None,
+    ) -> TurnTiming:
+        """The ``turn.timing`` event of this stage for ``steps_s`` (step name without the
+        ``_ms`` suffix -> seconds, e.g. ``{"stt": 0.21}``); each step is also observed in
+        ``asp_turn_step_seconds``. The caller publishes it with its output."""
+        ms: dict[str, int] = {}
+        for step, seconds in steps_s.items():
+            value = max(0.0, seconds)
+            metrics.TURN_STEP_SECONDS.labels(step).observe(value)
+            ms[f"{step}_ms"] = round(value * 1000)
+        return TurnTiming(
+            session_id=session_id,
+            stage=self.stage.value,
+            utterance_id=utterance_id,
+            response_id=response_id,
+            **ms,  # type: ignore[arg-type]
+        )
+
     def work_id(self, msg: Message) -> str | None:
         """The id of the work an event stands for (None: not deduplicated)."""
         for name in ("utterance_id", "response_id"):
@@ -115,6 +144,7 @@ class StreamWorker(abc.ABC):
                 try:
                     if not self.ready:
                         await self.bus.ensure_group(self.stage)
+                        await self.on_ready()
                         self.ready = True
                         backoff = 0.2
                         if maintain is None:

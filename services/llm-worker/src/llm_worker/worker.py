@@ -8,6 +8,12 @@
   cancelled set) and the history keeps only what the caller heard;
 - ``session.end``: the session's keys get their post-call TTL.
 
+The persona's fixed phrases (greeting, apology, goodbye) are registered for the TTS phrase
+cache (``Bus.register_phrases``) when the worker connects and at each session start, so
+they are spoken from Redis without synthesis. A reply that hangs up without a word says the
+goodbye first. Each reply appends a ``turn.timing`` event: time to the first token and to
+the first clause (``llm_first_token_ms``, ``llm_first_clause_ms``).
+
 The conversation history lives in Redis (``asp:history:{session}``), so any replica can
 take the next turn.
 """
@@ -41,7 +47,7 @@ from .events import ChatRequest
 from .history import History
 from .persona import Persona
 from .providers.base import LLMProvider
-from .reply import ReplyAction, ReplySentence, reply
+from .reply import ReplyAction, ReplyTimings, reply
 from .splitter import SentenceSplitter
 
 log = logging.getLogger(__name__)
@@ -75,6 +81,13 @@ class LLMWorker(StreamWorker):
         self.temperature = temperature
         self.first_clause_min_chars = first_clause_min_chars
         self.after_call = after_call  # enqueues the post-call job (arq)
+
+    @property
+    def fixed_phrases(self) -> tuple[str, ...]:
+        return (self.persona.greeting, self.persona.apology, self.persona.goodbye)
+
+    async def on_ready(self) -> None:
+        await self.bus.register_phrases(self.persona.language, self.fixed_phrases)
 
     def work_id(self, msg: object) -> str | None:
         if isinstance(msg, SessionStart):
@@ -114,6 +127,8 @@ class LLMWorker(StreamWorker):
             },
         )
         await self.bus.redis.zadd(layout.ACTIVE_SESSIONS, {msg.session_id: time.time()})
+        # Kept registered while calls come in (the registry keeps the most recent ones).
+        await self.bus.register_phrases(self.persona.language, self.fixed_phrases)
         await self.bus.publish(
             ResponseStart(session_id=msg.session_id, response_id=GREETING_ID), stages=()
         )
@@ -149,11 +164,13 @@ class LLMWorker(StreamWorker):
         spoken: list[str] = []
         cancelled = False
         seq = 0
+        timings = ReplyTimings()
         events = reply(
             self.provider,
             request,
             apology=self.persona.apology,
             splitter=SentenceSplitter(first_clause_min_chars=self.first_clause_min_chars),
+            timings=timings,
             logger=lg,
         )
         try:
@@ -161,18 +178,20 @@ class LLMWorker(StreamWorker):
                 if await self.bus.is_cancelled(sid, response_id):
                     cancelled = True
                     break
-                if isinstance(event, ReplySentence):
-                    spoken.append(event.text)
-                    await self.bus.publish(
-                        ResponseText(session_id=sid, response_id=response_id, seq=seq,
-                                     text=event.text, is_final=False)
-                    )
-                    seq += 1
-                elif isinstance(event, ReplyAction):
+                if isinstance(event, ReplyAction):
+                    if event.action.action == "hangup" and not spoken:
+                        # Hanging up without a word: the caller hears the (cached) goodbye.
+                        spoken.append(self.persona.goodbye)
+                        await self._say(sid, response_id, seq, self.persona.goodbye)
+                        seq += 1
                     kind = CallActionKind(event.action.action)
                     await self.bus.publish(
                         CallAction(session_id=sid, action=kind, target=event.action.target)
                     )
+                else:
+                    spoken.append(event.text)
+                    await self._say(sid, response_id, seq, event.text)
+                    seq += 1
         finally:
             await events.aclose()  # stops the provider at once on cancel
         if not cancelled:
@@ -180,9 +199,21 @@ class LLMWorker(StreamWorker):
                 ResponseText(session_id=sid, response_id=response_id, seq=seq, text="",
                              is_final=True)
             )
+        steps = {"llm_first_token": timings.ttft_s, "llm_first_clause": timings.first_sentence_s}
+        measured = {k: v for k, v in steps.items() if v is not None}
+        if measured:
+            await self.bus.publish(self.turn_timing(
+                sid, measured, utterance_id=msg.utterance_id, response_id=response_id
+            ))
         lg.info("response %s: %d sentences%s", response_id, len(spoken),
                 " (cancelled)" if cancelled else "")
         await self._save_history(sid, history, spoken, interrupted=cancelled)
+
+    async def _say(self, session_id: str, response_id: str, seq: int, text: str) -> None:
+        await self.bus.publish(
+            ResponseText(session_id=session_id, response_id=response_id, seq=seq, text=text,
+                         is_final=False)
+        )
 
     async def _cancelled(self, msg: ResponseCancel) -> None:
         """Barge-in: the last answer was cut; keep only its first sentence, marked as cut."""

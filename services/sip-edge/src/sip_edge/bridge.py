@@ -14,12 +14,17 @@ audio.end           yes
 response.cancel     yes                                   ``asp:work:llm``, ``asp:work:tts``
 call.dtmf           yes                                   ``asp:work:llm``
 session.end         yes                                   ``asp:work:llm``
+turn.timing         yes
 ==================  ====================================  =============================
 
 Reads the session log (XREAD, from the entry of its own session.start on) and hands
 ``response.audio``, ``response.cancel``, ``call.action`` and ``session.started/updated`` to the
 call. Reading pauses while the playback buffer is above its high-water mark
 (back-pressure: Redis holds the rest of a long answer).
+
+``turn.timing`` events (the workers' and the edge's own) are skipped when reading. The
+writer tells the call when each event is in Redis (``on_written``): the end of the turn is
+measured up to the utterance actually published.
 
 Faults: Redis unreachable -> the call stays up (``on_undelivered`` lets the call tell the
 caller, e.g. with a short apology, when a turn cannot reach the pipeline); the writer keeps
@@ -62,7 +67,9 @@ EDGE_TYPES = frozenset(
     }
 )
 """Types this edge writes itself: seen again when reading the log, and skipped."""
-_EDGE_TYPES_B = frozenset(t.encode() for t in EDGE_TYPES)
+NOT_FOR_THE_EDGE = frozenset({"turn.timing"})
+"""Types other writers put in the session log for people and dashboards: skipped unread."""
+_SKIPPED_B = frozenset(t.encode() for t in EDGE_TYPES | NOT_FOR_THE_EDGE)
 
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
@@ -104,9 +111,11 @@ class SessionBridge:
         log: logging.LoggerAdapter[Any] | logging.Logger,
         block_ms: int = 500,
         on_undelivered: Handler | None = None,
+        on_written: Handler | None = None,
     ) -> None:
         self._bus = bus
         self._on_undelivered = on_undelivered
+        self._on_written = on_written
         self._reported: set[int] = set()
         self.session_id = session_id
         self.stream = layout.session_stream(session_id)
@@ -217,6 +226,11 @@ class SessionBridge:
             if msg.TYPE == "session.start":
                 self._read_from = entry_id
                 self._started.set()
+            if self._on_written is not None:
+                try:
+                    self._on_written(msg)
+                except Exception:
+                    self._log.exception("written-event handler failed")
 
     async def _write(self, msg: Message) -> str:
         extra: list[tuple[Any, ...]] = []
@@ -250,7 +264,7 @@ class SessionBridge:
         for entry_id, fields in entries:
             self._read_from = entry_id
             kind = fields.get(b"type") if isinstance(fields, dict) else None
-            if kind in _EDGE_TYPES_B:
+            if kind in _SKIPPED_B:
                 continue
             try:
                 msg = from_entry(fields)

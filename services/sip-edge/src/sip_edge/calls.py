@@ -3,11 +3,17 @@
 :class:`CallSession` is the :class:`~sip_edge.sip.CallListener` of a call. It owns the call's
 state machine, its VAD classifier, its :class:`~sip_edge.call.Turns` (segmenter + pacer +
 barge-in guard) and its :class:`~sip_edge.bridge.SessionBridge`.
+
+Where a turn's time went, as the edge sees it (histograms, and ``turn.timing`` events on the
+session log): ``end_of_turn_ms``, from the caller's last voiced frame to the utterance
+published on Redis (the VAD's closing silence and any Redis delay), and ``edge_e2e_ms``,
+from the last voiced frame to the first frame of the answer handed to the media clock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -28,6 +34,7 @@ from asp.messages import (
     SessionStarted,
     SessionUpdated,
     SpeechStart,
+    TurnTiming,
     Utterance,
     now_iso,
 )
@@ -100,6 +107,10 @@ class CallSession:
         self._utterances = 0
         self._answered_at = time.monotonic()
         self._turn_ended_at: float | None = None
+        self._speech_ends: dict[str, float] = {}  # utterance id -> last voiced frame (monotonic)
+        self._answer_due: tuple[str, float] | None = None  # (utterance id, its speech end)
+        self._played_any = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._greeted = False
         self._awaiting_first_audio: set[str] = set()
         self._silence = bytes(320)
@@ -112,6 +123,7 @@ class CallSession:
     def on_media(self, sample_rate: int, codec: str) -> None:
         if self.machine.state is not CallState.ANSWERING:
             return
+        self._loop = asyncio.get_running_loop()
         self.audio = AudioConfig(sample_rate=sample_rate)
         self._silence = bytes(self.audio.frame_bytes)
         self.classifier = make_classifier(self.settings.vad, sample_rate, self.vad.threshold)
@@ -132,6 +144,7 @@ class CallSession:
             self._wants_more,
             self.log,
             on_undelivered=self._undelivered,
+            on_written=self._written,
         )
         self.bridge.start(
             SessionStart(
@@ -179,10 +192,14 @@ class CallSession:
         elif isinstance(action, PublishUtterance):
             self._utterances += 1
             self.metrics.vad_events.labels("utterance").inc()
+            utterance_id = f"u{self._utterances}"
+            self._speech_ends[utterance_id] = time.monotonic() - action.silence_ms / 1000
+            if len(self._speech_ends) > 32:  # utterances Redis never took (backlog dropped)
+                del self._speech_ends[next(iter(self._speech_ends))]
             bridge.publish(
                 Utterance(
                     session_id=self.session_id,
-                    utterance_id=f"u{self._utterances}",
+                    utterance_id=utterance_id,
                     sample_rate=self.audio.sample_rate,
                     encoding=self.audio.encoding,
                     duration_ms=action.duration_ms,
@@ -236,7 +253,15 @@ class CallSession:
 
     def next_playout_frame(self) -> bytes:
         turns = self.turns
-        return turns.next_playout_frame() if turns is not None else self._silence
+        if turns is None:
+            return self._silence
+        frame = turns.next_playout_frame()
+        if turns.pacer.started and self._loop is not None:  # a response's first frame
+            now = time.monotonic()
+            started = turns.take_started()
+            with contextlib.suppress(RuntimeError):  # a closed loop: the process is ending
+                self._loop.call_soon_threadsafe(self._first_frames_played, started, now)
+        return frame
 
     # --- Redis side (event loop) ------------------------------------------------------------
 
@@ -271,6 +296,48 @@ class CallSession:
         self._apologies_played += 1
         self.log.info("Redis unreachable: playing the apology")
         turns.push_audio(f"local-apology-{self._apologies_played}", 0, apology, True)
+
+    def _written(self, msg: Message) -> None:
+        """An event reached Redis: an utterance ends its turn's first step."""
+        if not isinstance(msg, Utterance) or self.bridge is None:
+            return
+        spoken_until = self._speech_ends.pop(msg.utterance_id, None)
+        if spoken_until is None:
+            return
+        seconds = max(0.0, time.monotonic() - spoken_until)
+        self.metrics.end_of_turn.observe(seconds)
+        self._answer_due = (msg.utterance_id, spoken_until)
+        self.bridge.publish(
+            TurnTiming(
+                session_id=self.session_id,
+                stage="edge",
+                utterance_id=msg.utterance_id,
+                end_of_turn_ms=round(seconds * 1000),
+            )
+        )
+
+    def _first_frames_played(self, response_ids: list[str], at: float) -> None:
+        """The first frame of each of these responses went to the media clock at ``at``.
+        The first one after a published utterance is its answer (the call's very first
+        response is the greeting)."""
+        for response_id in response_ids:
+            if not self._played_any:
+                self._played_any = True
+                continue
+            if self._answer_due is None or self.bridge is None:
+                continue
+            (utterance_id, spoken_until), self._answer_due = self._answer_due, None
+            seconds = max(0.0, at - spoken_until)
+            self.metrics.speech_end_to_first_frame.observe(seconds)
+            self.bridge.publish(
+                TurnTiming(
+                    session_id=self.session_id,
+                    stage="edge",
+                    utterance_id=utterance_id,
+                    response_id=response_id,
+                    edge_e2e_ms=round(seconds * 1000),
+                )
+            )
 
     def _first_audio(self, response_id: str) -> None:
         if response_id in self._awaiting_first_audio:

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from pipeline.metrics import TURN_BUCKETS
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -43,6 +44,20 @@ class Metrics:
             "sip_edge_answer_to_greeting_seconds",
             "From answering a call to the first greeting audio",
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.end_of_turn = Histogram(
+            "sip_edge_end_of_turn_seconds",
+            "From the caller's last voiced frame to the utterance published on Redis "
+            "(the VAD's closing silence included)",
+            buckets=TURN_BUCKETS,
+            registry=r,
+        )
+        self.speech_end_to_first_frame = Histogram(
+            "sip_edge_speech_end_to_first_frame_seconds",
+            "From the caller's last voiced frame to the first frame of the answer played "
+            "(the whole turn as the caller hears it)",
+            buckets=TURN_BUCKETS,
             registry=r,
         )
         self.turn_to_first_audio = Histogram(

@@ -62,6 +62,8 @@ class Pacer:
         self._closed: set[str] = set()
         self._pcm = bytearray()  # bytes of the current response, in order, not yet played
         self._buffered = 0  # bytes held in chunks not yet moved to _pcm
+        self.started: list[str] = []
+        """Responses whose first frame was played, not yet taken (:meth:`take_started`)."""
 
     # --- input --------------------------------------------------------------------------
 
@@ -140,7 +142,9 @@ class Pacer:
             if len(self._pcm) >= self.frame_bytes:
                 frame = bytes(self._pcm[: self.frame_bytes])
                 del self._pcm[: self.frame_bytes]
-                resp.started = True
+                if not resp.started:
+                    resp.started = True
+                    self.started.append(resp.response_id)
                 self.stats.frames_played += 1
                 return frame
             if resp.complete:
@@ -149,12 +153,20 @@ class Pacer:
                 self._finish(resp)
                 if tail:
                     self.stats.frames_played += 1
+                    if not resp.started:  # a response shorter than one frame
+                        resp.started = True
+                        self.started.append(resp.response_id)
                     return tail + self._silence[len(tail) :]
                 continue
             if resp.started:
                 self.stats.underruns += 1
             return self._silence
         return self._silence
+
+    def take_started(self) -> list[str]:
+        """The responses whose first frame was played since the last call, in order."""
+        started, self.started = self.started, []
+        return started
 
     def _finish(self, resp: _Response) -> None:
         self._queue.popleft()

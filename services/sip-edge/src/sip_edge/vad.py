@@ -184,6 +184,8 @@ class UtteranceReady:
     audio: bytes
     duration_ms: int
     onset_frame: int
+    silence_ms: int = 0
+    """Time since the last voiced frame: the silence that closed the turn."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -281,7 +283,8 @@ class Segmenter:
                 keep = min(len(self._audio), self._last_voiced_len + tail)
                 audio = b"".join(self._audio[:keep])
                 duration = keep * p.frame_ms
-                events.append(UtteranceReady(audio, duration, self._onset))
+                silence = self._unvoiced_run * p.frame_ms
+                events.append(UtteranceReady(audio, duration, self._onset, silence))
                 events.append(SpeechEnded(duration))
             self._reset()
         return events

@@ -1,8 +1,13 @@
-"""The STT stage: utterance (caller speech) -> transcript, on the ``stt-workers`` group."""
+"""The STT stage: utterance (caller speech) -> transcript, on the ``stt-workers`` group.
+
+The transcript goes out with a ``turn.timing`` event (``stt_ms``: from taking the utterance
+to its transcript), in the same transaction.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 
 from asp import Stage, Transcript, Utterance
 from pipeline import Bus, Job, StreamWorker
@@ -28,6 +33,7 @@ class STTWorker(StreamWorker):
         msg = job.msg
         if not isinstance(msg, Utterance):
             return
+        started = time.perf_counter()
         lg = for_session(log, msg.session_id)
         if msg.encoding != "pcm_s16le":
             lg.warning("utterance %s in %s skipped: only pcm_s16le", msg.utterance_id, msg.encoding)
@@ -46,12 +52,14 @@ class STTWorker(StreamWorker):
             "utterance %s: %.2f s of audio transcribed in %.0f ms (%d chars)",
             msg.utterance_id, result.audio_s, result.elapsed_s * 1000, len(result.text),
         )
-        await self.bus.publish(
-            Transcript(
-                session_id=msg.session_id,
-                utterance_id=msg.utterance_id,
-                text=result.text,
-                language=result.language,
-                confidence=1.0 if result.text else 0.0,
-            )
+        transcript = Transcript(
+            session_id=msg.session_id,
+            utterance_id=msg.utterance_id,
+            text=result.text,
+            language=result.language,
+            confidence=1.0 if result.text else 0.0,
         )
+        timing = self.turn_timing(
+            msg.session_id, {"stt": time.perf_counter() - started}, utterance_id=msg.utterance_id
+        )
+        await self.bus.publish_many([transcript, timing])

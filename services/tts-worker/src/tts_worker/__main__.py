@@ -8,6 +8,7 @@ from pipeline.logs import setup
 from pipeline.main import run_worker
 from pipeline.settings import WorkerSettings
 
+from .cache import PhraseCache
 from .providers import build_tts
 from .settings import TTSSettings
 from .worker import TTSWorker
@@ -31,6 +32,15 @@ def main() -> None:
                 language=settings.lang,
                 sample_rate=settings.sample_rate,
                 chunk_ms=settings.chunk_ms,
+                phrases=PhraseCache(
+                    bus,
+                    tts,
+                    phrases=settings.cache_phrases,
+                    language=settings.lang,
+                    max_phrases=settings.cache_max_phrases,
+                    ttl_s=settings.cache_ttl_s,
+                ),
+                phrase_refresh_s=settings.cache_refresh_s,
                 **worker_settings.stream_options(),
             ),
         )

@@ -1,20 +1,38 @@
-"""Key of the fixed-phrase cache (greeting, apology, goodbye).
+"""The phrase cache: fixed phrases synthesized once, kept in Redis, served without synthesis.
 
-Fixed phrases are synthesized once and kept in Redis by (text, voice, rate), so the
-greeting starts without waiting for synthesis. ``voice`` is the provider's full voice
-identity (``TTSProvider.voice_id``: engine, model, voice and language), so changing any
-of them never serves stale audio.
+Which phrases: the ones in TTS_CACHE_PHRASES (short acknowledgements: "Claro.", "Certo.",
+"Um momento.") and the ones the llm-worker registers (its persona's greeting, apology and
+goodbye, ``Bus.register_phrases``), at most TTS_CACHE_MAX_PHRASES. :meth:`PhraseCache.fill`
+synthesizes the missing ones when the worker starts, before it takes work, and again every
+TTS_CACHE_REFRESH_S (a phrase registered later, a Redis that restarted empty).
+
+Every sentence of a response whose normalized text (NFC, collapsed white space) is a cached
+phrase is served from Redis (other sentences are not looked up: no extra round trip). The key is (text, voice, rate): ``voice`` is the provider's full
+identity (``TTSProvider.voice_id``: engine, model, speed, voice and spoken language), so
+changing any of them never serves stale audio. Each use and each refresh renews the key's
+TTL (TTS_CACHE_TTL_S): a phrase in use never expires mid-call; audio of an old voice does.
+Audio from the fallback engine is never cached.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import unicodedata
+from collections.abc import Sequence
 
-from .audio import check_session_rate
+from asp import streams as layout
+from pipeline import Bus
 
-KEY_PREFIX = "pabx:tts:phrase:v1"
+from . import metrics
+from .audio import SESSION_RATES, check_session_rate, float_to_pcm16, resample
+from .errors import TTSError
+from .router import TTSRouter
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = layout.cache_key("tts", "v2")
 
 
 def normalize_text(text: str) -> str:
@@ -32,3 +50,102 @@ def phrase_cache_key(text: str, voice: str, rate: int, *, prefix: str = KEY_PREF
     check_session_rate(rate)
     digest = hashlib.sha256(json.dumps([norm, voice, rate]).encode()).hexdigest()
     return f"{prefix}:{rate}:{digest[:40]}"
+
+
+class PhraseCache:
+    """Lookups, stores and the fill of the phrase cache, through the bus."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        tts: TTSRouter,
+        *,
+        phrases: Sequence[str] = (),
+        language: str = "pt",
+        max_phrases: int = 32,
+        ttl_s: int = 7 * 86400,
+        rates: Sequence[int] = SESSION_RATES,
+    ) -> None:
+        self.bus = bus
+        self.tts = tts
+        self.language = language
+        self.max_phrases = max_phrases
+        self.ttl_s = ttl_s
+        self.rates = tuple(rates)
+        self.configured = [(language, normalize_text(p)) for p in phrases if normalize_text(p)]
+        self.known: frozenset[str] = frozenset()
+        """Normalized texts of the phrases of the last fill: the ones worth storing."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_phrases > 0
+
+    def key(self, text: str, language: str, rate: int) -> str:
+        return phrase_cache_key(text, self.tts.voice_id(language), rate)
+
+    async def lookup(self, text: str, language: str, rate: int) -> bytes | None:
+        """The cached audio of a sentence at ``rate``, or None (counted as hit or miss).
+
+        Only a sentence that is one of the phrases of the last fill is looked up: the other
+        sentences cost no Redis round trip."""
+        pcm = None
+        if self.enabled and normalize_text(text) in self.known:
+            pcm = await self.bus.cached(self.key(text, language, rate), self.ttl_s)
+        (metrics.CACHE_MISSES if pcm is None else metrics.CACHE_HITS).inc()
+        return pcm
+
+    async def store(self, text: str, language: str, rate: int, pcm: bytes, voice_id: str) -> bool:
+        """Keeps a synthesized sentence when it is one of the phrases and the voice that
+        spoke it is the one the key names (never the fallback's audio)."""
+        if not (self.enabled and normalize_text(text) in self.known and pcm):
+            return False
+        if voice_id != self.tts.voice_id(language):
+            return False
+        await self.bus.cache(self.key(text, language, rate), pcm, self.ttl_s)
+        metrics.CACHE_STORES.inc()
+        return True
+
+    async def phrases(self) -> list[tuple[str, str]]:
+        """(language, normalized text) of every phrase to keep, configured ones first."""
+        if not self.enabled:
+            return []
+        out: dict[tuple[str, str], None] = dict.fromkeys(self.configured)
+        for language, text in await self.bus.registered_phrases():
+            norm = normalize_text(text)
+            if norm:
+                out.setdefault((language, norm), None)
+        return list(out)[: self.max_phrases]
+
+    async def fill(self) -> int:
+        """Synthesizes the phrases missing from Redis (at every rate) and renews the TTL of
+        the others; returns how many phrases were synthesized. A phrase the engine cannot
+        say is logged and skipped. Raises only Redis errors."""
+        phrases = await self.phrases()
+        self.known = frozenset(text for _, text in phrases)
+        synthesized = 0
+        for language, text in phrases:
+            try:
+                keys = [self.key(text, language, rate) for rate in self.rates]
+            except TTSError as e:  # a registered language no engine knows
+                log.warning("phrase cache: skipped a phrase in %r: %s", language, e)
+                continue
+            present = await self.bus.refresh_cached(keys, self.ttl_s)
+            missing = [(r, k) for r, k, ok in zip(self.rates, keys, present, strict=True) if not ok]
+            if not missing:
+                continue
+            try:
+                syn = await self.tts.synthesize(text, language=language)
+            except TTSError as e:
+                log.warning("phrase cache: could not synthesize a phrase: %s", e)
+                continue
+            if syn.voice_id != self.tts.voice_id(language):
+                log.warning("phrase cache: %s answered instead; not cached", syn.provider)
+                continue
+            for rate, key in missing:
+                pcm = float_to_pcm16(resample(syn.samples, syn.sample_rate, rate))
+                await self.bus.cache(key, pcm, self.ttl_s)
+                metrics.CACHE_STORES.inc()
+            synthesized += 1
+        if synthesized:
+            log.info("phrase cache: %d of %d phrases synthesized", synthesized, len(phrases))
+        return synthesized

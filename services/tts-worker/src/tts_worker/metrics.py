@@ -16,3 +16,12 @@ SECONDS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
 )
 AUDIO_SECONDS = Counter("pabx_tts_audio_seconds", "Seconds of audio synthesized", ["provider"])
+CACHE_HITS = Counter(
+    "pabx_tts_phrase_cache_hits", "Sentences served from the phrase cache (no synthesis)"
+)
+CACHE_MISSES = Counter(
+    "pabx_tts_phrase_cache_misses", "Sentences not in the phrase cache (synthesized)"
+)
+CACHE_STORES = Counter(
+    "pabx_tts_phrase_cache_stores", "Phrase audio written to the cache (one per phrase and rate)"
+)

@@ -19,6 +19,8 @@ KOKORO_VOICES = Path("kokoro-voices-ja-0.1.1/voices_ja.npz")
 PIPER_MODEL = Path("piper-en_US-joe-medium-1.0.0/en_US-joe-medium.onnx")
 
 PROVIDERS = ("auto", "kokoro", "piper", "espeak", "fake")
+DEFAULT_CACHE_PHRASES = ("Claro.", "Certo.", "Um momento.")
+MAX_PHRASE_CHARS = 300  # the same bound as pipeline.bus.MAX_PHRASE_CHARS
 ONLINE_ONLY = {"gtts": "gTTS needs Google's servers; the offline default is kokoro"}
 
 
@@ -37,6 +39,12 @@ class TTSSettings:
     threads: int = 2  # TTS_THREADS: ONNX Runtime threads per engine
     timeout_s: float = 15.0  # TTS_TIMEOUT_S: per sentence
     retries: int = 1  # TTS_RETRIES
+    # TTS_CACHE_PHRASES: "|"-separated phrases kept synthesized (besides the ones the
+    # llm-worker registers: greeting, apology, goodbye); "-" for none
+    cache_phrases: tuple[str, ...] = DEFAULT_CACHE_PHRASES
+    cache_max_phrases: int = 32  # TTS_CACHE_MAX_PHRASES: 0 turns the phrase cache off
+    cache_ttl_s: int = 7 * 86400  # TTS_CACHE_TTL_S: renewed on each use and each refresh
+    cache_refresh_s: float = 60.0  # TTS_CACHE_REFRESH_S: how often missing phrases are filled
     cache: Path = Path()  # PABX_CACHE
 
     @classmethod
@@ -57,6 +65,10 @@ class TTSSettings:
                 threads=r.integer("TTS_THREADS", cls.threads),
                 timeout_s=r.number("TTS_TIMEOUT_S", cls.timeout_s),
                 retries=r.integer("TTS_RETRIES", cls.retries),
+                cache_phrases=_phrases(r.text("TTS_CACHE_PHRASES")),
+                cache_max_phrases=r.integer("TTS_CACHE_MAX_PHRASES", cls.cache_max_phrases),
+                cache_ttl_s=r.integer("TTS_CACHE_TTL_S", cls.cache_ttl_s),
+                cache_refresh_s=r.number("TTS_CACHE_REFRESH_S", cls.cache_refresh_s),
                 cache=cache_dir(env),
             )
         except ValueError as e:
@@ -83,6 +95,14 @@ class TTSSettings:
             raise ConfigError(f"TTS_LANG must be a language code like pt or pt-BR: {self.lang!r}")
         if self.threads <= 0 or self.timeout_s <= 0 or self.retries < 0:
             raise ConfigError("TTS_THREADS and TTS_TIMEOUT_S must be positive, TTS_RETRIES >= 0")
+        if not 0 <= self.cache_max_phrases <= 256:
+            raise ConfigError("TTS_CACHE_MAX_PHRASES must be within 0..256")
+        if self.cache_ttl_s < 3600:
+            raise ConfigError("TTS_CACHE_TTL_S must be at least 3600 (it is renewed on use)")
+        if not 1 <= self.cache_refresh_s <= 86400:
+            raise ConfigError("TTS_CACHE_REFRESH_S must be within 1..86400")
+        if any(len(p) > MAX_PHRASE_CHARS for p in self.cache_phrases):
+            raise ConfigError(f"TTS_CACHE_PHRASES: a phrase exceeds {MAX_PHRASE_CHARS} chars")
 
     @property
     def kokoro_model(self) -> Path:
@@ -95,3 +115,17 @@ class TTSSettings:
     @property
     def piper_model(self) -> Path:
         return self.piper_model_path or self.cache / "models" / PIPER_MODEL
+
+
+def _phrases(raw: str) -> tuple[str, ...]:
+    """TTS_CACHE_PHRASES: unset -> the defaults, "-" -> none, else "|"-separated phrases."""
+    if not raw:
+        return DEFAULT_CACHE_PHRASES
+    if raw == "-":
+        return ()
+    seen: dict[str, None] = {}
+    for part in raw.split("|"):
+        phrase = " ".join(part.split())
+        if phrase:
+            seen.setdefault(phrase, None)
+    return tuple(seen)

@@ -8,29 +8,33 @@ sentence's turn, so the caller hears the sentences in order and chunk seqs are c
 A redone sentence (a replica died mid-way) reuses the same seqs, so the edge can drop
 duplicates. A cancelled response stops within one chunk: the cancelled set is read
 before each publication (``group_chunks`` chunks, one by default).
-Fixed phrases (greeting, apologies) are cached in Redis by (text, voice, rate).
+A sentence that is a cached phrase (greeting, apology, goodbye, short acknowledgements) is
+served from Redis without synthesis (``cache.PhraseCache``, filled before the worker takes
+work). The first sentence of each response appends a ``turn.timing`` event with the time to
+its first audio (``tts_first_audio_ms``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import Any
+import time
 
-from asp import ResponseAudio, ResponseCancel, ResponseEnd, ResponseText, Stage
-from asp import streams as layout
+from asp import Message, ResponseAudio, ResponseCancel, ResponseEnd, ResponseText, Stage
 from pipeline import Bus, Job, StreamWorker
 from pipeline.logs import for_session
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .audio import chunk_pcm, float_to_pcm16, resample
-from .cache import phrase_cache_key
+from .cache import PhraseCache
 from .router import TTSRouter
 
 log = logging.getLogger(__name__)
 
-FIXED_PHRASE_IDS = ("greeting", "apology")
-PHRASE_TTL_S = 7 * 24 * 3600
 TURN_TTL_S = 3600
+REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class TTSWorker(StreamWorker):
@@ -47,6 +51,8 @@ class TTSWorker(StreamWorker):
         chunk_ms: int = 20,
         group_chunks: int = 1,
         turn_timeout_s: float = 20.0,
+        phrases: PhraseCache | None = None,
+        phrase_refresh_s: float = 60.0,
         **kw: int,
     ) -> None:
         super().__init__(bus, consumer, **kw)
@@ -56,6 +62,41 @@ class TTSWorker(StreamWorker):
         self.chunk_ms = chunk_ms
         self.group_chunks = group_chunks
         self.turn_timeout_s = turn_timeout_s
+        self.phrases = phrases if phrases is not None else PhraseCache(bus, tts, language=language)
+        self.phrase_refresh_s = phrase_refresh_s
+        self._refresher: asyncio.Task[None] | None = None
+
+    # --- the phrase cache, kept filled ----------------------------------------------------
+
+    async def run(self, grace_s: float = 10.0) -> None:
+        try:
+            await super().run(grace_s)
+        finally:
+            if self._refresher is not None:
+                self._refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._refresher
+                self._refresher = None
+
+    async def on_ready(self) -> None:
+        """The first time: fills the phrase cache before taking work (the first greeting is
+        then a hit); afterwards a background task keeps it filled."""
+        if self._refresher is None:
+            await self.phrases.fill()
+            self._refresher = asyncio.create_task(self._refresh(), name="tts:phrases")
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.phrase_refresh_s)
+            try:
+                await self.phrases.fill()
+            except REDIS_ERRORS as e:
+                log.warning("phrase cache refresh failed (%s); next try in %.0f s",
+                            type(e).__name__, self.phrase_refresh_s)
+            except Exception:
+                log.exception("phrase cache refresh failed")
+
+    # --- work -----------------------------------------------------------------------------
 
     async def handle(self, job: Job) -> None:
         msg = job.msg
@@ -68,6 +109,7 @@ class TTSWorker(StreamWorker):
             return
         if not isinstance(msg, ResponseText):
             return
+        started = time.perf_counter()
         sid, rid = msg.session_id, msg.response_id
         if await self.bus.is_cancelled(sid, rid):
             return
@@ -76,24 +118,19 @@ class TTSWorker(StreamWorker):
         language = state.get("language") or self.language
         pcm = await self._pcm(msg, language, rate) if msg.text.strip() else b""
         chunks = [c.pcm for c in chunk_pcm(pcm, rate, chunk_ms=self.chunk_ms)]
-        turn = layout.turn_key(sid, rid)
-        await self._wait_turn(turn, msg.seq, sid)
-        raw = await self.bus.redis.hget(turn, "next_chunk")
-        base = int(raw or 0)
+        await self._wait_turn(sid, rid, msg.seq)
+        _, base = await self.bus.turn_progress(sid, rid)
         if not chunks and msg.is_final:
             chunks = [b""]  # the end of the response still needs its final chunk
-        advance: list[tuple[Any, ...]] = [
-            ("hset", turn, "next_chunk", base + len(chunks)),
-            ("hset", turn, "next_sentence", msg.seq + 1),
-            ("expire", turn, TURN_TTL_S),
-        ]
+        advance = self.bus.advance_turn_commands(sid, rid, msg.seq + 1, base + len(chunks),
+                                                 TURN_TTL_S)
         for start in range(0, max(len(chunks), 1), self.group_chunks):
             if start and await self.bus.is_cancelled(sid, rid):
-                await self.bus.redis.hset(turn, "next_sentence", msg.seq + 1)
+                await self.bus.skip_sentence(sid, rid, msg.seq + 1)
                 return
             group = chunks[start : start + self.group_chunks]
             last_group = start + self.group_chunks >= len(chunks)
-            audio = [
+            out: list[Message] = [
                 ResponseAudio(
                     session_id=sid,
                     response_id=rid,
@@ -103,39 +140,38 @@ class TTSWorker(StreamWorker):
                 )
                 for i, c in enumerate(group)
             ]
-            await self.bus.publish_many(audio, advance if last_group else ())
+            if start == 0 and msg.seq == 0 and pcm:
+                # The response's first audio: where this stage's share of the turn ends.
+                out.append(self.turn_timing(
+                    sid, {"tts_first_audio": time.perf_counter() - started}, response_id=rid
+                ))
+            await self.bus.publish_many(out, advance if last_group else ())
         if msg.is_final:
             await self.bus.publish(
                 ResponseEnd(session_id=sid, response_id=rid, interrupted=False), stages=()
             )
 
     async def _pcm(self, msg: ResponseText, language: str, rate: int) -> bytes:
-        fixed = msg.response_id.startswith(FIXED_PHRASE_IDS)
-        key = None
-        if fixed:
-            voice = self.tts.voice_id(language)
-            key = phrase_cache_key(msg.text, voice, rate, prefix=layout.cache_key("tts", "v1"))
-            cached = await self.bus.redis.get(key)
-            if cached is not None:
-                return bytes(cached)
+        cached = await self.phrases.lookup(msg.text, language, rate)
+        if cached is not None:
+            return cached
         synthesis = await self.tts.synthesize(msg.text, language=language)
         pcm = float_to_pcm16(resample(synthesis.samples, synthesis.sample_rate, rate))
         for_session(log, msg.session_id).info(
             "response %s sentence %d: %.2f s of audio in %.0f ms", msg.response_id, msg.seq,
             synthesis.audio_s, synthesis.elapsed_s * 1000,
         )
-        if key is not None:
-            await self.bus.redis.set(key, pcm, ex=PHRASE_TTL_S)
+        await self.phrases.store(msg.text, language, rate, pcm, synthesis.voice_id)
         return pcm
 
-    async def _wait_turn(self, turn: str, seq: int, session_id: str) -> None:
+    async def _wait_turn(self, session_id: str, response_id: str, seq: int) -> None:
         """Waits until the previous sentences of the response are out (bounded)."""
         if seq == 0:
             return
         deadline = asyncio.get_running_loop().time() + self.turn_timeout_s
         while True:
-            raw = await self.bus.redis.hget(turn, "next_sentence")
-            if int(raw or 0) >= seq:
+            next_sentence, _ = await self.bus.turn_progress(session_id, response_id)
+            if next_sentence >= seq:
                 return
             if asyncio.get_running_loop().time() > deadline:
                 for_session(log, session_id).warning(

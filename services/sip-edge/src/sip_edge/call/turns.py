@@ -49,6 +49,8 @@ class PublishSpeechStart:
 class PublishUtterance:
     audio: bytes
     duration_ms: int
+    silence_ms: int = 0
+    """Time since the caller's last voiced frame (the end of the speech)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -141,7 +143,7 @@ class Turns:
             if isinstance(ev, SpeechStarted):
                 actions.append(PublishSpeechStart(ev.onset_frame))
             elif isinstance(ev, UtteranceReady):
-                actions.append(PublishUtterance(ev.audio, ev.duration_ms))
+                actions.append(PublishUtterance(ev.audio, ev.duration_ms, ev.silence_ms))
             elif isinstance(ev, SpeechEnded):
                 actions.append(PublishAudioEnd(ev.duration_ms))
         return actions
@@ -163,6 +165,11 @@ class Turns:
     def playing(self) -> bool:
         with self._lock:
             return self.pacer.playing
+
+    def take_started(self) -> list[str]:
+        """The responses whose first frame was played since the last call."""
+        with self._lock:
+            return self.pacer.take_started()
 
     # --- media clock side ----------------------------------------------------------------
 

@@ -121,10 +121,17 @@ class TTSProvider(BlockingEngine):
         langs = self.capabilities.languages
         return langs is None or normalize_language(language).split("-")[0] in langs
 
+    def engine_language(self, language: str) -> str:
+        """The language the engine actually speaks for ``language`` (normalized): two tags
+        that sound the same (Kokoro's ``pt`` and ``pt-br``) share one identity."""
+        return language
+
     def voice_id(self, language: str | None = None, voice: str | None = None) -> str:
-        """Full identity of what ``synthesize`` would produce: engine, weights, voice, lang."""
+        """Full identity of what ``synthesize`` would produce: engine, weights (and speed),
+        voice, language. The phrase cache keys on it."""
         lang = normalize_language(language) if language else self.default_language
-        return f"{self.name}:{self.model_tag}:{self.resolve_voice(voice, lang)}:{lang}"
+        spoken = self.engine_language(lang)
+        return f"{self.name}:{self.model_tag}:{self.resolve_voice(voice, lang)}:{spoken}"
 
     def warm_up(self, text: str = "Olá.") -> None:
         """Load the model and synthesize one word, so the first sentence of the first

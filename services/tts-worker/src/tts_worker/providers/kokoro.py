@@ -63,7 +63,11 @@ class KokoroTTS(TTSProvider):
 
     @property
     def model_tag(self) -> str:
-        return f"{self.model_path.name}+{self.voices_path.name}"
+        tag = f"{self.model_path.name}+{self.voices_path.name}"
+        return tag if self.speed == 1.0 else f"{tag}@{self.speed:g}x"
+
+    def engine_language(self, language: str) -> str:
+        return KOKORO_LANGS.get(language, language)
 
     @property
     def voices(self) -> list[str]:

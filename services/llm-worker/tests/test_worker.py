@@ -1,0 +1,139 @@
+"""The LLM stage on a real Redis with the in-process fake provider: the persona's fixed
+phrases are registered for the TTS phrase cache, each reply appends its turn.timing, and a
+reply that only hangs up says the goodbye first."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from asp import (
+    AudioConfig,
+    CallAction,
+    Message,
+    ResponseText,
+    SessionStart,
+    Transcript,
+    TurnTiming,
+)
+from asp.messages import CallActionKind
+from llm_worker.events import Done, TextDelta, ToolCall
+from llm_worker.persona import load_persona
+from llm_worker.testing.fake_provider import FakeProvider
+from llm_worker.worker import LLMWorker
+from pipeline import Bus
+from prometheus_client import REGISTRY
+
+PERSONA = load_persona()
+
+
+@pytest.fixture
+async def running(bus: Bus) -> AsyncIterator[tuple[LLMWorker, FakeProvider]]:
+    provider = FakeProvider(delay_s=0.02)
+    worker = LLMWorker(bus, "llm-t", provider, PERSONA)
+    task = asyncio.create_task(worker.run(grace_s=2))
+    while not worker.ready:
+        await asyncio.sleep(0.01)
+    try:
+        yield worker, provider
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def log_until(bus: Bus, sid: str, kind: type[Message], n: int = 1) -> list[Message]:
+    async with asyncio.timeout(20):
+        while True:
+            log = await bus.session_log(sid)
+            if sum(isinstance(m, kind) for m in log) >= n:
+                return log
+            await asyncio.sleep(0.01)
+
+
+async def started_session(bus: Bus) -> str:
+    sid = str(uuid.uuid4())
+    await bus.publish(
+        SessionStart(
+            session_id=sid,
+            audio=AudioConfig(sample_rate=8000),
+            metadata={"language": "pt-BR"},
+            version="1.1.0",
+        )
+    )
+    await log_until(bus, sid, ResponseText)  # the greeting
+    return sid
+
+
+def transcript(sid: str, text: str, utterance_id: str = "u1") -> Transcript:
+    return Transcript(
+        session_id=sid, utterance_id=utterance_id, text=text, language="pt", confidence=0.9
+    )
+
+
+async def test_the_persona_phrases_are_registered_for_the_phrase_cache(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider]
+) -> None:
+    fixed = {PERSONA.greeting, PERSONA.apology, PERSONA.goodbye}
+    # Registered as soon as the worker is up, before any call ...
+    assert {t for _, t in await bus.registered_phrases()} == fixed
+    assert {lang for lang, _ in await bus.registered_phrases()} == {"pt-BR"}
+    # ... and again at each session start (the registry keeps the most recent ones).
+    await bus.redis.delete("asp:cache:tts:phrases")
+    await started_session(bus)
+    assert {t for _, t in await bus.registered_phrases()} == fixed
+
+
+async def test_each_reply_appends_its_timing(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider]
+) -> None:
+    _, provider = running
+    sid = await started_session(bus)
+    before = (
+        REGISTRY.get_sample_value("asp_turn_step_seconds_count", {"step": "llm_first_clause"})
+        or 0.0
+    )
+    provider.push([TextDelta("Claro. "), TextDelta("Atendemos das 8h às 18h."), Done("end_turn")])
+    await bus.publish(transcript(sid, "Qual o horário?", "u4"))
+    log = await log_until(bus, sid, TurnTiming)
+    (timing,) = [m for m in log if isinstance(m, TurnTiming)]
+    assert (timing.stage, timing.utterance_id, timing.response_id) == ("llm", "u4", "r-u4")
+    assert timing.llm_first_token_ms is not None
+    assert timing.llm_first_clause_ms is not None
+    assert 20 <= timing.llm_first_token_ms <= timing.llm_first_clause_ms  # 20 ms per event
+    texts = [m.text for m in log if isinstance(m, ResponseText) and m.response_id == "r-u4"]
+    assert texts == ["Claro.", "Atendemos das 8h às 18h.", ""]
+    after = REGISTRY.get_sample_value("asp_turn_step_seconds_count", {"step": "llm_first_clause"})
+    assert after == before + 1
+
+
+async def test_a_reply_that_only_hangs_up_says_the_goodbye_first(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider]
+) -> None:
+    _, provider = running
+    sid = await started_session(bus)
+    provider.push([ToolCall("hang_up", {}), Done("tool_use")])
+    await bus.publish(transcript(sid, "Era só isso, obrigado."))
+    log = await log_until(bus, sid, TurnTiming)
+    said = [
+        (i, m) for i, m in enumerate(log) if isinstance(m, ResponseText) and m.response_id == "r-u1"
+    ]
+    assert [m.text for _, m in said] == [PERSONA.goodbye, ""]
+    (hangup_at,) = [i for i, m in enumerate(log) if isinstance(m, CallAction)]
+    assert log[hangup_at].action is CallActionKind.HANGUP  # type: ignore[attr-defined]
+    assert said[0][0] < hangup_at  # the goodbye is on its way before the hang-up
+
+
+async def test_a_reply_that_speaks_before_hanging_up_is_left_alone(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider]
+) -> None:
+    _, provider = running
+    sid = await started_session(bus)
+    provider.push(
+        [TextDelta("Tchau, tenha um bom dia!"), ToolCall("hang_up", {}), Done("tool_use")]
+    )
+    await bus.publish(transcript(sid, "Tchau."))
+    log = await log_until(bus, sid, TurnTiming)
+    texts = [m.text for m in log if isinstance(m, ResponseText) and m.response_id == "r-u1"]
+    assert texts == ["Tchau, tenha um bom dia!", ""]

@@ -1,0 +1,239 @@
+"""The phrase cache on a real Redis with the fake engine: filled when the worker starts,
+served without synthesis, keyed so that a voice change never serves stale audio."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+
+from asp import ResponseAudio, ResponseEnd, ResponseText, TurnTiming
+from asp import streams as layout
+from pipeline import Bus
+from prometheus_client import REGISTRY
+from tts_worker.audio import SESSION_RATES
+from tts_worker.cache import KEY_PREFIX, PhraseCache
+from tts_worker.router import TTSRouter
+from tts_worker.testing import FakeTTS
+from tts_worker.worker import TTSWorker
+
+GREETING = "Olá! Você ligou para a recepção. Em que posso ajudar?"
+APOLOGY = "Desculpe, tive um problema técnico agora. Pode repetir, por favor?"
+GOODBYE = "Obrigado pela ligação. Até logo!"
+ACKS = ("Claro.", "Certo.", "Um momento.")
+
+
+def counter(name: str) -> float:
+    return REGISTRY.get_sample_value(f"pabx_tts_phrase_cache_{name}_total") or 0.0
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, f"{what} did not happen"
+        await asyncio.sleep(0.01)
+
+
+def make_worker(bus: Bus, engine: FakeTTS, **cache: object) -> TTSWorker:
+    router = TTSRouter(engine)
+    # The sessions below speak pt-BR. (Kokoro says "pt" and "pt-BR" alike, so with it the
+    # default TTS_LANG=pt keys match too: test_settings checks its voice identity.)
+    cache.setdefault("language", "pt-BR")
+    phrases = PhraseCache(bus, router, phrases=ACKS, **cache)  # type: ignore[arg-type]
+    return TTSWorker(bus, "tts-t", router, chunk_ms=100, phrases=phrases, phrase_refresh_s=0.05)
+
+
+async def started(worker: TTSWorker) -> asyncio.Task[None]:
+    task = asyncio.create_task(worker.run(grace_s=2))
+    while not worker.ready:
+        assert not task.done(), task
+        await asyncio.sleep(0.01)
+    return task
+
+
+async def stopped(worker: TTSWorker, task: asyncio.Task[None]) -> None:
+    worker.stop()
+    await asyncio.wait_for(task, 10)
+
+
+async def new_session(bus: Bus, rate: int = 8000) -> str:
+    sid = str(uuid.uuid4())
+    await bus.set_state(sid, {"sample_rate": rate, "language": "pt-BR"})
+    return sid
+
+
+async def say(bus: Bus, sid: str, rid: str, *sentences: str) -> list[ResponseAudio]:
+    """Publishes a response's sentences (the last one final) and waits for its end."""
+    for seq, text in enumerate(sentences):
+        await bus.publish(
+            ResponseText(
+                session_id=sid,
+                response_id=rid,
+                seq=seq,
+                text=text,
+                is_final=seq == len(sentences) - 1,
+            )
+        )
+
+    async def ended() -> bool:
+        return any(
+            isinstance(m, ResponseEnd) and m.response_id == rid for m in await bus.session_log(sid)
+        )
+
+    await until(ended, f"the end of {rid}")
+    return [
+        m
+        for m in await bus.session_log(sid)
+        if isinstance(m, ResponseAudio) and m.response_id == rid
+    ]
+
+
+async def cache_keys(bus: Bus) -> list[bytes]:
+    return sorted(await bus.redis.keys(f"{KEY_PREFIX}:*"))
+
+
+async def test_the_greeting_of_a_new_session_comes_from_the_cache(bus: Bus) -> None:
+    # The llm-worker registered its persona's phrases (greeting, apology, goodbye).
+    await bus.register_phrases("pt-BR", [GREETING, APOLOGY, GOODBYE])
+    engine = FakeTTS()
+    worker = make_worker(bus, engine)
+    task = await started(worker)
+    try:
+        # Filled before the worker took work: every phrase once, at both session rates.
+        spoken = sorted(text for text, _, _ in engine.calls)
+        assert spoken == sorted([GREETING, APOLOGY, GOODBYE, *ACKS])
+        assert len(await cache_keys(bus)) == 6 * len(SESSION_RATES)
+        engine.calls.clear()
+        hits, misses = counter("hits"), counter("misses")
+
+        sid = await new_session(bus)
+        audio = await say(bus, sid, "greeting", GREETING)
+        assert engine.calls == []  # the engine was not asked for the greeting
+        assert counter("hits") - hits == 1
+        assert counter("misses") == misses
+        # The same audio a synthesis gives: 50 ms per character, at 8 kHz, 100 ms chunks.
+        samples = sum(len(a.audio) for a in audio) // 2
+        assert abs(samples - len(GREETING) * 50 * 8) <= 800
+        (timing,) = [m for m in await bus.session_log(sid) if isinstance(m, TurnTiming)]
+        assert (timing.stage, timing.response_id) == ("tts", "greeting")
+        assert timing.tts_first_audio_ms is not None
+
+        # The goodbye and an acknowledgement, inside a response, also come from Redis.
+        await say(bus, sid, "r-u1", "  Claro. ", "Vou verificar para você.", GOODBYE)
+        assert [text for text, _, _ in engine.calls] == ["Vou verificar para você."]
+        assert counter("hits") - hits == 3
+    finally:
+        await stopped(worker, task)
+
+
+async def test_a_voice_change_never_serves_stale_audio(bus: Bus) -> None:
+    first = make_worker(bus, FakeTTS())
+    task = await started(first)
+    await stopped(first, task)
+    keys = await cache_keys(bus)
+    assert len(keys) == len(ACKS) * len(SESSION_RATES)
+
+    engine = FakeTTS(voice="other", ms_per_char=80)
+    second = make_worker(bus, engine)
+    task = await started(second)
+    try:
+        assert len(engine.calls) == len(ACKS)  # its own voice: filled again, not reused
+        engine.calls.clear()
+        sid = await new_session(bus, rate=16000)
+        audio = await say(bus, sid, "r-1", "Certo.")
+        assert engine.calls == []
+        samples = sum(len(a.audio) for a in audio) // 2
+        assert abs(samples - len("Certo.") * 80 * 16) <= 1600  # the new voice's length
+    finally:
+        await stopped(second, task)
+    assert len(await cache_keys(bus)) == 2 * len(keys)
+
+
+async def test_only_the_phrases_are_cached_and_a_sentence_must_match_exactly(bus: Bus) -> None:
+    engine = FakeTTS()
+    worker = make_worker(bus, engine)
+    task = await started(worker)
+    try:
+        before = await cache_keys(bus)
+        engine.calls.clear()
+        sid = await new_session(bus)
+        await say(bus, sid, "r-1", "Claro!", "Qualquer outra frase.", "Claro, posso sim.")
+        assert len(engine.calls) == 3  # none of them is a cached phrase
+        assert await cache_keys(bus) == before  # and none was stored: the cache is bounded
+    finally:
+        await stopped(worker, task)
+
+
+async def test_a_phrase_registered_later_is_filled_by_the_refresh(bus: Bus) -> None:
+    engine = FakeTTS()
+    worker = make_worker(bus, engine)
+    task = await started(worker)
+    try:
+        await bus.register_phrases("pt-BR", [GOODBYE])
+
+        async def filled() -> bool:
+            return any(text == GOODBYE for text, _, _ in engine.calls)
+
+        await until(filled, "the refresh")
+        engine.calls.clear()
+        sid = await new_session(bus)
+        await say(bus, sid, "r-1", GOODBYE)
+        assert engine.calls == []
+        # The refresh does not synthesize again what is there.
+        await asyncio.sleep(0.3)
+        assert engine.calls == []
+    finally:
+        await stopped(worker, task)
+
+
+async def test_a_used_phrase_does_not_expire_and_a_lost_one_is_refilled(bus: Bus) -> None:
+    engine = FakeTTS()
+    worker = make_worker(bus, engine, ttl_s=3600)
+    task = await started(worker)
+    try:
+        sid = await new_session(bus)
+        key = worker.phrases.key("Claro.", "pt-BR", 8000)
+        await bus.redis.expire(key, 5)
+        await say(bus, sid, "r-1", "Claro.")
+        assert await bus.redis.ttl(key) > 3000  # each use renews it
+
+        # Gone (evicted, or Redis restarted without persistence): the refresh puts it back.
+        await bus.redis.delete(*await cache_keys(bus))
+
+        async def refilled() -> bool:
+            return await bus.redis.exists(key) == 1
+
+        await until(refilled, "the refill")
+    finally:
+        await stopped(worker, task)
+
+
+async def test_fallback_audio_is_never_cached(bus: Bus) -> None:
+    broken = FakeTTS(failures=1000, retryable=False)
+    fallback = FakeTTS(voice="robot")
+    router = TTSRouter(broken, fallback=fallback)
+    cache = PhraseCache(bus, router, phrases=ACKS)
+    assert await cache.fill() == 0
+    assert await cache_keys(bus) == []
+    assert len(fallback.calls) == len(ACKS)  # it spoke, but its audio is not the voice's
+    syn = await router.synthesize("Claro.")
+    assert not await cache.store("Claro.", "pt", 8000, b"\x00\x01" * 80, syn.voice_id)
+
+
+async def test_registered_phrases_are_bounded_and_malformed_members_ignored(bus: Bus) -> None:
+    await bus.register_phrases("pt-BR", [f"Frase {i}." for i in range(100)] + ["", "x" * 400])
+    registered = await bus.registered_phrases()
+    assert len(registered) == 64
+    assert registered[0][1].startswith("Frase")
+    await bus.redis.zadd(
+        "asp:cache:tts:phrases",
+        {b"not json": 1e12, b'{"a": 1, "b": 2}': 1e12, b'["pt"]': 1e12, b'["pt", 5]': 1e12},
+    )
+    assert all(isinstance(t, str) for _, t in await bus.registered_phrases())
+    cache = PhraseCache(bus, TTSRouter(FakeTTS()), phrases=ACKS, max_phrases=5)
+    assert len(await cache.phrases()) == 5
+    assert (await cache.phrases())[:3] == [("pt", a) for a in ACKS]  # the configured first
+    off = PhraseCache(bus, TTSRouter(FakeTTS()), phrases=ACKS, max_phrases=0)
+    assert await off.fill() == 0
+    assert await off.lookup("Claro.", "pt", 8000) is None
+    assert layout.cache_key("tts", "phrases") == "asp:cache:tts:phrases"
