@@ -105,9 +105,9 @@ class _LogWriter(pj.LogWriter):  # type: ignore[misc]
 
 
 class _MediaPort(pj.AudioMediaPort):  # type: ignore[misc]
-    def __init__(self, owner: _Call) -> None:
+    def __init__(self, owner: _MediaLink) -> None:
         super().__init__()
-        self._owner: _Call | None = owner
+        self._owner: _MediaLink | None = owner
         self.frames_in = 0
         self.frames_out = 0
 
@@ -138,16 +138,43 @@ class _MediaPort(pj.AudioMediaPort):  # type: ignore[misc]
         self.frames_out += 1
 
 
+class _MediaLink:
+    """What a call's media port reaches on the media clock thread: the listener, the frame
+    inbox and the silence of the call's rate. Plain Python, never the call wrapper itself:
+    a media callback that held the last reference to a ``pj::Call`` would run its
+    destructor (PJSUA calls) on the media clock thread."""
+
+    def __init__(self, listener: CallListener, frames: _FrameInbox, silence: bytes) -> None:
+        self.listener = listener
+        self.frames = frames
+        self.silence = silence
+        self.ended = False
+
+    def deliver_frame(self, pcm: bytes) -> None:
+        if not self.ended:
+            self.frames.put(self.listener.on_frame, pcm)
+
+    def playout_frame(self) -> bytes:
+        if self.ended:
+            return self.silence
+        try:
+            pcm = self.listener.next_playout_frame()
+        except Exception:  # never let an exception cross into the media clock thread
+            log.exception("playout failed; playing silence")
+            return self.silence
+        return pcm if len(pcm) == len(self.silence) else self.silence
+
+
 class _Call(pj.Call):  # type: ignore[misc]
     def __init__(self, ep: Endpoint, acc: pj.Account, call_id: int) -> None:
         super().__init__(acc, call_id)
         self.ep = ep
         self.listener: CallListener | None = None
         self.port: _MediaPort | None = None
+        self.link: _MediaLink | None = None
         self.audio_media: pj.AudioMedia | None = None
         self.sample_rate = 8000
         self.ended = False
-        self.silence = bytes(320)
 
     # --- PJSUA thread --------------------------------------------------------------------
 
@@ -176,14 +203,15 @@ class _Call(pj.Call):  # type: ignore[misc]
             self.sample_rate = 16000 if si.codecClockRate >= 16000 else 8000
         except pj.Error:
             self.sample_rate = 8000
-        self.silence = bytes(self.sample_rate * 2 * _FRAME_PTIME_US // 1_000_000)
+        silence = bytes(self.sample_rate * 2 * _FRAME_PTIME_US // 1_000_000)
         fmt = pj.MediaFormatAudio()
         fmt.type = pj.PJMEDIA_TYPE_AUDIO
         fmt.clockRate = self.sample_rate
         fmt.channelCount = 1
         fmt.bitsPerSample = 16
         fmt.frameTimeUsec = _FRAME_PTIME_US
-        port = _MediaPort(self)
+        self.link = _MediaLink(self.listener, self.ep.frames, silence)
+        port = _MediaPort(self.link)
         port.createPort(f"edge{self.getId()}", fmt)
         self.audio_media = self.getAudioMedia(index)
         self.audio_media.startTransmit(port)
@@ -193,8 +221,10 @@ class _Call(pj.Call):  # type: ignore[misc]
 
     def _detach_media(self) -> None:
         # The conference bridge drops a call's ports itself when the call's media goes;
-        # the wrappers stay referenced until the call is collected (see Endpoint._reap).
+        # our port stays referenced a while longer (see Endpoint._reap).
         self.audio_media = None
+        if self.link is not None:
+            self.link.ended = True
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         if self.listener is not None and len(prm.digit) == 1:
@@ -205,23 +235,6 @@ class _Call(pj.Call):  # type: ignore[misc]
             ok = 200 <= prm.statusCode < 300
             self.ep.post(self.listener.on_transfer_result, ok, prm.statusCode)
             prm.cont = False
-
-    # --- media clock thread ----------------------------------------------------------------
-
-    def deliver_frame(self, pcm: bytes) -> None:
-        if self.listener is not None:
-            self.ep.frames.put(self.listener.on_frame, pcm)
-
-    def playout_frame(self) -> bytes:
-        listener = self.listener
-        if listener is None or self.ended:
-            return self.silence
-        try:
-            pcm = listener.next_playout_frame()
-        except Exception:  # never let an exception cross into the media clock thread
-            log.exception("playout failed; playing silence")
-            return self.silence
-        return pcm if len(pcm) == len(self.silence) else self.silence
 
 
 class _Account(pj.Account):  # type: ignore[misc]
@@ -488,7 +501,8 @@ class Endpoint:
           clears the user data of, and hangs up, whatever call then holds its pjsua slot
           id. PJSUA hands ended slots to new calls (round robin); a wrapper freed after its
           slot was reused would leave the new call deaf (no callbacks: no media, no
-          session) and then hang it up.
+          session) and then hang it up. Only this thread holds call wrappers (the media
+          port reaches a ``_MediaLink``, never the call), so the destructor runs here.
         - the media port ``_MORGUE_S`` later: since pjproject 2.15 the conference bridge
           removes a port asynchronously, on a later tick of the media clock thread, and
           destroying the port's memory before that tick is a use-after-free in that thread.
@@ -499,6 +513,9 @@ class Endpoint:
             call = self._graveyard.pop()
             port, call.port = call.port, None
             call.listener = None
+            if call.link is not None:
+                call.link.ended = True
+                call.link = None
             if port is not None:
                 port.release()  # its callbacks answer silence from now on
                 self._morgue.append((t + _MORGUE_S, port))
