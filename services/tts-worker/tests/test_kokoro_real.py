@@ -1,4 +1,4 @@
-"""Kokoro-82M (packaged int8 weights, voice jm_kumo) speaking Portuguese.
+"""Kokoro-82M (packaged int8 weights, default voice pm_alex) speaking Portuguese.
 
 What it says is transcribed back by the project's own STT (Whisper base) from the 8 kHz
 chunks that would go to the caller: the words must survive the whole output path.
@@ -33,7 +33,7 @@ def spoken(kokoro: KokoroTTS) -> Synthesis:
 def test_engine_output(spoken: Synthesis) -> None:
     assert spoken.sample_rate == 24_000
     assert spoken.provider == "kokoro"
-    assert spoken.voice_id == "kokoro:kokoro-v1.0.int8.onnx+voices_ja.npz:jm_kumo:pt-br"
+    assert spoken.voice_id == "kokoro:kokoro-v1.0.int8.onnx+voices_ptbr_ja.npz:pm_alex:pt-br"
     assert 3.0 < spoken.audio_s < 12.0
     assert float(np.max(np.abs(spoken.samples))) > 0.05
 
@@ -92,6 +92,24 @@ def test_official_voices_file_name_is_accepted(tmp_path: Path) -> None:
 
 def test_voice_missing_from_the_file_fails_at_load(tmp_path: Path) -> None:
     s = TTSSettings.from_env({})
-    tts = KokoroTTS(s.kokoro_model, s.kokoro_voices, voice="pf_dora")
-    with pytest.raises(ConfigError, match="voice 'pf_dora' is not in"):
+    tts = KokoroTTS(s.kokoro_model, s.kokoro_voices, voice="af_heart")
+    with pytest.raises(ConfigError, match=r"voice 'af_heart' is not in .*jm_kumo, pf_dora"):
         tts.load()
+
+
+def test_packaged_file_has_the_pt_br_voices_and_the_japanese_ones(kokoro: KokoroTTS) -> None:
+    assert kokoro.voices == [
+        "jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo",
+        "pf_dora", "pm_alex", "pm_santa",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("voice", ["jm_kumo", "pf_dora"])
+async def test_other_voices_stay_selectable(
+    kokoro: KokoroTTS, whisper: FasterWhisperSTT, voice: str
+) -> None:
+    text = "A consulta custa duzentos e cinquenta reais."
+    syn = await kokoro.synthesize(text, voice=voice, language="pt-BR")
+    assert syn.voice_id == f"kokoro:kokoro-v1.0.int8.onnx+voices_ptbr_ja.npz:{voice}:pt-br"
+    result = await whisper.transcribe(b"".join(c.pcm for c in syn.render(8000)), 8000, "pt")
+    assert "consulta" in result.text.lower(), result.text

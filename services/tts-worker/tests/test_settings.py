@@ -15,9 +15,11 @@ from tts_worker.testing import FakeTTS
 def test_offline_defaults() -> None:
     s = TTSSettings.from_env({"PABX_CACHE": "/c"})
     assert (s.provider, s.lang, s.voice, s.sample_rate, s.chunk_ms) == (
-        "auto", "pt", "jm_kumo", 8000, 100)
+        "auto", "pt", "pm_alex", 8000, 100)
     assert s.kokoro_model == Path("/c/models/kokoro-82m-int8-0.1.0/kokoro-v1.0.int8.onnx")
-    assert s.kokoro_voices == Path("/c/models/kokoro-voices-ja-0.1.1/voices_ja.npz")
+    assert s.kokoro_voices == Path(
+        "/c/models/kokoro-voices-ptbr-ja-1.2.1/voices_ptbr_ja.npz"
+    )
     assert s.piper_model == Path("/c/models/piper-en_US-joe-medium-1.0.0/en_US-joe-medium.onnx")
 
 

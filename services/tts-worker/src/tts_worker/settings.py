@@ -13,9 +13,9 @@ from pipeline.language import language_tag
 from .audio import FRAME_MS, SESSION_RATES
 from .errors import ConfigError
 
-# Directories that scripts/assemble-models.sh fills from PyPI packages.
+# Directories that scripts/assemble-models.sh fills from PyPI and npm packages.
 KOKORO_MODEL = Path("kokoro-82m-int8-0.1.0/kokoro-v1.0.int8.onnx")
-KOKORO_VOICES = Path("kokoro-voices-ja-0.1.1/voices_ja.npz")
+KOKORO_VOICES = Path("kokoro-voices-ptbr-ja-1.2.1/voices_ptbr_ja.npz")
 PIPER_MODEL = Path("piper-en_US-joe-medium-1.0.0/en_US-joe-medium.onnx")
 
 PROVIDERS = ("auto", "kokoro", "piper", "espeak", "fake")
@@ -28,7 +28,7 @@ ONLINE_ONLY = {"gtts": "gTTS needs Google's servers; the offline default is koko
 class TTSSettings:
     provider: str = "auto"  # TTS_PROVIDER: auto | kokoro | piper | espeak | fake
     lang: str = "pt"  # TTS_LANG: default language when the session does not say
-    voice: str = "jm_kumo"  # TTS_VOICE: Kokoro voice name
+    voice: str = "pm_alex"  # TTS_VOICE: Kokoro voice name (pt-BR male; jm_kumo kept)
     model_path: Path | None = None  # TTS_MODEL_PATH: Kokoro .onnx
     voices_path: Path | None = None  # TTS_VOICES_PATH: Kokoro voices (.npz / voices-v1.0.bin)
     piper_model_path: Path | None = None  # TTS_PIPER_MODEL_PATH: Piper .onnx (+ .onnx.json)

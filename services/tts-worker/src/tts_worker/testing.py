@@ -29,7 +29,7 @@ TEST_TIMEOUT_S = 300.0
 
 @functools.cache
 def packaged_kokoro() -> KokoroTTS:
-    """The default Kokoro (packaged weights, jm_kumo), loaded once per process.
+    """The default Kokoro (packaged weights, voice pm_alex), loaded once per process.
 
     Test suites of several packages share it, so one pytest run loads it once.
     """

