@@ -8,9 +8,10 @@ TTS_CACHE_REFRESH_S (a phrase registered later, a Redis that restarted empty).
 
 Every sentence of a response whose normalized text (NFC, collapsed white space) is a cached
 phrase is served from Redis (other sentences are not looked up: no extra round trip). The
-key is (text, voice, rate): ``voice`` is the provider's full identity (``TTSProvider.voice_id``: engine, model, speed, voice and spoken language), so
-changing any of them never serves stale audio. Each use and each refresh renews the key's
-TTL (TTS_CACHE_TTL_S): a phrase in use never expires mid-call; audio of an old voice does.
+key is (text, voice, rate): ``voice`` is the provider's full identity
+(``TTSProvider.voice_id``: engine, model, speed, voice and spoken language), so changing any
+of them never serves stale audio. Each use and each refresh renews the key's TTL
+(TTS_CACHE_TTL_S): a phrase in use never expires mid-call; audio of an old voice does.
 Audio from the fallback engine is never cached.
 """
 
