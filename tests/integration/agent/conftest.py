@@ -76,3 +76,4 @@ def sip_edge(
             raise RuntimeError(f"sip-edge did not register:\n{edge.log()[-3000:]}") from None
         yield edge
     assert "Traceback" not in edge.log(), edge.log()[-5000:]
+    assert edge.returncode == 0, edge.log()[-5000:]  # SIGTERM drains and exits 0
