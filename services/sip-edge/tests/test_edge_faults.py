@@ -22,6 +22,7 @@ from asp.messages import (
     CallActionKind,
     ResponseAudio,
     ResponseCancel,
+    ResponseStart,
     SessionStart,
     Utterance,
 )
@@ -255,6 +256,54 @@ def test_pipeline_call_actions_send_dtmf_then_hang_up(tmp_path: Path) -> None:
         r.close()
     assert result["hung_up_by"] == "remote"
     assert result["digits_received"] == "42#"
+
+
+def test_a_hang_up_waits_until_the_goodbye_was_heard(tmp_path: Path) -> None:
+    """The LLM publishes call.action right after its last words, before the TTS voiced
+    them: sip-edge hangs up only once the announced response has been played to the end
+    (here 3 s of audio that arrives 1 s after the action); a response announced and never
+    voiced holds the hang-up only SIP_EDGE_ACTION_WAIT_S."""
+    r = redis.Redis.from_url(REDIS_URL)
+    goodbye = agent_tone(3.0)
+    try:
+        env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_ACTION_WAIT_S": "8"}
+        with EdgeProcess(tmp_path / "edge.log", **env) as edge:
+            who = user()
+            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+            caller = start_caller(
+                edge.uri, who, "--record", str(tmp_path / "heard.wav"), "--hangup-at", "20.0",
+                "--timeout", "25",
+            )  # fmt: skip
+            sid = find_session(r, after, who)
+            stream = layout.session_stream(sid)
+            time.sleep(0.5)
+            r.xadd(stream, to_entry(ResponseStart(session_id=sid, response_id="bye-1")))
+            r.xadd(stream, to_entry(CallAction(session_id=sid, action=CallActionKind.HANGUP)))
+            time.sleep(1.0)
+            asked = time.monotonic()
+            write_response(r, sid, "bye-1", pcm(goodbye))
+            result = caller_result(caller)
+            waited = time.monotonic() - asked
+            _wait_session_end(r, sid, edge, result)
+
+            # announced, never voiced: the hang-up comes after the cap, not never
+            who = user()
+            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+            caller = start_caller(edge.uri, who, "--hangup-at", "20.0", "--timeout", "25")
+            sid2 = find_session(r, after, who)
+            stream = layout.session_stream(sid2)
+            r.xadd(stream, to_entry(ResponseStart(session_id=sid2, response_id="mute-1")))
+            r.xadd(stream, to_entry(CallAction(session_id=sid2, action=CallActionKind.HANGUP)))
+            capped = caller_result(caller)
+            _wait_session_end(r, sid2, edge, capped)
+    finally:
+        r.close()
+    assert result["hung_up_by"] == "remote"
+    assert waited >= 2.5, waited  # not before the 3 s goodbye had played
+    heard, _ = read_wav(tmp_path / "heard.wav")
+    voiced_s = float(np.sum(frame_rms(heard) > 300)) * 0.02
+    assert voiced_s >= 2.8, voiced_s  # the whole goodbye reached the caller
+    assert capped["hung_up_by"] == "remote"
 
 
 def test_sigterm_drains_refuses_new_calls_then_ends_live_ones(tmp_path: Path) -> None:

@@ -285,7 +285,8 @@ def test_the_agent_transfers_the_caller_to_1002_with_a_tool_call(
     sip_edge: EdgeProcess, agent: Agent, phones: dict[str, Phone], r: redis.Redis
 ) -> None:
     """The fake Claude answers with a transfer_call tool use: the llm-worker turns it into
-    call.action, sip-edge sends a REFER to Asterisk, and 1002 rings."""
+    call.action, sip-edge lets the caller hear "Vou transferir a sua ligação." and then
+    sends a REFER to Asterisk, and 1002 rings."""
     request = kokoro_says("Eu quero falar com o suporte técnico, por favor.")
     call, sid = dial_2000(phones["1001"], r)
     assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
@@ -293,8 +294,12 @@ def test_the_agent_transfers_the_caller_to_1002_with_a_tool_call(
     agent.anthropic.push(
         ToolUse("transfer_call", {"extension": "1002"}, text=("Vou transferir a sua ligação.",))
     )
+    mark = len(call.recording())
     call.play(request)
     incoming = phones["1002"].wait_incoming(120)
+    # sip-edge transferred only after the announcement had been played to the caller
+    heard = transcribe(call.recording()[mark:])
+    assert "transferir" in heard, heard
     incoming.answer()
     poll_until(lambda: "session.end" in session_messages(r, sid)[0], 15, "session.end")
     assert not call.disconnected.is_set()

@@ -29,6 +29,8 @@ from asp.messages import (
     Message,
     ResponseAudio,
     ResponseCancel,
+    ResponseEnd,
+    ResponseStart,
     SessionEnd,
     SessionStart,
     SessionStarted,
@@ -117,6 +119,9 @@ class CallSession:
         self._synced = (0, 0, 0)
         self.apologies: dict[int, bytes] = apologies or {}
         self._apologies_played = 0
+        self._unspoken: set[str] = set()
+        """Responses announced (response.start) whose last audio chunk has not arrived."""
+        self._deferred_action: asyncio.Future[None] | None = None
 
     # --- SIP side (event loop) ------------------------------------------------------------
 
@@ -273,9 +278,16 @@ class CallSession:
         if turns is None:
             return
         if isinstance(msg, ResponseAudio):
+            if msg.is_final:
+                self._unspoken.discard(msg.response_id)
             if turns.push_audio(msg.response_id, msg.seq, msg.audio, msg.is_final):
                 self._first_audio(msg.response_id)
+        elif isinstance(msg, ResponseStart):
+            self._unspoken.add(msg.response_id)
+        elif isinstance(msg, ResponseEnd):
+            self._unspoken.discard(msg.response_id)
         elif isinstance(msg, ResponseCancel):
+            self._unspoken.discard(msg.response_id)
             turns.cancel(msg.response_id)
         elif isinstance(msg, CallAction):
             self._call_action(msg)
@@ -352,8 +364,43 @@ class CallSession:
             self._turn_ended_at = None
 
     def _call_action(self, msg: CallAction) -> None:
+        """DTMF goes out at once. A hang-up or a transfer waits until what the agent is
+        saying has been heard (the goodbye, "vou transferir..."): the LLM publishes the
+        action right after its words, before the TTS has voiced them. The wait ends when
+        no announced response is left unvoiced or unplayed, or after
+        ``SIP_EDGE_ACTION_WAIT_S`` (a TTS that never answers must not keep the call)."""
         if not self.machine.is_live:
             return
+        if msg.action is CallActionKind.DTMF:
+            if msg.digits:
+                self.handle.send_dtmf(msg.digits)
+            return
+        if msg.action is CallActionKind.TRANSFER and not msg.target:
+            return
+        if self._speech_pending() and self.settings.action_wait_s > 0:
+            self._deferred_action = asyncio.ensure_future(self._act_after_speech(msg))
+        else:
+            self._do_call_action(msg)
+
+    def _speech_pending(self) -> bool:
+        turns = self.turns
+        return bool(self._unspoken) or (turns is not None and turns.pacer.playing)
+
+    async def _act_after_speech(self, msg: CallAction) -> None:
+        deadline = time.monotonic() + self.settings.action_wait_s
+        # polled: the pacer drains on the media clock thread, which sets no event
+        while self._speech_pending() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if self._speech_pending():
+            self.log.warning(
+                "%s after %.0f s with the answer still unheard",
+                msg.action.value,
+                self.settings.action_wait_s,
+            )
+        if self.machine.is_live:
+            self._do_call_action(msg)
+
+    def _do_call_action(self, msg: CallAction) -> None:
         if msg.action is CallActionKind.HANGUP:
             self.log.info("pipeline asked to hang up")
             self.handle.hangup()
@@ -361,8 +408,6 @@ class CallSession:
             self.log.info("pipeline asked for a blind transfer")
             self.machine.transfer()
             self.handle.transfer(msg.target)
-        elif msg.action is CallActionKind.DTMF and msg.digits:
-            self.handle.send_dtmf(msg.digits)
 
     def _sync_stats(self) -> None:
         turns = self.turns

@@ -38,6 +38,7 @@ class Settings:
     metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes from outside
     metrics_port: int = 9091
     drain_grace_s: float = 30.0
+    action_wait_s: float = 10.0
     apology_wav: str = ""
     pj_log_level: int = 1
     jb_max_pre_ms: int = 100
@@ -75,6 +76,7 @@ class Settings:
             metrics_host=e.get("SIP_EDGE_METRICS_HOST", d.metrics_host) or d.metrics_host,
             metrics_port=r.integer("SIP_EDGE_METRICS_PORT", d.metrics_port, 0, 65535),
             drain_grace_s=r.number("SIP_EDGE_DRAIN_GRACE_S", d.drain_grace_s, 0, 3600),
+            action_wait_s=r.number("SIP_EDGE_ACTION_WAIT_S", d.action_wait_s, 0, 120),
             apology_wav=e.get("SIP_EDGE_APOLOGY_WAV", ""),
             jb_max_pre_ms=r.integer("SIP_EDGE_JB_MAX_PRE_MS", d.jb_max_pre_ms, 20, 1000),
             pj_log_level=r.integer("SIP_EDGE_PJ_LOG_LEVEL", d.pj_log_level, 0, 6),
