@@ -8,6 +8,18 @@ source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 [ -f compose/.env ] && set -a && source compose/.env && set +a
 REPLICAS=${WORKERS_REPLICAS:-1}
+
+# CPU budget: explicit thread counts for every engine (Whisper, llama.cpp, ONNX Runtime),
+# unless compose/.env or the environment sets them. Each engine may use all the host's
+# cores (PABX_CPU_THREADS, at most 4 by default): on a 2-core host the stages take turns
+# instead of splitting the cores (the LLM holds its generation while the TTS synthesizes
+# a reply's first clause; post-call summaries wait for live replies, and run niced).
+CORES=$(nproc 2>/dev/null || echo 2)
+PABX_CPU_THREADS=${PABX_CPU_THREADS:-$(( CORES < 4 ? CORES : 4 ))}
+export STT_CPU_THREADS=${STT_CPU_THREADS:-$PABX_CPU_THREADS}
+export TTS_THREADS=${TTS_THREADS:-$PABX_CPU_THREADS}
+export LLM_N_THREADS=${LLM_N_THREADS:-$PABX_CPU_THREADS}
+export LLM_N_THREADS_BATCH=${LLM_N_THREADS_BATCH:-$LLM_N_THREADS}
 declare -A PORT=([stt]=9101 [llm]=9102 [tts]=9103)
 
 health() { # port
@@ -19,6 +31,7 @@ health() { # port
 
 case "${1:-status}" in
   start)
+    log "CPU: $CORES núcleos; threads stt=$STT_CPU_THREADS llm=$LLM_N_THREADS/$LLM_N_THREADS_BATCH tts=$TTS_THREADS"
     for kind in stt llm tts; do
       for ((i = 0; i < REPLICAS; i++)); do
         pidfile="$RUN_DIR/$kind-worker-$i.pid"

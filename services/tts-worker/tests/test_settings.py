@@ -65,3 +65,11 @@ def test_fake_provider_for_benchmarks() -> None:
 def test_bad_settings(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TTSSettings.from_env(env)
+
+
+def test_first_clause_priority_setting() -> None:
+    assert TTSSettings.from_env({}).first_clause_priority_ms == 2000
+    assert TTSSettings.from_env({"TTS_FIRST_CLAUSE_PRIORITY_MS": "0"}).first_clause_priority_ms == 0
+    for bad in ("-1", "600000", "soon"):
+        with pytest.raises(ConfigError):
+            TTSSettings.from_env({"TTS_FIRST_CLAUSE_PRIORITY_MS": bad})

@@ -31,6 +31,7 @@ def main() -> None:
                 language=settings.lang,
                 sample_rate=settings.sample_rate,
                 chunk_ms=settings.chunk_ms,
+                first_clause_priority_ms=settings.first_clause_priority_ms,
                 **worker_settings.stream_options(),
             ),
         )

@@ -37,6 +37,9 @@ class TTSSettings:
     threads: int = 2  # TTS_THREADS: ONNX Runtime threads per engine
     timeout_s: float = 15.0  # TTS_TIMEOUT_S: per sentence
     retries: int = 1  # TTS_RETRIES
+    # TTS_FIRST_CLAUSE_PRIORITY_MS: lifetime of the flag held while a reply's first clause
+    # is synthesized (a local LLM waits for it); 0 disables
+    first_clause_priority_ms: int = 2000
     cache: Path = Path()  # PABX_CACHE
 
     @classmethod
@@ -57,6 +60,9 @@ class TTSSettings:
                 threads=r.integer("TTS_THREADS", cls.threads),
                 timeout_s=r.number("TTS_TIMEOUT_S", cls.timeout_s),
                 retries=r.integer("TTS_RETRIES", cls.retries),
+                first_clause_priority_ms=r.integer(
+                    "TTS_FIRST_CLAUSE_PRIORITY_MS", cls.first_clause_priority_ms
+                ),
                 cache=cache_dir(env),
             )
         except ValueError as e:
@@ -81,6 +87,8 @@ class TTSSettings:
             raise ConfigError("TTS_SPEED must be within 0.5..2.0")
         if language_tag(self.lang) is None:
             raise ConfigError(f"TTS_LANG must be a language code like pt or pt-BR: {self.lang!r}")
+        if not 0 <= self.first_clause_priority_ms <= 60_000:
+            raise ConfigError("TTS_FIRST_CLAUSE_PRIORITY_MS must be within 0..60000")
         if self.threads <= 0 or self.timeout_s <= 0 or self.retries < 0:
             raise ConfigError("TTS_THREADS and TTS_TIMEOUT_S must be positive, TTS_RETRIES >= 0")
 

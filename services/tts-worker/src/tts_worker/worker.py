@@ -9,6 +9,11 @@ A redone sentence (a replica died mid-way) reuses the same seqs, so the edge can
 duplicates. A cancelled response stops within one chunk: the cancelled set is read
 before each publication (``group_chunks`` chunks, one by default).
 Fixed phrases (greeting, apologies) are cached in Redis by (text, voice, rate).
+
+While it synthesizes a response's first clause (seq 0) the worker holds the session's
+TTS-priority flag (``first_clause_priority_ms``, renewed at the start, cleared when the
+audio is ready): a local LLM generating the rest of that reply waits meanwhile, so on a
+small host the first words get the CPU.
 """
 
 from __future__ import annotations
@@ -47,9 +52,11 @@ class TTSWorker(StreamWorker):
         chunk_ms: int = 20,
         group_chunks: int = 1,
         turn_timeout_s: float = 20.0,
+        first_clause_priority_ms: int = 0,
         **kw: int,
     ) -> None:
         super().__init__(bus, consumer, **kw)
+        self.first_clause_priority_ms = first_clause_priority_ms
         self.tts = tts
         self.language = language
         self.sample_rate = sample_rate
@@ -74,7 +81,7 @@ class TTSWorker(StreamWorker):
         state = await self.bus.state(sid)
         rate = int(state.get("sample_rate") or self.sample_rate)
         language = state.get("language") or self.language
-        pcm = await self._pcm(msg, language, rate) if msg.text.strip() else b""
+        pcm = await self._synthesize(msg, language, rate) if msg.text.strip() else b""
         chunks = [c.pcm for c in chunk_pcm(pcm, rate, chunk_ms=self.chunk_ms)]
         turn = layout.turn_key(sid, rid)
         await self._wait_turn(turn, msg.seq, sid)
@@ -108,6 +115,21 @@ class TTSWorker(StreamWorker):
             await self.bus.publish(
                 ResponseEnd(session_id=sid, response_id=rid, interrupted=False), stages=()
             )
+
+    async def _synthesize(self, msg: ResponseText, language: str, rate: int) -> bytes:
+        """The sentence's PCM; a reply's first clause under the session's priority flag."""
+        first = (
+            msg.seq == 0
+            and self.first_clause_priority_ms > 0
+            and not msg.response_id.startswith(FIXED_PHRASE_IDS)
+        )
+        if not first:
+            return await self._pcm(msg, language, rate)
+        await self.bus.set_tts_priority(msg.session_id, self.first_clause_priority_ms)
+        try:
+            return await self._pcm(msg, language, rate)
+        finally:
+            await self.bus.clear_tts_priority(msg.session_id)
 
     async def _pcm(self, msg: ResponseText, language: str, rate: int) -> bytes:
         fixed = msg.response_id.startswith(FIXED_PHRASE_IDS)
