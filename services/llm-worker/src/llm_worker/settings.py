@@ -33,8 +33,8 @@ class Settings:
     timeout_first_s: float = 10.0
     timeout_idle_s: float = 10.0
     max_retries: int = 1
-    n_threads: int = 2
-    n_threads_batch: int = 0  # 0: n_threads
+    n_threads: int = 1
+    n_threads_batch: int = 1
     n_ctx: int = 2048
     state_cache_mb: int = 256
     first_clause_min_chars: int = 12
@@ -55,8 +55,8 @@ class Settings:
             raise ConfigError(
                 f"LLM_PROVIDER={provider!r}; choose one of {', '.join(PROVIDER_CHOICES)}"
             )
-        n_threads = r.integer("LLM_N_THREADS", 2, 1, 256)
         timeout_idle_s = r.number("LLM_TIMEOUT_IDLE_S", 10.0, 0.1, 300.0)
+        n_threads = r.integer("LLM_N_THREADS", 1, 1, 256)
         words_min = r.integer("LLM_FIRST_WORDS_MIN", 3, 0, 50)
         words_max = r.integer("LLM_FIRST_WORDS_MAX", 6, 1, 50)
         if words_min and words_max < words_min:
@@ -81,7 +81,7 @@ class Settings:
             timeout_idle_s=timeout_idle_s,
             max_retries=r.integer("LLM_MAX_RETRIES", 1, 0, 5),
             n_threads=n_threads,
-            n_threads_batch=r.integer("LLM_N_THREADS_BATCH", 0, 0, 256) or n_threads,
+            n_threads_batch=r.integer("LLM_N_THREADS_BATCH", n_threads, 1, 256),
             n_ctx=r.integer("LLM_N_CTX", 2048, 256, 131072),
             state_cache_mb=r.integer("LLM_STATE_CACHE_MB", 256, 0, 65536),
             first_clause_min_chars=r.integer("LLM_FIRST_CLAUSE_MIN_CHARS", 12, 1, 200),

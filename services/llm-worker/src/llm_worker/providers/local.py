@@ -169,10 +169,8 @@ def load_engine(
             _engines[key] = Engine(
                 llm, threading.Lock(), StateCache(state_cache_mb * 1024 * 1024), _renderer(llm)
             )
-        engine = _engines[key]
-        # The budget is per model: the largest any provider on it asked for.
-        engine.states.max_bytes = max(engine.states.max_bytes, state_cache_mb * 1024 * 1024)
-        return engine
+        # The state budget is per loaded model, set by the provider that loads it.
+        return _engines[key]
 
 
 def save_state(llm: Any) -> SavedState:
@@ -214,7 +212,7 @@ class LocalProvider(LLMProvider):
         *,
         model_path: str | Path | None = None,
         n_ctx: int = 2048,
-        n_threads: int = 2,
+        n_threads: int = 1,
         n_threads_batch: int | None = None,
         state_cache_mb: int = 256,
         timeouts: Timeouts | None = None,
@@ -240,6 +238,10 @@ class LocalProvider(LLMProvider):
         self.last_thread: threading.Thread | None = None
         self.last_chunks = 0
         self.last_prompt: PromptStats | None = None
+
+    def engine(self) -> Engine:
+        """The loaded model (loads it if needed; blocking): tests and benchmarks."""
+        return self._engine()
 
     # -- the engine (a fake engine in llm_worker.testing overrides these two) ----------
 

@@ -95,6 +95,10 @@ class StateCache:
             _, old = self._states.popitem(last=False)
             self.bytes -= old.size
 
+    def clear(self) -> None:
+        self._states.clear()
+        self.bytes = 0
+
     def drop(self, key: str) -> None:
         old = self._states.pop(key, None)
         if old is not None:
