@@ -8,6 +8,20 @@ source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 [ -f compose/.env ] && set -a && source compose/.env && set +a
 REPLICAS=${WORKERS_REPLICAS:-1}
+
+# CPU budget: explicit thread counts for every engine (Whisper, llama.cpp, ONNX Runtime),
+# unless compose/.env or the environment sets them. The stages mostly take turns, so
+# Whisper and ONNX Runtime may use all the host's cores (PABX_CPU_THREADS, at most 4 by
+# default); llama.cpp runs beside the TTS and its threads spin while waiting for each
+# other, so it gets half (1 on a 2-core host). The LLM also holds its generation while the
+# TTS synthesizes a reply's first clause; post-call summaries wait for live replies, and
+# run niced. See docs/AGENT.md, "Orçamento de CPU".
+CORES=$(nproc 2>/dev/null || echo 2)
+PABX_CPU_THREADS=${PABX_CPU_THREADS:-$(( CORES < 4 ? CORES : 4 ))}
+export STT_CPU_THREADS=${STT_CPU_THREADS:-$PABX_CPU_THREADS}
+export TTS_THREADS=${TTS_THREADS:-$PABX_CPU_THREADS}
+export LLM_N_THREADS=${LLM_N_THREADS:-$(( PABX_CPU_THREADS > 1 ? PABX_CPU_THREADS / 2 : 1 ))}
+export LLM_N_THREADS_BATCH=${LLM_N_THREADS_BATCH:-$LLM_N_THREADS}
 declare -A PORT=([stt]=9101 [llm]=9102 [tts]=9103)
 
 health() { # port
@@ -19,6 +33,7 @@ health() { # port
 
 case "${1:-status}" in
   start)
+    log "CPU: $CORES núcleos; threads stt=$STT_CPU_THREADS llm=$LLM_N_THREADS/$LLM_N_THREADS_BATCH tts=$TTS_THREADS"
     for kind in stt llm tts; do
       for ((i = 0; i < REPLICAS; i++)); do
         pidfile="$RUN_DIR/$kind-worker-$i.pid"

@@ -110,3 +110,69 @@ async def test_default_qwen_answers_a_portuguese_question() -> None:
     # It knows the extension from the persona: says it, or transfers there.
     assert "1002" in text or CallAction("transfer", "1002") in actions, out
     assert "<tool_call>" not in text
+
+
+async def _turn(p: LocalProvider, key: str, history: list[Message], text: str) -> str:
+    history.append(Message("user", text))
+    req = ChatRequest(
+        system="You are a helpful assistant. Answer in one short sentence.",
+        messages=tuple(history),
+        tools=False,
+        max_tokens=8,
+        temperature=0.0,
+        conversation_id=key,
+    )
+    out = [e async for e in reply(p, req, apology="APOLOGY")]
+    said = " ".join(e.text for e in out if isinstance(e, ReplySentence))
+    history.append(Message("assistant", said))
+    return said
+
+
+async def test_interleaved_calls_each_evaluate_only_their_new_tokens() -> None:
+    """Two conversations alternate on one model: with the state cache each turn evaluates
+    only what its history added; without it, everything after the system prompt."""
+    require(SMALL)
+    timeouts = Timeouts(first_event_s=120.0, idle_s=60.0)
+    # Engines of their own (distinct n_ctx); one thread: no spinning barrier on a busy CI.
+    kw = {"model_path": SMALL, "n_threads": 1, "timeouts": timeouts}
+    cached = LocalProvider(n_ctx=1536, state_cache_mb=64, **kw)  # type: ignore[arg-type]
+    plain = LocalProvider(n_ctx=1280, state_cache_mb=0, **kw)  # type: ignore[arg-type]
+    questions = ["What is the capital of France?", "What is two plus two?"]
+    follow = ["And of Italy?", "And three plus three?", "Thanks, and of Spain?"]
+    for p in (cached, plain):
+        convs: dict[str, list[Message]] = {"a": [], "b": []}
+        for key, q in zip("ab", questions, strict=True):
+            assert await _turn(p, key, convs[key], q)
+        stats = []
+        for i, q in enumerate(follow):
+            key = "ab"[i % 2]
+            assert await _turn(p, key, convs[key], q)
+            assert p.last_prompt is not None
+            stats.append(p.last_prompt)
+        if p is cached:
+            assert all(s.restored for s in stats), stats
+            # the new question, the chat template around it and at most the previous
+            # reply's tail: a few dozen tokens, not the history
+            assert all(s.evaluated <= 40 for s in stats), stats
+            with_cache = stats
+        else:
+            assert not any(s.restored for s in stats), stats
+            assert all(
+                s.evaluated > c.evaluated + 10 for s, c in zip(stats, with_cache, strict=True)
+            ), (stats, with_cache)
+
+
+async def test_rendered_prompt_is_what_llama_cpp_evaluates(small: LocalProvider) -> None:
+    history: list[Message] = []
+    await _turn(small, "render", history, "Say hello.")
+    await _turn(small, "render", history, "Say goodbye.")
+    engine = small.engine()
+    assert engine.render is not None
+    system = "You are a helpful assistant. Answer in one short sentence."
+    prompt = engine.render(
+        [{"role": "system", "content": system}]
+        + [{"role": m.role, "content": m.content} for m in history[:-1]]
+    )
+    assert engine.llm.input_ids[: len(prompt)].tolist() == prompt
+    assert small.last_prompt is not None
+    assert small.last_prompt.tokens == len(prompt)

@@ -65,6 +65,20 @@ def test_settings_defaults_work_offline() -> None:
     assert s.max_history_turns == 8
 
 
+def test_cpu_and_reply_shape_defaults_fit_a_small_host() -> None:
+    s = Settings.from_env({})
+    # 1 thread: 2 spinning threads on 2 busy cores were slower (5x when generating)
+    assert (s.n_threads, s.n_threads_batch, s.state_cache_mb) == (1, 1, 256)
+    assert (s.first_words_min, s.first_words_max, s.clause_min_chars) == (3, 6, 24)
+    assert (s.max_sentences, s.tts_priority_max_wait_s) == (3, 1.5)
+    assert Settings.from_env({"LLM_N_THREADS": "4"}).n_threads_batch == 4
+    one = Settings.from_env({"LLM_N_THREADS": "1", "LLM_N_THREADS_BATCH": "2"})
+    assert (one.n_threads, one.n_threads_batch) == (1, 2)
+    # Claude's generation is not held, so its idle timeout may be short
+    claude = {"ANTHROPIC_API_KEY": "sk", "LLM_TIMEOUT_IDLE_S": "1"}
+    assert Settings.from_env(claude).tts_priority_max_wait_s == 1.5
+
+
 def test_auto_picks_claude_when_a_key_is_set() -> None:
     s = Settings.from_env({"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_MODEL": "claude-x"})
     assert s.resolved_provider() == "anthropic"
@@ -81,6 +95,21 @@ def test_auto_picks_claude_when_a_key_is_set() -> None:
         ({"LLM_TEMPERATURE": "quente"}, "not a number"),
         ({"LLM_TIMEOUT_FIRST_S": "-1"}, "outside"),
         ({"LLM_MAX_RETRIES": "50"}, "outside"),
+        ({"LLM_FIRST_WORDS_MIN": "5", "LLM_FIRST_WORDS_MAX": "4"}, "LLM_FIRST_WORDS_MAX"),
+        ({"LLM_FIRST_WORDS_MIN": "-1"}, "outside"),
+        ({"LLM_STATE_CACHE_MB": "lots"}, "not an integer"),
+        ({"LLM_N_THREADS_BATCH": "0.5"}, "not an integer"),
+        ({"LLM_N_THREADS_BATCH": "0"}, "outside"),
+        ({"LLM_MAX_SENTENCES": "-2"}, "outside"),
+        ({"LLM_TTS_PRIORITY_MAX_WAIT_S": "nan"}, "outside"),
+        # a held local generation must stay below the idle timeout
+        ({"LLM_TTS_PRIORITY_MAX_WAIT_S": "10"}, "LLM_TIMEOUT_IDLE_S"),
+        (
+            {"LLM_TIMEOUT_IDLE_S": "1", "LLM_TTS_PRIORITY_MAX_WAIT_S": ".5",
+             "POSTCALL_MAX_HOLD_S": "5"},
+            "POSTCALL_MAX_HOLD_S",
+        ),
+        ({"POSTCALL_DEFER_MAX_S": "-1"}, "outside"),
     ],
 )
 def test_bad_settings(env: dict[str, str], match: str) -> None:
@@ -93,7 +122,7 @@ def test_env_example_lists_every_setting() -> None:
     src = (Path(__file__).parents[1] / "src/llm_worker/settings.py").read_text("utf-8")
     import re
 
-    names = set(re.findall(r'"((?:LLM|ANTHROPIC|OPENAI)_[A-Z_]+)"', src))
+    names = set(re.findall(r'"((?:LLM|ANTHROPIC|OPENAI|POSTCALL)_[A-Z_]+)"', src))
     assert names
     missing = [n for n in sorted(names) if f"{n}=" not in example]
     assert not missing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 import uuid
@@ -16,6 +17,8 @@ from arq.worker import Worker
 from asp import ResponseText, SessionStart, Transcript
 from asp import streams as layout
 from llm_worker.postcall import cleanup_sessions, summarize_call
+from llm_worker.settings import Settings
+from llm_worker.testing import FakeEngineProvider
 from llm_worker.testing.fake_provider import FakeProvider
 from pipeline import Bus
 from pipeline.testing import RedisServer, free_port
@@ -96,3 +99,49 @@ async def test_cleanup_drops_expired_and_overlong_sessions(bus: Bus) -> None:
     remaining = await bus.redis.zrange(layout.ACTIVE_SESSIONS, 0, -1)
     assert remaining == [live.encode()]
     await asyncio.sleep(0)
+
+
+async def test_the_summary_waits_for_live_replies(bus: Bus) -> None:
+    sid = await a_call(bus)
+    live = str(uuid.uuid4())
+    await bus.begin_turn(live, "r-u-9", ttl_s=60)
+    provider = FakeProvider(default_text="Resumo.")
+    ctx = {"bus": bus, "provider": provider, "webhook_url": "",
+           "settings": Settings(postcall_defer_max_s=30, postcall_max_hold_s=1)}  # fmt: skip
+    job = asyncio.create_task(summarize_call(ctx, sid))
+    await asyncio.sleep(0.8)
+    assert provider.requests == []  # not started while a reply is being generated
+    assert not job.done()
+    await bus.end_turn(live, "r-u-9")
+    assert await asyncio.wait_for(job, 5) == "Resumo."
+
+
+async def test_a_lapsed_live_mark_does_not_block_the_summary(bus: Bus) -> None:
+    sid = await a_call(bus)
+    await bus.begin_turn(str(uuid.uuid4()), "r-dead", ttl_s=0.3)  # its replica died
+    ctx = {"bus": bus, "provider": FakeProvider(default_text="Resumo."), "webhook_url": "",
+           "settings": Settings(postcall_defer_max_s=30)}  # fmt: skip
+    started = time.monotonic()
+    assert await asyncio.wait_for(summarize_call(ctx, sid), 10) == "Resumo."
+    assert time.monotonic() - started < 3
+
+
+async def test_a_local_summary_is_held_while_replies_run_but_never_stalls(bus: Bus) -> None:
+    """Past the deferral bound the summary starts, held between tokens while a reply
+    runs (at most max_hold in one go); once the calls are quiet it runs at full pace."""
+    sid = await a_call(bus)
+    live = str(uuid.uuid4())
+    await bus.begin_turn(live, "r-1", ttl_s=60)
+    tokens = [f"t{i} " for i in range(12)]
+    engine = FakeEngineProvider(tokens, token_s=0.01)
+    ctx = {"bus": bus, "provider": engine, "webhook_url": "",
+           "settings": Settings(postcall_defer_max_s=0.2, postcall_max_hold_s=0.5)}  # fmt: skip
+    job = asyncio.create_task(summarize_call(ctx, sid))
+    async with asyncio.timeout(10):
+        while len(engine.produced) < 3:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.7)
+    times = [t for t, _ in engine.produced]
+    assert max(b - a for a, b in itertools.pairwise(times)) >= 0.4  # it was held
+    await bus.end_turn(live, "r-1")
+    assert await asyncio.wait_for(job, 10) == "".join(tokens).strip()

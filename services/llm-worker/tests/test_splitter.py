@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from llm_worker.splitter import SentenceSplitter, clean_for_speech
+from llm_worker.splitter import SentenceSplitter, clean_for_speech, ends_sentence
 
 
 def split(text: str, step: int = 1, **kw: int) -> list[str]:
@@ -147,6 +147,128 @@ def test_arbitrary_text_never_loses_words(text: str) -> None:
     original = clean_for_speech(text).split()
     # Only fragments with no letter or digit may be dropped; order is kept.
     assert spoken == [w for w in original if w in spoken]
+    assert [w for w in original if any(c.isalnum() for c in w)] == [
+        w for w in spoken if any(c.isalnum() for c in w)
+    ]
+
+
+# -- the first words at once, then clauses (LLM_FIRST_WORDS_MIN/MAX, LLM_CLAUSE_MIN_CHARS) --
+
+WORDS = {"first_words_min": 3, "first_words_max": 6}
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        # 3 words, the 3rd can end a phrase: out without any punctuation
+        ("Nosso horário começa às oito da manhã.", "Nosso horário começa"),
+        # "de"/"que"/"a" cannot end a phrase: wait for the next word
+        ("Eu posso verificar isso para você agora mesmo.", "Eu posso verificar"),
+        ("Vou transferir a sua ligação para o atendimento.", "Vou transferir a sua ligação"),
+        # a clause mark among the first words ends the piece there
+        ("Claro, vou verificar isso agora mesmo para você.", "Claro, vou verificar"),
+        ("Posso ajudar com horários, endereço e preços.", "Posso ajudar com horários,"),
+        # the word after a clause mark opens a clause: not cut right after it
+        ("Bom dia, tudo bem com você hoje?", "Bom dia, tudo bem"),
+        # a sentence end comes first
+        ("Olá! Em que posso ajudar hoje?", "Olá!"),
+        # six words at most, even if each is weak
+        ("de que a o em um para com sem mais", "de que a o em um"),
+        # never after an abbreviation or an initial
+        ("O Sr. João Silva atende amanhã cedo.", "O Sr. João"),
+        ("Fale com J. Silva amanhã de manhã.", "Fale com J. Silva"),
+        # numbers and times are words: never cut inside
+        ("Custa R$ 1.000,50 à vista, ok?", "Custa R$ 1.000,50"),
+        # too short for three words: the whole reply
+        ("Sim, claro.", "Sim, claro."),
+    ],
+)
+def test_first_words_go_out_before_any_punctuation(text: str, first: str) -> None:
+    out = split(text, **WORDS)
+    assert out[0] == first
+    assert " ".join(out) == clean_for_speech(text)  # nothing lost, no word cut
+    assert all(w in text.split() for piece in out for w in piece.split())
+
+
+def test_first_words_come_out_as_soon_as_the_next_word_starts() -> None:
+    s = SentenceSplitter(**WORDS)
+    assert s.feed("Nosso horário começa") == []  # "começa" may still grow: "começamos"
+    assert s.feed(" ") == ["Nosso horário começa"]
+    assert s.feed("às oito, e fecha") == []  # later pieces: sentences only by default
+    assert s.flush() == ["às oito, e fecha"]
+
+
+def test_only_the_first_piece_is_cut_by_words() -> None:
+    text = "Nosso horário começa às oito. Depois disso o atendimento segue normal até tarde."
+    assert split(text, **WORDS) == [
+        "Nosso horário começa",
+        "às oito.",
+        "Depois disso o atendimento segue normal até tarde.",
+    ]
+
+
+def test_later_clauses_need_clause_min_chars() -> None:
+    text = "Claro. Posso ajudar com horários, endereço e preços da loja, mas não com reservas."
+    assert split(text, clause_min_chars=30) == [
+        "Claro.",
+        "Posso ajudar com horários, endereço e preços da loja,",
+        "mas não com reservas.",
+    ]
+    assert split(text) == [  # 0: later pieces end at sentence ends only
+        "Claro.",
+        "Posso ajudar com horários, endereço e preços da loja, mas não com reservas.",
+    ]
+    assert split(text, clause_min_chars=24)[1] == "Posso ajudar com horários,"
+    assert split("Claro. Sim, sim, sim, sim.", clause_min_chars=24) == [
+        "Claro.",
+        "Sim, sim, sim, sim.",
+    ]
+
+
+def test_words_off_by_default_and_parameters_checked() -> None:
+    text = "Nosso horário começa às oito da manhã."
+    assert split(text) == [text]
+    with pytest.raises(ValueError, match="first_words"):
+        SentenceSplitter(first_words_min=-1)
+    with pytest.raises(ValueError, match="first_words"):
+        SentenceSplitter(first_words_min=5, first_words_max=4)
+    with pytest.raises(ValueError, match="clause_min_chars"):
+        SentenceSplitter(clause_min_chars=-1)
+
+
+@pytest.mark.parametrize(
+    ("piece", "ends"),
+    [("Olá!", True), ("às oito.", True), ('Ele disse "sim."', True), ("Tudo bem?)", True),
+     ("Nosso horário começa", False), ("Claro,", False), ("Bem…", True), ("1.000,50", False)],
+)
+def test_ends_sentence(piece: str, ends: bool) -> None:
+    assert ends_sentence(piece) is ends
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from([*REPLIES, "Nosso horário começa às oito, e fecha às dezoito horas."]),
+       st.lists(st.integers(1, 7), min_size=1, max_size=30))
+def test_word_mode_chunking_never_changes_the_result(text: str, steps: list[int]) -> None:
+    kw = {**WORDS, "clause_min_chars": 24}
+    whole = split(text, step=len(text), **kw)
+    s = SentenceSplitter(**kw)
+    out: list[str] = []
+    i = k = 0
+    while i < len(text):
+        n = steps[k % len(steps)]
+        out += s.feed(text[i : i + n])
+        i += n
+        k += 1
+    out += s.flush()
+    assert out == whole
+    assert clean_for_speech(" ".join(out)) == clean_for_speech(text)
+
+
+@given(st.text(max_size=300))
+def test_word_mode_never_loses_or_cuts_words(text: str) -> None:
+    out = split(text, step=3, **WORDS, clause_min_chars=10)
+    original = clean_for_speech(text).split()
+    spoken = " ".join(out).split()
     assert [w for w in original if any(c.isalnum() for c in w)] == [
         w for w in spoken if any(c.isalnum() for c in w)
     ]

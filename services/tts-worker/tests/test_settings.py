@@ -92,3 +92,11 @@ def test_phrase_cache_settings() -> None:
     s = TTSSettings.from_env({"TTS_CACHE_PHRASES": " Pois não. |  | Só um momento.|Pois não."})
     assert s.cache_phrases == ("Pois não.", "Só um momento.")
     assert TTSSettings.from_env({"TTS_CACHE_PHRASES": "-"}).cache_phrases == ()
+
+
+def test_first_clause_priority_setting() -> None:
+    assert TTSSettings.from_env({}).first_clause_priority_ms == 2000
+    assert TTSSettings.from_env({"TTS_FIRST_CLAUSE_PRIORITY_MS": "0"}).first_clause_priority_ms == 0
+    for bad in ("-1", "600000", "soon"):
+        with pytest.raises(ConfigError):
+            TTSSettings.from_env({"TTS_FIRST_CLAUSE_PRIORITY_MS": bad})

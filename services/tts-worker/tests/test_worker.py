@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import redis
 from asp import ResponseAudio, ResponseCancel, ResponseEnd, ResponseText
+from asp import streams as layout
 from pipeline import Bus
 from tts_worker.router import TTSRouter
 from tts_worker.testing import FakeTTS
@@ -73,3 +75,68 @@ async def test_a_cancel_stops_the_output_within_one_chunk(bus: Bus) -> None:
     assert len(after) <= 1, f"{len(after)} chunks after the cancel"
     assert len(total) < len(SENTENCE) * 50 // 20  # far from the whole sentence
     assert not any(isinstance(m, ResponseEnd) and not m.interrupted for m in log)
+
+
+def flag_watching_tts(bus: Bus, sid: str, seen: list[tuple[str, bool]]) -> FakeTTS:
+    """A FakeTTS that records, for each text, whether the session's priority flag was up
+    while it was synthesized (it runs in a thread: it asks Redis on a connection of its own)."""
+    conn = bus.redis.connection_pool.connection_kwargs
+
+    class Watching(FakeTTS):
+        def _synthesize(self, text: str, voice: str, language: str):  # type: ignore[no-untyped-def]
+            client = redis.Redis(host=conn["host"], port=conn["port"], db=conn.get("db", 0))
+            try:
+                seen.append((text, bool(client.exists(layout.tts_priority_key(sid)))))
+            finally:
+                client.close()
+            return super()._synthesize(text, voice, language)
+
+    return Watching()
+
+
+async def test_the_first_clause_is_synthesized_under_the_priority_flag(bus: Bus) -> None:
+    """A local LLM holds the rest of the reply while this flag is up (llm_worker.priority)."""
+    sid = str(uuid.uuid4())
+    seen: list[tuple[str, bool]] = []
+    tts = flag_watching_tts(bus, sid, seen)
+    # one at a time: in a call the next clause only comes once the LLM is no longer held
+    worker = TTSWorker(bus, "tts-t", TTSRouter(tts), first_clause_priority_ms=5000, concurrency=1)
+    for seq, text in enumerate(["Nosso horário começa", "às oito.", ""]):
+        await bus.publish(
+            ResponseText(session_id=sid, response_id="r-1", seq=seq, text=text, is_final=text == "")
+        )
+
+    async def ended() -> bool:
+        return any(isinstance(m, ResponseEnd) for m in await bus.session_log(sid))
+
+    await run_until(bus, worker, ended)
+    assert seen == [("Nosso horário começa", True), ("às oito.", False)]
+    assert not await bus.has_tts_priority(sid)  # cleared once the first clause was ready
+
+
+async def test_fixed_phrases_and_a_disabled_priority_raise_no_flag(bus: Bus) -> None:
+    sid = str(uuid.uuid4())
+    seen: list[tuple[str, bool]] = []
+    worker = TTSWorker(
+        bus, "tts-t", TTSRouter(flag_watching_tts(bus, sid, seen)), first_clause_priority_ms=0
+    )
+    await bus.publish(
+        ResponseText(session_id=sid, response_id="r-2", seq=0, text="Sim.", is_final=True)
+    )
+
+    async def ended() -> bool:
+        return any(isinstance(m, ResponseEnd) for m in await bus.session_log(sid))
+
+    await run_until(bus, worker, ended)
+    on = TTSWorker(
+        bus, "tts-u", TTSRouter(flag_watching_tts(bus, sid, seen)), first_clause_priority_ms=5000
+    )
+    await bus.publish(
+        ResponseText(session_id=sid, response_id="greeting", seq=0, text="Olá!", is_final=True)
+    )
+
+    async def greeted() -> bool:
+        return len([m for m in await bus.session_log(sid) if isinstance(m, ResponseEnd)]) == 2
+
+    await run_until(bus, on, greeted)
+    assert seen == [("Sim.", False), ("Olá!", False)]

@@ -103,6 +103,12 @@ def turn_key(session_id: str, response_id: str) -> str:
     return f"{PREFIX}:turn:{_checked(session_id)}:{response_id}"
 
 
+def tts_priority_key(session_id: str) -> str:
+    """Set (SET PX, short TTL) while a session's first clause waits for or is in speech
+    synthesis: the LLM holds that session's generation meanwhile (CPU priority)."""
+    return f"{PREFIX}:ttsprio:{_checked(session_id)}"
+
+
 def session_keys(session_id: str) -> tuple[str, ...]:
     """Every per-session key whose TTL follows the call (the turn keys expire on their own)."""
     return (
@@ -121,6 +127,15 @@ def stages_for(event_type: str) -> tuple[Stage, ...]:
 
 ACTIVE_SESSIONS = f"{PREFIX}:sessions:active"
 """Sorted set: session_id -> start time (epoch seconds) of every live call."""
+
+LIVE_TURNS = f"{PREFIX}:turns:live"
+"""Sorted set: ``{session_id}:{response_id}`` -> deadline (epoch seconds) of every reply
+being generated now; post-call work waits while it has live members."""
+
+
+def live_turn_member(session_id: str, response_id: str) -> str:
+    """The member of :data:`LIVE_TURNS` that stands for one reply."""
+    return f"{_checked(session_id)}:{response_id}"
 
 
 def cache_key(kind: str, digest: str) -> str:

@@ -239,6 +239,42 @@ class Bus:
             pipe.expire(key, layout.SESSION_IDLE_TTL_S)
             await pipe.execute()
 
+    # --- CPU priority between stages (a small host runs every stage on the same cores) ---
+
+    def tts_priority_commands(self, session_id: str, ttl_ms: int) -> list[tuple[Any, ...]]:
+        """``publish(extra=...)`` commands that raise the session's TTS-priority flag in the
+        same transaction as the publication of its first clause (no window in which the
+        LLM could read the flag before it exists)."""
+        return [("psetex", layout.tts_priority_key(session_id), ttl_ms, b"1")]
+
+    async def set_tts_priority(self, session_id: str, ttl_ms: int) -> None:
+        """Raises (or renews) the flag: the session's first clause is being synthesized.
+        It expires on its own after ``ttl_ms``, so a dead TTS replica holds nobody long."""
+        await self.redis.psetex(layout.tts_priority_key(session_id), ttl_ms, b"1")
+
+    async def clear_tts_priority(self, session_id: str) -> None:
+        await self.redis.delete(layout.tts_priority_key(session_id))
+
+    async def has_tts_priority(self, session_id: str) -> bool:
+        return bool(await self.redis.exists(layout.tts_priority_key(session_id)))
+
+    async def begin_turn(self, session_id: str, response_id: str, ttl_s: float) -> None:
+        """Marks a reply as being generated (post-call work waits); the mark lapses after
+        ``ttl_s`` even if :meth:`end_turn` never comes (a replica died)."""
+        member = layout.live_turn_member(session_id, response_id)
+        await self.redis.zadd(layout.LIVE_TURNS, {member: time.time() + ttl_s})
+
+    async def end_turn(self, session_id: str, response_id: str) -> None:
+        await self.redis.zrem(layout.LIVE_TURNS, layout.live_turn_member(session_id, response_id))
+
+    async def live_turns(self) -> int:
+        """How many replies are being generated now, on every replica (lapsed marks dropped)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(layout.LIVE_TURNS, "-inf", time.time())
+            pipe.zcard(layout.LIVE_TURNS)
+            _, count = await pipe.execute()
+        return int(count)
+
     async def end_session(self, session_id: str) -> None:
         """The call is over: every key of the session now expires in a day."""
         async with self.redis.pipeline(transaction=False) as pipe:

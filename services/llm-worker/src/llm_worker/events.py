@@ -49,3 +49,7 @@ class ChatRequest:
     tools: bool = True
     max_tokens: int = 300
     temperature: float = 0.3
+    # The conversation this request continues (the session id), or "": a local provider
+    # keeps that conversation's evaluated prompt as a cache so its next turn evaluates only
+    # the new tokens. A hint: every provider answers the same without it.
+    conversation_id: str = ""

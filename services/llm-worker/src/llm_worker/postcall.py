@@ -3,7 +3,9 @@
 - ``summarize_call(session_id)``: enqueued when a call ends. Builds the transcript from the
   session log (caller: transcripts; agent: the sentences it said), asks the LLM for a short
   summary, writes both to ``asp:summary:{session}`` and POSTs them to POSTCALL_WEBHOOK_URL
-  when one is configured.
+  when one is configured. Live calls come first: the summary waits to start while any
+  reply is being generated (up to POSTCALL_DEFER_MAX_S), and its own generation is held
+  between tokens whenever one begins (at most POSTCALL_MAX_HOLD_S in one go).
 - ``cleanup_sessions`` (cron, every 10 minutes): drops from ``asp:sessions:active`` the
   calls whose log expired or that outlived the maximum call duration.
 
@@ -12,6 +14,8 @@ Run: ``python -m llm_worker.postcall`` (or ``arq llm_worker.postcall.WorkerSetti
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -27,8 +31,9 @@ from pipeline import Bus
 
 from .events import ChatRequest, Message, TextDelta
 from .persona import load_persona
+from .priority import hold_while_live, wait_until_quiet
 from .providers import create_provider
-from .providers.base import LLMProvider
+from .providers.base import Gate, LLMProvider
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,7 +63,9 @@ async def call_transcript(bus: Bus, session_id: str) -> list[dict[str, str]]:
     return turns
 
 
-async def summarize(provider: LLMProvider, turns: list[dict[str, str]]) -> str:
+async def summarize(
+    provider: LLMProvider, turns: list[dict[str, str]], gate: Gate | None = None
+) -> str:
     if not turns:
         return ""
     text = "\n".join(f"{'Cliente' if t['role'] == 'caller' else 'Atendente'}: {t['text']}"
@@ -66,18 +73,40 @@ async def summarize(provider: LLMProvider, turns: list[dict[str, str]]) -> str:
     request = ChatRequest(system=SUMMARY_PROMPT, messages=(Message("user", text),),
                           tools=False, max_tokens=200, temperature=0.0)
     parts: list[str] = []
-    async with provider.stream(request) as stream:
+    async with provider.stream(request, gate=gate) as stream:
         async for event in stream:
             if isinstance(event, TextDelta):
                 parts.append(event.text)
     return "".join(parts).strip()
 
 
+async def summarize_when_quiet(
+    bus: Bus, provider: LLMProvider, turns: list[dict[str, str]], settings: Settings
+) -> str:
+    """The summary, generated only while no live reply needs the CPU (bounded waits)."""
+    if not turns:
+        return ""
+    waited = await wait_until_quiet(bus, max_wait_s=settings.postcall_defer_max_s)
+    if waited >= 1.0:
+        log.info("summary deferred %.0f s for live calls", waited)
+    gate = Gate()
+    pacer = asyncio.create_task(
+        hold_while_live(bus, gate, max_hold_s=settings.postcall_max_hold_s)
+    )
+    try:
+        return await summarize(provider, turns, gate)
+    finally:
+        pacer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pacer
+
+
 async def summarize_call(ctx: dict[str, Any], session_id: str) -> str:
     bus: Bus = ctx["bus"]
     turns = await call_transcript(bus, session_id)
+    settings: Settings = ctx.get("settings") or Settings()
     try:
-        summary = await summarize(ctx["provider"], turns)
+        summary = await summarize_when_quiet(bus, ctx["provider"], turns, settings)
     except Exception as e:  # the transcript is still worth keeping
         log.warning("summary of %s failed: %s", session_id, e)
         summary = ""
@@ -114,6 +143,7 @@ async def cleanup_sessions(ctx: dict[str, Any]) -> int:
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = Settings.from_env()
+    ctx.setdefault("settings", settings)
     ctx.setdefault("bus", Bus.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")))
     ctx.setdefault("provider", create_provider(settings))
     ctx.setdefault("webhook_url", os.environ.get("POSTCALL_WEBHOOK_URL", "").strip())
@@ -131,6 +161,9 @@ class WorkerSettings:
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     max_tries = 3
+    # A summary may wait for live calls (POSTCALL_DEFER_MAX_S) and be held while new
+    # replies run: far longer than arq's 300 s default.
+    job_timeout = 1800
     log_results = False  # a job's result is the summary: transcripts never go to logs
 
 

@@ -13,6 +13,13 @@ is fed the deltas and returns each piece as soon as its end is certain:
   split because no white space follows their punctuation;
 * the first piece of a reply may be a clause: it is cut at ``,`` ``;`` ``:`` followed by
   white space once it holds at least ``first_clause_min_chars`` characters;
+* with ``first_words_min`` > 0 the first piece is released even sooner, without waiting for
+  any punctuation: after ``first_words_min`` whole words (a word is whole once white space
+  follows it, so a word is never cut), at the first word that can end a phrase (not an
+  article, preposition, conjunction, pronoun or auxiliary, and not the first word of a new
+  clause), and after ``first_words_max`` words at the latest;
+* with ``clause_min_chars`` > 0 the later pieces are cut at clause marks too, once a piece
+  holds that many characters (0: later pieces end at sentence ends only);
 * a line break ends a piece; a piece longer than ``max_chars`` is cut at its last clause
   mark or space, so the TTS never waits for an endless sentence.
 
@@ -34,6 +41,22 @@ TITLE_ABBREVIATIONS = frozenset(
     }
 )
 
+# Words after which a phrase rarely ends (articles, prepositions, conjunctions, pronouns,
+# possessives, auxiliaries): the first piece is not cut right after one of them unless it
+# already holds ``first_words_max`` words. Lower case, without punctuation.
+WEAK_ENDS = frozenset(
+    {
+        "o", "a", "os", "as", "um", "uma", "uns", "umas", "de", "do", "da", "dos", "das",
+        "em", "no", "na", "nos", "nas", "num", "numa", "por", "pelo", "pela", "pelos",
+        "pelas", "para", "pra", "pro", "com", "sem", "sob", "sobre", "ao", "aos", "à", "às",
+        "até", "entre", "após", "desde", "e", "ou", "mas", "que", "se", "como", "porque",
+        "pois", "quando", "onde", "nem", "me", "te", "lhe", "lhes", "eu", "meu", "minha",
+        "meus", "minhas", "seu", "sua", "seus", "suas", "nosso", "nossa", "nossos",
+        "nossas", "é", "são", "está", "estão", "foi", "vai", "vou", "vamos", "posso",
+        "pode", "podemos", "não", "muito", "mais", "the", "to", "of", "and", "is",
+    }
+)
+
 _SENTENCE_PUNCT = ".!?…"
 _CLAUSE_PUNCT = ",;:"
 # Typographic quotes and dashes are written as escapes (ruff RUF001 flags them as ambiguous).
@@ -43,6 +66,7 @@ _TOKEN_BEFORE = re.compile(r"([\w()ºª]+)$")
 _MARKDOWN = re.compile(r"[*_#`]+")
 _BULLET = re.compile(r"^\s*(?:[-•]\s+)")
 _SPACES = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]»\u201d\u2019]*$")
 
 
 def clean_for_speech(text: str) -> str:
@@ -50,6 +74,11 @@ def clean_for_speech(text: str) -> str:
     text = _BULLET.sub("", text)
     text = _MARKDOWN.sub("", text)
     return _SPACES.sub(" ", text).strip()
+
+
+def ends_sentence(piece: str) -> bool:
+    """Whether a piece the splitter returned ends a sentence (not just a clause or words)."""
+    return _SENTENCE_END.search(piece) is not None
 
 
 def _speakable(piece: str) -> bool:
@@ -64,13 +93,28 @@ def _has_letters(piece: str) -> bool:
 class SentenceSplitter:
     """Feed streamed text with :meth:`feed`; call :meth:`flush` at the end of the reply."""
 
-    def __init__(self, *, first_clause_min_chars: int = 12, max_chars: int = 240) -> None:
+    def __init__(
+        self,
+        *,
+        first_clause_min_chars: int = 12,
+        max_chars: int = 240,
+        first_words_min: int = 0,
+        first_words_max: int = 6,
+        clause_min_chars: int = 0,
+    ) -> None:
         if first_clause_min_chars < 1 or max_chars < 20:
             raise ValueError("first_clause_min_chars >= 1 and max_chars >= 20")
+        if first_words_min < 0 or (first_words_min and first_words_max < first_words_min):
+            raise ValueError("first_words_min >= 0 and first_words_max >= first_words_min")
+        if clause_min_chars < 0:
+            raise ValueError("clause_min_chars >= 0")
         self._buf = ""
         self._emitted = 0
         self._first_clause_min = first_clause_min_chars
         self._max_chars = max_chars
+        self._words_min = first_words_min
+        self._words_max = first_words_max
+        self._clause_min = clause_min_chars
 
     @property
     def pending(self) -> str:
@@ -122,12 +166,14 @@ class SentenceSplitter:
                 # decision == 0: not an end; skip the whole punctuation run
                 while i + 1 < n and buf[i + 1] in _SENTENCE_PUNCT:
                     i += 1
-            elif ch in _CLAUSE_PUNCT and self._emitted == 0:
+            elif ch in _CLAUSE_PUNCT and (self._emitted == 0 or self._clause_min):
                 decision = self._clause_end(i)
                 if decision is None:
                     return self._overflow_cut()
                 if decision > 0:
                     return decision
+            elif ch.isspace() and self._emitted == 0 and self._words_min and self._word_end(i):
+                return i
             i += 1
         return self._overflow_cut()
 
@@ -178,9 +224,32 @@ class SentenceSplitter:
             return None
         if not buf[i + 1].isspace():
             return 0  # 1.000,50 / 14:30
-        if len(clean_for_speech(buf[: i + 1])) < self._first_clause_min:
+        least = self._first_clause_min if self._emitted == 0 else self._clause_min
+        if len(clean_for_speech(buf[: i + 1])) < least:
             return 0
         return i + 1
+
+    def _word_end(self, i: int) -> bool:
+        """White space at ``i`` while the first piece is pending: release the words before it?
+
+        Decided from ``buf[:i]`` alone, so how the text was cut into deltas never matters.
+        """
+        buf = self._buf
+        if i == 0 or buf[i - 1].isspace():
+            return False
+        words = [w for w in buf[:i].split() if _speakable(w)]
+        n = len(words)
+        if n < self._words_min:
+            return False
+        last = words[-1].rstrip(_CLOSERS)
+        if last[-1] in _SENTENCE_PUNCT:
+            return False  # not a sentence end ("Sr.", "J.", "Bem... deixa"): wait a word
+        if n >= self._words_max or last[-1] in _CLAUSE_PUNCT:
+            return True
+        if last.lstrip(_OPENERS).lower() in WEAK_ENDS:
+            return False
+        # "Bom dia, tudo": the last word opens a new clause; the next one may end it.
+        return not (n >= 2 and words[-2].rstrip(_CLOSERS)[-1] in _CLAUSE_PUNCT)
 
     def _overflow_cut(self) -> int | None:
         buf = self._buf

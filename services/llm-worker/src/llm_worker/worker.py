@@ -3,7 +3,10 @@
 - ``session.start``: negotiates (ASP), records the session's settings in Redis, answers
   ``session.started`` and starts the greeting (response ``greeting``);
 - ``transcript``: one reply, streamed sentence by sentence to the TTS stage as soon as each
-  is complete; tool calls become ``call.action``; a failing provider becomes an apology;
+  is complete (the first words and clauses sooner, see the splitter); tool calls become
+  ``call.action``; a failing provider becomes an apology. While a local model generates,
+  the reply is marked live (post-call work waits) and, once its first clause is handed
+  over, the generation is held until the TTS has synthesized it (``priority``);
 - ``response.cancel``: the reply stops at the next sentence (every replica sees the
   cancelled set) and the history keeps only what the caller heard;
 - ``session.end``: the session's keys get their post-call TTL.
@@ -46,8 +49,9 @@ from .errors import HistoryError
 from .events import ChatRequest
 from .history import History
 from .persona import Persona
-from .providers.base import LLMProvider
-from .reply import ReplyAction, ReplyTimings, reply
+from .priority import hold_for_first_clause
+from .providers.base import Gate, LLMProvider
+from .reply import ReplyAction, ReplySentence, ReplyTimings, reply
 from .splitter import SentenceSplitter
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,12 @@ class LLMWorker(StreamWorker):
         max_tokens: int = 200,
         temperature: float = 0.3,
         first_clause_min_chars: int = 12,
+        first_words_min: int = 0,
+        first_words_max: int = 6,
+        clause_min_chars: int = 0,
+        max_sentences: int = 0,
+        tts_priority_max_wait_s: float = 0.0,
+        live_turn_ttl_s: float = 120.0,
         after_call: Callable[[str], Awaitable[object]] | None = None,
         **kw: int,
     ) -> None:
@@ -80,7 +90,25 @@ class LLMWorker(StreamWorker):
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.first_clause_min_chars = first_clause_min_chars
+        self.first_words_min = first_words_min
+        self.first_words_max = first_words_max
+        self.clause_min_chars = clause_min_chars
+        self.max_sentences = max_sentences
+        # Held generation only makes sense where the model runs on this machine's CPU.
+        self.tts_priority_max_wait_s = (
+            tts_priority_max_wait_s if provider.capabilities.local else 0.0
+        )
+        self.live_turn_ttl_s = live_turn_ttl_s
         self.after_call = after_call  # enqueues the post-call job (arq)
+        self.held_s = 0.0  # total time generations were held for the TTS (tests, logs)
+
+    def splitter(self) -> SentenceSplitter:
+        return SentenceSplitter(
+            first_clause_min_chars=self.first_clause_min_chars,
+            first_words_min=self.first_words_min,
+            first_words_max=self.first_words_max,
+            clause_min_chars=self.clause_min_chars,
+        )
 
     @property
     def fixed_phrases(self) -> tuple[str, ...]:
@@ -160,25 +188,49 @@ class LLMWorker(StreamWorker):
             messages=history.for_request(),
             max_tokens=self.max_tokens,
             temperature=self.temperature,
+            conversation_id=sid,
         )
         spoken: list[str] = []
         cancelled = False
         seq = 0
         timings = ReplyTimings()
+        gate = Gate()
+        priority = self.tts_priority_max_wait_s > 0
         events = reply(
             self.provider,
             request,
             apology=self.persona.apology,
-            splitter=SentenceSplitter(first_clause_min_chars=self.first_clause_min_chars),
+            splitter=self.splitter(),
             timings=timings,
             logger=lg,
+            max_sentences=self.max_sentences,
+            gate=gate,
         )
+        await self.bus.begin_turn(sid, response_id, self.live_turn_ttl_s)
         try:
             async for event in events:
                 if await self.bus.is_cancelled(sid, response_id):
                     cancelled = True
                     break
-                if isinstance(event, ReplyAction):
+                if isinstance(event, ReplySentence):
+                    spoken.append(event.text)
+                    first = seq == 0 and priority and not event.apology
+                    if first:
+                        gate.close()  # at once: no token more before the wait starts
+                    ttl_ms = max(1, int(self.tts_priority_max_wait_s * 1000))
+                    await self.bus.publish(
+                        ResponseText(session_id=sid, response_id=response_id, seq=seq,
+                                     text=event.text, is_final=False),
+                        extra=self.bus.tts_priority_commands(sid, ttl_ms) if first else (),
+                    )
+                    seq += 1
+                    if first:
+                        held = await hold_for_first_clause(
+                            self.bus, sid, gate, max_wait_s=self.tts_priority_max_wait_s
+                        )
+                        self.held_s += held
+                        lg.debug("generation held %.0f ms for the first clause", held * 1000)
+                elif isinstance(event, ReplyAction):
                     if event.action.action == "hangup" and not spoken:
                         # Hanging up without a word: the caller hears the (cached) goodbye.
                         spoken.append(self.persona.goodbye)
@@ -188,12 +240,10 @@ class LLMWorker(StreamWorker):
                     await self.bus.publish(
                         CallAction(session_id=sid, action=kind, target=event.action.target)
                     )
-                else:
-                    spoken.append(event.text)
-                    await self._say(sid, response_id, seq, event.text)
-                    seq += 1
         finally:
+            gate.open()
             await events.aclose()  # stops the provider at once on cancel
+            await self.bus.end_turn(sid, response_id)
         if not cancelled:
             await self.bus.publish(
                 ResponseText(session_id=sid, response_id=response_id, seq=seq, text="",

@@ -41,6 +41,7 @@ def main() -> None:
                     ttl_s=settings.cache_ttl_s,
                 ),
                 phrase_refresh_s=settings.cache_refresh_s,
+                first_clause_priority_ms=settings.first_clause_priority_ms,
                 **worker_settings.stream_options(),
             ),
         )

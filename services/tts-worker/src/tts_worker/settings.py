@@ -45,6 +45,9 @@ class TTSSettings:
     cache_max_phrases: int = 32  # TTS_CACHE_MAX_PHRASES: 0 turns the phrase cache off
     cache_ttl_s: int = 7 * 86400  # TTS_CACHE_TTL_S: renewed on each use and each refresh
     cache_refresh_s: float = 60.0  # TTS_CACHE_REFRESH_S: how often missing phrases are filled
+    # TTS_FIRST_CLAUSE_PRIORITY_MS: lifetime of the flag held while a reply's first clause
+    # is synthesized (a local LLM waits for it); 0 disables
+    first_clause_priority_ms: int = 2000
     cache: Path = Path()  # PABX_CACHE
 
     @classmethod
@@ -69,6 +72,9 @@ class TTSSettings:
                 cache_max_phrases=r.integer("TTS_CACHE_MAX_PHRASES", cls.cache_max_phrases),
                 cache_ttl_s=r.integer("TTS_CACHE_TTL_S", cls.cache_ttl_s),
                 cache_refresh_s=r.number("TTS_CACHE_REFRESH_S", cls.cache_refresh_s),
+                first_clause_priority_ms=r.integer(
+                    "TTS_FIRST_CLAUSE_PRIORITY_MS", cls.first_clause_priority_ms
+                ),
                 cache=cache_dir(env),
             )
         except ValueError as e:
@@ -93,6 +99,8 @@ class TTSSettings:
             raise ConfigError("TTS_SPEED must be within 0.5..2.0")
         if language_tag(self.lang) is None:
             raise ConfigError(f"TTS_LANG must be a language code like pt or pt-BR: {self.lang!r}")
+        if not 0 <= self.first_clause_priority_ms <= 60_000:
+            raise ConfigError("TTS_FIRST_CLAUSE_PRIORITY_MS must be within 0..60000")
         if self.threads <= 0 or self.timeout_s <= 0 or self.retries < 0:
             raise ConfigError("TTS_THREADS and TTS_TIMEOUT_S must be positive, TTS_RETRIES >= 0")
         if not 0 <= self.cache_max_phrases <= 256:

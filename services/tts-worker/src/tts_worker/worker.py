@@ -12,6 +12,11 @@ A sentence that is a cached phrase (greeting, apology, goodbye, short acknowledg
 served from Redis without synthesis (``cache.PhraseCache``, filled before the worker takes
 work). The first sentence of each response appends a ``turn.timing`` event with the time to
 its first audio (``tts_first_audio_ms``).
+
+While it synthesizes a response's first clause (seq 0) the worker holds the session's
+TTS-priority flag (``first_clause_priority_ms``, renewed at the start, cleared when the
+audio is ready): a local LLM generating the rest of that reply waits meanwhile, so on a
+small host the first words get the CPU.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from .router import TTSRouter
 
 log = logging.getLogger(__name__)
 
+NOT_GENERATED_IDS = ("greeting", "apology")
+"""Responses no LLM generates (nothing to hold while they are voiced)."""
 TURN_TTL_S = 3600
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -53,9 +60,11 @@ class TTSWorker(StreamWorker):
         turn_timeout_s: float = 20.0,
         phrases: PhraseCache | None = None,
         phrase_refresh_s: float = 60.0,
+        first_clause_priority_ms: int = 0,
         **kw: int,
     ) -> None:
         super().__init__(bus, consumer, **kw)
+        self.first_clause_priority_ms = first_clause_priority_ms
         self.tts = tts
         self.language = language
         self.sample_rate = sample_rate
@@ -116,7 +125,7 @@ class TTSWorker(StreamWorker):
         state = await self.bus.state(sid)
         rate = int(state.get("sample_rate") or self.sample_rate)
         language = state.get("language") or self.language
-        pcm = await self._pcm(msg, language, rate) if msg.text.strip() else b""
+        pcm = await self._synthesize(msg, language, rate) if msg.text.strip() else b""
         chunks = [c.pcm for c in chunk_pcm(pcm, rate, chunk_ms=self.chunk_ms)]
         await self._wait_turn(sid, rid, msg.seq)
         _, base = await self.bus.turn_progress(sid, rid)
@@ -151,10 +160,26 @@ class TTSWorker(StreamWorker):
                 ResponseEnd(session_id=sid, response_id=rid, interrupted=False), stages=()
             )
 
-    async def _pcm(self, msg: ResponseText, language: str, rate: int) -> bytes:
+    async def _synthesize(self, msg: ResponseText, language: str, rate: int) -> bytes:
+        """The sentence's PCM: from the phrase cache, or synthesized (a reply's first clause
+        under the session's priority flag, so a local LLM holds while it is voiced)."""
         cached = await self.phrases.lookup(msg.text, language, rate)
         if cached is not None:
             return cached
+        first = (
+            msg.seq == 0
+            and self.first_clause_priority_ms > 0
+            and not msg.response_id.startswith(NOT_GENERATED_IDS)
+        )
+        if not first:
+            return await self._pcm(msg, language, rate)
+        await self.bus.set_tts_priority(msg.session_id, self.first_clause_priority_ms)
+        try:
+            return await self._pcm(msg, language, rate)
+        finally:
+            await self.bus.clear_tts_priority(msg.session_id)
+
+    async def _pcm(self, msg: ResponseText, language: str, rate: int) -> bytes:
         synthesis = await self.tts.synthesize(msg.text, language=language)
         pcm = float_to_pcm16(resample(synthesis.samples, synthesis.sample_rate, rate))
         for_session(log, msg.session_id).info(

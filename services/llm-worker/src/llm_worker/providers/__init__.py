@@ -57,6 +57,8 @@ def _local(s: Settings) -> LLMProvider:
         model=s.model,
         n_ctx=s.n_ctx,
         n_threads=s.n_threads,
+        n_threads_batch=s.n_threads_batch,
+        state_cache_mb=s.state_cache_mb,
         timeouts=Timeouts(first_event_s=first, idle_s=s.timeout_idle_s),
         max_retries=0,
     )

@@ -14,7 +14,10 @@ The base class adds, the same for every vendor:
 * cancellation: :meth:`stream` returns an :class:`LLMStream` whose generation runs in its
   own task; ``await stream.cancel()`` (or leaving ``async with``, or cancelling the task
   that reads it) stops the vendor call at once: the HTTP stream is closed, local
-  generation stops at the next token.
+  generation stops at the next token;
+* holding: a :class:`Gate` passed to :meth:`stream` lets the reader hold a generation that
+  runs on this machine between two tokens (the CPU goes to the speech synthesis of the
+  first clause meanwhile); remote providers ignore it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import Counter, deque
@@ -63,6 +67,34 @@ class ProviderMetrics:
     first_event_s: deque[float] = field(default_factory=lambda: deque(maxlen=256))
 
 
+class Gate:
+    """Holds a local generation between two tokens while closed (thread-safe).
+
+    The reader closes it, the generation thread calls :meth:`wait_open` after each token.
+    Whoever closes a gate must open it again within a bounded time: the provider's idle
+    timeout keeps running while the generation is held.
+    """
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._open.set()
+        self.holds = 0  # times the generation actually stopped at the gate
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+    def wait_open(self, timeout: float) -> bool:
+        """Blocks (a generation thread) until the gate is open or ``timeout`` passed."""
+        return self._open.wait(timeout)
+
+
 class LLMProvider(ABC):
     name: ClassVar[str] = "base"
     capabilities: ClassVar[Capabilities] = Capabilities()
@@ -98,11 +130,20 @@ class LLMProvider(ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Releases clients and models."""
 
-    def stream(self, request: ChatRequest) -> LLMStream:
-        """Starts a reply; iterate the result, cancel it on barge-in."""
-        return LLMStream(self._run(request), self)
+    def _attempt(
+        self, request: ChatRequest, gate: Gate | None
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """One attempt with a gate. Providers that generate on this machine override this
+        to hold their generation while the gate is closed; the others just stream."""
+        return self._stream(request)
 
-    async def _run(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+    def stream(self, request: ChatRequest, *, gate: Gate | None = None) -> LLMStream:
+        """Starts a reply; iterate the result, cancel it on barge-in."""
+        return LLMStream(self._run(request, gate), self)
+
+    async def _run(
+        self, request: ChatRequest, gate: Gate | None = None
+    ) -> AsyncGenerator[StreamEvent, None]:
         self.metrics.requests += 1
         attempt = 0
         while True:
@@ -110,7 +151,7 @@ class LLMProvider(ABC):
             self.metrics.attempts += 1
             emitted = False
             started = time.monotonic()
-            agen = self._stream(request)
+            agen = self._attempt(request, gate)
             try:
                 while True:
                     limit = self.timeouts.idle_s if emitted else self.timeouts.first_event_s
