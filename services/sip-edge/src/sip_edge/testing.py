@@ -380,15 +380,22 @@ def audio_found(
     windows = windowed_match(haystack, needle)
     if len(windows) < 4:
         return f"too few voiced windows ({len(windows)})"
-    # A window found out of order (a 100 ms vowel can resemble another one) counts as a
-    # miss too; a frame dropped by a jitter buffer may move the rest back by 20 ms.
-    bad = 0
-    last = -1
-    for score, offset in windows:
-        if score < min_score or offset < last - 160:
-            bad += 1
-        else:
-            last = max(last, offset)
+    bad = windows_missed(windows, min_score)
     if bad > max(1, int(len(windows) * max_bad)):
         return f"{bad} of {len(windows)} windows below {min_score} or out of order: {windows}"
     return None
+
+
+def windows_missed(windows: list[tuple[float, int]], min_score: float, slip: int = 160) -> int:
+    """How many of the (score, offset) windows of :func:`windowed_match` miss: below
+    ``min_score``, or out of order (a 100 ms vowel can resemble another one). "In order" is
+    the longest chain of good windows whose offsets never go back by more than ``slip``
+    samples (a frame dropped by a jitter buffer moves the rest back by 20 ms): one window
+    matched far ahead is one miss, not a miss for every window after it."""
+    good = [offset for score, offset in windows if score >= min_score]
+    chain = [1] * len(good)  # the longest in-order chain ending at each good window
+    for j in range(len(good)):
+        for i in range(j):
+            if good[j] >= good[i] - slip and chain[i] + 1 > chain[j]:
+                chain[j] = chain[i] + 1
+    return len(windows) - max(chain, default=0)
