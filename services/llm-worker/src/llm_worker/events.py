@@ -49,3 +49,5 @@ class ChatRequest:
     tools: bool = True
     max_tokens: int = 300
     temperature: float = 0.3
+    # The only extensions transfer_call may name (the facts' menu); None: not limited.
+    transfer_targets: tuple[str, ...] | None = None
