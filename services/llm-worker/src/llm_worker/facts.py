@@ -126,13 +126,18 @@ class _Reader:
     def table(self, value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(where, f"deve ser uma tabela, não {_kind(value)}")
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            raise self.fail(
-                where,
-                f"chave desconhecida {unknown[0]!r} (aceitas: {', '.join(sorted(allowed))})",
-            )
-        return value
+        out: dict[str, Any] = {}
+        for key, item in value.items():  # "endereço" is "endereco"
+            name = fold(key)
+            if name not in allowed:
+                raise self.fail(
+                    where,
+                    f"chave desconhecida {key!r} (aceitas: {', '.join(sorted(allowed))})",
+                )
+            if name in out:
+                raise self.fail(f"{where}.{key}", "chave repetida (com e sem acento)")
+            out[name] = item
+        return out
 
     def tables(self, value: Any, where: str, allowed: set[str]) -> list[dict[str, Any]]:
         if value is None:
@@ -162,7 +167,7 @@ def parse_facts(text: str, *, source: str = "<fatos>") -> Facts:
     except tomllib.TOMLDecodeError as e:
         raise FactsError(f"{source}: TOML inválido: {e}") from e
     r = _Reader(source)
-    r.table(data, "arquivo", _TOP)
+    data = r.table(data, "arquivo", _TOP)
     if "empresa" not in data:
         raise r.fail("empresa", "tabela obrigatória [empresa] ausente")
     company = r.table(data["empresa"], "empresa", _COMPANY)
