@@ -51,7 +51,12 @@ CASES = (
     Case("Vocês abrem no domingo?", ("fechad", "nao abr", "não abr"), tags=("horario",)),
     Case("Qual o endereço da loja?", ("flores",), tags=("endereco",)),
     Case("Quanto custa o plano de 600 megas?", ("129",), tags=("preco",)),
-    Case("Tem fidelidade?", ("nao", "não"), ("multa de",), tags=("faq",)),
+    Case(
+        "Tem fidelidade?",
+        ("sem fidelidade", "nao tem fidelidade", "nao tem", "não têm", "não tem", "multa"),
+        ("nao tenho essa informacao", "não tenho essa informação"),
+        tags=("faq",),
+    ),
     Case(
         "Vocês vendem celular?",
         ("nao tenho essa informacao", "não tenho essa informação"),

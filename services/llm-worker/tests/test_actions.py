@@ -19,6 +19,7 @@ from llm_worker.tools import CallAction, anthropic_tools, openai_tools
 
 FACTS = load_facts(Path(__file__).resolve().parents[3] / "compose" / "agent" / "fatos.toml")
 APOLOGY = "Desculpe."
+OFFER = "Se quiser, posso transferir para suporte, vendas ou atendimento."
 
 
 def target(text: str, last_reply: str = "") -> str | None:
@@ -154,6 +155,15 @@ async def test_a_promise_without_the_tool_is_not_spoken() -> None:
         "Entendi o problema.",
         "Se quiser, posso transferir para suporte, vendas ou atendimento.",
     ]
+
+
+async def test_the_rest_of_a_promised_sentence_is_held_too() -> None:
+    # the splitter hands the first clause alone: "Vou transferir sua ligação," "um momento."
+    out = await guarded(
+        TextDelta("Vou transferir sua ligação, um momento. O ramal pedido não existe."),
+        ToolCall("transfer_call", {"extension": "8000"}),
+    )
+    assert texts(out) == ["O ramal pedido não existe.", OFFER]
 
 
 async def test_a_reply_without_actions_passes_unchanged() -> None:

@@ -42,6 +42,9 @@ _PROMISE = re.compile(
 )
 
 
+_ENDS = re.compile(r"[.!?…]\W*$")
+
+
 def promises_transfer(sentence: str) -> bool:
     """True when ``sentence`` says a transfer is happening or about to happen."""
     return bool(_PROMISE.search(fold(sentence)))
@@ -60,6 +63,7 @@ async def guard_reply(
     transfer: ReplyAction | None = None
     hangup: ReplyAction | None = None
     refused: list[str] = []
+    in_promise = False  # a held clause's sentence goes on: hold its rest too
 
     def said(text: str, *, apology: bool = False) -> ReplySentence:
         nonlocal index
@@ -69,8 +73,9 @@ async def guard_reply(
     try:
         async for event in events:
             if isinstance(event, ReplySentence):
-                if not event.apology and promises_transfer(event.text):
+                if not event.apology and (in_promise or promises_transfer(event.text)):
                     held.append(event.text)
+                    in_promise = not _ENDS.search(event.text)
                 else:
                     yield said(event.text, apology=event.apology)
             elif event.action.action == "transfer":
