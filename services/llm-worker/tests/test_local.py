@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from llm_worker.events import ChatRequest, Done, Message, TextDelta
+from llm_worker.facts import system_prompt
+from llm_worker.facts_store import load_facts
 from llm_worker.persona import load_persona
 from llm_worker.providers.base import Timeouts
 from llm_worker.providers.local import (
@@ -98,8 +100,8 @@ async def test_default_qwen_answers_a_portuguese_question() -> None:
     # Generous first-token limit: a cold 550-token prompt on a busy 2-core CI machine.
     qwen = LocalProvider(n_ctx=2048, timeouts=Timeouts(first_event_s=240.0, idle_s=60.0))
     req = ChatRequest(
-        system=PERSONA.system_prompt,
-        messages=(Message("user", "Bom dia! Qual é o ramal do atendimento humano?"),),
+        system=system_prompt(PERSONA.system_prompt, load_facts()),  # as the worker does
+        messages=(Message("user", "Bom dia! Qual é o ramal do suporte?"),),
         max_tokens=60, temperature=0.0,
     )
     out = [e async for e in reply(qwen, req, apology=PERSONA.apology)]
@@ -107,7 +109,7 @@ async def test_default_qwen_answers_a_portuguese_question() -> None:
     actions = [e.action for e in out if isinstance(e, ReplyAction)]
     assert not any(e.apology for e in out if isinstance(e, ReplySentence)), out
     text = " ".join(sentences)
-    # It knows the extension from the persona: says it, or transfers there.
+    # It knows the extension from the facts: says it, or transfers there.
     assert "1002" in text or CallAction("transfer", "1002") in actions, out
     assert "<tool_call>" not in text
 

@@ -76,6 +76,11 @@ async def test_the_persona_phrases_are_registered_for_the_phrase_cache(
     bus: Bus, running: tuple[LLMWorker, FakeProvider]
 ) -> None:
     fixed = {PERSONA.greeting, PERSONA.apology, PERSONA.goodbye}
+    # the menu's phrases of the (packaged) facts too: transfer announcements, keypad menu
+    fixed |= {"Transferindo para suporte, um momento.",
+              "Tecle 1 para suporte, 2 para vendas ou 0 para atendimento."}
+    fixed |= set(running[0].fixed_phrases)
+    assert len(fixed) == 8
     # Registered as soon as the worker is up, before any call ...
     assert {t for _, t in await bus.registered_phrases()} == fixed
     assert {lang for lang, _ in await bus.registered_phrases()} == {"pt-BR"}
@@ -114,7 +119,8 @@ async def test_a_reply_that_only_hangs_up_says_the_goodbye_first(
     _, provider = running
     sid = await started_session(bus)
     provider.push([ToolCall("hang_up", {}), Done("tool_use")])
-    await bus.publish(transcript(sid, "Era só isso, obrigado."))
+    # (a plain goodbye is decided before the model: see test_facts_worker.py)
+    await bus.publish(transcript(sid, "Obrigado pela ajuda."))
     log = await log_until(bus, sid, TurnTiming)
     said = [
         (i, m) for i, m in enumerate(log) if isinstance(m, ResponseText) and m.response_id == "r-u1"
@@ -133,7 +139,7 @@ async def test_a_reply_that_speaks_before_hanging_up_is_left_alone(
     provider.push(
         [TextDelta("Tchau, tenha um bom dia!"), ToolCall("hang_up", {}), Done("tool_use")]
     )
-    await bus.publish(transcript(sid, "Tchau."))
+    await bus.publish(transcript(sid, "Obrigado."))
     log = await log_until(bus, sid, TurnTiming)
     texts = [m.text for m in log if isinstance(m, ResponseText) and m.response_id == "r-u1"]
     assert texts == ["Tchau, tenha um bom dia!", ""]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 
 from arq import create_pool
 from arq.connections import RedisSettings
@@ -10,6 +12,8 @@ from pipeline.logs import setup
 from pipeline.main import run_worker
 from pipeline.settings import WorkerSettings
 
+from .errors import FactsError
+from .facts_store import FactsSettings, FactsStore
 from .persona import load_persona
 from .providers import create_provider
 from .settings import Settings
@@ -22,10 +26,13 @@ async def _main() -> None:
     settings = Settings.from_env()
     worker_settings = WorkerSettings.from_env(METRICS_PORT)
     persona = load_persona(settings.persona_path or None)
+    # A facts file that does not validate stops the worker here, naming the field.
+    facts = FactsStore.from_settings(FactsSettings.from_env())
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, facts.request_reload)
     provider = create_provider(settings)
     await provider.start()
     # A local model evaluates the persona once now, so the first caller gets warm latency.
-    await provider.warm_up(persona.system_prompt)
+    await provider.warm_up(facts.system_prompt(persona.system_prompt))
     jobs = await create_pool(RedisSettings.from_dsn(worker_settings.redis_url))
 
     async def after_call(session_id: str) -> None:
@@ -51,6 +58,7 @@ async def _main() -> None:
                 tts_priority_max_wait_s=settings.tts_priority_max_wait_s,
                 live_turn_ttl_s=settings.live_turn_ttl_s,
                 after_call=after_call,
+                facts=facts,
                 **worker_settings.stream_options(),
             ),
         )
@@ -61,7 +69,11 @@ async def _main() -> None:
 
 def main() -> None:
     setup("llm-worker")
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main())
+    except FactsError as e:  # the operator's file: say which field, no traceback
+        logging.getLogger("llm_worker").critical("invalid facts file, not starting: %s", e)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

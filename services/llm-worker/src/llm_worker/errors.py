@@ -3,6 +3,7 @@
     LLMError
      ├── ConfigError            bad settings, missing optional SDK (with an install hint)
      ├── PersonaError           persona file missing or malformed
+     ├── FactsError             the operator's facts file is missing, malformed or invalid
      ├── HistoryError           stored history that does not parse
      ├── ToolArgumentError      a tool call whose arguments are not valid
      └── ProviderError          a provider call failed (``retryable`` says if a retry may help)
@@ -30,6 +31,11 @@ class ConfigError(LLMError):
 
 class PersonaError(LLMError):
     """The persona file cannot be read or lacks a required field."""
+
+
+class FactsError(LLMError):
+    """The facts file cannot be read, is not TOML, or a field is invalid (the message
+    names the file and the field, e.g. ``menu[2].ramal``)."""
 
 
 class HistoryError(LLMError):

@@ -53,3 +53,5 @@ class ChatRequest:
     # keeps that conversation's evaluated prompt as a cache so its next turn evaluates only
     # the new tokens. A hint: every provider answers the same without it.
     conversation_id: str = ""
+    # The only extensions transfer_call may name (the facts' menu); None: not limited.
+    transfer_targets: tuple[str, ...] | None = None

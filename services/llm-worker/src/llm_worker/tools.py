@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -61,15 +62,35 @@ class CallAction:
     target: str | None = None
 
 
-def anthropic_tools() -> list[dict[str, Any]]:
-    """The tools in the Anthropic Messages API form."""
+def _tools(extensions: Sequence[str] | None) -> list[dict[str, Any]]:
+    """The tool definitions; with ``extensions`` the transfer's target is an enum of them
+    (the facts' menu), and with none at all there is no transfer tool."""
+    if extensions is None:
+        return list(_TOOLS)
+    tools = []
+    for t in _TOOLS:
+        if t["name"] == TRANSFER_CALL:
+            if not extensions:
+                continue
+            ext = {
+                "type": "string",
+                "enum": list(extensions),
+                "description": "Ramal de um setor da lista de setores dos fatos.",
+            }
+            t = {**t, "schema": {**t["schema"], "properties": {"extension": ext}}}
+        tools.append(t)
+    return tools
+
+
+def anthropic_tools(extensions: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The tools in the Anthropic Messages API form (see :func:`_tools` for ``extensions``)."""
     return [
         {"name": t["name"], "description": t["description"], "input_schema": t["schema"]}
-        for t in _TOOLS
+        for t in _tools(extensions)
     ]
 
 
-def openai_tools() -> list[dict[str, Any]]:
+def openai_tools(extensions: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The tools in the OpenAI chat.completions function-calling form."""
     return [
         {
@@ -80,7 +101,7 @@ def openai_tools() -> list[dict[str, Any]]:
                 "parameters": t["schema"],
             },
         }
-        for t in _TOOLS
+        for t in _tools(extensions)
     ]
 
 

@@ -9,6 +9,8 @@
   over, the generation is held until the TTS has synthesized it (``priority``);
 - ``response.cancel``: the reply stops at the next sentence (every replica sees the
   cancelled set) and the history keeps only what the caller heard;
+- ``call.dtmf``: a key of the facts' menu transfers to its department (announced), any
+  other key gets the spoken keypad menu; the history records the key and the answer;
 - ``session.end``: the session's keys get their post-call TTL.
 
 The persona's fixed phrases (greeting, apology, goodbye) are registered for the TTS phrase
@@ -16,6 +18,11 @@ cache (``Bus.register_phrases``) when the worker connects and at each session st
 they are spoken from Redis without synthesis. A reply that hangs up without a word says the
 goodbye first. Each reply appends a ``turn.timing`` event: time to the first token and to
 the first clause (``llm_first_token_ms``, ``llm_first_clause_ms``).
+
+Facts (``facts_store``): the system prompt is the persona's plus the operator's facts; a
+caller's plain request to be put through or to end the call is decided before the model
+(``intent``), and the model's own transfers are limited to the menu, with no spoken promise
+of a transfer that does not happen (``action_guard``).
 
 The conversation history lives in Redis (``asp:history:{session}``), so any replica can
 take the next turn.
@@ -30,6 +37,7 @@ from collections.abc import Awaitable, Callable
 
 from asp import (
     CallAction,
+    CallDtmf,
     ResponseCancel,
     ResponseStart,
     ResponseText,
@@ -45,14 +53,19 @@ from asp.messages import CallActionKind, SessionStatus
 from pipeline import Bus, Job, StreamWorker
 from pipeline.logs import for_session
 
+from .action_guard import guard_reply
 from .errors import HistoryError
 from .events import ChatRequest
+from .facts_store import FactsStore
 from .history import History
+from .intent import HangUp, Transfer, detect_intent
+from .menu import Plan, menu_phrases, plan_for_digit, transfer_plan
 from .persona import Persona
 from .priority import hold_for_first_clause
 from .providers.base import Gate, LLMProvider
 from .reply import ReplyAction, ReplySentence, ReplyTimings, reply
 from .splitter import SentenceSplitter
+from .tools import CallAction as ToolAction
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +94,7 @@ class LLMWorker(StreamWorker):
         tts_priority_max_wait_s: float = 0.0,
         live_turn_ttl_s: float = 120.0,
         after_call: Callable[[str], Awaitable[object]] | None = None,
+        facts: FactsStore | None = None,
         **kw: int,
     ) -> None:
         super().__init__(bus, consumer, apology=persona.apology, **kw)
@@ -100,6 +114,7 @@ class LLMWorker(StreamWorker):
         )
         self.live_turn_ttl_s = live_turn_ttl_s
         self.after_call = after_call  # enqueues the post-call job (arq)
+        self.facts = facts if facts is not None else FactsStore()  # packaged default facts
         self.held_s = 0.0  # total time generations were held for the TTS (tests, logs)
 
     def splitter(self) -> SentenceSplitter:
@@ -112,7 +127,8 @@ class LLMWorker(StreamWorker):
 
     @property
     def fixed_phrases(self) -> tuple[str, ...]:
-        return (self.persona.greeting, self.persona.apology, self.persona.goodbye)
+        base = (self.persona.greeting, self.persona.apology, self.persona.goodbye)
+        return base + menu_phrases(self.facts.current())
 
     async def on_ready(self) -> None:
         await self.bus.register_phrases(self.persona.language, self.fixed_phrases)
@@ -122,6 +138,8 @@ class LLMWorker(StreamWorker):
             return "session.start"
         if isinstance(msg, SessionEnd):
             return "session.end"
+        if isinstance(msg, CallDtmf):
+            return f"call.dtmf:{msg.timestamp}:{msg.digit}"
         return super().work_id(msg)  # type: ignore[arg-type]
 
     async def handle(self, job: Job) -> None:
@@ -132,6 +150,8 @@ class LLMWorker(StreamWorker):
             await self._turn(msg, job.deliveries)
         elif isinstance(msg, ResponseCancel):
             await self._cancelled(msg)
+        elif isinstance(msg, CallDtmf):
+            await self._dtmf(msg, job.entry_id)
         elif isinstance(msg, SessionEnd):
             await self.bus.end_session(msg.session_id)
             if self.after_call is not None:
@@ -181,14 +201,30 @@ class LLMWorker(StreamWorker):
         # A retried turn is a new response: what a dead replica half-sent is superseded.
         response_id = f"r-{msg.utterance_id}" + (f"-{deliveries}" if deliveries > 1 else "")
         history = await self._history(sid)
+        facts = self.facts.current()
+        last = history.messages[-1] if history.messages else None
+        intent = detect_intent(
+            msg.text, facts, last_reply=last.content if last and last.role == "assistant" else ""
+        )
         history.add_user(msg.text)
+        if intent is not None:
+            lg.info("intent %s: answered without the model", type(intent).__name__)
+            plan = (
+                transfer_plan(intent.entry)
+                if isinstance(intent, Transfer)
+                else Plan((self.persona.goodbye,), ToolAction(action="hangup"))
+            )
+            assert isinstance(intent, Transfer | HangUp)
+            await self._perform(sid, response_id, plan, history)
+            return
         await self.bus.publish(ResponseStart(session_id=sid, response_id=response_id), stages=())
         request = ChatRequest(
-            system=self.persona.system_prompt,
+            system=self.facts.system_prompt(self.persona.system_prompt),
             messages=history.for_request(),
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             conversation_id=sid,
+            transfer_targets=facts.extensions,
         )
         spoken: list[str] = []
         cancelled = False
@@ -196,15 +232,19 @@ class LLMWorker(StreamWorker):
         timings = ReplyTimings()
         gate = Gate()
         priority = self.tts_priority_max_wait_s > 0
-        events = reply(
-            self.provider,
-            request,
-            apology=self.persona.apology,
-            splitter=self.splitter(),
-            timings=timings,
+        events = guard_reply(
+            reply(
+                self.provider,
+                request,
+                apology=self.persona.apology,
+                splitter=self.splitter(),
+                timings=timings,
+                logger=lg,
+                max_sentences=self.max_sentences,
+                gate=gate,
+            ),
+            facts,
             logger=lg,
-            max_sentences=self.max_sentences,
-            gate=gate,
         )
         await self.bus.begin_turn(sid, response_id, self.live_turn_ttl_s)
         try:
@@ -258,6 +298,31 @@ class LLMWorker(StreamWorker):
         lg.info("response %s: %d sentences%s", response_id, len(spoken),
                 " (cancelled)" if cancelled else "")
         await self._save_history(sid, history, spoken, interrupted=cancelled)
+
+    async def _perform(self, sid: str, response_id: str, plan: Plan, history: History) -> None:
+        """Speaks a fixed answer (no model), then its call action; records it."""
+        await self.bus.publish(ResponseStart(session_id=sid, response_id=response_id), stages=())
+        for seq, text in enumerate(plan.sentences):
+            await self._say(sid, response_id, seq, text)
+        if plan.action is not None:
+            kind = CallActionKind(plan.action.action)
+            target = plan.action.target
+            await self.bus.publish(CallAction(session_id=sid, action=kind, target=target))
+        await self.bus.publish(
+            ResponseText(session_id=sid, response_id=response_id, seq=len(plan.sentences),
+                         text="", is_final=True)
+        )
+        await self._save_history(sid, history, list(plan.sentences))
+
+    async def _dtmf(self, msg: CallDtmf, entry_id: str) -> None:
+        """A key pressed during the call: the menu's transfer, or the spoken keypad menu."""
+        plan = plan_for_digit(self.facts.current(), msg.digit)
+        for_session(log, msg.session_id).info(
+            "key %s: %s", msg.digit, f"transfer to {plan.entry.extension}" if plan.entry else "menu"
+        )
+        history = await self._history(msg.session_id)
+        history.add_user(f"(O chamador apertou a tecla {msg.digit} no telefone.)")
+        await self._perform(msg.session_id, f"dtmf-{entry_id}", plan, history)
 
     async def _say(self, session_id: str, response_id: str, seq: int, text: str) -> None:
         await self.bus.publish(

@@ -55,7 +55,7 @@ class AnthropicProvider(SDKProvider):
             "stream": True,
         }
         if request.tools:
-            params["tools"] = anthropic_tools()
+            params["tools"] = anthropic_tools(request.transfer_targets)
         try:
             stream = await self._client.messages.create(**params)
         except anthropic.APIError as e:

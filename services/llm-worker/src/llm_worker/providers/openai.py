@@ -53,7 +53,7 @@ class OpenAIProvider(SDKProvider):
             "stream": True,
         }
         if request.tools:
-            params["tools"] = openai_tools()
+            params["tools"] = openai_tools(request.transfer_targets)
         try:
             stream = await self._client.chat.completions.create(**params)
         except openai.APIError as e:

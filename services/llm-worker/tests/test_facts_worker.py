@@ -1,0 +1,266 @@
+"""The facts through the LLM stage on a real Redis: plain transfer requests and keys
+pressed on the phone become call.action transfer to the menu's extension (announced first),
+the model's transfers outside the menu and its empty promises never reach the caller, the
+history records what happened, and a reloaded facts file changes the next turn."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from asp import (
+    AudioConfig,
+    CallAction,
+    CallDtmf,
+    Message,
+    ResponseText,
+    SessionStart,
+    Transcript,
+)
+from asp import streams as layout
+from asp.messages import CallActionKind
+from llm_worker.events import Done, TextDelta, ToolCall
+from llm_worker.facts_store import FactsStore
+from llm_worker.history import History
+from llm_worker.persona import load_persona
+from llm_worker.testing.fake_provider import FakeProvider
+from llm_worker.worker import LLMWorker
+from pipeline import Bus
+
+PERSONA = load_persona()
+EXAMPLE = Path(__file__).resolve().parents[3] / "compose" / "agent" / "fatos.toml"
+OFFER = "Se quiser, posso transferir para suporte, vendas ou atendimento."
+
+
+@pytest.fixture
+def facts_file(tmp_path: Path) -> Path:
+    path = tmp_path / "fatos.toml"
+    path.write_text(EXAMPLE.read_text("utf-8"), "utf-8")
+    return path
+
+
+@pytest.fixture
+async def running(
+    bus: Bus, facts_file: Path
+) -> AsyncIterator[tuple[LLMWorker, FakeProvider, FactsStore]]:
+    provider = FakeProvider(delay_s=0.01)
+    store = FactsStore(facts_file, reload_s=0)
+    worker = LLMWorker(bus, "llm-f", provider, PERSONA, facts=store)
+    task = asyncio.create_task(worker.run(grace_s=2))
+    while not worker.ready:
+        await asyncio.sleep(0.01)
+    try:
+        yield worker, provider, store
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def final_of(bus: Bus, sid: str, prefix: str, n: int = 1) -> list[Message]:
+    """The session log once ``n`` responses whose id starts with ``prefix`` have ended."""
+    async with asyncio.timeout(20):
+        while True:
+            log = await bus.session_log(sid)
+            done = [
+                m
+                for m in log
+                if isinstance(m, ResponseText) and m.is_final and m.response_id.startswith(prefix)
+            ]
+            if len(done) >= n:
+                return log
+            await asyncio.sleep(0.01)
+
+
+async def started_session(bus: Bus) -> str:
+    sid = str(uuid.uuid4())
+    await bus.publish(
+        SessionStart(
+            session_id=sid, audio=AudioConfig(sample_rate=8000), metadata={}, version="1.1.0"
+        )
+    )
+    await final_of(bus, sid, "greeting")
+    return sid
+
+
+def said(log: list[Message], response_id: str) -> list[str]:
+    return [
+        m.text
+        for m in log
+        if isinstance(m, ResponseText) and m.response_id == response_id and m.text
+    ]
+
+
+def dtmf_responses(log: list[Message]) -> set[str]:
+    return {
+        m.response_id
+        for m in log
+        if isinstance(m, ResponseText) and m.response_id.startswith("dtmf-")
+    }
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text("utf-8").replace(old, new) if old else new, "utf-8")
+
+
+def transfers(log: list[Message]) -> list[str | None]:
+    return [m.target for m in log if isinstance(m, CallAction)]
+
+
+async def history(bus: Bus, sid: str) -> list[tuple[str, str]]:
+    raw = await bus.redis.get(layout.history_key(sid))
+    return [(m.role, m.content) for m in History.from_json(raw).messages]
+
+
+def transcript(sid: str, text: str, utterance_id: str) -> Transcript:
+    return Transcript(
+        session_id=sid, utterance_id=utterance_id, text=text, language="pt", confidence=0.9
+    )
+
+
+async def test_quero_falar_com_o_suporte_transfers_to_1002(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+) -> None:
+    _, provider, _ = running
+    sid = await started_session(bus)
+    await bus.publish(transcript(sid, "Quero falar com o suporte.", "u1"))
+    log = await final_of(bus, sid, "r-u1")
+    assert said(log, "r-u1") == ["Transferindo para suporte, um momento."]
+    (action,) = [m for m in log if isinstance(m, CallAction)]
+    assert action.action is CallActionKind.TRANSFER
+    assert action.target == "1002"
+    announced = next(
+        i for i, m in enumerate(log) if isinstance(m, ResponseText) and m.response_id == "r-u1"
+    )
+    assert announced < log.index(action)  # the sip-edge plays it before transferring
+    assert provider.requests == []  # decided without the model
+    assert (await history(bus, sid))[-2:] == [
+        ("user", "Quero falar com o suporte."),
+        ("assistant", "Transferindo para suporte, um momento."),
+    ]
+
+
+async def test_the_model_gets_the_facts_and_the_menu(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+) -> None:
+    _, provider, _ = running
+    sid = await started_session(bus)
+    provider.push([TextDelta("Atendemos de segunda a sexta, das oito às seis."), Done()])
+    await bus.publish(transcript(sid, "Qual é o horário de vocês?", "u1"))
+    await final_of(bus, sid, "r-u1")
+    (request,) = provider.requests
+    assert request.system.startswith(PERSONA.system_prompt)
+    assert "segunda a sexta, das 8h às 18h" in request.system
+    assert "Rua das Flores, 123" in request.system
+    assert request.transfer_targets == ("1002", "1003", "1001")
+
+
+async def test_a_transfer_to_8000_asked_by_the_model_is_refused(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+) -> None:
+    _, provider, _ = running
+    sid = await started_session(bus)
+    provider.push(
+        [
+            TextDelta("Claro! Vou transferir você para a sala 8000."),
+            ToolCall("transfer_call", {"extension": "8000"}),
+            Done("tool_use"),
+        ]
+    )
+    await bus.publish(transcript(sid, "Me coloca na sala de reunião oito mil.", "u1"))
+    log = await final_of(bus, sid, "r-u1")
+    assert transfers(log) == []
+    assert said(log, "r-u1") == ["Claro!", OFFER]
+
+
+async def test_a_promise_without_the_tool_is_not_spoken(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+) -> None:
+    _, provider, _ = running
+    sid = await started_session(bus)
+    provider.push([TextDelta("Entendi. Vou transferir sua ligação, um momento."), Done()])
+    await bus.publish(transcript(sid, "Minha internet caiu de novo.", "u1"))
+    log = await final_of(bus, sid, "r-u1")
+    assert transfers(log) == []
+    assert said(log, "r-u1") == ["Entendi.", OFFER]
+    assert (await history(bus, sid))[-1] == ("assistant", f"Entendi. {OFFER}")
+
+
+async def test_the_model_transfer_to_a_menu_extension_is_announced(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+) -> None:
+    _, provider, _ = running
+    sid = await started_session(bus)
+    provider.push(
+        [
+            TextDelta("Vou passar você para vendas."),
+            ToolCall("transfer_call", {"extension": "1003"}),
+            Done("tool_use"),
+        ]
+    )
+    await bus.publish(transcript(sid, "Quanto custa para empresas?", "u1"))
+    log = await final_of(bus, sid, "r-u1")
+    assert said(log, "r-u1") == ["Transferindo para vendas, um momento."]
+    assert transfers(log) == ["1003"]
+
+
+async def test_a_menu_key_transfers_and_the_history_records_it(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+) -> None:
+    _, provider, _ = running
+    sid = await started_session(bus)
+    await bus.publish(CallDtmf(session_id=sid, digit="1"))
+    log = await final_of(bus, sid, "dtmf-")
+    (rid,) = {
+        m.response_id for m in log if isinstance(m, ResponseText) and m.response_id != "greeting"
+    }
+    assert said(log, rid) == ["Transferindo para suporte, um momento."]
+    assert transfers(log) == ["1002"]
+    assert provider.requests == []
+    assert (await history(bus, sid))[-2:] == [
+        ("user", "(O chamador apertou a tecla 1 no telefone.)"),
+        ("assistant", "Transferindo para suporte, um momento."),
+    ]
+    # the next turn's request carries it: the agent knows what happened
+    await bus.publish(transcript(sid, "Alô? Ainda está aí?", "u2"))
+    await final_of(bus, sid, "r-u2")
+    (request,) = provider.requests
+    assert "(O chamador apertou a tecla 1 no telefone.)" in request.messages[-3].content
+
+
+async def test_an_unknown_key_gets_the_spoken_menu(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+) -> None:
+    sid = await started_session(bus)
+    await bus.publish(CallDtmf(session_id=sid, digit="7"))
+    log = await final_of(bus, sid, "dtmf-")
+    rid = next(
+        m.response_id for m in log if isinstance(m, ResponseText) and m.response_id != "greeting"
+    )
+    assert said(log, rid) == [
+        "A tecla 7 não está no menu.",
+        "Tecle 1 para suporte, 2 para vendas ou 0 para atendimento.",
+    ]
+    assert transfers(log) == []
+    assert (await history(bus, sid))[-1][0] == "assistant"
+
+
+async def test_a_reloaded_facts_file_changes_the_next_turn(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore], facts_file: Path
+) -> None:
+    _, _, store = running
+    sid = await started_session(bus)
+    edit(facts_file, 'ramal = "1002"', 'ramal = "1005"')
+    store.request_reload()  # what SIGHUP does
+    await bus.publish(CallDtmf(session_id=sid, digit="1"))
+    log = await final_of(bus, sid, "dtmf-")
+    assert transfers(log) == ["1005"]
+    # a broken file keeps the facts in use
+    edit(facts_file, "", "[empresa\n")
+    store.request_reload()
+    await bus.publish(transcript(sid, "Quero falar com o suporte.", "u1"))
+    log = await final_of(bus, sid, "r-u1")
+    assert transfers(log) == ["1005", "1005"]
+    assert store.last_error is not None
