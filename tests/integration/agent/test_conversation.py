@@ -281,31 +281,52 @@ def test_caller_hears_the_greeting_and_the_answer_to_a_question(
     poll_until(lambda: "session.end" in session_messages(r, sid)[0], 15, "session.end")
 
 
-def test_the_agent_transfers_the_caller_to_1002_with_a_tool_call(
-    sip_edge: EdgeProcess, agent: Agent, phones: dict[str, Phone], r: redis.Redis
+def _transfer_to_1002(
+    call: PhoneCall, sid: str, request: np.ndarray, phones: dict[str, Phone], r: redis.Redis
 ) -> None:
-    """The fake Claude answers with a transfer_call tool use: the llm-worker turns it into
-    call.action, sip-edge lets the caller hear "Vou transferir a sua ligação." and then
-    sends a REFER to Asterisk, and 1002 rings."""
-    request = kokoro_says("Eu quero falar com o suporte técnico, por favor.")
-    call, sid = dial_2000(phones["1001"], r)
-    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
-    wait_speech_then_quiet(call, 0, 30, "the greeting")
-    agent.anthropic.push(
-        ToolUse("transfer_call", {"extension": "1002"}, text=("Vou transferir a sua ligação.",))
-    )
+    """Plays ``request``; 1002 must ring only after the caller heard the announcement, and
+    once 1002 answers the two hear each other."""
     mark = len(call.recording())
     call.play(request)
     incoming = phones["1002"].wait_incoming(120)
     # sip-edge transferred only after the announcement had been played to the caller
     heard = transcribe(call.recording()[mark:])
-    assert "transferir" in heard, heard
+    assert "transfer" in heard, heard
     incoming.answer()
     poll_until(lambda: "session.end" in session_messages(r, sid)[0], 15, "session.end")
     assert not call.disconnected.is_set()
     tone = make_signal(2.0, seed=11)
     incoming.play(tone, loop=True)
     wait_heard(call, tone[2000:10000], timeout=15)
+
+
+def test_asking_for_support_by_voice_rings_1002(
+    sip_edge: EdgeProcess, agent: Agent, phones: dict[str, Phone], r: redis.Redis
+) -> None:
+    """A plain request for a department of the facts' menu is decided before the model
+    (llm_worker.intent): the caller hears "Transferindo para suporte..." and 1002 rings."""
+    request = kokoro_says("Eu quero falar com o suporte técnico, por favor.")
+    call, sid = dial_2000(phones["1001"], r)
+    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
+    wait_speech_then_quiet(call, 0, 30, "the greeting")
+    _transfer_to_1002(call, sid, request, phones, r)
+
+
+def test_the_agent_transfers_the_caller_to_1002_with_a_tool_call(
+    sip_edge: EdgeProcess, agent: Agent, phones: dict[str, Phone], r: redis.Redis
+) -> None:
+    """A question the intent step leaves to the model; the fake Claude answers with a
+    transfer_call tool use: the llm-worker turns it into call.action (its promise replaced by
+    the announcement), sip-edge lets the caller hear it, then sends a REFER to Asterisk, and
+    1002 rings."""
+    request = kokoro_says("Quem pode resolver um problema na minha internet?")
+    call, sid = dial_2000(phones["1001"], r)
+    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
+    wait_speech_then_quiet(call, 0, 30, "the greeting")
+    agent.anthropic.push(
+        ToolUse("transfer_call", {"extension": "1002"}, text=("Vou transferir a sua ligação.",))
+    )
+    _transfer_to_1002(call, sid, request, phones, r)
 
 
 LONG_ANSWER = (
