@@ -6,6 +6,8 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +100,14 @@ def test_load_gives_a_working_model() -> None:
     loaded = load(MODEL)
     assert loaded is not None
     assert 0.0 <= loaded.probability(bytes(8000), 8000) <= 1.0
+
+
+def test_the_call_logic_does_not_import_the_model_runtime() -> None:
+    """sip_edge.call (and the call session) stay free of model imports: onnxruntime and soxr
+    are loaded only by sip_edge.smart_turn, which only the app imports, in model mode."""
+    code = (
+        "import sys, sip_edge.call, sip_edge.calls, sip_edge.app\n"
+        "bad = {'onnxruntime', 'soxr', 'sip_edge.smart_turn'} & set(sys.modules)\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
