@@ -210,6 +210,24 @@ MODELS: dict[str, Model] = {
             ),
         ),
         Model(
+            "smart-turn-v3.2-pipecat-1.14.0",
+            "Smart Turn v3.2 end-of-turn model, int8 CPU ONNX (BSD-2-Clause; inside pipecat-ai)",
+            (
+                Output(
+                    "smart-turn-v3.2-cpu.onnx",
+                    (
+                        Member(
+                            "pipecat-ai",
+                            "1.14.0",
+                            "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx",
+                        ),
+                    ),
+                    8_679_182,
+                    "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f",
+                ),
+            ),
+        ),
+        Model(
             "piper-en_US-joe-medium-1.0.0",
             "Piper voice en_US-joe-medium (22.05 kHz)",
             (

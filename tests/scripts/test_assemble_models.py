@@ -134,6 +134,34 @@ def test_manifest_pins_the_published_hashes(am: ModuleType) -> None:
     assert [m.package for m in kokoro.members] == expected
 
 
+def test_smart_turn_is_pinned_inside_the_pipecat_wheel(am: ModuleType) -> None:
+    model = am.MODELS["smart-turn-v3.2-pipecat-1.14.0"]
+    (out,) = model.outputs
+    assert (out.name, out.size, out.sha256[:12]) == (
+        "smart-turn-v3.2-cpu.onnx", 8_679_182, "2bb026316b14"
+    )
+    assert [(m.package, m.version, m.path) for m in out.members] == [
+        ("pipecat-ai", "1.14.0", "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx")
+    ]
+
+
+def test_smart_turn_with_the_wrong_bytes_is_refused_by_its_hash(
+    am: ModuleType, tmp_path: Path
+) -> None:
+    """A pipecat-ai wheel whose model file has the right size but other bytes: a clear
+    error naming the file and both hashes, and nothing left under the model's name."""
+    model = am.MODELS["smart-turn-v3.2-pipecat-1.14.0"]
+    (out,) = model.outputs
+    _wheel(tmp_path / "wheels", "pipecat-ai", "1.14.0", {out.members[0].path: bytes(out.size)})
+    with pytest.raises(am.AssemblyError) as err:
+        am.assemble(model, tmp_path)
+    message = str(err.value)
+    assert message.startswith("smart-turn-v3.2-cpu.onnx: sha256 ")
+    assert hashlib.sha256(bytes(out.size)).hexdigest() in message
+    assert f"expected {out.sha256}" in message
+    assert not (tmp_path / "models" / model.name).exists()
+
+
 def test_cli_lists_directories(am: ModuleType, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PABX_CACHE", "/somewhere")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from sip_edge.settings import Settings, SettingsError
+from sip_edge.turn_end import TurnEndParams
 
 ENV_EXAMPLE = Path(__file__).parents[1] / ".env.example"
 
@@ -49,11 +50,49 @@ def test_values_are_read() -> None:
         ("SIP_EDGE_DRAIN_GRACE_S", "nan-ish"),
         ("SIP_EDGE_EXTENSION", "20 00"),
         ("SIP_EDGE_ECHO_GUARD_DB", "99"),
+        ("SIP_EDGE_TURN_MODE", "smart"),
+        ("SIP_EDGE_TURN_PAUSE_MS", "0"),
+        ("SIP_EDGE_TURN_PAUSE_MS", "fast"),
+        ("SIP_EDGE_TURN_MAX_SILENCE_MS", "50"),
+        ("SIP_EDGE_TURN_THRESHOLD", "1.5"),
+        ("SIP_EDGE_TURN_THRESHOLD", "nan"),
+        ("SIP_EDGE_TURN_THREADS", "0"),
     ],
 )
 def test_malformed_values_are_refused_with_the_variable_named(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_turn_settings_are_read() -> None:
+    s = Settings.from_env(
+        {
+            "SIP_EDGE_TURN_MODE": " Model ",
+            "SIP_EDGE_TURN_PAUSE_MS": "300",
+            "SIP_EDGE_TURN_MAX_SILENCE_MS": "1500",
+            "SIP_EDGE_TURN_THRESHOLD": "0.7",
+            "SIP_EDGE_TURN_MODEL_PATH": "/models/st.onnx",
+            "SIP_EDGE_TURN_THREADS": "2",
+        }
+    )
+    assert s.turn_params() == TurnEndParams("model", 300, 1500, 0.7)
+    assert s.turn_model_file() == Path("/models/st.onnx")
+    assert s.turn_threads == 2
+
+
+def test_turn_defaults_and_the_packaged_model_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Settings.from_env({})
+    assert s.turn_params() == TurnEndParams("silence", 200, 1200, 0.5)
+    monkeypatch.setenv("PABX_CACHE", "/cache")
+    assert s.turn_model_file() == Path(
+        "/cache/models/smart-turn-v3.2-pipecat-1.14.0/smart-turn-v3.2-cpu.onnx"
+    )
+
+
+def test_turn_cap_shorter_than_the_pause_is_refused() -> None:
+    env = {"SIP_EDGE_TURN_PAUSE_MS": "800", "SIP_EDGE_TURN_MAX_SILENCE_MS": "600"}
+    with pytest.raises(SettingsError, match="SIP_EDGE_TURN_MAX_SILENCE_MS"):
+        Settings.from_env(env)
 
 
 def test_every_variable_is_in_env_example() -> None:

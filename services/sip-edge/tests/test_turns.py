@@ -3,8 +3,17 @@ playout frame (20 ms each), as the media clock delivers them."""
 
 from __future__ import annotations
 
-from sip_edge.call import BargeIn, PublishAudioEnd, PublishSpeechStart, PublishUtterance, Turns
+import pytest
+from sip_edge.call import (
+    BargeIn,
+    CheckTurn,
+    PublishAudioEnd,
+    PublishSpeechStart,
+    PublishUtterance,
+    Turns,
+)
 from sip_edge.playback import Pacer
+from sip_edge.turn_end import TurnEndParams
 from sip_edge.vad import Segmenter, SegmenterParams
 
 FB = 320
@@ -12,8 +21,11 @@ VOICE = b"\x33" * FB  # louder than the agent audio below (0x2222): not echo
 QUIET = bytes(FB)
 
 
-def make(barge_in_min_ms: int = 120) -> Turns:
-    return Turns(Segmenter(SegmenterParams()), Pacer(FB), barge_in_min_ms)
+MODEL = TurnEndParams("model", pause_ms=200, max_silence_ms=1200)
+
+
+def make(barge_in_min_ms: int = 120, turn: TurnEndParams | None = None) -> Turns:
+    return Turns(Segmenter(SegmenterParams(), turn), Pacer(FB), barge_in_min_ms)
 
 
 def step(t: Turns, prob: float) -> tuple[list[object], bytes]:
@@ -26,8 +38,11 @@ def start_long_answer(t: Turns) -> None:
         t.push_audio("resp-1", seq, b"\x22" * FB * 50, False)  # 10 s queued, not final
 
 
-def test_caller_speech_during_playback_stops_it_within_the_guard() -> None:
-    t = make(barge_in_min_ms=120)
+@pytest.mark.parametrize("turn", [None, MODEL], ids=["silence", "model"])
+def test_caller_speech_during_playback_stops_it_within_the_guard(
+    turn: TurnEndParams | None,
+) -> None:
+    t = make(barge_in_min_ms=120, turn=turn)
     start_long_answer(t)
     for _ in range(25):
         actions, out = step(t, 0.0)
@@ -179,3 +194,34 @@ def test_the_utterance_carries_its_closing_silence_and_played_answers_are_report
     assert t.take_started() == ["r-u1"]
     step(t, 0.0)
     assert t.take_started() == []
+
+
+# --- model turn mode ----------------------------------------------------------------------
+
+
+def test_model_mode_asks_then_a_complete_verdict_publishes_the_utterance() -> None:
+    t = make(turn=MODEL)
+    actions: list[object] = []
+    for prob in [0.9] * 30 + [0.0] * 10:
+        a, _ = step(t, prob)
+        actions += a
+    assert [type(a) for a in actions] == [PublishSpeechStart, CheckTurn]
+    check = actions[1]
+    assert isinstance(check, CheckTurn)
+    assert t.awaiting(check.check_id)
+    assert len(check.audio) == 40 * FB
+    ended = t.on_turn_verdict(check.check_id, 0.9)
+    assert [type(a) for a in ended] == [PublishUtterance, PublishAudioEnd]
+    assert not t.awaiting(check.check_id)
+
+
+def test_model_mode_interrupting_speech_still_barges_in_and_becomes_the_next_turn() -> None:
+    t = make(turn=MODEL)
+    start_long_answer(t)
+    actions: list[object] = []
+    for prob in [0.0] * 10 + [0.9] * 30 + [0.0] * 60:  # nobody answers the check: the cap
+        a, _ = step(t, prob)
+        actions += a
+    kinds = [type(a) for a in actions]
+    assert kinds == [BargeIn, PublishSpeechStart, CheckTurn, PublishUtterance, PublishAudioEnd]
+    assert t.barge_ins == 1

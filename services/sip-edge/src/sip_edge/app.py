@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import signal
 import sys
@@ -11,7 +12,7 @@ import wave
 import redis.asyncio as aioredis
 from pipeline.bus import Bus
 
-from .calls import CallSession, wait_sessions_closed
+from .calls import CallSession, TurnModel, wait_sessions_closed
 from .metrics import Metrics, MetricsServer
 from .settings import Settings
 from .sip import CallHandle, CallInfo, Endpoint, SipConfig
@@ -41,6 +42,28 @@ def load_apologies(pattern: str) -> dict[int, bytes]:
     return out
 
 
+def load_turn_model(settings: Settings) -> TurnModel | None:
+    """The end-of-turn model when SIP_EDGE_TURN_MODE=model; None (silence mode, with a log
+    line saying why) when it is not asked for or cannot be loaded."""
+    if settings.turn_mode != "model":
+        log.info("turn mode: silence (the session's silence_threshold_ms ends a turn)")
+        return None
+    try:
+        from . import smart_turn  # onnxruntime: only loaded when the model is wanted
+    except ImportError as e:
+        log.warning("end-of-turn model unavailable (%s): turn mode falls back to silence", e)
+        return None
+    model = smart_turn.load(settings.turn_model_file(), threads=1)
+    if model is not None:
+        log.info(
+            "turn mode: model (pause %s ms, threshold %.2f, at most %s ms of silence)",
+            settings.turn_pause_ms,
+            settings.turn_threshold,
+            settings.turn_max_silence_ms,
+        )
+    return model
+
+
 class EdgeApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -52,6 +75,12 @@ class EdgeApp:
         self.bus = Bus(self.redis)
         self.endpoint: Endpoint | None = None
         self.apologies = load_apologies(settings.apology_wav)
+        self.turn_model = load_turn_model(settings)
+        self.turn_executor = (
+            concurrent.futures.ThreadPoolExecutor(settings.turn_threads, "end-of-turn")
+            if self.turn_model is not None
+            else None
+        )
         self.metrics_server: MetricsServer | None = None
         self._stop = asyncio.Event()
         self._idle = asyncio.Event()
@@ -60,7 +89,15 @@ class EdgeApp:
     def _new_call(self, info: CallInfo, handle: CallHandle) -> CallSession:
         """PJSUA thread: builds the session object only; it lives on the loop from then on."""
         return CallSession(
-            info, handle, self.settings, self.metrics, self.bus, self._done, self.apologies
+            info,
+            handle,
+            self.settings,
+            self.metrics,
+            self.bus,
+            self._done,
+            self.apologies,
+            self.turn_model,
+            self.turn_executor,
         )
 
     def _register(self, session: CallSession) -> None:
@@ -155,6 +192,8 @@ class EdgeApp:
         if not await wait_sessions_closed(2.0):
             log.warning("Redis unreachable: the last events of ended calls were not written")
         await asyncio.to_thread(ep.stop)
+        if self.turn_executor is not None:
+            self.turn_executor.shutdown(wait=False, cancel_futures=True)
         if self.metrics_server is not None:
             self.metrics_server.stop()
         await self.redis.aclose()

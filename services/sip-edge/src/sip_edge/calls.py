@@ -8,17 +8,23 @@ Where a turn's time went, as the edge sees it (histograms, and ``turn.timing`` e
 session log): ``end_of_turn_ms``, from the caller's last voiced frame to the utterance
 published on Redis (the VAD's closing silence and any Redis delay), and ``edge_e2e_ms``,
 from the last voiced frame to the first frame of the answer handed to the media clock.
+
+In ``model`` turn mode the segmenter asks, after a short pause, whether the caller finished
+(:class:`~sip_edge.call.CheckTurn`): the end-of-turn model (shared by all calls, given by
+the app) runs on the app's worker threads, so the event loop, and the media it moves, never
+waits for it; its answer comes back to the loop as :meth:`Turns.on_turn_verdict`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from asp import AudioConfig, VADConfig
 from asp.messages import (
@@ -47,6 +53,7 @@ from .call import (
     BargeIn,
     CallMachine,
     CallState,
+    CheckTurn,
     PublishAudioEnd,
     PublishSpeechStart,
     PublishUtterance,
@@ -56,9 +63,18 @@ from .metrics import Metrics
 from .playback import Pacer
 from .settings import Settings
 from .sip import CallHandle, CallInfo
+from .turn_end import TurnEndParams
 from .vad import Segmenter, SegmenterParams, SpeechClassifier, make_classifier
 
-__all__ = ["CallSession", "wait_sessions_closed"]
+__all__ = ["CallSession", "TurnModel", "wait_sessions_closed"]
+
+
+class TurnModel(Protocol):
+    """An end-of-turn model: the probability that the caller finished, from the PCM16
+    audio of the turn so far. Called on worker threads, so it must be thread-safe."""
+
+    def probability(self, pcm: bytes, sample_rate: int) -> float: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +106,8 @@ class CallSession:
         bus: Bus,
         on_done: Callable[[CallSession], None],
         apologies: dict[int, bytes] | None = None,
+        turn_model: TurnModel | None = None,
+        turn_executor: concurrent.futures.Executor | None = None,
     ) -> None:
         self.info = info
         self.handle = handle
@@ -122,6 +140,11 @@ class CallSession:
         self._unspoken: set[str] = set()
         """Responses announced (response.start) whose last audio chunk has not arrived."""
         self._deferred_action: asyncio.Future[None] | None = None
+        # model mode needs the model and the threads that run it; without them, silence mode.
+        usable = turn_model is not None and turn_executor is not None
+        self._turn_model = turn_model if usable else None
+        self._turn_executor = turn_executor
+        self.turn_params = settings.turn_params() if usable else TurnEndParams()
 
     # --- SIP side (event loop) ------------------------------------------------------------
 
@@ -134,7 +157,7 @@ class CallSession:
         self.classifier = make_classifier(self.settings.vad, sample_rate, self.vad.threshold)
         pacer = Pacer(self.audio.frame_bytes, high_water_ms=self.settings.playback_high_water_ms)
         self.turns = Turns(
-            Segmenter(segmenter_params(self.vad)),
+            Segmenter(segmenter_params(self.vad), self.turn_params),
             pacer,
             self.settings.barge_in_min_ms,
             self.settings.echo_guard_db,
@@ -219,6 +242,8 @@ class CallSession:
                 )
             )
             self._turn_ended_at = time.monotonic()
+        elif isinstance(action, CheckTurn):
+            self._check_turn(action)
         elif isinstance(action, BargeIn):
             self.metrics.barge_ins.inc()
             self.log.info("barge-in: response %s cut", action.response_id)
@@ -227,6 +252,52 @@ class CallSession:
                     session_id=self.session_id, response_id=action.response_id, reason="barge_in"
                 )
             )
+
+    def _check_turn(self, check: CheckTurn) -> None:
+        """Runs the end-of-turn model on a worker thread; the verdict comes back on the loop.
+        A check whose verdict can no longer matter by the time a thread is free (the caller
+        spoke again, or the silence cap ended the turn) is skipped."""
+        model, turns, executor = self._turn_model, self.turns, self._turn_executor
+        if model is None or turns is None or executor is None:
+            return
+        rate = self.audio.sample_rate
+        seconds = self.metrics.turn_model_seconds
+
+        def run() -> float | None:
+            if not turns.awaiting(check.check_id):
+                return None
+            started = time.perf_counter()
+            probability = model.probability(check.audio, rate)
+            seconds.observe(time.perf_counter() - started)
+            return probability
+
+        future = asyncio.get_running_loop().run_in_executor(executor, run)
+        future.add_done_callback(lambda f: self._turn_verdict(check.check_id, f))
+
+    def _turn_verdict(self, check_id: int, future: asyncio.Future[float | None]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            self.metrics.turn_checks.labels("error").inc()
+            self.log.warning("end-of-turn model failed (%s): the silence cap ends the turn", error)
+            return
+        probability = future.result()
+        turns = self.turns
+        if probability is None or turns is None or not self.machine.is_live:
+            self.metrics.turn_checks.labels("stale").inc()
+            return
+        actions = turns.on_turn_verdict(check_id, probability)
+        if actions:
+            verdict = "complete"
+        elif probability >= self.turn_params.threshold:
+            verdict = "stale"
+        else:
+            verdict = "incomplete"
+        self.metrics.turn_checks.labels(verdict).inc()
+        self.log.debug("end of turn: p=%.3f (%s)", probability, verdict)
+        for action in actions:
+            self._act(action)
 
     def on_dtmf(self, digit: str) -> None:
         if self.bridge is not None and self.machine.is_live:
@@ -294,7 +365,7 @@ class CallSession:
         elif isinstance(msg, SessionStarted | SessionUpdated) and msg.negotiated is not None:
             self.vad = msg.negotiated.vad
             if not turns.segmenter.in_speech:
-                turns.segmenter = Segmenter(segmenter_params(self.vad))
+                turns.segmenter = Segmenter(segmenter_params(self.vad), self.turn_params)
 
     def _undelivered(self, msg: Message) -> None:
         """Redis is down while the caller's turn waits to go out: apologise (the turn is

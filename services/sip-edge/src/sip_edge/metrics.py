@@ -67,6 +67,20 @@ class Metrics:
             registry=r,
         )
 
+        self.turn_checks = Counter(
+            "sip_edge_turn_checks",
+            "End-of-turn model answers (model turn mode): complete (ended the turn), "
+            "incomplete, stale (speech came back or the silence cap ended the turn first), error",
+            ["verdict"],
+            registry=r,
+        )
+        self.turn_model_seconds = Histogram(
+            "sip_edge_turn_model_seconds",
+            "Time the end-of-turn model took for one check (features and inference)",
+            buckets=(0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0),
+            registry=r,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

@@ -6,12 +6,20 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
-from pipeline.envparse import EnvReader
+from pipeline.envparse import EnvReader, cache_dir
 
+from .turn_end import TURN_MODES, TurnEndParams
 from .vad import CLASSIFIERS
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["TURN_MODEL", "Settings", "SettingsError"]
+
+DEFAULT_TURN_MODE = "silence"
+"""SIP_EDGE_TURN_MODE's default: docs/perf/turn-detection.md has the measurement behind it."""
+
+TURN_MODEL = Path("smart-turn-v3.2-pipecat-1.14.0/smart-turn-v3.2-cpu.onnx")
+"""The end-of-turn model under $PABX_CACHE/models (scripts/assemble_models.py puts it there)."""
 
 
 class SettingsError(ValueError):
@@ -34,6 +42,12 @@ class Settings:
     vad: str = "gate"
     barge_in_min_ms: int = 120
     echo_guard_db: float = 6.0
+    turn_mode: str = DEFAULT_TURN_MODE
+    turn_pause_ms: int = 200
+    turn_max_silence_ms: int = 1200
+    turn_threshold: float = 0.5
+    turn_model_path: str = ""  # "": the packaged model in $PABX_CACHE (see turn_model_file)
+    turn_threads: int = 1
     playback_high_water_ms: int = 10_000
     metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes from outside
     metrics_port: int = 9091
@@ -52,6 +66,11 @@ class Settings:
         vad = e.get("SIP_EDGE_VAD", "gate") or "gate"
         if vad not in CLASSIFIERS:
             raise SettingsError(f"SIP_EDGE_VAD must be one of {', '.join(CLASSIFIERS)}")
+        turn_pause_ms = r.integer("SIP_EDGE_TURN_PAUSE_MS", d.turn_pause_ms, 20, 5000)
+        turn_max_silence_ms = r.integer(
+            "SIP_EDGE_TURN_MAX_SILENCE_MS", d.turn_max_silence_ms, 100, 10_000
+        )
+        _check_turn_silences(turn_pause_ms, turn_max_silence_ms)
         extension = e.get("SIP_EDGE_EXTENSION", "2000") or "2000"
         if not extension.isascii() or not extension.isalnum():
             raise SettingsError("SIP_EDGE_EXTENSION must be letters and digits")
@@ -70,6 +89,12 @@ class Settings:
             vad=vad,
             barge_in_min_ms=r.integer("SIP_EDGE_BARGE_IN_MIN_MS", d.barge_in_min_ms, 20, 2000),
             echo_guard_db=r.number("SIP_EDGE_ECHO_GUARD_DB", d.echo_guard_db, 0, 40),
+            turn_mode=_turn_mode(e.get("SIP_EDGE_TURN_MODE", "")),
+            turn_pause_ms=turn_pause_ms,
+            turn_max_silence_ms=turn_max_silence_ms,
+            turn_threshold=r.number("SIP_EDGE_TURN_THRESHOLD", d.turn_threshold, 0, 1),
+            turn_model_path=e.get("SIP_EDGE_TURN_MODEL_PATH", "").strip(),
+            turn_threads=r.integer("SIP_EDGE_TURN_THREADS", d.turn_threads, 1, 16),
             playback_high_water_ms=r.integer(
                 "SIP_EDGE_PLAYBACK_HIGH_WATER_MS", d.playback_high_water_ms, 200, 600_000
             ),
@@ -82,3 +107,27 @@ class Settings:
             pj_log_level=r.integer("SIP_EDGE_PJ_LOG_LEVEL", d.pj_log_level, 0, 6),
             log_level=(e.get("SIP_EDGE_LOG_LEVEL", d.log_level) or d.log_level).upper(),
         )
+
+    def turn_params(self) -> TurnEndParams:
+        """The end-of-turn decision's parameters (the mode as configured)."""
+        return TurnEndParams(
+            self.turn_mode, self.turn_pause_ms, self.turn_max_silence_ms, self.turn_threshold
+        )
+
+    def turn_model_file(self) -> Path:
+        """SIP_EDGE_TURN_MODEL_PATH, or the packaged model under $PABX_CACHE."""
+        if self.turn_model_path:
+            return Path(self.turn_model_path).expanduser()
+        return cache_dir() / "models" / TURN_MODEL
+
+
+def _turn_mode(raw: str) -> str:
+    mode = raw.strip().lower() or DEFAULT_TURN_MODE
+    if mode not in TURN_MODES:
+        raise SettingsError(f"SIP_EDGE_TURN_MODE must be one of {', '.join(TURN_MODES)}")
+    return mode
+
+
+def _check_turn_silences(pause_ms: int, max_silence_ms: int) -> None:
+    if max_silence_ms < pause_ms:
+        raise SettingsError("SIP_EDGE_TURN_MAX_SILENCE_MS must be >= SIP_EDGE_TURN_PAUSE_MS")

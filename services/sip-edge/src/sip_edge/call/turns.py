@@ -15,6 +15,10 @@ voice and counts as silence, for barge-in and for the segmenter alike. The defau
 the echo return loss G.168 assumes of a line; 0 turns the guard off. docs/perf/sip-edge.md
 has the measurement.
 
+End of turn: the segmenter decides (sip_edge.turn_end). In ``model`` mode it asks, after a
+short pause, whether the caller finished: a :class:`CheckTurn` action, which the call runs
+on the end-of-turn model off the event loop and answers with :meth:`Turns.on_turn_verdict`.
+
 The media clock thread calls :meth:`Turns.next_playout_frame`; the event loop calls the rest.
 One lock keeps the pacer consistent between the two.
 """
@@ -28,11 +32,12 @@ import threading
 import numpy as np
 
 from ..playback import Pacer
-from ..vad import Segmenter, SpeechEnded, SpeechStarted, UtteranceReady
+from ..vad import Segmenter, SegmentEvent, SpeechEnded, SpeechStarted, TurnCheck, UtteranceReady
 
 __all__ = [
     "Action",
     "BargeIn",
+    "CheckTurn",
     "PublishAudioEnd",
     "PublishSpeechStart",
     "PublishUtterance",
@@ -65,13 +70,22 @@ class BargeIn:
     """The caller frame at which playback stopped."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class CheckTurn:
+    """Ask the end-of-turn model about ``audio`` (PCM16 at the call's rate); answer with
+    :meth:`Turns.on_turn_verdict` ``(check_id, probability)``."""
+
+    check_id: int
+    audio: bytes
+
+
 ECHO_TAIL_FRAMES = 15
 """Frames (300 ms) of agent audio the echo guard remembers: the echo path's delay and tail."""
 
 BURST_GAP_MS = 60
 """A pause this long ends a burst: the barge-in guard counts voiced time within one burst."""
 
-Action = PublishSpeechStart | PublishUtterance | PublishAudioEnd | BargeIn
+Action = PublishSpeechStart | PublishUtterance | PublishAudioEnd | BargeIn | CheckTurn
 
 
 class Turns:
@@ -139,14 +153,18 @@ class Turns:
             if cut:
                 self.barge_ins += 1
                 actions.extend(BargeIn(rid, self.segmenter.frame_index) for rid in cut)
-        for ev in events:
-            if isinstance(ev, SpeechStarted):
-                actions.append(PublishSpeechStart(ev.onset_frame))
-            elif isinstance(ev, UtteranceReady):
-                actions.append(PublishUtterance(ev.audio, ev.duration_ms, ev.silence_ms))
-            elif isinstance(ev, SpeechEnded):
-                actions.append(PublishAudioEnd(ev.duration_ms))
+        actions.extend(_actions(events))
         return actions
+
+    def on_turn_verdict(self, check_id: int, probability: float) -> list[Action]:
+        """The end-of-turn model's probability that the caller finished, for a
+        :class:`CheckTurn`: the end of the utterance when it is 'complete' and still
+        current, else nothing."""
+        return _actions(self.segmenter.verdict(check_id, probability))
+
+    def awaiting(self, check_id: int) -> bool:
+        """True while the verdict of ``check_id`` could still matter (any thread)."""
+        return self.segmenter.awaiting(check_id)
 
     def push_audio(self, response_id: str, seq: int, audio: bytes, is_final: bool) -> bool:
         with self._lock:
@@ -179,6 +197,20 @@ class Turns:
             if self.echo_ratio:
                 self._far_peaks.append(_peak(frame))
             return frame
+
+
+def _actions(events: list[SegmentEvent]) -> list[Action]:
+    actions: list[Action] = []
+    for ev in events:
+        if isinstance(ev, SpeechStarted):
+            actions.append(PublishSpeechStart(ev.onset_frame))
+        elif isinstance(ev, UtteranceReady):
+            actions.append(PublishUtterance(ev.audio, ev.duration_ms, ev.silence_ms))
+        elif isinstance(ev, SpeechEnded):
+            actions.append(PublishAudioEnd(ev.duration_ms))
+        elif isinstance(ev, TurnCheck):
+            actions.append(CheckTurn(ev.check_id, ev.audio))
+    return actions
 
 
 def _peak(frame: bytes) -> int:

@@ -1,0 +1,86 @@
+"""sip-edge as a process in model turn mode, without Asterisk: a PJSUA2 caller speaks one
+question; the end-of-turn model is asked and the turn ends. And without its model file,
+sip-edge says so and runs in silence mode."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+from pathlib import Path
+
+import redis
+from asp import streams as layout
+from asp.messages import Utterance
+from sip_edge.testing import (
+    EdgeProcess,
+    caller_result,
+    find_session,
+    last_entry_id,
+    metric,
+    read_wav,
+    session_messages,
+    speech_wav,
+    start_caller,
+)
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def user() -> str:
+    return f"t{random.randrange(10**8, 10**9)}"
+
+
+def checks(metrics: str) -> float:
+    total = 0.0
+    for verdict in ("complete", "incomplete", "stale", "error"):
+        with contextlib.suppress(KeyError):  # a verdict never seen has no sample
+            total += metric(metrics, f'sip_edge_turn_checks_total{{verdict="{verdict}"}}')
+    return total
+
+
+def test_a_call_in_model_mode_asks_the_model_and_ends_the_turn(tmp_path: Path) -> None:
+    speech_path = speech_wav("Qual é o horário de atendimento?", tmp_path / "speech.wav")
+    speech_s = len(read_wav(speech_path)[0]) / 8000
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_TURN_MODE": "model"}
+        with EdgeProcess(tmp_path / "edge.log", **env) as edge:
+            who = user()
+            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+            caller = start_caller(
+                edge.uri, who, "--play", str(speech_path), "--play-at", "0.5",
+                "--hangup-at", f"{speech_s + 3.0:.1f}",
+            )  # fmt: skip
+            sid = find_session(r, after, who)
+            result = caller_result(caller)
+            deadline = time.monotonic() + 5
+            while "session.end" not in session_messages(r, sid)[0]:
+                assert time.monotonic() < deadline, (result, edge.log()[-3000:])
+                time.sleep(0.1)
+            _types, msgs = session_messages(r, sid)
+            metrics = edge.metrics()
+    finally:
+        r.close()
+    log = edge.log()
+    assert "turn mode: model" in log, log[-2000:]
+    utts = [m for m in msgs if isinstance(m, Utterance)]
+    assert len(utts) == 1
+    assert checks(metrics) >= 1
+    assert metric(metrics, "sip_edge_turn_model_seconds_count") >= 1
+    assert edge.returncode == 0, log[-2000:]
+
+
+def test_without_the_model_file_it_says_so_and_runs_in_silence_mode(tmp_path: Path) -> None:
+    env = {
+        "REDIS_URL": REDIS_URL,
+        "SIP_EDGE_TURN_MODE": "model",
+        "SIP_EDGE_TURN_MODEL_PATH": str(tmp_path / "absent.onnx"),
+    }
+    with EdgeProcess(tmp_path / "edge.log", **env) as edge:
+        assert edge.metrics()
+    log = edge.log()
+    assert "absent.onnx not found" in log
+    assert "falls back to silence" in log
+    assert edge.returncode == 0, log[-2000:]
