@@ -195,13 +195,16 @@ class Speech:
                 str(path), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True
             )
         x16 = soxr.resample(x8, RATE, 16000, quality="HQ").astype(np.float32)
-        segments, _ = self._whisper.transcribe(
-            x16, language="pt", beam_size=1,
-            temperature=0, word_timestamps=True, condition_on_previous_text=False,
-            initial_prompt=f"{first} {second}", no_repeat_ngram_size=3,
-        )  # fmt: skip
         duration = len(x8) / RATE
-        words = [w for seg in segments for w in seg.words if w.start < duration]
+        words: list[Any] = []
+        for prompt in (f"{first} {second}", None):  # prompted; unprompted if that heard nothing
+            segments, _ = self._whisper.transcribe(
+                x16, language="pt", beam_size=1, temperature=0, word_timestamps=True,
+                condition_on_previous_text=False, initial_prompt=prompt, no_repeat_ngram_size=3,
+            )  # fmt: skip
+            words = [w for seg in segments for w in seg.words if w.start < duration]
+            if len(words) >= 2:
+                break
         last = _norm(second.split()[-1])
         ends = [i for i, w in enumerate(words) if _norm(w.word) == last]
         if ends:  # drop what Whisper made up after the sentence's last word
@@ -428,8 +431,10 @@ def main() -> None:
     speech = Speech(args.audio_cache)
     voices = sorted(speech.kokoro().voices) if args.voices == "all" else args.voices.split(",")
     started = time.perf_counter()
-    clips = build_clips(speech, voices)
-    speech.save()
+    try:
+        clips = build_clips(speech, voices)
+    finally:
+        speech.save()  # what was synthesized is kept, even when a later clip failed
     log(f"{len(clips)} clips, {len(voices)} voices ({', '.join(voices)}), "
         f"built in {time.perf_counter() - started:.0f} s")  # fmt: skip
 

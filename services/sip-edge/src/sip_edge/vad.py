@@ -252,10 +252,6 @@ class Segmenter:
         """True from the trigger (PENDING) to the end of the utterance."""
         return self._phase is not _Phase.SILENCE
 
-    @property
-    def turn_params(self) -> TurnEndParams:
-        return self._turn.params
-
     def awaiting(self, check_id: int) -> bool:
         """True while the verdict of ``check_id`` could still end the turn (the model is
         worth running). Safe to call from another thread: it reads one attribute."""
