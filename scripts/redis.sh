@@ -26,7 +26,10 @@ case "${1:-status}" in
       command -v redis-server >/dev/null || apt_install redis-server
       log "iniciando redis-server em $HOST:$PORT"
       mkdir -p "$RUN_DIR/redis"
+      # REDIS_MAXMEMORY: bound on Redis's memory; noeviction keeps every key of a live call
+      # (writes are refused at the bound instead). docs/DEPLOY.md, "Memória do Redis".
       redis-server --daemonize yes --bind "$HOST" --port "$PORT" --save "" --appendonly no \
+        --maxmemory "${REDIS_MAXMEMORY:-512mb}" --maxmemory-policy noeviction \
         --dir "$RUN_DIR/redis" --pidfile "$PIDFILE" --logfile "$RUN_DIR/redis.log"
       wait_for "Redis" 10 redis_ping || die "Redis não respondeu; veja $RUN_DIR/redis.log"
     fi;;

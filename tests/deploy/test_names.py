@@ -154,13 +154,14 @@ def test_compose_health_checks_probe_each_services_health_path(compose: dict[str
     for stage, port in WORKER_PORTS.items():
         svc = services[f"{stage.value}-worker"]
         assert svc["environment"]["METRICS_PORT"] == str(port)
-        assert f"http://127.0.0.1:{port}/health" in " ".join(svc["healthcheck"]["test"])
+        # compose cannot restart on liveness: its health check is readiness (item 3)
+        assert f"http://127.0.0.1:{port}/ready" in " ".join(svc["healthcheck"]["test"])
         # the container stops within WORKER_GRACE_S plus a margin
         grace = int(svc["environment"]["WORKER_GRACE_S"])
         assert int(svc["stop_grace_period"].rstrip("s")) > grace
     edge = services["sip-edge"]
     assert edge["environment"]["SIP_EDGE_METRICS_PORT"] == str(SIP_EDGE_METRICS)
-    assert f":{SIP_EDGE_METRICS}/health" in " ".join(edge["healthcheck"]["test"])
+    assert f":{SIP_EDGE_METRICS}/ready" in " ".join(edge["healthcheck"]["test"])
     assert int(edge["stop_grace_period"].rstrip("s")) > float(
         edge["environment"]["SIP_EDGE_DRAIN_GRACE_S"]
     )
@@ -214,8 +215,11 @@ def test_manifests_match_compose_images_and_ports(
         name = f"{stage.value}-worker"
         (c,) = deployments[name]["spec"]["template"]["spec"]["containers"]
         assert c["ports"][0]["containerPort"] == port
-        for probe in ("readinessProbe", "livenessProbe"):
-            assert c[probe]["httpGet"] == {"path": "/health", "port": "metrics"}
+        # liveness is the process's own loop, readiness Redis + model + engine: a Redis
+        # outage makes pods unready, never restarts them
+        assert c["livenessProbe"]["httpGet"] == {"path": "/live", "port": "metrics"}
+        assert c["startupProbe"]["httpGet"] == {"path": "/live", "port": "metrics"}
+        assert c["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "metrics"}
         env = pod_env(docs, name)
         assert env["METRICS_PORT"] == str(port)
         assert env["WORKER_NAME"] == "<from>", "each pod must be its own consumer"
@@ -228,7 +232,8 @@ def test_manifests_match_compose_images_and_ports(
     assert deployments["asterisk"]["spec"]["template"]["spec"]["hostNetwork"] is True
     edge_env = pod_env(docs, "sip-edge")
     assert edge["terminationGracePeriodSeconds"] == float(edge_env["SIP_EDGE_DRAIN_GRACE_S"]) + 5
-    assert edge["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert edge["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert edge["containers"][0]["livenessProbe"]["httpGet"]["path"] == "/live"
     assert edge_env["SIP_EDGE_METRICS_PORT"] == str(SIP_EDGE_METRICS)
     assert set(kinds(docs, "PodDisruptionBudget")) >= {"stt-worker", "llm-worker", "tts-worker"}
     assert "redis" in kinds(docs, "StatefulSet")
@@ -356,3 +361,71 @@ def test_dashboard_metrics_exist_in_the_code() -> None:
     for series in used:
         base = re.sub(r"_(total|bucket|sum|count)$", "", series)
         assert base in defined, f"{series}: no metric {base} in the code"
+
+
+# --- Redis: bounded memory, nothing of a live call evicted --------------------------------
+
+MEMORY_UNITS = {"kb": 1000, "mb": 1000**2, "gb": 1000**3, "ki": 1024, "mi": 1024**2, "gi": 1024**3}
+
+
+def memory_bytes(value: str) -> int:
+    """768mb, 1Gi, 512Mi... in bytes (Redis's and Kubernetes's spellings)."""
+    match = re.fullmatch(r"(\d+)([kmg]i?b?)", value.strip().lower())
+    assert match, f"not a memory size: {value!r}"
+    unit = match.group(2).removesuffix("b")
+    factor = MEMORY_UNITS[unit if unit.endswith("i") else unit + "b"]
+    return int(match.group(1)) * factor
+
+
+def redis_flag(argv: list[str], flag: str) -> str:
+    assert flag in argv, f"redis-server without {flag}: {argv}"
+    return argv[argv.index(flag) + 1]
+
+
+def test_memory_size_parser_rejects_malformed_sizes() -> None:
+    assert memory_bytes("768mb") == 768 * 1000**2
+    assert memory_bytes("1Gi") == 1024**3
+    for bad in ("", "lots", "12 parsecs", "-1mb"):
+        with pytest.raises(AssertionError):
+            memory_bytes(bad)
+
+
+def test_every_redis_has_maxmemory_and_evicts_nothing(
+    compose: dict[str, Any], built: dict[str, list[dict[str, Any]]]
+) -> None:
+    """compose, k8s and `make up` start Redis with a memory bound below what its container
+    may use, and the noeviction policy: every live-call key has a TTL, so a volatile-*
+    policy would evict live calls; allkeys-* would too."""
+    argv = [re.sub(r"\$\{REDIS_MAXMEMORY:-([^}]*)\}", r"\1", a) for a in compose["services"][
+        "redis"
+    ]["command"]]
+    assert redis_flag(argv, "--maxmemory-policy") == "noeviction"
+    assert memory_bytes(redis_flag(argv, "--maxmemory")) > 0
+    documented = env_file(ROOT / "compose/.env.example")["REDIS_MAXMEMORY"]
+    assert documented == redis_flag(argv, "--maxmemory")
+    for overlay, docs in built.items():
+        (c,) = kinds(docs, "StatefulSet")["redis"]["spec"]["template"]["spec"]["containers"]
+        assert redis_flag(c["args"], "--maxmemory-policy") == "noeviction", overlay
+        bound = memory_bytes(redis_flag(c["args"], "--maxmemory"))
+        limit = memory_bytes(c["resources"]["limits"]["memory"])
+        # room for the AOF rewrite's fork and the client buffers above maxmemory
+        assert bound <= 0.8 * limit, (overlay, bound, limit)
+    script = (ROOT / "scripts/redis.sh").read_text()
+    assert re.search(r"--maxmemory \"\$\{REDIS_MAXMEMORY:-\d+[kmg]b\}\"", script)
+    assert "--maxmemory-policy noeviction" in script
+
+
+def test_audio_retention_and_redis_timeouts_agree_everywhere(
+    compose: dict[str, Any], built: dict[str, list[dict[str, Any]]]
+) -> None:
+    """KEEP_CALL_AUDIO (off by default, LGPD) and REDIS_SOCKET_TIMEOUT_S reach the edge and
+    every worker with one value: an edge that keeps audio while a worker deletes it (or the
+    reverse) would make the setting a lie."""
+    services = compose["services"]
+    for key, default in (("KEEP_CALL_AUDIO", "false"), ("REDIS_SOCKET_TIMEOUT_S", "5")):
+        assert env_file(ROOT / "compose/.env.example")[key] == default
+        for name in ("sip-edge", "stt-worker", "llm-worker", "tts-worker", "postcall-worker"):
+            assert services[name]["environment"][key] == f"${{{key}:-{default}}}", name
+        for name in ("sip-edge", "stt-worker", "llm-worker", "tts-worker"):
+            assert env_file(ENV_EXAMPLE[name])[key] == default, name
+            assert pod_env(built["cpu"], name)[key] == default, name

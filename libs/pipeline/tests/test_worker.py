@@ -127,7 +127,7 @@ async def test_redelivered_work_is_not_done_twice(bus: Bus) -> None:
             info[0]["pending"] == 0
             and info[0]["last-delivered-id"] != b"0-0"
             and (len(worker.handled) >= 1)
-            and await bus.redis.xlen(layout.work_stream(Stage.STT)) == 2
+            and await bus.redis.xlen(layout.work_stream(Stage.STT)) == 0  # acked: deleted
         )
 
     await wait_for(both_acked)
@@ -230,19 +230,25 @@ async def test_session_end_sets_the_long_ttl(bus: Bus) -> None:
     assert await bus.redis.ttl(layout.session_state_key(sid)) > layout.SESSION_IDLE_TTL_S
 
 
-@pytest.mark.parametrize("path", ["/health", "/metrics", "/nope"])
-async def test_http_endpoint(path: str) -> None:
+@pytest.mark.parametrize("path", ["/health", "/ready", "/live", "/metrics", "/nope"])
+async def test_http_endpoint(bus: Bus, path: str) -> None:
+    from pipeline.health import Health
     from pipeline.http import serve
     from pipeline.testing import free_port
 
+    health = Health(bus.redis)
+    health.start()
+    while not health.ready():
+        await asyncio.sleep(0.01)
     port = free_port()
-    server = await serve("127.0.0.1", port, lambda: True)
+    server = await serve("127.0.0.1", port, health)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     await writer.drain()
     reply = await reader.read()
     writer.close()
     server.close()
+    await health.stop()
     status = reply.split(b"\r\n", 1)[0]
     assert status.endswith(b"404 Not Found" if path == "/nope" else b"200 OK")
     if path == "/metrics":

@@ -3,6 +3,13 @@
 Publishing an event appends it to its session's log and, in the same transaction, to the
 work stream of every stage that consumes it (``asp.streams.stages_for``). Nothing else in
 the services writes to Redis streams directly.
+
+Redis stays bounded: a work entry is deleted when it is acknowledged (XACKDEL where the
+server has it, Redis 8.2+, else XACK and XDEL in one transaction), so a work stream holds
+only the work not yet done; when a session ends, the audio of its log (the caller's
+utterances, the agent's speech) is deleted unless ``keep_call_audio`` asks to keep it
+(KEEP_CALL_AUDIO, off by default: LGPD, see docs/DEPLOY.md); dead letters keep the size
+of their audio, not the audio.
 """
 
 from __future__ import annotations
@@ -10,13 +17,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from asp import Message, ResponseCancel, Stage, from_entry, to_entry
 from asp import streams as layout
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
+
+from .redis_client import RedisOptions, connect
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +37,39 @@ PHRASE_REGISTRY = layout.cache_key("tts", "phrases")
 (JSON), score the last time a worker registered it. Bounded to ``MAX_REGISTERED_PHRASES``."""
 MAX_REGISTERED_PHRASES = 64
 MAX_PHRASE_CHARS = 300
+AUDIO_FIELD = layout.AUDIO_FIELD.encode()
+DROP_AUDIO_BATCH = 200
+"""Session-log entries read per round trip when the audio of an ended session is deleted."""
 
 
 def _id(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
+def command_exists(reply: Any) -> bool:
+    """COMMAND INFO's answer for one command: [None] (or an empty map, RESP3 through
+    redis-py) when the server does not know it."""
+    if isinstance(reply, dict):
+        return any(v for v in reply.values())
+    if isinstance(reply, list | tuple):
+        return any(v for v in reply)
+    return bool(reply)
+
+
 class Bus:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, keep_call_audio: bool = False) -> None:
         self.redis = redis
+        self.keep_call_audio = keep_call_audio
+        self._xackdel: bool | None = None  # whether the server has XACKDEL (asked once)
 
     @classmethod
     def from_url(cls, url: str) -> Bus:
-        return cls(Redis.from_url(url, decode_responses=False, health_check_interval=10))
+        """A bus with the default options (tests, tools); services use :meth:`connect`."""
+        return cls.connect(RedisOptions(url=url))
+
+    @classmethod
+    def connect(cls, options: RedisOptions) -> Bus:
+        return cls(connect(options), keep_call_audio=options.keep_call_audio)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -177,28 +207,73 @@ class Bus:
                 justid=True,
             )
 
+    async def has_xackdel(self) -> bool:
+        """Whether the server has XACKDEL (Redis 8.2+): asked once, with COMMAND INFO."""
+        if self._xackdel is None:
+            reply = await self.redis.execute_command("COMMAND", "INFO", "XACKDEL")
+            self._xackdel = command_exists(reply)
+            log.info("Redis %s XACKDEL", "has" if self._xackdel else "lacks")
+        return self._xackdel
+
     async def ack(self, stage: Stage, entry_id: str, extra: Sequence[Any] = ()) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
+        """Acknowledges and deletes a work entry, running ``extra`` in the same transaction."""
+
+        def queue(pipe: Pipeline) -> None:
             for method, *args in extra:
                 getattr(pipe, method)(*args)
-            pipe.xack(layout.work_stream(stage), layout.consumer_group(stage), entry_id)
+
+        await self._acked(stage, entry_id, queue)
+
+    async def _acked(
+        self, stage: Stage, entry_id: str, before: Callable[[Pipeline], None]
+    ) -> None:
+        """Runs ``before`` then acknowledges and deletes the entry, in one transaction.
+        A server that lost XACKDEL (a failover to an older replica) gets XACK + XDEL."""
+        xackdel = await self.has_xackdel()
+        try:
+            await self._ack_transaction(stage, entry_id, before, xackdel)
+        except ResponseError as e:
+            if not xackdel or "unknown command" not in str(e).lower():
+                raise
+            log.warning("Redis no longer has XACKDEL: using XACK and XDEL")
+            self._xackdel = False
+            await self._ack_transaction(stage, entry_id, before, False)
+
+    async def _ack_transaction(
+        self, stage: Stage, entry_id: str, before: Callable[[Pipeline], None], xackdel: bool
+    ) -> None:
+        stream, group = layout.work_stream(stage), layout.consumer_group(stage)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            before(pipe)
+            if xackdel:
+                pipe.execute_command("XACKDEL", stream, group, "IDS", 1, entry_id)
+            else:
+                pipe.xack(stream, group, entry_id)
+                pipe.xdel(stream, entry_id)
             await pipe.execute()
 
     async def dead_letter(
         self, stage: Stage, entry_id: str, fields: dict[bytes, bytes], reason: str
     ) -> None:
+        """Moves a work entry to the stage's dead-letter stream (its audio replaced by the
+        audio's size unless ``keep_call_audio``)."""
         dead = dict(fields)
+        audio = dead.get(AUDIO_FIELD)
+        if audio is not None and not self.keep_call_audio:
+            del dead[AUDIO_FIELD]
+            dead[b"audio_bytes"] = str(len(audio)).encode()
         dead[b"dead_reason"] = reason.encode()[:500]
         dead[b"dead_entry"] = entry_id.encode()
-        async with self.redis.pipeline(transaction=True) as pipe:
+
+        def keep(pipe: Pipeline) -> None:
             pipe.xadd(
                 layout.dead_letter_stream(stage),
                 dead,  # type: ignore[arg-type]
                 maxlen=layout.DEAD_LETTER_MAXLEN,
                 approximate=True,
             )
-            pipe.xack(layout.work_stream(stage), layout.consumer_group(stage), entry_id)
-            await pipe.execute()
+
+        await self._acked(stage, entry_id, keep)
 
     # --- per-session state -------------------------------------------------------------
 
@@ -276,12 +351,29 @@ class Bus:
         return int(count)
 
     async def end_session(self, session_id: str) -> None:
-        """The call is over: every key of the session now expires in a day."""
+        """The call is over: every key of the session now expires in a day, and the audio
+        of its log is deleted now (unless ``keep_call_audio``)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in layout.session_keys(session_id):
                 pipe.expire(key, layout.SESSION_ENDED_TTL_S)
             pipe.zrem(layout.ACTIVE_SESSIONS, session_id)
             await pipe.execute()
+        if not self.keep_call_audio:
+            await self.drop_audio(session_id)
+
+    async def drop_audio(self, session_id: str) -> int:
+        """Deletes the entries of a session log that carry audio (utterances, the agent's
+        speech); the rest of the log (texts, timings) stays. Returns how many went."""
+        stream = layout.session_stream(session_id)
+        start, dropped = "-", 0
+        while True:
+            entries = await self.redis.xrange(stream, min=start, max="+", count=DROP_AUDIO_BATCH)
+            ids = [_id(i) for i, fields in entries if AUDIO_FIELD in fields]
+            if ids:
+                dropped += int(await self.redis.xdel(stream, *ids))
+            if len(entries) < DROP_AUDIO_BATCH:
+                return dropped
+            start = "(" + _id(entries[-1][0])
 
     # --- response turns (the TTS orders a response's sentences across replicas) ---------
 

@@ -1,11 +1,17 @@
 """A blocking speech engine run from asyncio: loaded once, bounded concurrency, timeouts
 and retries. The STT and TTS provider base classes build on it; each names its own error
 classes and Prometheus counters, and records its own success metrics.
+
+A call that passes its deadline (``timeout_s``) is given up by the caller, but its thread
+cannot be stopped: it keeps its engine slot until the engine returns. Such a call is
+*overdue*; an engine with an overdue call is not :meth:`BlockingEngine.healthy`, and the
+worker's readiness says so (a stuck engine takes the replica out of service).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 import time
@@ -59,6 +65,8 @@ class BlockingEngine(ABC):
         self._load_lock = threading.Lock()
         self._loaded = False
         self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._running: dict[int, float] = {}  # call number -> monotonic start
+        self._calls = itertools.count()
 
     @abstractmethod
     def _load(self) -> None:
@@ -67,6 +75,25 @@ class BlockingEngine(ABC):
     @property
     def loaded(self) -> bool:
         return self._loaded
+
+    def overdue_calls(self) -> int:
+        """Calls still running in their thread after their deadline (abandoned by the
+        caller, holding an engine slot)."""
+        limit = time.monotonic() - self.timeout_s
+        return sum(1 for started in list(self._running.values()) if started < limit)
+
+    def healthy(self) -> bool:
+        """Loaded, and no call past its deadline (readiness)."""
+        return self._loaded and not self.overdue_calls()
+
+    def _timed(self, run: Callable[..., T], *args: Any) -> T:
+        """Runs in the worker thread: records the call while it runs."""
+        call = next(self._calls)  # itertools.count: atomic under the GIL
+        self._running[call] = time.monotonic()
+        try:
+            return run(*args)
+        finally:
+            del self._running[call]
 
     def load(self) -> None:
         """Load the model once; later calls return at once. Blocking."""
@@ -88,7 +115,9 @@ class BlockingEngine(ABC):
         while True:
             attempt += 1
             try:
-                result = await asyncio.wait_for(asyncio.to_thread(run, *args), self.timeout_s)
+                result = await asyncio.wait_for(
+                    asyncio.to_thread(self._timed, run, *args), self.timeout_s
+                )
             except TimeoutError as e:
                 error = self.timeout_type(f"{self.name} took longer than {self.timeout_s:g} s")
                 error.__cause__ = e

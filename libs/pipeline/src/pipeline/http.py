@@ -1,29 +1,48 @@
-"""A minimal HTTP endpoint for /metrics (Prometheus) and /health, on plain asyncio."""
+"""A minimal HTTP endpoint on plain asyncio: /metrics (Prometheus), /live and /ready.
+
+``/live`` and ``/ready`` answer 200 or 503 from :class:`pipeline.health.Health`;
+``/health`` is the old name of ``/ready``. Served on the process's own loop, so a stuck
+loop does not answer at all (the probe times out: not alive either).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .health import Health
 
-async def serve(host: str, port: int, healthy: Callable[[], bool]) -> asyncio.Server:
+HEALTH_PATHS = ("/live", "/ready", "/health")
+
+
+def health_reply(health: Health, path: str) -> tuple[int, bytes]:
+    """Status code and body of a health path (one of :data:`HEALTH_PATHS`)."""
+    if path == "/live":
+        ok = health.alive()
+        return (200, b"alive\n") if ok else (503, b"loop stuck\n")
+    failing = health.failing()
+    if not failing:
+        return 200, b"ready\n"
+    return 503, ("not ready: " + ", ".join(failing) + "\n").encode()
+
+
+async def serve(host: str, port: int, health: Health) -> asyncio.Server:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await asyncio.wait_for(reader.readline(), 5)
             parts = line.decode("latin-1").split()
             path = parts[1] if len(parts) >= 2 else ""
             if path == "/metrics":
-                status, ctype, body = "200 OK", CONTENT_TYPE_LATEST, generate_latest()
-            elif path == "/health":
-                ok = healthy()
-                status = "200 OK" if ok else "503 Service Unavailable"
-                ctype, body = "text/plain", b"ok\n" if ok else b"unhealthy\n"
+                code, ctype, body = 200, CONTENT_TYPE_LATEST, generate_latest()
+            elif path in HEALTH_PATHS:
+                code, body = health_reply(health, path)
+                ctype = "text/plain"
             else:
-                status, ctype, body = "404 Not Found", "text/plain", b"not found\n"
+                code, ctype, body = 404, "text/plain", b"not found\n"
+            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[code]
             head = (
-                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
+                f"HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
             )
             writer.write(head.encode() + body)

@@ -1,13 +1,14 @@
-"""Runs one stage worker as a process: Redis, /metrics + /health, SIGTERM drain."""
+"""Runs one stage worker as a process: Redis, /metrics + /live + /ready, SIGTERM drain."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from .bus import Bus
+from .health import Health
 from .http import serve
 from .settings import WorkerSettings
 from .worker import StreamWorker
@@ -15,20 +16,33 @@ from .worker import StreamWorker
 log = logging.getLogger(__name__)
 
 
-async def run_worker(settings: WorkerSettings, make_worker: Callable[[Bus], StreamWorker]) -> None:
-    bus = Bus.from_url(settings.redis_url)
+async def run_worker(
+    settings: WorkerSettings,
+    make_worker: Callable[[Bus], StreamWorker],
+    checks: Mapping[str, Callable[[], bool]] | None = None,
+) -> None:
+    """Runs the worker until SIGTERM. ``checks`` are the stage's own readiness conditions
+    (its model loaded, no engine call past its deadline), besides Redis and the worker's
+    consumer group."""
+    bus = Bus.connect(settings.redis)
     worker = make_worker(bus)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
+    health = Health(bus.redis)
+    health.add_check("worker", lambda: worker.ready)
+    for name, check in (checks or {}).items():
+        health.add_check(name, check)
+    health.start()
     server = None
     if settings.metrics_port:
-        server = await serve(settings.metrics_host, settings.metrics_port, lambda: worker.ready)
+        server = await serve(settings.metrics_host, settings.metrics_port, health)
         log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
-    log.info("%s worker %s reading %s", worker.stage.value, settings.name, settings.redis_url)
+    log.info("%s worker %s reading %s", worker.stage.value, settings.name, settings.redis.url)
     try:
         await worker.run(grace_s=settings.grace_s)  # survives Redis restarts by itself
     finally:
         if server is not None:
             server.close()
+        await health.stop()
         await bus.close()

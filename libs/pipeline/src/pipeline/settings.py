@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from .envparse import EnvReader
+from .redis_client import RedisOptions
 
 
 class StreamOptions(TypedDict):
@@ -22,7 +23,7 @@ class StreamOptions(TypedDict):
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis: RedisOptions = RedisOptions()
     name: str = ""
     concurrency: int = 4
     metrics_host: str = "0.0.0.0"  # noqa: S104 - metrics are scraped from other hosts
@@ -34,9 +35,10 @@ class WorkerSettings:
 
     @classmethod
     def from_env(cls, default_port: int, env: Mapping[str, str] | None = None) -> WorkerSettings:
-        r = EnvReader(os.environ if env is None else env)
+        e = os.environ if env is None else env
+        r = EnvReader(e)
         return cls(
-            redis_url=r.text("REDIS_URL", cls.redis_url),
+            redis=RedisOptions.from_env(e),
             name=r.text("WORKER_NAME") or f"{socket.gethostname()}-{os.getpid()}",
             concurrency=r.integer("WORKER_CONCURRENCY", 4, 1, 256),
             metrics_host=r.text("METRICS_HOST", cls.metrics_host),
@@ -46,6 +48,10 @@ class WorkerSettings:
             grace_s=r.integer("WORKER_GRACE_S", 10, 0, 3600),
             max_age_s=r.integer("WORKER_MAX_AGE_S", 120, 1, 86400),
         )
+
+    @property
+    def redis_url(self) -> str:
+        return self.redis.url
 
     def stream_options(self) -> StreamOptions:
         return {

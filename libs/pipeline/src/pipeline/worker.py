@@ -23,12 +23,11 @@ from datetime import UTC, datetime
 
 from asp import ASPError, Message, ResponseText, Stage, TurnTiming, from_entry
 from asp.messages import parse_timestamp
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import metrics
 from .bus import Bus, Entry
+from .redis_client import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +151,7 @@ class StreamWorker(abc.ABC):
                                 self._maintain(), name=f"{self.stage}:maintain"
                             )
                     await self._read_once()
-                except (RedisConnectionError, RedisTimeoutError, OSError) as e:
+                except UNAVAILABLE as e:
                     self.ready = False
                     log.warning(
                         "%s: Redis unavailable (%s); retrying in %.1f s",

@@ -28,6 +28,7 @@ from arq.connections import RedisSettings
 from asp import ASPError, ResponseText, Transcript
 from asp import streams as layout
 from pipeline import Bus
+from pipeline.redis_client import RedisOptions
 
 from .events import ChatRequest, Message, TextDelta
 from .persona import load_persona
@@ -144,7 +145,7 @@ async def cleanup_sessions(ctx: dict[str, Any]) -> int:
 async def startup(ctx: dict[str, Any]) -> None:
     settings = Settings.from_env()
     ctx.setdefault("settings", settings)
-    ctx.setdefault("bus", Bus.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")))
+    ctx.setdefault("bus", Bus.connect(RedisOptions.from_env(os.environ)))
     ctx.setdefault("provider", create_provider(settings))
     ctx.setdefault("webhook_url", os.environ.get("POSTCALL_WEBHOOK_URL", "").strip())
     load_persona(settings.persona_path or None)  # fail early on a broken persona

@@ -9,8 +9,8 @@ import signal
 import sys
 import wave
 
-import redis.asyncio as aioredis
 from pipeline.bus import Bus
+from pipeline.health import Health
 
 from .calls import CallSession, TurnModel, wait_sessions_closed
 from .metrics import Metrics, MetricsServer
@@ -69,10 +69,13 @@ class EdgeApp:
         self.settings = settings
         self.metrics = Metrics()
         self.sessions: dict[str, CallSession] = {}
-        self.redis = aioredis.Redis.from_url(
-            settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10
-        )
-        self.bus = Bus(self.redis)
+        self.bus = Bus.connect(settings.redis)
+        self.redis = self.bus.redis
+        self._registered = False
+        self.health = Health(self.redis)
+        self.health.add_check("sip", self._serving)
+        if settings.registrar:  # registered to the PBX (without one nothing registers)
+            self.health.add_check("registered", lambda: self._registered)
         self.endpoint: Endpoint | None = None
         self.apologies = load_apologies(settings.apology_wav)
         self.turn_model = load_turn_model(settings)
@@ -120,8 +123,13 @@ class EdgeApp:
             return False
         return True
 
-    def _healthy(self) -> bool:
+    def _serving(self) -> bool:
+        """The SIP endpoint is up and not draining (readiness)."""
         return self.endpoint is not None and not self._stop.is_set()
+
+    def _on_registration(self, ok: bool, _code: int) -> None:
+        self._registered = ok
+        self.metrics.registered.set(1 if ok else 0)
 
     async def run(self) -> None:
         s = self.settings
@@ -151,12 +159,11 @@ class EdgeApp:
             ),
             loop,
             new_call,
-            on_registration=lambda ok, _code: self.metrics.registered.set(1 if ok else 0),
+            on_registration=self._on_registration,
             on_busy=self.metrics.calls_rejected.inc,
         )
-        self.metrics_server = MetricsServer(
-            self.metrics, s.metrics_host, s.metrics_port, self._healthy
-        )
+        self.health.start()
+        self.metrics_server = MetricsServer(self.metrics, s.metrics_host, s.metrics_port, self.health)
         self.metrics_server.start()
         await asyncio.to_thread(self.endpoint.start)
         self.endpoint.register_current_thread("asyncio")
@@ -196,5 +203,6 @@ class EdgeApp:
             self.turn_executor.shutdown(wait=False, cancel_futures=True)
         if self.metrics_server is not None:
             self.metrics_server.stop()
-        await self.redis.aclose()
+        await self.health.stop()
+        await self.bus.close()
         log.info("sip-edge stopped")

@@ -44,11 +44,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import redis.exceptions
 from asp import ASPError, from_entry
 from asp import streams as layout
 from asp.messages import Message
 from pipeline.bus import Bus
+from pipeline.redis_client import UNAVAILABLE
 
 from .metrics import Metrics
 
@@ -71,7 +71,8 @@ NOT_FOR_THE_EDGE = frozenset({"turn.timing"})
 """Types other writers put in the session log for people and dashboards: skipped unread."""
 _SKIPPED_B = frozenset(t.encode() for t in EDGE_TYPES | NOT_FOR_THE_EDGE)
 
-REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+REDIS_ERRORS = UNAVAILABLE
+"""Redis unreachable, too slow, or full (maxmemory): the call goes on, events wait."""
 
 
 class Backoff:

@@ -1,11 +1,12 @@
-"""Prometheus metrics and /health on one small HTTP server (default :9091)."""
+"""Prometheus metrics, /live and /ready on one small HTTP server (default :9091)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from pipeline.health import Health
+from pipeline.http import HEALTH_PATHS, health_reply
 from pipeline.metrics import TURN_BUCKETS
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -86,19 +87,20 @@ class Metrics:
 
 
 class MetricsServer:
-    """GET /metrics (Prometheus text) and GET /health (200 when healthy, else 503)."""
+    """GET /metrics (Prometheus text), /live and /ready (and /health, the old name of
+    /ready): 200, else 503 (``pipeline.http.health_reply``). It runs in a thread of its
+    own, so liveness is the loop's heartbeat, not this server answering."""
 
-    def __init__(self, metrics: Metrics, host: str, port: int, health: Callable[[], bool]) -> None:
+    def __init__(self, metrics: Metrics, host: str, port: int, health: Health) -> None:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path == "/metrics":
                     body, code, ctype = metrics.render(), 200, CONTENT_TYPE_LATEST
-                elif self.path == "/health":
-                    ok = outer.health()
-                    body = b"ok\n" if ok else b"unhealthy\n"
-                    code, ctype = (200 if ok else 503), "text/plain"
+                elif self.path in HEALTH_PATHS:
+                    code, body = health_reply(outer.health, self.path)
+                    ctype = "text/plain"
                 else:
                     body, code, ctype = b"not found\n", 404, "text/plain"
                 self.send_response(code)

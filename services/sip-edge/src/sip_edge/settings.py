@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pipeline.envparse import EnvReader, cache_dir
+from pipeline.redis_client import RedisOptions
 
 from .turn_end import TURN_MODES, TurnEndParams
 from .vad import CLASSIFIERS
@@ -37,7 +38,7 @@ class Settings:
     rtp_port: int = 30000
     rtp_port_range: int = 2000
     wideband: bool = False
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis: RedisOptions = RedisOptions()
     language: str = "pt-BR"
     vad: str = "gate"
     barge_in_min_ms: int = 120
@@ -84,7 +85,7 @@ class Settings:
             rtp_port=r.integer("SIP_EDGE_RTP_PORT", d.rtp_port, 0, 65535),
             rtp_port_range=r.integer("SIP_EDGE_RTP_PORT_RANGE", d.rtp_port_range, 0, 30000),
             wideband=r.flag("SIP_EDGE_WIDEBAND", d.wideband),
-            redis_url=e.get("REDIS_URL", d.redis_url) or d.redis_url,
+            redis=RedisOptions.from_env(e, SettingsError),
             language=e.get("SIP_EDGE_LANGUAGE", d.language) or d.language,
             vad=vad,
             barge_in_min_ms=r.integer("SIP_EDGE_BARGE_IN_MIN_MS", d.barge_in_min_ms, 20, 2000),

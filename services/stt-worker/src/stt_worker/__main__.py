@@ -31,6 +31,7 @@ def main() -> None:
                 language=settings.language,
                 **worker_settings.stream_options(),
             ),
+            checks={"engine": provider.healthy},
         )
     )
 

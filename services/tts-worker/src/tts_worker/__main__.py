@@ -44,6 +44,7 @@ def main() -> None:
                 first_clause_priority_ms=settings.first_clause_priority_ms,
                 **worker_settings.stream_options(),
             ),
+            checks={"engine": tts.healthy},
         )
     )
 

@@ -45,6 +45,10 @@ class TTSRouter:
         for p in self.providers:
             p.load()
 
+    def healthy(self) -> bool:
+        """Every engine loaded and none with a call past its deadline (readiness)."""
+        return all(p.healthy() for p in self.providers)
+
     def warm_up(self) -> None:
         """Load every engine and run each once (blocking), in its own language."""
         for p in self.providers:

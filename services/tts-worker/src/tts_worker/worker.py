@@ -29,8 +29,7 @@ import time
 from asp import Message, ResponseAudio, ResponseCancel, ResponseEnd, ResponseText, Stage
 from pipeline import Bus, Job, StreamWorker
 from pipeline.logs import for_session
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from pipeline.redis_client import UNAVAILABLE as REDIS_ERRORS
 
 from .audio import chunk_pcm, float_to_pcm16, resample
 from .cache import PhraseCache
@@ -41,7 +40,6 @@ log = logging.getLogger(__name__)
 NOT_GENERATED_IDS = ("greeting", "apology")
 """Responses no LLM generates (nothing to hold while they are voiced)."""
 TURN_TTL_S = 3600
-REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class TTSWorker(StreamWorker):

@@ -1,0 +1,231 @@
+"""Redis stays bounded, against a real redis-server: work entries are deleted once done,
+call audio leaves Redis when the call ends unless KEEP_CALL_AUDIO asks to keep it, dead
+letters keep the audio's size only."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+
+import pytest
+from asp import Stage, Transcript, Utterance
+from asp import streams as layout
+from pipeline import Bus, Job, StreamWorker
+from pipeline.bus import command_exists
+from pipeline.redis_client import RedisOptions
+from pipeline.testing import RedisServer
+
+AUDIO = bytes(range(256)) * 125  # 32 000 bytes: one second at 16 kHz
+
+
+class Transcriber(StreamWorker):
+    """A stage that turns each utterance into a transcript (or fails, when asked)."""
+
+    stage = Stage.STT
+
+    def __init__(self, bus: Bus, *, fail: bool = False, **kw: int) -> None:
+        super().__init__(bus, "stt-a", **kw)
+        self.fail = fail
+
+    async def handle(self, job: Job) -> None:
+        msg = job.msg
+        assert isinstance(msg, Utterance)
+        if self.fail:
+            raise RuntimeError("engine broke")
+        await self.bus.publish(
+            Transcript(
+                session_id=msg.session_id,
+                utterance_id=msg.utterance_id,
+                text="oi",
+                language="pt",
+                confidence=1.0,
+            )
+        )
+
+
+def utterance(session_id: str, n: int) -> Utterance:
+    return Utterance(
+        session_id=session_id,
+        utterance_id=f"u-{n}",
+        sample_rate=16000,
+        encoding="pcm_s16le",
+        duration_ms=1000,
+        audio=AUDIO,
+    )
+
+
+async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def run_until_idle(worker: StreamWorker, done: Callable[[], Awaitable[bool]]) -> None:
+    task = asyncio.create_task(worker.run(grace_s=1))
+    try:
+        await until(done)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_done_work_leaves_the_work_stream(bus: Bus) -> None:
+    sid = str(uuid.uuid4())
+    for n in range(20):
+        await bus.publish(utterance(sid, n))
+    assert await bus.redis.xlen(layout.work_stream(Stage.STT)) == 20
+    before = await bus.redis.memory_usage(layout.work_stream(Stage.STT))
+
+    async def all_done() -> bool:
+        log = await bus.session_log(sid)
+        return sum(isinstance(m, Transcript) for m in log) == 20
+
+    await run_until_idle(Transcriber(bus), all_done)
+    stream = layout.work_stream(Stage.STT)
+    assert await bus.redis.xlen(stream) == 0
+    pending = await bus.redis.xpending(stream, layout.consumer_group(Stage.STT))
+    assert pending["pending"] == 0
+    after = await bus.redis.memory_usage(stream)
+    assert before is not None and after is not None
+    assert after < len(AUDIO) < before  # the audio itself is gone, not only hidden
+
+
+async def test_duplicate_and_stale_work_is_deleted_too(bus: Bus) -> None:
+    sid = str(uuid.uuid4())
+    msg = utterance(sid, 1)
+    await bus.publish(msg)
+    await bus.publish(msg, stages=(Stage.STT,))  # the same work again: acked as duplicate
+    old = Utterance(
+        session_id=sid,
+        utterance_id="u-old",
+        sample_rate=16000,
+        encoding="pcm_s16le",
+        duration_ms=1000,
+        audio=AUDIO,
+        timestamp="2026-01-01T00:00:00.000000Z",
+    )
+    await bus.publish(old)  # skipped as stale
+
+    async def drained() -> bool:
+        return await bus.redis.xlen(layout.work_stream(Stage.STT)) == 0
+
+    await run_until_idle(Transcriber(bus, max_age_s=60), drained)
+    log = await bus.session_log(sid)
+    assert [m.utterance_id for m in log if isinstance(m, Transcript)] == ["u-1"]
+
+
+async def test_dead_letters_keep_the_audio_size_not_the_audio(bus: Bus) -> None:
+    sid = str(uuid.uuid4())
+    await bus.publish(utterance(sid, 1))
+    worker = Transcriber(bus, fail=True, claim_idle_ms=200, max_deliveries=2)
+
+    async def dead() -> bool:
+        return await bus.redis.xlen(layout.dead_letter_stream(Stage.STT)) == 1
+
+    await run_until_idle(worker, dead)
+    ((_, fields),) = await bus.redis.xrange(layout.dead_letter_stream(Stage.STT))
+    assert b"audio" not in fields
+    assert fields[b"audio_bytes"] == str(len(AUDIO)).encode()
+    assert fields[b"dead_reason"] == b"max deliveries"
+    assert await bus.redis.xlen(layout.work_stream(Stage.STT)) == 0
+
+
+async def test_dead_letters_keep_the_audio_when_retention_is_asked(bus: Bus) -> None:
+    keeping = Bus(bus.redis, keep_call_audio=True)
+    await keeping.redis.xadd(layout.work_stream(Stage.STT), {"type": "utterance", "audio": AUDIO})
+    await keeping.ensure_group(Stage.STT)
+    ((entry_id, fields),) = await keeping.read_work(Stage.STT, "stt-a", 1, 100)
+    await keeping.dead_letter(Stage.STT, entry_id, fields, "malformed: test")
+    ((_, dead),) = await bus.redis.xrange(layout.dead_letter_stream(Stage.STT))
+    assert dead[b"audio"] == AUDIO
+
+
+async def test_ending_a_session_deletes_its_audio_and_keeps_the_rest(bus: Bus) -> None:
+    sid, other = str(uuid.uuid4()), str(uuid.uuid4())
+    # more entries than one deletion batch, audio and text interleaved
+    for n in range(150):
+        await bus.publish(utterance(sid, n), stages=())
+        await bus.publish(
+            Transcript(session_id=sid, utterance_id=f"u-{n}", text="oi", language="pt",
+                       confidence=1.0),
+            stages=(),
+        )
+    await bus.publish(utterance(other, 1), stages=())
+    await bus.end_session(sid)
+    log = await bus.session_log(sid)
+    assert len(log) == 150
+    assert all(isinstance(m, Transcript) for m in log)
+    assert await bus.redis.ttl(layout.session_stream(sid)) > layout.SESSION_IDLE_TTL_S
+    # another call's audio is untouched
+    assert [type(m) for m in await bus.session_log(other)] == [Utterance]
+    assert await bus.drop_audio(sid) == 0  # a second end (edge and LLM worker both end it)
+
+
+async def test_audio_stays_when_retention_is_asked(bus: Bus) -> None:
+    keeping = Bus(bus.redis, keep_call_audio=True)
+    sid = str(uuid.uuid4())
+    await keeping.publish(utterance(sid, 1), stages=())
+    await keeping.end_session(sid)
+    (kept,) = await keeping.session_log(sid)
+    assert isinstance(kept, Utterance)
+    assert kept.audio == AUDIO
+
+
+async def test_xackdel_is_detected_from_the_server(bus: Bus) -> None:
+    """The private redis-server of the tests says whether it knows XACKDEL; the bus
+    agrees with it, and acknowledging works either way."""
+    info = await bus.redis.execute_command("COMMAND", "INFO", "XACKDEL")
+    version = (await bus.redis.info("server"))["redis_version"]
+    major, minor = (int(x) for x in str(version).split(".")[:2])
+    assert await bus.has_xackdel() is ((major, minor) >= (8, 2))
+    assert await bus.has_xackdel() is command_exists(info)
+
+
+def test_command_info_replies_are_read() -> None:
+    assert command_exists([None]) is False
+    assert command_exists([]) is False
+    assert command_exists({}) is False
+    assert command_exists({"xackdel": None}) is False
+    assert command_exists([[b"xackdel", -3, [b"write"]]]) is True
+    assert command_exists({"xackdel": {"arity": -3}}) is True
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REDIS_URL": "http://x"}, "REDIS_URL"),
+        ({"REDIS_URL": "redis://"}, "REDIS_URL"),
+        ({"REDIS_SOCKET_TIMEOUT_S": "soon"}, "REDIS_SOCKET_TIMEOUT_S"),
+        ({"REDIS_SOCKET_TIMEOUT_S": "0.5"}, "REDIS_SOCKET_TIMEOUT_S"),
+        ({"REDIS_SOCKET_TIMEOUT_S": "nan"}, "REDIS_SOCKET_TIMEOUT_S"),
+        ({"KEEP_CALL_AUDIO": "maybe"}, "KEEP_CALL_AUDIO"),
+    ],
+)
+def test_malformed_redis_settings_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RedisOptions.from_env(env)
+
+
+def test_redis_settings_defaults_and_values() -> None:
+    assert RedisOptions.from_env({}) == RedisOptions()
+    assert RedisOptions().keep_call_audio is False
+    opts = RedisOptions.from_env(
+        {"REDIS_URL": "redis://r:6380/1", "REDIS_SOCKET_TIMEOUT_S": "7.5", "KEEP_CALL_AUDIO": "yes"}
+    )
+    assert opts == RedisOptions("redis://r:6380/1", 7.5, True)
+
+
+async def test_every_client_has_a_socket_timeout_and_keepalive() -> None:
+    with RedisServer() as server:
+        bus = Bus.connect(RedisOptions(url=server.url, socket_timeout_s=3))
+        try:
+            kwargs = bus.redis.connection_pool.connection_kwargs
+            assert kwargs["socket_timeout"] == 3
+            assert kwargs["socket_connect_timeout"] > 0
+            assert kwargs["socket_keepalive"] is True
+            assert kwargs["socket_keepalive_options"]
+            assert await bus.redis.ping()
+        finally:
+            await bus.close()
