@@ -201,12 +201,16 @@ async def run(args: argparse.Namespace) -> Result:
     with RedisServer() as server, tempfile.TemporaryDirectory(prefix="redis-memory-") as tmp:
         bus = Bus.from_url(server.url)
         result.redis_version = str((await bus.redis.info("server"))["redis_version"])
-        procs = [
-            spawn("stt_worker", "stt-0", server.url, Path(tmp)),
-            spawn("llm_worker", "llm-0", server.url, Path(tmp)),
-            spawn("tts_worker", "tts-0", server.url, Path(tmp)),
-            spawn("llm_worker.postcall", "postcall-0", server.url, Path(tmp)),
-        ]
+        named = {
+            name: spawn(module, name, server.url, Path(tmp))
+            for module, name in (
+                ("stt_worker", "stt-0"),
+                ("llm_worker", "llm-0"),
+                ("tts_worker", "tts-0"),
+                ("llm_worker.postcall", "postcall-0"),
+            )
+        }
+        procs = list(named.values())
         try:
             edge = Edge(bus, args)
             started = time.monotonic()
@@ -230,10 +234,10 @@ async def run(args: argparse.Namespace) -> Result:
                     result.samples.append(sample)
                     print(json.dumps(asdict(sample)), flush=True)
                     next_check += 1
-                for p in procs:
+                for name, p in named.items():
                     if p.poll() is not None:
-                        log = (Path(tmp) / f"{p.args[-1]}.log").read_text(errors="replace")
-                        raise RuntimeError(f"{p.args} exited {p.returncode}: {log[-2000:]}")
+                        log = (Path(tmp) / f"{name}.log").read_text(errors="replace")
+                        raise RuntimeError(f"{name} exited {p.returncode}: {log[-2000:]}")
             await asyncio.sleep(args.rest_s)  # summaries written, nothing in flight
             result.at_rest = await memory(bus, edge.call_minutes, 0, started)
             result.turns, result.failed_turns, result.calls = edge.turns, edge.failed, edge.calls

@@ -26,7 +26,7 @@ declare -A PORT=([stt]=9101 [llm]=9102 [tts]=9103)
 
 health() { # port
   { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
-  printf 'GET /health HTTP/1.0\r\n\r\n' >&3
+  printf 'GET /ready HTTP/1.0\r\n\r\n' >&3
   local line=""; read -r -t 2 line <&3 || true; exec 3>&-
   [[ "$line" == *" 200 "* ]]
 }

@@ -8,7 +8,7 @@ LOG="$RUN_DIR/sip-edge.log"
 METRICS_PORT=${SIP_EDGE_METRICS_PORT:-9091}
 SIP_PORT=${SIP_EDGE_SIP_PORT:-5070}
 
-health() { curl -fsS "http://127.0.0.1:$METRICS_PORT/health" >/dev/null 2>&1; }
+health() { curl -fsS "http://127.0.0.1:$METRICS_PORT/ready" >/dev/null 2>&1; }
 
 case "${1:-status}" in
   start)

@@ -188,8 +188,7 @@ async def test_a_stuck_loop_is_not_alive(bus: Bus) -> None:
     time.sleep(0.5)  # the loop blocked by a call that does not return
     assert not health.alive()
     assert "loop" in health.failing()
-    await asyncio.sleep(0.05)  # the heartbeat runs again
-    assert health.alive()
+    await until(health.alive, 1)  # the loop runs again: so does the heartbeat
     await health.stop()
 
 
@@ -254,8 +253,9 @@ async def test_an_engine_call_past_its_deadline_fails_readiness() -> None:
     assert engine.healthy()
     with pytest.raises(SlowTimeout):
         await engine.call()
-    # given up by the caller, still running in its thread: the engine is stuck
-    assert engine.overdue_calls() == 1
+    # given up by the caller, still running in its thread: the engine is stuck (the
+    # thread started a moment after the caller's clock: its own deadline follows)
+    await until(lambda: engine.overdue_calls() == 1, 1)
     assert not engine.healthy()
     engine.release.set()
     await until(lambda: engine.overdue_calls() == 0, 5)

@@ -37,6 +37,17 @@ def test_values_are_read() -> None:
     assert s.echo_guard_db == 0
 
 
+def test_redis_settings_are_shared_with_the_workers() -> None:
+    """REDIS_URL, REDIS_SOCKET_TIMEOUT_S and KEEP_CALL_AUDIO: the same reader as the workers."""
+    s = Settings.from_env(
+        {"REDIS_URL": "redis://r:6380/2", "REDIS_SOCKET_TIMEOUT_S": "9", "KEEP_CALL_AUDIO": "1"}
+    )
+    assert (s.redis.url, s.redis.socket_timeout_s, s.redis.keep_call_audio) == (
+        "redis://r:6380/2", 9.0, True
+    )
+    assert Settings.from_env({}).redis.keep_call_audio is False
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -57,6 +68,10 @@ def test_values_are_read() -> None:
         ("SIP_EDGE_TURN_THRESHOLD", "1.5"),
         ("SIP_EDGE_TURN_THRESHOLD", "nan"),
         ("SIP_EDGE_TURN_THREADS", "0"),
+        ("REDIS_URL", "localhost:6379"),
+        ("REDIS_SOCKET_TIMEOUT_S", "1"),
+        ("REDIS_SOCKET_TIMEOUT_S", "never"),
+        ("KEEP_CALL_AUDIO", "forever"),
     ],
 )
 def test_malformed_values_are_refused_with_the_variable_named(name: str, value: str) -> None:

@@ -24,7 +24,7 @@ from asp import Message, ResponseCancel, Stage, from_entry, to_entry
 from asp import streams as layout
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ResponseError
+from redis.exceptions import ResponseError, WatchError
 
 from .redis_client import RedisOptions, connect
 
@@ -38,22 +38,16 @@ PHRASE_REGISTRY = layout.cache_key("tts", "phrases")
 MAX_REGISTERED_PHRASES = 64
 MAX_PHRASE_CHARS = 300
 AUDIO_FIELD = layout.AUDIO_FIELD.encode()
-DROP_AUDIO_BATCH = 200
-"""Session-log entries read per round trip when the audio of an ended session is deleted."""
+DROP_AUDIO_BATCH = 500
+"""Session-log entries read per round trip when the audio of an ended session is removed."""
+XACKDEL_PROBE_KEY = f"{layout.PREFIX}:probe:xackdel"
+"""A key no one writes: XACKDEL on it tells whether the server knows the command."""
+DROP_AUDIO_TRIES = 5
+"""Rewrites of a session log tried while other writers keep appending to it."""
 
 
 def _id(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
-
-
-def command_exists(reply: Any) -> bool:
-    """COMMAND INFO's answer for one command: [None] (or an empty map, RESP3 through
-    redis-py) when the server does not know it."""
-    if isinstance(reply, dict):
-        return any(v for v in reply.values())
-    if isinstance(reply, list | tuple):
-        return any(v for v in reply)
-    return bool(reply)
 
 
 class Bus:
@@ -208,10 +202,19 @@ class Bus:
             )
 
     async def has_xackdel(self) -> bool:
-        """Whether the server has XACKDEL (Redis 8.2+): asked once, with COMMAND INFO."""
+        """Whether the server has XACKDEL (Redis 8.2+), asked once by trying it on a key
+        that never exists: an older server answers "unknown command"."""
         if self._xackdel is None:
-            reply = await self.redis.execute_command("COMMAND", "INFO", "XACKDEL")
-            self._xackdel = command_exists(reply)
+            try:
+                await self.redis.execute_command(
+                    "XACKDEL", XACKDEL_PROBE_KEY, "probe", "IDS", 1, "0-1"
+                )
+            except ResponseError as e:
+                if "unknown command" not in str(e).lower():
+                    raise
+                self._xackdel = False
+            else:
+                self._xackdel = True
             log.info("Redis %s XACKDEL", "has" if self._xackdel else "lacks")
         return self._xackdel
 
@@ -362,18 +365,48 @@ class Bus:
             await self.drop_audio(session_id)
 
     async def drop_audio(self, session_id: str) -> int:
-        """Deletes the entries of a session log that carry audio (utterances, the agent's
-        speech); the rest of the log (texts, timings) stays. Returns how many went."""
+        """Removes the entries of a session log that carry audio (utterances, the agent's
+        speech); the rest of the log (texts, timings) stays, with its ids and TTL.
+
+        The log is rewritten without them rather than XDEL'd: XDEL only marks an entry
+        deleted, and its bytes stay in memory (and in RDB snapshots) while any other
+        entry of its stream node lives, which a text entry next to a 100 ms audio chunk
+        always does. The rewrite is optimistic (WATCH): a write in between starts it over.
+        Returns how many entries went."""
         stream = layout.session_stream(session_id)
-        start, dropped = "-", 0
-        while True:
-            entries = await self.redis.xrange(stream, min=start, max="+", count=DROP_AUDIO_BATCH)
-            ids = [_id(i) for i, fields in entries if AUDIO_FIELD in fields]
-            if ids:
-                dropped += int(await self.redis.xdel(stream, *ids))
-            if len(entries) < DROP_AUDIO_BATCH:
-                return dropped
-            start = "(" + _id(entries[-1][0])
+        for _ in range(DROP_AUDIO_TRIES):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(stream)
+                    kept: list[tuple[bytes, dict[bytes, bytes]]] = []
+                    dropped, start = 0, "-"
+                    while True:
+                        batch = await pipe.xrange(
+                            stream, min=start, max="+", count=DROP_AUDIO_BATCH
+                        )
+                        for entry_id, fields in batch:
+                            if AUDIO_FIELD in fields:
+                                dropped += 1
+                            else:
+                                kept.append((entry_id, fields))
+                        if len(batch) < DROP_AUDIO_BATCH:
+                            break
+                        start = "(" + _id(batch[-1][0])
+                    if not dropped:
+                        return 0
+                    ttl = await pipe.pttl(stream)
+                    pipe.multi()
+                    pipe.delete(stream)
+                    for entry_id, fields in kept:
+                        pipe.xadd(stream, fields, id=entry_id)  # type: ignore[arg-type]
+                    if kept and ttl > 0:
+                        pipe.pexpire(stream, ttl)
+                    await pipe.execute()
+                    return dropped
+                except WatchError:
+                    continue
+        log.warning("session log still being written: its audio is left to its TTL")
+        return 0
 
     # --- response turns (the TTS orders a response's sentences across replicas) ---------
 

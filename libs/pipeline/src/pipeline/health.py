@@ -53,6 +53,7 @@ class Health:
         self.ping_every_s = ping_every_s
         self.ping_timeout_s = ping_timeout_s
         self.max_loop_lag_s = max_loop_lag_s
+        self.beat_s = min(BEAT_S, max_loop_lag_s / 4)
         self._checks: dict[str, Callable[[], bool]] = {}
         self._beat: float | None = None
         self._redis_ok = False
@@ -109,7 +110,7 @@ class Health:
     async def _heartbeat(self) -> None:
         while True:
             self._beat = time.monotonic()
-            await asyncio.sleep(BEAT_S)
+            await asyncio.sleep(self.beat_s)
 
     async def _probe_redis(self) -> None:
         while True:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -23,7 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .envparse import EnvReader
 
-__all__ = ["UNAVAILABLE", "RedisOptions", "connect", "keepalive_options"]
+__all__ = ["UNAVAILABLE", "RedisOptions", "connect", "connection_options", "keepalive_options"]
 
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OutOfMemoryError, OSError)
 """Errors that mean "Redis cannot take this now, try again later": unreachable, too slow,
@@ -39,6 +40,7 @@ KEEPALIVE_PROBES = 3
 """Unanswered probes before the kernel drops the connection (10 + 3 x 5 = 25 s)."""
 HEALTH_CHECK_INTERVAL_S = 10
 """A connection idle this long is PINGed before it is used again (redis-py)."""
+DEFAULT_SOCKET_TIMEOUT_S = 5.0
 MIN_SOCKET_TIMEOUT_S = 2.0
 """Lower bound of REDIS_SOCKET_TIMEOUT_S: above the longest blocking read (XREAD BLOCK 1 s)."""
 
@@ -49,7 +51,7 @@ class RedisOptions:
     KEEP_CALL_AUDIO)."""
 
     url: str = DEFAULT_URL
-    socket_timeout_s: float = 5.0
+    socket_timeout_s: float = DEFAULT_SOCKET_TIMEOUT_S
     keep_call_audio: bool = False
 
     @classmethod
@@ -63,9 +65,9 @@ class RedisOptions:
         return cls(
             url=url,
             socket_timeout_s=r.number(
-                "REDIS_SOCKET_TIMEOUT_S", cls.socket_timeout_s, MIN_SOCKET_TIMEOUT_S, 300.0
+                "REDIS_SOCKET_TIMEOUT_S", DEFAULT_SOCKET_TIMEOUT_S, MIN_SOCKET_TIMEOUT_S, 300.0
             ),
-            keep_call_audio=r.flag("KEEP_CALL_AUDIO", cls.keep_call_audio),
+            keep_call_audio=r.flag("KEEP_CALL_AUDIO", False),
         )
 
 
@@ -79,14 +81,18 @@ def keepalive_options() -> dict[int, int]:
     return {getattr(socket, name): value for name, value in wanted.items() if hasattr(socket, name)}
 
 
+def connection_options(options: RedisOptions) -> dict[str, Any]:
+    """The redis-py connection keywords with the timeouts and keepalive above (for a
+    client built elsewhere, e.g. arq's pool)."""
+    return {
+        "socket_timeout": options.socket_timeout_s,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "socket_keepalive": True,
+        "socket_keepalive_options": keepalive_options(),
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+    }
+
+
 def connect(options: RedisOptions) -> Redis:
     """An asyncio client (bytes replies) with the timeouts and keepalive above."""
-    return Redis.from_url(
-        options.url,
-        decode_responses=False,
-        socket_timeout=options.socket_timeout_s,
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
-        socket_keepalive=True,
-        socket_keepalive_options=keepalive_options(),
-        health_check_interval=HEALTH_CHECK_INTERVAL_S,
-    )
+    return Redis.from_url(options.url, decode_responses=False, **connection_options(options))

@@ -6,8 +6,6 @@ import asyncio
 import logging
 import signal
 
-from arq import create_pool
-from arq.connections import RedisSettings
 from pipeline.logs import setup
 from pipeline.main import run_worker
 from pipeline.settings import WorkerSettings
@@ -15,6 +13,7 @@ from pipeline.settings import WorkerSettings
 from .errors import FactsError
 from .facts_store import FactsSettings, FactsStore
 from .persona import load_persona
+from .postcall import job_pool
 from .providers import create_provider
 from .settings import Settings
 from .worker import LLMWorker
@@ -33,7 +32,7 @@ async def _main() -> None:
     await provider.start()
     # A local model evaluates the persona once now, so the first caller gets warm latency.
     await provider.warm_up(facts.system_prompt(persona.system_prompt))
-    jobs = await create_pool(RedisSettings.from_dsn(worker_settings.redis_url))
+    jobs = job_pool(worker_settings.redis)  # connects on first use
 
     async def after_call(session_id: str) -> None:
         # one summary per call, whichever replica saw the end (arq dedups by job id)
@@ -64,6 +63,7 @@ async def _main() -> None:
         )
     finally:
         await jobs.aclose()
+        await jobs.connection_pool.disconnect()
         await provider.aclose()
 
 

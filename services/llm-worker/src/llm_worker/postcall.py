@@ -24,11 +24,12 @@ from typing import Any
 
 import aiohttp
 from arq import cron
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from asp import ASPError, ResponseText, Transcript
 from asp import streams as layout
 from pipeline import Bus
-from pipeline.redis_client import RedisOptions
+from pipeline.redis_client import RedisOptions, connection_options
+from redis.asyncio import ConnectionPool
 
 from .events import ChatRequest, Message, TextDelta
 from .persona import load_persona
@@ -44,6 +45,12 @@ SUMMARY_PROMPT = (
     "queria e o que foi resolvido. Responda só com o resumo."
 )
 MAX_CALL_S = 4 * 3600
+
+
+def job_pool(options: RedisOptions) -> ArqRedis:
+    """arq's client with the socket timeout and keepalive of every Redis client here
+    (``arq.create_pool`` sets neither: a silent partition would hang it)."""
+    return ArqRedis(ConnectionPool.from_url(options.url, **connection_options(options)))
 
 
 async def call_transcript(bus: Bus, session_id: str) -> list[dict[str, str]]:
@@ -172,7 +179,7 @@ def main() -> None:
     from arq import run_worker
 
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper())
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    run_worker(WorkerSettings, redis_pool=job_pool(RedisOptions.from_env(os.environ)))  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
