@@ -79,6 +79,7 @@ class Result:
     settings: dict[str, float | int]
     samples: list[Sample] = field(default_factory=list)
     at_rest: Sample | None = None
+    key_kinds_at_rest: dict[str, int] = field(default_factory=dict)
     turns: int = 0
     failed_turns: int = 0
     calls: int = 0
@@ -99,7 +100,7 @@ def spawn(module: str, name: str, url: str, log_dir: Path) -> subprocess.Popen[b
         "LOG_LEVEL": "WARNING",
     }
     out = (log_dir / f"{name}.log").open("wb")
-    return subprocess.Popen(  # noqa: S603 - this interpreter, a module of the repository
+    return subprocess.Popen(
         [sys.executable, "-m", module], env=env, stdout=out, stderr=subprocess.STDOUT
     )
 
@@ -118,6 +119,16 @@ async def memory(bus: Bus, call_minutes: float, live: int, started: float) -> Sa
         work_entries=work,
         elapsed_s=round(time.monotonic() - started, 1),
     )
+
+
+async def key_kinds(bus: Bus) -> dict[str, int]:
+    """How many keys of each kind (the name up to its id: asp:session, arq:result...)."""
+    kinds: dict[str, int] = {}
+    async for key in bus.redis.scan_iter(count=1000):
+        name = key.decode(errors="replace").split(":")
+        kind = ":".join(name[:3] if name[1:2] in (["done"], ["lock"], ["cache"]) else name[:2])
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items()))
 
 
 class Edge:
@@ -229,7 +240,9 @@ async def run(args: argparse.Namespace) -> Result:
                 done, pending = await asyncio.wait(pending, timeout=0.2)
                 for task in done:
                     task.result()
-                while next_check < len(checkpoints) and edge.call_minutes >= checkpoints[next_check]:
+                while (
+                    next_check < len(checkpoints) and edge.call_minutes >= checkpoints[next_check]
+                ):
                     sample = await memory(bus, edge.call_minutes, edge.live, started)
                     result.samples.append(sample)
                     print(json.dumps(asdict(sample)), flush=True)
@@ -240,6 +253,7 @@ async def run(args: argparse.Namespace) -> Result:
                         raise RuntimeError(f"{name} exited {p.returncode}: {log[-2000:]}")
             await asyncio.sleep(args.rest_s)  # summaries written, nothing in flight
             result.at_rest = await memory(bus, edge.call_minutes, 0, started)
+            result.key_kinds_at_rest = await key_kinds(bus)
             result.turns, result.failed_turns, result.calls = edge.turns, edge.failed, edge.calls
             result.elapsed_s = round(time.monotonic() - started, 1)
         finally:
@@ -279,8 +293,10 @@ def main() -> None:
     if at_100:
         ratio = at_end / at_100
         verdict = "met" if ratio <= 2 else "NOT met"
-        print(f"used_memory after {result.samples[-1].call_minutes} call-minutes / after 100: "
-              f"{ratio:.2f} (goal <= 2: {verdict})")
+        print(
+            f"used_memory after {result.samples[-1].call_minutes} call-minutes / after 100: "
+            f"{ratio:.2f} (goal <= 2: {verdict})"
+        )
 
 
 if __name__ == "__main__":

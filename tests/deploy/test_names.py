@@ -396,9 +396,10 @@ def test_every_redis_has_maxmemory_and_evicts_nothing(
     """compose, k8s and `make up` start Redis with a memory bound below what its container
     may use, and the noeviction policy: every live-call key has a TTL, so a volatile-*
     policy would evict live calls; allkeys-* would too."""
-    argv = [re.sub(r"\$\{REDIS_MAXMEMORY:-([^}]*)\}", r"\1", a) for a in compose["services"][
-        "redis"
-    ]["command"]]
+    argv = [
+        re.sub(r"\$\{REDIS_MAXMEMORY:-([^}]*)\}", r"\1", a)
+        for a in compose["services"]["redis"]["command"]
+    ]
     assert redis_flag(argv, "--maxmemory-policy") == "noeviction"
     assert memory_bytes(redis_flag(argv, "--maxmemory")) > 0
     documented = env_file(ROOT / "compose/.env.example")["REDIS_MAXMEMORY"]

@@ -87,7 +87,8 @@ async def test_done_work_leaves_the_work_stream(bus: Bus) -> None:
     pending = await bus.redis.xpending(stream, layout.consumer_group(Stage.STT))
     assert pending["pending"] == 0
     after = await bus.redis.memory_usage(stream)
-    assert before is not None and after is not None
+    assert before is not None
+    assert after is not None
     assert after < len(AUDIO) < before  # the audio itself is gone, not only hidden
 
 
@@ -148,13 +149,13 @@ async def test_ending_a_session_deletes_its_audio_and_keeps_the_rest(bus: Bus) -
     for n in range(300):
         await bus.publish(utterance(sid, n), stages=())
         await bus.publish(
-            Transcript(session_id=sid, utterance_id=f"u-{n}", text="oi", language="pt",
-                       confidence=1.0),
+            Transcript(
+                session_id=sid, utterance_id=f"u-{n}", text="oi", language="pt", confidence=1.0
+            ),
             stages=(),
         )
         await bus.publish(
-            ResponseAudio(session_id=sid, response_id=f"r-{n}", seq=0, audio=chunk,
-                          is_final=True),
+            ResponseAudio(session_id=sid, response_id=f"r-{n}", seq=0, audio=chunk, is_final=True),
             stages=(),
         )
     await bus.publish(utterance(other, 1), stages=())

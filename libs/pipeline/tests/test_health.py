@@ -110,8 +110,10 @@ async def worker_process(
     """``run_worker`` as ``python -m`` runs it, in this loop: the worker and its HTTP port."""
     port = free_port()
     settings = WorkerSettings(
-        redis=RedisOptions(url=url, socket_timeout_s=SOCKET_TIMEOUT_S), metrics_port=port,
-        metrics_host="127.0.0.1", grace_s=1,
+        redis=RedisOptions(url=url, socket_timeout_s=SOCKET_TIMEOUT_S),
+        metrics_port=port,
+        metrics_host="127.0.0.1",
+        grace_s=1,
     )
     made: list[StreamWorker] = []
 
@@ -131,10 +133,14 @@ async def worker_process(
 
 async def test_frozen_redis_makes_the_worker_unready_and_keeps_it_alive() -> None:
     with RedisServer() as server:
-        async with FreezingProxy(server.port) as proxy, worker_process(proxy.url, {}) as (
-            worker,
-            port,
+        async with (
+            FreezingProxy(server.port) as proxy,
+            worker_process(proxy.url, {}) as (
+                worker,
+                port,
+            ),
         ):
+
             async def ready() -> bool:
                 return await http_get(port, "/ready") == 200
 
@@ -185,7 +191,7 @@ async def test_a_stuck_loop_is_not_alive(bus: Bus) -> None:
     health.start()
     await asyncio.sleep(0)
     assert health.alive()
-    time.sleep(0.5)  # the loop blocked by a call that does not return
+    time.sleep(0.5)  # noqa: ASYNC251 - the loop blocked by a call that does not return
     assert not health.alive()
     assert "loop" in health.failing()
     await until(health.alive, 1)  # the loop runs again: so does the heartbeat

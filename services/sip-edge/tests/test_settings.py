@@ -43,7 +43,9 @@ def test_redis_settings_are_shared_with_the_workers() -> None:
         {"REDIS_URL": "redis://r:6380/2", "REDIS_SOCKET_TIMEOUT_S": "9", "KEEP_CALL_AUDIO": "1"}
     )
     assert (s.redis.url, s.redis.socket_timeout_s, s.redis.keep_call_audio) == (
-        "redis://r:6380/2", 9.0, True
+        "redis://r:6380/2",
+        9.0,
+        True,
     )
     assert Settings.from_env({}).redis.keep_call_audio is False
 

@@ -206,7 +206,7 @@ class Bus:
         that never exists: an older server answers "unknown command"."""
         if self._xackdel is None:
             try:
-                await self.redis.execute_command(
+                await self.redis.execute_command(  # type: ignore[no-untyped-call]
                     "XACKDEL", XACKDEL_PROBE_KEY, "probe", "IDS", 1, "0-1"
                 )
             except ResponseError as e:
@@ -227,9 +227,7 @@ class Bus:
 
         await self._acked(stage, entry_id, queue)
 
-    async def _acked(
-        self, stage: Stage, entry_id: str, before: Callable[[Pipeline], None]
-    ) -> None:
+    async def _acked(self, stage: Stage, entry_id: str, before: Callable[[Pipeline], None]) -> None:
         """Runs ``before`` then acknowledges and deletes the entry, in one transaction.
         A server that lost XACKDEL (a failover to an older replica) gets XACK + XDEL."""
         xackdel = await self.has_xackdel()
@@ -395,7 +393,7 @@ class Bus:
                     if not dropped:
                         return 0
                     ttl = await pipe.pttl(stream)
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.delete(stream)
                     for entry_id, fields in kept:
                         pipe.xadd(stream, fields, id=entry_id)  # type: ignore[arg-type]

@@ -55,9 +55,7 @@ class RedisOptions:
     keep_call_audio: bool = False
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str], error: type[Exception] = ValueError
-    ) -> RedisOptions:
+    def from_env(cls, env: Mapping[str, str], error: type[Exception] = ValueError) -> RedisOptions:
         r = EnvReader(env, error)
         url = r.text("REDIS_URL", DEFAULT_URL)
         if not url.startswith(("redis://", "rediss://")) or len(url) <= len("rediss://"):
@@ -95,4 +93,7 @@ def connection_options(options: RedisOptions) -> dict[str, Any]:
 
 def connect(options: RedisOptions) -> Redis:
     """An asyncio client (bytes replies) with the timeouts and keepalive above."""
-    return Redis.from_url(options.url, decode_responses=False, **connection_options(options))
+    client: Redis = Redis.from_url(
+        options.url, decode_responses=False, **connection_options(options)
+    )
+    return client

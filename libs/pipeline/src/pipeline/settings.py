@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 from .envparse import EnvReader
@@ -23,7 +23,7 @@ class StreamOptions(TypedDict):
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    redis: RedisOptions = RedisOptions()
+    redis: RedisOptions = field(default_factory=RedisOptions)
     name: str = ""
     concurrency: int = 4
     metrics_host: str = "0.0.0.0"  # noqa: S104 - metrics are scraped from other hosts

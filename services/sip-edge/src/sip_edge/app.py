@@ -163,7 +163,9 @@ class EdgeApp:
             on_busy=self.metrics.calls_rejected.inc,
         )
         self.health.start()
-        self.metrics_server = MetricsServer(self.metrics, s.metrics_host, s.metrics_port, self.health)
+        self.metrics_server = MetricsServer(
+            self.metrics, s.metrics_host, s.metrics_port, self.health
+        )
         self.metrics_server.start()
         await asyncio.to_thread(self.endpoint.start)
         self.endpoint.register_current_thread("asyncio")

@@ -38,7 +38,7 @@ class Settings:
     rtp_port: int = 30000
     rtp_port_range: int = 2000
     wideband: bool = False
-    redis: RedisOptions = RedisOptions()
+    redis: RedisOptions = dataclasses.field(default_factory=RedisOptions)
     language: str = "pt-BR"
     vad: str = "gate"
     barge_in_min_ms: int = 120
