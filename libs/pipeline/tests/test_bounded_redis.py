@@ -176,6 +176,29 @@ async def test_ending_a_session_deletes_its_audio_and_keeps_the_rest(bus: Bus) -
     assert await bus.drop_audio(sid) == 0  # a second end (edge and LLM worker both end it)
 
 
+async def test_a_summarized_call_releases_its_raw_keys(bus: Bus) -> None:
+    sid, kept = str(uuid.uuid4()), str(uuid.uuid4())
+    for session_id in (sid, kept):
+        await bus.publish(
+            Transcript(
+                session_id=session_id, utterance_id="u-1", text="oi", language="pt", confidence=1.0
+            )
+        )
+        await bus.set_state(session_id, {"language": "pt"})
+        await bus.end_session(session_id)
+    await bus.release_session(sid)
+    assert not await bus.redis.exists(*layout.session_keys(sid))
+    await bus.release_session(kept, keep_s=60)
+    for key in (layout.session_stream(kept), layout.session_state_key(kept)):
+        assert 0 < await bus.redis.ttl(key) <= 60
+    retaining = Bus(bus.redis, keep_call_audio=True)  # retention asked: the TTL stays
+    other = str(uuid.uuid4())
+    await retaining.publish(utterance(other, 1), stages=())
+    await retaining.end_session(other)
+    await retaining.release_session(other)
+    assert await bus.redis.ttl(layout.session_stream(other)) > layout.SESSION_IDLE_TTL_S
+
+
 async def test_audio_stays_when_retention_is_asked(bus: Bus) -> None:
     keeping = Bus(bus.redis, keep_call_audio=True)
     sid = str(uuid.uuid4())

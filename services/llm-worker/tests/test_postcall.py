@@ -89,6 +89,9 @@ async def test_summary_and_webhook(bus: Bus, redis_server: RedisServer) -> None:
     ]
     assert received == [{"session_id": sid, "transcript": turns,
                          "summary": "O cliente perguntou o horário."}]
+    # summarized and delivered: the raw keys of the call are gone (POSTCALL_LOG_KEEP_S=0),
+    # the summary hash is the record that stays
+    assert not await bus.redis.exists(*layout.session_keys(sid))
 
 
 async def test_cleanup_drops_expired_and_overlong_sessions(bus: Bus) -> None:

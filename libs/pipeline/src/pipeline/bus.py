@@ -362,6 +362,22 @@ class Bus:
         if not self.keep_call_audio:
             await self.drop_audio(session_id)
 
+    async def release_session(self, session_id: str, keep_s: int = 0) -> None:
+        """The call was summarized (``asp:summary:{id}`` holds its transcript): its raw
+        keys (log, history, state, marks) go now (``keep_s`` 0) or in ``keep_s`` seconds,
+        instead of a day after the call. With ``keep_call_audio`` they keep their TTL: the
+        log is what retention asked to keep."""
+        if self.keep_call_audio:
+            return
+        keys = layout.session_keys(session_id)
+        if keep_s <= 0:
+            await self.redis.delete(*keys)
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.expire(key, keep_s, lt=True)
+            await pipe.execute()
+
     async def drop_audio(self, session_id: str) -> int:
         """Removes the entries of a session log that carry audio (utterances, the agent's
         speech); the rest of the log (texts, timings) stays, with its ids and TTL.

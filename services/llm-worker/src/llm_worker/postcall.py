@@ -6,6 +6,10 @@
   when one is configured. Live calls come first: the summary waits to start while any
   reply is being generated (up to POSTCALL_DEFER_MAX_S), and its own generation is held
   between tokens whenever one begins (at most POSTCALL_MAX_HOLD_S in one go).
+  Once summarized (and delivered), the call's raw keys (event log, history, state) are
+  deleted, or kept POSTCALL_LOG_KEEP_S seconds more: the summary hash is the day-long
+  record of the call (Redis stays flat however many calls a day; KEEP_CALL_AUDIO=true
+  keeps everything until its TTL instead).
 - ``cleanup_sessions`` (cron, every 10 minutes): drops from ``asp:sessions:active`` the
   calls whose log expired or that outlived the maximum call duration.
 
@@ -28,6 +32,7 @@ from arq.connections import ArqRedis, RedisSettings
 from asp import ASPError, ResponseText, Transcript
 from asp import streams as layout
 from pipeline import Bus
+from pipeline.envparse import EnvReader
 from pipeline.redis_client import RedisOptions, connection_options
 from redis.asyncio import ConnectionPool
 
@@ -130,6 +135,8 @@ async def summarize_call(ctx: dict[str, Any], session_id: str) -> str:
             url, json=payload
         ) as response:
             response.raise_for_status()  # arq retries the job
+    # Summarized (and delivered): the call's raw event log is no longer needed here.
+    await bus.release_session(session_id, ctx.get("log_keep_s", 0))
     return summary
 
 
@@ -155,6 +162,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx.setdefault("bus", Bus.connect(RedisOptions.from_env(os.environ)))
     ctx.setdefault("provider", create_provider(settings))
     ctx.setdefault("webhook_url", os.environ.get("POSTCALL_WEBHOOK_URL", "").strip())
+    ctx.setdefault(
+        "log_keep_s", EnvReader(os.environ).integer("POSTCALL_LOG_KEEP_S", 0, 0, 7 * 86400)
+    )
     load_persona(settings.persona_path or None)  # fail early on a broken persona
 
 
