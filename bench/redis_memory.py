@@ -8,6 +8,11 @@ on a private redis-server. The edge is simulated here with the bus calls sip-edg
 audio, reading the session log until the reply's ``response.end``, ``session.end`` and
 ``Bus.end_session`` when the call hangs up.
 
+Time is compressed (below), so the post-call worker's POSTCALL_LOG_KEEP_S (how long a
+summarized call's text log stays: 600 s by default) is divided by the same factor
+(``--log-keep-s``, 25 s); the other TTLs (1 h turn keys, 24 h summaries) are not scaled and
+so never expire during the run.
+
 A call-minute is ``--turns-per-minute`` turns (6 by default: a turn every 10 s, the
 caller speaking ``--utterance-s`` seconds, the agent answering about 3.5 s of audio with
 the fake TTS). Time is compressed: a turn starts as soon as the previous one was
@@ -81,12 +86,15 @@ class Result:
     at_rest: Sample | None = None
     key_kinds_at_rest: dict[str, int] = field(default_factory=dict)
     turns: int = 0
+    compression: float = 0.0  # real seconds per bench second (a turn every 10 s in reality)
     failed_turns: int = 0
     calls: int = 0
     elapsed_s: float = 0.0
 
 
-def spawn(module: str, name: str, url: str, log_dir: Path) -> subprocess.Popen[bytes]:
+def spawn(
+    module: str, name: str, url: str, log_dir: Path, log_keep_s: int
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "REDIS_URL": url,
@@ -97,6 +105,7 @@ def spawn(module: str, name: str, url: str, log_dir: Path) -> subprocess.Popen[b
         "TTS_PROVIDER": "fake",
         "TTS_FALLBACK": "none",
         "POSTCALL_DEFER_MAX_S": "5",
+        "POSTCALL_LOG_KEEP_S": str(log_keep_s),
         "LOG_LEVEL": "WARNING",
     }
     out = (log_dir / f"{name}.log").open("wb")
@@ -206,6 +215,7 @@ async def run(args: argparse.Namespace) -> Result:
             "call_minutes": args.call_minutes,
             "turns_per_minute": args.turns_per_minute,
             "utterance_s": args.utterance_s,
+            "log_keep_s": args.log_keep_s,
         },
     )
     checkpoints = sorted(float(c) for c in args.checkpoints.split(","))
@@ -213,7 +223,7 @@ async def run(args: argparse.Namespace) -> Result:
         bus = Bus.from_url(server.url)
         result.redis_version = str((await bus.redis.info("server"))["redis_version"])
         named = {
-            name: spawn(module, name, server.url, Path(tmp))
+            name: spawn(module, name, server.url, Path(tmp), args.log_keep_s)
             for module, name in (
                 ("stt_worker", "stt-0"),
                 ("llm_worker", "llm-0"),
@@ -256,6 +266,8 @@ async def run(args: argparse.Namespace) -> Result:
             result.key_kinds_at_rest = await key_kinds(bus)
             result.turns, result.failed_turns, result.calls = edge.turns, edge.failed, edge.calls
             result.elapsed_s = round(time.monotonic() - started, 1)
+            bench_turn_s = result.elapsed_s * args.concurrent / max(edge.turns, 1)
+            result.compression = round(60 / args.turns_per_minute / bench_turn_s, 1)
         finally:
             for p in procs:
                 if p.poll() is None:
@@ -280,6 +292,13 @@ def main() -> None:
     parser.add_argument("--turns-per-minute", type=float, default=6.0)
     parser.add_argument("--utterance-s", type=float, default=3.0)
     parser.add_argument("--rest-s", type=float, default=8.0)
+    parser.add_argument(
+        "--log-keep-s",
+        type=int,
+        default=25,
+        help="POSTCALL_LOG_KEEP_S of the post-call worker: its 600 s default divided by the "
+        "time compression (about 24x on 2 loaded cores, printed as 'compression')",
+    )
     parser.add_argument("--out", type=Path, help="JSON result file")
     args = parser.parse_args()
     result = asyncio.run(run(args))

@@ -142,7 +142,7 @@ async def test_dead_letters_keep_the_audio_when_retention_is_asked(bus: Bus) -> 
     assert dead[b"audio"] == AUDIO
 
 
-async def test_ending_a_session_deletes_its_audio_and_keeps_the_rest(bus: Bus) -> None:
+async def test_a_summarized_session_loses_its_audio_and_keeps_its_text(bus: Bus) -> None:
     sid, other = str(uuid.uuid4()), str(uuid.uuid4())
     chunk = bytes(1600)  # 100 ms at 8 kHz: small entries that share stream nodes with texts
     # more entries than one read batch, audio and text interleaved as in a call
@@ -164,16 +164,18 @@ async def test_ending_a_session_deletes_its_audio_and_keeps_the_rest(bus: Bus) -
     assert await bus.redis.memory_usage(stream, samples=0) > audio_bytes
     ids_before = [i for i, f in await bus.redis.xrange(stream) if b"audio" not in f]
     await bus.end_session(sid)
+    assert len(await bus.session_log(sid)) == 900  # the call's end alone keeps everything
+    await bus.release_session(sid, keep_s=3600)
     log = await bus.session_log(sid)
     assert len(log) == 300
     assert all(isinstance(m, Transcript) for m in log)
     assert [i for i, _ in await bus.redis.xrange(stream)] == ids_before  # same ids
     # the bytes are gone, not only hidden (XDEL leaves them in nodes shared with texts)
     assert await bus.redis.memory_usage(stream, samples=0) < 300 * len(chunk) / 4
-    assert await bus.redis.ttl(stream) > layout.SESSION_IDLE_TTL_S
+    assert 3500 < await bus.redis.ttl(stream) <= 3600  # the text goes in keep_s
     # another call's audio is untouched
     assert [type(m) for m in await bus.session_log(other)] == [Utterance]
-    assert await bus.drop_audio(sid) == 0  # a second end (edge and LLM worker both end it)
+    assert await bus.drop_audio(sid) == 0  # nothing left to drop
 
 
 async def test_a_summarized_call_releases_its_raw_keys(bus: Bus) -> None:
@@ -204,6 +206,7 @@ async def test_audio_stays_when_retention_is_asked(bus: Bus) -> None:
     sid = str(uuid.uuid4())
     await keeping.publish(utterance(sid, 1), stages=())
     await keeping.end_session(sid)
+    await keeping.release_session(sid)
     (kept,) = await keeping.session_log(sid)
     assert isinstance(kept, Utterance)
     assert kept.audio == AUDIO

@@ -223,9 +223,6 @@ async def test_cancel_marks_the_response_for_every_replica(bus: Bus) -> None:
 async def test_session_end_sets_the_long_ttl(bus: Bus) -> None:
     sid = str(uuid.uuid4())
     await bus.publish(utterance(sid, 1))
-    await bus.publish(
-        Transcript(session_id=sid, utterance_id="u-1", text="oi", language="pt", confidence=1.0)
-    )  # the utterance's audio leaves at the end; the text stays (test_bounded_redis.py)
     await bus.set_state(sid, {"language": "pt"})
     assert (await bus.state(sid)) == {"language": "pt"}
     await bus.end_session(sid)

@@ -14,7 +14,7 @@ from aiohttp import web
 from arq import create_pool
 from arq.connections import RedisSettings
 from arq.worker import Worker
-from asp import ResponseText, SessionStart, Transcript
+from asp import ResponseText, SessionStart, Transcript, Utterance
 from asp import streams as layout
 from llm_worker.postcall import cleanup_sessions, summarize_call
 from llm_worker.settings import Settings
@@ -72,6 +72,11 @@ async def test_summary_and_webhook(bus: Bus, redis_server: RedisServer) -> None:
     await site.start()
     try:
         sid = await a_call(bus)
+        await bus.publish(
+            Utterance(session_id=sid, utterance_id="u-1", sample_rate=8000,
+                      encoding="pcm_s16le", duration_ms=100, audio=bytes(1600)),
+            stages=(),
+        )
         pool = await create_pool(RedisSettings.from_dsn(redis_server.url))
         await pool.enqueue_job("summarize_call", sid, _job_id=f"summary:{sid}")
         assert await pool.enqueue_job("summarize_call", sid, _job_id=f"summary:{sid}") is None
@@ -89,9 +94,12 @@ async def test_summary_and_webhook(bus: Bus, redis_server: RedisServer) -> None:
     ]
     assert received == [{"session_id": sid, "transcript": turns,
                          "summary": "O cliente perguntou o horário."}]
-    # summarized and delivered: the raw keys of the call are gone (POSTCALL_LOG_KEEP_S=0),
-    # the summary hash is the record that stays
-    assert not await bus.redis.exists(*layout.session_keys(sid))
+    # summarized and delivered: the call's audio is gone, its text log goes within
+    # POSTCALL_LOG_KEEP_S (600 s by default); the summary hash is the record that stays
+    log = await bus.session_log(sid)
+    assert log
+    assert not [m for m in log if isinstance(m, Utterance)]
+    assert 0 < await bus.redis.ttl(layout.session_stream(sid)) <= 600
 
 
 async def test_cleanup_drops_expired_and_overlong_sessions(bus: Bus) -> None:

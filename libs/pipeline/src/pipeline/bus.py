@@ -6,10 +6,10 @@ the services writes to Redis streams directly.
 
 Redis stays bounded: a work entry is deleted when it is acknowledged (XACKDEL where the
 server has it, Redis 8.2+, else XACK and XDEL in one transaction), so a work stream holds
-only the work not yet done; when a session ends, the audio of its log (the caller's
-utterances, the agent's speech) is deleted unless ``keep_call_audio`` asks to keep it
-(KEEP_CALL_AUDIO, off by default: LGPD, see docs/DEPLOY.md); dead letters keep the size
-of their audio, not the audio.
+only the work not yet done; once the post-call job summarized a call, the audio of its log
+(the caller's utterances, the agent's speech) is deleted and the rest of its raw keys soon
+after, unless ``keep_call_audio`` asks to keep them (KEEP_CALL_AUDIO, off by default:
+LGPD, see docs/DEPLOY.md); dead letters keep the size of their audio, not the audio.
 """
 
 from __future__ import annotations
@@ -352,23 +352,22 @@ class Bus:
         return int(count)
 
     async def end_session(self, session_id: str) -> None:
-        """The call is over: every key of the session now expires in a day, and the audio
-        of its log is deleted now (unless ``keep_call_audio``)."""
+        """The call is over: every key of the session now expires in a day (the post-call
+        job releases them much sooner, see :meth:`release_session`)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in layout.session_keys(session_id):
                 pipe.expire(key, layout.SESSION_ENDED_TTL_S)
             pipe.zrem(layout.ACTIVE_SESSIONS, session_id)
             await pipe.execute()
-        if not self.keep_call_audio:
-            await self.drop_audio(session_id)
 
     async def release_session(self, session_id: str, keep_s: int = 0) -> None:
-        """The call was summarized (``asp:summary:{id}`` holds its transcript): its raw
-        keys (log, history, state, marks) go now (``keep_s`` 0) or in ``keep_s`` seconds,
-        instead of a day after the call. With ``keep_call_audio`` they keep their TTL: the
-        log is what retention asked to keep."""
+        """The call was summarized (``asp:summary:{id}`` holds its transcript): the audio
+        of its log goes now, and its raw keys (log, history, state, marks) go now too
+        (``keep_s`` 0) or in ``keep_s`` seconds, instead of a day after the call. With
+        ``keep_call_audio`` nothing changes: the log is what retention asked to keep."""
         if self.keep_call_audio:
             return
+        await self.drop_audio(session_id)
         keys = layout.session_keys(session_id)
         if keep_s <= 0:
             await self.redis.delete(*keys)

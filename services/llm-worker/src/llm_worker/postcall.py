@@ -6,10 +6,10 @@
   when one is configured. Live calls come first: the summary waits to start while any
   reply is being generated (up to POSTCALL_DEFER_MAX_S), and its own generation is held
   between tokens whenever one begins (at most POSTCALL_MAX_HOLD_S in one go).
-  Once summarized (and delivered), the call's raw keys (event log, history, state) are
-  deleted, or kept POSTCALL_LOG_KEEP_S seconds more: the summary hash is the day-long
-  record of the call (Redis stays flat however many calls a day; KEEP_CALL_AUDIO=true
-  keeps everything until its TTL instead).
+  Once summarized (and delivered), the call's audio leaves Redis and its other raw keys
+  (event log, history, state) follow POSTCALL_LOG_KEEP_S seconds later (10 minutes; 0: at
+  once): the summary hash is the day-long record of the call, so Redis stays flat however
+  many calls a day (KEEP_CALL_AUDIO=true keeps everything until its TTL instead).
 - ``cleanup_sessions`` (cron, every 10 minutes): drops from ``asp:sessions:active`` the
   calls whose log expired or that outlived the maximum call duration.
 
@@ -50,6 +50,9 @@ SUMMARY_PROMPT = (
     "queria e o que foi resolvido. Responda só com o resumo."
 )
 MAX_CALL_S = 4 * 3600
+LOG_KEEP_S = 600
+"""POSTCALL_LOG_KEEP_S's default: a summarized call's text log stays 10 minutes more (a
+look at what just happened); its audio goes at once."""
 
 
 def job_pool(options: RedisOptions) -> ArqRedis:
@@ -136,7 +139,7 @@ async def summarize_call(ctx: dict[str, Any], session_id: str) -> str:
         ) as response:
             response.raise_for_status()  # arq retries the job
     # Summarized (and delivered): the call's raw event log is no longer needed here.
-    await bus.release_session(session_id, ctx.get("log_keep_s", 0))
+    await bus.release_session(session_id, ctx.get("log_keep_s", LOG_KEEP_S))
     return summary
 
 
@@ -163,7 +166,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx.setdefault("provider", create_provider(settings))
     ctx.setdefault("webhook_url", os.environ.get("POSTCALL_WEBHOOK_URL", "").strip())
     ctx.setdefault(
-        "log_keep_s", EnvReader(os.environ).integer("POSTCALL_LOG_KEEP_S", 0, 0, 7 * 86400)
+        "log_keep_s",
+        EnvReader(os.environ).integer("POSTCALL_LOG_KEEP_S", LOG_KEEP_S, 0, 7 * 86400),
     )
     load_persona(settings.persona_path or None)  # fail early on a broken persona
 
