@@ -221,10 +221,12 @@ start() {
     # -U root keeps uid 0 but drops CAP_DAC_OVERRIDE: Asterisk's own folders must be root's
     as_root chown -R root:root "$CHROOT"/var/{lib,log,spool,run,cache}/asterisk "$CHROOT/etc/asterisk"
     rm -f "$CHROOT/var/run/asterisk/asterisk.ctl" "$CHROOT/var/run/asterisk/asterisk.pid"
+    keep_previous_log
     ( close_inherited_fds; exec setsid chroot "$CHROOT" asterisk -f -U root -G root ) \
       </dev/null >"$LOGFILE" 2>&1 &
   else
     rm -f "$RUN_DIR/asterisk/run/asterisk.ctl"
+    keep_previous_log
     ( close_inherited_fds; exec setsid asterisk -C "$AST_CONF" -f -U root -G root ) \
       </dev/null >"$LOGFILE" 2>&1 &
   fi
@@ -261,6 +263,10 @@ PY
 # close_inherited_fds: in the subshell that becomes Asterisk, close every descriptor but
 # 0-2. A lock held by whoever called us (`flock /tmp/pabx-asterisk.lock ...`, or our own fds
 # 8 and 9) must not live on in the daemon, or the lock is never released.
+# keep_previous_log: a restart keeps the last run's console log as asterisk.log.1, so a
+# failure right after a restart (the softphone e2e restarts Asterisk) still has it.
+keep_previous_log() { [ -s "$LOGFILE" ] && mv -f "$LOGFILE" "$LOGFILE.1"; return 0; }
+
 close_inherited_fds() {
   local fd
   for fd in $(ls /proc/$BASHPID/fd); do

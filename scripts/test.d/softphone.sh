@@ -119,6 +119,10 @@ agent_deaths() {
 if ! (cd "$APP" && node --test --test-concurrency=1 --test-reporter=spec "${pattern[@]}" e2e/softphone.e2e.mjs); then
   log "softphone: e2e falhou; fim do log do Asterisk ($RUN_DIR/asterisk.log):"
   tail -40 "$RUN_DIR/asterisk.log" >&2 || true
+  if [ -s "$RUN_DIR/asterisk.log.1" ]; then
+    log "softphone: log do Asterisk antes do último reinício ($RUN_DIR/asterisk.log.1):"
+    tail -80 "$RUN_DIR/asterisk.log.1" >&2 || true
+  fi
   agent_deaths || true
   exit 1
 fi

@@ -95,7 +95,12 @@ async function mediaDiagnostics(page) {
         if (r.type === 'inbound-rtp') parts.push(`in pkts=${r.packetsReceived} bytes=${r.bytesReceived}`);
         if (r.type === 'outbound-rtp') parts.push(`out pkts=${r.packetsSent}`);
         if (r.type === 'transport') parts.push(`dtls=${r.dtlsState}`);
-        if (r.type === 'candidate-pair' && r.nominated) parts.push(`pair=${r.state}`);
+        if (r.type === 'candidate-pair') {
+          parts.push(`pair${r.nominated ? '*' : ''}=${r.state} req=${r.requestsSent ?? 0}/${r.requestsReceived ?? 0} resp=${r.responsesReceived ?? 0}/${r.responsesSent ?? 0}`);
+        }
+        if (r.type === 'local-candidate' || r.type === 'remote-candidate') {
+          parts.push(`${r.type === 'local-candidate' ? 'local' : 'remote'}=${r.candidateType}/${r.protocol} ${r.address ?? r.ip}:${r.port}`);
+        }
       });
       const el = document.querySelector('[data-testid="remote-audio"]');
       const t = el && el.srcObject && el.srcObject.getAudioTracks()[0];

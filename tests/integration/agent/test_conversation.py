@@ -370,7 +370,20 @@ def test_barge_in_stops_the_answer_and_the_interruption_is_the_next_turn(
         )
 
     poll_until(cancelled, 15, "response.cancel(barge_in)")
-    # the answer to the interruption: the default script (the opening hours)
+    cancelled_id = next(
+        m.response_id for m in session_messages(r, sid)[1] if m.TYPE == "response.cancel"
+    )
+
+    # the answer to the interruption: the default script (the opening hours). All of its
+    # audio is on the stream first (its response.end), so a pause between its clauses on a
+    # loaded machine is not taken for its end.
+    def next_answer_sent() -> bool:
+        return any(
+            isinstance(m, ResponseEnd) and m.response_id not in ("greeting", cancelled_id)
+            for m in session_messages(r, sid)[1]
+        )
+
+    poll_until(next_answer_sent, 150, "the next answer's response.end")
     after = wait_speech_then_quiet(call, cut + SAMPLE_RATE // 2, 150, "the next answer")
     heard = transcribe(after)
     assert not [w for w in CANCELLED_WORDS if w in heard], heard

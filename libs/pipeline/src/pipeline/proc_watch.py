@@ -14,14 +14,15 @@ state between tests is checked.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["WATCH", "ProcessWatch", "describe_exit", "log_tail", "pid_status"]
+__all__ = ["WATCH", "ProcessWatch", "describe_exit", "log_tail", "pid_status", "watching"]
 
 TAIL_CHARS = 4000
 """How much of a dead service's log a failure shows."""
@@ -142,3 +143,17 @@ class ProcessWatch:
 
 WATCH = ProcessWatch()
 """The test process's registry, used by the fixtures and checked by the pytest plugin."""
+
+
+@contextlib.contextmanager
+def watching(
+    name: str, fixture: str, proc: Callable[[], _Popen | None], log: Path
+) -> Iterator[None]:
+    """While inside, the tests that use ``fixture`` fail at once if the child process that
+    ``proc`` returns dies (a restart in place stays watched), with its exit status and the
+    end of ``log``; leaving stops the watch, so a fixture stops its service after it."""
+    WATCH.add_popen(name, fixture, proc, log)
+    try:
+        yield
+    finally:
+        WATCH.remove(name)

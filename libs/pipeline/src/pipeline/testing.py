@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .proc_watch import WATCH
+from .proc_watch import watching
 
 
 def free_port() -> int:
@@ -36,12 +36,8 @@ class RedisServer:
     def watched(self, fixture: str) -> Iterator[None]:
         """Registers this server with :data:`pipeline.proc_watch.WATCH` for the tests
         that use ``fixture`` while inside (a restart in place stays watched)."""
-        name = f"redis-server :{self.port}"
-        WATCH.add_popen(name, fixture, lambda: self.proc, self.log_path)
-        try:
+        with watching(f"redis-server :{self.port}", fixture, lambda: self.proc, self.log_path):
             yield
-        finally:
-            WATCH.remove(name)
 
     @property
     def url(self) -> str:

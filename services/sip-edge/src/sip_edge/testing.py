@@ -21,7 +21,7 @@ import numpy as np
 from asp import ASPError, from_entry, to_entry
 from asp import streams as layout
 from asp.messages import Message, ResponseAudio, SessionStart
-from pipeline.proc_watch import WATCH
+from pipeline.proc_watch import watching
 
 
 def speech_wav(text: str, path: Path, voice: str = "pt-br", rate: int = 8000) -> Path:
@@ -206,11 +206,8 @@ class EdgeProcess:
     def watched(self, fixture: str, name: str = "sip-edge") -> Iterator[None]:
         """While inside, the tests that use ``fixture`` fail at once if this process dies
         (pipeline.proc_watch), with its exit status and the end of its log."""
-        WATCH.add_popen(name, fixture, lambda: self.proc, self.log_path)
-        try:
+        with watching(name, fixture, lambda: self.proc, self.log_path):
             yield
-        finally:
-            WATCH.remove(name)
 
     @property
     def uri(self) -> str:

@@ -12,6 +12,12 @@ Every pj object created here (endpoint, transport, accounts, calls, media ports)
 referenced from this module until the library no longer uses it: SWIG objects freed by
 Python's GC while PJSUA still points at them crash the process.
 
+Media ports are never destroyed while the conference bridge runs (:class:`_PortPool`): the
+bridge's clock thread calls every registered port on every tick, calls or not, and a
+Python port destroyed meanwhile is called half torn down (SIGSEGV). An ended call's port
+goes back to a pool and serves a later call; the pool is destroyed at shutdown, after the
+media clock stopped.
+
 Accounts: a local account for calls sent straight to our SIP port (the default account),
 plus, when a registrar is configured, an account that registers as the extension and keeps
 the registration alive. Calls beyond ``max_calls`` (or while draining) get 486 Busy Here.
@@ -39,8 +45,10 @@ __all__ = ["CallHandle", "CallInfo", "CallListener", "Endpoint", "SipConfig"]
 log = logging.getLogger(__name__)
 
 _FRAME_PTIME_US = 20_000
-_MORGUE_S = 2.0
-"""How long an ended call's media port outlives the call (see Endpoint._reap)."""
+_PORT_COOL_S = 0.5
+"""How long an ended call's media port rests before it serves another call: the bridge
+drops the ended call's own port on a later clock tick, so its last frames never reach the
+next call."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -105,11 +113,17 @@ class _LogWriter(pj.LogWriter):  # type: ignore[misc]
 
 
 class _MediaPort(pj.AudioMediaPort):  # type: ignore[misc]
-    def __init__(self, owner: _MediaLink) -> None:
+    """A call's audio in the conference bridge. Owned by :class:`_PortPool`: it serves one
+    call at a time (:meth:`attach`) and is never destroyed while the bridge runs."""
+
+    def __init__(self) -> None:
         super().__init__()
-        self._owner: _MediaLink | None = owner
+        self._owner: _MediaLink | None = None
         self.frames_in = 0
         self.frames_out = 0
+
+    def attach(self, owner: _MediaLink) -> None:
+        self._owner = owner
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
@@ -122,7 +136,8 @@ class _MediaPort(pj.AudioMediaPort):  # type: ignore[misc]
         self.frames_in += 1
         owner.deliver_frame(bytes(buf))
 
-    def release(self) -> None:
+    def detach(self) -> None:
+        """Its callbacks answer silence from now on (the clock keeps calling it)."""
         self._owner = None
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:
@@ -165,6 +180,60 @@ class _MediaLink:
         return pcm if len(pcm) == len(self.silence) else self.silence
 
 
+class _PortPool:
+    """The media ports, by sample rate. The conference bridge calls every registered port
+    on each tick of its clock thread (a port without connections still gets heart-beat
+    frames), holding the port's lock while the callback runs in Python. Destroying a port
+    drops the Python object first and only then the C++ one: a callback entering in
+    between runs on a half torn down object, and the process dies (SIGSEGV). That killed
+    sip-edge 2 s after a call ended (issue 11). So ports are created on demand, lent to one
+    call at a time, rested ``_PORT_COOL_S`` after their call, and destroyed only in
+    :meth:`destroy_all`, once the clock stopped. Used on the PJSUA thread only."""
+
+    def __init__(self) -> None:
+        self._free: dict[int, list[_MediaPort]] = {}
+        self._resting: collections.deque[tuple[float, int, _MediaPort]] = collections.deque()
+        self._all: list[_MediaPort] = []
+
+    @property
+    def size(self) -> int:
+        return len(self._all)
+
+    def take(self, rate: int, owner: _MediaLink) -> _MediaPort:
+        free = self._free.setdefault(rate, [])
+        if free:
+            port = free.pop()
+        else:
+            fmt = pj.MediaFormatAudio()
+            fmt.type = pj.PJMEDIA_TYPE_AUDIO
+            fmt.clockRate = rate
+            fmt.channelCount = 1
+            fmt.bitsPerSample = 16
+            fmt.frameTimeUsec = _FRAME_PTIME_US
+            port = _MediaPort()
+            port.createPort(f"edge{len(self._all)}", fmt)
+            self._all.append(port)
+        port.attach(owner)
+        return port
+
+    def give_back(self, port: _MediaPort, rate: int, now: float) -> None:
+        port.detach()
+        self._resting.append((now + _PORT_COOL_S, rate, port))
+
+    def tick(self, now: float) -> None:
+        while self._resting and self._resting[0][0] <= now:
+            _due, rate, port = self._resting.popleft()
+            self._free.setdefault(rate, []).append(port)
+
+    def destroy_all(self) -> None:
+        """Only once the media clock stopped (no callback can be running)."""
+        for port in self._all:
+            port.detach()
+        self._free.clear()
+        self._resting.clear()
+        self._all.clear()
+
+
 class _Call(pj.Call):  # type: ignore[misc]
     def __init__(self, ep: Endpoint, acc: pj.Account, call_id: int) -> None:
         super().__init__(acc, call_id)
@@ -192,10 +261,10 @@ class _Call(pj.Call):  # type: ignore[misc]
         info = self.getInfo()
         for i, mi in enumerate(info.media):
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                self._attach_media(i)
+                self._attach_media(i, self.listener)
                 return
 
-    def _attach_media(self, index: int) -> None:
+    def _attach_media(self, index: int, listener: CallListener) -> None:
         codec = ""
         try:
             si = self.getStreamInfo(index)
@@ -204,24 +273,17 @@ class _Call(pj.Call):  # type: ignore[misc]
         except pj.Error:
             self.sample_rate = 8000
         silence = bytes(self.sample_rate * 2 * _FRAME_PTIME_US // 1_000_000)
-        fmt = pj.MediaFormatAudio()
-        fmt.type = pj.PJMEDIA_TYPE_AUDIO
-        fmt.clockRate = self.sample_rate
-        fmt.channelCount = 1
-        fmt.bitsPerSample = 16
-        fmt.frameTimeUsec = _FRAME_PTIME_US
-        self.link = _MediaLink(self.listener, self.ep.frames, silence)
-        port = _MediaPort(self.link)
-        port.createPort(f"edge{self.getId()}", fmt)
+        self.link = _MediaLink(listener, self.ep.frames, silence)
+        port = self.ep.ports.take(self.sample_rate, self.link)
+        self.port = port  # back to the pool when the call goes, even if what follows fails
         self.audio_media = self.getAudioMedia(index)
         self.audio_media.startTransmit(port)
         port.startTransmit(self.audio_media)
-        self.port = port
-        self.ep.post(self.listener.on_media, self.sample_rate, codec)
+        self.ep.post(listener.on_media, self.sample_rate, codec)
 
     def _detach_media(self) -> None:
-        # The conference bridge drops a call's ports itself when the call's media goes;
-        # our port stays referenced a while longer (see Endpoint._reap).
+        # The conference bridge drops the call's own port when the call's media goes, and
+        # with it the connections to ours; ours goes back to the pool (Endpoint._reap).
         self.audio_media = None
         if self.link is not None:
             self.link.ended = True
@@ -340,7 +402,7 @@ class Endpoint:
         self._accounts: list[_Account] = []
         self._calls: dict[int, _Call] = {}
         self._graveyard: list[_Call] = []
-        self._morgue: collections.deque[tuple[float, _MediaPort]] = collections.deque()
+        self.ports = _PortPool()
 
     # --- any thread ----------------------------------------------------------------------
 
@@ -489,25 +551,15 @@ class Endpoint:
             except Exception:
                 log.exception("SIP command failed")
 
-    def _reap(self, *, now: bool = False) -> None:
-        """Frees the calls that ended, here on the PJSUA thread. The call and its media
-        port point at each other: the cycle is broken by hand, because Python's cyclic GC
-        may run on any thread, and PJSUA objects must not be destroyed on one pjlib does
-        not know.
-
-        The two are freed at different times, each for its own hazard:
-
-        - the call wrapper at once (within one poll of its end): ``pj::Call``'s destructor
-          clears the user data of, and hangs up, whatever call then holds its pjsua slot
-          id. PJSUA hands ended slots to new calls (round robin); a wrapper freed after its
-          slot was reused would leave the new call deaf (no callbacks: no media, no
-          session) and then hang it up. Only this thread holds call wrappers (the media
-          port reaches a ``_MediaLink``, never the call), so the destructor runs here.
-        - the media port ``_MORGUE_S`` later: since pjproject 2.15 the conference bridge
-          removes a port asynchronously, on a later tick of the media clock thread, and
-          destroying the port's memory before that tick is a use-after-free in that thread.
-
-        ``now``: at shutdown, after the media stopped."""
+    def _reap(self) -> None:
+        """Frees the calls that ended, here on the PJSUA thread, within one poll of their
+        end: ``pj::Call``'s destructor clears the user data of, and hangs up, whatever call
+        then holds its pjsua slot id. PJSUA hands ended slots to new calls (round robin); a
+        wrapper freed after its slot was reused would leave the new call deaf (no
+        callbacks: no media, no session) and then hang it up. Only this thread holds call
+        wrappers (the media port reaches a ``_MediaLink``, never the call), so the
+        destructor runs here. The call's media port goes back to the pool (never destroyed
+        while the bridge runs: see :class:`_PortPool`)."""
         t = time.monotonic()
         while self._graveyard:
             call = self._graveyard.pop()
@@ -517,11 +569,9 @@ class Endpoint:
                 call.link.ended = True
                 call.link = None
             if port is not None:
-                port.release()  # its callbacks answer silence from now on
-                self._morgue.append((t + _MORGUE_S, port))
+                self.ports.give_back(port, call.sample_rate, t)
             del call  # the wrapper goes now, while its slot is still free
-        while self._morgue and (now or self._morgue[0][0] <= t):
-            self._morgue.popleft()
+        self.ports.tick(t)
 
     def incoming(self, acc: _Account, call_id: int) -> None:
         call = _Call(self, acc, call_id)
@@ -598,7 +648,14 @@ class Endpoint:
             log.exception("error while hanging up at shutdown")
         self._graveyard.extend(self._calls.values())
         self._calls.clear()
-        self._reap(now=True)
+        self._reap()
+        try:
+            # Stops the conference bridge's clock (the null sound device's thread): no
+            # media callback runs after this, so the ports can be destroyed.
+            ep.audDevManager().setNoDev()
+        except pj.Error:
+            log.exception("could not stop the media clock at shutdown")
+        self.ports.destroy_all()
         self._accounts.clear()
         gc.collect()
         ep.libDestroy()
