@@ -156,3 +156,15 @@ async def test_a_local_summary_is_held_while_replies_run_but_never_stalls(bus: B
     assert max(b - a for a, b in itertools.pairwise(times)) >= 0.4  # it was held
     await bus.end_turn(live, "r-1")
     assert await asyncio.wait_for(job, 10) == "".join(tokens).strip()
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "1e9"])
+async def test_a_malformed_log_keep_time_is_named(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_worker.postcall import startup
+
+    monkeypatch.setenv("LLM_PROVIDER", "fake")
+    monkeypatch.setenv("POSTCALL_LOG_KEEP_S", value)
+    with pytest.raises(ValueError, match="POSTCALL_LOG_KEEP_S"):
+        await startup({})
