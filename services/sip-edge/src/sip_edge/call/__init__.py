@@ -4,22 +4,30 @@ from .state import CallMachine, CallState, IllegalTransition
 from .turns import (
     Action,
     BargeIn,
+    CancelProvisional,
     CheckTurn,
+    ConfirmProvisional,
     PublishAudioEnd,
+    PublishProvisional,
     PublishSpeechStart,
     PublishUtterance,
     Turns,
 )
+from .speculation import SpeculativeTurn
 
 __all__ = [
     "Action",
     "BargeIn",
     "CallMachine",
     "CallState",
+    "CancelProvisional",
     "CheckTurn",
+    "ConfirmProvisional",
     "IllegalTransition",
     "PublishAudioEnd",
+    "PublishProvisional",
     "PublishSpeechStart",
     "PublishUtterance",
+    "SpeculativeTurn",
     "Turns",
 ]
