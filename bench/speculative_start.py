@@ -34,7 +34,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +115,7 @@ def start_worker(module: str, redis_url: str, logs: Path) -> Worker:
         "WORKER_GRACE_S": "2",
     }
     with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - this interpreter, a module of the repository
+        proc = subprocess.Popen(
             [sys.executable, "-m", module], stdout=out, stderr=subprocess.STDOUT, env=env
         )
     return Worker(module, proc, port, log)
@@ -161,11 +162,11 @@ class Call:
         return 0
 
     def greeted(self) -> bool:
-        return self.session._played_any and self.quiet()  # noqa: SLF001
+        return self.session._played_any and self.quiet()
 
     def quiet(self) -> bool:
         turns = self.session.turns
-        return turns is not None and not turns.playing and not self.session._unspoken  # noqa: SLF001
+        return turns is not None and not turns.playing and not self.session._unspoken
 
     async def log(self) -> list[Message]:
         return await self.bus.session_log(self.session.session_id)
@@ -201,23 +202,35 @@ async def speak(call: Call, pcm: bytes, others: list[Call]) -> None:
         await asyncio.sleep(max(0.0, tick - loop.time()))
 
 
-async def wait_answer(call: Call, others: list[Call], before: int, timeout: float) -> bool:
-    """Line silence until the answer has started and finished playing; False: no answer."""
+async def quiet_line(calls: list[Call], done: Callable[[], bool], limit_s: float) -> bool:
+    """Line silence to every call, one frame every 20 ms, until ``done()`` (True) or for
+    ``limit_s`` seconds (False)."""
     silence = bytes(FRAME * 2)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + limit_s
     tick = loop.time()
-    answered_at: float | None = None
     while loop.time() < deadline:
-        for c in (call, *others):
+        for c in calls:
             c.session.on_frame(silence)
-        if answered_at is None and call.answers() > before:
-            answered_at = loop.time()
-        if answered_at is not None and loop.time() - answered_at > 0.5 and call.quiet():
+        if done():
             return True
         tick += FRAME_S
         await asyncio.sleep(max(0.0, tick - loop.time()))
-    return answered_at is not None
+    return False
+
+
+async def wait_answer(call: Call, calls: list[Call], before: int, limit_s: float) -> bool:
+    """Line silence until the answer has started and finished playing; False: no answer."""
+    answered_at: float | None = None
+
+    def done() -> bool:
+        nonlocal answered_at
+        now = time.monotonic()
+        if answered_at is None and call.answers() > before:
+            answered_at = now
+        return answered_at is not None and now - answered_at > 0.5 and call.quiet()
+
+    return await quiet_line(calls, done, limit_s) or answered_at is not None
 
 
 def turn_of(arm: str, question: str, answered: bool, new: list[Message]) -> Turn:
@@ -235,8 +248,13 @@ def turn_of(arm: str, question: str, answered: bool, new: list[Message]) -> Turn
                 turn.wasted_llm_ms += t.wasted_ms
         if t.utterance_id != final or final is None:
             continue
-        for name in ("edge_e2e_ms", "end_of_turn_ms", "stt_ms", "llm_first_clause_ms",
-                     "tts_first_audio_ms"):
+        for name in (
+            "edge_e2e_ms",
+            "end_of_turn_ms",
+            "stt_ms",
+            "llm_first_clause_ms",
+            "tts_first_audio_ms",
+        ):
             value = getattr(t, name)
             if value is not None and getattr(turn, name) is None:
                 setattr(turn, name, value)
@@ -254,8 +272,8 @@ async def run(args: argparse.Namespace, redis_url: str) -> list[Turn]:
     clock.thread.start()
     turns: list[Turn] = []
     try:
-        while not all(call.greeted() for call in calls):  # the greetings play out first
-            await asyncio.sleep(0.1)
+        # the greetings play out before anyone speaks
+        await quiet_line(calls, lambda: all(call.greeted() for call in calls), 60.0)
         plan = [(w, "") for w in WARMUP] + list(QUESTIONS) * args.rounds
         audio = {q: question_audio(*q) for q in dict.fromkeys(plan)}
         for n, q in enumerate(plan):
@@ -264,15 +282,18 @@ async def run(args: argparse.Namespace, redis_url: str) -> list[Turn]:
                 before = call.answers()
                 seen = len(await call.log())
                 await speak(call, audio[q], others)
-                answered = await wait_answer(call, others, before, args.answer_timeout)
+                answered = await wait_answer(call, calls, before, args.answer_timeout)
                 await asyncio.sleep(1.0)  # late events (wasted work) reach the log
                 new = (await call.log())[seen:]
                 text = q[0] + (f" ... {q[1]}" if q[1] else "")
                 turn = turn_of(call.arm, text, answered, new)
                 if n >= len(WARMUP):
                     turns.append(turn)
-                print(f"{call.arm:3} {'' if n >= len(WARMUP) else '(warm-up) '}{text!r}: "
-                      f"{json.dumps(asdict(turn))}", flush=True)
+                print(
+                    f"{call.arm:3} {'' if n >= len(WARMUP) else '(warm-up) '}{text!r}: "
+                    f"{json.dumps(asdict(turn))}",
+                    flush=True,
+                )
     finally:
         clock.stop.set()
         for call in calls:
@@ -311,8 +332,10 @@ def main() -> int:
     load_before = os.getloadavg()
     started = time.monotonic()
     with RedisServer() as redis, tempfile.TemporaryDirectory(prefix="bench-spec-") as tmp:
-        workers = [start_worker(m, redis.url, Path(tmp)) for m in
-                   ("stt_worker", "llm_worker", "tts_worker")]
+        workers = [
+            start_worker(m, redis.url, Path(tmp))
+            for m in ("stt_worker", "llm_worker", "tts_worker")
+        ]
         try:
             deadline = time.monotonic() + 300
             while not all(w.healthy() for w in workers):

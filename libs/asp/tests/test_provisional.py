@@ -64,7 +64,11 @@ def test_the_new_optional_fields_parse_and_a_1_1_event_has_none() -> None:
     start = ResponseStart(session_id=SESSION_ID, response_id="r-u3", utterance_id="u3")
     assert parse_message(start.serialize()) == start
     text = Transcript(
-        session_id=SESSION_ID, utterance_id="u3", text="oi", language="pt", confidence=1.0,
+        session_id=SESSION_ID,
+        utterance_id="u3",
+        text="oi",
+        language="pt",
+        confidence=1.0,
         provisional=True,
     )
     assert parse_message(text.serialize()).provisional is True  # type: ignore[attr-defined]

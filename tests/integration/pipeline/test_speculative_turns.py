@@ -12,6 +12,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 from asp import (
@@ -114,12 +115,11 @@ class Caller:
     def __init__(self, bus: Bus, pause_ms: int = 200) -> None:
         settings = Settings(speculative_pause_ms=pause_ms)
         info = CallInfo(1, "sip-call-id", "1001", "sip:1001@127.0.0.1")
-        self.session = CallSession(
-            info, NoHandle(), settings, Metrics(), bus, lambda _s: None
-        )  # type: ignore[arg-type]
+        self.session = CallSession(info, NoHandle(), settings, Metrics(), bus, lambda _s: None)  # type: ignore[arg-type]
         self.session.on_media(8000, "PCMU/8000")
         self.session.classifier = LoudIsSpeech()
         self.heard: list[str] = []  # response id of each chunk accepted for playback
+        self.complete: set[str] = set()  # responses whose last chunk was accepted
         turns = self.session.turns
         assert turns is not None
         push = turns.push_audio
@@ -128,6 +128,8 @@ class Caller:
             accepted = push(response_id, seq, audio, is_final)
             if accepted:
                 self.heard.append(response_id)
+                if is_final:
+                    self.complete.add(response_id)
             return accepted
 
         turns.push_audio = recorded  # type: ignore[method-assign]
@@ -154,15 +156,25 @@ class Caller:
 
 
 async def greeted(caller: Caller) -> None:
-    await until(lambda: "greeting" in caller.heard)
+    """The greeting arrived and was played out (so the caller's speech is no barge-in)."""
+    await until(lambda: "greeting" in caller.complete)
+    turns = caller.session.turns
+    assert turns is not None
+    while turns.playing:
+        caller.session.next_playout_frame()
+    for _ in range(20):  # and the line went quiet for longer than the echo guard's tail
+        caller.session.next_playout_frame()
 
 
 def held_final(caller: Caller, response_id: str) -> bool:
-    held = caller.session.speculative._held  # noqa: SLF001 - what the caller does not hear yet
+    held = caller.session.speculative._held
     return any(m.response_id == response_id and m.is_final for m in held)
 
 
-def of_type(log: list[Message], kind: type[Message]) -> list[Message]:
+M = TypeVar("M", bound=Message)
+
+
+def of_type(log: list[Message], kind: type[M]) -> list[M]:
     return [m for m in log if isinstance(m, kind)]
 
 
@@ -181,42 +193,46 @@ async def test_a_pause_mid_sentence_gets_one_answer_to_the_whole_sentence(
 
     async def answered() -> bool:
         log = await caller.log()
-        return any(isinstance(m, ResponseAudio) and m.response_id == "r-u2" and m.is_final
-                   for m in log)
+        return any(
+            isinstance(m, ResponseAudio) and m.response_id == "r-u2" and m.is_final for m in log
+        )
 
     await until(answered)
     log = await caller.log()
     assert "r-u1" not in caller.heard  # nothing of the provisional turn was played
     assert set(caller.heard) == {"greeting", "r-u2"}
-    utterances = [m for m in of_type(log, Utterance) if isinstance(m, Utterance)]
+    utterances = of_type(log, Utterance)
     assert [(u.utterance_id, u.provisional) for u in utterances] == [("u1", True), ("u2", True)]
     first, whole = utterances
     assert whole.audio.startswith(first.audio[: (15 + 30 + 10) * FB])  # from the turn's start
     assert whole.duration_ms > first.duration_ms + 700
     cancels = of_type(log, UtteranceCancel)
-    assert [(c.utterance_id, c.reason) for c in cancels] == [("u1", "caller_resumed")]  # type: ignore[attr-defined]
-    cut = [m for m in of_type(log, ResponseCancel) if m.response_id == "r-u1"]  # type: ignore[attr-defined]
-    assert cut and all(m.reason == states.CANCEL_REASON for m in cut)  # type: ignore[attr-defined]
-    assert [c.utterance_id for c in of_type(log, UtteranceConfirm)] == ["u2"]  # type: ignore[attr-defined]
+    assert [(c.utterance_id, c.reason) for c in cancels] == [("u1", "caller_resumed")]
+    cut = [m for m in of_type(log, ResponseCancel) if m.response_id == "r-u1"]
+    assert cut
+    assert all(m.reason == states.CANCEL_REASON for m in cut)
+    assert [c.utterance_id for c in of_type(log, UtteranceConfirm)] == ["u2"]
     # The LLM answered the whole sentence; the history has one user turn, recorded once.
     assert pipeline.llm.requests[-1].messages[-1].content == WHOLE
     await until(lambda: _has_user_turn(caller))
     assert await caller.user_turns() == [WHOLE]
     history = await caller.history()
-    assert [m["role"] for m in history] == ["assistant", "user", "assistant"]
+    assert [m["role"] for m in history] == ["user", "assistant"]  # starts on a user turn
     assert history[-1]["content"] == ANSWER
 
     # Wasted work: the STT and the LLM each report what they spent on u1.
     async def wasted_reported() -> bool:
         timings = of_type(await caller.log(), TurnTiming)
-        stages = {t.stage for t in timings if t.wasted_ms is not None}  # type: ignore[attr-defined]
+        stages = {t.stage for t in timings if t.wasted_ms is not None}
         return stages == {"stt", "llm"}
 
     await until(wasted_reported)
-    wasted = [t for t in of_type(await caller.log(), TurnTiming) if t.wasted_ms is not None]  # type: ignore[attr-defined]
-    assert {t.utterance_id for t in wasted} == {"u1"}  # type: ignore[attr-defined]
-    edge = [t for t in of_type(log, TurnTiming) if t.stage == "edge" and t.end_of_turn_ms is not None]  # type: ignore[attr-defined]
-    assert [(t.utterance_id, t.provisional_cancelled) for t in edge] == [("u2", 1)]  # type: ignore[attr-defined]
+    wasted = [t for t in of_type(await caller.log(), TurnTiming) if t.wasted_ms is not None]
+    assert {t.utterance_id for t in wasted} == {"u1"}
+    edge = [
+        t for t in of_type(log, TurnTiming) if t.stage == "edge" and t.end_of_turn_ms is not None
+    ]
+    assert [(t.utterance_id, t.provisional_cancelled) for t in edge] == [("u2", 1)]
     m = caller.session.metrics.provisional_turns
     assert m.labels("published")._value.get() == 2
     assert m.labels("cancelled")._value.get() == 1
@@ -244,8 +260,8 @@ async def test_a_caller_who_stops_hears_the_answer_of_the_confirmed_provisional_
     await until(lambda: _has_user_turn(caller))
     assert await caller.user_turns() == [FIRST_HALF]
     log = await caller.log()
-    assert [u.utterance_id for u in of_type(log, Utterance)] == ["u1"]  # type: ignore[attr-defined]
-    assert [c.utterance_id for c in of_type(log, UtteranceConfirm)] == ["u1"]  # type: ignore[attr-defined]
+    assert [u.utterance_id for u in of_type(log, Utterance)] == ["u1"]
+    assert [c.utterance_id for c in of_type(log, UtteranceConfirm)] == ["u1"]
     assert of_type(log, UtteranceCancel) == []
     assert not [m for m in of_type(log, ResponseCancel)]
     state = await speculation.state(pipeline.bus.redis, caller.sid, "u1")
@@ -316,7 +332,7 @@ async def test_stale_and_malformed_confirms_and_cancels_are_rejected_and_lose_no
         UtteranceConfirm(session_id=sid, utterance_id="u1"),
         UtteranceCancel(session_id=sid, utterance_id="u1", reason="caller_resumed"),
     ):
-        with pytest.raises(ASPError, match="'u1' is already (confirmed|recorded)"):
+        with pytest.raises(ASPError, match=r"'u1' is already (confirmed|recorded)"):
             await bus.publish(late)
     assert await caller.user_turns() == [FIRST_HALF]
 

@@ -48,9 +48,7 @@ def target_state(msg: UtteranceConfirm | UtteranceCancel) -> str:
     return CONFIRMED if isinstance(msg, UtteranceConfirm) else CANCELLED
 
 
-def delivery_error(
-    msg: UtteranceConfirm | UtteranceCancel, now: str | None
-) -> ASPError | None:
+def delivery_error(msg: UtteranceConfirm | UtteranceCancel, now: str | None) -> ASPError | None:
     """For a stage that takes a confirm or cancel from its work stream: None when the
     utterance's state ``now`` is the one that ``msg`` moved it to (a confirmed utterance
     may already be recorded); else the error that says why the event is rejected (it was

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from asp import ASPError, Stage, UtteranceCancel, UtteranceConfirm, to_entry
+from asp import Stage, UtteranceCancel, UtteranceConfirm, to_entry
 from asp import provisional as states
 from asp import streams as layout
 from redis.asyncio import Redis
@@ -119,11 +119,18 @@ def provisional_commands(session_id: str, utterance_id: str) -> list[tuple[Any, 
     """Commands that mark an utterance provisional, run with its publication (a second
     publication of the same utterance does not undo its resolution)."""
     key = layout.provisional_key(session_id)
-    return [("hsetnx", key, utterance_id, states.PROVISIONAL), ("expire", key, layout.SESSION_IDLE_TTL_S)]
+    return [
+        ("hsetnx", key, utterance_id, states.PROVISIONAL),
+        ("expire", key, layout.SESSION_IDLE_TTL_S),
+    ]
 
 
 async def record_reply(
-    redis: Redis, session_id: str, utterance_id: str, history_json: str, actions: list[dict[str, Any]]
+    redis: Redis,
+    session_id: str,
+    utterance_id: str,
+    history_json: str,
+    actions: list[dict[str, Any]],
 ) -> list[dict[str, Any]] | None:
     """Keeps the reply of a provisional turn; records it at once if the turn is already
     confirmed. Returns the call actions to take now when this call recorded it."""
@@ -165,7 +172,7 @@ async def spend(
     utterance is already cancelled: the caller counts them as wasted now; else they are
     kept, and :func:`take_spent` returns them if it is cancelled later."""
     key = layout.provisional_key(session_id)
-    args = [utterance_id, stage.value, repr(max(0.0, seconds)), states.CANCELLED]
+    args = [utterance_id, stage.value, f"{max(0.0, seconds):.6f}", states.CANCELLED]
     wasted = await redis.eval(_SPEND, 1, key, *args, layout.SESSION_IDLE_TTL_S)  # type: ignore[misc]
     return bool(wasted)
 

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from asp import AudioConfig, VADConfig
 from asp.messages import (
+    PROTOCOL_VERSION,
     AudioEnd,
     CallAction,
     CallActionKind,
@@ -51,7 +52,6 @@ from asp.messages import (
     SessionUpdated,
     SpeechStart,
     TurnTiming,
-    PROTOCOL_VERSION,
     Utterance,
     UtteranceCancel,
     UtteranceConfirm,

@@ -16,8 +16,7 @@ import time
 
 from asp import Stage, Transcript, Utterance, UtteranceCancel
 from asp import provisional as provisional_states
-from pipeline import speculation
-from pipeline import Bus, Job, StreamWorker
+from pipeline import Bus, Job, StreamWorker, speculation
 from pipeline.logs import for_session
 
 from .errors import STTError

@@ -1,5 +1,6 @@
 """Pure per-call logic: the call's state machine and its turn-taking (no SIP, no Redis)."""
 
+from .speculation import SpeculativeTurn
 from .state import CallMachine, CallState, IllegalTransition
 from .turns import (
     Action,
@@ -13,7 +14,6 @@ from .turns import (
     PublishUtterance,
     Turns,
 )
-from .speculation import SpeculativeTurn
 
 __all__ = [
     "Action",
