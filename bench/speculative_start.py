@@ -156,7 +156,8 @@ class Call:
 
     def answers(self) -> int:
         """Answers whose first frame was played so far (the edge's own histogram)."""
-        for sample in self.session.metrics.speech_end_to_first_frame.collect()[0].samples:
+        histogram = self.session.metrics.speech_end_to_first_frame
+        for sample in next(iter(histogram.collect())).samples:
             if sample.name.endswith("_count"):
                 return int(sample.value)
         return 0

@@ -282,7 +282,8 @@ def provisional(sid: str, utterance_id: str) -> Utterance:
 
 
 async def staged(bus: Bus, sid: str, utterance_id: str) -> bool:
-    return bool(await bus.redis.hexists(layout.provisional_key(sid), f"{utterance_id}:history"))
+    key = layout.provisional_key(sid)
+    return bool(await bus.redis.hexists(key, f"{utterance_id}:history"))  # type: ignore[misc]
 
 
 async def test_stale_and_malformed_confirms_and_cancels_are_rejected_and_lose_nothing(
@@ -304,7 +305,7 @@ async def test_stale_and_malformed_confirms_and_cancels_are_rejected_and_lose_no
     # A malformed confirm in the LLM's work stream: dead-lettered with the reason.
     bad = to_entry(UtteranceConfirm(session_id=sid, utterance_id="u1"))
     bad["data"] = b"\x81\xa3foo\x01"  # msgpack {"foo": 1}: no session_id, no utterance_id
-    await bus.redis.xadd(layout.work_stream(Stage.LLM), bad)
+    await bus.redis.xadd(layout.work_stream(Stage.LLM), bad)  # type: ignore[arg-type]
 
     async def dead() -> bool:
         entries = await bus.redis.xrange(layout.dead_letter_stream(Stage.LLM))
@@ -318,9 +319,8 @@ async def test_stale_and_malformed_confirms_and_cancels_are_rejected_and_lose_no
     await until(lambda: staged(bus, sid, "u1"))
     rejected = worker_metrics.SPECULATIVE_REJECTED.labels("llm", "utterance.confirm")
     before = rejected._value.get()
-    await bus.redis.xadd(
-        layout.work_stream(Stage.LLM), to_entry(UtteranceConfirm(session_id=sid, utterance_id="u1"))
-    )
+    unresolved = to_entry(UtteranceConfirm(session_id=sid, utterance_id="u1"))
+    await bus.redis.xadd(layout.work_stream(Stage.LLM), unresolved)  # type: ignore[arg-type]
     await until(lambda: rejected._value.get() == before + 1)
     assert await caller.user_turns() == []
     assert await speculation.state(bus.redis, sid, "u1") == states.PROVISIONAL

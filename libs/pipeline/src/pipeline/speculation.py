@@ -85,7 +85,8 @@ def _text(raw: Any) -> str | None:
 
 async def state(redis: Redis, session_id: str, utterance_id: str) -> str | None:
     """The utterance's state (:data:`asp.provisional.STATES`), None if never provisional."""
-    return _text(await redis.hget(layout.provisional_key(session_id), utterance_id))
+    key = layout.provisional_key(session_id)
+    return _text(await redis.hget(key, utterance_id))  # type: ignore[misc]
 
 
 async def resolve(redis: Redis, msg: UtteranceConfirm | UtteranceCancel) -> None:
@@ -150,7 +151,7 @@ async def _record(
     redis: Redis, session_id: str, utterance_id: str, history_json: str, actions_json: str
 ) -> list[dict[str, Any]] | None:
     keys = [layout.provisional_key(session_id), layout.history_key(session_id)]
-    args = [
+    args: list[Any] = [
         utterance_id,
         history_json,
         actions_json,
@@ -173,7 +174,7 @@ async def spend(
     kept, and :func:`take_spent` returns them if it is cancelled later."""
     key = layout.provisional_key(session_id)
     args = [utterance_id, stage.value, f"{max(0.0, seconds):.6f}", states.CANCELLED]
-    wasted = await redis.eval(_SPEND, 1, key, *args, layout.SESSION_IDLE_TTL_S)  # type: ignore[misc]
+    wasted = await redis.eval(_SPEND, 1, key, *args, str(layout.SESSION_IDLE_TTL_S))  # type: ignore[misc]
     return bool(wasted)
 
 

@@ -45,8 +45,8 @@ class STTWorker(StreamWorker):
         started = time.perf_counter()
         lg = for_session(log, msg.session_id)
         if msg.provisional:
-            state = await speculation.state(self.bus.redis, msg.session_id, msg.utterance_id)
-            if state == provisional_states.CANCELLED:
+            fate = await speculation.state(self.bus.redis, msg.session_id, msg.utterance_id)
+            if fate == provisional_states.CANCELLED:
                 lg.info("provisional utterance %s already cancelled: skipped", msg.utterance_id)
                 return
         if msg.encoding != "pcm_s16le":
