@@ -16,7 +16,9 @@ that was thrown away (``provisional_cancelled``; ``wasted_ms`` of the STT and th
     .venv/bin/python bench/speculative_start.py [--rounds 1] [--pause-ms 200] [--json FILE]
 
 The first question of each call is a warm-up and is not counted. A turn with no answer
-within ``--answer-timeout`` seconds is counted as unanswered.
+within ``--answer-timeout`` seconds is counted as unanswered. The workers get this process's
+environment, so their settings can be changed for a run (e.g. ``LLM_MODEL_PATH``,
+``LLM_MAX_SENTENCES``); docs/perf/voice-to-voice.md has the runs and their load.
 """
 
 from __future__ import annotations
@@ -39,7 +41,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from asp import Message, TurnTiming
+from asp import (
+    Message,
+    ResponseStart,
+    TurnTiming,
+    Utterance,
+    UtteranceCancel,
+    UtteranceConfirm,
+)
 from pipeline.bus import Bus
 from pipeline.testing import RedisServer, free_port
 from sip_edge.calls import CallSession, wait_sessions_closed
@@ -53,7 +62,7 @@ FRAME = 160  # samples: 20 ms
 FRAME_S = 0.02
 WARMUP = ("Bom dia.",)
 # (first part, second part): a second part is said after a PAUSE_S pause mid-sentence.
-QUESTIONS: tuple[tuple[str, str], ...] = (
+QUESTIONS = (
     ("Qual é o horário de funcionamento?", ""),
     ("Eu queria saber", "o horário de sábado."),
     ("Vocês abrem no sábado?", ""),
@@ -83,6 +92,10 @@ class Turn:
     provisional_cancelled: int = 0
     wasted_stt_ms: int = 0
     wasted_llm_ms: int = 0
+    trace: str = ""
+    """The turn's events, in order: u1~ (provisional), u1 (final), +u1 (confirmed),
+    -u1 (cancelled), >r-u1 (response started). The times are those of this turn's final
+    (or confirmed) utterance; a late answer to an earlier turn is not taken for its own."""
 
 
 @dataclass
@@ -236,11 +249,20 @@ async def wait_answer(call: Call, calls: list[Call], before: int, limit_s: float
 
 def turn_of(arm: str, question: str, answered: bool, new: list[Message]) -> Turn:
     turn = Turn(arm, question, answered)
+    steps = []
+    final: str | None = None  # this turn's utterance: the last final or confirmed one
+    for m in new:
+        if isinstance(m, Utterance):
+            steps.append(m.utterance_id + ("~" if m.provisional else ""))
+            final = final if m.provisional else m.utterance_id
+        elif isinstance(m, UtteranceConfirm):
+            final = m.utterance_id
+        if isinstance(m, UtteranceConfirm | UtteranceCancel):
+            steps.append(("+" if isinstance(m, UtteranceConfirm) else "-") + m.utterance_id)
+        if isinstance(m, ResponseStart):
+            steps.append(">" + m.response_id)
+    turn.trace = " ".join(steps)
     timings = [m for m in new if isinstance(m, TurnTiming)]
-    final = next(
-        (t.utterance_id for t in timings if t.stage == "edge" and t.edge_e2e_ms is not None),
-        None,
-    )
     for t in timings:
         if t.wasted_ms is not None:
             if t.stage == "stt":
@@ -266,7 +288,12 @@ def turn_of(arm: str, question: str, answered: bool, new: list[Message]) -> Turn
     return turn
 
 
-async def run(args: argparse.Namespace, redis_url: str) -> list[Turn]:
+Question = tuple[str, str]
+
+
+async def run(
+    args: argparse.Namespace, redis_url: str, plan: list[Question], audio: dict[Question, bytes]
+) -> list[Turn]:
     bus = Bus.from_url(redis_url)
     calls = [Call("off", 0, bus), Call("on", args.pause_ms, bus)]
     clock = Clock(calls)
@@ -275,8 +302,6 @@ async def run(args: argparse.Namespace, redis_url: str) -> list[Turn]:
     try:
         # the greetings play out before anyone speaks
         await quiet_line(calls, lambda: all(call.greeted() for call in calls), 60.0)
-        plan = [(w, "") for w in WARMUP] + list(QUESTIONS) * args.rounds
-        audio = {q: question_audio(*q) for q in dict.fromkeys(plan)}
         for n, q in enumerate(plan):
             for call in calls:
                 others = [c for c in calls if c is not call]
@@ -330,6 +355,8 @@ def main() -> int:
     parser.add_argument("--answer-timeout", type=float, default=40.0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    plan: list[Question] = [(w, "") for w in WARMUP] + list(QUESTIONS) * args.rounds
+    audio = {q: question_audio(*q) for q in dict.fromkeys(plan)}  # Kokoro, before the bench
     load_before = os.getloadavg()
     started = time.monotonic()
     with RedisServer() as redis, tempfile.TemporaryDirectory(prefix="bench-spec-") as tmp:
@@ -344,7 +371,7 @@ def main() -> int:
                     raise RuntimeError("workers not healthy within 300 s")
                 time.sleep(0.5)
             print(f"workers up in {time.monotonic() - started:.0f} s", flush=True)
-            turns = asyncio.run(run(args, redis.url))
+            turns = asyncio.run(run(args, redis.url, plan, audio))
         finally:
             for w in workers:
                 w.proc.terminate()
