@@ -55,6 +55,7 @@ from sip_edge.calls import CallSession, wait_sessions_closed
 from sip_edge.metrics import Metrics
 from sip_edge.settings import Settings
 from sip_edge.sip import CallInfo
+from sip_edge.testing import NoHandle
 from tts_worker.testing import packaged_kokoro
 
 RATE = 8000
@@ -69,14 +70,6 @@ QUESTIONS = (
     ("Como eu falo", "com o suporte?"),
 )
 PAUSE_S = 0.35
-
-
-class NoHandle:
-    def hangup(self, status_code: int = 0) -> None: ...
-
-    def transfer(self, extension: str) -> None: ...
-
-    def send_dtmf(self, digits: str) -> None: ...
 
 
 @dataclass

@@ -39,6 +39,7 @@ from sip_edge.calls import CallSession, wait_sessions_closed
 from sip_edge.metrics import Metrics
 from sip_edge.settings import Settings
 from sip_edge.sip import CallInfo
+from sip_edge.testing import LoudIsSpeech, NoHandle
 from stt_worker.testing import FakeSTT
 from stt_worker.worker import STTWorker
 from tts_worker.router import TTSRouter
@@ -51,24 +52,6 @@ QUIET = bytes(FB)
 FIRST_HALF = "Eu queria saber"
 WHOLE = "Eu queria saber o horário de sábado"
 ANSWER = "No sábado abrimos das nove ao meio-dia."
-
-
-class LoudIsSpeech:
-    deferred = False
-
-    def probability(self, frame: bytes) -> float:
-        return 1.0 if any(frame) else 0.0
-
-    def reset(self) -> None:
-        return None
-
-
-class NoHandle:
-    def hangup(self, status_code: int = 0) -> None: ...
-
-    def transfer(self, extension: str) -> None: ...
-
-    def send_dtmf(self, digits: str) -> None: ...
 
 
 @dataclass
