@@ -24,7 +24,7 @@ def test_names() -> None:
     assert s.turn_key(SESSION_ID, "r-1") == f"asp:turn:{SESSION_ID}:r-1"
     assert set(s.STAGE_INPUT) == set(Stage)
     assert s.session_stream(SESSION_ID) in s.session_keys(SESSION_ID)
-    assert len(set(s.session_keys(SESSION_ID))) == 4 + len(Stage)
+    assert len(set(s.session_keys(SESSION_ID))) == 5 + len(Stage)
 
 
 def test_routing() -> None:

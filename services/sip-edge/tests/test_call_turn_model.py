@@ -20,22 +20,11 @@ from sip_edge.calls import CallSession, wait_sessions_closed
 from sip_edge.metrics import Metrics
 from sip_edge.settings import Settings
 from sip_edge.sip import CallInfo
+from sip_edge.testing import LoudIsSpeech, NoHandle
 
 FB = 320
 VOICE = b"\x00\x10" * (FB // 2)
 QUIET = bytes(FB)
-
-
-class LoudIsSpeech:
-    """A VAD for the test: a frame with any sample set is speech."""
-
-    deferred = False
-
-    def probability(self, frame: bytes) -> float:
-        return 1.0 if any(frame) else 0.0
-
-    def reset(self) -> None:
-        return None
 
 
 class HeldModel:
@@ -62,14 +51,6 @@ class HeldModel:
         if isinstance(value, Exception):
             raise value
         return value
-
-
-class NoHandle:
-    def hangup(self, status_code: int = 0) -> None: ...
-
-    def transfer(self, extension: str) -> None: ...
-
-    def send_dtmf(self, digits: str) -> None: ...
 
 
 @pytest.fixture(scope="module")

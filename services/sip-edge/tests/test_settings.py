@@ -129,3 +129,12 @@ def test_every_variable_is_in_env_example() -> None:
         if "=" in line and not line.startswith("#")
     }
     assert names <= documented, names - documented
+
+
+def test_speculative_pause_is_read_off_by_default_and_reaches_both_turn_modes() -> None:
+    assert Settings.from_env({}).speculative_pause_ms == 0
+    s = Settings.from_env({"SIP_EDGE_SPECULATIVE_PAUSE_MS": "200"})
+    assert s.speculative_pause_ms == 200
+    assert s.turn_params().speculative_pause_ms == 200
+    with pytest.raises(SettingsError, match="SIP_EDGE_SPECULATIVE_PAUSE_MS"):
+        Settings.from_env({"SIP_EDGE_SPECULATIVE_PAUSE_MS": "-5"})

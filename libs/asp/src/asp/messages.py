@@ -1,7 +1,9 @@
 """Every ASP message as a frozen dataclass with ``parse`` and ``serialize``.
 
-ASP 1.0 (the published protocol) and the pipeline events this design adds as ASP 1.1
-(additive: a 1.0 peer never receives them). ``serialize()`` gives plain values ready for
+ASP 1.0 (the published protocol), the pipeline events this design adds as ASP 1.1
+(additive: a 1.0 peer never receives them) and speculative turns as ASP 1.2 (additive:
+optional fields, and two events that only follow a provisional utterance).
+``serialize()`` gives plain values ready for
 a codec (``type`` included, None fields left out); ``parse()`` checks every field's JSON
 type, requires the fields the protocol requires and ignores unknown ones (forward
 compatibility). Ranges are checked by :mod:`asp.negotiation`, not here.
@@ -31,8 +33,9 @@ from .fields import (
     serializer_for,
 )
 
-PROTOCOL_VERSION = "1.1.0"
-"""The version this library speaks: 1.0.0 plus the additive pipeline events."""
+PROTOCOL_VERSION = "1.2.0"
+"""The version this library speaks: 1.0.0 plus the additive pipeline events (1.1) and
+speculative turns (1.2)."""
 
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 
@@ -280,9 +283,13 @@ class AudioEnd(Message):
 @message("response.start")
 @dataclasses.dataclass(frozen=True, slots=True)
 class ResponseStart(Message):
+    """``utterance_id`` (1.2, optional): the caller's utterance this response answers; the
+    edge holds the audio of a response to a provisional utterance until it is confirmed."""
+
     session_id: SessionId
     response_id: Ident
     timestamp: str | None = None
+    utterance_id: Ident | None = None
 
 
 @message("response.end")
@@ -312,7 +319,11 @@ class ProtocolErrorMessage(Message):
 @message("utterance", since="1.1")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Utterance(Message):
-    """VAD-segmented caller speech, prefix padding included."""
+    """VAD-segmented caller speech, prefix padding included.
+
+    ``provisional`` (1.2): the caller only paused; the turn may go on. The stages work on it
+    at once, but nothing of it may be heard or recorded before an ``utterance.confirm``;
+    an ``utterance.cancel`` throws it away (see :mod:`asp.provisional`)."""
 
     session_id: SessionId
     utterance_id: Ident
@@ -321,17 +332,22 @@ class Utterance(Message):
     duration_ms: int
     audio: bytes
     timestamp: str = dataclasses.field(default_factory=now_iso)
+    provisional: bool | None = None
 
 
 @message("transcript", since="1.1")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Transcript(Message):
+    """``provisional`` (1.2): the transcript of a provisional utterance (its reply waits for
+    the confirmation before it is recorded or any call action is taken)."""
+
     session_id: SessionId
     utterance_id: Ident
     text: str
     language: str
     confidence: float
     timestamp: str = dataclasses.field(default_factory=now_iso)
+    provisional: bool | None = None
 
 
 @message("response.text", since="1.1")
@@ -399,6 +415,29 @@ class CallAction(Message):
             raise fail("call.action.digits", "dtmf needs digits among 0-9 * # A-D")
 
 
+@message("utterance.confirm", since="1.2")
+@dataclasses.dataclass(frozen=True, slots=True)
+class UtteranceConfirm(Message):
+    """Edge -> pipeline: the caller said nothing more; the provisional utterance is the
+    whole turn (its reply may be heard and recorded)."""
+
+    session_id: SessionId
+    utterance_id: Ident
+    timestamp: str = dataclasses.field(default_factory=now_iso)
+
+
+@message("utterance.cancel", since="1.2")
+@dataclasses.dataclass(frozen=True, slots=True)
+class UtteranceCancel(Message):
+    """Edge -> pipeline: the caller went on speaking; nothing of the provisional utterance
+    may be heard or recorded (a later utterance covers the whole turn)."""
+
+    session_id: SessionId
+    utterance_id: Ident
+    reason: str
+    timestamp: str = dataclasses.field(default_factory=now_iso)
+
+
 TIMING_STEPS = (
     "end_of_turn_ms",
     "stt_ms",
@@ -406,6 +445,7 @@ TIMING_STEPS = (
     "llm_first_clause_ms",
     "tts_first_audio_ms",
     "edge_e2e_ms",
+    "wasted_ms",
 )
 """The steps of a turn that ``turn.timing`` can carry, in the order they happen."""
 
@@ -420,6 +460,10 @@ class TurnTiming(Message):
     ``stt_ms``; llm-worker: ``llm_first_token_ms`` and ``llm_first_clause_ms``; tts-worker:
     ``tts_first_audio_ms`` (first sentence of a response -> its first audio published).
     Written to the session log only: no stage consumes it.
+
+    Speculative turns (1.2): ``wasted_ms``, the time a stage spent on a provisional
+    utterance that was cancelled; ``provisional_cancelled`` (sip-edge, with
+    ``end_of_turn_ms``), how many provisional utterances this turn cancelled before it ended.
     """
 
     session_id: SessionId
@@ -433,6 +477,8 @@ class TurnTiming(Message):
     tts_first_audio_ms: int | None = None
     edge_e2e_ms: int | None = None
     timestamp: str = dataclasses.field(default_factory=now_iso)
+    wasted_ms: int | None = None
+    provisional_cancelled: int | None = None
 
     def __post_init__(self) -> None:
         steps = self.steps_ms()
@@ -441,6 +487,8 @@ class TurnTiming(Message):
         for name, value in steps.items():
             if value < 0:
                 raise fail(f"turn.timing.{name}", "must be >= 0")
+        if self.provisional_cancelled is not None and self.provisional_cancelled < 0:
+            raise fail("turn.timing.provisional_cancelled", "must be >= 0")
 
     def steps_ms(self) -> dict[str, int]:
         """The steps this event carries: name -> milliseconds."""
@@ -486,6 +534,8 @@ __all__ = [
     "Transcript",
     "TurnTiming",
     "Utterance",
+    "UtteranceCancel",
+    "UtteranceConfirm",
     "now_iso",
     "parse_message",
     "parse_timestamp",

@@ -49,8 +49,16 @@ class Stage(enum.StrEnum):
 
 # Which event types each stage consumes from its work stream.
 STAGE_INPUT: dict[Stage, tuple[str, ...]] = {
-    Stage.STT: ("utterance",),
-    Stage.LLM: ("transcript", "session.start", "session.end", "response.cancel", "call.dtmf"),
+    Stage.STT: ("utterance", "utterance.cancel"),
+    Stage.LLM: (
+        "transcript",
+        "session.start",
+        "session.end",
+        "response.cancel",
+        "call.dtmf",
+        "utterance.confirm",
+        "utterance.cancel",
+    ),
     Stage.TTS: ("response.text", "response.cancel"),
 }
 
@@ -98,6 +106,14 @@ def cancelled_key(session_id: str) -> str:
     return f"{PREFIX}:cancelled:{_checked(session_id)}"
 
 
+def provisional_key(session_id: str) -> str:
+    """Hash of a session's provisional utterances (ASP 1.2, :mod:`asp.provisional`):
+    ``{utterance_id}`` -> its state; ``{utterance_id}:history`` and ``{utterance_id}:actions``
+    -> its reply, waiting for the confirmation to be recorded; ``{utterance_id}:spent:{stage}``
+    -> seconds a stage spent on it (wasted if it is cancelled)."""
+    return f"{PREFIX}:provisional:{_checked(session_id)}"
+
+
 def turn_key(session_id: str, response_id: str) -> str:
     """Hash that orders a response's sentences across TTS replicas (next sentence, next seq)."""
     return f"{PREFIX}:turn:{_checked(session_id)}:{response_id}"
@@ -116,6 +132,7 @@ def session_keys(session_id: str) -> tuple[str, ...]:
         history_key(session_id),
         session_state_key(session_id),
         cancelled_key(session_id),
+        provisional_key(session_id),
         *(processed_key(stage, session_id) for stage in Stage),
     )
 
@@ -156,9 +173,9 @@ def dead_letter_stream(stage: Stage) -> str:
 
 
 ID_FIELDS = ("call_id", "utterance_id", "response_id", "seq")
-READABLE_FIELDS = (*ID_FIELDS, "stage", *TIMING_STEPS)
+READABLE_FIELDS = (*ID_FIELDS, "stage", *TIMING_STEPS, "provisional", "provisional_cancelled")
 """Fields copied as plain entry fields (besides ``data``), so XRANGE shows them: the
-event's ids and, for ``turn.timing``, the stage and its steps in ms."""
+event's ids, ``provisional`` (1.2) and, for ``turn.timing``, the stage and its steps in ms."""
 AUDIO_FIELD = "audio"
 
 
@@ -174,6 +191,8 @@ def to_entry(msg: Message) -> dict[str, Any]:
         entry["session_id"] = session_id
     for name in READABLE_FIELDS:
         value = data.get(name)
+        if isinstance(value, bool):  # Redis fields hold text and numbers only
+            value = "true" if value else None
         if value is not None:
             entry[name] = value
     entry["ts"] = data.get("timestamp") or now_iso()

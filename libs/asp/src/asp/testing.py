@@ -33,6 +33,8 @@ from .messages import (
     Transcript,
     TurnTiming,
     Utterance,
+    UtteranceCancel,
+    UtteranceConfirm,
 )
 
 SESSION_ID = "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f"
@@ -170,6 +172,10 @@ SAMPLES: dict[str, Message] = {
         CallDtmf(session_id=SESSION_ID, digit="5", timestamp=TS),
         CallAction(
             session_id=SESSION_ID, action=CallActionKind.TRANSFER, target="1002", timestamp=TS
+        ),
+        UtteranceConfirm(session_id=SESSION_ID, utterance_id="u-1", timestamp=TS),
+        UtteranceCancel(
+            session_id=SESSION_ID, utterance_id="u-1", reason="caller_resumed", timestamp=TS
         ),
         TurnTiming(
             session_id=SESSION_ID,

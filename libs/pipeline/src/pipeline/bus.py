@@ -20,13 +20,24 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from asp import Message, ResponseCancel, Stage, from_entry, to_entry
+from asp import (
+    Message,
+    ResponseCancel,
+    Stage,
+    Utterance,
+    UtteranceCancel,
+    UtteranceConfirm,
+    from_entry,
+    to_entry,
+)
 from asp import streams as layout
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError, WatchError
 
 from .redis_client import RedisOptions, connect
+
+from . import speculation
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +88,15 @@ class Bus:
 
         ``extra`` are (method, *args) tuples run in the same MULTI/EXEC transaction, e.g.
         ("sadd", key, member) to record that a piece of work is done.
-        Returns the id of the session-log entry.
+        Returns the id of the session-log entry ("" for a confirm or cancel of a
+        provisional utterance, which :func:`pipeline.speculation.resolve` publishes:
+        ASPError, with nothing written, when it is stale).
         """
+        if isinstance(msg, UtteranceConfirm | UtteranceCancel):
+            await speculation.resolve(self.redis, msg)
+            return ""
+        if isinstance(msg, Utterance) and msg.provisional:
+            extra = [*extra, *speculation.provisional_commands(msg.session_id, msg.utterance_id)]
         entry = to_entry(msg)
         session_id = entry.get("session_id")
         targets = layout.stages_for(msg.TYPE) if stages is None else tuple(stages)

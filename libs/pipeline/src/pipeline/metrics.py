@@ -33,3 +33,15 @@ TURN_STEP_SECONDS = Histogram(
     ["step"],
     buckets=TURN_BUCKETS,
 )
+SPECULATIVE_WASTED_SECONDS = Histogram(
+    "asp_speculative_wasted_seconds",
+    "Work a stage spent on a provisional utterance that the caller's speech cancelled "
+    "(speculative start), one observation per cancelled utterance and stage",
+    ["stage"],
+    buckets=TURN_BUCKETS,
+)
+SPECULATIVE_REJECTED = Counter(
+    "asp_speculative_rejected_total",
+    "utterance.confirm / utterance.cancel events rejected as stale or unknown",
+    ["stage", "type"],
+)

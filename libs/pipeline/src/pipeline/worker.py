@@ -21,12 +21,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from asp import ASPError, Message, ResponseText, Stage, TurnTiming, from_entry
+from asp import (
+    ASPError,
+    Message,
+    ResponseText,
+    Stage,
+    TurnTiming,
+    UtteranceCancel,
+    UtteranceConfirm,
+    from_entry,
+    provisional,
+)
 from asp.messages import parse_timestamp
 from redis.exceptions import ResponseError
 
-from . import metrics
+from . import metrics, speculation
 from .bus import Bus, Entry
+from .logs import for_session
 from .redis_client import UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -104,8 +115,57 @@ class StreamWorker(abc.ABC):
             **ms,  # type: ignore[arg-type]
         )
 
+    # --- speculative turns (ASP 1.2) ---------------------------------------------------------
+
+    async def spent_on_provisional(
+        self, session_id: str, utterance_id: str, seconds: float
+    ) -> bool:
+        """Records ``seconds`` of work on a provisional utterance; True (and the waste
+        counted) when it is already cancelled, so its output must not go out."""
+        if await speculation.spend(self.bus.redis, self.stage, session_id, utterance_id, seconds):
+            await self._wasted(session_id, utterance_id, seconds)
+            return True
+        return False
+
+    async def provisional_cancelled(self, msg: UtteranceCancel) -> None:
+        """``utterance.cancel`` taken from the work stream: the seconds this stage had spent
+        on the utterance are counted as wasted (a stale cancel is rejected, and logged)."""
+        state = await speculation.state(self.bus.redis, msg.session_id, msg.utterance_id)
+        if self.rejected(msg, state):
+            return
+        spent = await speculation.take_spent(
+            self.bus.redis, self.stage, msg.session_id, msg.utterance_id
+        )
+        if spent > 0:
+            await self._wasted(msg.session_id, msg.utterance_id, spent)
+
+    def rejected(self, msg: UtteranceConfirm | UtteranceCancel, state: str | None) -> bool:
+        """True (counted and logged with the reason) when ``msg`` does not match the
+        utterance's state: it changes nothing."""
+        error = provisional.delivery_error(msg, state)
+        if error is None:
+            return False
+        metrics.SPECULATIVE_REJECTED.labels(self.stage.value, msg.TYPE).inc()
+        for_session(log, msg.session_id).error("%s", error.error.message)
+        return True
+
+    async def _wasted(self, session_id: str, utterance_id: str, seconds: float) -> None:
+        metrics.SPECULATIVE_WASTED_SECONDS.labels(self.stage.value).observe(seconds)
+        await self.bus.publish(
+            TurnTiming(
+                session_id=session_id,
+                stage=self.stage.value,
+                utterance_id=utterance_id,
+                wasted_ms=round(seconds * 1000),
+            )
+        )
+
     def work_id(self, msg: Message) -> str | None:
         """The id of the work an event stands for (None: not deduplicated)."""
+        if isinstance(msg, UtteranceConfirm | UtteranceCancel):
+            # One per event, not per utterance: a rejected stale one must not make the
+            # real one look done.
+            return f"{msg.TYPE}:{msg.utterance_id}:{msg.timestamp}"
         for name in ("utterance_id", "response_id"):
             value = getattr(msg, name, None)
             if value is not None:

@@ -11,7 +11,13 @@
   cancelled set) and the history keeps only what the caller heard;
 - ``call.dtmf``: a key of the facts' menu transfers to its department (announced), any
   other key gets the spoken keypad menu; the history records the key and the answer;
-- ``session.end``: the session's keys get their post-call TTL.
+- ``session.end``: the session's keys get their post-call TTL;
+- a provisional ``transcript`` (speculative start, ASP 1.2): the reply is generated and
+  voiced at once (the edge holds its audio), but its call actions and its place in the
+  history wait for ``utterance.confirm`` (``pipeline.speculation`` records it exactly once,
+  whichever comes last); when the utterance is cancelled the generation stops at the next
+  sentence (``response.cancel`` with the ``provisional_cancelled`` reason, which leaves the
+  history alone) and the time spent is counted as wasted.
 
 The persona's fixed phrases (greeting, apology, goodbye) are registered for the TTS phrase
 cache (``Bus.register_phrases``) when the worker connects and at each session start, so
@@ -45,12 +51,15 @@ from asp import (
     SessionStart,
     Stage,
     Transcript,
+    UtteranceCancel,
+    UtteranceConfirm,
     default_capabilities,
     negotiate,
 )
+from asp import provisional as provisional_states
 from asp import streams as layout
 from asp.messages import CallActionKind, SessionStatus
-from pipeline import Bus, Job, StreamWorker
+from pipeline import Bus, Job, StreamWorker, speculation
 from pipeline.logs import for_session
 
 from .action_guard import guard_reply
@@ -150,6 +159,10 @@ class LLMWorker(StreamWorker):
             await self._turn(msg, job.deliveries)
         elif isinstance(msg, ResponseCancel):
             await self._cancelled(msg)
+        elif isinstance(msg, UtteranceConfirm):
+            await self._confirmed(msg)
+        elif isinstance(msg, UtteranceCancel):
+            await self.provisional_cancelled(msg)
         elif isinstance(msg, CallDtmf):
             await self._dtmf(msg, job.entry_id)
         elif isinstance(msg, SessionEnd):
@@ -198,6 +211,12 @@ class LLMWorker(StreamWorker):
         if not msg.text.strip():
             return
         sid = msg.session_id
+        started = time.perf_counter()
+        # A provisional turn's call actions wait for its confirmation (None: act at once).
+        deferred: list[dict[str, str | None]] | None = [] if msg.provisional else None
+        if deferred is not None and await self._provisional_gone(sid, msg.utterance_id):
+            lg.info("provisional utterance %s already cancelled: no reply", msg.utterance_id)
+            return
         # A retried turn is a new response: what a dead replica half-sent is superseded.
         response_id = f"r-{msg.utterance_id}" + (f"-{deliveries}" if deliveries > 1 else "")
         history = await self._history(sid)
@@ -215,9 +234,14 @@ class LLMWorker(StreamWorker):
                 else Plan((self.persona.goodbye,), ToolAction(action="hangup"))
             )
             assert isinstance(intent, Transfer | HangUp)
-            await self._perform(sid, response_id, plan, history)
+            await self._perform(sid, response_id, plan, history, msg.utterance_id, deferred)
+            if deferred is not None:
+                await self._hold_reply(msg, started, history, deferred)
             return
-        await self.bus.publish(ResponseStart(session_id=sid, response_id=response_id), stages=())
+        await self.bus.publish(
+            ResponseStart(session_id=sid, response_id=response_id, utterance_id=msg.utterance_id),
+            stages=(),
+        )
         request = ChatRequest(
             system=self.facts.system_prompt(self.persona.system_prompt),
             messages=history.for_request(),
@@ -249,7 +273,7 @@ class LLMWorker(StreamWorker):
         await self.bus.begin_turn(sid, response_id, self.live_turn_ttl_s)
         try:
             async for event in events:
-                if await self.bus.is_cancelled(sid, response_id):
+                if await self._stopped(sid, response_id, msg.utterance_id, deferred is not None):
                     cancelled = True
                     break
                 if isinstance(event, ReplySentence):
@@ -276,10 +300,7 @@ class LLMWorker(StreamWorker):
                         spoken.append(self.persona.goodbye)
                         await self._say(sid, response_id, seq, self.persona.goodbye)
                         seq += 1
-                    kind = CallActionKind(event.action.action)
-                    await self.bus.publish(
-                        CallAction(session_id=sid, action=kind, target=event.action.target)
-                    )
+                    await self._act(sid, event.action.action, event.action.target, deferred)
         finally:
             gate.open()
             await events.aclose()  # stops the provider at once on cancel
@@ -297,22 +318,116 @@ class LLMWorker(StreamWorker):
             ))
         lg.info("response %s: %d sentences%s", response_id, len(spoken),
                 " (cancelled)" if cancelled else "")
-        await self._save_history(sid, history, spoken, interrupted=cancelled)
+        if deferred is None:
+            await self._save_history(sid, history, spoken, interrupted=cancelled)
+        elif not cancelled:
+            history.add_reply(spoken)
+            await self._hold_reply(msg, started, history, deferred)
+        else:  # cancelled: counted as wasted, never recorded
+            await self.spent_on_provisional(sid, msg.utterance_id, time.perf_counter() - started)
 
-    async def _perform(self, sid: str, response_id: str, plan: Plan, history: History) -> None:
-        """Speaks a fixed answer (no model), then its call action; records it."""
-        await self.bus.publish(ResponseStart(session_id=sid, response_id=response_id), stages=())
+    async def _stopped(
+        self, sid: str, response_id: str, utterance_id: str, provisional: bool
+    ) -> bool:
+        """True when the reply must stop: cancelled (barge-in), or the provisional
+        utterance it answers was cancelled (then the response is cancelled too, so the TTS
+        drops what it has not voiced)."""
+        if await self.bus.is_cancelled(sid, response_id):
+            return True
+        if provisional and await self._provisional_gone(sid, utterance_id):
+            await self.bus.publish(
+                ResponseCancel(
+                    session_id=sid,
+                    response_id=response_id,
+                    reason=provisional_states.CANCEL_REASON,
+                )
+            )
+            return True
+        return False
+
+    async def _provisional_gone(self, sid: str, utterance_id: str) -> bool:
+        state = await speculation.state(self.bus.redis, sid, utterance_id)
+        return state == provisional_states.CANCELLED
+
+    async def _hold_reply(
+        self,
+        msg: Transcript,
+        started: float,
+        history: History,
+        actions: list[dict[str, str | None]],
+    ) -> None:
+        """A provisional turn's reply is complete: recorded now if the turn is already
+        confirmed (its held call actions taken), else kept for the confirmation."""
+        sid, utterance_id = msg.session_id, msg.utterance_id
+        if await self.spent_on_provisional(sid, utterance_id, time.perf_counter() - started):
+            return  # cancelled while the reply was completed: never recorded
+        recorded = await speculation.record_reply(
+            self.bus.redis, sid, utterance_id, history.to_json(), list(actions)
+        )
+        if recorded is not None:
+            await self._take_actions(sid, recorded)
+
+    async def _confirmed(self, msg: UtteranceConfirm) -> None:
+        """The provisional turn is the caller's turn: its reply, if complete, is recorded
+        now, once, and its held call actions are taken."""
+        state = await speculation.state(self.bus.redis, msg.session_id, msg.utterance_id)
+        if self.rejected(msg, state):
+            return
+        recorded = await speculation.record_if_confirmed(
+            self.bus.redis, msg.session_id, msg.utterance_id
+        )
+        if recorded is not None:
+            await self._take_actions(msg.session_id, recorded)
+
+    async def _take_actions(self, sid: str, actions: list[dict[str, str | None]]) -> None:
+        for action in actions:
+            name = action.get("action")
+            if name in {kind.value for kind in CallActionKind}:
+                await self._act(sid, str(name), action.get("target"), None)
+
+    async def _act(
+        self,
+        sid: str,
+        action: str,
+        target: str | None,
+        deferred: list[dict[str, str | None]] | None,
+    ) -> None:
+        """Publishes a call action, or defers it (``deferred``) for a provisional turn."""
+        if deferred is not None:
+            deferred.append({"action": action, "target": target})
+            return
+        await self.bus.publish(
+            CallAction(session_id=sid, action=CallActionKind(action), target=target)
+        )
+
+    async def _perform(
+        self,
+        sid: str,
+        response_id: str,
+        plan: Plan,
+        history: History,
+        utterance_id: str | None = None,
+        deferred: list[dict[str, str | None]] | None = None,
+    ) -> None:
+        """Speaks a fixed answer (no model), then its call action; records it (for a
+        provisional turn, ``deferred`` gets the action and the reply joins ``history``
+        only: the caller records it once confirmed)."""
+        await self.bus.publish(
+            ResponseStart(session_id=sid, response_id=response_id, utterance_id=utterance_id),
+            stages=(),
+        )
         for seq, text in enumerate(plan.sentences):
             await self._say(sid, response_id, seq, text)
         if plan.action is not None:
-            kind = CallActionKind(plan.action.action)
-            target = plan.action.target
-            await self.bus.publish(CallAction(session_id=sid, action=kind, target=target))
+            await self._act(sid, plan.action.action, plan.action.target, deferred)
         await self.bus.publish(
             ResponseText(session_id=sid, response_id=response_id, seq=len(plan.sentences),
                          text="", is_final=True)
         )
-        await self._save_history(sid, history, list(plan.sentences))
+        if deferred is None:
+            await self._save_history(sid, history, list(plan.sentences))
+        else:
+            history.add_reply(list(plan.sentences))
 
     async def _dtmf(self, msg: CallDtmf, entry_id: str) -> None:
         """A key pressed during the call: the menu's transfer, or the spoken keypad menu."""
@@ -331,7 +446,10 @@ class LLMWorker(StreamWorker):
         )
 
     async def _cancelled(self, msg: ResponseCancel) -> None:
-        """Barge-in: the last answer was cut; keep only its first sentence, marked as cut."""
+        """Barge-in: the last answer was cut; keep only its first sentence, marked as cut.
+        (A response to a cancelled provisional utterance was never heard nor recorded.)"""
+        if msg.reason == provisional_states.CANCEL_REASON:
+            return
         history = await self._history(msg.session_id)
         if history.messages and history.messages[-1].role == "assistant":
             last = history.messages.pop()

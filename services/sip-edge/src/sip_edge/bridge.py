@@ -10,6 +10,8 @@ event               session log ``asp:session:{id}``      work streams
 session.start       yes                                   ``asp:work:llm`` (greeting)
 audio.speech_start  yes
 utterance           yes                                   ``asp:work:stt``
+utterance.confirm   yes                                   ``asp:work:llm``
+utterance.cancel    yes                                   ``asp:work:stt``, ``asp:work:llm``
 audio.end           yes
 response.cancel     yes                                   ``asp:work:llm``, ``asp:work:tts``
 call.dtmf           yes                                   ``asp:work:llm``
@@ -30,7 +32,9 @@ Faults: Redis unreachable -> the call stays up (``on_undelivered`` lets the call
 caller, e.g. with a short apology, when a turn cannot reach the pipeline); the writer keeps
 its queue (bounded: the oldest events are dropped first, and counted) and both tasks retry
 with exponential backoff.
-A malformed entry is counted, logged without its content and skipped.
+A malformed entry is counted, logged without its content and skipped. A confirm or cancel
+of a provisional utterance that is not provisional any more is refused by the bus (nothing
+written): counted as malformed, logged, dropped.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ EDGE_TYPES = frozenset(
         "audio.speech_end",
         "audio.end",
         "utterance",
+        "utterance.confirm",
+        "utterance.cancel",
         "call.dtmf",
     }
 )
@@ -210,6 +216,11 @@ class SessionBridge:
             msg = self._pending[0]
             try:
                 entry_id = await self._write(msg)
+            except ASPError as e:  # a stale confirm or cancel of a provisional utterance
+                self._pending.popleft()
+                self._metrics.malformed.inc()
+                self._log.error("%s not published: %s", msg.TYPE, e.error.message)
+                continue
             except REDIS_ERRORS as e:
                 self._metrics.redis_errors.inc()
                 if self.connected:

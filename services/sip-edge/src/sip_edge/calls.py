@@ -13,6 +13,13 @@ In ``model`` turn mode the segmenter asks, after a short pause, whether the call
 (:class:`~sip_edge.call.CheckTurn`): the end-of-turn model (shared by all calls, given by
 the app) runs on the app's worker threads, so the event loop, and the media it moves, never
 waits for it; its answer comes back to the loop as :meth:`Turns.on_turn_verdict`.
+
+Speculative start (``SIP_EDGE_SPECULATIVE_PAUSE_MS``, ASP 1.2): at the caller's first pause
+the utterance so far goes out with ``provisional: true`` and the pipeline starts on it;
+speech after it publishes ``utterance.cancel`` (and ``response.cancel`` for the responses
+already started on it), an end of turn with no speech since publishes ``utterance.confirm``
+instead of a new utterance. The audio of a provisional turn's responses is held
+(:class:`~sip_edge.call.SpeculativeTurn`) until it is confirmed, and then plays at once.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
@@ -28,6 +36,7 @@ from typing import Any, Protocol
 
 from asp import AudioConfig, VADConfig
 from asp.messages import (
+    PROTOCOL_VERSION,
     AudioEnd,
     CallAction,
     CallActionKind,
@@ -44,8 +53,11 @@ from asp.messages import (
     SpeechStart,
     TurnTiming,
     Utterance,
+    UtteranceCancel,
+    UtteranceConfirm,
     now_iso,
 )
+from asp.provisional import CANCEL_REASON
 from pipeline.bus import Bus
 
 from .bridge import SessionBridge
@@ -53,17 +65,20 @@ from .call import (
     BargeIn,
     CallMachine,
     CallState,
+    CancelProvisional,
     CheckTurn,
+    ConfirmProvisional,
     PublishAudioEnd,
+    PublishProvisional,
     PublishSpeechStart,
     PublishUtterance,
+    SpeculativeTurn,
     Turns,
 )
 from .metrics import Metrics
 from .playback import Pacer
 from .settings import Settings
 from .sip import CallHandle, CallInfo
-from .turn_end import TurnEndParams
 from .vad import Segmenter, SegmenterParams, SpeechClassifier, make_classifier
 
 __all__ = ["CallSession", "TurnModel", "wait_sessions_closed"]
@@ -127,7 +142,10 @@ class CallSession:
         self._utterances = 0
         self._answered_at = time.monotonic()
         self._turn_ended_at: float | None = None
-        self._speech_ends: dict[str, float] = {}  # utterance id -> last voiced frame (monotonic)
+        self._answer_started = False  # a confirmed provisional turn's answer already plays
+        # utterance id -> (last voiced frame (monotonic), provisional utterances it cancelled)
+        self._speech_ends: dict[str, tuple[float, int]] = {}
+        self.speculative = SpeculativeTurn()
         self._answer_due: tuple[str, float] | None = None  # (utterance id, its speech end)
         self._played_any = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -144,7 +162,8 @@ class CallSession:
         usable = turn_model is not None and turn_executor is not None
         self._turn_model = turn_model if usable else None
         self._turn_executor = turn_executor
-        self.turn_params = settings.turn_params() if usable else TurnEndParams()
+        params = settings.turn_params()
+        self.turn_params = params if usable else dataclasses.replace(params, mode="silence")
 
     # --- SIP side (event loop) ------------------------------------------------------------
 
@@ -187,7 +206,7 @@ class CallSession:
                     "codec": codec,
                     "extension": self.settings.extension,
                 },
-                version="1.1.0",
+                version=PROTOCOL_VERSION,
                 timestamp=now_iso(),
             )
         )
@@ -217,23 +236,12 @@ class CallSession:
         if isinstance(action, PublishSpeechStart):
             self.metrics.vad_events.labels("speech_start").inc()
             bridge.publish(SpeechStart(session_id=self.session_id, timestamp=now_iso()))
-        elif isinstance(action, PublishUtterance):
-            self._utterances += 1
-            self.metrics.vad_events.labels("utterance").inc()
-            utterance_id = f"u{self._utterances}"
-            self._speech_ends[utterance_id] = time.monotonic() - action.silence_ms / 1000
-            if len(self._speech_ends) > 32:  # utterances Redis never took (backlog dropped)
-                del self._speech_ends[next(iter(self._speech_ends))]
-            bridge.publish(
-                Utterance(
-                    session_id=self.session_id,
-                    utterance_id=utterance_id,
-                    sample_rate=self.audio.sample_rate,
-                    encoding=self.audio.encoding,
-                    duration_ms=action.duration_ms,
-                    audio=action.audio,
-                )
-            )
+        elif isinstance(action, PublishUtterance | PublishProvisional):
+            self._publish_utterance(action)
+        elif isinstance(action, CancelProvisional):
+            self._cancel_provisional()
+        elif isinstance(action, ConfirmProvisional):
+            self._confirm_provisional(action.silence_ms)
         elif isinstance(action, PublishAudioEnd):
             self.metrics.vad_events.labels("end").inc()
             bridge.publish(
@@ -241,7 +249,9 @@ class CallSession:
                     session_id=self.session_id, duration_ms=action.duration_ms, timestamp=now_iso()
                 )
             )
-            self._turn_ended_at = time.monotonic()
+            if not self._answer_started:  # else its first audio is already measured
+                self._turn_ended_at = time.monotonic()
+            self._answer_started = False
         elif isinstance(action, CheckTurn):
             self._check_turn(action)
         elif isinstance(action, BargeIn):
@@ -252,6 +262,72 @@ class CallSession:
                     session_id=self.session_id, response_id=action.response_id, reason="barge_in"
                 )
             )
+
+    def _publish_utterance(self, action: PublishUtterance | PublishProvisional) -> None:
+        bridge = self.bridge
+        assert bridge is not None
+        provisional = isinstance(action, PublishProvisional)
+        self._utterances += 1
+        self.metrics.vad_events.labels("provisional" if provisional else "utterance").inc()
+        utterance_id = f"u{self._utterances}"
+        if provisional:
+            self.speculative.start(utterance_id)
+            self.metrics.provisional_turns.labels("published").inc()
+            cancelled = 0  # known when the turn ends
+        else:
+            cancelled = self.speculative.take_cancelled()
+        self._speech_ends[utterance_id] = (time.monotonic() - action.silence_ms / 1000, cancelled)
+        if len(self._speech_ends) > 32:  # utterances Redis never took (backlog dropped)
+            del self._speech_ends[next(iter(self._speech_ends))]
+        bridge.publish(
+            Utterance(
+                session_id=self.session_id,
+                utterance_id=utterance_id,
+                sample_rate=self.audio.sample_rate,
+                encoding=self.audio.encoding,
+                duration_ms=action.duration_ms,
+                audio=action.audio,
+                provisional=True if provisional else None,
+            )
+        )
+
+    def _cancel_provisional(self) -> None:
+        """The caller went on speaking: nothing of the provisional turn may be heard."""
+        bridge, utterance_id = self.bridge, self.speculative.utterance_id
+        if bridge is None or utterance_id is None:
+            return
+        self._speech_ends.pop(utterance_id, None)
+        self.metrics.provisional_turns.labels("cancelled").inc()
+        responses = self.speculative.cancel()
+        bridge.publish(
+            UtteranceCancel(
+                session_id=self.session_id, utterance_id=utterance_id, reason="caller_resumed"
+            )
+        )
+        for response_id in responses:
+            self._unspoken.discard(response_id)
+            bridge.publish(
+                ResponseCancel(
+                    session_id=self.session_id, response_id=response_id, reason=CANCEL_REASON
+                )
+            )
+
+    def _confirm_provisional(self, silence_ms: int) -> None:
+        """The turn ended with no speech since the provisional utterance: it is the turn,
+        and what the pipeline already answered plays now."""
+        bridge, utterance_id = self.bridge, self.speculative.utterance_id
+        if bridge is None or utterance_id is None:
+            return
+        self.metrics.provisional_turns.labels("confirmed").inc()
+        spoken_until = time.monotonic() - silence_ms / 1000
+        self._speech_ends[utterance_id] = (spoken_until, self.speculative.take_cancelled())
+        bridge.publish(UtteranceConfirm(session_id=self.session_id, utterance_id=utterance_id))
+        held = self.speculative.confirm()
+        if held:  # the answer starts at the end of the turn (turn_to_first_audio ~ 0)
+            self._turn_ended_at = time.monotonic()
+            self._answer_started = True
+        for msg in held:
+            self._play(msg)
 
     def _check_turn(self, check: CheckTurn) -> None:
         """Runs the end-of-turn model on a worker thread; the verdict comes back on the loop.
@@ -349,12 +425,11 @@ class CallSession:
         if turns is None:
             return
         if isinstance(msg, ResponseAudio):
-            if msg.is_final:
-                self._unspoken.discard(msg.response_id)
-            if turns.push_audio(msg.response_id, msg.seq, msg.audio, msg.is_final):
-                self._first_audio(msg.response_id)
+            if not self.speculative.hold(msg):
+                self._play(msg)
         elif isinstance(msg, ResponseStart):
-            self._unspoken.add(msg.response_id)
+            if self.speculative.answers(msg.response_id, msg.utterance_id):
+                self._unspoken.add(msg.response_id)
         elif isinstance(msg, ResponseEnd):
             self._unspoken.discard(msg.response_id)
         elif isinstance(msg, ResponseCancel):
@@ -366,6 +441,15 @@ class CallSession:
             self.vad = msg.negotiated.vad
             if not turns.segmenter.in_speech:
                 turns.segmenter = Segmenter(segmenter_params(self.vad), self.turn_params)
+
+    def _play(self, msg: ResponseAudio) -> None:
+        turns = self.turns
+        if turns is None:
+            return
+        if msg.is_final:
+            self._unspoken.discard(msg.response_id)
+        if turns.push_audio(msg.response_id, msg.seq, msg.audio, msg.is_final):
+            self._first_audio(msg.response_id)
 
     def _undelivered(self, msg: Message) -> None:
         """Redis is down while the caller's turn waits to go out: apologise (the turn is
@@ -381,12 +465,18 @@ class CallSession:
         turns.push_audio(f"local-apology-{self._apologies_played}", 0, apology, True)
 
     def _written(self, msg: Message) -> None:
-        """An event reached Redis: an utterance ends its turn's first step."""
-        if not isinstance(msg, Utterance) or self.bridge is None:
+        """An event reached Redis: an utterance (or the confirmation of a provisional one)
+        ends its turn's first step."""
+        if self.bridge is None:
             return
-        spoken_until = self._speech_ends.pop(msg.utterance_id, None)
-        if spoken_until is None:
+        if not isinstance(msg, Utterance | UtteranceConfirm):
             return
+        if isinstance(msg, Utterance) and msg.provisional:
+            return  # the turn ends with its confirmation, or goes on
+        ended = self._speech_ends.pop(msg.utterance_id, None)
+        if ended is None:
+            return
+        spoken_until, cancelled = ended
         seconds = max(0.0, time.monotonic() - spoken_until)
         self.metrics.end_of_turn.observe(seconds)
         self._answer_due = (msg.utterance_id, spoken_until)
@@ -396,6 +486,7 @@ class CallSession:
                 stage="edge",
                 utterance_id=msg.utterance_id,
                 end_of_turn_ms=round(seconds * 1000),
+                provisional_cancelled=cancelled or None,
             )
         )
 

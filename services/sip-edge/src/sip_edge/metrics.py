@@ -81,6 +81,13 @@ class Metrics:
             buckets=(0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0),
             registry=r,
         )
+        self.provisional_turns = Counter(
+            "sip_edge_provisional_turns",
+            "Speculative start (SIP_EDGE_SPECULATIVE_PAUSE_MS): provisional utterances "
+            "published, confirmed (the turn ended there) and cancelled (the caller went on)",
+            ["outcome"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

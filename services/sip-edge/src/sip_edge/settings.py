@@ -49,6 +49,7 @@ class Settings:
     turn_threshold: float = 0.5
     turn_model_path: str = ""  # "": the packaged model in $PABX_CACHE (see turn_model_file)
     turn_threads: int = 1
+    speculative_pause_ms: int = 0
     playback_high_water_ms: int = 10_000
     metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes from outside
     metrics_port: int = 9091
@@ -96,6 +97,9 @@ class Settings:
             turn_threshold=r.number("SIP_EDGE_TURN_THRESHOLD", d.turn_threshold, 0, 1),
             turn_model_path=e.get("SIP_EDGE_TURN_MODEL_PATH", "").strip(),
             turn_threads=r.integer("SIP_EDGE_TURN_THREADS", d.turn_threads, 1, 16),
+            speculative_pause_ms=r.integer(
+                "SIP_EDGE_SPECULATIVE_PAUSE_MS", d.speculative_pause_ms, 0, 5000
+            ),
             playback_high_water_ms=r.integer(
                 "SIP_EDGE_PLAYBACK_HIGH_WATER_MS", d.playback_high_water_ms, 200, 600_000
             ),
@@ -112,7 +116,11 @@ class Settings:
     def turn_params(self) -> TurnEndParams:
         """The end-of-turn decision's parameters (the mode as configured)."""
         return TurnEndParams(
-            self.turn_mode, self.turn_pause_ms, self.turn_max_silence_ms, self.turn_threshold
+            self.turn_mode,
+            self.turn_pause_ms,
+            self.turn_max_silence_ms,
+            self.turn_threshold,
+            self.speculative_pause_ms,
         )
 
     def turn_model_file(self) -> Path:

@@ -1,6 +1,8 @@
-"""Helpers for tests and benchmarks: audio made offline (espeak-ng speech resampled by
-sox; both Debian packages, installed by scripts/setup.d/31-sip-edge-test-audio.sh) and how
-it is compared (normalized cross-correlation)."""
+"""Helpers for tests and benchmarks: a call without SIP (:class:`LoudIsSpeech`,
+:class:`NoHandle`, for a ``CallSession`` fed frames by hand), audio made offline (espeak-ng
+speech resampled by sox; both Debian packages, installed by
+scripts/setup.d/31-sip-edge-test-audio.sh) and how it is compared (normalized
+cross-correlation)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,28 @@ from asp import ASPError, from_entry, to_entry
 from asp import streams as layout
 from asp.messages import Message, ResponseAudio, SessionStart
 from pipeline.proc_watch import watching
+
+
+class LoudIsSpeech:
+    """A VAD for tests: a frame with any sample set is speech."""
+
+    deferred = False
+
+    def probability(self, frame: bytes) -> float:
+        return 1.0 if any(frame) else 0.0
+
+    def reset(self) -> None:
+        return None
+
+
+class NoHandle:
+    """The SIP side of a call that has none (a ``CallSession`` driven by a test)."""
+
+    def hangup(self, status_code: int = 0) -> None: ...
+
+    def transfer(self, extension: str) -> None: ...
+
+    def send_dtmf(self, digits: str) -> None: ...
 
 
 def speech_wav(text: str, path: Path, voice: str = "pt-br", rate: int = 8000) -> Path:

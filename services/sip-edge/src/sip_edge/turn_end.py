@@ -41,6 +41,9 @@ class TurnEndParams:
     """model mode: silence that ends the turn whatever the model said."""
     threshold: float = 0.5
     """model mode: a probability of 'complete' at or above this ends the turn."""
+    speculative_pause_ms: int = 0
+    """Either mode: silence after which the utterance so far is published as provisional
+    (speculative start); 0: never. Only a pause shorter than the end of turn has effect."""
 
     def __post_init__(self) -> None:
         if self.mode not in TURN_MODES:
@@ -49,6 +52,8 @@ class TurnEndParams:
             raise ValueError("0 < pause_ms <= max_silence_ms is required")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError("threshold must be within 0..1")
+        if self.speculative_pause_ms < 0:
+            raise ValueError("speculative_pause_ms must be >= 0 (0: off)")
 
 
 class Decision(enum.Enum):

@@ -20,6 +20,12 @@ pairs and the ASP VAD parameters and says when speech starts and what the uttera
 The utterance carries ``prefix_padding_ms`` of audio from before the trigger (the first
 syllable is never clipped) and keeps at most ``prefix_padding_ms`` of the trailing silence.
 
+Speculative start: with ``speculative_pause_ms`` set (:class:`TurnEndParams`), the first
+pause that long emits :class:`ProvisionalUtterance` (the utterance so far); speech after it
+emits :class:`ProvisionalCancelled` and the turn goes on (its utterance, when it ends,
+covers the whole turn and may be provisional again at the next pause); an end of turn
+with no speech since emits :class:`ProvisionalConfirmed` instead of :class:`UtteranceReady`.
+
 What ends SPEECH is :mod:`sip_edge.turn_end`'s decision: ``silence_threshold_ms`` of silence
 (``silence`` mode), or, in ``model`` mode, a :class:`TurnCheck` after a short pause that the
 caller answers with :meth:`Segmenter.verdict` (the end-of-turn model's probability), with a
@@ -42,6 +48,9 @@ from .turn_end import Decision, TurnEnd, TurnEndParams
 __all__ = [
     "CLASSIFIERS",
     "GatedClassifier",
+    "ProvisionalCancelled",
+    "ProvisionalConfirmed",
+    "ProvisionalUtterance",
     "Segmenter",
     "SegmenterParams",
     "SileroClassifier",
@@ -211,10 +220,43 @@ class TurnCheck:
     audio: bytes
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProvisionalUtterance:
+    """The caller paused for ``speculative_pause_ms``: the utterance so far, which the turn
+    may still extend."""
+
+    audio: bytes
+    duration_ms: int
+    onset_frame: int
+    silence_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProvisionalCancelled:
+    """The caller spoke again after a :class:`ProvisionalUtterance`: it is not the turn."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProvisionalConfirmed:
+    """The turn ended with no speech after the :class:`ProvisionalUtterance`: it is the
+    whole turn (no :class:`UtteranceReady` follows)."""
+
+    duration_ms: int
+    silence_ms: int
+
+
 TURN_CHECK_MAX_MS = 8000
 """The end-of-turn model looks at the last 8 s of the turn (Smart Turn's window)."""
 
-SegmentEvent = SpeechStarted | UtteranceReady | SpeechEnded | TurnCheck
+SegmentEvent = (
+    SpeechStarted
+    | UtteranceReady
+    | SpeechEnded
+    | TurnCheck
+    | ProvisionalUtterance
+    | ProvisionalCancelled
+    | ProvisionalConfirmed
+)
 
 
 class _Phase(enum.Enum):
@@ -230,6 +272,8 @@ class Segmenter:
     def __init__(self, params: SegmenterParams, turn: TurnEndParams | None = None) -> None:
         self.params = params
         self._turn = TurnEnd(turn or TurnEndParams(), params.silence_threshold_ms)
+        self._speculative_ms = self._turn.params.speculative_pause_ms
+        self._provisional = False  # a ProvisionalUtterance is out, not yet resolved
         self._prefix_frames = self._frames_of(params.prefix_padding_ms)
         # Frames seen in silence: the prefix padding plus the ring that decides the trigger.
         self._recent: collections.deque[tuple[bytes, bool]] = collections.deque(
@@ -315,7 +359,19 @@ class Segmenter:
             events.append(SpeechStarted(self._onset))
         silence_ms = self._unvoiced_run * p.frame_ms
         if self._phase is _Phase.SPEECH:
+            if voiced and self._provisional:
+                self._provisional = False
+                events.append(ProvisionalCancelled())
             decision = self._turn.on_frame(voiced, silence_ms)
+            if (
+                decision is not Decision.END
+                and not voiced
+                and not self._provisional
+                and 0 < self._speculative_ms <= silence_ms
+            ):
+                self._provisional = True
+                audio, duration = self._utterance_audio()
+                events.append(ProvisionalUtterance(audio, duration, self._onset, silence_ms))
             if decision is Decision.ASK:
                 recent = self._audio[-self._frames_of(TURN_CHECK_MAX_MS) :]
                 events.append(TurnCheck(self._turn.new_check(), b"".join(recent)))
@@ -326,17 +382,24 @@ class Segmenter:
             self._reset()
         return events
 
-    def _end_utterance(self) -> list[SegmentEvent]:
+    def _utterance_audio(self) -> tuple[bytes, int]:
+        """The utterance so far (its trailing silence capped at the prefix padding) and its
+        duration in ms."""
         p = self.params
         tail = self._frames_of(p.prefix_padding_ms)
         keep = min(len(self._audio), self._last_voiced_len + tail)
-        audio = b"".join(self._audio[:keep])
-        duration = keep * p.frame_ms
-        silence = self._unvoiced_run * p.frame_ms
+        return b"".join(self._audio[:keep]), keep * self.params.frame_ms
+
+    def _end_utterance(self) -> list[SegmentEvent]:
+        audio, duration = self._utterance_audio()
+        silence = self._unvoiced_run * self.params.frame_ms
+        if self._provisional:
+            return [ProvisionalConfirmed(duration, silence), SpeechEnded(duration)]
         return [UtteranceReady(audio, duration, self._onset, silence), SpeechEnded(duration)]
 
     def _reset(self) -> None:
         self._turn.reset()
+        self._provisional = False
         self._phase = _Phase.SILENCE
         self._audio = []
         self._recent.clear()

@@ -1,11 +1,15 @@
 """Pure per-call logic: the call's state machine and its turn-taking (no SIP, no Redis)."""
 
+from .speculation import SpeculativeTurn
 from .state import CallMachine, CallState, IllegalTransition
 from .turns import (
     Action,
     BargeIn,
+    CancelProvisional,
     CheckTurn,
+    ConfirmProvisional,
     PublishAudioEnd,
+    PublishProvisional,
     PublishSpeechStart,
     PublishUtterance,
     Turns,
@@ -16,10 +20,14 @@ __all__ = [
     "BargeIn",
     "CallMachine",
     "CallState",
+    "CancelProvisional",
     "CheckTurn",
+    "ConfirmProvisional",
     "IllegalTransition",
     "PublishAudioEnd",
+    "PublishProvisional",
     "PublishSpeechStart",
     "PublishUtterance",
+    "SpeculativeTurn",
     "Turns",
 ]

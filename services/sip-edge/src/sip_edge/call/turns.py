@@ -19,6 +19,12 @@ End of turn: the segmenter decides (sip_edge.turn_end). In ``model`` mode it ask
 short pause, whether the caller finished: a :class:`CheckTurn` action, which the call runs
 on the end-of-turn model off the event loop and answers with :meth:`Turns.on_turn_verdict`.
 
+Speculative start: at the caller's first pause the segmenter gives the utterance so far as
+provisional (:class:`PublishProvisional`); speech after it cancels it
+(:class:`CancelProvisional`), an end of turn with no speech since confirms it
+(:class:`ConfirmProvisional`). :mod:`sip_edge.call.speculation` holds back what the
+pipeline answers to it until then.
+
 The media clock thread calls :meth:`Turns.next_playout_frame`; the event loop calls the rest.
 One lock keeps the pacer consistent between the two.
 """
@@ -32,13 +38,26 @@ import threading
 import numpy as np
 
 from ..playback import Pacer
-from ..vad import Segmenter, SegmentEvent, SpeechEnded, SpeechStarted, TurnCheck, UtteranceReady
+from ..vad import (
+    ProvisionalCancelled,
+    ProvisionalConfirmed,
+    ProvisionalUtterance,
+    Segmenter,
+    SegmentEvent,
+    SpeechEnded,
+    SpeechStarted,
+    TurnCheck,
+    UtteranceReady,
+)
 
 __all__ = [
     "Action",
     "BargeIn",
+    "CancelProvisional",
     "CheckTurn",
+    "ConfirmProvisional",
     "PublishAudioEnd",
+    "PublishProvisional",
     "PublishSpeechStart",
     "PublishUtterance",
     "Turns",
@@ -56,6 +75,27 @@ class PublishUtterance:
     duration_ms: int
     silence_ms: int = 0
     """Time since the caller's last voiced frame (the end of the speech)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PublishProvisional:
+    """The caller paused: publish the utterance so far as provisional."""
+
+    audio: bytes
+    duration_ms: int
+    silence_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CancelProvisional:
+    """The caller went on: the provisional utterance is not the turn."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConfirmProvisional:
+    """The turn ended with no speech since the provisional utterance: confirm it."""
+
+    silence_ms: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -85,7 +125,16 @@ ECHO_TAIL_FRAMES = 15
 BURST_GAP_MS = 60
 """A pause this long ends a burst: the barge-in guard counts voiced time within one burst."""
 
-Action = PublishSpeechStart | PublishUtterance | PublishAudioEnd | BargeIn | CheckTurn
+Action = (
+    PublishSpeechStart
+    | PublishUtterance
+    | PublishAudioEnd
+    | BargeIn
+    | CheckTurn
+    | PublishProvisional
+    | CancelProvisional
+    | ConfirmProvisional
+)
 
 
 class Turns:
@@ -210,6 +259,12 @@ def _actions(events: list[SegmentEvent]) -> list[Action]:
             actions.append(PublishAudioEnd(ev.duration_ms))
         elif isinstance(ev, TurnCheck):
             actions.append(CheckTurn(ev.check_id, ev.audio))
+        elif isinstance(ev, ProvisionalUtterance):
+            actions.append(PublishProvisional(ev.audio, ev.duration_ms, ev.silence_ms))
+        elif isinstance(ev, ProvisionalCancelled):
+            actions.append(CancelProvisional())
+        elif isinstance(ev, ProvisionalConfirmed):
+            actions.append(ConfirmProvisional(ev.silence_ms))
     return actions
 
 
