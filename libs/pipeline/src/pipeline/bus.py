@@ -35,9 +35,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError, WatchError
 
-from .redis_client import RedisOptions, connect
-
 from . import speculation
+from .redis_client import RedisOptions, connect
 
 log = logging.getLogger(__name__)
 
