@@ -9,6 +9,7 @@ transfer guard. Scores are printed per case and in total; the exit status is 0.
     .venv/bin/python bench/agent_eval.py                       # local Qwen, all cases
     .venv/bin/python bench/agent_eval.py --limit 3             # the first three
     .venv/bin/python bench/agent_eval.py --facts compose/agent/fatos.toml --provider fake
+    .venv/bin/python bench/agent_eval.py --date 2026-12-25     # the prompt's "Hoje é ..." day
 
 Slow on a busy 2-core CPU (tens of seconds per model answer); it is a benchmark, not a test.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import platform
 import time
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llm_worker.action_guard import guard_reply, promises_transfer
+from llm_worker.call_date import time_zone, today_in
 from llm_worker.events import ChatRequest, Message
 from llm_worker.facts import Facts, fold
 from llm_worker.facts_store import load_facts
@@ -116,6 +119,12 @@ async def main() -> None:
     ap.add_argument("--facts", default=str(ROOT / "compose/agent/fatos.toml"))
     ap.add_argument("--provider", default="", help="LLM_PROVIDER for this run (default: env)")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument(
+        "--date",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="the call's date in the prompt, YYYY-MM-DD (default: today in LLM_TIMEZONE)",
+    )
     args = ap.parse_args()
     if args.provider:
         os.environ["LLM_PROVIDER"] = args.provider
@@ -124,13 +133,15 @@ async def main() -> None:
     persona = load_persona(settings.persona_path or None)
     from llm_worker.facts import system_prompt
 
-    system = system_prompt(persona.system_prompt, facts)
+    day = args.date or today_in(time_zone(settings.timezone))()
+    system = system_prompt(persona.system_prompt, facts, day)  # as the worker sends it
     provider = create_provider(settings)
     await provider.start()
     cases = CASES[: args.limit] if args.limit else CASES
     print(
         f"# agent_eval: {len(cases)} cases, provider {settings.resolved_provider()}, "
-        f"{platform.machine()} {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+        f"{platform.machine()} {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
+        f"date {day.isoformat()}"
     )
     passed = 0
     try:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The pipeline workers (stt, llm, tts) as background processes, for `make up`.
 #   workers.sh start|stop|status
+#   workers.sh env     prints the settings this script chooses (KEY=value), starts nothing
 # Settings come from the environment and compose/.env (see each service's .env.example);
 # WORKERS_REPLICAS (default 1) starts that many replicas of each.
 set -euo pipefail
@@ -22,6 +23,12 @@ export STT_CPU_THREADS=${STT_CPU_THREADS:-$PABX_CPU_THREADS}
 export TTS_THREADS=${TTS_THREADS:-$PABX_CPU_THREADS}
 export LLM_N_THREADS=${LLM_N_THREADS:-$(( PABX_CPU_THREADS > 1 ? PABX_CPU_THREADS / 2 : 1 ))}
 export LLM_N_THREADS_BATCH=${LLM_N_THREADS_BATCH:-$LLM_N_THREADS}
+# The agent's facts: the shipped example compose/agent/fatos.toml, the same file docker
+# compose mounts (LLM_FACTS_PATH=/etc/pabx/agent/fatos.toml); edit it and the llm-worker
+# reloads it. The date in the agent's prompt is in the PABX's time zone, as in compose.
+export LLM_FACTS_PATH=${LLM_FACTS_PATH:-$REPO_ROOT/compose/agent/fatos.toml}
+export LLM_TIMEZONE=${LLM_TIMEZONE:-${PABX_TZ:-America/Sao_Paulo}}
+CHOSEN=(STT_CPU_THREADS TTS_THREADS LLM_N_THREADS LLM_N_THREADS_BATCH LLM_FACTS_PATH LLM_TIMEZONE)
 declare -A PORT=([stt]=9101 [llm]=9102 [tts]=9103)
 
 health() { # port
@@ -34,6 +41,7 @@ health() { # port
 case "${1:-status}" in
   start)
     log "CPU: $CORES núcleos; threads stt=$STT_CPU_THREADS llm=$LLM_N_THREADS/$LLM_N_THREADS_BATCH tts=$TTS_THREADS"
+    log "fatos do agente: $LLM_FACTS_PATH (fuso $LLM_TIMEZONE)"
     for kind in stt llm tts; do
       for ((i = 0; i < REPLICAS; i++)); do
         pidfile="$RUN_DIR/$kind-worker-$i.pid"
@@ -82,5 +90,7 @@ case "${1:-status}" in
       echo "  postcall-worker  parado"; rc=1
     fi
     exit $rc;;
-  *) die "uso: $0 start|stop|status";;
+  env)
+    for name in "${CHOSEN[@]}"; do printf '%s=%s\n' "$name" "${!name}"; done;;
+  *) die "uso: $0 start|stop|status|env";;
 esac

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 from llm_worker.errors import ConfigError, FactsError
-from llm_worker.facts import Interval, parse_facts, render_facts, render_hours, system_prompt
+from llm_worker.facts import (
+    Interval,
+    parse_facts,
+    render_facts,
+    render_hours,
+    render_today,
+    system_prompt,
+)
 from llm_worker.facts_store import FactsSettings, FactsStore, load_facts
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -172,6 +179,67 @@ def test_rendering_is_deterministic_and_holds_every_fact() -> None:
         assert fact in a, fact
     prompt = system_prompt("Você é a recepcionista.\n", load_facts(EXAMPLE))
     assert prompt.startswith("Você é a recepcionista.\n\nFATOS DA EMPRESA")
+
+
+ASKED = "Se perguntarem se abrimos hoje:"
+
+
+@pytest.mark.parametrize(
+    ("day", "line"),
+    [
+        (
+            dt.date(2026, 12, 7),
+            f'Hoje é segunda-feira, 7 de dezembro de 2026. {ASKED} "Sim, hoje abrimos das 8h às '
+            '18h."',
+        ),
+        (
+            dt.date(2026, 12, 12),
+            f'Hoje é sábado, 12 de dezembro de 2026. {ASKED} "Sim, hoje abrimos das 8h às 12h."',
+        ),
+        (
+            dt.date(2026, 12, 13),
+            f'Hoje é domingo, 13 de dezembro de 2026. {ASKED} "Não, hoje estamos fechados."',
+        ),
+        # a holiday's hours win over its weekday's (a Friday)
+        (
+            dt.date(2026, 12, 25),
+            f"Hoje é sexta-feira, 25 de dezembro de 2026, feriado (Natal). {ASKED} "
+            '"Não, hoje é feriado (Natal) e estamos fechados."',
+        ),
+        (
+            dt.date(2026, 12, 31),
+            "Hoje é quinta-feira, 31 de dezembro de 2026, feriado (véspera de Ano-Novo). "
+            f'{ASKED} "Sim, hoje abrimos das 8h às 12h."',
+        ),
+        (
+            dt.date(2027, 3, 1),
+            f'Hoje é segunda-feira, 1º de março de 2027. {ASKED} "Sim, hoje abrimos das 8h às '
+            '18h."',
+        ),
+    ],
+)
+def test_todays_line_names_the_day_and_answers_if_we_open(day: dt.date, line: str) -> None:
+    assert render_today(load_facts(EXAMPLE), day) == line
+
+
+def test_todays_line_says_no_hours_the_file_does_not_have() -> None:
+    day = dt.date(2026, 12, 9)
+    assert render_today(parse_facts(MINIMAL), day) == "Hoje é quarta-feira, 9 de dezembro de 2026."
+    only_monday = parse_facts(MINIMAL + '[horario]\nsegunda = "09:00-17:00, 18:00-20:00"\n')
+    assert render_today(only_monday, day) == "Hoje é quarta-feira, 9 de dezembro de 2026."
+    assert render_today(only_monday, dt.date(2026, 12, 7)).endswith(
+        '"Sim, hoje abrimos das 9h às 17h e das 18h às 20h."'
+    )
+
+
+def test_the_date_line_ends_the_prompt_after_the_shared_prefix() -> None:
+    facts = load_facts(EXAMPLE)
+    base = system_prompt("P", facts)
+    day = dt.date(2026, 12, 7)
+    assert system_prompt("P", facts, day) == f"{base}\n\n{render_today(facts, day)}"
+    store = FactsStore(EXAMPLE, reload_s=0)
+    assert store.system_prompt("P", day) == system_prompt("P", facts, day)
+    assert store.system_prompt("P") == base
 
 
 # --- reload ------------------------------------------------------------------------------

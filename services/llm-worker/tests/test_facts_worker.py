@@ -1,11 +1,13 @@
 """The facts through the LLM stage on a real Redis: plain transfer requests and keys
 pressed on the phone become call.action transfer to the menu's extension (announced first),
 the model's transfers outside the menu and its empty promises never reach the caller, the
-history records what happened, and a reloaded facts file changes the next turn."""
+history records what happened, a reloaded facts file changes the next turn, and the prompt
+carries the call's date, fixed at the call's start."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -42,13 +44,28 @@ def facts_file(tmp_path: Path) -> Path:
     return path
 
 
+class Calendar:
+    """Today's date as the test sets it (the worker's ``today``)."""
+
+    def __init__(self, day: dt.date) -> None:
+        self.day = day
+
+    def __call__(self) -> dt.date:
+        return self.day
+
+
+@pytest.fixture
+def calendar() -> Calendar:
+    return Calendar(dt.date(2026, 12, 7))  # a Monday
+
+
 @pytest.fixture
 async def running(
-    bus: Bus, facts_file: Path
+    bus: Bus, facts_file: Path, calendar: Calendar
 ) -> AsyncIterator[tuple[LLMWorker, FakeProvider, FactsStore]]:
     provider = FakeProvider(delay_s=0.01)
     store = FactsStore(facts_file, reload_s=0)
-    worker = LLMWorker(bus, "llm-f", provider, PERSONA, facts=store)
+    worker = LLMWorker(bus, "llm-f", provider, PERSONA, facts=store, today=calendar)
     task = asyncio.create_task(worker.run(grace_s=2))
     while not worker.ready:
         await asyncio.sleep(0.01)
@@ -264,3 +281,31 @@ async def test_a_reloaded_facts_file_changes_the_next_turn(
     log = await final_of(bus, sid, "r-u1")
     assert transfers(log) == ["1005", "1005"]
     assert store.last_error is not None
+
+
+async def test_the_prompt_carries_the_date_of_the_calls_start(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore], calendar: Calendar
+) -> None:
+    """The day and its hours end the system prompt; a call that crosses midnight keeps its
+    start date (every turn sends the same prompt: the local model's saved state of the
+    conversation keeps matching); a call started the next day gets that day."""
+    _, provider, _ = running
+    opens = 'Se perguntarem se abrimos hoje: "Sim, hoje abrimos das 8h às 18h."'
+    monday = f"Hoje é segunda-feira, 7 de dezembro de 2026. {opens}"
+    sid = await started_session(bus)
+    await bus.publish(transcript(sid, "Vocês abrem hoje?", "u1"))
+    await final_of(bus, sid, "r-u1")
+    calendar.day = dt.date(2026, 12, 8)  # midnight passes during the call
+    await bus.publish(transcript(sid, "E até que horas?", "u2"))
+    await final_of(bus, sid, "r-u2")
+    first, second = provider.requests
+    assert first.system.endswith(f"\n\n{monday}")
+    assert second.system == first.system
+    later = await started_session(bus)
+    await bus.publish(transcript(later, "Vocês abrem hoje?", "u3"))
+    await final_of(bus, later, "r-u3")
+    tuesday = provider.requests[-1].system
+    assert tuesday.endswith(f"\n\nHoje é terça-feira, 8 de dezembro de 2026. {opens}")
+    # only the date line differs: the persona and the facts stay a shared prefix
+    assert tuesday.rsplit("\n\n", 1)[0] == first.system.rsplit("\n\n", 1)[0]
+    assert first.system.rsplit("\n\n", 1)[0].startswith(PERSONA.system_prompt)

@@ -110,6 +110,8 @@ def test_auto_picks_claude_when_a_key_is_set() -> None:
             "POSTCALL_MAX_HOLD_S",
         ),
         ({"POSTCALL_DEFER_MAX_S": "-1"}, "outside"),
+        ({"LLM_TIMEZONE": "America/Campinas"}, "LLM_TIMEZONE='America/Campinas' is not a time"),
+        ({"LLM_TIMEZONE": "../etc/passwd"}, "LLM_TIMEZONE"),
     ],
 )
 def test_bad_settings(env: dict[str, str], match: str) -> None:

@@ -13,14 +13,7 @@ STT (Whisper base), and the answer's key words must be in it.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import threading
-import unicodedata
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,22 +21,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
-from asp import streams as layout
-from asp.messages import ResponseAudio, ResponseEnd, Transcript, Utterance
+from agent_support import (
+    Worker,
+    kokoro_says,
+    plain,
+    running_workers,
+    transcribe,
+    wait_response_end,
+    wait_speech_then_quiet,
+)
+from asp.messages import (
+    CallDtmf,
+    ResponseAudio,
+    ResponseEnd,
+    Transcript,
+    Utterance,
+)
+from edge_support import dial_2000
+from llm_worker.facts_store import load_facts
 from llm_worker.testing import FakeAnthropicServer, Script, Text, ToolUse
 from pbx_support import wait_heard
-from pipeline.proc_watch import WATCH
-from pipeline.testing import RedisServer, free_port
-from sip_edge.testing import (
-    EdgeProcess,
-    find_session,
-    last_entry_id,
-    session_messages,
-)
-from sipphone import FRAME_SAMPLES, SAMPLE_RATE, Phone, PhoneCall, make_signal, poll_until
-from stt_worker.testing import packaged_whisper
-from tts_worker.testing import packaged_kokoro
+from pipeline.testing import RedisServer
+from sip_edge.testing import EdgeProcess, frame_rms, session_messages
+from sipphone import SAMPLE_RATE, Phone, PhoneCall, make_signal, poll_until
 
+FACTS = Path(__file__).resolve().parents[3] / "compose" / "agent" / "fatos.toml"
 QUESTION = "Qual é o horário de atendimento de vocês?"
 ANSWER_CHUNKS = (
     "Atendemos de segunda ",
@@ -74,6 +76,11 @@ class ThreadedAnthropic:
         self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result(30)
         return self.server
 
+    def requests(self) -> int:
+        """How many requests the fake Claude has received."""
+        assert self.server is not None
+        return len(self.server.requests)
+
     def push(self, script: Script) -> None:
         """The answer to the next request (then back to the default answer)."""
         assert self.server is not None
@@ -93,158 +100,26 @@ class Agent:
     anthropic: ThreadedAnthropic
 
 
-@dataclass
-class Worker:
-    name: str
-    proc: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
-    def healthy(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited:\n{self.log()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
-                return bool(r.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
-
-
-def start_worker(module: str, tmp: Path, redis_url: str, **env: str) -> Worker:
-    port = free_port()
-    log_path = tmp / f"{module}.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env={
-                **os.environ,
-                "REDIS_URL": redis_url,
-                "METRICS_HOST": "127.0.0.1",
-                "METRICS_PORT": str(port),
-                "WORKER_NAME": f"e2e-{module}",
-                "WORKER_GRACE_S": "2",
-                "LOG_LEVEL": "INFO",
-                **env,
-            },
-        )
-    return Worker(module, proc, port, log_path)
-
-
 @pytest.fixture(scope="module")
 def agent(redis_server: RedisServer, edge_dir: Path) -> Iterator[Agent]:
-    """The three workers with their real engines (the LLM's vendor faked)."""
+    """The three workers with their real engines (the LLM's vendor faked), the llm-worker
+    with the shipped example facts (compose/agent/fatos.toml), as make up and compose run it."""
     fake = ThreadedAnthropic()
     with fake as anthropic:
-        started: list[Worker] = []
-        try:
-            started.append(start_worker("stt_worker", edge_dir, redis_server.url))
-            started.append(
-                start_worker(
-                    "llm_worker",
-                    edge_dir,
-                    redis_server.url,
-                    LLM_PROVIDER="anthropic",
-                    ANTHROPIC_API_KEY="test",
-                    ANTHROPIC_BASE_URL=anthropic.url,
-                )
-            )
-            started.append(start_worker("tts_worker", edge_dir, redis_server.url))
-            for w in started:
-                poll_until(w.healthy, 180, f"{w.name} healthy", interval=0.5)
-                WATCH.add_popen(w.name, "agent", lambda w=w: w.proc, w.log_path)
-            yield Agent(started, fake)
-            assert len(anthropic.requests) >= 1
-        finally:
-            for w in started:
-                WATCH.remove(w.name)
-            codes = {w.name: w.stop() for w in started}
-        for w in started:
-            assert "Traceback" not in w.log(), w.log()[-5000:]
-        assert codes == {w.name: 0 for w in started}, codes
+        llm_env = {
+            "LLM_PROVIDER": "anthropic",
+            "ANTHROPIC_API_KEY": "test",
+            "ANTHROPIC_BASE_URL": anthropic.url,
+            "LLM_FACTS_PATH": str(FACTS),
+        }
+        with running_workers(edge_dir, redis_server.url, llm_env) as workers:
+            yield Agent(workers, fake)
+        assert len(anthropic.requests) >= 1
 
 
 @pytest.fixture(scope="module")
 def question() -> np.ndarray:
     return kokoro_says(QUESTION)
-
-
-def kokoro_says(text: str) -> np.ndarray:
-    """``text`` spoken by the project's Kokoro, as int16 at 8 kHz."""
-    spoken = asyncio.run(packaged_kokoro().synthesize(text, language="pt-BR"))
-    pcm = b"".join(c.pcm for c in spoken.render(SAMPLE_RATE))
-    return np.frombuffer(pcm, dtype="<i2").astype(np.int16)
-
-
-def plain(text: str) -> str:
-    """Lower case without accents: what key words are compared on."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def transcribe(samples: np.ndarray) -> str:
-    pcm = samples.astype("<i2").tobytes()
-    return plain(asyncio.run(packaged_whisper().transcribe(pcm, SAMPLE_RATE, "pt")).text)
-
-
-def frame_rms(samples: np.ndarray) -> np.ndarray:
-    n = len(samples) // FRAME_SAMPLES
-    frames = samples[: n * FRAME_SAMPLES].astype(np.float64).reshape(n, FRAME_SAMPLES)
-    return np.sqrt(np.mean(frames * frames, axis=1))
-
-
-def wait_speech_then_quiet(
-    call: PhoneCall, start: int, timeout: float, what: str, quiet_s: float = 1.5
-) -> np.ndarray:
-    """Waits until the phone heard speech after sample ``start`` (at least 0.5 s of it),
-    followed by ``quiet_s`` of silence; returns what it heard from ``start`` on."""
-    quiet_frames = int(quiet_s * SAMPLE_RATE / FRAME_SAMPLES)
-
-    def done() -> bool:
-        voiced = frame_rms(call.recording()[start:]) > 300
-        if voiced.sum() < 25:
-            return False
-        last = int(np.nonzero(voiced)[0][-1])
-        return len(voiced) - 1 - last >= quiet_frames
-
-    poll_until(done, timeout, what, interval=0.25)
-    return call.recording()[start:]
-
-
-def wait_response_end(r: redis.Redis, sid: str, greeting: bool, timeout: float) -> ResponseEnd:
-    """Waits for the TTS's response.end of the greeting (or of the first other response):
-    all of its audio is on the stream, so a quiet phone after it means the turn was heard."""
-    found: list[ResponseEnd] = []
-
-    def ended() -> bool:
-        found[:] = [
-            m
-            for m in session_messages(r, sid)[1]
-            if isinstance(m, ResponseEnd) and (m.response_id == "greeting") == greeting
-        ]
-        return bool(found)
-
-    poll_until(ended, timeout, "response.end", interval=0.25)
-    return found[0]
-
-
-def dial_2000(phone: Phone, r: redis.Redis) -> tuple[PhoneCall, str]:
-    after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-    call = phone.call("2000")
-    call.wait_confirmed(20)
-    return call, find_session(r, after, phone.user, timeout=20)
 
 
 def test_caller_hears_the_greeting_and_the_answer_to_a_question(
@@ -281,23 +156,32 @@ def test_caller_hears_the_greeting_and_the_answer_to_a_question(
     poll_until(lambda: "session.end" in session_messages(r, sid)[0], 15, "session.end")
 
 
-def _transfer_to_1002(
-    call: PhoneCall, sid: str, request: np.ndarray, phones: dict[str, Phone], r: redis.Redis
+def _rings_after_the_announcement(
+    call: PhoneCall, sid: str, mark: int, target: Phone, r: redis.Redis, department: str
 ) -> None:
-    """Plays ``request``; 1002 must ring only after the caller heard the announcement, and
-    once 1002 answers the two hear each other."""
-    mark = len(call.recording())
-    call.play(request)
-    incoming = phones["1002"].wait_incoming(120)
+    """``target`` must ring only after the caller heard the announcement ("Transferindo
+    para <department>...", from sample ``mark`` of the caller's recording on), and once it
+    answers the two hear each other."""
+    incoming = target.wait_incoming(120)
     # sip-edge transferred only after the announcement had been played to the caller
     heard = transcribe(call.recording()[mark:])
     assert "transfer" in heard, heard
+    assert plain(department) in heard, heard
     incoming.answer()
     poll_until(lambda: "session.end" in session_messages(r, sid)[0], 15, "session.end")
     assert not call.disconnected.is_set()
     tone = make_signal(2.0, seed=11)
     incoming.play(tone, loop=True)
     wait_heard(call, tone[2000:10000], timeout=15)
+
+
+def _transfer_to_1002(
+    call: PhoneCall, sid: str, request: np.ndarray, phones: dict[str, Phone], r: redis.Redis
+) -> None:
+    """Plays ``request``; then 1002 (suporte) rings after the announcement."""
+    mark = len(call.recording())
+    call.play(request)
+    _rings_after_the_announcement(call, sid, mark, phones["1002"], r, "suporte")
 
 
 def test_asking_for_support_by_voice_rings_1002(
@@ -327,6 +211,29 @@ def test_the_agent_transfers_the_caller_to_1002_with_a_tool_call(
         ToolUse("transfer_call", {"extension": "1002"}, text=("Vou transferir a sua ligação.",))
     )
     _transfer_to_1002(call, sid, request, phones, r)
+
+
+def test_pressing_1_during_the_call_rings_the_menus_target(
+    sip_edge: EdgeProcess, agent: Agent, phones: dict[str, Phone], r: redis.Redis
+) -> None:
+    """The caller presses 1 after the greeting: the digit goes as an RFC 4733
+    telephone-event (pjsua2's dialDtmf sends nothing else) to Asterisk, which relays it to
+    sip-edge (dtmf_mode=rfc4733 on both legs), published as call.dtmf; the llm-worker looks
+    it up in the facts file's menu (tecla 1: suporte, ramal 1002) without the model, the
+    caller hears the announcement, and then 1002 rings."""
+    entry = load_facts(FACTS).entry_for_digit("1")
+    assert entry is not None
+    call, sid = dial_2000(phones["1001"], r)
+    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
+    wait_speech_then_quiet(call, 0, 30, "the greeting")
+    requests = agent.anthropic.requests()
+    mark = len(call.recording())
+    call.send_dtmf("1")
+    _rings_after_the_announcement(call, sid, mark, phones[entry.extension], r, entry.department)
+    _, log = session_messages(r, sid)
+    assert [m.digit for m in log if isinstance(m, CallDtmf)] == ["1"]
+    assert not [m for m in log if isinstance(m, Utterance)]  # a key, not speech
+    assert agent.anthropic.requests() == requests  # decided without the model
 
 
 LONG_ANSWER = (
@@ -376,7 +283,9 @@ def test_barge_in_stops_the_answer_and_the_interruption_is_the_next_turn(
 
     # the answer to the interruption: the default script (the opening hours). All of its
     # audio is on the stream first (its response.end), so a pause between its clauses on a
-    # loaded machine is not taken for its end.
+    # loaded machine is not taken for its end; and the quiet that ends it must come after
+    # that point (at load 10 a 1.6 s pause before its last clause was still being heard
+    # when response.end arrived, and only "atendemos de segunda" was transcribed).
     def next_answer_sent() -> bool:
         return any(
             isinstance(m, ResponseEnd) and m.response_id not in ("greeting", cancelled_id)
@@ -384,7 +293,10 @@ def test_barge_in_stops_the_answer_and_the_interruption_is_the_next_turn(
         )
 
     poll_until(next_answer_sent, 150, "the next answer's response.end")
-    after = wait_speech_then_quiet(call, cut + SAMPLE_RATE // 2, 150, "the next answer")
+    sent = len(call.recording())
+    after = wait_speech_then_quiet(
+        call, cut + SAMPLE_RATE // 2, 150, "the next answer", quiet_after=sent
+    )
     heard = transcribe(after)
     assert not [w for w in CANCELLED_WORDS if w in heard], heard
     assert sum(w in heard for w in ANSWER_KEY_WORDS) >= 2, heard

@@ -10,6 +10,7 @@ from pipeline.logs import setup
 from pipeline.main import run_worker
 from pipeline.settings import WorkerSettings
 
+from .call_date import time_zone, today_in
 from .errors import FactsError
 from .facts_store import FactsSettings, FactsStore
 from .persona import load_persona
@@ -25,13 +26,20 @@ async def _main() -> None:
     settings = Settings.from_env()
     worker_settings = WorkerSettings.from_env(METRICS_PORT)
     persona = load_persona(settings.persona_path or None)
+    today = today_in(time_zone(settings.timezone))
     # A facts file that does not validate stops the worker here, naming the field.
     facts = FactsStore.from_settings(FactsSettings.from_env())
+    logging.getLogger("llm_worker").info(
+        "facts of %r from %s; dates in %s",
+        facts.facts.company,
+        facts.path or "the packaged default",
+        settings.timezone,
+    )
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, facts.request_reload)
     provider = create_provider(settings)
     await provider.start()
     # A local model evaluates the persona once now, so the first caller gets warm latency.
-    await provider.warm_up(facts.system_prompt(persona.system_prompt))
+    await provider.warm_up(facts.system_prompt(persona.system_prompt, today()))
     jobs = job_pool(worker_settings.redis)  # connects on first use
 
     async def after_call(session_id: str) -> None:
@@ -58,6 +66,7 @@ async def _main() -> None:
                 live_turn_ttl_s=settings.live_turn_ttl_s,
                 after_call=after_call,
                 facts=facts,
+                today=today,
                 **worker_settings.stream_options(),
             ),
         )

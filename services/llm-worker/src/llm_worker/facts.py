@@ -8,7 +8,9 @@ optionally a DTMF digit), the services and prices the operator publishes, and FA
 :func:`parse_facts` turns the text into a frozen :class:`Facts` or raises
 :class:`~llm_worker.errors.FactsError` naming the field (``menu[2].ramal``) and the problem.
 :func:`render_facts` writes the facts as a compact system-prompt block, always the same
-text for the same facts (a local model's prefix cache keeps matching).
+text for the same facts (a local model's prefix cache keeps matching). :func:`render_today`
+writes the line that tells the model the call's date and that day's hours; it goes last in
+the system prompt, so the persona and the facts stay a prefix shared by every call.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ WEEKDAY_NAMES = {
     "sabado": "sábado",
     "domingo": "domingo",
 }
+# "segunda-feira" ... "sexta-feira", "sábado", "domingo": by date.weekday()
+WEEKDAY_LONG = tuple(
+    f"{WEEKDAY_NAMES[d]}-feira" if i < 5 else WEEKDAY_NAMES[d] for i, d in enumerate(WEEKDAYS)
+)
+MONTHS = (
+    *("janeiro", "fevereiro", "março", "abril", "maio", "junho"),
+    *("julho", "agosto", "setembro", "outubro", "novembro", "dezembro"),
+)
 CLOSED = "fechado"
 NO_INFO = "Não tenho essa informação."
 
@@ -439,6 +449,40 @@ def render_facts(facts: Facts) -> str:
     return "\n".join(lines)
 
 
-def system_prompt(persona_prompt: str, facts: Facts) -> str:
-    """The persona's rules followed by the facts block."""
-    return f"{persona_prompt.rstrip()}\n\n{render_facts(facts)}"
+def render_today(facts: Facts, day: dt.date) -> str:
+    """The day, and the answer to "vocês abrem hoje?" from that day's hours::
+
+        Hoje é segunda-feira, 7 de dezembro de 2026. Se perguntarem se abrimos hoje:
+        "Sim, hoje abrimos das 8h às 18h."
+
+    The hours are the holiday's on that date, else its weekday's; without hours for the day
+    only the date is given (nothing to invent from). The answer is written out because the
+    default 1.5B local model, given the date and the weekly hours, answered "Não tenho essa
+    informação." every day tried, and given "Hoje a empresa abre ..." it still did so on
+    closed days; with the answer written out it gave it on all 8 (docs/AGENT.md).
+    """
+    date = f"{'1º' if day.day == 1 else day.day} de {MONTHS[day.month - 1]} de {day.year}"
+    text = f"Hoje é {WEEKDAY_LONG[day.weekday()]}, {date}"
+    holiday = next((h for h in facts.holidays if h.date == day), None)
+    hours: tuple[Interval, ...] | None
+    if holiday is not None:
+        text += f", feriado ({holiday.name})"
+        hours = holiday.hours
+    else:
+        hours = dict(facts.hours).get(WEEKDAYS[day.weekday()])
+    if hours is None:
+        return f"{text}."
+    if hours:
+        answer = f"Sim, hoje abrimos {_fmt_intervals(hours)}."
+    elif holiday is not None:
+        answer = f"Não, hoje é feriado ({holiday.name}) e estamos fechados."
+    else:
+        answer = "Não, hoje estamos fechados."
+    return f'{text}. Se perguntarem se abrimos hoje: "{answer}"'
+
+
+def system_prompt(persona_prompt: str, facts: Facts, day: dt.date | None = None) -> str:
+    """The persona's rules, the facts block, then (given ``day``) today's line: last, so
+    that what comes before it is the same for every call on any day."""
+    prompt = f"{persona_prompt.rstrip()}\n\n{render_facts(facts)}"
+    return prompt if day is None else f"{prompt}\n\n{render_today(facts, day)}"

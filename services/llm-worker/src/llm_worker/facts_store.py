@@ -14,6 +14,7 @@ invalid TOML, a bad field) keeps the previous facts and logs the error.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import time
@@ -30,6 +31,7 @@ from llm_worker.facts import Facts, parse_facts, system_prompt
 log = logging.getLogger(__name__)
 
 DEFAULT_FILE = "fatos.padrao.toml"
+MAX_PROMPTS = 8  # rendered prompts kept: a persona or two, today and yesterday
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,8 @@ class FactsStore:
         self._requested = False
         self.version = 1  # bumped at each successful reload that changed the facts
         self.last_error: str | None = None
-        self._prompts: dict[str, tuple[int, str]] = {}
+        self._prompts: dict[tuple[str, dt.date | None], str] = {}
+        self._prompts_version = self.version
 
     @classmethod
     def from_settings(cls, settings: FactsSettings) -> FactsStore:
@@ -144,11 +147,14 @@ class FactsStore:
         log.info("facts reloaded from %s (version %d)", self.path, self.version)
         return True
 
-    def system_prompt(self, persona_prompt: str) -> str:
-        """The persona's prompt with the current facts block (rendered once per version)."""
+    def system_prompt(self, persona_prompt: str, day: dt.date | None = None) -> str:
+        """The persona's prompt with the current facts block and, given ``day``, that
+        day's line (rendered once per facts version, persona and day)."""
         facts = self.current()
-        cached = self._prompts.get(persona_prompt)
-        if cached is None or cached[0] != self.version:
-            cached = (self.version, system_prompt(persona_prompt, facts))
-            self._prompts = {persona_prompt: cached}
-        return cached[1]
+        if self._prompts_version != self.version or len(self._prompts) >= MAX_PROMPTS:
+            self._prompts, self._prompts_version = {}, self.version
+        key = (persona_prompt, day)
+        prompt = self._prompts.get(key)
+        if prompt is None:
+            prompt = self._prompts[key] = system_prompt(persona_prompt, facts, day)
+        return prompt

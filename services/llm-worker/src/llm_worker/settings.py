@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from pipeline.envparse import EnvReader
 
+from llm_worker.call_date import DEFAULT_TIMEZONE, time_zone
 from llm_worker.errors import ConfigError
 
 PROVIDER_CHOICES = ("auto", "anthropic", "openai", "local", "fake")
@@ -46,6 +47,7 @@ class Settings:
     live_turn_ttl_s: float = 120.0
     postcall_defer_max_s: float = 120.0
     postcall_max_hold_s: float = 5.0
+    timezone: str = DEFAULT_TIMEZONE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,11 +95,13 @@ class Settings:
             live_turn_ttl_s=r.number("LLM_LIVE_TURN_TTL_S", 120.0, 1.0, 3600.0),
             postcall_defer_max_s=r.number("POSTCALL_DEFER_MAX_S", 120.0, 0.0, 1200.0),
             postcall_max_hold_s=r.number("POSTCALL_MAX_HOLD_S", 5.0, 0.1, 300.0),
+            timezone=r.text("LLM_TIMEZONE", DEFAULT_TIMEZONE),
         )
         settings.validate()
         return settings
 
     def validate(self) -> None:
+        time_zone(self.timezone)  # raises ConfigError naming LLM_TIMEZONE
         if self.resolved_provider() != "local":
             return  # holding a generation applies to the local model only
         # A held generation still runs the provider's idle timer: stay below it.

@@ -25,7 +25,9 @@ they are spoken from Redis without synthesis. A reply that hangs up without a wo
 goodbye first. Each reply appends a ``turn.timing`` event: time to the first token and to
 the first clause (``llm_first_token_ms``, ``llm_first_clause_ms``).
 
-Facts (``facts_store``): the system prompt is the persona's plus the operator's facts; a
+Facts (``facts_store``): the system prompt is the persona's plus the operator's facts and
+the call's date with that day's hours (``call_date``: taken at the call's start and kept in
+the session state, so the prompt stays the same for the whole call); a
 caller's plain request to be put through or to end the call is decided before the model
 (``intent``), and the model's own transfers are limited to the menu, with no spoken promise
 of a transfer that does not happen (``action_guard``).
@@ -36,6 +38,7 @@ take the next turn.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import time
@@ -62,6 +65,7 @@ from asp.messages import CallActionKind, SessionStatus
 from pipeline import Bus, Job, StreamWorker, speculation
 from pipeline.logs import for_session
 
+from . import call_date
 from .action_guard import guard_reply
 from .errors import HistoryError
 from .events import ChatRequest
@@ -104,6 +108,7 @@ class LLMWorker(StreamWorker):
         live_turn_ttl_s: float = 120.0,
         after_call: Callable[[str], Awaitable[object]] | None = None,
         facts: FactsStore | None = None,
+        today: Callable[[], dt.date] | None = None,
         **kw: int,
     ) -> None:
         super().__init__(bus, consumer, apology=persona.apology, **kw)
@@ -124,6 +129,8 @@ class LLMWorker(StreamWorker):
         self.live_turn_ttl_s = live_turn_ttl_s
         self.after_call = after_call  # enqueues the post-call job (arq)
         self.facts = facts if facts is not None else FactsStore()  # packaged default facts
+        # Today's date in the operator's time zone (the prompt's "Hoje é ..." line).
+        self.today = today or call_date.today_in(call_date.time_zone(call_date.DEFAULT_TIMEZONE))
         self.held_s = 0.0  # total time generations were held for the TTS (tests, logs)
 
     def splitter(self) -> SentenceSplitter:
@@ -185,6 +192,8 @@ class LLMWorker(StreamWorker):
                 "language": language,
                 "sample_rate": answer.negotiated.audio.sample_rate,
                 "encoding": answer.negotiated.audio.encoding,
+                # fixed for the whole call: its system prompt never changes mid-call
+                call_date.STATE_KEY: self.today().isoformat(),
             },
         )
         await self.bus.redis.zadd(layout.ACTIVE_SESSIONS, {msg.session_id: time.time()})
@@ -242,8 +251,9 @@ class LLMWorker(StreamWorker):
             ResponseStart(session_id=sid, response_id=response_id, utterance_id=msg.utterance_id),
             stages=(),
         )
+        day = call_date.from_state(await self.bus.state(sid)) or self.today()
         request = ChatRequest(
-            system=self.facts.system_prompt(self.persona.system_prompt),
+            system=self.facts.system_prompt(self.persona.system_prompt, day),
             messages=history.for_request(),
             max_tokens=self.max_tokens,
             temperature=self.temperature,

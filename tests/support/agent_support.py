@@ -1,0 +1,171 @@
+"""Helpers of the agent tests with the real workers through Asterisk (tests/integration/agent):
+the three workers as their own processes on the tests' Redis, speech made by the project's
+Kokoro, what a phone heard transcribed by the project's Whisper, and waits for a spoken turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import unicodedata
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import redis
+from asp.messages import ResponseEnd
+from pipeline.proc_watch import WATCH
+from pipeline.testing import free_port
+from sip_edge.testing import frame_rms, session_messages
+from sipphone import FRAME_SAMPLES, SAMPLE_RATE, PhoneCall, poll_until
+from stt_worker.testing import packaged_whisper
+from tts_worker.testing import packaged_kokoro
+
+
+@dataclass
+class Worker:
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    def healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited:\n{self.log()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def start_worker(module: str, tmp: Path, redis_url: str, **env: str) -> Worker:
+    port = free_port()
+    log_path = tmp / f"{module}.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={
+                **os.environ,
+                "REDIS_URL": redis_url,
+                "METRICS_HOST": "127.0.0.1",
+                "METRICS_PORT": str(port),
+                "WORKER_NAME": f"e2e-{module}",
+                "WORKER_GRACE_S": "2",
+                "LOG_LEVEL": "INFO",
+                **env,
+            },
+        )
+    return Worker(module, proc, port, log_path)
+
+
+@contextmanager
+def running_workers(
+    tmp: Path, redis_url: str, llm_env: dict[str, str], healthy_within_s: float = 180
+) -> Iterator[list[Worker]]:
+    """stt_worker (Whisper base), llm_worker (with ``llm_env``) and tts_worker (Kokoro),
+    healthy; afterwards each must stop with 0 and no traceback in its log."""
+    started: list[Worker] = []
+    try:
+        started.append(start_worker("stt_worker", tmp, redis_url))
+        started.append(start_worker("llm_worker", tmp, redis_url, **llm_env))
+        started.append(start_worker("tts_worker", tmp, redis_url))
+        for w in started:
+            poll_until(w.healthy, healthy_within_s, f"{w.name} healthy", interval=0.5)
+            WATCH.add_popen(w.name, "agent", lambda w=w: w.proc, w.log_path)
+        yield started
+    finally:
+        for w in started:
+            WATCH.remove(w.name)
+        codes = {w.name: w.stop() for w in started}
+    for w in started:
+        assert "Traceback" not in w.log(), w.log()[-5000:]
+    assert codes == {w.name: 0 for w in started}, codes
+
+
+def kokoro_says(text: str) -> np.ndarray:
+    """``text`` spoken by the project's Kokoro, as int16 at 8 kHz."""
+    spoken = asyncio.run(packaged_kokoro().synthesize(text, language="pt-BR"))
+    pcm = b"".join(c.pcm for c in spoken.render(SAMPLE_RATE))
+    return np.frombuffer(pcm, dtype="<i2").astype(np.int16)
+
+
+def plain(text: str) -> str:
+    """Lower case without accents: what key words are compared on."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def transcribe(samples: np.ndarray) -> str:
+    """What the project's Whisper hears in 8 kHz int16 audio, in :func:`plain` form."""
+    pcm = samples.astype("<i2").tobytes()
+    return plain(asyncio.run(packaged_whisper().transcribe(pcm, SAMPLE_RATE, "pt")).text)
+
+
+def wait_speech_then_quiet(
+    call: PhoneCall,
+    start: int,
+    timeout: float,
+    what: str,
+    quiet_s: float = 1.5,
+    quiet_after: int = 0,
+) -> np.ndarray:
+    """Waits until the phone heard speech after sample ``start`` (at least 0.5 s of it),
+    followed by ``quiet_s`` of silence that reaches at least ``quiet_s`` past sample
+    ``quiet_after`` (where the recording was when all of the answer's audio was on the
+    stream: a pause before that is the TTS still synthesizing, not the end); returns what it
+    heard from 0.3 s before that speech on (a slow answer's silence before it would only
+    lengthen what is transcribed)."""
+    quiet_frames = int(quiet_s * SAMPLE_RATE / FRAME_SAMPLES)
+
+    def done() -> bool:
+        heard = call.recording()
+        if len(heard) < quiet_after + quiet_s * SAMPLE_RATE:
+            return False
+        voiced = frame_rms(heard[start:]) > 300
+        if voiced.sum() < 25:
+            return False
+        last = int(np.nonzero(voiced)[0][-1])
+        return len(voiced) - 1 - last >= quiet_frames
+
+    poll_until(done, timeout, what, interval=0.25)
+    heard = call.recording()[start:]
+    first = int(np.argmax(frame_rms(heard) > 300)) * FRAME_SAMPLES
+    return heard[max(0, first - int(0.3 * SAMPLE_RATE)) :]
+
+
+def wait_response_end(r: redis.Redis, sid: str, greeting: bool, timeout: float) -> ResponseEnd:
+    """Waits for the TTS's response.end of the greeting (or of the first other response):
+    all of its audio is on the stream, so a quiet phone after it means the turn was heard."""
+    found: list[ResponseEnd] = []
+
+    def ended() -> bool:
+        found[:] = [
+            m
+            for m in session_messages(r, sid)[1]
+            if isinstance(m, ResponseEnd) and (m.response_id == "greeting") == greeting
+        ]
+        return bool(found)
+
+    poll_until(ended, timeout, "response.end", interval=0.25)
+    return found[0]
