@@ -209,10 +209,14 @@ def detect_intent(text: str, facts: Facts, *, last_reply: str = "") -> Intent | 
     return None
 
 
+def offers_transfer(reply: str) -> bool:
+    """Whether ``reply`` offers to transfer ("Se quiser, posso transferir para ...")."""
+    return bool(_OFFER.search(fold(reply)))
+
+
 def _offered(reply: str, facts: Facts) -> MenuEntry | None:
     """The one department the agent offered to transfer to in ``reply``, if any."""
-    folded = fold(reply)
-    if not _OFFER.search(folded):
+    if not offers_transfer(reply):
         return None
     words = _words(reply)
     named = [e for e in facts.menu if _mentions(words, e) >= 0]

@@ -21,8 +21,10 @@ the first clause (``llm_first_token_ms``, ``llm_first_clause_ms``).
 
 Facts (``facts_store``): the system prompt is the persona's plus the operator's facts; a
 caller's plain request to be put through or to end the call is decided before the model
-(``intent``), and the model's own transfers are limited to the menu, with no spoken promise
-of a transfer that does not happen (``action_guard``).
+(``intent``); a model's reply that states a time, price or number the facts do not hold is
+replaced by "Não tenho essa informação" and an offer to transfer (``grounding``), and the
+model's own transfers are limited to the menu, with no spoken promise of a transfer that does
+not happen (``action_guard``).
 
 The conversation history lives in Redis (``asp:history:{session}``), so any replica can
 take the next turn.
@@ -53,10 +55,10 @@ from asp.messages import CallActionKind, SessionStatus
 from pipeline import Bus, Job, StreamWorker
 from pipeline.logs import for_session
 
-from .action_guard import guard_reply
 from .errors import HistoryError
 from .events import ChatRequest
 from .facts_store import FactsStore
+from .grounding import checked_reply
 from .history import History
 from .intent import HangUp, Transfer, detect_intent
 from .menu import Plan, menu_phrases, plan_for_digit, transfer_plan
@@ -232,7 +234,7 @@ class LLMWorker(StreamWorker):
         timings = ReplyTimings()
         gate = Gate()
         priority = self.tts_priority_max_wait_s > 0
-        events = guard_reply(
+        events = checked_reply(
             reply(
                 self.provider,
                 request,
