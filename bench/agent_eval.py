@@ -10,7 +10,8 @@ in its header). Each question goes through the real engines, as on a call:
    mu-law encode + decode, 300 ms of line before and after;
 2. **STT**: faster-whisper, the stt-worker's provider with its packaged Whisper base;
 3. **LLM**: the llm-worker's path for one turn: the intent step (a plain transfer or
-   goodbye is decided without the model), else the model with the persona and the facts
+   goodbye is decided without the model), the hours step (a question about opening hours
+   is answered from the facts), else the model with the persona and the facts
    (the worker's splitter, sentence cap, token limit and temperature from the LLM_*
    variables), its reply through the grounding and action guards (``checked_reply``);
 4. **TTS**: Kokoro synthesizes the reply's first sentence (the worker's default voice) and
@@ -59,6 +60,7 @@ from llm_worker.events import ChatRequest, Message
 from llm_worker.facts import NO_INFO, Facts, render_facts, system_prompt
 from llm_worker.facts_store import load_facts
 from llm_worker.grounding import checked_reply
+from llm_worker.hours import hours_answer
 from llm_worker.intent import HangUp, Transfer, detect_intent
 from llm_worker.menu import offer, transfer_plan
 from llm_worker.persona import Persona, load_persona
@@ -75,6 +77,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "bench" / "agent_eval_set.toml"
 DEFAULT_FACTS = ROOT / "compose" / "agent" / "fatos.toml"
 LINE_S = 0.3  # of quiet line before and after the question
+PATHS = {"intent": " *(passo de intenção)*", "facts": " *(horário, dos fatos)*"}
 
 
 def log(text: str) -> None:
@@ -170,6 +173,15 @@ class Agent:
                 "action": "hangup",
                 "llm_first_sentence_s": round(time.perf_counter() - started, 4),
             }
+        hours = hours_answer(text, self.facts)
+        if hours is not None:
+            return {
+                "path": "facts",
+                "reply": " ".join(hours),
+                "sentences": list(hours),
+                "action": None,
+                "llm_first_sentence_s": round(time.perf_counter() - started, 4),
+            }
         s = self.settings
         request = ChatRequest(
             system=self.system,
@@ -189,6 +201,7 @@ class Agent:
                 max_sentences=s.max_sentences,
             ),
             self.facts,
+            question=text,
         )
         said: list[str] = []
         action = None
@@ -417,7 +430,7 @@ def report(
         v2v = row.get("voice_to_voice_s")
         cells = [
             str(i), case.id, case.category, voice, row["transcript"].strip(),
-            row["reply"] + (" *(passo de intenção)*" if row["path"] == "intent" else ""),
+            row["reply"] + PATHS.get(row["path"], ""),
             row["action"] or "—", "ok" if s.ok else "**falha**", "; ".join(s.problems),
             "—" if v2v is None else f"{v2v:.2f} s",
         ]  # fmt: skip

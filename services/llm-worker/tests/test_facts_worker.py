@@ -147,8 +147,8 @@ async def test_the_model_gets_the_facts_and_the_menu(
 ) -> None:
     _, provider, _ = running
     sid = await started_session(bus)
-    provider.push([TextDelta("Atendemos de segunda a sexta, das oito às seis."), Done()])
-    await bus.publish(transcript(sid, "Qual é o horário de vocês?", "u1"))
+    provider.push([TextDelta("Ficamos na Rua das Flores, 123, no Centro."), Done()])
+    await bus.publish(transcript(sid, "Onde vocês ficam?", "u1"))
     await final_of(bus, sid, "r-u1")
     (request,) = provider.requests
     assert request.system.startswith(PERSONA.system_prompt)
@@ -264,3 +264,27 @@ async def test_a_reloaded_facts_file_changes_the_next_turn(
     log = await final_of(bus, sid, "r-u1")
     assert transfers(log) == ["1005", "1005"]
     assert store.last_error is not None
+
+
+async def test_a_question_about_hours_is_answered_from_the_facts(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+) -> None:
+    _, provider, _ = running
+    sid = await started_session(bus)
+    await bus.publish(transcript(sid, "Vocês abrem no domingo?", "u1"))
+    log = await final_of(bus, sid, "r-u1")
+    assert said(log, "r-u1") == ["No domingo, estamos fechados."]
+    assert provider.requests == []  # decided without the model
+    assert (await history(bus, sid))[-1] == ("assistant", "No domingo, estamos fechados.")
+
+
+async def test_an_invented_price_never_reaches_the_caller(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+) -> None:
+    _, provider, _ = running
+    sid = await started_session(bus)
+    provider.push([TextDelta("O plano de mil megas custa cento e cinquenta reais."), Done()])
+    await bus.publish(transcript(sid, "Tem plano de mil megas?", "u1"))
+    log = await final_of(bus, sid, "r-u1")
+    assert said(log, "r-u1") == ["Não tenho essa informação.", OFFER]
+    assert (await history(bus, sid))[-1] == ("assistant", f"Não tenho essa informação. {OFFER}")

@@ -127,13 +127,13 @@ def test_a_piece_cut_inside_a_number_is_open(text: str, open_: bool) -> None:
 
 
 async def run(
-    *events: TextDelta | ToolCall, splitter: SentenceSplitter | None = None
+    *events: TextDelta | ToolCall, splitter: SentenceSplitter | None = None, question: str = ""
 ) -> list[ReplySentence | ReplyAction]:
     provider = FakeProvider()
     provider.push([*events, Done("end_turn")])
     request = ChatRequest(system="s", messages=(Message("user", "oi"),))
     source = reply(provider, request, apology="Desculpe.", splitter=splitter)
-    return [e async for e in checked_reply(source, FACTS)]
+    return [e async for e in checked_reply(source, FACTS, question=question)]
 
 
 def texts(events: list[ReplySentence | ReplyAction]) -> list[str]:
@@ -193,9 +193,46 @@ async def test_the_fallback_without_an_offer_gets_the_offer() -> None:
     assert texts(out) == [NO_INFO, "Posso transferir para vendas?"]
 
 
+async def test_the_fallback_cut_in_two_pieces_is_seen() -> None:
+    split = SentenceSplitter(first_words_min=3, first_words_max=3)
+    out = await run(TextDelta("Não tenho essa informação."), splitter=split)
+    assert texts(out) == ["Não tenho essa", "informação.", OFFER]
+
+
 async def test_no_offer_is_added_to_a_transfer() -> None:
     out = await run(
         TextDelta("Não tenho essa informação."), ToolCall("transfer_call", {"extension": "1001"})
     )
     assert texts(out) == [NO_INFO, "Transferindo para atendimento, um momento."]
     assert out[-1] == ReplyAction(CallAction("transfer", "1001"))
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Vocês têm plano de TV a cabo?", "Sim, temos plano de TV a cabo."),
+        ("Vocês aceitam pagamento em bitcoin?", "Sim, aceitamos pagamento em Bitcoin."),
+        ("Vocês vendem celular?", "Não vendemos celular."),
+    ],
+)
+async def test_a_yes_or_no_about_what_the_facts_never_mention_is_the_fallback(
+    question: str, answer: str
+) -> None:
+    # cut after three words, as the worker's splitter does: the sentence is held whole
+    split = SentenceSplitter(first_words_min=3, first_words_max=3)
+    out = await run(TextDelta(answer), splitter=split, question=question)
+    assert texts(out) == [NO_INFO, OFFER]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Vocês têm WhatsApp?", "Sim, o WhatsApp é (19) 99999-0000."),
+        ("Tem fidelidade?", "Não, os planos não têm fidelidade."),
+        ("Qual é o telefone fixo?", "O telefone fixo é (19) 3333-4444."),
+        ("Vocês têm plano de TV a cabo?", "Temos planos de 300 e 600 megas."),
+    ],
+)
+async def test_answers_about_what_the_facts_hold_pass(question: str, answer: str) -> None:
+    out = await run(TextDelta(answer), question=question)
+    assert " ".join(texts(out)) == answer

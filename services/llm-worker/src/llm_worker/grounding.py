@@ -7,11 +7,16 @@ wraps the events of :func:`llm_worker.reply.reply` and checks each sentence with
 
 * a sentence whose times, prices, numbers and street names are all in the facts goes on
   as it is (a piece that ends inside a number, "custa cento e", waits for the next piece
-  and is checked with it);
+  and is checked with it); a sentence that promises a transfer is left to the action
+  guard, which never speaks it as it is;
 * the first sentence that states one the facts do not back is replaced by the fallback,
   ``"Não tenho essa informação."`` and an offer to transfer to the menu's departments, and
   the rest of the reply's text is dropped (it builds on what was invented); call actions
   still pass, to :func:`llm_worker.action_guard.guard_reply`;
+* a yes/no answer ("Sim, temos ...", "Não vendemos ...") about something the caller named
+  and the facts never mention ("TV a cabo", "bitcoin", "celular") is replaced by the
+  fallback too: the facts cannot back a yes or a no about it. Such a first sentence is held
+  until it is complete, then checked against the caller's words (``question``);
 * a reply that says "Não tenho essa informação" but offers nothing, and does not transfer,
   ends with the offer to transfer (the persona asks for it; a small model forgets).
 
@@ -23,14 +28,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import AsyncGenerator
 
-from llm_worker.action_guard import guard_reply
+from llm_worker.action_guard import guard_reply, promises_transfer
 from llm_worker.claims import Grounds, ends_in_number, grounds, unsupported
 from llm_worker.facts import NO_INFO, Facts, fold
 from llm_worker.intent import offers_transfer
 from llm_worker.menu import offer
 from llm_worker.reply import ReplyAction, ReplyEvent, ReplySentence
+from llm_worker.splitter import ends_sentence
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +50,56 @@ def facts_grounds(facts: Facts) -> Grounds:
     return grounds(facts)
 
 
+# Words of a caller's question that name no topic (compared on their first 5 letters).
+_PLAIN = {
+    "voces", "voce", "queria", "quero", "gostaria", "saber", "qual", "quais", "quanto",
+    "quantos", "quando", "onde", "como", "porque", "tenho", "temos", "posso", "pode",
+    "podem", "fazer", "fazem", "sobre", "favor", "aqui", "agora", "hoje", "empresa", "loja",
+    "lojas", "seria", "preciso", "precisa", "existe", "algum", "alguma", "outro", "outra",
+    "mesmo", "ainda", "tambem", "minha", "nossa", "desse", "dessa", "deste", "desta",
+    "fica", "ficam", "custa", "custo", "preco", "valor", "isso", "esse", "essa", "este",
+    "esta", "estao", "entao", "obrigado", "obrigada", "eles", "elas", "para", "pela", "pelo",
+    "perto", "longe", "numero", "pago", "paga", "pagar", "demora", "demoram", "leva",
+}  # fmt: skip
+_STEM = 5
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:_STEM] for w in re.findall(r"[a-z]+", fold(text)) if len(w) >= 4}
+
+
+def unknown_topics(question: str, g: Grounds) -> set[str]:
+    """The caller's words (first 5 letters) that name something the facts never mention."""
+    known = {w[:_STEM] for w in g.words}
+    plain = {w[:_STEM] for w in _PLAIN}
+    return _stems(question) - known - plain
+
+
+def _yes_or_no(text: str) -> bool:
+    return re.match(r"\W*(sim|nao)\b", fold(text)) is not None
+
+
 def fallback(facts: Facts) -> tuple[str, ...]:
     """What the caller hears instead of an answer the facts do not back."""
     return (NO_INFO, offer(facts))
 
 
 async def ground_reply(
-    events: AsyncGenerator[ReplyEvent, None], facts: Facts, *, logger: Logger | None = None
+    events: AsyncGenerator[ReplyEvent, None],
+    facts: Facts,
+    *,
+    question: str = "",
+    logger: Logger | None = None,
 ) -> AsyncGenerator[ReplyEvent, None]:
-    """``events`` with every sentence backed by the facts; see the module docstring."""
+    """``events`` with every sentence backed by the facts; see the module docstring.
+    ``question``: what the caller said (for yes/no answers about unknown topics)."""
     lg = logger or log
     g = facts_grounds(facts)
+    unknown = unknown_topics(question, g) if question else set()
     index = 0
     pending = ""
     replaced = False
-    no_info = fold(NO_INFO).rstrip(".")
-    said_no_info = offered = False
+    spoken: list[str] = []  # pieces may cut a phrase: "Não tenho essa" "informação."
     actions: list[ReplyAction] = []  # reply() yields them after the text: so do we
 
     def said(text: str, *, apology: bool = False) -> ReplySentence:
@@ -67,17 +108,16 @@ async def ground_reply(
         return ReplySentence(index=index - 1, text=text, apology=apology)
 
     def check(text: str) -> list[ReplySentence]:
-        nonlocal replaced, said_no_info, offered
-        bad = unsupported(text, g)
+        nonlocal replaced
+        promise = promises_transfer(text)
+        bad = sorted({c.kind for c in unsupported(text, g)}) if not promise else []
+        if not spoken and not promise and _yes_or_no(text) and unknown & _stems(text):
+            bad.append("a yes or no about a topic")
         if not bad:
-            said_no_info = said_no_info or no_info in fold(text)
-            offered = offered or offers_transfer(text)
+            spoken.append(text)
             return [said(text)]
         replaced = True
-        lg.warning(
-            "reply replaced by the fallback: it states %s not in the facts",
-            ", ".join(sorted({c.kind for c in bad})),
-        )
+        lg.warning("reply replaced by the fallback: it states %s not in the facts", bad)
         return [said(t) for t in fallback(facts)]
 
     try:
@@ -89,7 +129,8 @@ async def ground_reply(
                 yield said(event.text, apology=True)
             elif not replaced:
                 text = f"{pending} {event.text}" if pending else event.text
-                if ends_in_number(text):
+                first_yes_no = not spoken and unknown and _yes_or_no(text)
+                if ends_in_number(text) or (first_yes_no and not ends_sentence(text)):
                     pending = text
                     continue
                 pending = ""
@@ -99,7 +140,9 @@ async def ground_reply(
             for sentence in check(pending):
                 yield sentence
         transfers = any(a.action.action == "transfer" for a in actions)
-        if said_no_info and not offered and not transfers and not replaced:
+        whole = " ".join(spoken)
+        no_info = fold(NO_INFO).rstrip(".") in fold(whole)
+        if no_info and not offers_transfer(whole) and not transfers and not replaced:
             yield said(offer(facts))
         for action in actions:
             yield action
@@ -108,8 +151,14 @@ async def ground_reply(
 
 
 def checked_reply(
-    events: AsyncGenerator[ReplyEvent, None], facts: Facts, *, logger: Logger | None = None
+    events: AsyncGenerator[ReplyEvent, None],
+    facts: Facts,
+    *,
+    question: str = "",
+    logger: Logger | None = None,
 ) -> AsyncGenerator[ReplyEvent, None]:
-    """A model's reply as the caller may hear it: grounded in the facts, then with its
-    transfers limited to the menu and no promise of a transfer that does not happen."""
-    return guard_reply(ground_reply(events, facts, logger=logger), facts, logger=logger)
+    """A model's reply to ``question`` as the caller may hear it: grounded in the facts,
+    then with its transfers limited to the menu and no promise of a transfer that does
+    not happen."""
+    grounded = ground_reply(events, facts, question=question, logger=logger)
+    return guard_reply(grounded, facts, logger=logger)

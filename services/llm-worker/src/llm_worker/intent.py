@@ -52,6 +52,9 @@ _ASK = (
     "chama",
     "chamar",
     "chame",
+    "coloca",
+    "colocar",
+    "coloque",
     "direcion*",
     "redirecion*",
 )
@@ -166,12 +169,20 @@ def _has(words: list[str], pattern: tuple[str, ...]) -> int:
     return -1
 
 
+def _singular(word: str) -> str:
+    """``vendas`` -> ``venda``: the caller (or the STT) may say either."""
+    return word[:-1] if len(word) > 4 and word.endswith("s") else word
+
+
 def _mentions(words: list[str], entry: MenuEntry) -> int:
-    """Index of the first word that names ``entry`` (name, keyword or extension), or -1."""
+    """Index of the first word that names ``entry`` (name, keyword or extension), or -1;
+    singular and plural alike ("venda" names "vendas")."""
+    said = [_singular(w) for w in words]
     found = [
         i
         for phrase in (entry.department, *entry.keywords, entry.extension)
-        if (i := _has(words, tuple(_words(phrase)))) >= 0 and _words(phrase)
+        if (i := _has(said, tuple(_singular(w) for w in _words(phrase)))) >= 0
+        and _words(phrase)
     ]
     return min(found, default=-1)
 

@@ -21,10 +21,11 @@ the first clause (``llm_first_token_ms``, ``llm_first_clause_ms``).
 
 Facts (``facts_store``): the system prompt is the persona's plus the operator's facts; a
 caller's plain request to be put through or to end the call is decided before the model
-(``intent``); a model's reply that states a time, price or number the facts do not hold is
-replaced by "Não tenho essa informação" and an offer to transfer (``grounding``), and the
-model's own transfers are limited to the menu, with no spoken promise of a transfer that does
-not happen (``action_guard``).
+(``intent``), and so is a plain question about opening hours, answered from the facts'
+hours (``hours``); a model's reply that states a time, price or number the facts do not
+hold is replaced by "Não tenho essa informação" and an offer to transfer (``grounding``),
+and the model's own transfers are limited to the menu, with no spoken promise of a
+transfer that does not happen (``action_guard``).
 
 The conversation history lives in Redis (``asp:history:{session}``), so any replica can
 take the next turn.
@@ -60,6 +61,7 @@ from .events import ChatRequest
 from .facts_store import FactsStore
 from .grounding import checked_reply
 from .history import History
+from .hours import hours_answer
 from .intent import HangUp, Transfer, detect_intent
 from .menu import Plan, menu_phrases, plan_for_digit, transfer_plan
 from .persona import Persona
@@ -219,6 +221,11 @@ class LLMWorker(StreamWorker):
             assert isinstance(intent, Transfer | HangUp)
             await self._perform(sid, response_id, plan, history)
             return
+        hours = hours_answer(msg.text, facts)
+        if hours is not None:
+            lg.info("hours question: answered from the facts without the model")
+            await self._perform(sid, response_id, Plan(hours), history)
+            return
         await self.bus.publish(ResponseStart(session_id=sid, response_id=response_id), stages=())
         request = ChatRequest(
             system=self.facts.system_prompt(self.persona.system_prompt),
@@ -246,6 +253,7 @@ class LLMWorker(StreamWorker):
                 gate=gate,
             ),
             facts,
+            question=msg.text,
             logger=lg,
         )
         await self.bus.begin_turn(sid, response_id, self.live_turn_ttl_s)
