@@ -60,9 +60,8 @@ from llm_worker.events import ChatRequest, Message
 from llm_worker.facts import NO_INFO, Facts, render_facts, system_prompt
 from llm_worker.facts_store import load_facts
 from llm_worker.grounding import checked_reply
-from llm_worker.hours import hours_answer
-from llm_worker.intent import HangUp, Transfer, detect_intent
-from llm_worker.menu import offer, transfer_plan
+from llm_worker.intent import plan_without_model
+from llm_worker.menu import offer
 from llm_worker.persona import Persona, load_persona
 from llm_worker.providers import create_provider
 from llm_worker.providers.base import LLMProvider
@@ -155,31 +154,16 @@ class Agent:
 
     async def turn(self, text: str) -> dict[str, Any]:
         started = time.perf_counter()
-        intent = detect_intent(text, self.facts)
-        if isinstance(intent, Transfer):
-            plan = transfer_plan(intent.entry)
+        plan = plan_without_model(text, self.facts, goodbye=self.persona.goodbye)
+        if plan is not None:
+            action = plan.action
             return {
-                "path": "intent",
+                "path": "facts" if action is None else "intent",
                 "reply": " ".join(plan.sentences),
                 "sentences": list(plan.sentences),
-                "action": f"transfer:{intent.entry.extension}",
-                "llm_first_sentence_s": round(time.perf_counter() - started, 4),
-            }
-        if isinstance(intent, HangUp):
-            return {
-                "path": "intent",
-                "reply": self.persona.goodbye,
-                "sentences": [self.persona.goodbye],
-                "action": "hangup",
-                "llm_first_sentence_s": round(time.perf_counter() - started, 4),
-            }
-        hours = hours_answer(text, self.facts)
-        if hours is not None:
-            return {
-                "path": "facts",
-                "reply": " ".join(hours),
-                "sentences": list(hours),
-                "action": None,
+                "action": None
+                if action is None
+                else (f"transfer:{action.target}" if action.action == "transfer" else "hangup"),
                 "llm_first_sentence_s": round(time.perf_counter() - started, 4),
             }
         s = self.settings

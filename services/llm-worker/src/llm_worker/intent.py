@@ -12,6 +12,10 @@ deterministically, from the caller's words and the facts file's menu:
 
 Anything else (questions, negations, two departments at once) is left to the model, whose
 own tool calls are then checked by :mod:`llm_worker.action_guard`.
+
+:func:`plan_without_model` is the whole step before the model, for the worker and the
+evaluation bench: the intent, else a question about opening hours (:mod:`llm_worker.hours`),
+as a :class:`~llm_worker.menu.Plan` to speak and perform; None leaves the turn to the model.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import re
 from dataclasses import dataclass
 
 from llm_worker.facts import Facts, MenuEntry, fold
+from llm_worker.hours import hours_answer
+from llm_worker.menu import Plan, transfer_plan
+from llm_worker.tools import CallAction
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +188,7 @@ def _mentions(words: list[str], entry: MenuEntry) -> int:
     found = [
         i
         for phrase in (entry.department, *entry.keywords, entry.extension)
-        if (i := _has(said, tuple(_singular(w) for w in _words(phrase)))) >= 0
-        and _words(phrase)
+        if (i := _has(said, tuple(_singular(w) for w in _words(phrase)))) >= 0 and _words(phrase)
     ]
     return min(found, default=-1)
 
@@ -232,3 +238,16 @@ def _offered(reply: str, facts: Facts) -> MenuEntry | None:
     words = _words(reply)
     named = [e for e in facts.menu if _mentions(words, e) >= 0]
     return named[0] if len(named) == 1 else None
+
+
+def plan_without_model(
+    text: str, facts: Facts, *, goodbye: str, last_reply: str = ""
+) -> Plan | None:
+    """What to say and do for ``text`` without the model (see the module docstring)."""
+    intent = detect_intent(text, facts, last_reply=last_reply)
+    if isinstance(intent, Transfer):
+        return transfer_plan(intent.entry)
+    if isinstance(intent, HangUp):
+        return Plan((goodbye,), CallAction(action="hangup"))
+    hours = hours_answer(text, facts)
+    return None if hours is None else Plan(hours)

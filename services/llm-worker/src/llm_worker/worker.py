@@ -61,15 +61,13 @@ from .events import ChatRequest
 from .facts_store import FactsStore
 from .grounding import checked_reply
 from .history import History
-from .hours import hours_answer
-from .intent import HangUp, Transfer, detect_intent
-from .menu import Plan, menu_phrases, plan_for_digit, transfer_plan
+from .intent import plan_without_model
+from .menu import Plan, menu_phrases, plan_for_digit
 from .persona import Persona
 from .priority import hold_for_first_clause
 from .providers.base import Gate, LLMProvider
 from .reply import ReplyAction, ReplySentence, ReplyTimings, reply
 from .splitter import SentenceSplitter
-from .tools import CallAction as ToolAction
 
 log = logging.getLogger(__name__)
 
@@ -207,24 +205,17 @@ class LLMWorker(StreamWorker):
         history = await self._history(sid)
         facts = self.facts.current()
         last = history.messages[-1] if history.messages else None
-        intent = detect_intent(
-            msg.text, facts, last_reply=last.content if last and last.role == "assistant" else ""
+        plan = plan_without_model(
+            msg.text,
+            facts,
+            goodbye=self.persona.goodbye,
+            last_reply=last.content if last and last.role == "assistant" else "",
         )
         history.add_user(msg.text)
-        if intent is not None:
-            lg.info("intent %s: answered without the model", type(intent).__name__)
-            plan = (
-                transfer_plan(intent.entry)
-                if isinstance(intent, Transfer)
-                else Plan((self.persona.goodbye,), ToolAction(action="hangup"))
-            )
-            assert isinstance(intent, Transfer | HangUp)
+        if plan is not None:
+            what = plan.action.action if plan.action else "hours"
+            lg.info("answered without the model (%s)", what)
             await self._perform(sid, response_id, plan, history)
-            return
-        hours = hours_answer(msg.text, facts)
-        if hours is not None:
-            lg.info("hours question: answered from the facts without the model")
-            await self._perform(sid, response_id, Plan(hours), history)
             return
         await self.bus.publish(ResponseStart(session_id=sid, response_id=response_id), stages=())
         request = ChatRequest(
