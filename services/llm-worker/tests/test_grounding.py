@@ -213,6 +213,10 @@ async def test_no_offer_is_added_to_a_transfer() -> None:
         ("Vocês têm plano de TV a cabo?", "Sim, temos plano de TV a cabo."),
         ("Vocês aceitam pagamento em bitcoin?", "Sim, aceitamos pagamento em Bitcoin."),
         ("Vocês vendem celular?", "Não vendemos celular."),
+        (
+            "Vocês fazem portabilidade do meu celular?",
+            "Claro, posso ajudar com a portabilidade do seu celular.",
+        ),
     ],
 )
 async def test_a_yes_or_no_about_what_the_facts_never_mention_is_the_fallback(

@@ -330,6 +330,30 @@ def _time(toks: list[_Tok], i: int) -> tuple[Claim, int]:
     return Claim("time", str(minutes), spoken, ambiguous), k
 
 
+# Words of a caller's question that name no topic (compared on their first 5 letters).
+PLAIN_WORDS = {
+    "voces", "voce", "queria", "quero", "gostaria", "saber", "qual", "quais", "quanto",
+    "quantos", "quando", "onde", "como", "porque", "tenho", "temos", "posso", "pode",
+    "podem", "fazer", "fazem", "sobre", "favor", "aqui", "agora", "hoje", "empresa", "loja",
+    "lojas", "seria", "preciso", "precisa", "existe", "algum", "alguma", "outro", "outra",
+    "mesmo", "ainda", "tambem", "minha", "nossa", "desse", "dessa", "deste", "desta",
+    "fica", "ficam", "custa", "custo", "preco", "valor", "isso", "esse", "essa", "este",
+    "esta", "estao", "entao", "obrigado", "obrigada", "eles", "elas", "para", "pela", "pelo",
+    "perto", "longe", "numero", "pago", "paga", "pagar", "demora", "demoram", "leva",
+    "tempo", "dias", "feita", "feito", "depois", "antes", "tres", "hora", "horas", "semana",
+    "meses", "anos", "sempre", "muito", "pouco", "mais", "menos",
+}  # fmt: skip
+STEM = 5
+
+
+def stems(text: str) -> set[str]:
+    """The first 5 letters of each word of 4+ letters (folded): a crude stem for topics."""
+    return {w[:STEM] for w in re.findall(r"[a-z]+", fold(text)) if len(w) >= 4}
+
+
+PLAIN_STEMS = frozenset(w[:STEM] for w in PLAIN_WORDS)
+
+
 def grounds(facts: Facts) -> Grounds:
     """Every time, price, number and word of the facts, read as :func:`claims` reads."""
     text = render_facts(facts)

@@ -13,10 +13,11 @@ wraps the events of :func:`llm_worker.reply.reply` and checks each sentence with
   ``"Não tenho essa informação."`` and an offer to transfer to the menu's departments, and
   the rest of the reply's text is dropped (it builds on what was invented); call actions
   still pass, to :func:`llm_worker.action_guard.guard_reply`;
-* a yes/no answer ("Sim, temos ...", "Não vendemos ...") about something the caller named
-  and the facts never mention ("TV a cabo", "bitcoin", "celular") is replaced by the
-  fallback too: the facts cannot back a yes or a no about it. Such a first sentence is held
-  until it is complete, then checked against the caller's words (``question``);
+* a yes/no answer ("Sim, temos ...", "Não vendemos ...", "Claro, posso ...") about something
+  the caller named and the facts never mention ("TV a cabo", "bitcoin", "celular") is
+  replaced by the fallback too: the facts cannot back a yes or a no about it. Such a first
+  sentence is held until it is complete, then checked against the caller's words
+  (``question``);
 * a reply that says "Não tenho essa informação" but offers nothing, and does not transfer,
   ends with the offer to transfer (the persona asks for it; a small model forgets).
 
@@ -32,7 +33,15 @@ import re
 from collections.abc import AsyncGenerator
 
 from llm_worker.action_guard import guard_reply, promises_transfer
-from llm_worker.claims import Grounds, ends_in_number, grounds, unsupported
+from llm_worker.claims import (
+    PLAIN_STEMS,
+    STEM,
+    Grounds,
+    ends_in_number,
+    grounds,
+    stems,
+    unsupported,
+)
 from llm_worker.facts import NO_INFO, Facts, fold
 from llm_worker.intent import offers_transfer
 from llm_worker.menu import offer
@@ -50,33 +59,14 @@ def facts_grounds(facts: Facts) -> Grounds:
     return grounds(facts)
 
 
-# Words of a caller's question that name no topic (compared on their first 5 letters).
-_PLAIN = {
-    "voces", "voce", "queria", "quero", "gostaria", "saber", "qual", "quais", "quanto",
-    "quantos", "quando", "onde", "como", "porque", "tenho", "temos", "posso", "pode",
-    "podem", "fazer", "fazem", "sobre", "favor", "aqui", "agora", "hoje", "empresa", "loja",
-    "lojas", "seria", "preciso", "precisa", "existe", "algum", "alguma", "outro", "outra",
-    "mesmo", "ainda", "tambem", "minha", "nossa", "desse", "dessa", "deste", "desta",
-    "fica", "ficam", "custa", "custo", "preco", "valor", "isso", "esse", "essa", "este",
-    "esta", "estao", "entao", "obrigado", "obrigada", "eles", "elas", "para", "pela", "pelo",
-    "perto", "longe", "numero", "pago", "paga", "pagar", "demora", "demoram", "leva",
-}  # fmt: skip
-_STEM = 5
-
-
-def _stems(text: str) -> set[str]:
-    return {w[:_STEM] for w in re.findall(r"[a-z]+", fold(text)) if len(w) >= 4}
-
-
 def unknown_topics(question: str, g: Grounds) -> set[str]:
     """The caller's words (first 5 letters) that name something the facts never mention."""
-    known = {w[:_STEM] for w in g.words}
-    plain = {w[:_STEM] for w in _PLAIN}
-    return _stems(question) - known - plain
+    known = {w[:STEM] for w in g.words}
+    return stems(question) - known - PLAIN_STEMS
 
 
 def _yes_or_no(text: str) -> bool:
-    return re.match(r"\W*(sim|nao)\b", fold(text)) is not None
+    return re.match(r"\W*(sim|nao|claro|com certeza)\b", fold(text)) is not None
 
 
 def fallback(facts: Facts) -> tuple[str, ...]:
@@ -111,7 +101,7 @@ async def ground_reply(
         nonlocal replaced
         promise = promises_transfer(text)
         bad = sorted({c.kind for c in unsupported(text, g)}) if not promise else []
-        if not spoken and not promise and _yes_or_no(text) and unknown & _stems(text):
+        if not spoken and not promise and _yes_or_no(text) and unknown & stems(text):
             bad.append("a yes or no about a topic")
         if not bad:
             spoken.append(text)

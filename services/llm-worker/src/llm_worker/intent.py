@@ -15,7 +15,8 @@ own tool calls are then checked by :mod:`llm_worker.action_guard`.
 
 :func:`plan_without_model` is the whole step before the model, for the worker and the
 evaluation bench: the intent, else a question about opening hours (:mod:`llm_worker.hours`),
-as a :class:`~llm_worker.menu.Plan` to speak and perform; None leaves the turn to the model.
+else an FAQ entry or a contact detail (:mod:`llm_worker.faq`), as a
+:class:`~llm_worker.menu.Plan` to speak and perform; None leaves the turn to the model.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import re
 from dataclasses import dataclass
 
 from llm_worker.facts import Facts, MenuEntry, fold
+from llm_worker.faq import faq_answer
 from llm_worker.hours import hours_answer
 from llm_worker.menu import Plan, transfer_plan
 from llm_worker.tools import CallAction
@@ -249,5 +251,5 @@ def plan_without_model(
         return transfer_plan(intent.entry)
     if isinstance(intent, HangUp):
         return Plan((goodbye,), CallAction(action="hangup"))
-    hours = hours_answer(text, facts)
-    return None if hours is None else Plan(hours)
+    answer = hours_answer(text, facts) or faq_answer(text, facts)
+    return None if answer is None else Plan(answer)
