@@ -76,7 +76,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "bench" / "agent_eval_set.toml"
 DEFAULT_FACTS = ROOT / "compose" / "agent" / "fatos.toml"
 LINE_S = 0.3  # of quiet line before and after the question
-PATHS = {"intent": " *(passo de intenção)*", "facts": " *(horário, dos fatos)*"}
+PATHS = {"intent": " *(passo de intenção)*", "facts": " *(dos fatos, sem o modelo)*"}
 
 
 def log(text: str) -> None:
