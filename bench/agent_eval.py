@@ -26,6 +26,7 @@ Each reply is scored against the facts file by ``agent_eval_score`` (see there).
     .venv/bin/python bench/agent_eval.py                      # local model (offline default)
     .venv/bin/python bench/agent_eval.py --provider fake-claude   # Claude-shaped fake server
     .venv/bin/python bench/agent_eval.py --only horario,endereco  # some cases
+    .venv/bin/python bench/agent_eval.py --only fora-tv --redo   # answer one again
     .venv/bin/python bench/agent_eval.py --limit 10           # the first ten not yet done
     .venv/bin/python bench/agent_eval.py --rescore            # score the saved rows again
     .venv/bin/python bench/agent_eval.py --markdown out.md    # also the per-question table
@@ -309,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.fresh and out.exists():
         out.unlink()
     keys = {c.id: input_key(c, facts_text, model) for c in cases}
-    todo = [c for c in cases if rows.get(c.id, {}).get("key") != keys[c.id]]
+    todo = [c for c in cases if args.redo or rows.get(c.id, {}).get("key") != keys[c.id]]
     if args.limit:
         todo = todo[: args.limit]
     if args.rescore:
@@ -468,6 +469,9 @@ def main() -> int:
     ap.add_argument("--only", default="", help="comma-separated case ids")
     ap.add_argument("--limit", type=int, default=0, help="answer at most N cases this run")
     ap.add_argument("--fresh", action="store_true", help="forget the saved answers")
+    ap.add_argument(
+        "--redo", action="store_true", help="answer the selected cases again (e.g. with --only)"
+    )
     ap.add_argument("--rescore", action="store_true", help="only score the saved answers")
     ap.add_argument("--out", default="", help="the answers file (JSON lines)")
     ap.add_argument("--markdown", default="", help="write the per-question table here")

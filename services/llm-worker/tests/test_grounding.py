@@ -240,3 +240,19 @@ async def test_a_yes_or_no_about_what_the_facts_never_mention_is_the_fallback(
 async def test_answers_about_what_the_facts_hold_pass(question: str, answer: str) -> None:
     out = await run(TextDelta(answer), question=question)
     assert " ".join(texts(out)) == answer
+
+
+async def test_a_yes_whose_topic_comes_in_the_second_sentence_is_the_fallback() -> None:
+    out = await run(
+        TextDelta("Claro, posso fazer isso. Por favor, me passe o número do seu celular."),
+        question="Vocês fazem portabilidade do número do meu celular?",
+    )
+    assert texts(out) == [NO_INFO, OFFER]
+
+
+async def test_a_yes_about_what_the_facts_hold_is_spoken_after_the_reply_ends() -> None:
+    out = await run(
+        TextDelta("Sim, temos WhatsApp. O número é (19) 99999-0000."),
+        question="Vocês têm WhatsApp e fazem portabilidade?",
+    )
+    assert texts(out) == ["Sim, temos WhatsApp.", "O número é (19) 99999-0000."]

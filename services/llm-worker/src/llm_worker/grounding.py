@@ -15,9 +15,10 @@ wraps the events of :func:`llm_worker.reply.reply` and checks each sentence with
   still pass, to :func:`llm_worker.action_guard.guard_reply`;
 * a yes/no answer ("Sim, temos ...", "Não vendemos ...", "Claro, posso ...") about something
   the caller named and the facts never mention ("TV a cabo", "bitcoin", "celular") is
-  replaced by the fallback too: the facts cannot back a yes or a no about it. Such a first
-  sentence is held until it is complete, then checked against the caller's words
-  (``question``);
+  replaced by the fallback too: the facts cannot back a yes or a no about it. When the
+  caller named such a topic and the reply starts with a yes or a no, the whole reply is
+  held and checked against the caller's words (``question``) once it ends ("Claro, posso
+  fazer isso. Me passe o número do seu celular." names it in its second sentence);
 * a reply that says "Não tenho essa informação" but offers nothing, and does not transfer,
   ends with the offer to transfer (the persona asks for it; a small model forgets).
 
@@ -46,7 +47,6 @@ from llm_worker.facts import NO_INFO, Facts, fold
 from llm_worker.intent import offers_transfer
 from llm_worker.menu import offer
 from llm_worker.reply import ReplyAction, ReplyEvent, ReplySentence
-from llm_worker.splitter import ends_sentence
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ async def ground_reply(
     pending = ""
     replaced = False
     spoken: list[str] = []  # pieces may cut a phrase: "Não tenho essa" "informação."
+    holding: list[str] = []  # a yes/no reply when the caller named an unknown topic
     actions: list[ReplyAction] = []  # reply() yields them after the text: so do we
 
     def said(text: str, *, apology: bool = False) -> ReplySentence:
@@ -101,14 +102,24 @@ async def ground_reply(
         nonlocal replaced
         promise = promises_transfer(text)
         bad = sorted({c.kind for c in unsupported(text, g)}) if not promise else []
-        if not spoken and not promise and _yes_or_no(text) and unknown & stems(text):
-            bad.append("a yes or no about a topic")
         if not bad:
             spoken.append(text)
             return [said(text)]
         replaced = True
         lg.warning("reply replaced by the fallback: it states %s not in the facts", bad)
         return [said(t) for t in fallback(facts)]
+
+    def feed(piece: str) -> list[ReplySentence]:
+        """One piece of text: held while it ends inside a number, else checked."""
+        nonlocal pending
+        if replaced:
+            return []
+        text = f"{pending} {piece}" if pending else piece
+        if ends_in_number(text):
+            pending = text
+            return []
+        pending = ""
+        return check(text)
 
     try:
         async for event in events:
@@ -117,19 +128,24 @@ async def ground_reply(
             elif event.apology:
                 pending = ""
                 yield said(event.text, apology=True)
-            elif not replaced:
-                text = f"{pending} {event.text}" if pending else event.text
-                first_yes_no = not spoken and unknown and _yes_or_no(text)
-                if ends_in_number(text) or (first_yes_no and not ends_sentence(text)):
-                    pending = text
-                    continue
-                pending = ""
-                for sentence in check(text):
+            elif holding or (not spoken and not pending and unknown and _yes_or_no(event.text)):
+                holding.append(event.text)  # a yes or no: judged once the reply is whole
+            else:
+                for sentence in feed(event.text):
                     yield sentence
+        transfers = any(a.action.action == "transfer" for a in actions)
+        about = " ".join(p for p in holding if not promises_transfer(p))  # promises: the guard's
+        if holding and not transfers and unknown & stems(about):
+            replaced = True
+            lg.warning("reply replaced by the fallback: a yes or no about a topic not in the facts")
+            for text in fallback(facts):
+                yield said(text)
+        for piece in holding:
+            for sentence in feed(piece):
+                yield sentence
         if pending and not replaced:
             for sentence in check(pending):
                 yield sentence
-        transfers = any(a.action.action == "transfer" for a in actions)
         whole = " ".join(spoken)
         no_info = fold(NO_INFO).rstrip(".") in fold(whole)
         if no_info and not offers_transfer(whole) and not transfers and not replaced:
