@@ -173,7 +173,7 @@ def test_rendering_is_deterministic_and_holds_every_fact() -> None:
         "25/12/2026 (Natal), fechado",
         "suporte (ramal 1002, tecla 1)",
         "Plano 300 megas: R$ 99,90 por mês",
-        "Tem fidelidade? Não, os planos",
+        'Pergunta: "Tem fidelidade?" Resposta: "Não, os planos',
         "Não tenho essa informação.",
     ):
         assert fact in a, fact

@@ -164,8 +164,8 @@ async def test_the_model_gets_the_facts_and_the_menu(
 ) -> None:
     _, provider, _ = running
     sid = await started_session(bus)
-    provider.push([TextDelta("Atendemos de segunda a sexta, das oito às seis."), Done()])
-    await bus.publish(transcript(sid, "Qual é o horário de vocês?", "u1"))
+    provider.push([TextDelta("Ficamos na Rua das Flores, 123, no Centro."), Done()])
+    await bus.publish(transcript(sid, "Onde vocês ficam?", "u1"))
     await final_of(bus, sid, "r-u1")
     (request,) = provider.requests
     assert request.system.startswith(PERSONA.system_prompt)
@@ -293,19 +293,43 @@ async def test_the_prompt_carries_the_date_of_the_calls_start(
     opens = 'Se perguntarem se abrimos hoje: "Sim, hoje abrimos das 8h às 18h."'
     monday = f"Hoje é segunda-feira, 7 de dezembro de 2026. {opens}"
     sid = await started_session(bus)
-    await bus.publish(transcript(sid, "Vocês abrem hoje?", "u1"))
+    await bus.publish(transcript(sid, "Quais planos vocês têm?", "u1"))
     await final_of(bus, sid, "r-u1")
     calendar.day = dt.date(2026, 12, 8)  # midnight passes during the call
-    await bus.publish(transcript(sid, "E até que horas?", "u2"))
+    await bus.publish(transcript(sid, "E qual é o endereço?", "u2"))
     await final_of(bus, sid, "r-u2")
     first, second = provider.requests
     assert first.system.endswith(f"\n\n{monday}")
     assert second.system == first.system
     later = await started_session(bus)
-    await bus.publish(transcript(later, "Vocês abrem hoje?", "u3"))
+    await bus.publish(transcript(later, "Quais planos vocês têm?", "u3"))
     await final_of(bus, later, "r-u3")
     tuesday = provider.requests[-1].system
     assert tuesday.endswith(f"\n\nHoje é terça-feira, 8 de dezembro de 2026. {opens}")
     # only the date line differs: the persona and the facts stay a shared prefix
     assert tuesday.rsplit("\n\n", 1)[0] == first.system.rsplit("\n\n", 1)[0]
     assert first.system.rsplit("\n\n", 1)[0].startswith(PERSONA.system_prompt)
+
+
+async def test_a_question_about_hours_is_answered_from_the_facts(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+) -> None:
+    _, provider, _ = running
+    sid = await started_session(bus)
+    await bus.publish(transcript(sid, "Vocês abrem no domingo?", "u1"))
+    log = await final_of(bus, sid, "r-u1")
+    assert said(log, "r-u1") == ["No domingo, estamos fechados."]
+    assert provider.requests == []  # decided without the model
+    assert (await history(bus, sid))[-1] == ("assistant", "No domingo, estamos fechados.")
+
+
+async def test_an_invented_price_never_reaches_the_caller(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+) -> None:
+    _, provider, _ = running
+    sid = await started_session(bus)
+    provider.push([TextDelta("O plano de mil megas custa cento e cinquenta reais."), Done()])
+    await bus.publish(transcript(sid, "Tem plano de mil megas?", "u1"))
+    log = await final_of(bus, sid, "r-u1")
+    assert said(log, "r-u1") == ["Não tenho essa informação.", OFFER]
+    assert (await history(bus, sid))[-1] == ("assistant", f"Não tenho essa informação. {OFFER}")

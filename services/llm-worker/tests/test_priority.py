@@ -8,24 +8,28 @@ import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 from asp import ResponseText, Transcript
+from llm_worker.facts_store import FactsStore
 from llm_worker.persona import load_persona
 from llm_worker.testing import FakeEngineProvider, FakeProvider
 from llm_worker.worker import LLMWorker
 from pipeline import Bus
 
 PERSONA = load_persona()
+EXAMPLE = Path(__file__).resolve().parents[3] / "compose" / "agent" / "fatos.toml"
 TOKENS = ["Nosso", " horário", " começa", " às", " oito", " da", " manhã", ".",
           " Aos", " sábados", " não", " abrimos", "."]  # fmt: skip
 TOKEN_S = 0.03
 
 
 def make_worker(bus: Bus, provider: object, **kw: float) -> LLMWorker:
+    # The example facts: the replies below state its hours (the grounding guard checks them).
     return LLMWorker(
         bus, "llm-t", provider, PERSONA,  # type: ignore[arg-type]
-        first_words_min=3, first_words_max=6, max_sentences=3, **kw,
+        first_words_min=3, first_words_max=6, max_sentences=3, facts=FactsStore(EXAMPLE), **kw,
     )  # fmt: skip
 
 
@@ -46,7 +50,8 @@ async def texts(bus: Bus, sid: str) -> list[ResponseText]:
     return [m for m in await bus.session_log(sid) if isinstance(m, ResponseText)]
 
 
-async def ask(bus: Bus, sid: str, text: str = "Qual o horário?") -> None:
+# Not a plain question about hours (those are answered without the model: llm_worker.hours).
+async def ask(bus: Bus, sid: str, text: str = "Quando começa o atendimento?") -> None:
     await bus.publish(
         Transcript(session_id=sid, utterance_id="u-1", text=text, language="pt", confidence=1.0)
     )

@@ -99,8 +99,8 @@ async def test_each_reply_appends_its_timing(
         REGISTRY.get_sample_value("asp_turn_step_seconds_count", {"step": "llm_first_clause"})
         or 0.0
     )
-    provider.push([TextDelta("Claro. "), TextDelta("Atendemos das 8h às 18h."), Done("end_turn")])
-    await bus.publish(transcript(sid, "Qual o horário?", "u4"))
+    provider.push([TextDelta("Claro. "), TextDelta("Pode pagar no boleto."), Done("end_turn")])
+    await bus.publish(transcript(sid, "Como eu pago a conta?", "u4"))
     log = await log_until(bus, sid, TurnTiming)
     (timing,) = [m for m in log if isinstance(m, TurnTiming)]
     assert (timing.stage, timing.utterance_id, timing.response_id) == ("llm", "u4", "r-u4")
@@ -108,7 +108,7 @@ async def test_each_reply_appends_its_timing(
     assert timing.llm_first_clause_ms is not None
     assert 20 <= timing.llm_first_token_ms <= timing.llm_first_clause_ms  # 20 ms per event
     texts = [m.text for m in log if isinstance(m, ResponseText) and m.response_id == "r-u4"]
-    assert texts == ["Claro.", "Atendemos das 8h às 18h.", ""]
+    assert texts == ["Claro.", "Pode pagar no boleto.", ""]
     after = REGISTRY.get_sample_value("asp_turn_step_seconds_count", {"step": "llm_first_clause"})
     assert after == before + 1
 

@@ -40,14 +40,15 @@ from tts_worker.router import TTSRouter
 from tts_worker.testing import FakeTTS
 from tts_worker.worker import TTSWorker
 
-ANSWER = "Atendemos de segunda a sexta, das 8h às 18h. Posso ajudar em algo mais?"
+# Not about opening hours (answered without the model), no time or price the lab facts lack.
+ANSWER = "Você pode pagar no boleto ou no cartão. Posso ajudar em algo mais?"
 
 
 def make_workers(bus: Bus, n: int, prefix: str = "") -> list[StreamWorker]:
     persona = load_persona()
     workers: list[StreamWorker] = []
     for i in range(n):
-        workers.append(STTWorker(bus, f"{prefix}stt-{i}", FakeSTT(default="Qual o horário?")))
+        workers.append(STTWorker(bus, f"{prefix}stt-{i}", FakeSTT(default="Como eu pago a conta?")))
         workers.append(
             LLMWorker(bus, f"{prefix}llm-{i}", FakeProvider(default_text=ANSWER), persona)
         )
@@ -131,7 +132,7 @@ async def test_a_turn_comes_back_as_ordered_audio_once(bus: Bus) -> None:
     check_response_audio(log, "greeting")
     check_response_audio(log, "r-u-1")
     (transcript,) = [m for m in log if isinstance(m, Transcript)]
-    assert transcript.text == "Qual o horário?"
+    assert transcript.text == "Como eu pago a conta?"
     texts = [m for m in log if isinstance(m, ResponseText) and m.response_id == "r-u-1"]
     assert [t.seq for t in texts] == list(range(len(texts)))
     assert " ".join(t.text for t in texts if t.text) == ANSWER
@@ -145,7 +146,7 @@ async def test_a_turn_comes_back_as_ordered_audio_once(bus: Bus) -> None:
     )
     assert (await bus.state(sid))["sample_rate"] == "8000"
     history = await bus.redis.get(layout.history_key(sid))
-    assert "Qual o horário?" in history.decode()
+    assert "Como eu pago a conta?" in history.decode()
 
 
 async def test_three_replicas_of_each_worker_share_the_work(bus: Bus) -> None:

@@ -434,15 +434,18 @@ def render_facts(facts: Facts) -> str:
             about = f" ({s.description})" if s.description else ""
             lines.append(f"- {s.name}{price}{about}")
     if facts.faq:
-        lines.append("Perguntas frequentes:")
+        lines.append("Perguntas frequentes (para uma pergunta parecida, diga a resposta):")
         for f in facts.faq:
-            lines.append(f"- {f.question} {f.answer}")
+            lines.append(f'- Pergunta: "{f.question}" Resposta: "{f.answer}"')
     lines += [
         "REGRAS DOS FATOS:",
         "- Responda só com estes fatos. Nunca invente horários, endereços, preços, prazos, "
         "nomes ou ramais.",
+        "- Quando perguntarem um dado (telefone, WhatsApp, site, endereço, preço), diga o "
+        "dado como está nos fatos.",
         f'- Se a resposta não estiver nos fatos, diga "{NO_INFO}" e ofereça transferir '
-        "para um setor da lista.",
+        "para um setor da lista. Não responda sim nem não sobre produtos, serviços, formas "
+        "de pagamento, pessoas ou documentos que não estão nos fatos.",
         "- Só transfira para os ramais da lista de setores; para transferir, use a "
         "ferramenta transfer_call. Sem a ferramenta, não diga que está transferindo.",
     ]

@@ -12,6 +12,11 @@ deterministically, from the caller's words and the facts file's menu:
 
 Anything else (questions, negations, two departments at once) is left to the model, whose
 own tool calls are then checked by :mod:`llm_worker.action_guard`.
+
+:func:`plan_without_model` is the whole step before the model, for the worker and the
+evaluation bench: the intent, else a question about opening hours (:mod:`llm_worker.hours`),
+else an FAQ entry or a contact detail (:mod:`llm_worker.faq`), as a
+:class:`~llm_worker.menu.Plan` to speak and perform; None leaves the turn to the model.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ import re
 from dataclasses import dataclass
 
 from llm_worker.facts import Facts, MenuEntry, fold
+from llm_worker.faq import faq_answer
+from llm_worker.hours import hours_answer
+from llm_worker.menu import Plan, transfer_plan
+from llm_worker.tools import CallAction
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,9 @@ _ASK = (
     "chama",
     "chamar",
     "chame",
+    "coloca",
+    "colocar",
+    "coloque",
     "direcion*",
     "redirecion*",
 )
@@ -166,12 +178,19 @@ def _has(words: list[str], pattern: tuple[str, ...]) -> int:
     return -1
 
 
+def _singular(word: str) -> str:
+    """``vendas`` -> ``venda``: the caller (or the STT) may say either."""
+    return word[:-1] if len(word) > 4 and word.endswith("s") else word
+
+
 def _mentions(words: list[str], entry: MenuEntry) -> int:
-    """Index of the first word that names ``entry`` (name, keyword or extension), or -1."""
+    """Index of the first word that names ``entry`` (name, keyword or extension), or -1;
+    singular and plural alike ("venda" names "vendas")."""
+    said = [_singular(w) for w in words]
     found = [
         i
         for phrase in (entry.department, *entry.keywords, entry.extension)
-        if (i := _has(words, tuple(_words(phrase)))) >= 0 and _words(phrase)
+        if (i := _has(said, tuple(_singular(w) for w in _words(phrase)))) >= 0 and _words(phrase)
     ]
     return min(found, default=-1)
 
@@ -209,11 +228,28 @@ def detect_intent(text: str, facts: Facts, *, last_reply: str = "") -> Intent | 
     return None
 
 
+def offers_transfer(reply: str) -> bool:
+    """Whether ``reply`` offers to transfer ("Se quiser, posso transferir para ...")."""
+    return bool(_OFFER.search(fold(reply)))
+
+
 def _offered(reply: str, facts: Facts) -> MenuEntry | None:
     """The one department the agent offered to transfer to in ``reply``, if any."""
-    folded = fold(reply)
-    if not _OFFER.search(folded):
+    if not offers_transfer(reply):
         return None
     words = _words(reply)
     named = [e for e in facts.menu if _mentions(words, e) >= 0]
     return named[0] if len(named) == 1 else None
+
+
+def plan_without_model(
+    text: str, facts: Facts, *, goodbye: str, last_reply: str = ""
+) -> Plan | None:
+    """What to say and do for ``text`` without the model (see the module docstring)."""
+    intent = detect_intent(text, facts, last_reply=last_reply)
+    if isinstance(intent, Transfer):
+        return transfer_plan(intent.entry)
+    if isinstance(intent, HangUp):
+        return Plan((goodbye,), CallAction(action="hangup"))
+    answer = hours_answer(text, facts) or faq_answer(text, facts)
+    return None if answer is None else Plan(answer)

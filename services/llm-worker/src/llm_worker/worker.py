@@ -29,8 +29,11 @@ Facts (``facts_store``): the system prompt is the persona's plus the operator's 
 the call's date with that day's hours (``call_date``: taken at the call's start and kept in
 the session state, so the prompt stays the same for the whole call); a
 caller's plain request to be put through or to end the call is decided before the model
-(``intent``), and the model's own transfers are limited to the menu, with no spoken promise
-of a transfer that does not happen (``action_guard``).
+(``intent``), and so is a plain question about opening hours, answered from the facts'
+hours (``hours``); a model's reply that states a time, price or number the facts do not
+hold is replaced by "Não tenho essa informação" and an offer to transfer (``grounding``),
+and the model's own transfers are limited to the menu, with no spoken promise of a
+transfer that does not happen (``action_guard``).
 
 The conversation history lives in Redis (``asp:history:{session}``), so any replica can
 take the next turn.
@@ -66,19 +69,18 @@ from pipeline import Bus, Job, StreamWorker, speculation
 from pipeline.logs import for_session
 
 from . import call_date
-from .action_guard import guard_reply
 from .errors import HistoryError
 from .events import ChatRequest
 from .facts_store import FactsStore
+from .grounding import checked_reply
 from .history import History
-from .intent import HangUp, Transfer, detect_intent
-from .menu import Plan, menu_phrases, plan_for_digit, transfer_plan
+from .intent import plan_without_model
+from .menu import Plan, menu_phrases, plan_for_digit
 from .persona import Persona
 from .priority import hold_for_first_clause
 from .providers.base import Gate, LLMProvider
 from .reply import ReplyAction, ReplySentence, ReplyTimings, reply
 from .splitter import SentenceSplitter
-from .tools import CallAction as ToolAction
 
 log = logging.getLogger(__name__)
 
@@ -231,18 +233,16 @@ class LLMWorker(StreamWorker):
         history = await self._history(sid)
         facts = self.facts.current()
         last = history.messages[-1] if history.messages else None
-        intent = detect_intent(
-            msg.text, facts, last_reply=last.content if last and last.role == "assistant" else ""
+        plan = plan_without_model(
+            msg.text,
+            facts,
+            goodbye=self.persona.goodbye,
+            last_reply=last.content if last and last.role == "assistant" else "",
         )
         history.add_user(msg.text)
-        if intent is not None:
-            lg.info("intent %s: answered without the model", type(intent).__name__)
-            plan = (
-                transfer_plan(intent.entry)
-                if isinstance(intent, Transfer)
-                else Plan((self.persona.goodbye,), ToolAction(action="hangup"))
-            )
-            assert isinstance(intent, Transfer | HangUp)
+        if plan is not None:
+            what = plan.action.action if plan.action else "hours"
+            lg.info("answered without the model (%s)", what)
             await self._perform(sid, response_id, plan, history, msg.utterance_id, deferred)
             if deferred is not None:
                 await self._hold_reply(msg, started, history, deferred)
@@ -266,7 +266,7 @@ class LLMWorker(StreamWorker):
         timings = ReplyTimings()
         gate = Gate()
         priority = self.tts_priority_max_wait_s > 0
-        events = guard_reply(
+        events = checked_reply(
             reply(
                 self.provider,
                 request,
@@ -278,6 +278,7 @@ class LLMWorker(StreamWorker):
                 gate=gate,
             ),
             facts,
+            question=msg.text,
             logger=lg,
         )
         await self.bus.begin_turn(sid, response_id, self.live_turn_ttl_s)

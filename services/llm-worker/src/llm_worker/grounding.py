@@ -1,0 +1,170 @@
+"""The grounding guard: no time, price or number the facts do not hold reaches the caller.
+
+The facts are in the system prompt and the persona forbids inventing, yet a small local
+model still says "das 9h às 18h" or "R$ 150" that no fact backs. :func:`ground_reply`
+wraps the events of :func:`llm_worker.reply.reply` and checks each sentence with
+:mod:`llm_worker.claims` before it is spoken:
+
+* a sentence whose times, prices, numbers and street names are all in the facts goes on
+  as it is (a piece that ends inside a number, "custa cento e", waits for the next piece
+  and is checked with it); a sentence that promises a transfer is left to the action
+  guard, which never speaks it as it is;
+* the first sentence that states one the facts do not back is replaced by the fallback,
+  ``"Não tenho essa informação."`` and an offer to transfer to the menu's departments, and
+  the rest of the reply's text is dropped (it builds on what was invented); call actions
+  still pass, to :func:`llm_worker.action_guard.guard_reply`;
+* a yes/no answer ("Sim, temos ...", "Não vendemos ...", "Claro, posso ...") about something
+  the caller named and the facts never mention ("TV a cabo", "bitcoin", "celular") is
+  replaced by the fallback too: the facts cannot back a yes or a no about it. When the
+  caller named such a topic and the reply starts with a yes or a no, the whole reply is
+  held and checked against the caller's words (``question``) once it ends ("Claro, posso
+  fazer isso. Me passe o número do seu celular." names it in its second sentence);
+* a reply that says "Não tenho essa informação" but offers nothing, and does not transfer,
+  ends with the offer to transfer (the persona asks for it; a small model forgets).
+
+:func:`checked_reply` is the whole check the worker applies to a model's reply: grounding,
+then the action guard.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import AsyncGenerator
+
+from llm_worker.action_guard import guard_reply, promises_transfer
+from llm_worker.claims import (
+    PLAIN_STEMS,
+    STEM,
+    Grounds,
+    ends_in_number,
+    grounds,
+    stems,
+    unsupported,
+)
+from llm_worker.facts import NO_INFO, Facts, fold
+from llm_worker.intent import offers_transfer
+from llm_worker.menu import offer
+from llm_worker.reply import ReplyAction, ReplyEvent, ReplySentence
+
+log = logging.getLogger(__name__)
+
+Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
+
+
+@functools.lru_cache(maxsize=4)
+def facts_grounds(facts: Facts) -> Grounds:
+    """The facts' values, read once per version of the facts."""
+    return grounds(facts)
+
+
+def unknown_topics(question: str, g: Grounds) -> set[str]:
+    """The caller's words (first 5 letters) that name something the facts never mention."""
+    known = {w[:STEM] for w in g.words}
+    return stems(question) - known - PLAIN_STEMS
+
+
+def _yes_or_no(text: str) -> bool:
+    return re.match(r"\W*(sim|nao|claro|com certeza)\b", fold(text)) is not None
+
+
+def fallback(facts: Facts) -> tuple[str, ...]:
+    """What the caller hears instead of an answer the facts do not back."""
+    return (NO_INFO, offer(facts))
+
+
+async def ground_reply(
+    events: AsyncGenerator[ReplyEvent, None],
+    facts: Facts,
+    *,
+    question: str = "",
+    logger: Logger | None = None,
+) -> AsyncGenerator[ReplyEvent, None]:
+    """``events`` with every sentence backed by the facts; see the module docstring.
+    ``question``: what the caller said (for yes/no answers about unknown topics)."""
+    lg = logger or log
+    g = facts_grounds(facts)
+    unknown = unknown_topics(question, g) if question else set()
+    index = 0
+    pending = ""
+    replaced = False
+    spoken: list[str] = []  # pieces may cut a phrase: "Não tenho essa" "informação."
+    holding: list[str] = []  # a yes/no reply when the caller named an unknown topic
+    actions: list[ReplyAction] = []  # reply() yields them after the text: so do we
+
+    def said(text: str, *, apology: bool = False) -> ReplySentence:
+        nonlocal index
+        index += 1
+        return ReplySentence(index=index - 1, text=text, apology=apology)
+
+    def check(text: str) -> list[ReplySentence]:
+        nonlocal replaced
+        promise = promises_transfer(text)
+        bad = sorted({c.kind for c in unsupported(text, g)}) if not promise else []
+        if not bad:
+            spoken.append(text)
+            return [said(text)]
+        replaced = True
+        lg.warning("reply replaced by the fallback: it states %s not in the facts", bad)
+        return [said(t) for t in fallback(facts)]
+
+    def feed(piece: str) -> list[ReplySentence]:
+        """One piece of text: held while it ends inside a number, else checked."""
+        nonlocal pending
+        if replaced:
+            return []
+        text = f"{pending} {piece}" if pending else piece
+        if ends_in_number(text):
+            pending = text
+            return []
+        pending = ""
+        return check(text)
+
+    try:
+        async for event in events:
+            if isinstance(event, ReplyAction):
+                actions.append(event)
+            elif event.apology:
+                pending = ""
+                yield said(event.text, apology=True)
+            elif holding or (not spoken and not pending and unknown and _yes_or_no(event.text)):
+                holding.append(event.text)  # a yes or no: judged once the reply is whole
+            else:
+                for sentence in feed(event.text):
+                    yield sentence
+        transfers = any(a.action.action == "transfer" for a in actions)
+        about = " ".join(p for p in holding if not promises_transfer(p))  # promises: the guard's
+        if holding and not transfers and unknown & stems(about):
+            replaced = True
+            lg.warning("reply replaced by the fallback: a yes or no about a topic not in the facts")
+            for text in fallback(facts):
+                yield said(text)
+        for piece in holding:
+            for sentence in feed(piece):
+                yield sentence
+        if pending and not replaced:
+            for sentence in check(pending):
+                yield sentence
+        whole = " ".join(spoken)
+        no_info = fold(NO_INFO).rstrip(".") in fold(whole)
+        if no_info and not offers_transfer(whole) and not transfers and not replaced:
+            yield said(offer(facts))
+        for action in actions:
+            yield action
+    finally:
+        await events.aclose()
+
+
+def checked_reply(
+    events: AsyncGenerator[ReplyEvent, None],
+    facts: Facts,
+    *,
+    question: str = "",
+    logger: Logger | None = None,
+) -> AsyncGenerator[ReplyEvent, None]:
+    """A model's reply to ``question`` as the caller may hear it: grounded in the facts,
+    then with its transfers limited to the menu and no promise of a transfer that does
+    not happen."""
+    grounded = ground_reply(events, facts, question=question, logger=logger)
+    return guard_reply(grounded, facts, logger=logger)
