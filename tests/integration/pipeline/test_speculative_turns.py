@@ -50,8 +50,8 @@ FB = 320  # one 20 ms frame of 8 kHz PCM16
 VOICE = b"\x00\x10" * (FB // 2)
 QUIET = bytes(FB)
 FIRST_HALF = "Eu queria saber"
-WHOLE = "Eu queria saber o horário de sábado"
-ANSWER = "No sábado abrimos das nove ao meio-dia."
+WHOLE = "Eu queria saber as formas de pagamento"
+ANSWER = "Aceitamos boleto e cartão de crédito."
 
 
 @dataclass
@@ -170,7 +170,7 @@ async def test_a_pause_mid_sentence_gets_one_answer_to_the_whole_sentence(
     caller.say([VOICE] * 30 + [QUIET] * 15)
     await until(lambda: held_final(caller, "r-u1"))  # its whole answer is ready, held
     assert "r-u1" not in caller.heard
-    # "... o horário de sábado", then silence: the turn ends
+    # "... as formas de pagamento", then silence: the turn ends
     caller.say([VOICE] * 40 + [QUIET] * 25)
     await until(lambda: "r-u2" in caller.heard)
 
