@@ -333,3 +333,18 @@ async def test_an_invented_price_never_reaches_the_caller(
     log = await final_of(bus, sid, "r-u1")
     assert said(log, "r-u1") == ["Não tenho essa informação.", OFFER]
     assert (await history(bus, sid))[-1] == ("assistant", f"Não tenho essa informação. {OFFER}")
+
+
+async def test_open_today_is_answered_for_the_day_the_call_started(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore], calendar: Calendar
+) -> None:
+    """"Vocês abrem hoje?" gets that day's hours from the facts, without the model, for the
+    date the call started (midnight passing during the call changes nothing)."""
+    _, provider, _ = running
+    calendar.day = dt.date(2026, 12, 13)  # a Sunday
+    sid = await started_session(bus)
+    calendar.day = dt.date(2026, 12, 14)
+    await bus.publish(transcript(sid, "Vocês abrem hoje?", "u1"))
+    log = await final_of(bus, sid, "r-u1")
+    assert said(log, "r-u1") == ["Hoje, domingo, estamos fechados."]
+    assert provider.requests == []

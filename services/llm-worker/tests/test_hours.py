@@ -3,6 +3,7 @@ questions count, and answers that say the facts' hours (and pass the grounding c
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,45 @@ def test_split_hours_are_said_in_order() -> None:
     assert say_intervals(hours) == "das oito ao meio-dia e das treze e meia às dezoito horas"
     (answer,) = hours_answer("Abrem na segunda?", facts) or ()
     assert unsupported(answer, grounds(facts)) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "today", "answer"),
+    [
+        (
+            "Vocês abrem hoje?",
+            dt.date(2026, 12, 7),  # a Monday
+            ("Hoje, segunda-feira, atendemos das oito às dezoito horas.",),
+        ),
+        ("Vocês estão abertos hoje?", dt.date(2026, 12, 13), ("Hoje, domingo, estamos fechados.",)),
+        (
+            "E amanhã vocês abrem?",
+            dt.date(2026, 12, 11),  # a Friday: tomorrow is Saturday
+            ("Amanhã, sábado, atendemos das oito ao meio-dia.",),
+        ),
+        # a holiday of the facts on that date wins over its weekday (a Friday)
+        ("Vocês abrem hoje?", dt.date(2026, 12, 25), ("Hoje, Natal, estamos fechados.",)),
+        (
+            "Amanhã vocês atendem?",
+            dt.date(2026, 12, 30),
+            ("Amanhã, véspera de Ano-Novo, atendemos das oito ao meio-dia.",),
+        ),
+        # a day named outright wins over "hoje"; "agora" is not resolved
+        (
+            "Hoje é sábado, vocês abrem?",
+            dt.date(2026, 12, 7),
+            ("No sábado, atendemos das oito ao meio-dia.",),
+        ),
+        ("A loja está aberta agora?", dt.date(2026, 12, 7), (WEEK,)),
+    ],
+)
+def test_today_and_tomorrow_are_the_calls_date(
+    question: str, today: dt.date, answer: tuple[str, ...]
+) -> None:
+    got = hours_answer(question, FACTS, today)
+    assert got == answer
+    assert unsupported(" ".join(got), grounds(FACTS)) == []
+
+
+def test_without_the_calls_date_today_gets_the_week() -> None:
+    assert hours_answer("Vocês abrem hoje?", FACTS) == (WEEK,)

@@ -9,9 +9,10 @@ the facts file, so a plain question about them is answered here, deterministical
 * a question is about hours when it says so ("horário", "que horas", "expediente",
   "funcionamento"), or asks whether the company opens, closes, works or answers ("abre",
   "fecha", "aberto", "funciona", "atende") on a day or moment it names (a weekday, "fim
-  de semana", a holiday of the facts, "hoje", "amanhã", "agora": these last are not
-  resolved, the whole week is said); "a fatura não abre" or "como funciona a
-  instalação?" are not questions about hours;
+  de semana", a holiday of the facts, "hoje", "amanhã", "agora"); "hoje" and "amanhã"
+  are resolved with the call's date when it is given (a holiday of the facts on that
+  date wins over the weekday), else the whole week is said, and so is "agora"; "a fatura
+  não abre" or "como funciona a instalação?" are not questions about hours;
 * the answer is for the days it names, or for a holiday of the facts named by its date
   ("31 de dezembro", "25/12") or its name ("Natal");
 * the answer says those days' hours from the facts, in words the voice reads well
@@ -25,6 +26,7 @@ is left to the model: :func:`hours_answer` returns None.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from llm_worker.claims import claims
@@ -148,14 +150,19 @@ def is_hours_question(text: str, facts: Facts) -> bool:
     return bool(_DAY_CUES & set(words) and named)
 
 
-def hours_answer(text: str, facts: Facts) -> tuple[str, ...] | None:
-    """The sentences that answer a question about opening hours, or None (see module)."""
+def hours_answer(text: str, facts: Facts, today: dt.date | None = None) -> tuple[str, ...] | None:
+    """The sentences that answer a question about opening hours, or None (see module);
+    ``today``: the call's date, which resolves "hoje" and "amanhã"."""
     if not is_hours_question(text, facts):
         return None
     words = _WORD.findall(fold(text))
     if not facts.hours and not facts.holidays:
         return (NO_INFO, offer(facts))
     holiday = _holiday(text, words, facts)
+    if holiday is None and today is not None and not _days(words):
+        relative = _relative_day(words, facts, today)
+        if relative is not None:
+            return relative
     if holiday is not None:
         day = f"No dia {holiday.date.day} de {MONTHS[holiday.date.month - 1]}, {holiday.name}"
         if not holiday.hours:
@@ -189,6 +196,28 @@ def hours_answer(text: str, facts: Facts) -> tuple[str, ...] | None:
     if any(d not in known for d in days):
         sentences.append(offer(facts))
     return tuple(sentences)
+
+
+def _relative_day(words: list[str], facts: Facts, today: dt.date) -> tuple[str, ...] | None:
+    """ "Hoje" or "amanhã" said, resolved with the call's date: that date's holiday of the
+    facts, else its weekday's hours; None when neither word is said (or both are)."""
+    said = [w for w in ("hoje", "amanha") if w in words]
+    if len(said) != 1:
+        return None
+    date = today if said[0] == "hoje" else today + dt.timedelta(days=1)
+    label = "Hoje" if said[0] == "hoje" else "Amanhã"
+    for h in facts.holidays:
+        if h.date == date:
+            if not h.hours:
+                return (f"{label}, {h.name}, estamos fechados.",)
+            return (f"{label}, {h.name}, atendemos {say_intervals(h.hours)}.",)
+    day = WEEKDAYS[date.weekday()]
+    known = dict(facts.hours)
+    if day not in known:
+        return None  # the week is said instead
+    if not known[day]:
+        return (f"{label}, {_DAY_NAMES[day]}, estamos fechados.",)
+    return (f"{label}, {_DAY_NAMES[day]}, atendemos {say_intervals(known[day])}.",)
 
 
 def _week(facts: Facts) -> str:

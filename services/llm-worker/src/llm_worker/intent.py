@@ -21,6 +21,7 @@ else an FAQ entry or a contact detail (:mod:`llm_worker.faq`), as a
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -243,13 +244,19 @@ def _offered(reply: str, facts: Facts) -> MenuEntry | None:
 
 
 def plan_without_model(
-    text: str, facts: Facts, *, goodbye: str, last_reply: str = ""
+    text: str,
+    facts: Facts,
+    *,
+    goodbye: str,
+    last_reply: str = "",
+    today: dt.date | None = None,
 ) -> Plan | None:
-    """What to say and do for ``text`` without the model (see the module docstring)."""
+    """What to say and do for ``text`` without the model (see the module docstring);
+    ``today``: the call's date ("vocês abrem hoje?")."""
     intent = detect_intent(text, facts, last_reply=last_reply)
     if isinstance(intent, Transfer):
         return transfer_plan(intent.entry)
     if isinstance(intent, HangUp):
         return Plan((goodbye,), CallAction(action="hangup"))
-    answer = hours_answer(text, facts) or faq_answer(text, facts)
+    answer = hours_answer(text, facts, today) or faq_answer(text, facts)
     return None if answer is None else Plan(answer)

@@ -213,9 +213,9 @@ class LLMWorker(StreamWorker):
                 is_final=True,
             )
         )
-        await self._save_history(msg.session_id, History(self.max_history_turns), [
-            self.persona.greeting
-        ])
+        await self._save_history(
+            msg.session_id, History(self.max_history_turns), [self.persona.greeting]
+        )
 
     async def _turn(self, msg: Transcript, deliveries: int) -> None:
         lg = for_session(log, msg.session_id)
@@ -233,11 +233,13 @@ class LLMWorker(StreamWorker):
         history = await self._history(sid)
         facts = self.facts.current()
         last = history.messages[-1] if history.messages else None
+        day = call_date.from_state(await self.bus.state(sid)) or self.today()
         plan = plan_without_model(
             msg.text,
             facts,
             goodbye=self.persona.goodbye,
             last_reply=last.content if last and last.role == "assistant" else "",
+            today=day,
         )
         history.add_user(msg.text)
         if plan is not None:
@@ -251,7 +253,6 @@ class LLMWorker(StreamWorker):
             ResponseStart(session_id=sid, response_id=response_id, utterance_id=msg.utterance_id),
             stages=(),
         )
-        day = call_date.from_state(await self.bus.state(sid)) or self.today()
         request = ChatRequest(
             system=self.facts.system_prompt(self.persona.system_prompt, day),
             messages=history.for_request(),
@@ -294,8 +295,13 @@ class LLMWorker(StreamWorker):
                         gate.close()  # at once: no token more before the wait starts
                     ttl_ms = max(1, int(self.tts_priority_max_wait_s * 1000))
                     await self.bus.publish(
-                        ResponseText(session_id=sid, response_id=response_id, seq=seq,
-                                     text=event.text, is_final=False),
+                        ResponseText(
+                            session_id=sid,
+                            response_id=response_id,
+                            seq=seq,
+                            text=event.text,
+                            is_final=False,
+                        ),
                         extra=self.bus.tts_priority_commands(sid, ttl_ms) if first else (),
                     )
                     seq += 1
@@ -318,17 +324,24 @@ class LLMWorker(StreamWorker):
             await self.bus.end_turn(sid, response_id)
         if not cancelled:
             await self.bus.publish(
-                ResponseText(session_id=sid, response_id=response_id, seq=seq, text="",
-                             is_final=True)
+                ResponseText(
+                    session_id=sid, response_id=response_id, seq=seq, text="", is_final=True
+                )
             )
         steps = {"llm_first_token": timings.ttft_s, "llm_first_clause": timings.first_sentence_s}
         measured = {k: v for k, v in steps.items() if v is not None}
         if measured:
-            await self.bus.publish(self.turn_timing(
-                sid, measured, utterance_id=msg.utterance_id, response_id=response_id
-            ))
-        lg.info("response %s: %d sentences%s", response_id, len(spoken),
-                " (cancelled)" if cancelled else "")
+            await self.bus.publish(
+                self.turn_timing(
+                    sid, measured, utterance_id=msg.utterance_id, response_id=response_id
+                )
+            )
+        lg.info(
+            "response %s: %d sentences%s",
+            response_id,
+            len(spoken),
+            " (cancelled)" if cancelled else "",
+        )
         if deferred is None:
             await self._save_history(sid, history, spoken, interrupted=cancelled)
         elif not cancelled:
@@ -432,8 +445,13 @@ class LLMWorker(StreamWorker):
         if plan.action is not None:
             await self._act(sid, plan.action.action, plan.action.target, deferred)
         await self.bus.publish(
-            ResponseText(session_id=sid, response_id=response_id, seq=len(plan.sentences),
-                         text="", is_final=True)
+            ResponseText(
+                session_id=sid,
+                response_id=response_id,
+                seq=len(plan.sentences),
+                text="",
+                is_final=True,
+            )
         )
         if deferred is None:
             await self._save_history(sid, history, list(plan.sentences))
@@ -452,8 +470,9 @@ class LLMWorker(StreamWorker):
 
     async def _say(self, session_id: str, response_id: str, seq: int, text: str) -> None:
         await self.bus.publish(
-            ResponseText(session_id=session_id, response_id=response_id, seq=seq, text=text,
-                         is_final=False)
+            ResponseText(
+                session_id=session_id, response_id=response_id, seq=seq, text=text, is_final=False
+            )
         )
 
     async def _cancelled(self, msg: ResponseCancel) -> None:
@@ -488,4 +507,3 @@ class LLMWorker(StreamWorker):
         await self.bus.redis.set(
             layout.history_key(session_id), history.to_json(), ex=layout.SESSION_IDLE_TTL_S
         )
-
