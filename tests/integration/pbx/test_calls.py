@@ -57,7 +57,10 @@ def test_hora_certa_speaks_the_sao_paulo_hour(phones: dict[str, Phone]) -> None:
     after = datetime.now(ZoneInfo("America/Sao_Paulo")).hour
     heard = call.recording()
     assert speech_seconds(heard) >= 2.0
-    assert normalized_xcorr(prompt("hora-certa", 0.05, 0.5), heard) >= 0.8
+    # the whole "Hora certa" clip, matched slice by slice like the hour below: over a 0.45 s
+    # piece one frame that the jitter buffer drops or inserts halved the score (0.52, seen
+    # in a clean-clone run)
+    assert sliced_xcorr(prompt("hora-certa", 0.0, 1.2), heard) >= 0.8
     # The "N horas" clip of the current hour (both ends of the call, for hh:59:59), matched
     # slice by slice in order (sliced_xcorr): hours that share words, "vinte e uma"/"vinte
     # e duas", differ in some slices, and a jitter-buffer slip under load spoils one slice.
