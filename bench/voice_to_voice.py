@@ -17,10 +17,26 @@ end of speech -> utterance (VAD hangover), -> transcript (STT), -> first respons
 Run it with scripts/bench-voice-to-voice.sh (make up, this, make down, under the Asterisk
 lock), or directly against a running `make up`::
 
-    .venv/bin/python bench/voice_to_voice.py [--turns 20] [--turns-per-call 5] [--json FILE]
+    .venv/bin/python bench/voice_to_voice.py [--turns 40] [--turns-per-call 5] [--calls 1|2]
+        [--json FILE] [--no-alone]
 
-The first ``--warmup`` turns (1) are not counted. A turn with no answer within
-``--answer-timeout`` s is counted as unanswered and the next turn goes on a new call.
+Eight distinct questions, three of them with a 350 ms pause in the middle of the sentence
+(shorter than the 500 ms end-of-turn silence: the turn must not end there). With
+``--calls 2`` two phones (1001 and 1003) call 2000 at once and ask their questions at the
+same moment, turn after turn (the worst case for two callers on one host).
+
+The first ``--warmup`` turns (1 per call) are not counted. A turn with no answer within
+``--answer-timeout`` s is counted as unanswered and the next turn goes on new calls.
+
+Live / alone: after the live turns (system idle), the same stages are timed alone in this
+process with the workers' own settings (``scripts/workers.sh env`` and compose/.env): STT
+on each question's audio; the LLM's first clause for each transcript that reached the model
+(turns answered from the facts file without the model keep their live time, a few ms);
+Kokoro's first audio for each turn's first clause (phrases the TTS served from its cache
+keep their live time). The end-of-turn wait and the transport are waits, not computation:
+their live medians are used. The report gives live p50 / (sum of the stages' alone
+medians): above 1 the stages slow each other down; below 1 overlap and speculation beat
+the sum of the parts.
 """
 
 from __future__ import annotations
@@ -28,11 +44,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -43,7 +61,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from asp import streams as layout  # noqa: E402
-from asp.messages import ResponseAudio, ResponseText, Transcript, Utterance  # noqa: E402
+from asp.messages import (  # noqa: E402
+    ResponseAudio,
+    ResponseText,
+    Transcript,
+    TurnTiming,
+    Utterance,
+)
 from pbx_support import read_env  # noqa: E402
 from sip_edge.testing import find_session, last_entry_id, session_messages  # noqa: E402
 from sipphone import (  # noqa: E402
@@ -56,14 +80,21 @@ from sipphone import (  # noqa: E402
 )
 from tts_worker.testing import packaged_kokoro  # noqa: E402
 
-# Short questions, as a caller asks them on the phone.
-QUESTIONS = (
-    "Qual é o horário de funcionamento?",
-    "Vocês abrem no sábado?",
-    "Onde fica a empresa?",
-    "Como eu falo com o suporte?",
-    "Quanto custa a instalação?",
+# Short questions, as a caller asks them on the phone, about the shipped facts file
+# (compose/agent/fatos.toml); none asks for a transfer or says goodbye (that ends the call).
+# A tuple of several parts is said with MID_PAUSE_S of silence between the parts.
+QUESTIONS: tuple[tuple[str, ...], ...] = (
+    ("Qual é o horário de funcionamento?",),
+    ("Vocês abrem no sábado?",),
+    ("Onde fica a empresa?",),
+    ("Quanto custa o plano de 300 megas?",),
+    ("Eu queria saber", "o horário de sábado."),
+    ("Tem fidelidade?",),
+    ("Quanto tempo leva", "a instalação?"),
+    ("O plano de 600 megas", "vem com roteador?"),
 )
+MID_PAUSE_S = 0.35
+PHONES = ("1001", "1003")  # desk phones of the shipped dialplan; --calls N takes the first N
 VOICED_RMS = 300.0  # int16 RMS of a frame that counts as speech in the question itself
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
 
@@ -74,19 +105,40 @@ class Turn:
     turn: int
     question: str
     latency_s: float
+    phone: str = ""
     vad_s: float | None = None
     stt_s: float | None = None
     llm_s: float | None = None
     tts_s: float | None = None
     edge_s: float | None = None
     noise_floor_rms: float = 0.0
+    transcript: str = ""
+    first_clause: str = ""
+    model_used: bool | None = None  # the LLM stage ran the model (False: facts/intent step)
+    wasted_ms: int = 0  # speculative work thrown away in this turn (turn.timing)
+    provisional_cancelled: int = 0
 
 
-def kokoro_says(text: str) -> np.ndarray:
-    """``text`` spoken by the project's Kokoro, as int16 at 8 kHz."""
-    spoken = asyncio.run(packaged_kokoro().synthesize(text, language="pt-BR"))
-    pcm = b"".join(c.pcm for c in spoken.render(SAMPLE_RATE))
-    return np.frombuffer(pcm, dtype="<i2").astype(np.int16)
+def kokoro_says(parts: tuple[str, ...]) -> np.ndarray:
+    """``parts`` spoken by the project's Kokoro, as int16 at 8 kHz, MID_PAUSE_S of silence
+    between them (each part trimmed to its voiced frames, so the pause is exact)."""
+    kokoro = packaged_kokoro()
+    pause = np.zeros(int(MID_PAUSE_S * SAMPLE_RATE), dtype=np.int16)
+    pieces: list[np.ndarray] = []
+    for i, text in enumerate(parts):
+        spoken = asyncio.run(kokoro.synthesize(text, language="pt-BR"))
+        pcm = b"".join(c.pcm for c in spoken.render(SAMPLE_RATE))
+        x = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
+        if len(parts) > 1:
+            voiced = np.nonzero(frame_rms(x) > VOICED_RMS)[0]
+            if len(voiced):
+                first = int(voiced[0]) * FRAME_SAMPLES if i > 0 else 0
+                last = len(x) if i == len(parts) - 1 else (int(voiced[-1]) + 1) * FRAME_SAMPLES
+                x = x[first:last]
+        if pieces:
+            pieces.append(pause)
+        pieces.append(x)
+    return np.concatenate(pieces)
 
 
 def frame_rms(samples: np.ndarray) -> np.ndarray:
@@ -132,25 +184,34 @@ def ts(msg: object) -> float:
 
 def stage_shares(
     r: redis.Redis, sid: str, seen: set[str], end_wall: float, onset_wall: float
-) -> dict[str, float | None]:
-    """Stage durations of the turn whose utterance is new (not in ``seen``)."""
+) -> dict[str, object]:
+    """Stage durations (and what each stage said) of the turn whose utterance is new."""
     msgs = session_messages(r, sid)[1]
     utt = next((m for m in msgs if isinstance(m, Utterance) and m.utterance_id not in seen), None)
-    out: dict[str, float | None] = dict.fromkeys(("vad_s", "stt_s", "llm_s", "tts_s", "edge_s"))
+    out: dict[str, object] = dict.fromkeys(("vad_s", "stt_s", "llm_s", "tts_s", "edge_s"))
     if utt is None:
         return out
     seen.add(utt.utterance_id)
+    for t in msgs:
+        if isinstance(t, TurnTiming) and t.utterance_id == utt.utterance_id:
+            if t.llm_first_token_ms is not None:  # only a turn that ran the model has it
+                out["model_used"] = True
+            out["wasted_ms"] = int(out.get("wasted_ms") or 0) + (t.wasted_ms or 0)
+            if t.provisional_cancelled:
+                out["provisional_cancelled"] = t.provisional_cancelled
     tr = next(
         (m for m in msgs if isinstance(m, Transcript) and m.utterance_id == utt.utterance_id),
         None,
     )
     if tr is None:
         return out
+    out["transcript"] = tr.text
     t_tr = ts(tr)
     texts = [m for m in msgs if isinstance(m, ResponseText) and m.response_id != "greeting"]
-    text = next((m for m in texts if ts(m) >= t_tr), None)
+    text = next((m for m in texts if ts(m) >= t_tr and m.text), None)
     audio = None
     if text is not None:
+        out["first_clause"] = text.text
         audio = next(
             (m for m in msgs if isinstance(m, ResponseAudio) and m.response_id == text.response_id),
             None,
@@ -162,59 +223,143 @@ def stage_shares(
         if audio is not None:
             out["tts_s"] = ts(audio) - ts(text)
             out["edge_s"] = onset_wall - ts(audio)
+        out.setdefault("model_used", False)
     return out
 
 
-def run_call(
-    phone: Phone,
+@dataclass
+class Caller:
+    """One phone's call to 2000 and where it stands in the current turn."""
+
+    index: int
+    phone: Phone
+    call: PhoneCall | None = None
+    sid: str = ""
+    seen: set[str] = field(default_factory=set)
+    # per turn
+    floor: float = 0.0
+    threshold: float = 60.0
+    end: int = 0
+    end_wall: float = 0.0
+    onset: int | None = None
+
+
+def start_calls(callers: list[Caller], r: redis.Redis) -> None:
+    after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+    for c in callers:
+        c.call = c.phone.call("2000")
+        c.seen = set()
+    for c in callers:
+        assert c.call is not None
+        c.call.wait_confirmed(20)
+        c.sid = find_session(r, after, c.phone.user, timeout=20)
+    for c in callers:
+        rec = c.call.recording  # type: ignore[union-attr]
+        poll_until(lambda rec=rec: (frame_rms(rec()) > VOICED_RMS).sum() >= 25, 90, "greeting")
+    for c in callers:
+        assert c.call is not None
+        wait_quiet(c.call, 0, 2.0, 120, VOICED_RMS)
+
+
+def end_calls(callers: list[Caller]) -> None:
+    for c in callers:
+        if c.call is not None:
+            try:
+                c.call.hangup()
+                c.call.wait_disconnected(10)
+            except Exception as e:  # a call that already ended
+                print(f"hang-up of {c.phone.user}: {e}", flush=True)
+            c.call = None
+
+
+def run_calls(
+    callers: list[Caller],
     r: redis.Redis,
     n: int,
     turns: int,
     questions: list[tuple[str, np.ndarray]],
     answer_timeout: float,
 ) -> list[Turn]:
-    after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-    call = phone.call("2000")
-    call.wait_confirmed(20)
-    sid = find_session(r, after, phone.user, timeout=20)
-    seen: set[str] = set()
-    # The greeting: wait for it, then for the quiet line after it.
-    poll_until(lambda: (frame_rms(call.recording()) > VOICED_RMS).sum() >= 25, 90, "greeting")
-    wait_quiet(call, 0, 2.0, 120, VOICED_RMS)
+    """``turns`` turns on new calls, every caller asking at the same moment."""
+    start_calls(callers, r)
     results: list[Turn] = []
-    for k in range(turns):
-        text, q = questions[(n * turns + k) % len(questions)]
-        # The line's noise floor: the last second before the question.
-        quiet = frame_rms(call.recording()[-SAMPLE_RATE:])
-        floor = float(np.percentile(quiet, 95)) if len(quiet) else 0.0
-        threshold = max(4.0 * floor, 60.0)
-        mark = len(call.recording())
-        play_wall = time.time()
-        call.play(q)
-        end = mark + voiced_end(q)
-        end_wall = play_wall + voiced_end(q) / SAMPLE_RATE
-        call.wait_played(30)
-
-        try:
-            onset = wait_onset(call, end, threshold, answer_timeout)
-        except TimeoutError:
-            print(f"call {n + 1} turn {k + 1}: NO ANSWER within {answer_timeout:.0f} s", flush=True)
-            results.append(Turn(n + 1, k + 1, text, float("nan"), noise_floor_rms=floor))
-            break  # a new call for the next turn
-        latency = (onset - end) / SAMPLE_RATE
-        onset_wall = end_wall + latency
-        # Let the whole answer play (speaking over it would be a barge-in).
-        wait_quiet(call, onset, 2.0, 180, threshold)
-        shares = stage_shares(r, sid, seen, end_wall, onset_wall)
-        turn = Turn(n + 1, k + 1, text, latency, noise_floor_rms=floor, **shares)  # type: ignore[arg-type]
-        results.append(turn)
-        print(
-            f"call {n + 1} turn {k + 1}: {latency:.2f} s  "
-            + "  ".join(f"{s}={v:.2f}" for s, v in shares.items() if v is not None),
-            flush=True,
-        )
-    call.hangup()
-    call.wait_disconnected(10)
+    try:
+        for k in range(turns):
+            for c in callers:
+                assert c.call is not None
+                text, q = questions[(n * turns + k + c.index) % len(questions)]
+                # The line's noise floor: the last second before the question.
+                quiet = frame_rms(c.call.recording()[-SAMPLE_RATE:])
+                c.floor = float(np.percentile(quiet, 95)) if len(quiet) else 0.0
+                c.threshold = max(4.0 * c.floor, 60.0)
+                mark = len(c.call.recording())
+                play_wall = time.time()
+                c.call.play(q)
+                c.end = mark + voiced_end(q)
+                c.end_wall = play_wall + voiced_end(q) / SAMPLE_RATE
+                c.onset = None
+            missed = False
+            for c in callers:
+                assert c.call is not None
+                text, q = questions[(n * turns + k + c.index) % len(questions)]
+                c.call.wait_played(30)
+                try:
+                    c.onset = wait_onset(c.call, c.end, c.threshold, answer_timeout)
+                except TimeoutError:
+                    print(
+                        f"call {n + 1} turn {k + 1} phone {c.phone.user}: NO ANSWER within "
+                        f"{answer_timeout:.0f} s",
+                        flush=True,
+                    )
+                    results.append(
+                        Turn(
+                            n + 1,
+                            k + 1,
+                            text,
+                            float("nan"),
+                            phone=c.phone.user,
+                            noise_floor_rms=c.floor,
+                        )
+                    )
+                    missed = True
+            for c in callers:
+                assert c.call is not None
+                if c.onset is None:
+                    continue
+                text, q = questions[(n * turns + k + c.index) % len(questions)]
+                latency = (c.onset - c.end) / SAMPLE_RATE
+                onset_wall = c.end_wall + latency
+                # Let the whole answer play (speaking over it would be a barge-in).
+                wait_quiet(c.call, c.onset, 2.0, 180, c.threshold)
+                shares = stage_shares(r, c.sid, c.seen, c.end_wall, onset_wall)
+                turn = Turn(
+                    n + 1,
+                    k + 1,
+                    text,
+                    latency,
+                    phone=c.phone.user,
+                    noise_floor_rms=c.floor,
+                    **shares,
+                )  # type: ignore[arg-type]
+                results.append(turn)
+                print(
+                    f"call {n + 1} turn {k + 1} phone {c.phone.user}: {latency:.2f} s  "
+                    + "  ".join(
+                        f"{s[:-2]}={v:.2f}"
+                        for s, v in shares.items()
+                        if s.endswith("_s") and isinstance(v, float)
+                    )
+                    + (
+                        ""
+                        if shares.get("model_used") is None
+                        else f"  model={'yes' if shares.get('model_used') else 'no'}"
+                    ),
+                    flush=True,
+                )
+            if missed:
+                break  # new calls for the next turns
+    finally:
+        end_calls(callers)
     return results
 
 
@@ -222,63 +367,213 @@ def pct(values: list[float], p: float) -> float:
     return float(np.percentile(np.array(values), p))
 
 
+def workers_env() -> dict[str, str]:
+    """The settings `make up` gives the workers: compose/.env plus scripts/workers.sh env."""
+    env = dict(os.environ)
+    env.update(read_env())
+    out = subprocess.run(
+        ["bash", str(REPO / "scripts" / "workers.sh"), "env"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout
+    for line in out.splitlines():
+        if "=" in line:
+            k, _, v = line.partition("=")
+            env[k.strip()] = v.strip()
+    return env
+
+
+async def time_alone(turns: list[Turn], questions: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    """Each stage timed alone, in this process, with the workers' settings (module doc)."""
+    from llm_worker.events import ChatRequest, Message
+    from llm_worker.facts import system_prompt
+    from llm_worker.facts_store import load_facts
+    from llm_worker.persona import load_persona
+    from llm_worker.providers import create_provider
+    from llm_worker.reply import ReplyTimings, reply
+    from llm_worker.settings import Settings as LLMSettings
+    from llm_worker.splitter import SentenceSplitter
+    from stt_worker.providers import build_provider
+    from stt_worker.settings import STTSettings
+    from tts_worker.providers import build_tts
+    from tts_worker.settings import TTSSettings
+
+    env = workers_env()
+    out: dict[str, list[float]] = {"stt_s": [], "llm_s": [], "tts_s": []}
+
+    stt = build_provider(STTSettings.from_env(env))
+    await asyncio.to_thread(stt.load)
+    await asyncio.to_thread(stt.warm_up)
+    for t in turns:
+        pcm = questions[t.question].astype("<i2").tobytes()
+        started = time.perf_counter()
+        await stt.transcribe(pcm, SAMPLE_RATE)
+        out["stt_s"].append(time.perf_counter() - started)
+    del stt
+
+    tts = build_tts(TTSSettings.from_env(env))
+    await asyncio.to_thread(tts.load)
+    await asyncio.to_thread(tts.warm_up)
+    for t in turns:
+        if t.tts_s is None:
+            continue
+        if not t.first_clause or t.tts_s < 0.05:  # served from the phrase cache live
+            out["tts_s"].append(t.tts_s)
+            continue
+        started = time.perf_counter()
+        syn = await tts.synthesize(t.first_clause, language="pt-BR")
+        syn.render(SAMPLE_RATE)
+        out["tts_s"].append(time.perf_counter() - started)
+    del tts
+
+    ls = LLMSettings.from_env(env)
+    model_turns = [t for t in turns if t.model_used and t.transcript]
+    for t in turns:
+        if t.llm_s is not None and not t.model_used:
+            out["llm_s"].append(t.llm_s)  # answered without the model: its live time
+    if model_turns:
+        provider = create_provider(ls)
+        await provider.start()
+        persona = load_persona(ls.persona_path or None)
+        facts = load_facts(env.get("LLM_FACTS_PATH") or None)
+        system = system_prompt(persona.system_prompt, facts)
+        await provider.warm_up(system)
+        for i, t in enumerate(model_turns):
+            req = ChatRequest(
+                system=system,
+                messages=(Message("user", t.transcript),),
+                max_tokens=ls.max_tokens,
+                temperature=ls.temperature,
+                conversation_id=f"alone-{i}",
+                transfer_targets=facts.extensions,
+            )
+            timings = ReplyTimings()
+            splitter = SentenceSplitter(
+                first_clause_min_chars=ls.first_clause_min_chars,
+                first_words_min=ls.first_words_min,
+                first_words_max=ls.first_words_max,
+                clause_min_chars=ls.clause_min_chars,
+            )
+            gen = reply(
+                provider,
+                req,
+                apology=persona.apology,
+                splitter=splitter,
+                timings=timings,
+                max_sentences=1,
+            )
+            async for _ in gen:
+                break  # the first clause is what the TTS waits for
+            await gen.aclose()
+            if timings.first_sentence_s is not None:
+                out["llm_s"].append(timings.first_sentence_s)
+        await provider.aclose()
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--turns", type=int, default=20)
+    ap.add_argument("--turns", type=int, default=40, help="measured turns in all")
     ap.add_argument("--turns-per-call", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1, help="first turns, not counted")
+    ap.add_argument(
+        "--calls", type=int, default=1, choices=range(1, len(PHONES) + 1), help="simultaneous calls"
+    )
+    ap.add_argument("--warmup", type=int, default=1, help="first turns of each phone, not counted")
     ap.add_argument("--answer-timeout", type=float, default=60.0)
     ap.add_argument("--max-failures", type=int, default=5)
+    ap.add_argument("--no-alone", action="store_true", help="skip the stages timed alone")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
     t0 = time.monotonic()
-    questions = [(t, kokoro_says(t)) for t in QUESTIONS]
+    questions = [(" ".join(parts), kokoro_says(parts)) for parts in QUESTIONS]
     print(f"questions synthesized by Kokoro in {time.monotonic() - t0:.1f} s", flush=True)
     env = read_env()
     r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
     stack = SipStack()
     turns: list[Turn] = []
+    started_at = datetime.now().isoformat(timespec="seconds")
+    load_before = os.getloadavg()
     try:
-        phone = stack.add_phone("1001", env["EXT_1001_PASSWORD"])
-        if phone.reg_status != 200:
-            print(f"FAIL: 1001 did not register ({phone.reg_status})")
-            return 1
+        callers: list[Caller] = []
+        for i, user in enumerate(PHONES[: args.calls]):
+            phone = stack.add_phone(user, env[f"EXT_{user}_PASSWORD"])
+            if phone.reg_status != 200:
+                print(f"FAIL: {user} did not register ({phone.reg_status})")
+                return 1
+            callers.append(Caller(i, phone))
         n = 0
-        want = args.turns + args.warmup
-        while len([t for t in turns if t.latency_s == t.latency_s]) < want:
+        want = args.turns + args.warmup * args.calls
+
+        def answered() -> int:
+            return len([t for t in turns if t.latency_s == t.latency_s])
+
+        while answered() < want:
             if len([t for t in turns if t.latency_s != t.latency_s]) > args.max_failures:
                 print("FAIL: too many turns without an answer")
                 return 1
-            k = min(args.turns_per_call, want - len(turns))
-            turns += run_call(phone, r, n, k, questions, args.answer_timeout)
+            left = -(-(want - answered()) // args.calls)
+            k = min(args.turns_per_call, left)
+            turns += run_calls(callers, r, n, k, questions, args.answer_timeout)
             n += 1
     finally:
         stack.hangup_all()
         stack.close()
         r.close()
+    load_after = os.getloadavg()
 
     failed = [t for t in turns if t.latency_s != t.latency_s]
-    warm = [t for t in turns if t.latency_s == t.latency_s][: args.warmup]
-    turns = [t for t in turns if t.latency_s == t.latency_s][args.warmup :]
+    ok = [t for t in turns if t.latency_s == t.latency_s]
+    warm_keys = set()
+    for user in PHONES[: args.calls]:
+        mine = [t for t in ok if t.phone == user][: args.warmup]
+        warm_keys |= {(t.phone, t.call, t.turn) for t in mine}
+    warm = [t for t in ok if (t.phone, t.call, t.turn) in warm_keys]
+    turns = [t for t in ok if (t.phone, t.call, t.turn) not in warm_keys]
     lat = [t.latency_s for t in turns]
+    paused_texts = {" ".join(q) for q in QUESTIONS if len(q) > 1}
+    paused = [t.latency_s for t in turns if t.question in paused_texts]
     summary: dict[str, object] = {
+        "started": started_at,
+        "calls_at_once": args.calls,
         "turns": len(turns),
+        "distinct_questions": len({t.question for t in turns}),
         "warmup_s": [round(t.latency_s, 3) for t in warm],
         "unanswered_turns": len(failed),
-        "calls": n,
+        "calls": n * args.calls,
         "p50_s": round(pct(lat, 50), 3),
         "p95_s": round(pct(lat, 95), 3),
         "min_s": round(min(lat), 3),
         "max_s": round(max(lat), 3),
         "mean_s": round(statistics.fmean(lat), 3),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "p50_s_paused_questions": round(pct(paused, 50), 3) if paused else None,
+        "model_turns": len([t for t in turns if t.model_used]),
+        "speculative_wasted_ms": sum(t.wasted_ms for t in turns),
+        "provisional_cancelled": sum(t.provisional_cancelled for t in turns),
+        "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in load_after],
+        "machine": f"{platform.machine()} {platform.processor()} {os.cpu_count()} CPUs".strip(),
     }
     for stage in ("vad_s", "stt_s", "llm_s", "tts_s", "edge_s"):
         vals = [getattr(t, stage) for t in turns if getattr(t, stage) is not None]
         if vals:
             summary[f"{stage}_p50"] = round(pct(vals, 50), 3)
-    print(json.dumps(summary, indent=2))
+    if not args.no_alone and turns:
+        audio = dict(questions)
+        alone = asyncio.run(time_alone(turns, audio))
+        parts: dict[str, float] = {}
+        for stage in ("vad_s", "edge_s"):
+            vals = [getattr(t, stage) for t in turns if getattr(t, stage) is not None]
+            parts[stage] = pct(vals, 50) if vals else 0.0
+        for stage, vals in alone.items():
+            parts[stage] = pct(vals, 50) if vals else 0.0
+        total = sum(parts.values())
+        summary["alone_p50_s"] = {k: round(v, 3) for k, v in parts.items()}
+        summary["alone_sum_s"] = round(total, 3)
+        summary["live_over_alone"] = round(pct(lat, 50) / total, 2) if total else None
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -289,6 +584,7 @@ def main() -> int:
                     "unanswered": [asdict(t) for t in failed],
                 },
                 indent=2,
+                ensure_ascii=False,
             )
         )
     return 0

@@ -3,7 +3,7 @@
 # bench/voice_to_voice.py (a PJSUA2 phone as 1001 asks Kokoro-spoken Portuguese questions to
 # extension 2000), then make down, even on failure. Holds /tmp/pabx-asterisk.lock the whole
 # time. The load average is sampled every 30 s into .run/bench-v2v-load.txt.
-#   scripts/bench-voice-to-voice.sh [--turns 20] [--turns-per-call 5] [--json FILE]
+#   scripts/bench-voice-to-voice.sh [--turns 40] [--turns-per-call 5] [--calls 1|2] [--json FILE]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"

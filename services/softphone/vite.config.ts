@@ -23,5 +23,8 @@ export default defineConfig({
     globals: true,
     include: ['tests/**/*.test.{ts,tsx}'],
     setupFiles: ['tests/setup.ts'],
+    // These tests assert behaviour, not speed: the 5 s default timed out twice in a CI run on
+    // 2 cores at load 12 (jsdom set-up alone took 31 s), with every assertion still holding.
+    testTimeout: 30_000,
   },
 });
