@@ -62,6 +62,19 @@ async def test_warm_up_loads_and_primes_the_model(small: LocalProvider) -> None:
     assert small.metrics.errors == {}
 
 
+async def test_warm_up_is_not_bound_by_a_calls_first_event_timeout() -> None:
+    # A prefill slower than a call's first-event bound (a busy host) must not fail the
+    # warm-up, which would stop the worker at start.
+    require(SMALL)
+    p = LocalProvider(model_path=SMALL, n_ctx=1024, timeouts=Timeouts(first_event_s=0.001))
+    await p.start()
+    await p.warm_up("Be brief. Answer in Portuguese.")
+    assert p.metrics.completed == 1
+    assert p.metrics.errors == {}
+    assert p.timeouts.first_event_s == 0.001  # calls keep their own bound
+    await p.aclose()
+
+
 async def test_small_model_stream_ends_with_done(small: LocalProvider) -> None:
     req = ChatRequest(system="Be brief.", messages=(Message("user", "Say hello."),),
                       tools=False, max_tokens=8, temperature=0.0)

@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -50,6 +50,10 @@ INSTALL_HINT = (
 DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 SMALL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LOCAL_MIN_FIRST_EVENT_S = 60.0
+# Evaluating the system prompt at start (warm_up) waits this long for its first token: no
+# caller is waiting, and on a busy 2-core host the ~1,000-token prefill can take longer than
+# a call's first-event bound (seen: over 60 s at load 17, and the worker exited).
+WARM_UP_FIRST_EVENT_S = 300.0
 # A held generation re-checks its stop flag this often (a cancel while held is seen).
 HOLD_POLL_S = 0.05
 
@@ -306,9 +310,22 @@ class LocalProvider(LLMProvider):
         """Evaluates the system prompt (with the tools text) once: llama.cpp keeps it as
         the prompt prefix cache, so the first turn starts as fast as the later ones."""
         req = ChatRequest(system=system, messages=(Message("user", "Olá"),), max_tokens=1)
-        async with self.stream(req) as stream:
-            async for _ in stream:
-                pass
+        calls = self.timeouts
+        first = max(calls.first_event_s, WARM_UP_FIRST_EVENT_S)
+        self.timeouts = replace(calls, first_event_s=first)
+        started = time.monotonic()
+        try:
+            async with self.stream(req) as stream:
+                async for _ in stream:
+                    pass
+        except ProviderError as e:
+            # Not fatal: the first call evaluates the prompt instead (and is slower).
+            log.warning(
+                "warm-up of the system prompt failed after %.0f s (%s): the first call "
+                "evaluates it", time.monotonic() - started, e,
+            )
+        finally:
+            self.timeouts = calls
 
     def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         return self._generate(request, None)
