@@ -85,7 +85,11 @@ class Call:
                 continue
             msg = json.loads(raw)
             kind = msg.get("type")
-            log("<-", kind, json.dumps({k: v for k, v in msg.items() if k != "type"})[:160])
+            log(
+                "<-",
+                kind,
+                json.dumps({k: v for k, v in msg.items() if k != "type"}, ensure_ascii=False)[:160],
+            )
             if kind == "response.start":
                 self.playing = msg["response_id"]
                 self.quiet.clear()

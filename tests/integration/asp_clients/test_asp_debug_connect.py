@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import wave
@@ -59,7 +60,14 @@ def test_a_spoken_question_gets_an_answer(
     assert any("<- response.end" in line for line in lines)
     assert "<- session.ended" in lines[-1]
     check_answer_wav(answer, 16000)
-    check_turn_in_redis(agent.redis_url, before)
+    sid = check_turn_in_redis(agent.redis_url, before)
+    # and asp-debug tail reads what the gateway and the workers wrote for it
+    tail = asp_debug(None, "tail", sid, "--no-follow", "--redis-url", agent.redis_url)
+    assert tail.returncode == 0, tail.stderr
+    assert "!!" not in tail.stdout
+    utterance = next(line for line in tail.stdout.splitlines() if " utterance " in line)
+    assert re.search(r"\| audio \d+ bytes, \d+ ms, -\d+\.\d dBFS$", utterance), utterance
+    assert '"text":"Qual é o horário de atendimento?"' in tail.stdout
 
 
 def test_json_output_and_an_adjusted_vad(agent: Agent, questions: dict[int, Path]) -> None:
