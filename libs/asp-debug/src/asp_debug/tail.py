@@ -64,9 +64,7 @@ class Tail:
             self.out.flush()
         self.positions[key] = "0-0"
         while True:
-            reply = await self.redis.xread(
-                dict(self.positions), count=BATCH, block=BLOCK_MS if self.options.follow else None
-            )
+            reply = await self._read()
             if not reply:
                 if not self.options.follow:
                     return 0
@@ -78,6 +76,10 @@ class Tail:
                         self.options.follow
                     ):
                         return 0
+
+    async def _read(self) -> Any:
+        block = BLOCK_MS if self.options.follow else None
+        return await self.redis.xread(_streams(self.positions), count=BATCH, block=block)
 
     async def _last_id(self, key: str) -> str:
         last = await self.redis.xrevrange(key, count=1)
@@ -103,9 +105,7 @@ class Tail:
                     return 0
                 await asyncio.sleep(BLOCK_MS / 1000)
                 continue
-            reply = await self.redis.xread(
-                dict(self.positions), count=BATCH, block=BLOCK_MS if self.options.follow else None
-            )
+            reply = await self._read()
             if not reply and not self.options.follow:
                 return 0
             for stream, entries in reply or []:
@@ -148,3 +148,8 @@ async def run_tail(options: TailOptions, out: TextIO) -> int:
         return await tail.one(options.session_id)
     finally:
         await redis.aclose()
+
+
+def _streams(positions: dict[str, str]) -> dict[Any, Any]:
+    """XREAD's argument (redis-py types it with invariant key and id unions)."""
+    return dict(positions)
