@@ -229,12 +229,14 @@ def _master_kwargs(options: RedisOptions) -> dict[str, Any]:
 
 
 class _SentinelPool(SentinelConnectionPool):
-    """Closing the pool also closes its connections to the sentinels."""
+    """Closing the pool also closes its connections to the sentinels (a close, not the
+    drop of idle master connections redis-py does when the master moves)."""
 
     async def disconnect(self, inuse_connections: bool = True) -> None:
         await super().disconnect(inuse_connections)
-        for sentinel in self.sentinel_manager.sentinels:
-            await sentinel.connection_pool.disconnect()
+        if inuse_connections:
+            for sentinel in self.sentinel_manager.sentinels:
+                await sentinel.connection_pool.disconnect()
 
 
 def connection_pool(options: RedisOptions) -> ConnectionPool:
