@@ -22,7 +22,8 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
 
 import pytest
 from asp import AudioConfig, ResponseAudio, ResponseEnd, SessionStart, Utterance
@@ -32,6 +33,7 @@ from pipeline.redis_client import UNAVAILABLE
 from pipeline.sentinel_testing import SentinelSet
 
 TIMEOUT_S = 40.0
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -61,7 +63,7 @@ def spawn(kind: str, name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-async def retried(op, what: str):  # type: ignore[no-untyped-def]
+async def retried(op: Callable[[], Awaitable[T]], what: str) -> T:
     """Runs ``op`` until Redis takes it, as the edge does (its writer retries on outages)."""
     deadline = asyncio.get_running_loop().time() + TIMEOUT_S
     while True:
