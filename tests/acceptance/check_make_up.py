@@ -1,6 +1,6 @@
 """Acceptance check of `make up` (issue 4): a phone registered as 1001 with the password
 from compose/.env dials 2000, speaks, and its speech shows up as an utterance under
-``redis-cli XRANGE asp:session:<id> - +`` on 127.0.0.1:6379.
+``redis-cli XRANGE asp:session:{<id>} - +`` on 127.0.0.1:6379.
 
 Run it against a running `make up` (scripts/check-make-up.sh does up, check, down, holding
 the Asterisk lock so that no test run starts another Asterisk meanwhile)::

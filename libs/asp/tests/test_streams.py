@@ -10,18 +10,23 @@ from asp.testing import SAMPLES, SESSION_ID
 
 
 def test_names() -> None:
-    assert s.session_stream(SESSION_ID) == f"asp:session:{SESSION_ID}"
-    assert s.history_key(SESSION_ID) == f"asp:history:{SESSION_ID}"
-    assert s.session_state_key(SESSION_ID) == f"asp:state:{SESSION_ID}"
-    assert s.processed_key(Stage.TTS, SESSION_ID) == f"asp:done:tts:{SESSION_ID}"
+    tag = "{" + SESSION_ID + "}"
+    assert s.session_tag(SESSION_ID) == tag
+    assert s.session_stream(SESSION_ID) == f"asp:session:{tag}"
+    assert s.history_key(SESSION_ID) == f"asp:history:{tag}"
+    assert s.session_state_key(SESSION_ID) == f"asp:state:{tag}"
+    assert s.processed_key(Stage.TTS, SESSION_ID) == f"asp:done:tts:{tag}"
     assert s.work_stream(Stage.STT) == "asp:work:stt"
     assert s.consumer_group(Stage.LLM) == "llm-workers"
     assert s.dead_letter_stream(Stage.TTS) == "asp:dead:tts"
     assert s.cache_key("tts", "ab") == "asp:cache:tts:ab"
-    assert s.work_lock_key(Stage.STT, SESSION_ID, "u-1") == f"asp:lock:stt:{SESSION_ID}:u-1"
-    assert s.summary_key(SESSION_ID) == f"asp:summary:{SESSION_ID}"
-    assert s.cancelled_key(SESSION_ID) == f"asp:cancelled:{SESSION_ID}"
-    assert s.turn_key(SESSION_ID, "r-1") == f"asp:turn:{SESSION_ID}:r-1"
+    assert s.work_lock_key(Stage.STT, SESSION_ID, "u-1") == f"asp:lock:stt:{tag}:u-1"
+    assert s.summary_key(SESSION_ID) == f"asp:summary:{tag}"
+    assert s.cancelled_key(SESSION_ID) == f"asp:cancelled:{tag}"
+    assert s.turn_key(SESSION_ID, "r-1") == f"asp:turn:{tag}:r-1"
+    assert s.provisional_key(SESSION_ID) == f"asp:provisional:{tag}"
+    assert s.tts_priority_key(SESSION_ID) == f"asp:ttsprio:{tag}"
+    assert s.live_turn_member(SESSION_ID, "r-1") == f"{SESSION_ID}:r-1"  # a member, not a key
     assert set(s.STAGE_INPUT) == set(Stage)
     assert s.session_stream(SESSION_ID) in s.session_keys(SESSION_ID)
     assert len(set(s.session_keys(SESSION_ID))) == 5 + len(Stage)

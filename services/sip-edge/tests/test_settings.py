@@ -50,6 +50,16 @@ def test_redis_settings_are_shared_with_the_workers() -> None:
     assert Settings.from_env({}).redis.keep_call_audio is False
 
 
+def test_redis_sentinel_settings_reach_the_edge() -> None:
+    """REDIS_SENTINELS and REDIS_SENTINEL_MASTER: the edge finds the master as the workers do."""
+    s = Settings.from_env(
+        {"REDIS_SENTINELS": "10.0.0.1:26379,10.0.0.2:26379", "REDIS_SENTINEL_MASTER": "pabx"}
+    )
+    assert s.redis.sentinels == (("10.0.0.1", 26379), ("10.0.0.2", 26379))
+    assert s.redis.sentinel_master == "pabx"
+    assert Settings.from_env({}).redis.sentinels == ()
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -74,6 +84,8 @@ def test_redis_settings_are_shared_with_the_workers() -> None:
         ("REDIS_SOCKET_TIMEOUT_S", "1"),
         ("REDIS_SOCKET_TIMEOUT_S", "never"),
         ("KEEP_CALL_AUDIO", "forever"),
+        ("REDIS_SENTINELS", "sentinel-without-port"),
+        ("REDIS_SENTINEL_MASTER", "pabx"),  # without REDIS_SENTINELS
     ],
 )
 def test_malformed_values_are_refused_with_the_variable_named(name: str, value: str) -> None:

@@ -1,13 +1,21 @@
 """The Redis layout of ASP, as code: every key, stream, group, trim length and TTL.
 
-Session log: every event of a session is appended, in order, to ``asp:session:{id}``, so
-``redis-cli XRANGE asp:session:<id> - +`` shows the whole call. Each entry has plain,
+Session log: every event of a session is appended, in order, to ``asp:session:{<id>}``, so
+``redis-cli XRANGE asp:session:{<id>} - +`` shows the whole call. Each entry has plain,
 readable fields (``type``, ``session_id``, the event's ids, ``ts``), the rest of the event
 as msgpack in ``data``, and audio raw in ``audio``.
 
-Work streams: each pipeline stage reads its work from ``asp:work:{stage}`` through the
+Work streams: each pipeline stage reads its work from ``asp:work:<stage>`` through the
 consumer group ``{stage}-workers`` (entries in the same format); what a stage cannot
-process after its retries goes to ``asp:dead:{stage}``.
+process after its retries goes to ``asp:dead:<stage>``.
+
+Redis Cluster: every key of a session carries the session id as its hash tag
+(``{<id>}``, :func:`session_tag`), so a session's log, state, history, marks and locks land
+in one hash slot and a transaction or script on several of them never spans two slots.
+The shared keys (work streams, dead letters, the sorted sets of live sessions and turns,
+caches) have no tag: each is one key in one slot. The bus still joins a session's keys
+with the work streams in one MULTI/EXEC or script (publish, acknowledge), which Redis
+Cluster refuses (CROSSSLOT): docs/SCALING.md says what that means for a deployment.
 
 This module builds names and entries; it never talks to Redis.
 """
@@ -38,7 +46,7 @@ SESSION_IDLE_TTL_S = 6 * 3600
 SESSION_ENDED_TTL_S = 24 * 3600
 """TTL set when the session ends: its log stays readable for a day, then goes."""
 HISTORY_MAX_TURNS = 20
-"""Conversation turns kept per session in ``asp:history:{id}`` (the LLM context)."""
+"""Conversation turns kept per session in ``asp:history:{<id>}`` (the LLM context)."""
 
 
 class Stage(enum.StrEnum):
@@ -73,37 +81,44 @@ def _checked(session_id: str) -> str:
     return session_id
 
 
+def session_tag(session_id: str) -> str:
+    """``{<id>}``: the Redis Cluster hash tag of a session. Only the part between the
+    first ``{`` and the next ``}`` is hashed, so every key that carries it (and no ``{``
+    before it) lands in the session's slot."""
+    return "{" + _checked(session_id) + "}"
+
+
 def session_stream(session_id: str) -> str:
-    return f"{PREFIX}:session:{_checked(session_id)}"
+    return f"{PREFIX}:session:{session_tag(session_id)}"
 
 
 def history_key(session_id: str) -> str:
-    return f"{PREFIX}:history:{_checked(session_id)}"
+    return f"{PREFIX}:history:{session_tag(session_id)}"
 
 
 def session_state_key(session_id: str) -> str:
     """A hash with the negotiated settings and counters of a live session."""
-    return f"{PREFIX}:state:{_checked(session_id)}"
+    return f"{PREFIX}:state:{session_tag(session_id)}"
 
 
 def processed_key(stage: Stage, session_id: str) -> str:
     """A set of the work ids a stage finished for a session (idempotent redelivery)."""
-    return f"{PREFIX}:done:{stage.value}:{_checked(session_id)}"
+    return f"{PREFIX}:done:{stage.value}:{session_tag(session_id)}"
 
 
 def summary_key(session_id: str) -> str:
     """Hash written after the call: its transcript and an LLM summary (post-call job)."""
-    return f"{PREFIX}:summary:{_checked(session_id)}"
+    return f"{PREFIX}:summary:{session_tag(session_id)}"
 
 
 def work_lock_key(stage: Stage, session_id: str, work_id: str) -> str:
     """Held (SET NX PX) by the replica doing a piece of work, against duplicate deliveries."""
-    return f"{PREFIX}:lock:{stage.value}:{_checked(session_id)}:{work_id}"
+    return f"{PREFIX}:lock:{stage.value}:{session_tag(session_id)}:{work_id}"
 
 
 def cancelled_key(session_id: str) -> str:
     """A set of the response_ids cancelled in a session (barge-in), seen by every replica."""
-    return f"{PREFIX}:cancelled:{_checked(session_id)}"
+    return f"{PREFIX}:cancelled:{session_tag(session_id)}"
 
 
 def provisional_key(session_id: str) -> str:
@@ -111,22 +126,23 @@ def provisional_key(session_id: str) -> str:
     ``{utterance_id}`` -> its state; ``{utterance_id}:history`` and ``{utterance_id}:actions``
     -> its reply, waiting for the confirmation to be recorded; ``{utterance_id}:spent:{stage}``
     -> seconds a stage spent on it (wasted if it is cancelled)."""
-    return f"{PREFIX}:provisional:{_checked(session_id)}"
+    return f"{PREFIX}:provisional:{session_tag(session_id)}"
 
 
 def turn_key(session_id: str, response_id: str) -> str:
     """Hash that orders a response's sentences across TTS replicas (next sentence, next seq)."""
-    return f"{PREFIX}:turn:{_checked(session_id)}:{response_id}"
+    return f"{PREFIX}:turn:{session_tag(session_id)}:{response_id}"
 
 
 def tts_priority_key(session_id: str) -> str:
     """Set (SET PX, short TTL) while a session's first clause waits for or is in speech
     synthesis: the LLM holds that session's generation meanwhile (CPU priority)."""
-    return f"{PREFIX}:ttsprio:{_checked(session_id)}"
+    return f"{PREFIX}:ttsprio:{session_tag(session_id)}"
 
 
 def session_keys(session_id: str) -> tuple[str, ...]:
-    """Every per-session key whose TTL follows the call (the turn keys expire on their own)."""
+    """Every per-session key whose TTL follows the call (the turn keys expire on their own).
+    All of them carry :func:`session_tag`: one hash slot, so one command may name them all."""
     return (
         session_stream(session_id),
         history_key(session_id),

@@ -378,7 +378,7 @@ class Bus:
             await pipe.execute()
 
     async def release_session(self, session_id: str, keep_s: int = 0) -> None:
-        """The call was summarized (``asp:summary:{id}`` holds its transcript): the audio
+        """The call was summarized (``asp:summary:{<id>}`` holds its transcript): the audio
         of its log goes now, and its raw keys (log, history, state, marks) go now too
         (``keep_s`` 0) or in ``keep_s`` seconds, instead of a day after the call. With
         ``keep_call_audio`` nothing changes: the log is what retention asked to keep."""

@@ -38,7 +38,7 @@ async def run_worker(
     if settings.metrics_port:
         server = await serve(settings.metrics_host, settings.metrics_port, health)
         log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
-    log.info("%s worker %s reading %s", worker.stage.value, settings.name, settings.redis.url)
+    log.info("%s worker %s reading %s", worker.stage.value, settings.name, settings.redis.target)
     try:
         await worker.run(grace_s=settings.grace_s)  # survives Redis restarts by itself
     finally:

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .proc_watch import watching
@@ -23,8 +23,10 @@ def free_port() -> int:
 class RedisServer:
     """A throwaway redis-server on a free loopback port (isolated from other test runs)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, args: Sequence[str] = ()) -> None:
         self.port = port or free_port()
+        self.args = tuple(args)
+        """More redis-server options, e.g. ("--replicaof", "127.0.0.1", "6379")."""
         self.dir = Path(tempfile.mkdtemp(prefix="pabx-redis-"))
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -62,6 +64,7 @@ class RedisServer:
                 str(self.dir),
                 "--logfile",
                 str(self.log_path),
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

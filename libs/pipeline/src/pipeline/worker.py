@@ -1,7 +1,7 @@
 """The stateless stage worker: a consumer group on the stage's work stream.
 
 N replicas of a stage share its work. Delivery is at least once and made idempotent:
-each piece of work has an id (``work_id``) recorded in ``asp:done:{stage}:{session}``
+each piece of work has an id (``work_id``) recorded in ``asp:done:<stage>:{<session>}``
 in the same transaction as its acknowledgement, so a redelivered entry whose work is done
 is acknowledged without producing its output again. Entries a dead replica left pending
 are claimed by another (XAUTOCLAIM) once idle for ``claim_idle_ms`` (5 s by default);

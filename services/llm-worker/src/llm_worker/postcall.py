@@ -2,7 +2,7 @@
 
 - ``summarize_call(session_id)``: enqueued when a call ends. Builds the transcript from the
   session log (caller: transcripts; agent: the sentences it said), asks the LLM for a short
-  summary, writes both to ``asp:summary:{session}`` and POSTs them to POSTCALL_WEBHOOK_URL
+  summary, writes both to ``asp:summary:{<session>}`` and POSTs them to POSTCALL_WEBHOOK_URL
   when one is configured. Live calls come first: the summary waits to start while any
   reply is being generated (up to POSTCALL_DEFER_MAX_S), and its own generation is held
   between tokens whenever one begins (at most POSTCALL_MAX_HOLD_S in one go).
@@ -33,8 +33,7 @@ from asp import ASPError, ResponseText, Transcript
 from asp import streams as layout
 from pipeline import Bus
 from pipeline.envparse import EnvReader
-from pipeline.redis_client import RedisOptions, connection_options
-from redis.asyncio import ConnectionPool
+from pipeline.redis_client import RedisOptions, connection_pool
 
 from .events import ChatRequest, Message, TextDelta
 from .persona import load_persona
@@ -57,8 +56,9 @@ look at what just happened); its audio goes at once."""
 
 def job_pool(options: RedisOptions) -> ArqRedis:
     """arq's client with the socket timeout and keepalive of every Redis client here
-    (``arq.create_pool`` sets neither: a silent partition would hang it)."""
-    return ArqRedis(ConnectionPool.from_url(options.url, **connection_options(options)))
+    (``arq.create_pool`` sets neither: a silent partition would hang it), on REDIS_URL's
+    server or on the Sentinel master (REDIS_SENTINELS)."""
+    return ArqRedis(connection_pool(options))
 
 
 async def call_transcript(bus: Bus, session_id: str) -> list[dict[str, str]]:

@@ -35,7 +35,7 @@ hold is replaced by "Não tenho essa informação" and an offer to transfer (``g
 and the model's own transfers are limited to the menu, with no spoken promise of a
 transfer that does not happen (``action_guard``).
 
-The conversation history lives in Redis (``asp:history:{session}``), so any replica can
+The conversation history lives in Redis (``asp:history:{<session>}``), so any replica can
 take the next turn.
 """
 

@@ -5,7 +5,7 @@ work streams of the stages that consume it, the cancelled-responses set for a
 response.cancel), in order, by one writer task per session:
 
 ==================  ====================================  =============================
-event               session log ``asp:session:{id}``      work streams
+event               session log ``asp:session:{<id>}``      work streams
 ==================  ====================================  =============================
 session.start       yes                                   ``asp:work:llm`` (greeting)
 audio.speech_start  yes

@@ -2,7 +2,7 @@
 
 Each sentence is synthesized as soon as it arrives (replicas synthesize a response's
 sentences in parallel), resampled once to the session's rate and cut into 20 ms-aligned
-chunks. Publication is ordered per response through ``asp:turn:{session}:{response}``
+chunks. Publication is ordered per response through ``asp:turn:{<session>}:<response>``
 (next sentence, next chunk seq): a replica publishes a sentence only when it is that
 sentence's turn, so the caller hears the sentences in order and chunk seqs are contiguous.
 A redone sentence (a replica died mid-way) reuses the same seqs, so the edge can drop
