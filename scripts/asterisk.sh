@@ -101,10 +101,22 @@ umount_proc() {
 
 
 # ---------------------------------------------------------------- secrets and certificate
-# ensure_env: compose/.env holds one generated password per extension (never committed).
+# ensure_env: compose/.env holds one generated password per extension (never committed):
+# the built-in ones, and every @EXT_<n>_PASSWORD@ of the configs (an extension added by the
+# docs/ASTERISK.md recipe gets its own) unless the environment already gives it.
 ensure_env() {
   touch "$ENV_FILE"; chmod 600 "$ENV_FILE"
-  local e
+  local e extra
+  extra=$(cat "$CONF_SRC"/*.conf ${PABX_EXTRA_CONFIG_DIR:+"$PABX_EXTRA_CONFIG_DIR"/*.conf} 2>/dev/null \
+    | grep -o '@EXT_[0-9]*_PASSWORD@' | sed 's/@EXT_\([0-9]*\)_PASSWORD@/\1/' | sort -u || true)
+  for e in $extra; do
+    case " $EXTENSIONS " in *" $e "*) continue;; esac
+    [ -n "$(printenv "EXT_${e}_PASSWORD" || true)" ] && continue
+    if ! grep -q "^EXT_${e}_PASSWORD=." "$ENV_FILE"; then
+      sed -i "/^EXT_${e}_PASSWORD=\s*$/d" "$ENV_FILE"
+      echo "EXT_${e}_PASSWORD=$(openssl rand -hex 12)" >> "$ENV_FILE"
+    fi
+  done
   for e in $EXTENSIONS; do
     if ! grep -q "^EXT_${e}_PASSWORD=." "$ENV_FILE"; then
       sed -i "/^EXT_${e}_PASSWORD=\s*$/d" "$ENV_FILE"

@@ -19,6 +19,44 @@ from pathlib import Path
 
 PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 
+# AGENT_TRANSFER_ALLOWLIST: the same rules as llm_worker.transfers.parse_allowlist (a test
+# holds the two together); rendered as the agent-transfer context of extensions.conf.
+DEFAULT_TRANSFERS = "1001-1005"
+_TARGET = re.compile(r"^[0-9*#]{1,15}$")
+_RANGE = re.compile(r"^([0-9]{1,15})-([0-9]{1,15})$")
+_PIN = re.compile(r"^[0-9]{4,12}$")
+
+
+def transfer_targets(raw: str) -> list[str]:
+    """The targets of AGENT_TRANSFER_ALLOWLIST (empty: 1001-1005), sorted; SystemExit on error."""
+    targets: set[str] = set()
+    for item in filter(None, (i.strip() for i in (raw.strip() or DEFAULT_TRANSFERS).split(","))):
+        m = _RANGE.fullmatch(item)
+        if m and len(m.group(1)) == len(m.group(2)) and int(m.group(1)) <= int(m.group(2)):
+            first, last = int(m.group(1)), int(m.group(2))
+            if last - first + 1 > 1000:
+                raise SystemExit(f"AGENT_TRANSFER_ALLOWLIST: faixa {item!r} grande demais")
+            targets.update(str(n).zfill(len(m.group(1))) for n in range(first, last + 1))
+        elif _TARGET.fullmatch(item):
+            targets.add(item)
+        else:
+            raise SystemExit(f"AGENT_TRANSFER_ALLOWLIST: {item!r} não é um ramal nem uma faixa")
+    if len(targets) > 1000:
+        raise SystemExit("AGENT_TRANSFER_ALLOWLIST: mais de 1000 destinos")
+    return sorted(targets)
+
+
+def agent_transfer_context(raw: str) -> str:
+    return "\n".join(f"exten => {t},1,Goto(internal,{t},1)" for t in transfer_targets(raw))
+
+
+def conf_pin_setting(pin: str) -> str:
+    if not pin:
+        return "; (sem PIN: PABX_CONF_PIN vazio)"
+    if not _PIN.fullmatch(pin):
+        raise SystemExit("PABX_CONF_PIN: de 4 a 12 dígitos")
+    return f"pin={pin}"
+
 
 def read_env(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
@@ -46,6 +84,8 @@ def computed(v: dict[str, str]) -> dict[str, str]:
             if loopback
             else "; (perfil normal)"
         ),
+        "AGENT_TRANSFER_EXTENSIONS": agent_transfer_context(v.get("AGENT_TRANSFER_ALLOWLIST", "")),
+        "CONF_PIN_SETTING": conf_pin_setting(v.get("PABX_CONF_PIN", "").strip()),
         "ICE_HOST_CANDIDATES": (
             f"{host_ip} => 127.0.0.1" if loopback and host_ip else "; (nenhum mapeamento)"
         ),

@@ -16,7 +16,7 @@ ensure() {  # ensure NAME VALUE: appends NAME=VALUE when NAME has no value yet
     echo "$1=$2" >> "$ENV_FILE"
   fi
 }
-value() { grep "^$1=" "$ENV_FILE" | tail -1 | cut -d= -f2-; }
+value() { grep "^$1=" "$ENV_FILE" | tail -1 | cut -d= -f2- || true; }
 listening() { ss -Hlun 2>/dev/null | grep -q ':3478 '; }
 
 case "${1:-status}" in
@@ -29,6 +29,9 @@ case "${1:-status}" in
     args=(-c compose/coturn/turnserver.conf --user "$(value TURN_USERNAME):$(value TURN_PASSWORD)"
           --pidfile "$PIDFILE")
     [ -n "${PABX_EXTERNAL_ADDRESS:-}" ] && args+=("--external-ip=$PABX_EXTERNAL_ADDRESS")
+    # peers turnserver.conf denies (private, loopback) that the operator opens
+    allowed=${TURN_ALLOWED_PEER_IPS:-$(value TURN_ALLOWED_PEER_IPS)}
+    for peer in ${allowed//,/ }; do args+=("--allowed-peer-ip=$peer"); done
     log "iniciando coturn (udp/tcp 3478)"
     setsid turnserver "${args[@]}" >>"$LOG" 2>&1 &
     echo $! > "$PIDFILE"

@@ -21,7 +21,10 @@ case "${1:-status}" in
     if [ -n "${EXT_2000_PASSWORD:-}" ]; then
       export SIP_EDGE_REGISTRAR=${SIP_EDGE_REGISTRAR:-127.0.0.1:5160}
     fi
-    log "iniciando sip-edge (SIP udp/$SIP_PORT, registrar ${SIP_EDGE_REGISTRAR:-nenhum})"
+    # the agent's line: loopback only, and INVITEs only from the Asterisk (the registrar's
+    # host, 127.0.0.1); anything else gets 403 (services/sip-edge/README.md)
+    export SIP_EDGE_SIP_BIND=${SIP_EDGE_SIP_BIND:-127.0.0.1}
+    log "iniciando sip-edge (SIP udp/$SIP_EDGE_SIP_BIND:$SIP_PORT, registrar ${SIP_EDGE_REGISTRAR:-nenhum})"
     SIP_EDGE_SIP_PORT=$SIP_PORT SIP_EDGE_METRICS_PORT=$METRICS_PORT \
       nohup "$VENV/bin/python" -m sip_edge >"$LOG" 2>&1 &
     echo $! >"$PIDFILE"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -109,3 +110,17 @@ def wait_heard(
     except PhoneError:
         raise AssertionError(f"audio not heard (best correlation {best:.2f})") from None
     return best
+
+
+def asterisk_log_dir() -> Path:
+    """Where the test Asterisk writes its log files (scripts/asterisk.sh's runtimes): the
+    chroot's /var/log/asterisk, or this clone's .run/asterisk/log for a system Asterisk."""
+    mode = os.environ.get("PABX_ASTERISK_MODE") or (
+        "system" if shutil.which("asterisk") else "chroot"
+    )
+    if mode == "system":
+        return REPO / ".run" / "asterisk" / "log"
+    cache = os.environ.get("PABX_CACHE") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pabx"
+    )
+    return Path(cache) / "asterisk-sid" / "var" / "log" / "asterisk"

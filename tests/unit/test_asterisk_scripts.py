@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -115,3 +116,40 @@ def test_every_prompt_the_dialplan_plays_is_generated() -> None:
     assert fixed <= names, fixed - names
     assert {f"hora-{h}" for h in range(24)} <= names
     assert {f"minuto-{m}" for m in range(60)} <= names
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "1002", " 1001-1003 , 2000,*43 ", "0098-0101", "8000,1001-1005"]
+)
+def test_agent_transfer_context_holds_the_llm_worker_allowlist(raw: str) -> None:
+    """Asterisk's agent-transfer context and the llm-worker's check read the same setting
+    with the same rules (issue 15): the two lists never drift apart."""
+    from llm_worker.transfers import parse_allowlist
+
+    rendered = render.agent_transfer_context(raw)
+    targets = set(re.findall(r"^exten => ([0-9*#]+),1,Goto\(internal,\1,1\)$", rendered, re.M))
+    assert targets == set(parse_allowlist(raw))
+    assert len(rendered.splitlines()) == len(targets)
+
+
+def test_the_default_agent_transfer_context_excludes_the_conference_room() -> None:
+    rendered = render.agent_transfer_context("")
+    assert "exten => 1002," in rendered
+    assert "8000" not in rendered
+    conf = (CONFIG / "extensions.conf").read_text()
+    assert "[agent-transfer]\n@AGENT_TRANSFER_EXTENSIONS@" in conf
+    assert "context=agent-transfer" in (CONFIG / "pjsip.conf").read_text()
+
+
+@pytest.mark.parametrize("raw", ["1005-1001", "999-1001", "1001;1002", "sip:1001@x", "10000-99999"])
+def test_a_malformed_allowlist_stops_the_render(raw: str) -> None:
+    with pytest.raises(SystemExit, match="AGENT_TRANSFER_ALLOWLIST"):
+        render.agent_transfer_context(raw)
+
+
+def test_conference_pin_is_optional_and_digits_only() -> None:
+    assert render.conf_pin_setting("").startswith(";")
+    assert render.conf_pin_setting("4321") == "pin=4321"
+    for bad in ("12", "12ab", "1234567890123", "1234\npin=0"):
+        with pytest.raises(SystemExit, match="PABX_CONF_PIN"):
+            render.conf_pin_setting(bad)

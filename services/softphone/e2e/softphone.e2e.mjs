@@ -163,6 +163,7 @@ async function hangupAndWait(page) {
   await page.getByTestId('call').waitFor({ state: 'detached', timeout: 10000 });
 }
 
+const cspRefusals = new WeakMap();
 let server;
 let baseUrl;
 let env;
@@ -188,6 +189,12 @@ async function newPage(browser, options = {}) {
   });
   // Uncaught errors in the page fail the run loudly.
   page.on('pageerror', (err) => process.stderr.write(`[página ${page.url()}] erro: ${err.message}\n`));
+  // What the page's Content-Security-Policy (server/serve.mjs) refused: must stay empty.
+  const refused = [];
+  cspRefusals.set(page, refused);
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/.test(m.text())) refused.push(m.text());
+  });
   if (process.env.E2E_DEBUG) {
     await page.addInitScript(() => localStorage.setItem('debug', 'JsSIP:*'));
     page.on('console', (m) => process.stderr.write(`[console] ${m.text()}\n`));
@@ -251,6 +258,14 @@ describe('softphone contra o Asterisk real', { concurrency: false }, () => {
     assert.ok(heard.rms > 0.01);
     await hangupAndWait(page);
     await page.getByTestId('history').filter({ hasText: 'Para *43' }).waitFor();
+    // issue 15: the page came with CSP and HSTS, broke none of the policy's rules, and the
+    // SIP password is nowhere in localStorage
+    const answer = await page.request.get(baseUrl);
+    assert.match(answer.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    assert.match(answer.headers()['strict-transport-security'] ?? '', /^max-age=\d+/);
+    assert.deepEqual(cspRefusals.get(page), []);
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }));
+    assert.ok(!stored.includes(env.EXT_1004_PASSWORD), 'senha no localStorage');
     await page.context().close();
   });
 

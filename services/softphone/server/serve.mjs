@@ -1,7 +1,11 @@
 // Small HTTPS static server for the built softphone (dist/). No dependencies.
 //   node server/serve.mjs            serves dist/ on https://0.0.0.0:3000
 // Environment: SOFTPHONE_PORT (3000), SOFTPHONE_HOST (0.0.0.0), SOFTPHONE_CERT, SOFTPHONE_KEY
-// (PEM files, required), SOFTPHONE_ROOT (dist/).
+// (PEM files, required), SOFTPHONE_ROOT (dist/), SOFTPHONE_HSTS_MAX_AGE (seconds, 31536000;
+// 0 tells browsers to forget it).
+// Every answer carries a Content-Security-Policy (only this origin's scripts and styles, no
+// inline code, no framing; WebSocket connections to any wss: server, since the user types
+// the PABX's address) and Strict-Transport-Security.
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -19,12 +23,36 @@ const TYPES = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-const HEADERS = {
+const BASE_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'X-Frame-Options': 'DENY',
   'Permissions-Policy': 'microphone=(self), camera=()',
 };
+
+export const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "media-src 'self' blob:",
+  "connect-src 'self' wss:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The headers of every answer; throws on a malformed SOFTPHONE_HSTS_MAX_AGE. */
+export function securityHeaders(env = process.env) {
+  const raw = env.SOFTPHONE_HSTS_MAX_AGE ?? '31536000';
+  if (!/^\d{1,9}$/.test(raw)) throw new Error(`SOFTPHONE_HSTS_MAX_AGE inválido: ${raw} (segundos)`);
+  return {
+    ...BASE_HEADERS,
+    'Content-Security-Policy': CSP,
+    'Strict-Transport-Security': `max-age=${Number(raw)}`,
+  };
+}
 
 /**
  * Maps a request path to a file under root, or null when it must be refused.
@@ -55,7 +83,7 @@ export function resolvePath(root, rawUrl) {
 }
 
 /** The request handler: GET/HEAD only; 400 for malformed paths, 404 for missing assets. */
-export function createHandler(rootDir) {
+export function createHandler(rootDir, HEADERS = securityHeaders()) {
   const root = resolve(rootDir);
   return (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -104,7 +132,14 @@ function main() {
     process.stderr.write('SOFTPHONE_CERT e SOFTPHONE_KEY são obrigatórios\n');
     process.exit(2);
   }
-  const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, createHandler(root));
+  let headers;
+  try {
+    headers = securityHeaders();
+  } catch (e) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(2);
+  }
+  const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, createHandler(root, headers));
   server.on('tlsClientError', () => undefined); // browsers probing a self-signed cert
   server.listen(port, host, () => {
     process.stdout.write(`softphone em https://${host}:${server.address().port}/ (raiz ${root})\n`);

@@ -18,6 +18,8 @@ export interface AppProps {
   phone: Phone;
   storage: Storage | null;
   ringer: Ringer;
+  /** Where a remembered password lives (sessionStorage: this tab only); never localStorage. */
+  session?: Storage | null;
 }
 
 const DIAL_KEY = /^[0-9*#]$/;
@@ -28,9 +30,9 @@ function isTextField(el: EventTarget | null): boolean {
   return tag === 'TEXTAREA' || tag === 'SELECT' || (tag === 'INPUT' && (el as HTMLInputElement).type !== 'checkbox');
 }
 
-export function App({ phone, storage, ringer }: AppProps) {
+export function App({ phone, storage, ringer, session = null }: AppProps) {
   const snap = usePhone(phone);
-  const [settings, setSettings] = useState<Settings>(() => loadSettings(storage, globalThis.location));
+  const [settings, setSettings] = useState<Settings>(() => loadSettings(storage, globalThis.location, session));
   const [number, setNumber] = useState('');
   const [history, setHistory] = useState(() => loadHistory(storage));
   const [dismissed, setDismissed] = useState<unknown>(null);
@@ -83,10 +85,10 @@ export function App({ phone, storage, ringer }: AppProps) {
   const updateSettings = useCallback((patch: Partial<Settings>) => {
     setSettings((s) => {
       const next = { ...s, ...patch };
-      saveSettings(storage, next);
+      saveSettings(storage, next, session);
       return next;
     });
-  }, [storage]);
+  }, [storage, session]);
 
   const connect = (s: Settings) => {
     askNotificationPermission();

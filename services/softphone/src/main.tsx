@@ -16,12 +16,20 @@ const storage = (() => {
   }
 })();
 
+const session = (() => {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
+})();
+
 const phone = new Phone({ uaFactory: jssipUaFactory, media: browserMedia, reached: storageReachedServers(storage) });
 const root = document.getElementById('root');
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <App phone={phone} storage={storage} ringer={browserRinger()} />
+      <App phone={phone} storage={storage} session={session} ringer={browserRinger()} />
     </StrictMode>,
   );
 }

@@ -16,11 +16,16 @@ class FakeRinger implements Ringer {
 }
 
 function setup(stored?: object) {
-  if (stored) localStorage.setItem('softphone.settings', JSON.stringify(stored));
+  if (stored) {
+    // the settings in localStorage, a remembered password in the tab's sessionStorage
+    const { password, ...rest } = stored as Record<string, unknown>;
+    localStorage.setItem('softphone.settings', JSON.stringify(rest));
+    if (typeof password === 'string') sessionStorage.setItem('softphone.password', password);
+  }
   const env = makePhone();
   const ringer = new FakeRinger();
   const user = userEvent.setup();
-  render(<App phone={env.phone} storage={localStorage} ringer={ringer} />);
+  render(<App phone={env.phone} storage={localStorage} session={sessionStorage} ringer={ringer} />);
   return { ...env, ringer, user };
 }
 
@@ -51,15 +56,16 @@ describe('App', () => {
     expect(screen.getByTestId('registration').textContent).toBe('Registrado como ramal 1004');
     const stored = JSON.parse(localStorage.getItem('softphone.settings') ?? '{}') as Record<string, unknown>;
     expect(stored.server).toBe('wss://pabx.test:8189/ws');
-    expect(stored.password).toBe('');
+    expect(stored).not.toHaveProperty('password');
+    expect(sessionStorage.getItem('softphone.password')).toBeNull();
   });
 
-  it('remembers the password only when asked to', async () => {
+  it('remembers the password only when asked to, in the tab session, never in localStorage', async () => {
     const env = setup();
-    await env.user.click(screen.getByLabelText('Lembrar a senha neste navegador'));
+    await env.user.click(screen.getByLabelText('Lembrar a senha nesta aba (até fechá-la)'));
     await connectAs(env);
-    const stored = JSON.parse(localStorage.getItem('softphone.settings') ?? '{}') as Record<string, unknown>;
-    expect(stored.password).toBe('segredo');
+    expect(localStorage.getItem('softphone.settings')).not.toContain('segredo');
+    expect(sessionStorage.getItem('softphone.password')).toBe('segredo');
   });
 
   it('shows the wrong-password message', async () => {

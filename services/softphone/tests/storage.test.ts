@@ -22,15 +22,33 @@ describe('settings storage', () => {
     }
   });
 
-  it('never keeps the password unless asked', () => {
-    const s = { ...loadSettings(localStorage, { hostname: 'h' }), password: 'p' };
-    saveSettings(localStorage, s);
-    expect(localStorage.getItem('softphone.settings')).not.toContain('"p"');
-    saveSettings(localStorage, { ...s, rememberPassword: true });
-    expect(loadSettings(localStorage).password).toBe('p');
-    // A stored password without the flag (edited by hand) is ignored.
+  it('never keeps the password in localStorage, remembered or not', () => {
+    const s = { ...loadSettings(localStorage, { hostname: 'h' }, sessionStorage), password: 'p4ss-w0rd' };
+    saveSettings(localStorage, s, sessionStorage);
+    expect(localStorage.getItem('softphone.settings')).not.toContain('p4ss-w0rd');
+    expect(sessionStorage.getItem('softphone.password')).toBeNull();
+    saveSettings(localStorage, { ...s, rememberPassword: true }, sessionStorage);
+    expect(localStorage.getItem('softphone.settings')).not.toContain('p4ss-w0rd');
+    expect(localStorage.getItem('softphone.settings')).not.toContain('password"');
+    // remembered in this tab's session memory only
+    expect(sessionStorage.getItem('softphone.password')).toBe('p4ss-w0rd');
+    expect(loadSettings(localStorage, undefined, sessionStorage).password).toBe('p4ss-w0rd');
+    expect(loadSettings(localStorage).password).toBe(''); // no session: nothing
+    // unticking forgets it
+    saveSettings(localStorage, { ...s, rememberPassword: false }, sessionStorage);
+    expect(sessionStorage.getItem('softphone.password')).toBeNull();
+  });
+
+  it('removes a password an older version left in localStorage', () => {
+    localStorage.setItem('softphone.settings', JSON.stringify({ extension: '1005', password: 'old-secret', rememberPassword: true }));
+    const s = loadSettings(localStorage, { hostname: 'h' }, sessionStorage);
+    expect(s.extension).toBe('1005');
+    expect(s.password).toBe('');
+    expect(localStorage.getItem('softphone.settings')).not.toContain('old-secret');
+    // A stored password without the flag (edited by hand) is ignored and removed too.
     localStorage.setItem('softphone.settings', JSON.stringify({ password: 'x', rememberPassword: 'yes' }));
-    expect(loadSettings(localStorage).password).toBe('');
+    expect(loadSettings(localStorage, undefined, sessionStorage).password).toBe('');
+    expect(localStorage.getItem('softphone.settings')).not.toContain('"x"');
   });
 });
 

@@ -1,6 +1,7 @@
 """Fixtures of the agent tests through Asterisk: a private redis-server, and sip-edge as its
 own process registered to the session's Asterisk as 2000 (EXT_2000_PASSWORD from
-compose/.env) and writing to that Redis. Asterisk, the PJSUA2 test phones (1001, 1002, 1003)
+compose/.env), accepting INVITEs only from Asterisk and only with digest authentication,
+and writing to that Redis. Asterisk, the PJSUA2 test phones (1001, 1002, 1003)
 and the lock come from tests/integration/conftest.py.
 
 sip-edge takes up to 24 simultaneous calls (the 20-call test) and plays a short apology while
@@ -63,6 +64,9 @@ def sip_edge(
         SIP_EDGE_REGISTRAR="127.0.0.1:5160",
         EXT_2000_PASSWORD=passwords["2000"],
         SIP_EDGE_MAX_CALLS="24",
+        # Asterisk answers sip-edge's digest challenge (endpoint 2000's outbound_auth): every
+        # call of these tests goes through it (issue 15)
+        SIP_EDGE_DIGEST_AUTH="true",
         SIP_EDGE_APOLOGY_WAV=str(edge_dir / "apology-{rate}.wav"),
     )
     with edge, edge.watched("sip_edge"):

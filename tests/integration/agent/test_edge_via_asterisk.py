@@ -27,7 +27,7 @@ from asp.messages import (
     Utterance,
 )
 from edge_support import dial_2000, wait_audio_heard, wait_for
-from pbx_support import wait_heard
+from pbx_support import cli, wait_heard
 from sip_edge.testing import (
     EdgeProcess,
     agent_tone,
@@ -142,6 +142,40 @@ def test_transfer_asked_by_the_pipeline_rings_1002(
     signal = make_signal(2.0, seed=7)
     incoming.play(signal, loop=True)
     wait_heard(call, signal[2000:10000], timeout=15)
+
+
+@pytest.mark.parametrize("target", ["8000", "1099"])
+def test_a_transfer_outside_the_allowlist_fails_at_asterisk(
+    sip_edge: EdgeProcess, phones: dict[str, Phone], r: redis.Redis, target: str
+) -> None:
+    """The second check (issue 15): even when a call.action reaches sip-edge without the
+    llm-worker's check (a compromised worker or Redis), the REFER to the conference room or
+    to an unlisted extension fails at Asterisk: the agent's leg transfers in the
+    agent-transfer context, which holds only AGENT_TRANSFER_ALLOWLIST (1001-1005). The
+    caller stays with the agent and never reaches the room."""
+    call, sid = dial_2000(phones["1001"], r)
+    before = sip_edge.log().count("transfer failed")
+    r.xadd(
+        layout.session_stream(sid),
+        to_entry(CallAction(session_id=sid, action=CallActionKind.TRANSFER, target=target)),
+    )
+    poll_until(
+        lambda: sip_edge.log().count("transfer failed") > before,
+        15,
+        "sip-edge to report the refused transfer",
+        interval=0.2,
+    )
+    assert "transfer failed (404)" in sip_edge.log()
+    assert not call.disconnected.is_set()
+    assert "session.end" not in session_messages(r, sid)[0]
+    assert "8000" not in cli("confbridge list")
+    assert not phones["1002"].has_incoming()
+    # the agent still talks to the caller after the refusal
+    tone = agent_tone(1.0)
+    write_response(r, sid, "after-refusal", pcm(tone))
+    poll_until(lambda: int(np.sum(frame_rms(call.recording()) > 500)) >= 20, 15, "the agent")
+    call.hangup()
+    wait_for(r, sid, "session.end", timeout=15)
 
 
 def test_barge_in_stops_the_answer_and_drops_the_rest(

@@ -30,10 +30,11 @@ async def _main() -> None:
     # A facts file that does not validate stops the worker here, naming the field.
     facts = FactsStore.from_settings(FactsSettings.from_env())
     logging.getLogger("llm_worker").info(
-        "facts of %r from %s; dates in %s",
+        "facts of %r from %s; dates in %s; transfers only to %s (AGENT_TRANSFER_ALLOWLIST)",
         facts.facts.company,
         facts.path or "the packaged default",
         settings.timezone,
+        ", ".join(sorted(facts.allowed)),
     )
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, facts.request_reload)
     provider = create_provider(settings)

@@ -10,10 +10,14 @@ validate is an error (:func:`load_facts` raises FactsError and the worker exits)
 size or inode changed, checked at most every ``LLM_FACTS_RELOAD_S`` seconds (0: only on
 SIGHUP) when :meth:`FactsStore.current` is called. A reload that fails (unreadable file,
 invalid TOML, a bad field) keeps the previous facts and logs the error.
+
+The menu is cut to ``AGENT_TRANSFER_ALLOWLIST`` (:mod:`llm_worker.transfers`) at every load:
+a department whose extension the operator did not allow is dropped, with a warning.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -27,6 +31,7 @@ from pipeline.envparse import EnvReader
 
 from llm_worker.errors import ConfigError, FactsError
 from llm_worker.facts import Facts, parse_facts, system_prompt
+from llm_worker.transfers import parse_allowlist, restrict_menu
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +43,18 @@ MAX_PROMPTS = 8  # rendered prompts kept: a persona or two, today and yesterday
 class FactsSettings:
     path: str = ""
     reload_s: float = 5.0
+    transfer_allowlist: frozenset[str] = dataclasses.field(
+        default_factory=lambda: parse_allowlist("")
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> FactsSettings:
-        r = EnvReader(os.environ if env is None else env, ConfigError)
+        e = os.environ if env is None else env
+        r = EnvReader(e, ConfigError)
         return cls(
             path=r.text("LLM_FACTS_PATH"),
             reload_s=r.number("LLM_FACTS_RELOAD_S", 5.0, 0.0, 3600.0),
+            transfer_allowlist=parse_allowlist(e.get("AGENT_TRANSFER_ALLOWLIST", "")),
         )
 
 
@@ -88,12 +98,15 @@ class FactsStore:
         *,
         reload_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        transfer_allowlist: frozenset[str] | None = None,
     ) -> None:
+        self.allowed = parse_allowlist("") if transfer_allowlist is None else transfer_allowlist
         self.path = Path(path) if path else None
         self.reload_s = reload_s
         self._clock = clock
         self._signature = _signature(self.path) if self.path else None
-        self._facts = load_facts(self.path)  # raises FactsError: the worker must not start
+        # raises FactsError: the worker must not start
+        self._facts = self._restricted(load_facts(self.path))
         self._checked = clock()
         self._requested = False
         self.version = 1  # bumped at each successful reload that changed the facts
@@ -103,7 +116,25 @@ class FactsStore:
 
     @classmethod
     def from_settings(cls, settings: FactsSettings) -> FactsStore:
-        return cls(settings.path or None, reload_s=settings.reload_s)
+        return cls(
+            settings.path or None,
+            reload_s=settings.reload_s,
+            transfer_allowlist=settings.transfer_allowlist,
+        )
+
+    def transfer_allowed(self, target: str) -> bool:
+        """The last check before a transfer is published (AGENT_TRANSFER_ALLOWLIST)."""
+        return target in self.allowed
+
+    def _restricted(self, facts: Facts) -> Facts:
+        facts, dropped = restrict_menu(facts, self.allowed)
+        for entry in dropped:
+            log.warning(
+                "menu entry %r (extension %s) dropped: not in AGENT_TRANSFER_ALLOWLIST",
+                entry.department,
+                entry.extension,
+            )
+        return facts
 
     @property
     def facts(self) -> Facts:
@@ -134,7 +165,7 @@ class FactsStore:
         if self.path is None:
             return False
         try:
-            facts = read_facts(self.path)
+            facts = self._restricted(read_facts(self.path))
         except FactsError as e:
             self.last_error = str(e)
             log.error("facts not reloaded, keeping the previous ones: %s", e)

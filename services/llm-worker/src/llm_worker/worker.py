@@ -416,7 +416,15 @@ class LLMWorker(StreamWorker):
         target: str | None,
         deferred: list[dict[str, str | None]] | None,
     ) -> None:
-        """Publishes a call action, or defers it (``deferred``) for a provisional turn."""
+        """Publishes a call action, or defers it (``deferred``) for a provisional turn. A
+        transfer outside AGENT_TRANSFER_ALLOWLIST is never published, whoever asked."""
+        if action == CallActionKind.TRANSFER.value and not self.facts.transfer_allowed(
+            target or ""
+        ):
+            for_session(log, sid).warning(
+                "transfer to %r refused: not in AGENT_TRANSFER_ALLOWLIST", target
+            )
+            return
         if deferred is not None:
             deferred.append({"action": action, "target": target})
             return

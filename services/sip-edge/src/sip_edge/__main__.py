@@ -16,6 +16,7 @@ def main() -> None:
     faulthandler.enable()
     try:
         settings = Settings.from_env()
+        settings.source_policy()  # host names in SIP_EDGE_ALLOWED_SOURCES must resolve
     except SettingsError as e:
         print(f"sip-edge: configuração inválida: {e}", file=sys.stderr)
         raise SystemExit(2) from e

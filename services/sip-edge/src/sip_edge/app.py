@@ -13,6 +13,7 @@ from pipeline.bus import Bus
 from pipeline.health import Health
 
 from .calls import CallSession, TurnModel, wait_sessions_closed
+from .digest import DigestAuth
 from .metrics import Metrics, MetricsServer
 from .settings import Settings
 from .sip import CallHandle, CallInfo, Endpoint, SipConfig
@@ -143,6 +144,8 @@ class EdgeApp:
             loop.call_soon_threadsafe(self._register, session)
             return session
 
+        sources = await asyncio.to_thread(s.source_policy)
+        log.info("INVITEs accepted from: %s", sources.describe())
         self.endpoint = Endpoint(
             SipConfig(
                 bind_host=s.sip_bind,
@@ -156,11 +159,14 @@ class EdgeApp:
                 wideband=s.wideband,
                 pj_log_level=s.pj_log_level,
                 jb_max_pre_ms=s.jb_max_pre_ms,
+                sources=sources,
+                digest=DigestAuth(s.extension, s.password) if s.digest_auth else None,
             ),
             loop,
             new_call,
             on_registration=self._on_registration,
             on_busy=self.metrics.calls_rejected.inc,
+            on_forbidden=self.metrics.calls_forbidden.inc,
         )
         self.health.start()
         self.metrics_server = MetricsServer(

@@ -24,6 +24,11 @@ class Metrics:
         self.calls_rejected = Counter(
             "sip_edge_calls_rejected", "Calls refused (486 Busy Here)", registry=r
         )
+        self.calls_forbidden = Counter(
+            "sip_edge_calls_forbidden",
+            "INVITEs refused with 403: not from SIP_EDGE_ALLOWED_SOURCES",
+            registry=r,
+        )
         self.registered = Gauge("sip_edge_registered", "1 while registered to the PBX", registry=r)
         self.frames_in = Counter("sip_edge_frames_in", "Caller audio frames received", registry=r)
         self.frames_out = Counter("sip_edge_frames_out", "Agent audio frames played", registry=r)

@@ -11,6 +11,7 @@ from pathlib import Path
 from pipeline.envparse import EnvReader, cache_dir
 from pipeline.redis_client import RedisOptions
 
+from .sources import SourcePolicy, SourcesError, parse_sources, resolve
 from .turn_end import TURN_MODES, TurnEndParams
 from .vad import CLASSIFIERS
 
@@ -34,6 +35,8 @@ class Settings:
     extension: str = "2000"
     password: str = ""
     registrar: str = ""
+    digest_auth: bool = False
+    allowed_sources: str = ""  # "": the registrar's host, or 127.0.0.1 (sources.py)
     max_calls: int = 50
     rtp_port: int = 30000
     rtp_port_range: int = 2000
@@ -76,12 +79,24 @@ class Settings:
         extension = e.get("SIP_EDGE_EXTENSION", "2000") or "2000"
         if not extension.isascii() or not extension.isalnum():
             raise SettingsError("SIP_EDGE_EXTENSION must be letters and digits")
+        allowed_sources = e.get("SIP_EDGE_ALLOWED_SOURCES", "").strip()
+        registrar = e.get("SIP_EDGE_REGISTRAR", "")
+        # the syntax now (host names stand for themselves); resolution at start-up
+        try:
+            parse_sources(allowed_sources, _default_sources(registrar), lambda _h: ["192.0.2.1"])
+        except SourcesError as err:
+            raise SettingsError(str(err)) from None
+        digest_auth = r.flag("SIP_EDGE_DIGEST_AUTH", False)
+        if digest_auth and not e.get("EXT_2000_PASSWORD", ""):
+            raise SettingsError("SIP_EDGE_DIGEST_AUTH=true needs EXT_2000_PASSWORD (the password)")
         return cls(
+            digest_auth=digest_auth,
             sip_bind=e.get("SIP_EDGE_SIP_BIND", d.sip_bind) or d.sip_bind,
             sip_port=r.integer("SIP_EDGE_SIP_PORT", d.sip_port, 0, 65535),
             extension=extension,
             password=e.get("EXT_2000_PASSWORD", ""),
-            registrar=e.get("SIP_EDGE_REGISTRAR", ""),
+            registrar=registrar,
+            allowed_sources=allowed_sources,
             max_calls=r.integer("SIP_EDGE_MAX_CALLS", d.max_calls, 1, 500),
             rtp_port=r.integer("SIP_EDGE_RTP_PORT", d.rtp_port, 0, 65535),
             rtp_port_range=r.integer("SIP_EDGE_RTP_PORT_RANGE", d.rtp_port_range, 0, 30000),
@@ -113,6 +128,13 @@ class Settings:
             log_level=(e.get("SIP_EDGE_LOG_LEVEL", d.log_level) or d.log_level).upper(),
         )
 
+    def source_policy(self) -> SourcePolicy:
+        """Who may call sip-edge; resolves host names (blocking DNS: at start-up only)."""
+        try:
+            return parse_sources(self.allowed_sources, _default_sources(self.registrar), resolve)
+        except SourcesError as err:
+            raise SettingsError(str(err)) from None
+
     def turn_params(self) -> TurnEndParams:
         """The end-of-turn decision's parameters (the mode as configured)."""
         return TurnEndParams(
@@ -128,6 +150,16 @@ class Settings:
         if self.turn_model_path:
             return Path(self.turn_model_path).expanduser()
         return cache_dir() / "models" / TURN_MODEL
+
+
+def _default_sources(registrar: str) -> list[str]:
+    """The registrar's host (``host:port``, ``[v6]:port``), or 127.0.0.1 without one."""
+    r = registrar.strip()
+    if not r:
+        return ["127.0.0.1"]
+    if r.startswith("["):
+        return [r[1 : r.find("]")]] if "]" in r else [r]
+    return [r.rsplit(":", 1)[0] if r.count(":") == 1 else r]
 
 
 def _turn_mode(raw: str) -> str:

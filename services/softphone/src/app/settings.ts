@@ -1,4 +1,9 @@
-/** Settings remembered in localStorage; the password only when the user asks for it. */
+/**
+ * Settings remembered in localStorage. The password never goes there (a plain-text SIP
+ * password on disk, readable by any script of the origin, outlives the session): when the
+ * user asks to remember it, it is kept in sessionStorage only (this tab, until it closes),
+ * and the form's autocomplete fields let the browser's password manager offer to save it.
+ */
 export interface Settings {
   server: string;
   extension: string;
@@ -10,13 +15,26 @@ export interface Settings {
 }
 
 const KEY = 'softphone.settings';
+const PASSWORD_KEY = 'softphone.password';
+
+function sessionPassword(session: Storage | null | undefined): string {
+  try {
+    return session?.getItem(PASSWORD_KEY) ?? '';
+  } catch {
+    return '';
+  }
+}
 
 export function defaultServer(loc: Pick<Location, 'hostname'> | undefined): string {
   const host = loc?.hostname || 'localhost';
   return `wss://${host}:8189/ws`;
 }
 
-export function loadSettings(storage: Storage | null, loc?: Pick<Location, 'hostname'>): Settings {
+export function loadSettings(
+  storage: Storage | null,
+  loc?: Pick<Location, 'hostname'>,
+  session?: Storage | null,
+): Settings {
   const base: Settings = {
     server: defaultServer(loc),
     extension: '1004',
@@ -36,10 +54,15 @@ export function loadSettings(storage: Storage | null, loc?: Pick<Location, 'host
   const r = raw as Record<string, unknown>;
   const str = (k: keyof Settings): string => (typeof r[k] === 'string' ? (r[k] as string) : (base[k] as string));
   const remember = r.rememberPassword === true;
+  if ('password' in r) {
+    // written by an older version: the password leaves localStorage now
+    const { password: _dropped, ...rest } = r;
+    storage?.setItem(KEY, JSON.stringify(rest));
+  }
   return {
     server: str('server'),
     extension: str('extension'),
-    password: remember ? str('password') : '',
+    password: remember ? sessionPassword(session) : '',
     displayName: str('displayName'),
     rememberPassword: remember,
     microphoneId: str('microphoneId'),
@@ -47,7 +70,13 @@ export function loadSettings(storage: Storage | null, loc?: Pick<Location, 'host
   };
 }
 
-export function saveSettings(storage: Storage | null, s: Settings): void {
-  const stored = { ...s, password: s.rememberPassword ? s.password : '' };
+export function saveSettings(storage: Storage | null, s: Settings, session?: Storage | null): void {
+  const { password, ...stored } = s;
   storage?.setItem(KEY, JSON.stringify(stored));
+  try {
+    if (s.rememberPassword && password) session?.setItem(PASSWORD_KEY, password);
+    else session?.removeItem(PASSWORD_KEY);
+  } catch {
+    // storage disabled: nothing is remembered
+  }
 }

@@ -42,7 +42,7 @@ export function SettingsForm({ initial, connected, onConnect, onDisconnect }: Pr
       <label className="check">
         <input type="checkbox" checked={s.rememberPassword} disabled={connected}
           onChange={(e) => setS((prev) => ({ ...prev, rememberPassword: e.target.checked }))} />
-        Lembrar a senha neste navegador
+        Lembrar a senha nesta aba (até fechá-la)
       </label>
       <button type="submit" className={connected ? 'secondary' : 'primary'}>
         {connected ? 'Desconectar' : 'Conectar'}

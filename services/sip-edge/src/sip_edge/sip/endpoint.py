@@ -20,7 +20,10 @@ media clock stopped.
 
 Accounts: a local account for calls sent straight to our SIP port (the default account),
 plus, when a registrar is configured, an account that registers as the extension and keeps
-the registration alive. Calls beyond ``max_calls`` (or while draining) get 486 Busy Here.
+the registration alive. An INVITE from a source outside ``sources`` (the PBX's address by
+default: SIP_EDGE_ALLOWED_SOURCES) gets 403 Forbidden and a log line naming the source; with
+``digest`` (SIP_EDGE_DIGEST_AUTH) an allowed source must also answer a digest challenge. Calls
+beyond ``max_calls`` (or while draining) get 486 Busy Here.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 import pjsua2 as pj
+
+from ..digest import DigestAuth, authorization_header
+from ..sources import LOOPBACK_ONLY, SourcePolicy
 
 __all__ = ["CallHandle", "CallInfo", "CallListener", "Endpoint", "SipConfig"]
 
@@ -67,6 +73,10 @@ class SipConfig:
     """Offer G.722 first and run the bridge at 16 kHz (calls on G.722 then get 16 kHz PCM)."""
     pj_log_level: int = 1
     jb_max_pre_ms: int = 100
+    sources: SourcePolicy = LOOPBACK_ONLY
+    """Who may send an INVITE (:mod:`.sources`); any other source gets 403 Forbidden."""
+    digest: DigestAuth | None = None
+    """When set, an INVITE must also answer a digest challenge (401 until it does)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -306,7 +316,7 @@ class _Account(pj.Account):  # type: ignore[misc]
         self.name = name
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
-        self.ep.incoming(self, prm.callId)
+        self.ep.incoming(self, prm.callId, prm.rdata.srcAddress, prm.rdata.wholeMsg)
 
     def onRegState(self, prm: pj.OnRegStateParam) -> None:
         ok = prm.code // 100 == 2 and prm.expiration > 0
@@ -381,12 +391,14 @@ class Endpoint:
         new_call: NewCall,
         on_registration: Callable[[bool, int], None] | None = None,
         on_busy: Callable[[], None] | None = None,
+        on_forbidden: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self._loop = loop
         self._new_call = new_call
         self._on_registration = on_registration
         self._on_busy = on_busy
+        self._on_forbidden = on_forbidden
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="pjsua", daemon=True)
         self._ready = threading.Event()
@@ -401,6 +413,7 @@ class Endpoint:
         self._log_writer = _LogWriter()
         self._accounts: list[_Account] = []
         self._calls: dict[int, _Call] = {}
+        self._challenged: dict[int, _Call] = {}  # answered 401, until disconnected
         self._graveyard: list[_Call] = []
         self.ports = _PortPool()
 
@@ -573,9 +586,36 @@ class Endpoint:
             del call  # the wrapper goes now, while its slot is still free
         self.ports.tick(t)
 
-    def incoming(self, acc: _Account, call_id: int) -> None:
+    def incoming(self, acc: _Account, call_id: int, source: str, message: str = "") -> None:
         call = _Call(self, acc, call_id)
         op = pj.CallOpParam()
+        if not self.config.sources.allows(source):
+            log.warning(
+                "INVITE from %s refused with 403: not an allowed source (%s)",
+                source,
+                self.config.sources.describe(),
+            )
+            op.statusCode = pj.PJSIP_SC_FORBIDDEN
+            call.ended = True
+            call.hangup(op)
+            self._graveyard.append(call)
+            if self._on_forbidden is not None:
+                self.post(self._on_forbidden)
+            return
+        digest = self.config.digest
+        if digest is not None and not digest.verify("INVITE", authorization_header(message)):
+            log.info("INVITE from %s challenged (401 digest)", source)
+            op.statusCode = pj.PJSIP_SC_UNAUTHORIZED
+            header = pj.SipHeader()
+            header.hName = "WWW-Authenticate"
+            header.hValue = digest.challenge()
+            op.txOption.headers.append(header)
+            # answer(), not hangup(): PJSUA keeps an answer's headers while the call's media
+            # is still being set up (hangup() then drops them). The wrapper stays referenced
+            # until the call is disconnected (call_gone), like an answered call's.
+            self._challenged[call_id] = call
+            call.answer(op)
+            return
         if self.draining or len(self._calls) >= self.config.max_calls:
             op.statusCode = pj.PJSIP_SC_BUSY_HERE
             call.ended = True
@@ -602,6 +642,7 @@ class Endpoint:
 
     def call_gone(self, call: _Call, reason: str) -> None:
         self._calls.pop(call.getId(), None)
+        self._challenged.pop(call.getId(), None)
         self._graveyard.append(call)
         if call.listener is not None:
             self.post(call.listener.on_ended, reason)
@@ -647,7 +688,9 @@ class Endpoint:
         except pj.Error:
             log.exception("error while hanging up at shutdown")
         self._graveyard.extend(self._calls.values())
+        self._graveyard.extend(self._challenged.values())
         self._calls.clear()
+        self._challenged.clear()
         self._reap()
         try:
             # Stops the conference bridge's clock (the null sound device's thread): no
