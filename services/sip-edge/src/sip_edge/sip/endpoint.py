@@ -40,6 +40,8 @@ from typing import Protocol
 
 import pjsua2 as pj
 
+from ..media import CallInfo
+
 __all__ = ["CallHandle", "CallInfo", "CallListener", "Endpoint", "SipConfig"]
 
 log = logging.getLogger(__name__)
@@ -67,14 +69,6 @@ class SipConfig:
     """Offer G.722 first and run the bridge at 16 kHz (calls on G.722 then get 16 kHz PCM)."""
     pj_log_level: int = 1
     jb_max_pre_ms: int = 100
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CallInfo:
-    call_ref: int
-    sip_call_id: str
-    caller_number: str
-    remote_uri: str
 
 
 class CallListener(Protocol):
