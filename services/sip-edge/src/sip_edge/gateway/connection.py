@@ -44,6 +44,8 @@ __all__ = ["Connection", "normalize_start"]
 log = logging.getLogger(__name__)
 
 PLAYBACK_MODES = ("paced", "fast")
+ABORT_AFTER_S = 6.0
+"""A connection being closed is dropped after this long (above the close timeout)."""
 _AUDIO_CONFIG_KEYS = ("sample_rate", "encoding", "channels", "frame_duration_ms")
 
 NewSession = Callable[..., WsCallSession]
@@ -157,6 +159,8 @@ class Connection:
         task = asyncio.ensure_future(self.ws.close(code, reason))
         _PENDING.add(task)
         task.add_done_callback(_PENDING.discard)
+        # a peer that reads nothing never takes the close frame either: drop it for sure
+        asyncio.get_running_loop().call_later(ABORT_AFTER_S, self.ws.transport.abort)
 
     async def _writer(self) -> None:
         while True:
