@@ -265,8 +265,10 @@ def test_manifests_match_compose_images_and_ports(
     gateway_env = pod_env(docs, "asp-gateway")
     assert gateway_env["ASP_GATEWAY_PORT"] == str(GATEWAY_PORT)
     assert gateway_env["ASP_GATEWAY_METRICS_PORT"] == str(GATEWAY_METRICS)
-    assert gateway_env["ASP_GATEWAY_TOKEN"] == "<from>", "the token comes from a Secret"
-    assert gateway["terminationGracePeriodSeconds"] == float(gateway_env["SIP_EDGE_DRAIN_GRACE_S"]) + 5
+    assert gateway_env["ASP_GATEWAY_TOKEN"] == "<from>", "from a Secret"  # noqa: S105
+    assert (
+        gateway["terminationGracePeriodSeconds"] == float(gateway_env["SIP_EDGE_DRAIN_GRACE_S"]) + 5
+    )
     service = kinds(docs, "Service")["asp-gateway"]
     assert {p["name"]: p["port"] for p in service["spec"]["ports"]}["asp"] == GATEWAY_PORT
     assert service["spec"]["selector"] == {"app.kubernetes.io/name": "asp-gateway"}

@@ -16,7 +16,6 @@ import struct
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,7 +49,6 @@ def stack(
             ASP_GATEWAY_MAX_CONNECTIONS_PER_ADDRESS=str(MAX_PER_ADDRESS),
             ASP_GATEWAY_MAX_MESSAGE_BYTES=str(MAX_MESSAGE),
             ASP_GATEWAY_HANDSHAKE_TIMEOUT_S="4",
-            ASP_GATEWAY_SEND_QUEUE="50",
         ) as gw,
     ):
         yield gw, r
@@ -65,7 +63,9 @@ def question(tmp_path_factory: pytest.TempPathFactory) -> dict[int, bytes]:
     tmp = tmp_path_factory.mktemp("speech")
     out = {}
     for rate in (8000, 16000):
-        samples, _ = read_wav(speech_wav("Qual é o horário de atendimento?", tmp / f"q{rate}.wav", rate=rate))
+        samples, _ = read_wav(
+            speech_wav("Qual é o horário de atendimento?", tmp / f"q{rate}.wav", rate=rate)
+        )
         out[rate] = samples.astype("<i2").tobytes() + bytes(rate * 2)
     return out
 
@@ -73,9 +73,19 @@ def question(tmp_path_factory: pytest.TempPathFactory) -> dict[int, bytes]:
 def start_msg(sid: str, rate: int = 8000, *, legacy: bool = False, **extra: Any) -> dict[str, Any]:
     msg: dict[str, Any] = {"type": "session.start", "session_id": sid, "call_id": f"c-{sid[:8]}"}
     if legacy:  # the seed's older shape
-        msg["audio_config"] = {"sample_rate": rate, "channels": 1, "sample_width": 2, "frame_duration_ms": 20}
+        msg["audio_config"] = {
+            "sample_rate": rate,
+            "channels": 1,
+            "sample_width": 2,
+            "frame_duration_ms": 20,
+        }
     else:
-        msg["audio"] = {"sample_rate": rate, "encoding": "pcm_s16le", "channels": 1, "frame_duration_ms": 20}
+        msg["audio"] = {
+            "sample_rate": rate,
+            "encoding": "pcm_s16le",
+            "channels": 1,
+            "frame_duration_ms": 20,
+        }
     msg.update(extra)
     return msg
 
@@ -84,7 +94,9 @@ def asp_frame(seq: int, pcm: bytes) -> bytes:
     return struct.pack("<HIQ", 1, seq, seq * 20_000) + pcm
 
 
-async def send_audio(client: AspClient, sid: str, pcm: bytes, rate: int, framing: str, realtime: float = 0.0) -> None:
+async def send_audio(
+    client: AspClient, sid: str, pcm: bytes, rate: int, framing: str, realtime: float = 0.0
+) -> None:
     """Sends PCM in 20 ms frames; ``realtime`` > 0 paces them (1.0 = real time)."""
     size = rate // 50 * 2
     for i in range(0, len(pcm) - size + 1, size):
@@ -120,11 +132,13 @@ def log_of(r: redis.Redis, sid: str) -> list[Any]:
 # --- authentication ------------------------------------------------------------------------
 
 
-async def test_a_client_without_a_valid_token_is_refused(stack: tuple[GatewayProcess, redis.Redis]) -> None:
+async def test_a_client_without_a_valid_token_is_refused(
+    stack: tuple[GatewayProcess, redis.Redis],
+) -> None:
     gw, _ = stack
     for url, headers in (
         (gw.url(), None),
-        (gw.url(token="wrong"), None),
+        (gw.url(token="wrong"), None),  # noqa: S106 - a wrong token on purpose
         (gw.url(), {"Authorization": "Bearer wrong"}),
     ):
         with pytest.raises(InvalidStatus) as e:
@@ -141,13 +155,17 @@ async def test_a_client_without_a_valid_token_is_refused(stack: tuple[GatewayPro
         caps = await client.wait_for(type="protocol.capabilities")
         assert caps["capabilities"]["supported_sample_rates"] == [8000, 16000]
         await client.close()
-    assert metric(gw.metrics(), 'asp_gateway_connection_attempts_total{outcome="unauthorized"}') >= 3
+    assert (
+        metric(gw.metrics(), 'asp_gateway_connection_attempts_total{outcome="unauthorized"}') >= 3
+    )
 
 
 # --- handshake and negotiation -------------------------------------------------------------
 
 
-async def test_handshake_every_negotiation_outcome(stack: tuple[GatewayProcess, redis.Redis]) -> None:
+async def test_handshake_every_negotiation_outcome(
+    stack: tuple[GatewayProcess, redis.Redis],
+) -> None:
     gw, r = stack
     client = await open_client(gw)
     caps = client.of(type="protocol.capabilities")[0]
@@ -157,7 +175,10 @@ async def test_handshake_every_negotiation_outcome(stack: tuple[GatewayProcess, 
     rejected = {
         2001: start_msg(str(uuid.uuid4()), 11025),
         2002: {**start_msg(str(uuid.uuid4())), "audio": {"sample_rate": 8000, "encoding": "mulaw"}},
-        2003: {**start_msg(str(uuid.uuid4())), "audio": {"sample_rate": 8000, "frame_duration_ms": 25}},
+        2003: {
+            **start_msg(str(uuid.uuid4())),
+            "audio": {"sample_rate": 8000, "frame_duration_ms": 25},
+        },
         1004: start_msg(str(uuid.uuid4()), version="2.0.0"),
     }
     for code, msg in rejected.items():
@@ -170,7 +191,9 @@ async def test_handshake_every_negotiation_outcome(stack: tuple[GatewayProcess, 
     # a rejected session may be tried again, corrected, on the same connection
     retry = start_msg(rejected[2001]["session_id"], 16000, version="1.0.0")
     await client.send(retry)
-    ok = await client.wait_for(type="session.started", session_id=retry["session_id"], status="accepted")
+    ok = await client.wait_for(
+        type="session.started", session_id=retry["session_id"], status="accepted"
+    )
     assert ok["negotiated"]["audio"]["sample_rate"] == 16000
     assert ok["negotiated"]["adjustments"] == []
 
@@ -181,13 +204,19 @@ async def test_handshake_every_negotiation_outcome(stack: tuple[GatewayProcess, 
     assert answer["negotiated"]["vad"]["silence_threshold_ms"] == 2000
     assert answer["negotiated"]["vad"]["threshold"] == 0.6
     (adj,) = answer["negotiated"]["adjustments"]
-    assert (adj["field"], adj["requested"], adj["applied"]) == ("vad.silence_threshold_ms", 2500, 2000)
+    assert (adj["field"], adj["requested"], adj["applied"]) == (
+        "vad.silence_threshold_ms",
+        2500,
+        2000,
+    )
 
     # each accepted session is a pipeline session on Redis, started with what was negotiated
     await until(lambda: r.exists(layout.session_stream(changed["session_id"])), what="session log")
     start = next(m for m in log_of(r, changed["session_id"]) if isinstance(m, SessionStart))
-    assert start.vad is not None and start.vad.silence_threshold_ms == 2000
-    assert start.metadata is not None and start.metadata["transport"] == "asp-websocket"
+    assert start.vad is not None
+    assert start.vad.silence_threshold_ms == 2000
+    assert start.metadata is not None
+    assert start.metadata["transport"] == "asp-websocket"
     await client.close()
 
 
@@ -200,7 +229,11 @@ async def test_handshake_every_negotiation_outcome(stack: tuple[GatewayProcess, 
     ids=["16k-asp-audio", "8k-seed-audio_config"],
 )
 async def test_a_spoken_question_gets_the_answer_in_the_clients_format(
-    stack: tuple[GatewayProcess, redis.Redis], question: dict[int, bytes], rate: int, framing: str, legacy: bool
+    stack: tuple[GatewayProcess, redis.Redis],
+    question: dict[int, bytes],
+    rate: int,
+    framing: str,
+    legacy: bool,
 ) -> None:
     gw, r = stack
     client = await open_client(gw)
@@ -210,13 +243,18 @@ async def test_a_spoken_question_gets_the_answer_in_the_clients_format(
     await client.wait_for(type="response.end", session_id=sid, response_id="greeting")
     greeting = client.audio_of(sid, framing)
     assert greeting, "no greeting audio"
+    # fast playback: the whole greeting is here at once; the caller speaks once it has been
+    # played (the gateway keeps the playback time: speech before that would be a barge-in)
+    await asyncio.sleep(len(greeting) / (2 * rate))
 
     await send_audio(client, sid, question[rate], rate, framing)
-    utterance_end = await client.wait_for(type="response.start", session_id=sid, timeout=30, response_id="r-u1")
+    utterance_end = await client.wait_for(
+        type="response.start", session_id=sid, within=30, response_id="r-u1"
+    )
     rid = utterance_end["response_id"]
-    end = await client.wait_for(type="response.end", session_id=sid, response_id=rid, timeout=30)
+    end = await client.wait_for(type="response.end", session_id=sid, response_id=rid, within=30)
     assert end["interrupted"] is False
-    audio = client.audio_of(sid, framing)[len(greeting):]
+    audio = client.audio_of(sid, framing)[len(greeting) :]
     # the TTS's 440 Hz tone, at the client's rate: played at another rate it would not be
     assert len(audio) > rate  # more than half a second
     assert abs(dominant_hz(audio, rate) - 440) < 10
@@ -230,7 +268,11 @@ async def test_a_spoken_question_gets_the_answer_in_the_clients_format(
     (utterance,) = [m for m in log if isinstance(m, Utterance)]
     assert utterance.sample_rate == rate
     types = session_messages(r, sid)[0]
-    assert types.index("utterance") < types.index("transcript") < types.index("response.audio", types.index("transcript"))
+    assert (
+        types.index("utterance")
+        < types.index("transcript")
+        < types.index("response.audio", types.index("transcript"))
+    )
 
     await client.send({"type": "session.end", "session_id": sid, "reason": "call_hangup"})
     ended = await client.wait_for(type="session.ended", session_id=sid)
@@ -251,7 +293,7 @@ async def test_paced_playback_sends_audio_at_the_rate_it_plays(
     client = await open_client(gw)
     sid = str(uuid.uuid4())
     await client.send(start_msg(sid, 8000, audio={"sample_rate": 8000, "frame_duration_ms": 30}))
-    await client.wait_for(type="response.end", session_id=sid, response_id="greeting", timeout=30)
+    await client.wait_for(type="response.end", session_id=sid, response_id="greeting", within=30)
     times = [t for t, _ in client.frames]
     assert {len(f) for _, f in client.frames} == {15 + 480}  # 30 ms frames, as negotiated
     played_s = len(times) * 0.03
@@ -272,11 +314,13 @@ async def test_several_sessions_share_one_connection_with_the_seed_framing(
     for sid in sids:
         await client.send(start_msg(sid, 8000, legacy=True, playback="fast"))
     for sid in sids:
-        await client.wait_for(type="response.end", session_id=sid, response_id="greeting", timeout=30)
+        await client.wait_for(
+            type="response.end", session_id=sid, response_id="greeting", within=30
+        )
         assert client.audio_of(sid, "seed"), sid
     # only the middle session speaks: only its log gets an utterance
     await send_audio(client, sids[1], question[8000], 8000, "seed")
-    await client.wait_for(type="response.end", session_id=sids[1], response_id="r-u1", timeout=30)
+    await client.wait_for(type="response.end", session_id=sids[1], response_id="r-u1", within=30)
     utterances = {sid: sum(isinstance(m, Utterance) for m in log_of(r, sid)) for sid in sids}
     assert utterances == {sids[0]: 0, sids[1]: 1, sids[2]: 0}
     for sid in sids:
@@ -295,7 +339,7 @@ async def test_speech_while_the_agent_speaks_cuts_the_answer(
     client = await open_client(gw)
     sid = str(uuid.uuid4())
     await client.send(start_msg(sid, 16000, version="1.2.0"))
-    await client.wait_for(type="response.start", session_id=sid, response_id="greeting", timeout=30)
+    await client.wait_for(type="response.start", session_id=sid, response_id="greeting", within=30)
     await until(lambda: len(client.frames) >= 10, what="greeting audio")
     await send_audio(client, sid, question[16000], 16000, "asp", realtime=1.0)
     end = await client.wait_for(type="response.end", session_id=sid, response_id="greeting")
@@ -305,8 +349,8 @@ async def test_speech_while_the_agent_speaks_cuts_the_answer(
     )
     assert cut.reason == "barge_in"
     # the interrupting speech is the next turn, and a 1.2 client hears its transcript
-    await client.wait_for(type="transcript", session_id=sid, timeout=30)
-    await client.wait_for(type="response.end", session_id=sid, response_id="r-u1", timeout=30)
+    await client.wait_for(type="transcript", session_id=sid, within=30)
+    await client.wait_for(type="response.end", session_id=sid, response_id="r-u1", within=30)
     await client.send({"type": "session.end", "session_id": sid})
     ended = await client.wait_for(type="session.ended", session_id=sid)
     assert ended["statistics"]["barge_in_count"] == 1
@@ -335,42 +379,60 @@ async def test_every_bad_input_gets_its_error_and_the_session_goes_on(
     async def error_for(data: str | bytes) -> dict[str, Any]:
         before = len(client.of(type="protocol.error"))
         await client.ws.send(data)
-        await until(lambda: len(client.of(type="protocol.error")) > before, what=f"error for {data[:40]!r}")
+        await until(
+            lambda: len(client.of(type="protocol.error")) > before, what=f"error for {data[:40]!r}"
+        )
         return client.of(type="protocol.error")[before]["error"]
 
     assert (await error_for("{not json"))["code"] == 1001
     assert (await error_for("[1, 2]"))["code"] == 1001
-    assert (await error_for(json.dumps({"type": "no.such.type", "session_id": sid})))["code"] == 1003
-    assert (await error_for(json.dumps({"type": "response.start", "session_id": sid, "response_id": "x"})))["code"] == 1003
+    assert (await error_for(json.dumps({"type": "no.such.type", "session_id": sid})))[
+        "code"
+    ] == 1003
+    assert (
+        await error_for(
+            json.dumps({"type": "response.start", "session_id": sid, "response_id": "x"})
+        )
+    )["code"] == 1003
     assert (await error_for(seed_frame(str(uuid.uuid4()), bytes(320))))["code"] == 4001
     big = await error_for(seed_frame(sid, bytes(MAX_MESSAGE + 2)))
-    assert big["code"] == 1001 and big["details"]["limit"] == MAX_MESSAGE
+    assert big["code"] == 1001
+    assert big["details"]["limit"] == MAX_MESSAGE
     assert (await error_for("x" * (MAX_MESSAGE + 1)))["code"] == 1001
     assert (await error_for(json.dumps(start_msg(sid, 8000))))["code"] == 1005
     assert (await error_for(b"\x07\x00garbage"))["code"] == 1003
-    assert (await error_for(json.dumps({"type": "session.update", "session_id": str(uuid.uuid4()), "vad": {}})))["code"] == 4001
+    assert (
+        await error_for(
+            json.dumps({"type": "session.update", "session_id": str(uuid.uuid4()), "vad": {}})
+        )
+    )["code"] == 4001
     bad_field = await error_for(json.dumps({**start_msg(str(uuid.uuid4())), "framing": "mp3"}))
-    assert bad_field["code"] == 1001 and bad_field["details"]["field"] == "session.start.framing"
+    assert bad_field["code"] == 1001
+    assert bad_field["details"]["field"] == "session.start.framing"
     # sessions per connection: the live one plus MAX_SESSIONS - 1 more, then 4003
     others = [str(uuid.uuid4()) for _ in range(MAX_SESSIONS - 1)]
     for other in others:
         await client.send(start_msg(other, 8000, legacy=True))
         await client.wait_for(type="session.started", session_id=other)
-    assert (await error_for(json.dumps(start_msg(str(uuid.uuid4()), 8000, legacy=True))))["code"] == 4003
+    assert (await error_for(json.dumps(start_msg(str(uuid.uuid4()), 8000, legacy=True))))[
+        "code"
+    ] == 4003
     for other in others:
         await client.send({"type": "session.end", "session_id": other})
         await client.wait_for(type="session.ended", session_id=other)
 
     # after all that, the first session still answers a question
     await send_audio(client, sid, question[8000], 8000, "seed")
-    await client.wait_for(type="response.end", session_id=sid, response_id="r-u1", timeout=30)
+    await client.wait_for(type="response.end", session_id=sid, response_id="r-u1", within=30)
     assert any(isinstance(m, Utterance) for m in log_of(r, sid))
     assert metric(gw.metrics(), 'asp_gateway_protocol_errors_total{code="1001"}') >= 4
     await client.close()
     await early.close()
 
 
-async def test_no_session_start_in_time_closes_with_1002(stack: tuple[GatewayProcess, redis.Redis]) -> None:
+async def test_no_session_start_in_time_closes_with_1002(
+    stack: tuple[GatewayProcess, redis.Redis],
+) -> None:
     gw, _ = stack
     client = await open_client(gw)
     await asyncio.wait_for(client.closed.wait(), 10)
@@ -378,7 +440,9 @@ async def test_no_session_start_in_time_closes_with_1002(stack: tuple[GatewayPro
     assert client.ws.close_code == 1008
 
 
-async def test_too_many_connections_from_one_address_get_4003(stack: tuple[GatewayProcess, redis.Redis]) -> None:
+async def test_too_many_connections_from_one_address_get_4003(
+    stack: tuple[GatewayProcess, redis.Redis],
+) -> None:
     gw, _ = stack
     clients = [await open_client(gw) for _ in range(MAX_PER_ADDRESS)]
     extra = await AspClient.open(gw.url(token=gw.token))
@@ -457,17 +521,20 @@ async def test_a_client_gone_mid_answer_ends_its_session_and_cancels_the_work(
     client = await open_client(gw)
     sid = str(uuid.uuid4())
     await client.send(start_msg(sid, 8000))
-    await client.wait_for(type="response.start", session_id=sid, response_id="greeting", timeout=30)
+    await client.wait_for(type="response.start", session_id=sid, response_id="greeting", within=30)
     await until(lambda: len(client.frames) >= 5, what="greeting audio")
     client.ws.transport.abort()  # gone without a close handshake
+
     def ended() -> bool:
         return any(isinstance(m, SessionEnd) for m in log_of(r, sid))
+
     await until(ended, what="session.end on Redis")
     log = log_of(r, sid)
     (end,) = [m for m in log if isinstance(m, SessionEnd)]
     assert end.reason == "client_disconnected"
     cancels = [m for m in log if isinstance(m, ResponseCancel) and m.response_id == "greeting"]
-    assert cancels and cancels[0].reason == "client_disconnected"
+    assert cancels
+    assert cancels[0].reason == "client_disconnected"
     assert r.sismember(layout.cancelled_key(sid), "greeting")  # every replica drops it
     await until(lambda: metric(gw.metrics(), "asp_gateway_sessions") == 0, what="no live session")
 
@@ -476,6 +543,12 @@ async def test_metrics_and_readiness(stack: tuple[GatewayProcess, redis.Redis]) 
     gw, _ = stack
     assert gw.ready() == 200
     text = gw.metrics()
-    for name in ("asp_gateway_connections", "asp_gateway_sessions_started_total", "sip_edge_vad_events_total"):
+    for name in (
+        "asp_gateway_connections",
+        "asp_gateway_sessions_started_total",
+        "sip_edge_vad_events_total",
+    ):
         assert name in text, name
-    assert seed_hash("x") == bytes.fromhex("9dd4e461268c8034")  # MD5("x")[:8], as the seed computes it
+    assert seed_hash("x") == bytes.fromhex(
+        "9dd4e461268c8034"
+    )  # MD5("x")[:8], as the seed computes it

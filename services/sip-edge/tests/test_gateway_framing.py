@@ -23,7 +23,12 @@ PCM = bytes(range(200)) * 2
 
 
 def seed(sid: str, pcm: bytes = PCM, direction: int = 0) -> bytes:
-    return bytes((1, direction)) + hashlib.md5(sid.encode()).digest()[:8] + b"\x00\x00" + pcm
+    return (
+        bytes((1, direction))
+        + hashlib.md5(sid.encode(), usedforsecurity=False).digest()[:8]
+        + b"\x00\x00"
+        + pcm
+    )
 
 
 def test_a_seed_frame_of_a_live_session_is_told_from_an_asp_frame() -> None:
@@ -61,7 +66,12 @@ def test_agent_audio_goes_out_in_the_clients_framing() -> None:
     assert out == seed(SID, direction=1)
     out = encode_agent_audio(Framing.ASP, SID, PCM, sequence=3, timestamp_us=60_000, is_final=True)
     frame = AgentAudioFrame.decode(out)
-    assert (frame.sequence, frame.timestamp_us, frame.is_final, frame.payload) == (3, 60_000, True, PCM)
+    assert (frame.sequence, frame.timestamp_us, frame.is_final, frame.payload) == (
+        3,
+        60_000,
+        True,
+        PCM,
+    )
 
 
 def test_the_older_session_start_shape_and_the_extensions() -> None:
@@ -69,24 +79,48 @@ def test_the_older_session_start_shape_and_the_extensions() -> None:
         {
             "type": "session.start",
             "session_id": SID,
-            "audio_config": {"sample_rate": 16000, "channels": 1, "sample_width": 2, "frame_duration_ms": 20},
+            "audio_config": {
+                "sample_rate": 16000,
+                "channels": 1,
+                "sample_width": 2,
+                "frame_duration_ms": 20,
+            },
         }
     )
     assert data["audio"] == {"sample_rate": 16000, "channels": 1, "frame_duration_ms": 20}
     assert "audio_config" not in data
     assert (framing, explicit, fast) == (Framing.SEED, False, False)
     data, framing, explicit, fast = normalize_start(
-        {"type": "session.start", "session_id": SID, "audio": {"sample_rate": 8000}, "framing": "seed", "playback": "fast"}
+        {
+            "type": "session.start",
+            "session_id": SID,
+            "audio": {"sample_rate": 8000},
+            "framing": "seed",
+            "playback": "fast",
+        }
     )
     assert (framing, explicit, fast) == (Framing.SEED, True, True)
     # audio wins over audio_config; 8-bit samples are refused by the negotiation (2002)
     data, framing, *_ = normalize_start(
-        {"type": "session.start", "session_id": SID, "audio": {"sample_rate": 8000}, "audio_config": {"sample_rate": 16000}}
+        {
+            "type": "session.start",
+            "session_id": SID,
+            "audio": {"sample_rate": 8000},
+            "audio_config": {"sample_rate": 16000},
+        }
     )
-    assert data["audio"] == {"sample_rate": 8000} and framing is Framing.ASP
-    data, *_ = normalize_start({"type": "session.start", "session_id": SID, "audio_config": {"sample_width": 1}})
+    assert data["audio"] == {"sample_rate": 8000}
+    assert framing is Framing.ASP
+    data, *_ = normalize_start(
+        {"type": "session.start", "session_id": SID, "audio_config": {"sample_width": 1}}
+    )
     assert data["audio"]["encoding"] == "pcm_8bit"
-    for bad in ({"framing": "opus"}, {"playback": "slow"}, {"audio_config": [1]}, {"audio_config": {"sample_width": "2"}}):
+    for bad in (
+        {"framing": "opus"},
+        {"playback": "slow"},
+        {"audio_config": [1]},
+        {"audio_config": {"sample_width": "2"}},
+    ):
         with pytest.raises(ASPError) as e:
             normalize_start({"type": "session.start", "session_id": SID, **bad})
         assert e.value.error.code == 1001
@@ -104,4 +138,6 @@ def test_audio_ready_says_when_a_frame_of_audio_is_there() -> None:
     p.push("r", 2, b"", True)
     assert p.audio_ready()  # the end of the response: its tail, padded
     assert len(p.next_frame()) == 320
-    assert not p.audio_ready() and not p.holds("r") and not p.playing
+    assert not p.audio_ready()
+    assert not p.holds("r")
+    assert not p.playing

@@ -75,10 +75,10 @@ from .call import (
     SpeculativeTurn,
     Turns,
 )
+from .media import CallControl, CallInfo
 from .metrics import Metrics
 from .playback import Pacer
 from .settings import Settings
-from .media import CallControl, CallInfo
 from .vad import Segmenter, SegmenterParams, SpeechClassifier, make_classifier
 
 __all__ = ["CallSession", "TurnModel", "wait_sessions_closed"]
@@ -174,9 +174,11 @@ class CallSession:
         codec: str,
         vad: VADConfig | None = None,
         metadata: dict[str, Any] | None = None,
+        classifier: SpeechClassifier | None = None,
     ) -> None:
-        """The media is up: the session starts. ``vad`` (negotiated by an ASP client) and
-        ``metadata`` (merged over the call's own) come from the WebSocket gateway."""
+        """The media is up: the session starts. ``vad`` (negotiated by an ASP client),
+        ``metadata`` (merged over the call's own) and ``classifier`` (the VAD, built off
+        the event loop) come from the WebSocket gateway."""
         if self.machine.state is not CallState.ANSWERING:
             return
         self._loop = asyncio.get_running_loop()
@@ -184,7 +186,9 @@ class CallSession:
             self.vad = vad
         self.audio = AudioConfig(sample_rate=sample_rate)
         self._silence = bytes(self.audio.frame_bytes)
-        self.classifier = make_classifier(self.settings.vad, sample_rate, self.vad.threshold)
+        self.classifier = classifier or make_classifier(
+            self.settings.vad, sample_rate, self.vad.threshold
+        )
         pacer = Pacer(self.audio.frame_bytes, high_water_ms=self.settings.playback_high_water_ms)
         self.turns = Turns(
             Segmenter(segmenter_params(self.vad), self.turn_params),

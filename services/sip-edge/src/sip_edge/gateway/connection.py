@@ -28,7 +28,6 @@ from asp.messages import (
     ProtocolErrorMessage,
     SessionEnd,
     SessionStart,
-    SessionStarted,
     SessionStatus,
     SessionUpdate,
     parse_message,
@@ -36,6 +35,7 @@ from asp.messages import (
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from ..vad import SpeechClassifier
 from .framing import Framing, parse_caller_audio, seed_hash, unknown_seed_session
 from .session import WsCallSession
 
@@ -106,6 +106,7 @@ class Connection:
         capabilities: ProtocolCapabilities,
         new_session: NewSession,
         on_error: Callable[[int], None],
+        make_classifier: Callable[[int, float], SpeechClassifier],
         *,
         max_sessions: int,
         starts_per_minute: int,
@@ -119,6 +120,7 @@ class Connection:
         self.sessions: dict[str, WsCallSession] = {}
         self.hashes: dict[bytes, str] = {}
         self._new_session = new_session
+        self._make_classifier = make_classifier
         self._on_error = on_error
         self._starts: deque[float] = deque()
         self.starts_per_minute = starts_per_minute
@@ -183,7 +185,7 @@ class Connection:
                     if isinstance(data, bytes):
                         self._binary(data)
                     else:
-                        self._text(data)
+                        await self._text(data)
                 except ASPError as e:
                     self.error(e)
                 if self._started_any:
@@ -218,7 +220,7 @@ class Connection:
 
     # --- text ---------------------------------------------------------------------------------
 
-    def _text(self, text: str) -> None:
+    async def _text(self, text: str) -> None:
         if len(text) > self.max_message_bytes:
             raise ASPError(
                 ErrorCode.INVALID_MESSAGE_FORMAT,
@@ -235,7 +237,7 @@ class Connection:
         sid = data.get("session_id") if isinstance(data.get("session_id"), str) else None
         try:
             if kind == "session.start":
-                self._start(data)
+                await self._start(data)
                 return
             msg = parse_message(data, base64_bytes=True)
             if isinstance(msg, SessionUpdate):
@@ -263,7 +265,7 @@ class Connection:
             )
         return session
 
-    def _start(self, data: dict[str, Any]) -> None:
+    async def _start(self, data: dict[str, Any]) -> None:
         normalized, framing, explicit, fast = normalize_start(data)
         request = parse_message(normalized, base64_bytes=True)
         assert isinstance(request, SessionStart)
@@ -301,7 +303,14 @@ class Connection:
         metadata["transport"] = "asp-websocket"
         if request.version:
             metadata["client_version"] = request.version
-        session.start(negotiated.audio.sample_rate, negotiated.vad, metadata)
+        # Building the VAD (ONNX) takes a while: off the loop, so other sessions go on; this
+        # connection's next frames wait in the socket meanwhile.
+        classifier = await asyncio.to_thread(
+            self._make_classifier, negotiated.audio.sample_rate, negotiated.vad.threshold
+        )
+        if request.session_id not in self.sessions:  # gone meanwhile (disconnect)
+            return
+        session.start(negotiated.audio.sample_rate, negotiated.vad, metadata, classifier)
 
     def _update(self, request: SessionUpdate) -> None:
         answer = self.table.update(request)
@@ -369,5 +378,3 @@ class Connection:
 
 _PENDING: set[asyncio.Future[Any]] = set()
 """Close handshakes in progress (kept referenced until they end)."""
-
-

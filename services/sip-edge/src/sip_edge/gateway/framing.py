@@ -71,7 +71,8 @@ def parse_caller_audio(data: bytes, live_hashes: Mapping[bytes, str]) -> Incomin
         )
     if data[1] != SEED_CALLER:
         raise ASPError(
-            ErrorCode.INVALID_MESSAGE_TYPE, f"unknown binary frame type 0x{data[1]:02x}{data[0]:02x}"
+            ErrorCode.INVALID_MESSAGE_TYPE,
+            f"unknown binary frame type 0x{data[1]:02x}{data[0]:02x}",
         )
     head = bytes(data[2:10])
     if len(data) >= SEED_HEADER_SIZE and data[10:12] == b"\x00\x00" and head in live_hashes:

@@ -11,7 +11,9 @@ __all__ = ["GatewayMetrics"]
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         r = registry
-        self.connections = Gauge("asp_gateway_connections", "WebSocket connections open", registry=r)
+        self.connections = Gauge(
+            "asp_gateway_connections", "WebSocket connections open", registry=r
+        )
         self.connection_attempts = Counter(
             "asp_gateway_connection_attempts",
             "WebSocket connection attempts by outcome: accepted, unauthorized (no or wrong "

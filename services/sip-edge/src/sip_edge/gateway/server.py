@@ -30,12 +30,12 @@ from asp.messages import Capabilities, ProtocolCapabilities, ProtocolErrorMessag
 from pipeline.bus import Bus
 from pipeline.health import Health
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..calls import wait_sessions_closed
 from ..metrics import Metrics, MetricsServer
+from ..vad import make_classifier
 from .connection import Connection
 from .metrics import GatewayMetrics
 from .session import ClientHandle, WsCallSession, call_info
@@ -81,14 +81,6 @@ def presented_token(request: Request) -> str | None:
     query = urllib.parse.urlsplit(request.path).query
     values = urllib.parse.parse_qs(query).get("token")
     return values[0] if values else None
-
-
-def _reply(status: http.HTTPStatus, text: str, **headers: str) -> Response:
-    body = (text + "\n").encode()
-    h = Headers({"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))})
-    for k, v in headers.items():
-        h[k.replace("_", "-")] = v
-    return Response(status.value, status.phrase, h, body)
 
 
 class GatewayApp:
@@ -162,7 +154,7 @@ class GatewayApp:
         path = urllib.parse.urlsplit(request.path).path
         if path not in PATHS:
             self.metrics.connection_attempts.labels("not_found").inc()
-            return _reply(http.HTTPStatus.NOT_FOUND, "ASP: connect to / or /asp")
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "ASP: connect to / or /asp\n")
         if self.settings.auth == "token":
             token = presented_token(request)
             if token is None or not hmac.compare_digest(
@@ -170,13 +162,14 @@ class GatewayApp:
             ):
                 self.metrics.connection_attempts.labels("unauthorized").inc()
                 log.warning("refused a client of %s: no valid token", _address(connection))
-                return _reply(
+                response = connection.respond(
                     http.HTTPStatus.UNAUTHORIZED,
-                    "ASP: a valid token is required (Authorization: Bearer <token> or ?token=)",
-                    WWW_Authenticate='Bearer realm="asp"',
+                    "ASP: a valid token is required (Authorization: Bearer <token> or ?token=)\n",
                 )
+                response.headers["WWW-Authenticate"] = 'Bearer realm="asp"'
+                return response
         if self._draining:
-            return _reply(http.HTTPStatus.SERVICE_UNAVAILABLE, "ASP: shutting down")
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "ASP: shutting down\n")
         return None
 
     async def _handler(self, ws: ServerConnection) -> None:
@@ -186,6 +179,7 @@ class GatewayApp:
             self.capabilities,
             self._new_session,
             lambda code: self.metrics.errors.labels(str(code)).inc(),
+            lambda rate, threshold: make_classifier(s.edge.vad, rate, threshold),
             max_sessions=s.max_sessions_per_connection,
             starts_per_minute=s.session_starts_per_minute,
             max_message_bytes=s.max_message_bytes,
@@ -237,6 +231,8 @@ class GatewayApp:
 
     async def start(self) -> None:
         s = self.settings
+        # the VAD's first load (imports, ONNX) before the first client waits for it
+        await asyncio.to_thread(make_classifier, s.edge.vad, 8000, 0.5)
         self.health.start()
         self.metrics_server = MetricsServer(
             self.edge_metrics, s.metrics_host, s.metrics_port, self.health
@@ -288,7 +284,8 @@ class GatewayApp:
         grace = self.settings.edge.drain_grace_s
         deadline = time.monotonic() + grace
         log.info("draining: %d sessions up, grace %.0f s", len(self.sessions), grace)
-        while self.sessions and time.monotonic() < deadline:
+        # polled: sessions end on many paths (client session.end, disconnects)
+        while self.sessions and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         if self.server is not None:
             self.server.close(close_connections=True)
@@ -307,4 +304,3 @@ class GatewayApp:
 
 def _address(connection: ServerConnection) -> str:
     return str(connection.remote_address[0]) if connection.remote_address else "?"
-

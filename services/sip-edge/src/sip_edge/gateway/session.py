@@ -44,6 +44,7 @@ from asp.messages import (
 from ..call import BargeIn, PublishSpeechStart
 from ..calls import CallSession
 from ..media import CallInfo
+from ..vad import SpeechClassifier
 from .framing import Framing, encode_agent_audio
 
 __all__ = ["ClientHandle", "WsCallSession"]
@@ -73,7 +74,9 @@ class ClientHandle:
         )
 
     def send_dtmf(self, digits: str) -> None:
-        self._send(CallAction(session_id=self.session_id, action=CallActionKind.DTMF, digits=digits))
+        self._send(
+            CallAction(session_id=self.session_id, action=CallActionKind.DTMF, digits=digits)
+        )
 
 
 class WsCallSession(CallSession):
@@ -110,8 +113,14 @@ class WsCallSession(CallSession):
 
     # --- caller side ------------------------------------------------------------------------
 
-    def start(self, sample_rate: int, vad: VADConfig, metadata: dict[str, Any]) -> None:
-        self.on_media(sample_rate, "pcm_s16le", vad, metadata)
+    def start(
+        self,
+        sample_rate: int,
+        vad: VADConfig,
+        metadata: dict[str, Any],
+        classifier: SpeechClassifier | None = None,
+    ) -> None:
+        self.on_media(sample_rate, "pcm_s16le", vad, metadata, classifier)
 
     def feed(self, payload: bytes) -> None:
         """A binary frame of the client's PCM16, any size: cut into the VAD's 20 ms frames."""
@@ -264,7 +273,9 @@ class WsCallSession(CallSession):
         if turns is not None:
             pending.update(turns.cancel())
         for rid in sorted(pending):
-            bridge.publish(ResponseCancel(session_id=self.session_id, response_id=rid, reason=reason))
+            bridge.publish(
+                ResponseCancel(session_id=self.session_id, response_id=rid, reason=reason)
+            )
 
     def ended_message(self) -> SessionEnded:
         latency = (

@@ -32,7 +32,7 @@ __all__ = [
     "seed_frame",
 ]
 
-TOKEN = "test-token-0123456789"
+TOKEN = "test-token-0123456789"  # noqa: S105 - the tests' own token
 
 
 class GatewayProcess:
@@ -59,7 +59,7 @@ class GatewayProcess:
 
     def __enter__(self) -> GatewayProcess:
         with self.log_path.open("w") as log_file:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self.proc = subprocess.Popen(
                 [sys.executable, "-m", "sip_edge.gateway"],
                 stdout=subprocess.PIPE,
                 stderr=log_file,
@@ -105,13 +105,13 @@ class GatewayProcess:
 
     def metrics(self) -> str:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=5) as resp:
             return str(resp.read().decode())
 
     def ready(self) -> int:
         url = f"http://127.0.0.1:{self.metrics_port}/ready"
         try:
-            with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=5) as resp:
                 return int(resp.status)
         except urllib.error.HTTPError as e:
             return int(e.code)
@@ -129,7 +129,7 @@ class WorkerProcess:
             raise RuntimeError(f"{self.module} exited:\n{self.log()[-3000:]}")
         try:
             url = f"http://127.0.0.1:{self.port}/ready"
-            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=2) as r:
                 return bool(r.status == 200)
         except (urllib.error.URLError, OSError):
             return False
@@ -224,9 +224,10 @@ class AspClient:
     async def send(self, msg: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(msg))
 
-    async def wait_for(self, timeout: float = 20.0, **match: Any) -> dict[str, Any]:
-        """The first message (received or to come) whose fields equal ``match``."""
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, within: float = 20.0, **match: Any) -> dict[str, Any]:
+        """The first message (received, or to come within ``within`` seconds) whose fields
+        equal ``match``."""
+        deadline = time.monotonic() + within
         while True:
             for m in self.messages:
                 if all(m.get(k) == v for k, v in match.items()):
