@@ -24,6 +24,7 @@ import redis
 from asp import streams as layout
 from asp.messages import ResponseCancel, SessionEnd, SessionStart, Utterance
 from pipeline.testing import RedisServer
+from sip_edge.gateway import g711
 from sip_edge.gateway.framing import seed_hash
 from sip_edge.gateway.testing import AspClient, GatewayProcess, running_workers, seed_frame
 from sip_edge.testing import metric, read_wav, session_messages, speech_wav
@@ -95,10 +96,19 @@ def asp_frame(seq: int, pcm: bytes) -> bytes:
 
 
 async def send_audio(
-    client: AspClient, sid: str, pcm: bytes, rate: int, framing: str, realtime: float = 0.0
+    client: AspClient,
+    sid: str,
+    pcm: bytes,
+    rate: int,
+    framing: str,
+    realtime: float = 0.0,
+    encoding: str = "pcm_s16le",
 ) -> None:
-    """Sends PCM in 20 ms frames; ``realtime`` > 0 paces them (1.0 = real time)."""
-    size = rate // 50 * 2
+    """Sends PCM in 20 ms frames (G.711 coded for a ``mulaw``/``alaw`` session);
+    ``realtime`` > 0 paces them (1.0 = real time)."""
+    if encoding != "pcm_s16le":
+        pcm = g711.encode(pcm, encoding)
+    size = rate // 50 * (2 if encoding == "pcm_s16le" else 1)
     for i in range(0, len(pcm) - size + 1, size):
         chunk = pcm[i : i + size]
         frame = seed_frame(sid, chunk) if framing == "seed" else asp_frame(i // size, chunk)
@@ -169,12 +179,12 @@ async def test_handshake_every_negotiation_outcome(
     gw, r = stack
     client = await open_client(gw)
     caps = client.of(type="protocol.capabilities")[0]
-    assert caps["capabilities"]["supported_encodings"] == ["pcm_s16le"]
+    assert caps["capabilities"]["supported_encodings"] == ["pcm_s16le", "mulaw", "alaw"]
     assert caps["capabilities"]["vad_configurable"] is True
 
     rejected = {
         2001: start_msg(str(uuid.uuid4()), 11025),
-        2002: {**start_msg(str(uuid.uuid4())), "audio": {"sample_rate": 8000, "encoding": "mulaw"}},
+        2002: {**start_msg(str(uuid.uuid4())), "audio": {"sample_rate": 8000, "encoding": "opus"}},
         2003: {
             **start_msg(str(uuid.uuid4())),
             "audio": {"sample_rate": 8000, "frame_duration_ms": 25},
@@ -224,9 +234,13 @@ async def test_handshake_every_negotiation_outcome(
 
 
 @pytest.mark.parametrize(
-    ("rate", "framing", "legacy"),
-    [(16000, "asp", False), (8000, "seed", True)],
-    ids=["16k-asp-audio", "8k-seed-audio_config"],
+    ("rate", "framing", "legacy", "encoding"),
+    [
+        (16000, "asp", False, "pcm_s16le"),
+        (8000, "seed", True, "pcm_s16le"),
+        (8000, "asp", False, "mulaw"),
+    ],
+    ids=["16k-asp-audio", "8k-seed-audio_config", "8k-asp-mulaw"],
 )
 async def test_a_spoken_question_gets_the_answer_in_the_clients_format(
     stack: tuple[GatewayProcess, redis.Redis],
@@ -234,31 +248,41 @@ async def test_a_spoken_question_gets_the_answer_in_the_clients_format(
     rate: int,
     framing: str,
     legacy: bool,
+    encoding: str,
 ) -> None:
     gw, r = stack
     client = await open_client(gw)
     sid = str(uuid.uuid4())
-    await client.send(start_msg(sid, rate, legacy=legacy, playback="fast"))
+    start = start_msg(sid, rate, legacy=legacy, playback="fast")
+    if encoding != "pcm_s16le":
+        start["audio"]["encoding"] = encoding
+    width = 2 if encoding == "pcm_s16le" else 1
+    await client.send(start)
     await client.wait_for(type="session.started", session_id=sid, status="accepted")
     await client.wait_for(type="response.end", session_id=sid, response_id="greeting")
     greeting = client.audio_of(sid, framing)
     assert greeting, "no greeting audio"
+    if encoding != "pcm_s16le":
+        greeting = g711.decode(greeting, encoding)
     # fast playback: the whole greeting is here at once; the caller speaks once it has been
     # played (the gateway keeps the playback time: speech before that would be a barge-in)
     await asyncio.sleep(len(greeting) / (2 * rate))
 
-    await send_audio(client, sid, question[rate], rate, framing)
+    await send_audio(client, sid, question[rate], rate, framing, encoding=encoding)
     utterance_end = await client.wait_for(
         type="response.start", session_id=sid, within=30, response_id="r-u1"
     )
     rid = utterance_end["response_id"]
     end = await client.wait_for(type="response.end", session_id=sid, response_id=rid, within=30)
     assert end["interrupted"] is False
-    audio = client.audio_of(sid, framing)[len(greeting) :]
+    audio = client.audio_of(sid, framing)
+    if encoding != "pcm_s16le":
+        audio = g711.decode(audio, encoding)
+    audio = audio[len(greeting) :]
     # the TTS's 440 Hz tone, at the client's rate: played at another rate it would not be
     assert len(audio) > rate  # more than half a second
     assert abs(dominant_hz(audio, rate) - 440) < 10
-    frame_bytes = rate // 50 * 2
+    frame_bytes = rate // 50 * width
     kinds = {f[:2] for _, f in client.frames}
     assert kinds == ({b"\x01\x01"} if framing == "seed" else {b"\x02\x00"})
     header = 12 if framing == "seed" else 15
@@ -277,7 +301,7 @@ async def test_a_spoken_question_gets_the_answer_in_the_clients_format(
     await client.send({"type": "session.end", "session_id": sid, "reason": "call_hangup"})
     ended = await client.wait_for(type="session.ended", session_id=sid)
     stats = ended["statistics"]
-    assert stats["audio_frames_received"] == len(question[rate]) // frame_bytes
+    assert stats["audio_frames_received"] == len(question[rate]) // (rate // 50 * 2)
     assert stats["audio_frames_sent"] == len(client.frames)
     assert stats["vad_speech_events"] >= 1
     assert stats["barge_in_count"] == 0
@@ -480,8 +504,12 @@ def raw_upgrade(port: int, token: str) -> socket.socket:
 
 
 def masked_text(payload: bytes) -> bytes:
-    assert len(payload) < 126
-    return bytes((0x81, 0x80 | len(payload))) + b"\x00\x00\x00\x00" + payload
+    """A client text frame (masked with a zero key, so the payload reads as is)."""
+    if len(payload) < 126:
+        head = bytes((0x81, 0x80 | len(payload)))
+    else:
+        head = bytes((0x81, 0x80 | 126)) + struct.pack(">H", len(payload))
+    return head + b"\x00\x00\x00\x00" + payload
 
 
 async def test_a_client_that_never_reads_is_closed_and_others_go_on(
@@ -490,9 +518,13 @@ async def test_a_client_that_never_reads_is_closed_and_others_go_on(
     gw, _ = stack
     before = metric(gw.metrics(), "asp_gateway_slow_clients_closed_total")
     s = raw_upgrade(gw.port, gw.token)
+    # a live session (no handshake timeout), then a flood of requests that each get an answer
+    sid = str(uuid.uuid4())
+    s.sendall(masked_text(json.dumps(start_msg(sid, 16000, playback="fast")).encode()))
+    update = {"type": "session.update", "session_id": sid, "vad": {"threshold": 0.6}}
     s.setblocking(False)
-    bad = masked_text(b"{not json")
-    deadline = time.monotonic() + 30
+    bad = masked_text(json.dumps(update).encode())
+    deadline = time.monotonic() + 60
     closed = False
     while time.monotonic() < deadline and not closed:
         try:

@@ -294,6 +294,7 @@ class Connection:
             fast=fast,
             client_frame_ms=negotiated.audio.frame_duration_ms,
             events_11=_minor_at_least_1(request.version),
+            encoding=negotiated.audio.encoding,
         )
         self.sessions[request.session_id] = session
         self.hashes[seed_hash(request.session_id)] = request.session_id
@@ -360,7 +361,7 @@ class Connection:
                 raise self._unknown_session()
             session.framing = Framing.ASP
         session.framing_confirmed = True
-        if len(audio.payload) % 2:
+        if session.g711 is None and len(audio.payload) % 2:
             raise ASPError(
                 ErrorCode.AUDIO_PROCESSING_ERROR,
                 "PCM16 audio must be a whole number of 2-byte samples",

@@ -52,7 +52,8 @@ SAMPLE_RATES = (8000, 16000)
 
 
 def gateway_capabilities(server_id: str) -> ProtocolCapabilities:
-    """libs/asp's capabilities, narrowed to what the pipeline speaks: 8 and 16 kHz PCM16."""
+    """libs/asp's capabilities, narrowed to the rates the pipeline speaks (8 and 16 kHz);
+    G.711 (mulaw, alaw) is converted to and from PCM16 at the gateway."""
     base = default_capabilities(server_id)
     caps = base.capabilities
     return ProtocolCapabilities(
@@ -61,7 +62,7 @@ def gateway_capabilities(server_id: str) -> ProtocolCapabilities:
         capabilities=Capabilities(
             version=caps.version,
             supported_sample_rates=SAMPLE_RATES,
-            supported_encodings=(Encoding.PCM_S16LE.value,),
+            supported_encodings=tuple(e.value for e in Encoding),
             vad_configurable=caps.vad_configurable,
             supported_frame_durations=caps.supported_frame_durations,
             vad_parameters=caps.vad_parameters,

@@ -45,6 +45,7 @@ from ..call import BargeIn, PublishSpeechStart
 from ..calls import CallSession
 from ..media import CallInfo
 from ..vad import SpeechClassifier
+from . import g711
 from .framing import Framing, encode_agent_audio
 
 __all__ = ["ClientHandle", "WsCallSession"]
@@ -89,6 +90,7 @@ class WsCallSession(CallSession):
         fast: bool,
         client_frame_ms: int,
         events_11: bool,
+        encoding: str = "pcm_s16le",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -99,6 +101,8 @@ class WsCallSession(CallSession):
         self.fast = fast
         self.events_11 = events_11
         self.client_frame_ms = client_frame_ms
+        self.g711 = encoding if encoding in ("mulaw", "alaw") else None
+        """The client's G.711 law; its audio is PCM16 inside the gateway."""
         self.started_at = time.monotonic()
         self._inbox = bytearray()
         self._outbox = bytearray()
@@ -125,6 +129,8 @@ class WsCallSession(CallSession):
     def feed(self, payload: bytes) -> None:
         """A binary frame of the client's PCM16, any size: cut into the VAD's 20 ms frames."""
         self.frames_received += 1
+        if self.g711 is not None:
+            payload = g711.decode(payload, self.g711)
         self._inbox += payload
         size = self.audio.frame_bytes
         while len(self._inbox) >= size:
@@ -241,6 +247,8 @@ class WsCallSession(CallSession):
 
     def _emit(self, payload: bytes, final: bool) -> None:
         elapsed_us = int((time.monotonic() - self.started_at) * 1_000_000)
+        if self.g711 is not None:
+            payload = g711.encode(payload, self.g711)
         self._send(
             encode_agent_audio(
                 self.framing,
