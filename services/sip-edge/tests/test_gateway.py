@@ -275,6 +275,9 @@ async def test_a_spoken_question_gets_the_answer_in_the_clients_format(
     rid = utterance_end["response_id"]
     end = await client.wait_for(type="response.end", session_id=sid, response_id=rid, within=30)
     assert end["interrupted"] is False
+    # a client that declared no version is a 1.0 client: no pipeline events
+    assert not client.of(type="transcript")
+    assert not client.of(type="response.text")
     audio = client.audio_of(sid, framing)
     if encoding != "pcm_s16le":
         audio = g711.decode(audio, encoding)
