@@ -150,9 +150,12 @@ FAKE_ENGINES = {"STT_PROVIDER": "fake", "LLM_PROVIDER": "fake", "TTS_PROVIDER": 
 
 
 @contextmanager
-def running_workers(tmp: Path, redis_url: str, **env: str) -> Iterator[list[WorkerProcess]]:
+def running_workers(
+    tmp: Path, redis_url: str, ready_within_s: float = 120, **env: str
+) -> Iterator[list[WorkerProcess]]:
     """stt_worker, llm_worker and tts_worker as processes with their fake engines
-    (``env`` overrides), ready; stopped afterwards."""
+    (``env`` overrides: the real engines load for minutes, hence ``ready_within_s``), ready;
+    stopped afterwards."""
     started: list[WorkerProcess] = []
     try:
         for module in ("stt_worker", "llm_worker", "tts_worker"):
@@ -175,7 +178,7 @@ def running_workers(tmp: Path, redis_url: str, **env: str) -> Iterator[list[Work
                     },
                 )
             started.append(WorkerProcess(module, proc, port, log_path))
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + ready_within_s
         for w in started:
             while not w.ready():
                 if time.monotonic() > deadline:
