@@ -5,6 +5,7 @@ the classic segment search of ITU-T G.711 (as in Sun's reference g711.c)."""
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def _alaw_sample(byte: int) -> int:
 
 
 @functools.cache
-def _tables(encoding: str) -> tuple[np.ndarray, np.ndarray]:
+def _tables(encoding: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """(int16 sample -> byte, indexed by sample + 32768; byte -> int16 sample)."""
     to_byte, to_sample = (
         (_ulaw_byte, _ulaw_sample) if encoding == "mulaw" else (_alaw_byte, _alaw_sample)
