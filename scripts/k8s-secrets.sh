@@ -2,6 +2,7 @@
 # Creates the files the kustomize secretGenerator reads (k8s/base/secrets/, git-ignored):
 #   extensions.env  EXT_<ramal>_PASSWORD (random, like scripts/asterisk.sh), TURN_*
 #   llm.env         ANTHROPIC_API_KEY / OPENAI_API_KEY from the environment (may be empty)
+#   asp-gateway.env ASP_GATEWAY_TOKEN (random; compose/.env's when there is one)
 #   tls.crt/.key    self-signed pair (replace with your own)
 # An existing file is kept; delete it to generate it again. Usage:
 #   scripts/k8s-secrets.sh [DIR]        (DIR defaults to k8s/base/secrets)
@@ -27,6 +28,11 @@ fi
 if [ ! -f "$dir/llm.env" ]; then
   printf 'ANTHROPIC_API_KEY=%s\nOPENAI_API_KEY=%s\n' "${ANTHROPIC_API_KEY:-}" "${OPENAI_API_KEY:-}" > "$dir/llm.env"
   log "criado $dir/llm.env"
+fi
+if [ ! -f "$dir/asp-gateway.env" ]; then
+  v=$(from_compose ASP_GATEWAY_TOKEN)
+  echo "ASP_GATEWAY_TOKEN=${v:-$(openssl rand -hex 24)}" > "$dir/asp-gateway.env"
+  log "criado $dir/asp-gateway.env"
 fi
 if [ ! -s "$dir/tls.crt" ] || [ ! -s "$dir/tls.key" ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=${PABX_TLS_CN:-pabx.local}" \

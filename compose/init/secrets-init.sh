@@ -3,9 +3,9 @@
 # the same code as `make up` creates what is missing and keeps what exists:
 #   - compose/.env: one random password per extension (scripts/asterisk.sh install-config)
 #   - compose/certs/asterisk.{crt,key}: self-signed TLS pair (a user's own pair is kept)
-#   - TURN_USERNAME/TURN_PASSWORD and GRAFANA_ADMIN_PASSWORD in compose/.env
+#   - TURN_USERNAME/TURN_PASSWORD, GRAFANA_ADMIN_PASSWORD and ASP_GATEWAY_TOKEN in compose/.env
 # then writes copies readable by the non-root services into the volume /secrets:
-#   sip-edge.env (uid 10001), turn.env (coturn, uid 65534), grafana-admin-password (uid 472),
+#   sip-edge.env and asp-gateway.env (uid 10001), turn.env (coturn, uid 65534), grafana-admin-password (uid 472),
 #   certs/tls.crt + certs/tls.key (softphone, uid 10001).
 set -euo pipefail
 cd /opt/pabx
@@ -21,6 +21,7 @@ ensure() {  # ensure NAME VALUE: appends NAME=VALUE when NAME has no value yet
 ensure TURN_USERNAME pabx
 ensure TURN_PASSWORD "$(openssl rand -hex 16)"
 ensure GRAFANA_ADMIN_PASSWORD "$(openssl rand -hex 12)"
+ensure ASP_GATEWAY_TOKEN "$(openssl rand -hex 24)"
 
 value() { grep "^$1=" "$env_file" | tail -1 | cut -d= -f2-; }
 put() {  # put OWNER MODE DEST: stdin to DEST, atomically
@@ -30,6 +31,7 @@ put() {  # put OWNER MODE DEST: stdin to DEST, atomically
 mkdir -p /secrets/certs
 chmod 0755 /secrets /secrets/certs
 printf 'EXT_2000_PASSWORD=%s\n' "$(value EXT_2000_PASSWORD)" | put 10001 0400 /secrets/sip-edge.env
+printf 'ASP_GATEWAY_TOKEN=%s\n' "$(value ASP_GATEWAY_TOKEN)" | put 10001 0400 /secrets/asp-gateway.env
 printf 'TURN_USERNAME=%s\nTURN_PASSWORD=%s\n' "$(value TURN_USERNAME)" "$(value TURN_PASSWORD)" \
   | put 65534 0400 /secrets/turn.env
 value GRAFANA_ADMIN_PASSWORD | tr -d '\n' | put 472 0400 /secrets/grafana-admin-password

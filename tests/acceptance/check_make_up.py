@@ -78,11 +78,46 @@ def main() -> int:
             print("FAIL: no response.text besides the greeting (was it the apology?)")
             return 1
         call.hangup()
-        return 0
+        return check_asp_gateway(env["ASP_GATEWAY_TOKEN"])
     finally:
         stack.hangup_all()
         stack.close()
         r.close()
+
+
+def check_asp_gateway(token: str) -> int:
+    """The asp-gateway `make up` started answers on ws://127.0.0.1:8765/ with the token of
+    compose/.env, and refuses a client without it."""
+    import asyncio
+    import json
+    import uuid
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    async def run() -> int:
+        try:
+            async with connect("ws://127.0.0.1:8765/"):
+                print("FAIL: asp-gateway accepted a client without a token")
+                return 1
+        except InvalidStatus as e:
+            if e.response.status_code != 401:
+                print(f"FAIL: asp-gateway answered {e.response.status_code} without a token")
+                return 1
+        headers = {"Authorization": f"Bearer {token}"}
+        async with connect("ws://127.0.0.1:8765/", additional_headers=headers) as ws:
+            caps = json.loads(await ws.recv())
+            sid = str(uuid.uuid4())
+            await ws.send(json.dumps({"type": "session.start", "session_id": sid}))
+            started = json.loads(await ws.recv())
+            await ws.send(json.dumps({"type": "session.end", "session_id": sid}))
+        if caps.get("type") != "protocol.capabilities" or started.get("status") != "accepted":
+            print(f"FAIL: asp-gateway handshake: {caps.get('type')}, {started.get('status')}")
+            return 1
+        print("OK: asp-gateway ws://127.0.0.1:8765/ accepts a session with ASP_GATEWAY_TOKEN")
+        return 0
+
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":

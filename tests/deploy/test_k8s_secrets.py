@@ -35,6 +35,9 @@ def test_generates_random_passwords_a_key_pair_and_keeps_what_exists(tmp_path: P
     assert len(set(passwords)) == len(passwords)
     assert all(len(p) >= 24 for p in passwords)
     assert values(out / "llm.env")["ANTHROPIC_API_KEY"] == "sk-ant-test"
+    token = values(out / "asp-gateway.env")["ASP_GATEWAY_TOKEN"]
+    assert len(token) >= 32
+    assert token not in passwords
     assert (out / "tls.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert "PRIVATE KEY" in (out / "tls.key").read_text()
     assert (out / "tls.key").stat().st_mode & 0o077 == 0

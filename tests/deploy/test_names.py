@@ -16,6 +16,7 @@ import yaml
 from asp import Stage
 from asp import streams as layout
 from llm_worker.__main__ import METRICS_PORT as LLM_PORT
+from sip_edge.gateway.settings import GatewaySettings
 from stt_worker.__main__ import METRICS_PORT as STT_PORT
 from tts_worker.__main__ import METRICS_PORT as TTS_PORT
 
@@ -40,11 +41,14 @@ def env_file(path: Path) -> dict[str, str]:
 
 WORKER_PORTS = {Stage.STT: STT_PORT, Stage.LLM: LLM_PORT, Stage.TTS: TTS_PORT}
 SIP_EDGE_METRICS = 9091  # services/sip-edge: Settings.metrics_port (sip_edge needs pjsua2)
+GATEWAY_PORT = GatewaySettings().port  # the ASP WebSocket gateway (sip_edge.gateway)
+GATEWAY_METRICS = GatewaySettings().metrics_port
 # compose service -> the `make up` script that starts the same process natively
 NATIVE = {
     "asterisk": "20-asterisk.sh",
     "redis": "10-redis.sh",
     "sip-edge": "40-sip-edge.sh",
+    "asp-gateway": "45-asp-gateway.sh",
     "stt-worker": "60-workers.sh",
     "llm-worker": "60-workers.sh",
     "tts-worker": "60-workers.sh",
@@ -60,6 +64,7 @@ ENV_EXAMPLE = {
     "llm-worker": ROOT / "services/llm-worker/.env.example",
     "tts-worker": ROOT / "services/tts-worker/.env.example",
     "sip-edge": ROOT / "services/sip-edge/.env.example",
+    "asp-gateway": ROOT / "services/sip-edge/.env.example",
     "asterisk": ROOT / "compose/.env.example",
 }
 
@@ -116,6 +121,10 @@ def test_compose_keeps_the_seed_names_and_maps_to_make_up(compose: dict[str, Any
         assert services[name]["entrypoint"] == ["python", "-m", module]
         assert f"-m {module}" in (ROOT / "scripts/workers.sh").read_text()
     assert "compose/coturn/turnserver.conf" in (ROOT / "scripts/coturn.sh").read_text()
+    gateway = services["asp-gateway"]
+    assert gateway["entrypoint"][-3:] == ["python", "-m", "sip_edge.gateway"]
+    assert "-m sip_edge.gateway" in (ROOT / "scripts/up.d/45-asp-gateway.sh").read_text()
+    assert image_name(gateway["image"]) == image_name(services["sip-edge"]["image"])
     unmapped = set(services) - set(NATIVE)
     assert unmapped == {"redis-exporter", "prometheus", "grafana"}  # profile observability
     for name in ("asterisk", "coturn", "sip-edge"):  # media: no Docker NAT
@@ -165,6 +174,14 @@ def test_compose_health_checks_probe_each_services_health_path(compose: dict[str
     assert int(edge["stop_grace_period"].rstrip("s")) > float(
         edge["environment"]["SIP_EDGE_DRAIN_GRACE_S"]
     )
+    gateway = services["asp-gateway"]
+    assert gateway["environment"]["ASP_GATEWAY_PORT"] == str(GATEWAY_PORT)
+    assert gateway["environment"]["ASP_GATEWAY_METRICS_PORT"] == str(GATEWAY_METRICS)
+    assert gateway["ports"] == [f"${{ASP_GATEWAY_PORT:-{GATEWAY_PORT}}}:{GATEWAY_PORT}"]
+    assert f":{GATEWAY_METRICS}/ready" in " ".join(gateway["healthcheck"]["test"])
+    assert int(gateway["stop_grace_period"].rstrip("s")) > float(
+        gateway["environment"]["SIP_EDGE_DRAIN_GRACE_S"]
+    )
     assert "scripts/asterisk.sh" in services["asterisk"]["healthcheck"]["test"]
     assert services["redis"]["ports"] == ["127.0.0.1:6379:6379"], "Redis must stay on loopback"
 
@@ -174,6 +191,7 @@ def test_prometheus_scrapes_every_metrics_port() -> None:
     jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
     for stage, port in WORKER_PORTS.items():
         assert jobs[f"{stage.value}-worker"]["dns_sd_configs"][0]["port"] == port
+    assert jobs["asp-gateway"]["dns_sd_configs"][0]["port"] == GATEWAY_METRICS
     assert jobs["sip-edge"]["static_configs"][0]["targets"] == [
         f"host.docker.internal:{SIP_EDGE_METRICS}"
     ]
@@ -235,6 +253,25 @@ def test_manifests_match_compose_images_and_ports(
     assert edge["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert edge["containers"][0]["livenessProbe"]["httpGet"]["path"] == "/live"
     assert edge_env["SIP_EDGE_METRICS_PORT"] == str(SIP_EDGE_METRICS)
+    gateway = deployments["asp-gateway"]["spec"]["template"]["spec"]
+    (gc,) = gateway["containers"]
+    assert gc["command"][-3:] == ["python", "-m", "sip_edge.gateway"]
+    assert {p["name"]: p["containerPort"] for p in gc["ports"]} == {
+        "asp": GATEWAY_PORT,
+        "metrics": GATEWAY_METRICS,
+    }
+    assert gc["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "metrics"}
+    assert gc["livenessProbe"]["httpGet"] == {"path": "/live", "port": "metrics"}
+    gateway_env = pod_env(docs, "asp-gateway")
+    assert gateway_env["ASP_GATEWAY_PORT"] == str(GATEWAY_PORT)
+    assert gateway_env["ASP_GATEWAY_METRICS_PORT"] == str(GATEWAY_METRICS)
+    assert gateway_env["ASP_GATEWAY_TOKEN"] == "<from>", "from a Secret"  # noqa: S105
+    assert (
+        gateway["terminationGracePeriodSeconds"] == float(gateway_env["SIP_EDGE_DRAIN_GRACE_S"]) + 5
+    )
+    service = kinds(docs, "Service")["asp-gateway"]
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]}["asp"] == GATEWAY_PORT
+    assert service["spec"]["selector"] == {"app.kubernetes.io/name": "asp-gateway"}
     assert set(kinds(docs, "PodDisruptionBudget")) >= {"stt-worker", "llm-worker", "tts-worker"}
     assert "redis" in kinds(docs, "StatefulSet")
 
@@ -284,7 +321,7 @@ def test_configmap_keys_are_documented(
     built: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
     docs = built[overlay]
-    for name in ("stt-worker", "llm-worker", "tts-worker", "sip-edge", "asterisk"):
+    for name in ("stt-worker", "llm-worker", "tts-worker", "sip-edge", "asp-gateway", "asterisk"):
         documented = env_file(ENV_EXAMPLE[name])
         if name == "llm-worker":  # POSTCALL_WEBHOOK_URL: documented in compose/.env.example
             documented |= env_file(ROOT / "compose/.env.example")

@@ -75,10 +75,10 @@ from .call import (
     SpeculativeTurn,
     Turns,
 )
+from .media import CallControl, CallInfo
 from .metrics import Metrics
 from .playback import Pacer
 from .settings import Settings
-from .sip import CallHandle, CallInfo
 from .vad import Segmenter, SegmenterParams, SpeechClassifier, make_classifier
 
 __all__ = ["CallSession", "TurnModel", "wait_sessions_closed"]
@@ -115,7 +115,7 @@ class CallSession:
     def __init__(
         self,
         info: CallInfo,
-        handle: CallHandle,
+        handle: CallControl,
         settings: Settings,
         metrics: Metrics,
         bus: Bus,
@@ -123,12 +123,13 @@ class CallSession:
         apologies: dict[int, bytes] | None = None,
         turn_model: TurnModel | None = None,
         turn_executor: concurrent.futures.Executor | None = None,
+        session_id: str | None = None,
     ) -> None:
         self.info = info
         self.handle = handle
         self.settings = settings
         self.metrics = metrics
-        self.session_id = str(uuid.uuid4())
+        self.session_id = session_id or str(uuid.uuid4())
         self.log = _CallLog(log, {"session_id": self.session_id, "call_ref": info.call_ref})
         self.machine = CallMachine(self.log)
         self.machine.answer()
@@ -167,13 +168,27 @@ class CallSession:
 
     # --- SIP side (event loop) ------------------------------------------------------------
 
-    def on_media(self, sample_rate: int, codec: str) -> None:
+    def on_media(
+        self,
+        sample_rate: int,
+        codec: str,
+        vad: VADConfig | None = None,
+        metadata: dict[str, Any] | None = None,
+        classifier: SpeechClassifier | None = None,
+    ) -> None:
+        """The media is up: the session starts. ``vad`` (negotiated by an ASP client),
+        ``metadata`` (merged over the call's own) and ``classifier`` (the VAD, built off
+        the event loop) come from the WebSocket gateway."""
         if self.machine.state is not CallState.ANSWERING:
             return
         self._loop = asyncio.get_running_loop()
+        if vad is not None:
+            self.vad = vad
         self.audio = AudioConfig(sample_rate=sample_rate)
         self._silence = bytes(self.audio.frame_bytes)
-        self.classifier = make_classifier(self.settings.vad, sample_rate, self.vad.threshold)
+        self.classifier = classifier or make_classifier(
+            self.settings.vad, sample_rate, self.vad.threshold
+        )
         pacer = Pacer(self.audio.frame_bytes, high_water_ms=self.settings.playback_high_water_ms)
         self.turns = Turns(
             Segmenter(segmenter_params(self.vad), self.turn_params),
@@ -205,6 +220,7 @@ class CallSession:
                     "language": self.settings.language,
                     "codec": codec,
                     "extension": self.settings.extension,
+                    **(metadata or {}),
                 },
                 version=PROTOCOL_VERSION,
                 timestamp=now_iso(),
@@ -386,7 +402,8 @@ class CallSession:
         elif self.machine.state is CallState.TRANSFERRING:
             self.machine.transfer_failed()
 
-    def on_ended(self, reason: str) -> None:
+    def on_ended(self, reason: str, asp_reason: str = "call_hangup") -> None:
+        """The call ended (``reason`` for the log); ``asp_reason`` goes in session.end."""
         if self.machine.state is CallState.ENDED:
             return
         self.machine.hangup(reason)
@@ -395,7 +412,7 @@ class CallSession:
         self._on_done(self)
         if self.bridge is not None:
             bridge = self.bridge
-            end = SessionEnd(session_id=self.session_id, reason="call_hangup", timestamp=now_iso())
+            end = SessionEnd(session_id=self.session_id, reason=asp_reason, timestamp=now_iso())
             task = asyncio.ensure_future(bridge.close(end))
             _BACKGROUND.add(task)
             task.add_done_callback(_BACKGROUND.discard)
@@ -442,14 +459,17 @@ class CallSession:
             if not turns.segmenter.in_speech:
                 turns.segmenter = Segmenter(segmenter_params(self.vad), self.turn_params)
 
-    def _play(self, msg: ResponseAudio) -> None:
+    def _play(self, msg: ResponseAudio) -> bool:
+        """Queues a chunk for playback; False when it was dropped (a cut response)."""
         turns = self.turns
         if turns is None:
-            return
+            return False
         if msg.is_final:
             self._unspoken.discard(msg.response_id)
         if turns.push_audio(msg.response_id, msg.seq, msg.audio, msg.is_final):
             self._first_audio(msg.response_id)
+            return True
+        return False
 
     def _undelivered(self, msg: Message) -> None:
         """Redis is down while the caller's turn waits to go out: apologise (the turn is

@@ -114,6 +114,10 @@ class Pacer:
         """True while a response is open (audio queued or its final chunk not yet played)."""
         return bool(self._queue)
 
+    def holds(self, response_id: str) -> bool:
+        """True while ``response_id`` is queued or playing (not finished, not cut)."""
+        return response_id in self._by_id
+
     @property
     def current_response(self) -> str | None:
         return self._queue[0].response_id if self._queue else None
@@ -122,6 +126,27 @@ class Pacer:
     def buffered_ms(self) -> int:
         total = len(self._pcm) + self._buffered
         return total * self.frame_ms // self.frame_bytes
+
+    def audio_ready(self) -> bool:
+        """True when :meth:`next_frame` would give audio now (a whole frame of the current
+        response is there, or the end of a response is): a transport that sends only
+        audio (the WebSocket gateway) skips the silence of a late chunk instead."""
+        while self._queue and not self._pcm:  # a finished response still at the head
+            head = self._queue[0]
+            if not head.complete:
+                break
+            self._finish(head)
+        if not self._queue:
+            return False
+        resp = self._queue[0]
+        available = len(self._pcm)
+        seq = resp.next_seq
+        while seq in resp.chunks and available < self.frame_bytes:
+            available += len(resp.chunks[seq])
+            seq += 1
+        if available >= self.frame_bytes:
+            return True
+        return resp.final_seq is not None and seq > resp.final_seq
 
     def wants_more(self) -> bool:
         """Back-pressure: False while more than high_water_ms is buffered."""

@@ -224,6 +224,10 @@ class Turns:
         with self._lock:
             return self.pacer.cancel(response_id)
 
+    def audio_ready(self) -> bool:
+        with self._lock:
+            return self.pacer.audio_ready()
+
     def wants_more(self) -> bool:
         with self._lock:
             return self.pacer.wants_more()

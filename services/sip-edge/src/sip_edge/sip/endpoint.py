@@ -44,6 +44,7 @@ from typing import Protocol
 import pjsua2 as pj
 
 from ..digest import DigestAuth, authorization_header
+from ..media import CallInfo
 from ..sources import LOOPBACK_ONLY, SourcePolicy
 
 __all__ = ["CallHandle", "CallInfo", "CallListener", "Endpoint", "SipConfig"]
@@ -77,14 +78,6 @@ class SipConfig:
     """Who may send an INVITE (:mod:`.sources`); any other source gets 403 Forbidden."""
     digest: DigestAuth | None = None
     """When set, an INVITE must also answer a digest challenge (401 until it does)."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CallInfo:
-    call_ref: int
-    sip_call_id: str
-    caller_number: str
-    remote_uri: str
 
 
 class CallListener(Protocol):

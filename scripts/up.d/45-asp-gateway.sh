@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# asp-gateway (ASP over WebSocket, :8765): start|stop|status. The token clients present is
+# ASP_GATEWAY_TOKEN in compose/.env, generated on the first start like the other secrets.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+PIDFILE="$RUN_DIR/asp-gateway.pid"
+LOG="$RUN_DIR/asp-gateway.log"
+PORT=${ASP_GATEWAY_PORT:-8765}
+METRICS_PORT=${ASP_GATEWAY_METRICS_PORT:-9092}
+ENV_FILE="$REPO_ROOT/compose/.env"
+
+health() { curl -fsS "http://127.0.0.1:$METRICS_PORT/ready" >/dev/null 2>&1; }
+
+ensure_token() {  # ASP_GATEWAY_TOKEN in compose/.env, generated when it has no value
+  touch "$ENV_FILE"; chmod 600 "$ENV_FILE"
+  if ! grep -q "^ASP_GATEWAY_TOKEN=." "$ENV_FILE"; then
+    sed -i "/^ASP_GATEWAY_TOKEN=\s*$/d" "$ENV_FILE"
+    echo "ASP_GATEWAY_TOKEN=$(openssl rand -hex 24)" >> "$ENV_FILE"
+    log "ASP_GATEWAY_TOKEN gerado em compose/.env"
+  fi
+}
+
+case "${1:-status}" in
+  start)
+    if pid_alive "$PIDFILE"; then exit 0; fi
+    ensure_token
+    set -a; source "$ENV_FILE"; set +a
+    log "iniciando asp-gateway (ws :$PORT, métricas :$METRICS_PORT)"
+    ASP_GATEWAY_PORT=$PORT ASP_GATEWAY_METRICS_PORT=$METRICS_PORT \
+      nohup "$VENV/bin/python" -m sip_edge.gateway >"$LOG" 2>&1 &
+    echo $! >"$PIDFILE"
+    wait_for "asp-gateway" 30 health || { tail -20 "$LOG" >&2; die "asp-gateway não subiu; veja $LOG"; };;
+  stop)
+    stop_pidfile asp-gateway "$PIDFILE";;
+  status)
+    if pid_alive "$PIDFILE" && health; then
+      scheme=ws; [ -n "${ASP_GATEWAY_TLS_CERT:-}" ] && scheme=wss
+      echo "  asp-gateway $scheme://127.0.0.1:$PORT/ (token: ASP_GATEWAY_TOKEN em compose/.env)  métricas http://127.0.0.1:$METRICS_PORT/metrics"
+    else
+      echo "  asp-gateway parado"; exit 1
+    fi;;
+  *) die "uso: $0 start|stop|status";;
+esac

@@ -1,0 +1,262 @@
+"""Helpers for the gateway's tests and benchmarks, on real parts: the gateway and the
+pipeline workers as their own processes (``python -m ...``; the workers with their fake
+engines), and a small ASP client on a real WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.testing import free_port
+from websockets.asyncio.client import ClientConnection, connect
+
+from .framing import SEED_HEADER_SIZE, seed_hash
+
+__all__ = [
+    "AspClient",
+    "GatewayProcess",
+    "WorkerProcess",
+    "running_workers",
+    "seed_frame",
+]
+
+TOKEN = "test-token-0123456789"  # noqa: S105 - the tests' own token
+
+
+class GatewayProcess:
+    """``python -m sip_edge.gateway`` on free loopback ports; ``env`` overrides settings.
+    A context manager: SIGTERM on exit."""
+
+    def __init__(self, log_path: Path, **env: str) -> None:
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            "ASP_GATEWAY_HOST": "127.0.0.1",
+            "ASP_GATEWAY_PORT": "0",
+            "ASP_GATEWAY_METRICS_HOST": "127.0.0.1",
+            "ASP_GATEWAY_METRICS_PORT": "0",
+            "ASP_GATEWAY_TOKEN": TOKEN,
+            "SIP_EDGE_DRAIN_GRACE_S": "1",
+            **env,
+        }
+        self.token = self.env["ASP_GATEWAY_TOKEN"]
+        self.proc: subprocess.Popen[str] | None = None
+        self.port = 0
+        self.metrics_port = 0
+        self.returncode: int | None = None
+
+    def __enter__(self) -> GatewayProcess:
+        with self.log_path.open("w") as log_file:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "sip_edge.gateway"],
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+                env=self.env,
+            )
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith("ASP_GATEWAY_READY"):
+                parts = dict(p.split("=", 1) for p in line.split()[1:])
+                self.port = int(parts["port"])
+                self.metrics_port = int(parts["metrics_port"])
+                return self
+            if not line and self.proc.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError(f"asp-gateway did not start:\n{self.log()[-3000:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def url(self, path: str = "/", token: str | None = None) -> str:
+        query = f"?token={token}" if token else ""
+        return f"ws://127.0.0.1:{self.port}{path}{query}"
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None or self.returncode is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            self.returncode = proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            self.returncode = proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return str(resp.read().decode())
+
+    def ready(self) -> int:
+        url = f"http://127.0.0.1:{self.metrics_port}/ready"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return int(resp.status)
+        except urllib.error.HTTPError as e:
+            return int(e.code)
+
+
+@dataclass
+class WorkerProcess:
+    module: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    def ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.module} exited:\n{self.log()[-3000:]}")
+        try:
+            url = f"http://127.0.0.1:{self.port}/ready"
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+FAKE_ENGINES = {"STT_PROVIDER": "fake", "LLM_PROVIDER": "fake", "TTS_PROVIDER": "fake"}
+
+
+@contextmanager
+def running_workers(
+    tmp: Path, redis_url: str, ready_within_s: float = 120, **env: str
+) -> Iterator[list[WorkerProcess]]:
+    """stt_worker, llm_worker and tts_worker as processes with their fake engines
+    (``env`` overrides: the real engines load for minutes, hence ``ready_within_s``), ready;
+    stopped afterwards."""
+    started: list[WorkerProcess] = []
+    try:
+        for module in ("stt_worker", "llm_worker", "tts_worker"):
+            port = free_port()
+            log_path = tmp / f"{module}.log"
+            with log_path.open("wb") as log_file:
+                proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                    [sys.executable, "-m", module],
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    env={
+                        **os.environ,
+                        **FAKE_ENGINES,
+                        "REDIS_URL": redis_url,
+                        "METRICS_HOST": "127.0.0.1",
+                        "METRICS_PORT": str(port),
+                        "WORKER_NAME": f"gw-{module}",
+                        "WORKER_GRACE_S": "2",
+                        **env,
+                    },
+                )
+            started.append(WorkerProcess(module, proc, port, log_path))
+        deadline = time.monotonic() + ready_within_s
+        for w in started:
+            while not w.ready():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{w.module} not ready:\n{w.log()[-3000:]}")
+                time.sleep(0.2)
+        yield started
+    finally:
+        for w in started:
+            w.stop()
+
+
+def seed_frame(session_id: str, pcm: bytes) -> bytes:
+    """A caller frame in the seed's 12-byte framing."""
+    return b"\x01\x00" + seed_hash(session_id) + b"\x00\x00" + pcm
+
+
+@dataclass
+class AspClient:
+    """A test client on a real WebSocket: keeps every message and binary frame received."""
+
+    ws: ClientConnection
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    frames: list[tuple[float, bytes]] = field(default_factory=list)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, url: str, **kwargs: Any) -> AspClient:
+        ws = await connect(url, max_size=None, **kwargs)
+        client = cls(ws)
+        client._task = asyncio.create_task(client._read())
+        return client
+
+    async def _read(self) -> None:
+        try:
+            async for data in self.ws:
+                if isinstance(data, bytes):
+                    self.frames.append((time.monotonic(), data))
+                else:
+                    self.messages.append(json.loads(data))
+        except Exception:  # noqa: S110 - a closed connection ends the reader
+            pass
+        finally:
+            self.closed.set()
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(msg))
+
+    async def wait_for(self, within: float = 20.0, **match: Any) -> dict[str, Any]:
+        """The first message (received, or to come within ``within`` seconds) whose fields
+        equal ``match``."""
+        deadline = time.monotonic() + within
+        while True:
+            for m in self.messages:
+                if all(m.get(k) == v for k, v in match.items()):
+                    return m
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no message {match} in {self.messages[-10:]}")
+            if self.closed.is_set():
+                raise AssertionError(f"connection closed without {match}: {self.messages[-10:]}")
+            await asyncio.sleep(0.01)
+
+    def of(self, **match: Any) -> list[dict[str, Any]]:
+        return [m for m in self.messages if all(m.get(k) == v for k, v in match.items())]
+
+    def audio_of(self, session_id: str, framing: str) -> bytes:
+        """The PCM the client received for a session: seed frames by their hash, ASP
+        frames (type 0x02) when the connection carries one session."""
+        out = bytearray()
+        h = seed_hash(session_id)
+        for _, f in self.frames:
+            if framing == "seed" and f[:2] == b"\x01\x01" and f[2:10] == h:
+                out += f[SEED_HEADER_SIZE:]
+            elif framing == "asp" and f[:2] == b"\x02\x00":
+                out += f[15:]
+        return bytes(out)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        if self._task is not None:
+            await self._task
