@@ -2,18 +2,11 @@
 three workers (STT, LLM, TTS) as processes with their fake engines, and the gateway
 (``python -m sip_edge.gateway``, issue 17) on a free port with a token. Clients under test
 connect to ``agent.url``; every session goes through Redis like a phone call.
-
-GATEWAY_MERGED: this folder was written in the ``aspdocs`` branch, before the gateway
-(branch ``gateway``) was merged. While False, the tests skip when ``sip_edge.gateway`` is not
-in the tree; once both branches are merged it must be True, and a missing or broken
-gateway fails every test here. For a check before the merge, ASP_TEST_GATEWAY_SRC may name
-another checkout's ``services/sip-edge/src`` (put first on the gateway process's PYTHONPATH).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import re
 import secrets
@@ -28,36 +21,8 @@ from asp_clients_support import Agent
 from pipeline.proc_watch import watching
 from pipeline.testing import RedisServer
 
-GATEWAY_MERGED = False
-"""Switch to True when the gateway branch is merged (see the module docstring)."""
-
 QUESTION = "Qual é o horário de atendimento?"
 READY = re.compile(r"ASP_GATEWAY_READY port=(\d+)")
-
-
-def _gateway_src() -> str | None:
-    return os.environ.get("ASP_TEST_GATEWAY_SRC") or None
-
-
-def gateway_present() -> bool:
-    src = _gateway_src()
-    if src:
-        return (Path(src) / "sip_edge" / "gateway").is_dir()
-    return importlib.util.find_spec("sip_edge") is not None and (
-        importlib.util.find_spec("sip_edge.gateway") is not None
-    )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if GATEWAY_MERGED or gateway_present():
-        return
-    skip = pytest.mark.skip(
-        reason="sip_edge.gateway is not in this tree (branch gateway not merged yet); "
-        "set GATEWAY_MERGED = True in tests/integration/asp_clients/conftest.py after the merge"
-    )
-    for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
-            item.add_marker(skip)
 
 
 def _start(name: str, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -109,9 +74,6 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
                 "ASP_GATEWAY_METRICS_PORT": "0",
                 "SIP_EDGE_DRAIN_GRACE_S": "1",  # a quick stop at the end of the module
             }
-            src = _gateway_src()
-            if src:
-                env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
             log = logs / "gateway.log"
             gateway = _start("gateway", [sys.executable, "-m", "sip_edge.gateway"], env, log)
             procs.append(gateway)
