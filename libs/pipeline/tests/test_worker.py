@@ -312,7 +312,8 @@ async def test_a_stale_turn_of_a_live_call_gets_the_apology(bus: Bus) -> None:
     await bus.redis.zrem(layout.ACTIVE_SESSIONS, live)
     assert worker.handled == ["u-1"]
     (apology,) = [m for m in await bus.session_log(live) if isinstance(m, ResponseText)]
-    assert "Desculpe" in apology.text and apology.is_final
+    assert "Desculpe" in apology.text
+    assert apology.is_final
     assert not [m for m in await bus.session_log(ended) if isinstance(m, ResponseText)]
 
 

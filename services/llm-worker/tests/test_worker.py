@@ -166,7 +166,9 @@ async def test_a_retried_turn_closes_the_response_a_dead_replica_half_sent(
         ("r-u3", "superseded"),
         ("r-u3-2", "superseded"),
     ]
-    (start_at,) = [i for i, m in enumerate(log) if isinstance(m, ResponseStart) and m.response_id == "r-u3-3"]
+    (start_at,) = [
+        i for i, m in enumerate(log) if isinstance(m, ResponseStart) and m.response_id == "r-u3-3"
+    ]
     assert all(i < start_at for i, _ in cancels)
     texts = [m.text for m in log if isinstance(m, ResponseText) and m.response_id == "r-u3-3"]
     assert texts == ["Claro, pode pagar no boleto.", ""]
@@ -177,6 +179,7 @@ async def test_a_retried_turn_closes_the_response_a_dead_replica_half_sent(
         while worker.jobs_done < jobs_before + 2:  # its two response.cancel entries
             await asyncio.sleep(0.02)
     raw = await bus.redis.get(f"asp:history:{sid}")
-    assert raw is not None and raw != history_before
+    assert raw is not None
+    assert raw != history_before
     last = History.from_json(raw, max_turns=8).messages[-1]
     assert (last.role, last.content) == ("assistant", "Claro, pode pagar no boleto.")

@@ -10,7 +10,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
-from asp.messages import Message, ResponseAudio, ResponseCancel, ResponseEnd, SessionStart
+from asp.messages import (
+    Message,
+    ResponseAudio,
+    ResponseCancel,
+    ResponseEnd,
+    SessionStart,
+    Transcript,
+)
 from pipeline.bus import Bus
 from pipeline.testing import RedisServer
 from sip_edge.calls import CallSession
@@ -154,8 +161,34 @@ async def test_no_answer_plays_the_edge_apology_and_cancels_the_stuck_response(m
     )  # fmt: skip
     await asyncio.sleep(0.3)
     heard = call.step(40)
-    assert 0x22 not in heard and 0x11 in heard
+    assert 0x22 not in heard
+    assert 0x11 in heard
     assert set(call.step(300)) == {0}  # once: no apology loop
+
+
+async def test_an_empty_transcript_of_the_turn_means_no_apology(make_call) -> None:  # type: ignore[no-untyped-def]
+    """The STT heard nothing in the turn (a cough, line noise): the LLM will not answer,
+    and the edge does not apologise for it; a later turn is owed again."""
+    call = await make_call(no_answer_s=1.0)
+    speak(call)
+    await call.bus.publish(
+        Transcript(session_id=call.sid, utterance_id="u1", text=" ", language="pt",
+                   confidence=0.0)
+    )  # fmt: skip
+    async with asyncio.timeout(5):
+        while call.session.turns is not None and call.session.turns.owed:
+            call.step(1)
+            await asyncio.sleep(0.01)
+    assert set(call.step(150)) == {0}
+    assert call.metrics.no_answers._value.get() == 0  # type: ignore[attr-defined]
+    speak(call)  # the next turn (u2): a transcript of u1 does not excuse it
+    await call.bus.publish(
+        Transcript(session_id=call.sid, utterance_id="u1", text="", language="pt",
+                   confidence=0.0)
+    )  # fmt: skip
+    await asyncio.sleep(0.3)
+    assert 0x11 in call.step(60)
+    assert call.metrics.no_answers._value.get() == 1  # type: ignore[attr-defined]
 
 
 async def test_a_closed_response_plays_what_arrived_then_the_next(make_call) -> None:  # type: ignore[no-untyped-def]
@@ -208,7 +241,8 @@ async def test_the_maximum_call_length_says_goodbye_then_hangs_up(make_call) -> 
     call.step(5)
     await asyncio.sleep(0.6)  # the limit passes while the agent speaks
     heard = call.step(25)  # the agent is cut, the goodbye plays (0.5 s)
-    assert heard[0] == 0x66 and 0x22 not in heard
+    assert heard[0] == 0x66
+    assert 0x22 not in heard
     assert call.handle.asked == []  # not before the goodbye was heard
     call.vad.speaking = True  # the caller talks over it: no new turn, no barge-in
     call.step(30)

@@ -246,3 +246,12 @@ def test_the_cap_bounds_the_utterance_buffer(cap_ms: int) -> None:
             if isinstance(e, UtteranceReady):
                 longest = max(longest, len(e.audio))
     assert longest == cap_ms // 20 * FB
+
+
+def test_a_turn_the_pipeline_heard_nothing_in_is_forgiven() -> None:
+    t = make()
+    speak(t)
+    wait(t, 100)
+    t.forgive()  # an empty transcript: no answer is coming, none is owed
+    assert not t.owed
+    assert wait(t, 3 * BOUND) == []

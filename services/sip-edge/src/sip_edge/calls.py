@@ -63,6 +63,7 @@ from asp.messages import (
     SessionStarted,
     SessionUpdated,
     SpeechStart,
+    Transcript,
     TurnTiming,
     Utterance,
     UtteranceCancel,
@@ -183,6 +184,7 @@ class CallSession:
         self._max_call: asyncio.TimerHandle | None = None
         self._closing: asyncio.Future[None] | None = None  # the goodbye, then the hang-up
         self._capped = 0
+        self._last_turn: str | None = None  # the utterance whose answer the caller awaits
         self._unspoken: set[str] = set()
         """Responses announced (response.start) whose last audio chunk has not arrived."""
         self._deferred_action: asyncio.Future[None] | None = None
@@ -319,6 +321,7 @@ class CallSession:
             cancelled = 0  # known when the turn ends
         else:
             cancelled = self.speculative.take_cancelled()
+            self._last_turn = utterance_id
         self._speech_ends[utterance_id] = (time.monotonic() - action.silence_ms / 1000, cancelled)
         if len(self._speech_ends) > 32:  # utterances Redis never took (backlog dropped)
             del self._speech_ends[next(iter(self._speech_ends))]
@@ -363,6 +366,7 @@ class CallSession:
             return
         self.metrics.provisional_turns.labels("confirmed").inc()
         spoken_until = time.monotonic() - silence_ms / 1000
+        self._last_turn = utterance_id
         self._speech_ends[utterance_id] = (spoken_until, self.speculative.take_cancelled())
         bridge.publish(UtteranceConfirm(session_id=self.session_id, utterance_id=utterance_id))
         held = self.speculative.confirm()
@@ -488,6 +492,9 @@ class CallSession:
                 turns.close(msg.response_id)
             else:
                 turns.cancel(msg.response_id)
+        elif isinstance(msg, Transcript):
+            if msg.utterance_id == self._last_turn and not msg.text.strip():
+                turns.forgive()  # nothing was heard in it: the pipeline will not answer
         elif isinstance(msg, CallAction):
             self._call_action(msg)
         elif isinstance(msg, SessionStarted | SessionUpdated) and msg.negotiated is not None:

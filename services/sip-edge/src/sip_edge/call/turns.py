@@ -262,6 +262,13 @@ class Turns:
         self.no_answers += 1
         actions.append(NoAnswer(cut, silent_ms))
 
+    def forgive(self) -> None:
+        """The turn needs no answer (the pipeline heard nothing in it): not owed any more."""
+        with self._lock:
+            self._owed = False
+            if not self.pacer.playing:
+                self._silent_frames = 0
+
     @property
     def owed(self) -> bool:
         """True while a turn ended and no audio reached the caller since (watchdog armed)."""
