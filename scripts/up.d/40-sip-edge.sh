@@ -18,6 +18,8 @@ case "${1:-status}" in
     fi
     apology="$PABX_CACHE/sip-edge/desculpa-{rate}.wav"
     export SIP_EDGE_APOLOGY_WAV=${SIP_EDGE_APOLOGY_WAV:-$apology}
+    goodbye="$PABX_CACHE/sip-edge/despedida-{rate}.wav"
+    export SIP_EDGE_GOODBYE_WAV=${SIP_EDGE_GOODBYE_WAV:-$goodbye}
     if [ -n "${EXT_2000_PASSWORD:-}" ]; then
       export SIP_EDGE_REGISTRAR=${SIP_EDGE_REGISTRAR:-127.0.0.1:5160}
     fi

@@ -281,6 +281,42 @@ async def test_stale_work_is_skipped(bus: Bus) -> None:
     assert pending["pending"] == 0
 
 
+def old_utterance(session_id: str, utterance_id: str, provisional: bool | None = None) -> Utterance:
+    return Utterance(
+        session_id=session_id,
+        utterance_id=utterance_id,
+        sample_rate=8000,
+        encoding="pcm_s16le",
+        duration_ms=20,
+        audio=bytes(320),
+        timestamp="2026-01-01T00:00:00.000000Z",
+        provisional=provisional,
+    )
+
+
+async def test_a_stale_turn_of_a_live_call_gets_the_apology(bus: Bus) -> None:
+    live, ended = str(uuid.uuid4()), str(uuid.uuid4())
+    await bus.redis.zadd(layout.ACTIVE_SESSIONS, {live: 1.0})
+    worker = EchoSTT(bus, "stt-a", max_age_s=60)
+    tasks = await run_workers(worker)
+    await bus.publish(old_utterance(live, "u-old"))
+    await bus.publish(old_utterance(live, "u-prov", provisional=True))  # not a turn yet
+    await bus.publish(old_utterance(ended, "u-old"))  # nobody left to hear it
+    await bus.publish(utterance(live, 1))
+
+    async def fresh_done() -> bool:
+        return len(await transcripts(bus, live)) == 1
+
+    await wait_for(fresh_done)
+    await stop_workers([worker], tasks)
+    await bus.redis.zrem(layout.ACTIVE_SESSIONS, live)
+    assert worker.handled == ["u-1"]
+    (apology,) = [m for m in await bus.session_log(live) if isinstance(m, ResponseText)]
+    assert "Desculpe" in apology.text
+    assert apology.is_final
+    assert not [m for m in await bus.session_log(ended) if isinstance(m, ResponseText)]
+
+
 async def test_the_worker_survives_a_redis_restart() -> None:
     from pipeline.testing import RedisServer
 

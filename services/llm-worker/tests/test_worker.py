@@ -143,3 +143,43 @@ async def test_a_reply_that_speaks_before_hanging_up_is_left_alone(
     log = await log_until(bus, sid, TurnTiming)
     texts = [m.text for m in log if isinstance(m, ResponseText) and m.response_id == "r-u1"]
     assert texts == ["Tchau, tenha um bom dia!", ""]
+
+
+async def test_a_retried_turn_closes_the_response_a_dead_replica_half_sent(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider]
+) -> None:
+    """The third delivery of a turn (two replicas died in the middle of its reply): the
+    responses of the first two attempts are closed (``superseded``) before the new one
+    starts, so the edge never waits for their last chunk; the history is left alone."""
+    from asp import ResponseCancel, ResponseStart
+    from pipeline import Job
+
+    worker, provider = running
+    sid = await started_session(bus)
+    history_before = await bus.redis.get(f"asp:history:{sid}")
+    jobs_before = worker.jobs_done
+    provider.push([TextDelta("Claro, pode pagar no boleto."), Done("end_turn")])
+    await worker.handle(Job("1-0", transcript(sid, "Como eu pago a conta?", "u3"), 3))
+    log = await log_until(bus, sid, TurnTiming)
+    cancels = [(i, m) for i, m in enumerate(log) if isinstance(m, ResponseCancel)]
+    assert [(m.response_id, m.reason) for _, m in cancels] == [
+        ("r-u3", "superseded"),
+        ("r-u3-2", "superseded"),
+    ]
+    (start_at,) = [
+        i for i, m in enumerate(log) if isinstance(m, ResponseStart) and m.response_id == "r-u3-3"
+    ]
+    assert all(i < start_at for i, _ in cancels)
+    texts = [m.text for m in log if isinstance(m, ResponseText) and m.response_id == "r-u3-3"]
+    assert texts == ["Claro, pode pagar no boleto.", ""]
+    # The worker's own copy of the cancels does not trim the history as a barge-in would.
+    from llm_worker.history import History
+
+    async with asyncio.timeout(10):
+        while worker.jobs_done < jobs_before + 2:  # its two response.cancel entries
+            await asyncio.sleep(0.02)
+    raw = await bus.redis.get(f"asp:history:{sid}")
+    assert raw is not None
+    assert raw != history_before
+    last = History.from_json(raw, max_turns=8).messages[-1]
+    assert (last.role, last.content) == ("assistant", "Claro, pode pagar no boleto.")

@@ -150,3 +150,33 @@ def test_speculative_pause_is_read_off_by_default_and_reaches_both_turn_modes() 
     assert s.turn_params().speculative_pause_ms == 200
     with pytest.raises(SettingsError, match="SIP_EDGE_SPECULATIVE_PAUSE_MS"):
         Settings.from_env({"SIP_EDGE_SPECULATIVE_PAUSE_MS": "-5"})
+
+
+def test_every_turn_ends_in_speech_and_the_call_bounds_are_read() -> None:
+    d = Settings.from_env({})
+    assert (d.no_answer_s, d.max_utterance_s, d.max_call_s) == (8.0, 30.0, 14400.0)
+    s = Settings.from_env(
+        {
+            "SIP_EDGE_NO_ANSWER_S": "5",
+            "SIP_EDGE_MAX_UTTERANCE_S": "0",
+            "SIP_EDGE_MAX_CALL_S": "3600",
+            "SIP_EDGE_GOODBYE_WAV": "/x/despedida-{rate}.wav",
+        }
+    )
+    assert (s.no_answer_s, s.max_utterance_s, s.max_call_s) == (5.0, 0.0, 3600.0)
+    assert s.goodbye_wav == "/x/despedida-{rate}.wav"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SIP_EDGE_NO_ANSWER_S", "-1"),
+        ("SIP_EDGE_NO_ANSWER_S", "oito"),
+        ("SIP_EDGE_MAX_UTTERANCE_S", "0.5"),
+        ("SIP_EDGE_MAX_CALL_S", "5"),
+        ("SIP_EDGE_MAX_CALL_S", "99999999"),
+    ],
+)
+def test_bad_bounds_are_refused_with_the_variable_named(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})

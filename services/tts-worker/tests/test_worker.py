@@ -140,3 +140,78 @@ async def test_fixed_phrases_and_a_disabled_priority_raise_no_flag(bus: Bus) -> 
 
     await run_until(bus, on, greeted)
     assert seen == [("Sim.", False), ("Olá!", False)]
+
+
+class BrokenOn(FakeTTS):
+    """Fails every time on sentences with ``word`` (hand-written fake of a broken voice)."""
+
+    def __init__(self, word: str) -> None:
+        super().__init__(ms_per_char=5.0)
+        self.word = word
+
+    def _synthesize(self, text: str, voice: str, language: str):  # type: ignore[no-untyped-def]
+        if self.word in text:
+            from tts_worker.errors import ProviderError
+
+            raise ProviderError("scripted failure", retryable=False)
+        return super()._synthesize(text, voice, language)
+
+
+async def test_a_sentence_that_never_voices_closes_its_response_and_the_caller_hears_the_apology(
+    bus: Bus,
+) -> None:
+    sid = str(uuid.uuid4())
+    await bus.set_state(sid, {"sample_rate": 8000, "language": "pt-BR"})
+    worker = TTSWorker(
+        bus, "tts-t", TTSRouter(BrokenOn("QUEBRA")), claim_idle_ms=200, max_deliveries=2
+    )
+    for seq, text in enumerate(["Bom dia.", "Isto QUEBRA a voz.", ""]):
+        await bus.publish(
+            ResponseText(session_id=sid, response_id="r-1", seq=seq, text=text, is_final=text == "")
+        )
+
+    async def apologised() -> bool:
+        return any(
+            isinstance(m, ResponseAudio) and m.response_id.startswith("apology-") and m.is_final
+            for m in await bus.session_log(sid)
+        )
+
+    await run_until(bus, worker, apologised)
+    log = await bus.session_log(sid)
+    (closed,) = [m for m in log if isinstance(m, ResponseCancel)]
+    assert (closed.response_id, closed.reason) == ("r-1", "failed")
+    first = [m for m in log if isinstance(m, ResponseAudio) and m.response_id == "r-1"]
+    assert first
+    assert not any(m.is_final for m in first)
+    apology = [
+        m for m in log if isinstance(m, ResponseAudio) and m.response_id.startswith("apology")
+    ]
+    assert [m.seq for m in apology] == list(range(len(apology)))
+    # The whole apology sentence (the fake speaks 5 ms a character, 16 bytes a ms at 8 kHz).
+    assert sum(len(m.audio) for m in apology) >= len(worker.apology) * 5 * 16 * 0.9
+    assert await bus.redis.xlen(layout.dead_letter_stream(layout.Stage.TTS)) >= 1
+
+
+async def test_a_stale_first_sentence_of_a_live_call_is_answered_with_the_apology(bus: Bus) -> None:
+    sid = str(uuid.uuid4())
+    await bus.redis.zadd(layout.ACTIVE_SESSIONS, {sid: 1.0})
+    worker = TTSWorker(bus, "tts-t", TTSRouter(FakeTTS(ms_per_char=5.0)), max_age_s=60)
+    await bus.publish(
+        ResponseText(
+            session_id=sid, response_id="r-old", seq=0, text="Velha.", is_final=True,
+            timestamp="2026-01-01T00:00:00.000000Z",
+        )
+    )
+
+    async def apologised() -> bool:
+        return any(
+            isinstance(m, ResponseEnd) and m.response_id.startswith("apology-")
+            for m in await bus.session_log(sid)
+        )
+
+    try:
+        await run_until(bus, worker, apologised)
+    finally:
+        await bus.redis.zrem(layout.ACTIVE_SESSIONS, sid)
+    log = await bus.session_log(sid)
+    assert not [m for m in log if isinstance(m, ResponseAudio) and m.response_id == "r-old"]

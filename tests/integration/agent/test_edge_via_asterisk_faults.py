@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import redis
 from asp import streams as layout
-from asp.messages import Utterance
+from asp.messages import ResponseCancel, Utterance
 from edge_support import dial_2000, wait_audio_heard, wait_for
 from pipeline.testing import RedisServer
 from sip_edge.testing import (
@@ -39,6 +39,7 @@ from sip_edge.testing import (
     session_starts,
     speech_wav,
     start_multi_caller,
+    windowed_match,
     write_response,
 )
 from sipphone import Phone, poll_until
@@ -173,6 +174,48 @@ def test_line_noise_makes_no_utterance_and_no_barge_in(
     assert delta["sip_edge_frames_in_total"] > 500  # the 10 s of noise did arrive
     # The agent's 5 s were played whole (250 frames, give or take the jitter buffers).
     assert int(np.sum(heard > 500)) >= 245, int(np.sum(heard > 500))
+
+
+def test_an_answer_cut_by_a_dead_stage_ends_in_the_edge_apology_within_the_bound(
+    sip_edge: EdgeProcess,
+    phones: dict[str, Phone],
+    redis_server: RedisServer,
+    apology: Path,
+    tmp_path: Path,
+) -> None:
+    """Issue 14 item 1: the answer stops after its first sentence (the replica voicing it
+    died and nobody finishes it; its last chunk never comes). The caller hears sip-edge's
+    own apology after at most SIP_EDGE_NO_ANSWER_S (8 s, the default) of silence, the stuck
+    response is cancelled (``no_audio``) and the call goes on."""
+    question = say("Como eu pago a minha conta?", tmp_path / "question.wav")
+    first = say("Você pode pagar no boleto.", tmp_path / "first.wav")
+    sorry = read_wav(apology)[0]
+    r = redis.Redis.from_url(redis_server.url)
+    try:
+        call, sid = dial_2000(phones["1001"], r)
+        time.sleep(0.5)
+        call.play(question.astype(np.int16))
+        poll_until(lambda: len(utterances(r, sid)) == 1, 15, "the turn", interval=0.1)
+        mark = len(call.recording())
+        audio = pcm(first)
+        sent = -(-len(audio) // 3200)
+        # The sentence, and no final chunk: the response stays open at the edge.
+        write_response(r, sid, "r-u1", audio + bytes(3200), seqs=range(sent))
+        wait_audio_heard(call, first, start=mark)
+        wait_audio_heard(call, sorry, start=mark, timeout=20)
+        heard = call.recording()[mark:].astype(np.float64)
+        assert not call.disconnected.is_set()
+        log = session_messages(r, sid)[1]
+        call.hangup()
+        wait_for(r, sid, "session.end", timeout=15)
+    finally:
+        r.close()
+    first_ends = windowed_match(heard, first)[-1][1] / 8000 + 0.1
+    sorry_starts = windowed_match(heard, sorry)[0][1] / 8000
+    assert 0 < sorry_starts - first_ends <= 8.0 + 1.0, (first_ends, sorry_starts)
+    cancels = [(m.response_id, m.reason) for m in log if isinstance(m, ResponseCancel)]
+    assert ("r-u1", "no_audio") in cancels
+    assert metric(sip_edge.metrics(), "sip_edge_no_answers_total") >= 1
 
 
 def test_redis_restarted_during_a_call_apology_then_the_next_turn_works(

@@ -7,8 +7,11 @@ is acknowledged without producing its output again. Entries a dead replica left 
 are claimed by another (XAUTOCLAIM) once idle for ``claim_idle_ms`` (5 s by default);
 a replica keeps the entries it is still working on fresh, so a long job is not stolen.
 After ``max_deliveries`` attempts an entry goes to the dead-letter stream and the caller
-hears an apology. SIGTERM stops reading, lets running jobs finish for a grace period and
-leaves whatever is unfinished pending for another replica.
+hears an apology. Work older than ``max_age_s`` is acknowledged and dropped (a backlog is
+not replayed); when it was a caller's turn (:meth:`StreamWorker.owes_answer`) and the call
+is still live, the caller hears the apology for it too. SIGTERM stops reading, lets
+running jobs finish for a grace period and leaves whatever is unfinished pending for
+another replica.
 """
 
 from __future__ import annotations
@@ -26,12 +29,15 @@ from asp import (
     Message,
     ResponseText,
     Stage,
+    Transcript,
     TurnTiming,
+    Utterance,
     UtteranceCancel,
     UtteranceConfirm,
     from_entry,
     provisional,
 )
+from asp import streams as layout
 from asp.messages import parse_timestamp
 from redis.exceptions import ResponseError
 
@@ -175,6 +181,33 @@ class StreamWorker(abc.ABC):
 
     async def give_up(self, job: Job) -> None:
         """Called once an entry exhausted its retries: by default the caller hears an apology."""
+        await self.apologize(job)
+
+    def owes_answer(self, msg: Message) -> bool:
+        """True when ``msg`` is a caller's turn (dropping it unanswered leaves the caller
+        in silence): an utterance, a transcript, a response's first sentence. A
+        provisional one is not the turn yet (its confirmation is)."""
+        if isinstance(msg, Utterance | Transcript):
+            return not msg.provisional
+        return isinstance(msg, ResponseText) and msg.seq == 0
+
+    async def stale(self, job: Job) -> None:
+        """Called for work older than ``max_age_s`` (acknowledged, not done): a caller's
+        turn of a call still live gets the apology."""
+        session_id = getattr(job.msg, "session_id", None)
+        if session_id is None or not self.owes_answer(job.msg):
+            return
+        if await self.bus.redis.zscore(layout.ACTIVE_SESSIONS, session_id) is None:
+            return  # the call is over: nobody to apologise to
+        for_session(log, session_id).warning(
+            "%s: a turn waited past %.0f s: the caller hears the apology", self.stage.value,
+            self.max_age_s,
+        )
+        await self.apologize(job)
+
+    async def apologize(self, job: Job) -> None:
+        """The caller hears the apology instead of the answer to ``job``: by default a
+        sentence for the TTS stage (the TTS stage voices it itself)."""
         session_id = getattr(job.msg, "session_id", None)
         if session_id is None or self.stage is Stage.TTS:
             return
@@ -333,6 +366,12 @@ class StreamWorker(abc.ABC):
                 log.warning("%s: entry %s is %.0f s old: skipped", stage, entry_id, wait)
                 metrics.JOBS.labels(stage, "stale").inc()
                 await self.bus.ack(self.stage, entry_id)
+                try:
+                    await self.stale(job)
+                except UNAVAILABLE:
+                    raise
+                except Exception:
+                    log.exception("%s: the apology for stale entry %s failed", stage, entry_id)
                 return
         metrics.IN_FLIGHT.labels(stage).inc()
         start = time.perf_counter()

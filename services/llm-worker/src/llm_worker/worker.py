@@ -85,7 +85,15 @@ from .splitter import SentenceSplitter
 log = logging.getLogger(__name__)
 
 GREETING_ID = "greeting"
+SUPERSEDED = "superseded"
+"""The ``response.cancel`` reason of a response a retried turn replaces (the edge closes it:
+what arrived plays, and it is not waited for)."""
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+
+
+def _response_id(utterance_id: str, deliveries: int) -> str:
+    """The response of a turn's ``deliveries``-th attempt."""
+    return f"r-{utterance_id}" + (f"-{deliveries}" if deliveries > 1 else "")
 
 
 class LLMWorker(StreamWorker):
@@ -228,8 +236,10 @@ class LLMWorker(StreamWorker):
         if deferred is not None and await self._provisional_gone(sid, msg.utterance_id):
             lg.info("provisional utterance %s already cancelled: no reply", msg.utterance_id)
             return
-        # A retried turn is a new response: what a dead replica half-sent is superseded.
-        response_id = f"r-{msg.utterance_id}" + (f"-{deliveries}" if deliveries > 1 else "")
+        # A retried turn is a new response: what a dead replica half-sent is superseded
+        # (closed: the edge plays what arrived of it, then this one, never waiting for it).
+        response_id = _response_id(msg.utterance_id, deliveries)
+        await self._supersede(sid, msg.utterance_id, deliveries)
         history = await self._history(sid)
         facts = self.facts.current()
         last = history.messages[-1] if history.messages else None
@@ -349,6 +359,26 @@ class LLMWorker(StreamWorker):
             await self._hold_reply(msg, started, history, deferred)
         else:  # cancelled: counted as wasted, never recorded
             await self.spent_on_provisional(sid, msg.utterance_id, time.perf_counter() - started)
+
+    async def _supersede(self, sid: str, utterance_id: str, deliveries: int) -> None:
+        """Closes the responses earlier deliveries of this turn started (a replica died
+        in the middle of one): ``response.cancel`` with reason ``superseded``."""
+        for attempt in range(1, deliveries):
+            await self.bus.publish(
+                ResponseCancel(
+                    session_id=sid,
+                    response_id=_response_id(utterance_id, attempt),
+                    reason=SUPERSEDED,
+                )
+            )
+
+    async def give_up(self, job: Job) -> None:
+        """A turn that failed every delivery: its half-sent responses are closed, then the
+        caller hears the apology."""
+        msg = job.msg
+        if isinstance(msg, Transcript) and not msg.provisional:
+            await self._supersede(msg.session_id, msg.utterance_id, job.deliveries)
+        await super().give_up(job)
 
     async def _stopped(
         self, sid: str, response_id: str, utterance_id: str, provisional: bool
@@ -486,7 +516,7 @@ class LLMWorker(StreamWorker):
     async def _cancelled(self, msg: ResponseCancel) -> None:
         """Barge-in: the last answer was cut; keep only its first sentence, marked as cut.
         (A response to a cancelled provisional utterance was never heard nor recorded.)"""
-        if msg.reason == provisional_states.CANCEL_REASON:
+        if msg.reason in (provisional_states.CANCEL_REASON, SUPERSEDED):
             return
         history = await self._history(msg.session_id)
         if history.messages and history.messages[-1].role == "assistant":

@@ -23,12 +23,14 @@ __all__ = ["EdgeApp"]
 log = logging.getLogger(__name__)
 
 
-def load_apologies(pattern: str) -> dict[int, bytes]:
-    """The apology played when Redis is unreachable, per sample rate: ``pattern`` names a
-    mono PCM16 WAV, with ``{rate}`` standing for 8000 or 16000 (e.g. desculpa-{rate}.wav)."""
+def load_apologies(pattern: str, setting: str = "SIP_EDGE_APOLOGY_WAV") -> dict[int, bytes]:
+    """A clip of the edge's own, per sample rate: the apology played when Redis is
+    unreachable or no answer comes (``SIP_EDGE_APOLOGY_WAV``), the goodbye at the maximum
+    call length (``SIP_EDGE_GOODBYE_WAV``). ``pattern`` names a mono PCM16 WAV, with
+    ``{rate}`` standing for 8000 or 16000 (e.g. desculpa-{rate}.wav)."""
     out: dict[int, bytes] = {}
     if not pattern:
-        log.warning("SIP_EDGE_APOLOGY_WAV not set: no apology when Redis is unreachable")
+        log.warning("%s not set: that clip is not played", setting)
         return out
     for rate in (8000, 16000):
         path = pattern.replace("{rate}", str(rate))
@@ -79,6 +81,7 @@ class EdgeApp:
             self.health.add_check("registered", lambda: self._registered)
         self.endpoint: Endpoint | None = None
         self.apologies = load_apologies(settings.apology_wav)
+        self.goodbyes = load_apologies(settings.goodbye_wav, "SIP_EDGE_GOODBYE_WAV")
         self.turn_model = load_turn_model(settings)
         self.turn_executor = (
             concurrent.futures.ThreadPoolExecutor(settings.turn_threads, "end-of-turn")
@@ -102,6 +105,7 @@ class EdgeApp:
             self.apologies,
             self.turn_model,
             self.turn_executor,
+            self.goodbyes,
         )
 
     def _register(self, session: CallSession) -> None:

@@ -20,6 +20,18 @@ speech after it publishes ``utterance.cancel`` (and ``response.cancel`` for the 
 already started on it), an end of turn with no speech since publishes ``utterance.confirm``
 instead of a new utterance. The audio of a provisional turn's responses is held
 (:class:`~sip_edge.call.SpeculativeTurn`) until it is confirmed, and then plays at once.
+
+Every turn ends in speech (``SIP_EDGE_NO_ANSWER_S``): when the caller, owed an answer,
+hears that long of silence (no answer came, or one stopped half-way because a stage died),
+the open responses are cut (``response.cancel`` with reason ``no_audio``) and the edge plays
+its own apology (``SIP_EDGE_APOLOGY_WAV``: a WAV rendered at set-up, so it needs neither the
+TTS nor Redis); an answer that comes later still plays. A response the pipeline closes
+(``response.cancel`` with reason ``superseded`` or ``failed``, or ``response.end`` with
+``interrupted``) plays what arrived of it and lets the next one play.
+
+Bounds per call: an utterance is cut at ``SIP_EDGE_MAX_UTTERANCE_S`` (and transcribed as
+it is); at ``SIP_EDGE_MAX_CALL_S`` the edge plays its goodbye (``SIP_EDGE_GOODBYE_WAV``) and
+hangs up.
 """
 
 from __future__ import annotations
@@ -51,6 +63,7 @@ from asp.messages import (
     SessionStarted,
     SessionUpdated,
     SpeechStart,
+    Transcript,
     TurnTiming,
     Utterance,
     UtteranceCancel,
@@ -68,6 +81,7 @@ from .call import (
     CancelProvisional,
     CheckTurn,
     ConfirmProvisional,
+    NoAnswer,
     PublishAudioEnd,
     PublishProvisional,
     PublishSpeechStart,
@@ -93,6 +107,15 @@ class TurnModel(Protocol):
 
 log = logging.getLogger(__name__)
 
+CLOSING_REASONS = frozenset({"superseded", "failed"})
+"""``response.cancel`` reasons that close a response (what arrived of it plays) instead of
+cutting it: a retried turn superseded it, or a stage gave up on it."""
+NO_AUDIO_REASON = "no_audio"
+"""The ``response.cancel`` reason of the responses the no-answer watchdog cut."""
+MAX_CALL_REASON = "max_call_duration"
+GOODBYE_TAIL_S = 0.3
+"""Silence after the goodbye before the hang-up (the last frames reach the caller)."""
+
 
 class _CallLog(logging.LoggerAdapter[logging.Logger]):
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
@@ -100,7 +123,7 @@ class _CallLog(logging.LoggerAdapter[logging.Logger]):
         return f"[session {extra.get('session_id')} call {extra.get('call_ref')}] {msg}", kwargs
 
 
-def segmenter_params(vad: VADConfig) -> SegmenterParams:
+def segmenter_params(vad: VADConfig, max_utterance_ms: int = 0) -> SegmenterParams:
     return SegmenterParams(
         threshold=vad.threshold,
         ring_buffer_frames=vad.ring_buffer_frames,
@@ -108,6 +131,7 @@ def segmenter_params(vad: VADConfig) -> SegmenterParams:
         min_speech_ms=vad.min_speech_ms,
         silence_threshold_ms=vad.silence_threshold_ms,
         prefix_padding_ms=vad.prefix_padding_ms,
+        max_utterance_ms=max_utterance_ms,
     )
 
 
@@ -124,6 +148,7 @@ class CallSession:
         turn_model: TurnModel | None = None,
         turn_executor: concurrent.futures.Executor | None = None,
         session_id: str | None = None,
+        goodbyes: dict[int, bytes] | None = None,
     ) -> None:
         self.info = info
         self.handle = handle
@@ -155,7 +180,12 @@ class CallSession:
         self._silence = bytes(320)
         self._synced = (0, 0, 0)
         self.apologies: dict[int, bytes] = apologies or {}
+        self.goodbyes: dict[int, bytes] = goodbyes or {}
         self._apologies_played = 0
+        self._max_call: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Future[None] | None = None  # the goodbye, then the hang-up
+        self._capped = 0
+        self._last_turn: str | None = None  # the utterance whose answer the caller awaits
         self._unspoken: set[str] = set()
         """Responses announced (response.start) whose last audio chunk has not arrived."""
         self._deferred_action: asyncio.Future[None] | None = None
@@ -191,11 +221,14 @@ class CallSession:
         )
         pacer = Pacer(self.audio.frame_bytes, high_water_ms=self.settings.playback_high_water_ms)
         self.turns = Turns(
-            Segmenter(segmenter_params(self.vad), self.turn_params),
+            self._segmenter(),
             pacer,
             self.settings.barge_in_min_ms,
             self.settings.echo_guard_db,
+            no_answer_ms=round(self.settings.no_answer_s * 1000),
         )
+        if self.settings.max_call_s > 0:
+            self._max_call = self._loop.call_later(self.settings.max_call_s, self._max_call_reached)
         self.machine.media_up()
         self.metrics.calls.inc()
         self.bridge = SessionBridge(
@@ -228,9 +261,15 @@ class CallSession:
         )
         self.log.info("session started (%s Hz, %s)", sample_rate, codec)
 
+    def _segmenter(self) -> Segmenter:
+        max_ms = round(self.settings.max_utterance_s * 1000)
+        return Segmenter(segmenter_params(self.vad, max_ms), self.turn_params)
+
     def on_frame(self, pcm: bytes) -> None:
         turns, classifier = self.turns, self.classifier
         if turns is None or classifier is None or not self.machine.is_live:
+            return
+        if self._closing is not None:  # the goodbye plays: the caller's turns are over
             return
         if len(pcm) != self.audio.frame_bytes:
             return
@@ -244,6 +283,10 @@ class CallSession:
             self._act(action)
         if turns.segmenter.frame_index % 50 == 0:
             self._sync_stats()
+            capped = turns.segmenter.capped  # a new segmenter (session.updated) starts at 0
+            if capped > self._capped:
+                self.metrics.capped_utterances.inc(capped - self._capped)
+            self._capped = capped
 
     def _act(self, action: object) -> None:
         bridge = self.bridge
@@ -270,6 +313,8 @@ class CallSession:
             self._answer_started = False
         elif isinstance(action, CheckTurn):
             self._check_turn(action)
+        elif isinstance(action, NoAnswer):
+            self._no_answer(action)
         elif isinstance(action, BargeIn):
             self.metrics.barge_ins.inc()
             self.log.info("barge-in: response %s cut", action.response_id)
@@ -292,6 +337,7 @@ class CallSession:
             cancelled = 0  # known when the turn ends
         else:
             cancelled = self.speculative.take_cancelled()
+            self._last_turn = utterance_id
         self._speech_ends[utterance_id] = (time.monotonic() - action.silence_ms / 1000, cancelled)
         if len(self._speech_ends) > 32:  # utterances Redis never took (backlog dropped)
             del self._speech_ends[next(iter(self._speech_ends))]
@@ -336,6 +382,7 @@ class CallSession:
             return
         self.metrics.provisional_turns.labels("confirmed").inc()
         spoken_until = time.monotonic() - silence_ms / 1000
+        self._last_turn = utterance_id
         self._speech_ends[utterance_id] = (spoken_until, self.speculative.take_cancelled())
         bridge.publish(UtteranceConfirm(session_id=self.session_id, utterance_id=utterance_id))
         held = self.speculative.confirm()
@@ -406,6 +453,11 @@ class CallSession:
         """The call ended (``reason`` for the log); ``asp_reason`` goes in session.end."""
         if self.machine.state is CallState.ENDED:
             return
+        if self._max_call is not None:
+            self._max_call.cancel()
+            self._max_call = None
+        if self._closing is not None:
+            self._closing.cancel()
         self.machine.hangup(reason)
         self._sync_stats()
         self.machine.ended()
@@ -449,15 +501,23 @@ class CallSession:
                 self._unspoken.add(msg.response_id)
         elif isinstance(msg, ResponseEnd):
             self._unspoken.discard(msg.response_id)
+            if msg.interrupted:  # no more chunks: what arrived plays, then the next one
+                turns.close(msg.response_id)
         elif isinstance(msg, ResponseCancel):
             self._unspoken.discard(msg.response_id)
-            turns.cancel(msg.response_id)
+            if msg.reason in CLOSING_REASONS:
+                turns.close(msg.response_id)
+            else:
+                turns.cancel(msg.response_id)
+        elif isinstance(msg, Transcript):
+            if msg.utterance_id == self._last_turn and not msg.text.strip():
+                turns.forgive()  # nothing was heard in it: the pipeline will not answer
         elif isinstance(msg, CallAction):
             self._call_action(msg)
         elif isinstance(msg, SessionStarted | SessionUpdated) and msg.negotiated is not None:
             self.vad = msg.negotiated.vad
             if not turns.segmenter.in_speech:
-                turns.segmenter = Segmenter(segmenter_params(self.vad), self.turn_params)
+                turns.segmenter = self._segmenter()
 
     def _play(self, msg: ResponseAudio) -> bool:
         """Queues a chunk for playback; False when it was dropped (a cut response)."""
@@ -471,18 +531,76 @@ class CallSession:
             return True
         return False
 
+    def _no_answer(self, action: NoAnswer) -> None:
+        """The caller heard ``SIP_EDGE_NO_ANSWER_S`` of silence while owed an answer: what is
+        open is cut (a dead stage will not finish it) and the edge apologises itself."""
+        bridge = self.bridge
+        self.metrics.no_answers.inc()
+        self.log.warning(
+            "no answer audio for %.1f s (%s): playing the apology",
+            action.silent_ms / 1000,
+            f"cut {', '.join(action.cut)}" if action.cut else "nothing arrived",
+        )
+        for response_id in action.cut:
+            self._unspoken.discard(response_id)
+            if bridge is not None:
+                bridge.publish(
+                    ResponseCancel(
+                        session_id=self.session_id, response_id=response_id, reason=NO_AUDIO_REASON
+                    )
+                )
+        if not self._play_local(self.apologies):
+            self.log.warning("SIP_EDGE_APOLOGY_WAV not loaded: the caller hears no apology")
+
+    def _play_local(self, clips: dict[int, bytes]) -> bool:
+        """Plays a clip of the edge's own (apology, goodbye) at the call's rate."""
+        turns, clip = self.turns, clips.get(self.audio.sample_rate)
+        if turns is None or not clip:
+            return False
+        self._apologies_played += 1
+        turns.push_audio(f"local-{self._apologies_played}", 0, clip, True)
+        return True
+
+    def _max_call_reached(self) -> None:
+        """``SIP_EDGE_MAX_CALL_S``: the agent stops, the caller hears the goodbye, the edge
+        hangs up."""
+        self._max_call = None
+        turns = self.turns
+        if not self.machine.is_live or turns is None or self._closing is not None:
+            return
+        self.metrics.max_call_hangups.inc()
+        self.log.info("maximum call length (%.0f s) reached: goodbye", self.settings.max_call_s)
+        for response_id in turns.cancel():
+            if self.bridge is not None:
+                self.bridge.publish(
+                    ResponseCancel(
+                        session_id=self.session_id, response_id=response_id, reason=MAX_CALL_REASON
+                    )
+                )
+        clip = self.goodbyes.get(self.audio.sample_rate, b"")
+        if not self._play_local(self.goodbyes):
+            self.log.warning("SIP_EDGE_GOODBYE_WAV not loaded: hanging up without a goodbye")
+        seconds = len(clip) / 2 / self.audio.sample_rate
+        self._closing = asyncio.ensure_future(self._hang_up_after(seconds + GOODBYE_TAIL_S))
+
+    async def _hang_up_after(self, seconds: float) -> None:
+        """Hangs up once the goodbye played (``seconds`` at most, plus a margin)."""
+        deadline = time.monotonic() + seconds + 2.0
+        await asyncio.sleep(seconds)
+        # polled: the pacer drains on the media clock thread, which sets no event
+        while self._speech_pending() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if self.machine.is_live:
+            self.handle.hangup()
+
     def _undelivered(self, msg: Message) -> None:
         """Redis is down while the caller's turn waits to go out: apologise (the turn is
         kept and goes out when Redis is back)."""
         turns = self.turns
         if not isinstance(msg, Utterance) or turns is None:
             return
-        apology = self.apologies.get(self.audio.sample_rate)
-        if not apology:
-            return
-        self._apologies_played += 1
-        self.log.info("Redis unreachable: playing the apology")
-        turns.push_audio(f"local-apology-{self._apologies_played}", 0, apology, True)
+        if self._play_local(self.apologies):
+            self.log.info("Redis unreachable: playing the apology")
 
     def _written(self, msg: Message) -> None:
         """An event reached Redis: an utterance (or the confirmation of a provisional one)

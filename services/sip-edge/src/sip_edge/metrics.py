@@ -93,6 +93,22 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.no_answers = Counter(
+            "sip_edge_no_answers",
+            "Turns the caller waited SIP_EDGE_NO_ANSWER_S for in silence (no answer, or an "
+            "answer cut by a dead stage): the edge played its own apology",
+            registry=r,
+        )
+        self.capped_utterances = Counter(
+            "sip_edge_capped_utterances",
+            "Utterances cut at SIP_EDGE_MAX_UTTERANCE_S (given to the STT as they were)",
+            registry=r,
+        )
+        self.max_call_hangups = Counter(
+            "sip_edge_max_call_hangups",
+            "Calls ended by the edge at SIP_EDGE_MAX_CALL_S (after the goodbye)",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -12,7 +12,13 @@ hands over ``response.audio`` chunks as they arrive (:meth:`Pacer.push`). The pa
   :meth:`Pacer.wants_more` tells the reader to stop reading from Redis while more than
   ``high_water_ms`` is buffered (back-pressure; Redis keeps the rest);
 - on barge-in, :meth:`Pacer.cancel` flushes what is queued and remembers the response, so
-  its late chunks are dropped (and counted) instead of played.
+  its late chunks are dropped (and counted) instead of played;
+- :meth:`Pacer.close` ends a response that will get no more chunks (a replica died in the
+  middle of it and the retried turn is a new response): what is queued in order still
+  plays, then the next response, instead of waiting for a final chunk that never comes.
+
+:attr:`Pacer.audible` says whether the last frame handed out was audio; the call's
+no-answer watchdog (:mod:`sip_edge.call.turns`) counts the silent ones.
 
 Responses play one after another in the order their first chunk arrived.
 """
@@ -64,6 +70,8 @@ class Pacer:
         self._buffered = 0  # bytes held in chunks not yet moved to _pcm
         self.started: list[str] = []
         """Responses whose first frame was played, not yet taken (:meth:`take_started`)."""
+        self.audible = False
+        """True when the last frame :meth:`next_frame` gave was audio (not silence)."""
 
     # --- input --------------------------------------------------------------------------
 
@@ -97,7 +105,26 @@ class Pacer:
             if response_id is None or resp.response_id == response_id:
                 cut.append(resp.response_id)
                 self._close(resp)
+        if response_id is not None and not cut:
+            self._closed.add(response_id)  # not arrived yet: its chunks are dropped when they do
         return cut
+
+    def close(self, response_id: str) -> bool:
+        """No more chunks will come for ``response_id``: the chunks queued in order play,
+        the ones after a gap are dropped, and the next response follows. True when the
+        response was open."""
+        resp = self._by_id.get(response_id)
+        if resp is None:
+            return False
+        last = resp.next_seq - 1
+        while last + 1 in resp.chunks:
+            last += 1
+        for seq in [s for s in resp.chunks if s > last]:
+            self._buffered -= len(resp.chunks.pop(seq))
+            self.stats.late_chunks_dropped += 1
+        if resp.final_seq is None or resp.final_seq > last:
+            resp.final_seq = last
+        return True
 
     def _close(self, resp: _Response) -> None:
         if self._queue and self._queue[0] is resp:
@@ -156,6 +183,11 @@ class Pacer:
 
     def next_frame(self) -> bytes:
         """The next frame to play: audio, or silence when there is none."""
+        frame = self._next_frame()
+        self.audible = frame is not self._silence
+        return frame
+
+    def _next_frame(self) -> bytes:
         while self._queue:
             resp = self._queue[0]
             # Move every chunk that is next in order into the playout buffer.

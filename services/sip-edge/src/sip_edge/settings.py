@@ -59,6 +59,10 @@ class Settings:
     drain_grace_s: float = 30.0
     action_wait_s: float = 10.0
     apology_wav: str = ""
+    no_answer_s: float = 8.0
+    max_utterance_s: float = 30.0
+    max_call_s: float = 4 * 3600.0
+    goodbye_wav: str = ""
     pj_log_level: int = 1
     jb_max_pre_ms: int = 100
     log_level: str = "INFO"
@@ -76,6 +80,12 @@ class Settings:
             "SIP_EDGE_TURN_MAX_SILENCE_MS", d.turn_max_silence_ms, 100, 10_000
         )
         _check_turn_silences(turn_pause_ms, turn_max_silence_ms)
+        max_utterance_s = r.number("SIP_EDGE_MAX_UTTERANCE_S", d.max_utterance_s, 0, 600)
+        if 0 < max_utterance_s < 1:
+            raise SettingsError("SIP_EDGE_MAX_UTTERANCE_S must be 0 (no cap) or at least 1")
+        max_call_s = r.number("SIP_EDGE_MAX_CALL_S", d.max_call_s, 0, 86_400)
+        if 0 < max_call_s < 10:
+            raise SettingsError("SIP_EDGE_MAX_CALL_S must be 0 (no limit) or at least 10")
         extension = e.get("SIP_EDGE_EXTENSION", "2000") or "2000"
         if not extension.isascii() or not extension.isalnum():
             raise SettingsError("SIP_EDGE_EXTENSION must be letters and digits")
@@ -123,6 +133,10 @@ class Settings:
             drain_grace_s=r.number("SIP_EDGE_DRAIN_GRACE_S", d.drain_grace_s, 0, 3600),
             action_wait_s=r.number("SIP_EDGE_ACTION_WAIT_S", d.action_wait_s, 0, 120),
             apology_wav=e.get("SIP_EDGE_APOLOGY_WAV", ""),
+            no_answer_s=r.number("SIP_EDGE_NO_ANSWER_S", d.no_answer_s, 0, 120),
+            max_utterance_s=max_utterance_s,
+            max_call_s=max_call_s,
+            goodbye_wav=e.get("SIP_EDGE_GOODBYE_WAV", ""),
             jb_max_pre_ms=r.integer("SIP_EDGE_JB_MAX_PRE_MS", d.jb_max_pre_ms, 20, 1000),
             pj_log_level=r.integer("SIP_EDGE_PJ_LOG_LEVEL", d.pj_log_level, 0, 6),
             log_level=(e.get("SIP_EDGE_LOG_LEVEL", d.log_level) or d.log_level).upper(),

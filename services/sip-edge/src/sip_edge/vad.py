@@ -26,6 +26,11 @@ emits :class:`ProvisionalCancelled` and the turn goes on (its utterance, when it
 covers the whole turn and may be provisional again at the next pause); an end of turn
 with no speech since emits :class:`ProvisionalConfirmed` instead of :class:`UtteranceReady`.
 
+An utterance never grows past ``max_utterance_ms`` (0: no cap): at the cap it is cut and
+given as it is (:class:`UtteranceReady`, then :class:`SpeechEnded`), and what follows
+starts a new one, so a caller who never pauses (or hold music) is transcribed piece by
+piece and the call's memory stays bounded.
+
 What ends SPEECH is :mod:`sip_edge.turn_end`'s decision: ``silence_threshold_ms`` of silence
 (``silence`` mode), or, in ``model`` mode, a :class:`TurnCheck` after a short pause that the
 caller answers with :meth:`Segmenter.verdict` (the end-of-turn model's probability), with a
@@ -187,6 +192,8 @@ class SegmenterParams:
     silence_threshold_ms: int = 500
     prefix_padding_ms: int = 300
     frame_ms: int = 20
+    max_utterance_ms: int = 0
+    """The longest utterance: at this length it is cut and given as it is (0: no cap)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -275,6 +282,9 @@ class Segmenter:
         self._speculative_ms = self._turn.params.speculative_pause_ms
         self._provisional = False  # a ProvisionalUtterance is out, not yet resolved
         self._prefix_frames = self._frames_of(params.prefix_padding_ms)
+        self._max_frames = self._frames_of(params.max_utterance_ms)
+        self.capped = 0
+        """Utterances cut at ``max_utterance_ms``."""
         # Frames seen in silence: the prefix padding plus the ring that decides the trigger.
         self._recent: collections.deque[tuple[bytes, bool]] = collections.deque(
             maxlen=self._prefix_frames + params.ring_buffer_frames
@@ -376,6 +386,10 @@ class Segmenter:
                 recent = self._audio[-self._frames_of(TURN_CHECK_MAX_MS) :]
                 events.append(TurnCheck(self._turn.new_check(), b"".join(recent)))
             elif decision is Decision.END:
+                events.extend(self._end_utterance())
+                self._reset()
+            elif self._max_frames and len(self._audio) >= self._max_frames:
+                self.capped += 1
                 events.extend(self._end_utterance())
                 self._reset()
         elif silence_ms >= p.silence_threshold_ms:  # PENDING: too short to be speech

@@ -17,6 +17,12 @@ While it synthesizes a response's first clause (seq 0) the worker holds the sess
 TTS-priority flag (``first_clause_priority_ms``, renewed at the start, cleared when the
 audio is ready): a local LLM generating the rest of that reply waits meanwhile, so on a
 small host the first words get the CPU.
+
+This stage apologises itself (it is the last one before the caller): a sentence it gave up
+on (dead-lettered) closes its response (``response.cancel`` with reason ``failed``: the edge
+plays what arrived, the LLM stops, later sentences are dropped) and a response that waited
+past the maximum age is dropped; either way the apology is voiced here, from the phrase
+cache when it is there, and published as a response of its own (``apology-{entry}``).
 """
 
 from __future__ import annotations
@@ -102,6 +108,48 @@ class TTSWorker(StreamWorker):
                             type(e).__name__, self.phrase_refresh_s)
             except Exception:
                 log.exception("phrase cache refresh failed")
+
+    # --- apologies ----------------------------------------------------------------------------
+
+    async def give_up(self, job: Job) -> None:
+        msg = job.msg
+        if isinstance(msg, ResponseText):
+            await self.bus.publish(
+                ResponseCancel(
+                    session_id=msg.session_id, response_id=msg.response_id, reason="failed"
+                )
+            )
+        await self.apologize(job)
+
+    async def apologize(self, job: Job) -> None:
+        """Voices the apology for the session of ``job`` and publishes it as a response."""
+        sid = getattr(job.msg, "session_id", None)
+        if sid is None:
+            return
+        state = await self.bus.state(sid)
+        rate = int(state.get("sample_rate") or self.sample_rate)
+        language = state.get("language") or self.language
+        rid = f"apology-{job.entry_id}"
+        try:
+            pcm = await self._synthesize(
+                ResponseText(session_id=sid, response_id=rid, seq=0, text=self.apology,
+                             is_final=True),
+                language, rate,
+            )
+        except REDIS_ERRORS:
+            raise
+        except Exception:
+            for_session(log, sid).exception("the apology could not be voiced")
+            return
+        chunks = [c.pcm for c in chunk_pcm(pcm, rate, chunk_ms=self.chunk_ms)] or [b""]
+        await self.bus.publish_many([
+            ResponseAudio(session_id=sid, response_id=rid, seq=i, audio=c,
+                          is_final=i == len(chunks) - 1)
+            for i, c in enumerate(chunks)
+        ])
+        await self.bus.publish(
+            ResponseEnd(session_id=sid, response_id=rid, interrupted=False), stages=()
+        )
 
     # --- work -----------------------------------------------------------------------------
 

@@ -67,8 +67,16 @@ def _local(s: Settings) -> LLMProvider:
 def _fake(s: Settings) -> LLMProvider:
     from llm_worker.testing.fake_provider import FakeProvider
 
-    # LLM_FAKE_DELAY_S slows each event: lets tests kill a replica in the middle of a reply.
-    return FakeProvider(delay_s=float(os.environ.get("LLM_FAKE_DELAY_S", "0") or 0))
+    # LLM_FAKE_DELAY_S slows each event: lets tests kill a replica in the middle of a reply;
+    # LLM_FAKE_TEXT is its answer, streamed word by word with LLM_FAKE_WORDS=1.
+    kw: dict[str, str] = {}
+    if os.environ.get("LLM_FAKE_TEXT"):
+        kw["default_text"] = os.environ["LLM_FAKE_TEXT"]
+    return FakeProvider(
+        delay_s=float(os.environ.get("LLM_FAKE_DELAY_S", "0") or 0),
+        word_deltas=os.environ.get("LLM_FAKE_WORDS", "") == "1",
+        **kw,
+    )
 
 
 PROVIDERS: dict[str, Callable[[Settings], LLMProvider]] = {

@@ -25,6 +25,7 @@ class FakeProvider(LLMProvider):
         *,
         default_text: str = "Olá! Em que posso ajudar?",
         delay_s: float = 0.0,
+        word_deltas: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("timeouts", Timeouts(first_event_s=5.0, idle_s=5.0))
@@ -32,18 +33,25 @@ class FakeProvider(LLMProvider):
         super().__init__(model="fake", **kwargs)
         self.default_text = default_text
         self.delay_s = delay_s
+        self.word_deltas = word_deltas  # the default answer streams one word per event
         self.scripts: deque[list[StreamEvent] | ProviderError] = deque()
         self.requests: list[ChatRequest] = []
 
     def push(self, script: Iterable[StreamEvent] | ProviderError) -> None:
         self.scripts.append(script if isinstance(script, ProviderError) else list(script))
 
+    def _default_deltas(self) -> list[StreamEvent]:
+        if not self.word_deltas:
+            return [TextDelta(self.default_text)]
+        words = self.default_text.split(" ")
+        return [TextDelta(w + (" " if i < len(words) - 1 else "")) for i, w in enumerate(words)]
+
     async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         self.requests.append(request)
         script: list[StreamEvent] | ProviderError = (
             self.scripts.popleft()
             if self.scripts
-            else [TextDelta(self.default_text), Done("end_turn")]
+            else [*self._default_deltas(), Done("end_turn")]
         )
         if isinstance(script, ProviderError):
             raise script

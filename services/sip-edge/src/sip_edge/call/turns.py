@@ -25,6 +25,15 @@ provisional (:class:`PublishProvisional`); speech after it cancels it
 (:class:`ConfirmProvisional`). :mod:`sip_edge.call.speculation` holds back what the
 pipeline answers to it until then.
 
+No-answer watchdog (``no_answer_ms``, 0: off): once a turn ends (an utterance, or the
+confirmation of a provisional one) the caller is owed speech, and so is anyone listening
+to an answer that has started and not finished. The media clock counts the silent frames
+the caller hears while owed speech; when they reach ``no_answer_ms`` a :class:`NoAnswer`
+action cuts every open response (a dead stage will never finish it) so the bridge can
+play its own apology. Audio reaching the caller resets the count (the clock is about the
+FIRST audio of an answer and gaps inside one, never an answer's length); speech from the
+caller clears the debt (a barge-in, the caller going on, a provisional turn still open).
+
 The media clock thread calls :meth:`Turns.next_playout_frame`; the event loop calls the rest.
 One lock keeps the pacer consistent between the two.
 """
@@ -56,6 +65,7 @@ __all__ = [
     "CancelProvisional",
     "CheckTurn",
     "ConfirmProvisional",
+    "NoAnswer",
     "PublishAudioEnd",
     "PublishProvisional",
     "PublishSpeechStart",
@@ -119,6 +129,15 @@ class CheckTurn:
     audio: bytes
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class NoAnswer:
+    """The caller heard ``silent_ms`` of silence while owed speech: ``cut`` are the open
+    responses that were stopped (empty when nothing of the answer had arrived)."""
+
+    cut: tuple[str, ...]
+    silent_ms: int
+
+
 ECHO_TAIL_FRAMES = 15
 """Frames (300 ms) of agent audio the echo guard remembers: the echo path's delay and tail."""
 
@@ -134,6 +153,7 @@ Action = (
     | PublishProvisional
     | CancelProvisional
     | ConfirmProvisional
+    | NoAnswer
 )
 
 
@@ -144,6 +164,7 @@ class Turns:
         pacer: Pacer,
         barge_in_min_ms: int = 120,
         echo_guard_db: float = 6.0,
+        no_answer_ms: int = 0,
     ) -> None:
         self.segmenter = segmenter
         self.pacer = pacer
@@ -161,6 +182,11 @@ class Turns:
         self._burst_far = 0  # the loudest agent sample played during the burst (+ tail)
         self._gap_frames = 0
         self._held = 0  # frames waiting for the classifier's verdict
+        frame_ms = segmenter.params.frame_ms
+        self.no_answer_frames = -(-no_answer_ms // frame_ms) if no_answer_ms > 0 else 0
+        self.no_answers = 0
+        self._owed = False  # a turn ended and no audio reached the caller since
+        self._silent_frames = 0  # silent frames played while speech is owed (media clock)
 
     # --- event loop side -----------------------------------------------------------------
 
@@ -203,13 +229,51 @@ class Turns:
                 self.barge_ins += 1
                 actions.extend(BargeIn(rid, self.segmenter.frame_index) for rid in cut)
         actions.extend(_actions(events))
+        self._track_turn(actions)
         return actions
 
     def on_turn_verdict(self, check_id: int, probability: float) -> list[Action]:
         """The end-of-turn model's probability that the caller finished, for a
         :class:`CheckTurn`: the end of the utterance when it is 'complete' and still
         current, else nothing."""
-        return _actions(self.segmenter.verdict(check_id, probability))
+        actions = _actions(self.segmenter.verdict(check_id, probability))
+        self._track_turn(actions)
+        return actions
+
+    def _track_turn(self, actions: list[Action]) -> None:
+        """The watchdog's view of the turn: owed speech from its end, not while the caller
+        speaks; and the :class:`NoAnswer` once the silence reached the bound."""
+        if not self.no_answer_frames:
+            return
+        with self._lock:
+            for action in actions:
+                if isinstance(action, PublishSpeechStart | BargeIn):
+                    self._owed = False
+                    self._silent_frames = 0
+                elif isinstance(action, PublishUtterance | ConfirmProvisional):
+                    self._owed = True
+                    self._silent_frames = 0
+            if self.segmenter.in_speech or self._silent_frames < self.no_answer_frames:
+                return
+            silent_ms = self._silent_frames * self.segmenter.params.frame_ms
+            cut = tuple(self.pacer.cancel())
+            self._owed = False
+            self._silent_frames = 0
+        self.no_answers += 1
+        actions.append(NoAnswer(cut, silent_ms))
+
+    def forgive(self) -> None:
+        """The turn needs no answer (the pipeline heard nothing in it): not owed any more."""
+        with self._lock:
+            self._owed = False
+            if not self.pacer.playing:
+                self._silent_frames = 0
+
+    @property
+    def owed(self) -> bool:
+        """True while a turn ended and no audio reached the caller since (watchdog armed)."""
+        with self._lock:
+            return self._owed
 
     def awaiting(self, check_id: int) -> bool:
         """True while the verdict of ``check_id`` could still matter (any thread)."""
@@ -227,6 +291,11 @@ class Turns:
     def audio_ready(self) -> bool:
         with self._lock:
             return self.pacer.audio_ready()
+
+    def close(self, response_id: str) -> bool:
+        """The pipeline closed ``response_id`` (no more chunks): what arrived plays."""
+        with self._lock:
+            return self.pacer.close(response_id)
 
     def wants_more(self) -> bool:
         with self._lock:
@@ -249,6 +318,13 @@ class Turns:
             frame = self.pacer.next_frame()
             if self.echo_ratio:
                 self._far_peaks.append(_peak(frame))
+            if self.pacer.audible:
+                self._owed = False
+                self._silent_frames = 0
+            elif self._owed or self.pacer.playing:
+                self._silent_frames += 1
+            else:
+                self._silent_frames = 0
             return frame
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from ..errors import ConfigError
@@ -29,9 +30,10 @@ def _faster_whisper(s: STTSettings) -> STTProvider:
 def _fake(s: STTSettings) -> STTProvider:
     from ..testing import FakeSTT
 
-    # A fixed question, so a pipeline on fakes (tests, `make up` smoke runs) has a turn.
+    # A fixed question, so a pipeline on fakes (tests, `make up` smoke runs) has a turn;
+    # STT_FAKE_TEXT replaces it (a test that needs the model's answer, not the hours').
     return FakeSTT(
-        default="Qual é o horário de atendimento?",
+        default=os.environ.get("STT_FAKE_TEXT") or "Qual é o horário de atendimento?",
         language=s.language,
         timeout_s=s.timeout_s,
         retries=s.retries,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,9 @@ def make_espeak(s: TTSSettings) -> TTSProvider:
 def make_fake(s: TTSSettings) -> TTSProvider:
     from ..testing import FakeTTS
 
-    return FakeTTS(language=s.lang, timeout_s=s.timeout_s, retries=s.retries)
+    # TTS_FAKE_DELAY_S slows each sentence: lets tests kill a replica in the middle of a reply.
+    delay = float(os.environ.get("TTS_FAKE_DELAY_S", "0") or 0)
+    return FakeTTS(language=s.lang, timeout_s=s.timeout_s, retries=s.retries, delay_s=delay)
 
 
 REGISTRY: dict[str, Callable[[TTSSettings], TTSProvider]] = {
