@@ -9,6 +9,7 @@ from pathlib import Path
 
 import redis
 from asp import from_entry
+from asp import streams as layout
 from asp_debug.audio import dbfs
 from pipeline.testing import RedisServer
 
@@ -27,7 +28,8 @@ class Agent:
 def sessions(redis_url: str) -> set[str]:
     r = redis.Redis.from_url(redis_url)
     try:
-        return {k.decode().split(":", 2)[2] for k in r.scan_iter("asp:session:*")}
+        # asp:session:{<id>} (streams.session_stream): the id is the hash tag's content
+        return {k.decode().split(":", 2)[2].strip("{}") for k in r.scan_iter("asp:session:*")}
     finally:
         r.close()
 
@@ -35,7 +37,7 @@ def sessions(redis_url: str) -> set[str]:
 def session_types(redis_url: str, session_id: str) -> list[str]:
     r = redis.Redis.from_url(redis_url)
     try:
-        return [from_entry(f).TYPE for _id, f in r.xrange(f"asp:session:{session_id}")]
+        return [from_entry(f).TYPE for _id, f in r.xrange(layout.session_stream(session_id))]
     finally:
         r.close()
 

@@ -189,7 +189,7 @@ async def test_tail_reports_an_unknown_session(redis_server: RedisServer, bus: B
     sid = str(uuid.uuid4())
     out = run("tail", sid, "--no-follow", "--redis-url", redis_server.url)
     assert out.returncode == 3
-    assert f"no stream asp:session:{sid}" in out.stderr
+    assert f"no stream {layout.session_stream(sid)} in Redis" in out.stderr
 
 
 async def test_tail_survives_a_malformed_entry(bus: Bus, redis_server: RedisServer) -> None:

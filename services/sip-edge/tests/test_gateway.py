@@ -5,7 +5,7 @@ fake engines: the STT hears "Qual é o horário de atendimento?", the TTS speaks
 tone, 50 ms per character).
 
 Each test checks what the client gets (messages, binary frames in its own framing and
-format) and what the session log on Redis shows (``XRANGE asp:session:<id>``)."""
+format) and what the session log on Redis shows (``XRANGE asp:session:{<id>}``)."""
 
 from __future__ import annotations
 

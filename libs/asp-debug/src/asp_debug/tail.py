@@ -1,4 +1,4 @@
-"""``asp-debug tail``: a session's Redis stream (``asp:session:<id>``), decoded.
+"""``asp-debug tail``: a session's Redis stream (``asp:session:{<id>}``), decoded.
 
 One session: its log from the start, then new entries as they come, until the session
 ends (``session.ended``) or, with ``follow=False``, at the end of what is there. ``--all``:
