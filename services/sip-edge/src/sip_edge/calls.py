@@ -180,6 +180,8 @@ class CallSession:
             pacer,
             self.settings.barge_in_min_ms,
             self.settings.echo_guard_db,
+            self.settings.barge_in_onset_ms,
+            self.settings.echo_guard_learn,
         )
         self.machine.media_up()
         self.metrics.calls.inc()
