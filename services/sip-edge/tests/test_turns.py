@@ -287,12 +287,12 @@ def _barge_in_after(t: Turns, frame: bytes, frames: int = 20) -> int | None:
 
 
 def test_on_a_line_without_echo_a_caller_quieter_than_the_agent_barges_in() -> None:
-    """The line returned nothing for 600 ms of the answer: a caller 9 dB under the agent's
+    """The line returned nothing for 900 ms of the answer: a caller 9 dB under the agent's
     peak (which the fixed 6 dB guard takes for echo) stops it after 120 ms."""
-    assert _barge_in_after(_playing_while_the_line_returns(QUIET, 30), SOFT_VOICE) == 6
-    assert _barge_in_after(_playing_while_the_line_returns(QUIET, 30, False), SOFT_VOICE) is None
-    # not learnt yet (under 500 ms of the answer heard): the fixed guard
-    assert _barge_in_after(_playing_while_the_line_returns(QUIET, 5), SOFT_VOICE) is None
+    assert _barge_in_after(_playing_while_the_line_returns(QUIET, 45), SOFT_VOICE) == 6
+    assert _barge_in_after(_playing_while_the_line_returns(QUIET, 45, False), SOFT_VOICE) is None
+    # not learnt yet (300 ms of quiet, then under 500 ms of returns): the fixed guard
+    assert _barge_in_after(_playing_while_the_line_returns(QUIET, 35), SOFT_VOICE) is None
 
 
 def test_the_learnt_guard_keeps_a_lines_echo_out_and_lets_the_caller_in() -> None:

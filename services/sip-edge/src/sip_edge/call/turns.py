@@ -29,7 +29,8 @@ than the agent's peak minus 6 dB, wait for a louder one ("Espera" waited for "pe
 instead of 110). So the guard watches what comes back while the agent speaks: the loudest
 caller frame relative to the agent's audio of its time, over the last
 ``ECHO_LEARN_FRAMES`` frames heard during playback that were taken for echo or called
-silence (the caller's speech, its soft onsets included, left out). Once
+silence well after any sound (the caller's speech, its soft onsets and consonants
+included, left out). Once
 ``ECHO_LEARN_MIN_FRAMES`` were seen, the threshold is that loudest return plus
 ``echo_guard_db`` (never above the fixed threshold, never below ``ECHO_FLOOR_DB`` under
 the agent): echo as loud as anything the line returned lately is still echo, and a line
@@ -149,6 +150,9 @@ ECHO_LEARN_FRAMES = 100
 """Frames (2 s) of playback over which the guard remembers the loudest return of the line."""
 ECHO_LEARN_MIN_FRAMES = 25
 """Frames (500 ms) of playback heard before the learnt threshold replaces the fixed one."""
+ECHO_LEARN_QUIET_FRAMES = 15
+"""A frame called silence counts as the line's return only this many frames (300 ms) after
+the last sound the VAD heard: the caller's own fricatives and closures are left out."""
 ECHO_FLOOR_DB = 30.0
 """The learnt threshold stays at least this far under the agent's peak (a caller this much
 quieter than the agent is not a barge-in, even on a line with no echo)."""
@@ -191,6 +195,7 @@ class Turns:
         self._echo_learn = echo_learn and self.echo_ratio > 0
         self._returns: collections.deque[float] = collections.deque(maxlen=ECHO_LEARN_FRAMES)
         self._echo_floor = 10 ** (-ECHO_FLOOR_DB / 20)
+        self._quiet_run = 0
         self._far_peaks: collections.deque[int] = collections.deque(
             [0] * ECHO_TAIL_FRAMES, maxlen=ECHO_TAIL_FRAMES
         )
@@ -239,9 +244,11 @@ class Turns:
             far = self._burst_far
             echo = bool(far) and self._burst_peak < far * self.echo_threshold()
         # What the line returns: frames taken for echo, and frames the VAD called silence
-        # (not a soft onset, not a frame awaiting its verdict: those may be the caller's).
+        # ``ECHO_LEARN_QUIET_FRAMES`` after any sound (a soft onset, a frame awaiting its
+        # verdict, the caller's unvoiced consonants between syllables are the caller's).
         quiet = not voiced and not deferred and probability < SOFT_PROBABILITY
-        if self._echo_learn and far_now and (echo or quiet):
+        self._quiet_run = self._quiet_run + 1 if quiet else 0
+        if self._echo_learn and far_now and (echo or self._quiet_run > ECHO_LEARN_QUIET_FRAMES):
             self._returns.append(_peak(frame) / far_now)
         if voiced and echo:
             probability = 0.0
