@@ -121,6 +121,8 @@ def main() -> None:
     ap.add_argument("--onset-ms", type=int, default=EdgeSettings().barge_in_onset_ms,
                     help="soft onset the barge-in guard counts (SIP_EDGE_BARGE_IN_ONSET_MS; "
                          "0: none, as before it existed)")  # fmt: skip
+    ap.add_argument("--guard-ms", type=int, default=EdgeSettings().barge_in_min_ms,
+                    help="the barge-in guard (SIP_EDGE_BARGE_IN_MIN_MS)")  # fmt: skip
     ap.add_argument("--echo-learn", type=int, choices=(0, 1),
                     default=int(EdgeSettings().echo_guard_learn),
                     help="the echo guard learns the line's echo (SIP_EDGE_ECHO_GUARD_LEARN)")
@@ -162,10 +164,10 @@ def main() -> None:
                 echo = EchoPath(erl, 60.0, np.random.default_rng(args.seed)) if erl else None
                 key = kind if guard else kind + " (no echo guard)"
                 row[key] = run_one(kind, frames, played, echo, guard, args.onset_ms,
-                                   bool(args.echo_learn))  # fmt: skip
+                                   bool(args.echo_learn), args.guard_ms)  # fmt: skip
         results.append(row)
 
-    print_table(results, len(CALLER_PHRASES), args.onset_ms, bool(args.echo_learn))
+    print_table(results, len(CALLER_PHRASES), args.onset_ms, bool(args.echo_learn), args.guard_ms)
     machine = {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
@@ -173,7 +175,8 @@ def main() -> None:
         "platform": platform.platform(),
     }
     if args.json:
-        out = {"machine": machine, "barge_in_onset_ms": args.onset_ms,
+        out = {"machine": machine, "barge_in_min_ms": args.guard_ms,
+               "barge_in_onset_ms": args.onset_ms,
                "echo_guard_learn": bool(args.echo_learn), "results": results}  # fmt: skip
         args.json.write_text(json.dumps(out, indent=1))
     print(f"\nmachine: {machine}")
@@ -209,12 +212,13 @@ def run_one(
     guard_db: float,
     onset_ms: int,
     echo_learn: bool,
+    guard_ms: int = 120,
 ) -> dict[str, float]:
     """frames: the caller side (for echo cases: silence, the echo is added online);
     agent: what sip-edge plays (None: nothing)."""
     clf = make_classifier(kind, RATE)
     pacer = Pacer(FRAME * 2, high_water_ms=10**9)
-    turns = Turns(Segmenter(SegmenterParams()), pacer, 120, guard_db, onset_ms, echo_learn)
+    turns = Turns(Segmenter(SegmenterParams()), pacer, guard_ms, guard_db, onset_ms, echo_learn)
     responses = 0
 
     def play_answer() -> None:
@@ -263,13 +267,17 @@ def run_one(
 
 
 def print_table(
-    results: list[dict[str, object]], phrases: int, onset_ms: int, echo_learn: bool
+    results: list[dict[str, object]],
+    phrases: int,
+    onset_ms: int,
+    echo_learn: bool,
+    guard_ms: int = 120,
 ) -> None:
     keys = [k for k in results[0] if k not in ("case", "seconds")]
     for row in results:
         keys += [k for k in row if k not in keys and k not in ("case", "seconds")]
     print("Cells: share of frames called speech / utterances / barge-ins (default segmenter,")
-    print(f"barge-in guard 120 ms counting {onset_ms} ms of soft onset, echo guard 6 dB"
+    print(f"barge-in guard {guard_ms} ms counting {onset_ms} ms of soft onset, echo guard 6 dB"
           f"{' learning the line' if echo_learn else ''} unless 'no echo guard').\n")
     print("| case | s | " + " | ".join(keys) + " |")
     print("|" + "---|" * (2 + len(keys)))
