@@ -7,7 +7,7 @@ which sip-edge's turn-taking code stops the answer (offline, no network).
 Interruptions ("Espera, espera...", and three more) are said by the project's Kokoro (the
 tts-worker's packaged model) in its three pt-BR voices, rendered at 8 kHz as the tests' phone
 plays them (kokoro_says), at Kokoro's own level and scaled to -26 and -36 dBov active level;
-each starts at four phases of the 20 ms frame clock (0, 5, 10, 15 ms), after 0.6 s of line.
+each starts at four phases of the 20 ms frame clock (0, 5, 10, 15 ms), 1.5 s into the answer.
 While it is said, the agent plays a Kokoro answer (pm_alex), with no echo (as through
 Asterisk to the tests' phone) or, with ``--erl``, its echo coming back at that echo return
 loss (bench/vad_false_triggers.EchoPath); everything goes through G.711 mu-law. The clips
@@ -49,7 +49,7 @@ AGENT_TEXT = (
     "deles agora mesmo para você."
 )
 PHASES_MS = (0, 5, 10, 15)
-LEAD_S = 0.6
+LEAD_S = 1.5
 
 
 class Clips:
