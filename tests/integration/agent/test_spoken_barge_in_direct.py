@@ -103,7 +103,11 @@ def _one_call(
     heard, _ = read_wav(heard_wav)
     offset = float(result["play_started_s"]) - float(result["record_started_s"])  # type: ignore[arg-type]
     onset = round(offset * RATE) + clip_onset
-    stop = agent_stop(heard.astype(np.int16), onset, np.concatenate([answer, answer]), RATE)
+    try:
+        stop = agent_stop(heard.astype(np.int16), onset, np.concatenate([answer, answer]), 2 * RATE)
+    except ValueError as e:  # still heard 2 s after the onset: counted as 2 s
+        print(f"  {e}: counted as 2000 ms")
+        return 2.0
     assert stop.aligned, "the answer was not heard before the interruption"
     latency = (stop.sample - onset) / RATE
     print(f"  stopped {latency * 1000:.0f} ms after the onset (in a pause={stop.in_pause})")
