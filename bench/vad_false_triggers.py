@@ -1,6 +1,7 @@
 """VAD false triggers on line noise and on the echo of the agent's voice, per classifier.
 
-    .venv/bin/python bench/vad_false_triggers.py [--seconds 10] [--json out.json]
+    .venv/bin/python bench/vad_false_triggers.py [--seconds 10] [--onset-ms 60] [--echo-learn 1]
+        [--json out.json]
 
 All audio is made offline: speech by espeak-ng (pt-BR), resampled to 8 kHz by sox; noise by
 numpy, band-limited to the telephone band (300-3400 Hz); every signal goes through G.711
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from sip_edge.call import BargeIn, PublishUtterance, Turns
 from sip_edge.playback import Pacer
+from sip_edge.settings import Settings as EdgeSettings
 from sip_edge.testing import read_wav, speech_wav
 from sip_edge.vad import CLASSIFIERS, Segmenter, SegmenterParams, make_classifier
 
@@ -116,6 +118,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="seconds of each noise case")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--onset-ms", type=int, default=EdgeSettings().barge_in_onset_ms,
+                    help="soft onset the barge-in guard counts (SIP_EDGE_BARGE_IN_ONSET_MS; "
+                         "0: none, as before it existed)")  # fmt: skip
+    ap.add_argument("--guard-ms", type=int, default=EdgeSettings().barge_in_min_ms,
+                    help="the barge-in guard (SIP_EDGE_BARGE_IN_MIN_MS)")  # fmt: skip
+    ap.add_argument("--echo-learn", type=int, choices=(0, 1),
+                    default=int(EdgeSettings().echo_guard_learn),
+                    help="the echo guard learns the line's echo (SIP_EDGE_ECHO_GUARD_LEARN)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="vadbench-"))
@@ -153,10 +163,11 @@ def main() -> None:
             for guard in (6.0, 0.0) if played is not None else (6.0,):
                 echo = EchoPath(erl, 60.0, np.random.default_rng(args.seed)) if erl else None
                 key = kind if guard else kind + " (no echo guard)"
-                row[key] = run_one(kind, frames, played, echo, guard)
+                row[key] = run_one(kind, frames, played, echo, guard, args.onset_ms,
+                                   bool(args.echo_learn), args.guard_ms)  # fmt: skip
         results.append(row)
 
-    print_table(results, len(CALLER_PHRASES))
+    print_table(results, len(CALLER_PHRASES), args.onset_ms, bool(args.echo_learn), args.guard_ms)
     machine = {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
@@ -164,7 +175,10 @@ def main() -> None:
         "platform": platform.platform(),
     }
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine, "results": results}, indent=1))
+        out = {"machine": machine, "barge_in_min_ms": args.guard_ms,
+               "barge_in_onset_ms": args.onset_ms,
+               "echo_guard_learn": bool(args.echo_learn), "results": results}  # fmt: skip
+        args.json.write_text(json.dumps(out, indent=1))
     print(f"\nmachine: {machine}")
 
 
@@ -191,13 +205,20 @@ class EchoPath:
 
 
 def run_one(
-    kind: str, frames: list[bytes], agent: bytes | None, echo: EchoPath | None, guard_db: float
+    kind: str,
+    frames: list[bytes],
+    agent: bytes | None,
+    echo: EchoPath | None,
+    guard_db: float,
+    onset_ms: int,
+    echo_learn: bool,
+    guard_ms: int = 120,
 ) -> dict[str, float]:
     """frames: the caller side (for echo cases: silence, the echo is added online);
     agent: what sip-edge plays (None: nothing)."""
     clf = make_classifier(kind, RATE)
     pacer = Pacer(FRAME * 2, high_water_ms=10**9)
-    turns = Turns(Segmenter(SegmenterParams()), pacer, 120, guard_db)
+    turns = Turns(Segmenter(SegmenterParams()), pacer, guard_ms, guard_db, onset_ms, echo_learn)
     responses = 0
 
     def play_answer() -> None:
@@ -245,12 +266,19 @@ def run_one(
     }
 
 
-def print_table(results: list[dict[str, object]], phrases: int) -> None:
+def print_table(
+    results: list[dict[str, object]],
+    phrases: int,
+    onset_ms: int,
+    echo_learn: bool,
+    guard_ms: int = 120,
+) -> None:
     keys = [k for k in results[0] if k not in ("case", "seconds")]
     for row in results:
         keys += [k for k in row if k not in keys and k not in ("case", "seconds")]
     print("Cells: share of frames called speech / utterances / barge-ins (default segmenter,")
-    print("barge-in guard 120 ms, echo guard 6 dB unless 'no echo guard').\n")
+    print(f"barge-in guard {guard_ms} ms counting {onset_ms} ms of soft onset, echo guard 6 dB"
+          f"{' learning the line' if echo_learn else ''} unless 'no echo guard').\n")
     print("| case | s | " + " | ".join(keys) + " |")
     print("|" + "---|" * (2 + len(keys)))
     for row in results:

@@ -103,9 +103,10 @@ def running_workers(
     assert codes == {w.name: 0 for w in started}, codes
 
 
-def kokoro_says(text: str) -> np.ndarray:
-    """``text`` spoken by the project's Kokoro, as int16 at 8 kHz."""
-    spoken = asyncio.run(packaged_kokoro().synthesize(text, language="pt-BR"))
+def kokoro_says(text: str, voice: str | None = None) -> np.ndarray:
+    """``text`` spoken by the project's Kokoro (``voice``, else its default), as int16 at
+    8 kHz."""
+    spoken = asyncio.run(packaged_kokoro().synthesize(text, language="pt-BR", voice=voice))
     pcm = b"".join(c.pcm for c in spoken.render(SAMPLE_RATE))
     return np.frombuffer(pcm, dtype="<i2").astype(np.int16)
 

@@ -225,3 +225,82 @@ def test_model_mode_interrupting_speech_still_barges_in_and_becomes_the_next_tur
     kinds = [type(a) for a in actions]
     assert kinds == [BargeIn, PublishSpeechStart, CheckTurn, PublishUtterance, PublishAudioEnd]
     assert t.barge_ins == 1
+
+
+def _frames_to_barge_in(t: Turns, probs: list[float]) -> int | None:
+    """Feeds ``probs`` (one caller frame each, during playback); the 1-based frame that
+    stopped the answer, or None."""
+    for k, prob in enumerate(probs, 1):
+        actions = t.on_caller_frame(VOICE if prob else QUIET, prob)
+        t.next_playout_frame()
+        if any(isinstance(a, BargeIn) for a in actions):
+            return k
+    return None
+
+
+def _after_silence(onset_ms: int = 60) -> Turns:
+    t = Turns(Segmenter(SegmenterParams()), Pacer(FB), 120, barge_in_onset_ms=onset_ms)
+    start_long_answer(t)
+    assert _frames_to_barge_in(t, [0.0] * 25) is None
+    return t
+
+
+def test_a_soft_onset_counts_towards_the_guard_up_to_60_ms() -> None:
+    """A word that starts softly: the VAD hears it (0.2: not silence) before the model is
+    sure (0.9). Up to 3 such frames (60 ms) just before the first voiced frame count, so the
+    answer stops 120 ms after the word began, not 120 ms after the model was sure."""
+    soft = [0.2] * 5  # 100 ms of soft onset: only the last 60 ms count
+    assert _frames_to_barge_in(_after_silence(), soft + [0.9] * 10) == 5 + 3
+    assert _frames_to_barge_in(_after_silence(), [0.2, 0.9] + [0.9] * 10) == 1 + 5
+    # turned off: 120 ms of voiced frames, as before
+    assert _frames_to_barge_in(_after_silence(0), soft + [0.9] * 10) == 5 + 6
+
+
+def test_soft_frames_alone_never_barge_in_and_silence_is_not_an_onset() -> None:
+    assert _frames_to_barge_in(_after_silence(), [0.3] * 200) is None
+    # a frame the model scores at its silence floor (0.01) is no onset
+    assert _frames_to_barge_in(_after_silence(), [0.01] * 5 + [0.9] * 10) == 5 + 6
+    # the soft onset counts once per burst: frames inside a burst's short gaps do not
+    t = _after_silence()
+    assert _frames_to_barge_in(t, [0.2, 0.2, 0.2, 0.9, 0.2, 0.9]) is None
+    assert _frames_to_barge_in(t, [0.9]) == 1  # 3 + 1 + 1 + 1 voiced: 6 frames
+
+
+SOFT_VOICE = b"\x00\x0c" * (FB // 2)  # peak 0x0C00: 9 dB below the agent audio (0x2222)
+
+
+def _playing_while_the_line_returns(frame: bytes, frames: int, learn: bool = True) -> Turns:
+    t = Turns(Segmenter(SegmenterParams()), Pacer(FB), 120, echo_learn=learn)
+    start_long_answer(t)
+    for _ in range(frames):
+        t.next_playout_frame()
+        assert t.on_caller_frame(frame, 0.9 if any(frame) else 0.0) == []
+    return t
+
+
+def _barge_in_after(t: Turns, frame: bytes, frames: int = 20) -> int | None:
+    for k in range(1, frames + 1):
+        t.next_playout_frame()
+        if any(isinstance(a, BargeIn) for a in t.on_caller_frame(frame, 0.9)):
+            return k
+    return None
+
+
+def test_on_a_line_without_echo_a_caller_quieter_than_the_agent_barges_in() -> None:
+    """The line returned nothing for 900 ms of the answer: a caller 9 dB under the agent's
+    peak (which the fixed 6 dB guard takes for echo) stops it after 120 ms."""
+    assert _barge_in_after(_playing_while_the_line_returns(QUIET, 45), SOFT_VOICE) == 6
+    assert _barge_in_after(_playing_while_the_line_returns(QUIET, 45, False), SOFT_VOICE) is None
+    # not learnt yet (300 ms of quiet, then under 500 ms of returns): the fixed guard
+    assert _barge_in_after(_playing_while_the_line_returns(QUIET, 35), SOFT_VOICE) is None
+
+
+def test_the_learnt_guard_keeps_a_lines_echo_out_and_lets_the_caller_in() -> None:
+    """The line returns ECHO (12 dB under the agent) for 2 s: echo up to 6 dB louder than
+    that is still echo; the caller's own voice still barges in."""
+    t = _playing_while_the_line_returns(ECHO, 100)
+    louder_echo = b"\x00\x0f" * (FB // 2)  # 0x0F00: 5.5 dB above ECHO
+    assert _barge_in_after(t, louder_echo, 50) is None
+    assert t.echo_frames == 150
+    # the echo's burst goes on into the caller's voice: judged by its peak, it counts now
+    assert _barge_in_after(t, VOICE) == 1

@@ -225,6 +225,8 @@ class CallSession:
             pacer,
             self.settings.barge_in_min_ms,
             self.settings.echo_guard_db,
+            self.settings.barge_in_onset_ms,
+            self.settings.echo_guard_learn,
             no_answer_ms=round(self.settings.no_answer_s * 1000),
         )
         if self.settings.max_call_s > 0:

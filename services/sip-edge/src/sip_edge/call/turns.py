@@ -8,12 +8,33 @@ flushed, later chunks of the cut response are dropped, and a :class:`BargeIn` ac
 the bridge to publish ``response.cancel(response_id, "barge_in")``. The interrupting speech is
 already inside the segmenter, so it becomes the start of the next utterance.
 
+Soft onset: a spoken word starts softly, and the speech model (Silero) needs 20-80 ms of it
+before it says speech; the cheaper gate (webrtcvad) already hears it. The frames right
+before a burst's first voiced frame that the classifier did not call silence (probability
+at least ``SOFT_PROBABILITY``, or a frame whose verdict was deferred) count towards the
+guard too, ``barge_in_onset_ms`` of them at most: the guard runs from where the word began,
+not from where the model became sure. A burst still needs a voiced frame to count at all,
+and the echo guard judges it as before.
+
 Echo guard (a Geigel double-talk detector): while the agent speaks, and for
 ``ECHO_TAIL_FRAMES`` after, a burst of caller speech whose loudest frame stays below the
 loudest agent frame just played minus ``echo_guard_db`` is taken as echo of the agent's own
 voice and counts as silence, for barge-in and for the segmenter alike. The default 6 dB is
 the echo return loss G.168 assumes of a line; 0 turns the guard off. docs/perf/sip-edge.md
 has the measurement.
+
+The line's own echo (``echo_learn``): a line that returns no echo (a VoIP leg through
+Asterisk to a softphone with its own canceller) makes a caller's soft first syllable, quieter
+than the agent's peak minus 6 dB, wait for a louder one ("Espera" waited for "pe": 330 ms
+instead of 110). So the guard watches what comes back while the agent speaks: the loudest
+caller frame relative to the agent's audio of its time, over the last
+``ECHO_LEARN_FRAMES`` frames heard during playback that were taken for echo or called
+silence well after any sound (the caller's speech, its soft onsets and consonants
+included, left out). Once
+``ECHO_LEARN_MIN_FRAMES`` were seen, the threshold is that loudest return plus
+``echo_guard_db`` (never above the fixed threshold, never below ``ECHO_FLOOR_DB`` under
+the agent): echo as loud as anything the line returned lately is still echo, and a line
+that returns nothing lets a soft onset count at once.
 
 End of turn: the segmenter decides (sip_edge.turn_end). In ``model`` mode it asks, after a
 short pause, whether the caller finished: a :class:`CheckTurn` action, which the call runs
@@ -144,6 +165,22 @@ ECHO_TAIL_FRAMES = 15
 BURST_GAP_MS = 60
 """A pause this long ends a burst: the barge-in guard counts voiced time within one burst."""
 
+ECHO_LEARN_FRAMES = 100
+"""Frames (2 s) of playback over which the guard remembers the loudest return of the line."""
+ECHO_LEARN_MIN_FRAMES = 25
+"""Frames (500 ms) of playback heard before the learnt threshold replaces the fixed one."""
+ECHO_LEARN_QUIET_FRAMES = 15
+"""A frame called silence counts as the line's return only this many frames (300 ms) after
+the last sound the VAD heard: the caller's own fricatives and closures are left out."""
+ECHO_FLOOR_DB = 30.0
+"""The learnt threshold stays at least this far under the agent's peak (a caller this much
+quieter than the agent is not a barge-in, even on a line with no echo)."""
+
+SOFT_PROBABILITY = 0.05
+"""A frame at or above this probability is not silence: the gate (webrtcvad) heard it, and
+Silero's score rose from its silence floor (0.01). Such frames just before a burst's first
+voiced frame are its soft onset."""
+
 Action = (
     PublishSpeechStart
     | PublishUtterance
@@ -164,15 +201,22 @@ class Turns:
         pacer: Pacer,
         barge_in_min_ms: int = 120,
         echo_guard_db: float = 6.0,
+        barge_in_onset_ms: int = 60,
+        echo_learn: bool = True,
         no_answer_ms: int = 0,
     ) -> None:
         self.segmenter = segmenter
         self.pacer = pacer
         self.barge_in_min_ms = barge_in_min_ms
+        self._onset_frames = barge_in_onset_ms // segmenter.params.frame_ms
         self.echo_ratio = 10 ** (-echo_guard_db / 20) if echo_guard_db > 0 else 0.0
         self.barge_ins = 0
         self.echo_frames = 0
         """Caller frames the echo guard took for echo."""
+        self._echo_learn = echo_learn and self.echo_ratio > 0
+        self._returns: collections.deque[float] = collections.deque(maxlen=ECHO_LEARN_FRAMES)
+        self._echo_floor = 10 ** (-ECHO_FLOOR_DB / 20)
+        self._quiet_run = 0
         self._far_peaks: collections.deque[int] = collections.deque(
             [0] * ECHO_TAIL_FRAMES, maxlen=ECHO_TAIL_FRAMES
         )
@@ -187,6 +231,7 @@ class Turns:
         self.no_answers = 0
         self._owed = False  # a turn ended and no audio reached the caller since
         self._silent_frames = 0  # silent frames played while speech is owed (media clock)
+        self._soft = 0  # frames not called silence, not voiced, just before this one
 
     # --- event loop side -----------------------------------------------------------------
 
@@ -199,24 +244,38 @@ class Turns:
         voiced = probability >= self.segmenter.params.threshold
         held, self._held = self._held, (1 if deferred else 0)
         if voiced:
+            if not self._burst_frames:  # the burst's soft onset counts (capped)
+                held = max(held, min(self._soft, self._onset_frames))
             self._burst_frames += 1 + held
             self._gap_frames = 0
             self._burst_peak = max(self._burst_peak, _peak(frame))
+            self._soft = 0
         else:
+            self._soft = self._soft + 1 if deferred or probability >= SOFT_PROBABILITY else 0
             self._gap_frames += 1
             if self._gap_frames * frame_ms >= BURST_GAP_MS:
                 self._burst_frames = 0
                 self._burst_peak = 0
                 self._burst_far = 0
         echo = False
-        if self.echo_ratio and self._burst_frames:
+        far_now = 0
+        if self.echo_ratio:
             with self._lock:
-                self._burst_far = max(self._burst_far, max(self._far_peaks))
+                far_now = max(self._far_peaks)
+        if self.echo_ratio and self._burst_frames:
+            self._burst_far = max(self._burst_far, far_now)
             # The whole burst is judged by its loudest frame against the loudest agent audio
             # of its time: consonants quieter than the threshold do not split a caller's
             # word, and echo never gets that loud.
             far = self._burst_far
-            echo = bool(far) and self._burst_peak < far * self.echo_ratio
+            echo = bool(far) and self._burst_peak < far * self.echo_threshold()
+        # What the line returns: frames taken for echo, and frames the VAD called silence
+        # ``ECHO_LEARN_QUIET_FRAMES`` after any sound (a soft onset, a frame awaiting its
+        # verdict, the caller's unvoiced consonants between syllables are the caller's).
+        quiet = not voiced and not deferred and probability < SOFT_PROBABILITY
+        self._quiet_run = self._quiet_run + 1 if quiet else 0
+        if self._echo_learn and far_now and (echo or self._quiet_run > ECHO_LEARN_QUIET_FRAMES):
+            self._returns.append(_peak(frame) / far_now)
         if voiced and echo:
             probability = 0.0
             self.echo_frames += 1
@@ -231,6 +290,14 @@ class Turns:
         actions.extend(_actions(events))
         self._track_turn(actions)
         return actions
+
+    def echo_threshold(self) -> float:
+        """The caller's loudest frame must reach this share of the agent's to be no echo:
+        the fixed guard, or what the line was heard to return (``echo_learn``)."""
+        if not self._echo_learn or len(self._returns) < ECHO_LEARN_MIN_FRAMES:
+            return self.echo_ratio
+        learnt = max(self._returns) / self.echo_ratio  # the loudest return + echo_guard_db
+        return min(self.echo_ratio, max(self._echo_floor, learnt))
 
     def on_turn_verdict(self, check_id: int, probability: float) -> list[Action]:
         """The end-of-turn model's probability that the caller finished, for a

@@ -1,0 +1,133 @@
+"""Barge-in latency of a *spoken* interruption, measured on a test phone's own recording
+(pure numpy; the tests and bench/barge_in_spoken.py share it).
+
+Onset: the first 5 ms window of the interruption clip whose level reaches ``ONSET_DBOV``
+(-50 dBov), the clip's own soft start, not a later louder point. Stop: where the agent's
+audio ends in what the phone heard. A real answer has pauses between words, so "the last
+loud window" alone could read a pause the cut fell into as the stop: the agent's own audio
+(the cancelled response's chunks, from the session stream) is aligned to the recording
+just before the onset, and where the answer would still have been speaking past the last
+window heard, the stop is put at the first window the answer had sound in but the phone
+did not hear (the later, honest bound).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = [
+    "ONSET_DBOV",
+    "WINDOW",
+    "Stop",
+    "agent_stop",
+    "dbov",
+    "speech_onset",
+    "window_rms",
+]
+
+WINDOW = 40
+"""5 ms at 8 kHz: the resolution of onset and stop."""
+ONSET_DBOV = -50.0
+"""A 5 ms window at or above this level is sound (speech onset, or agent audio heard)."""
+ALIGN_SAMPLES = 4000
+"""0.5 s of the answer heard just before the onset aligns the answer's audio to the
+recording."""
+ALIGN_MIN_SCORE = 0.6
+"""Below this normalised correlation the alignment is not trusted (no reference check)."""
+
+
+def dbov(level: float) -> float:
+    """RMS ``level`` of int16 samples as dBov (full scale 32768)."""
+    return float(20 * np.log10(max(level, 1e-9) / 32768.0))
+
+
+def _threshold(dbov_level: float) -> float:
+    return 32768.0 * 10 ** (dbov_level / 20)
+
+
+def window_rms(x: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    n = len(x) // window
+    frames = np.asarray(x[: n * window], dtype=np.float64).reshape(n, window)
+    return np.sqrt(np.mean(frames * frames, axis=1))
+
+
+def speech_onset(clip: np.ndarray, level_dbov: float = ONSET_DBOV) -> int:
+    """The first sample of the first 5 ms window of ``clip`` at or above ``level_dbov``."""
+    loud = np.nonzero(window_rms(clip) >= _threshold(level_dbov))[0]
+    if not len(loud):
+        raise ValueError(f"the clip never reaches {level_dbov} dBov")
+    return int(loud[0]) * WINDOW
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Stop:
+    sample: int
+    """Where the agent's audio stopped in the recording."""
+    heard_end: int
+    """The end of the last 5 ms window of the answer the phone heard."""
+    aligned: bool
+    """The answer's own audio was aligned to the recording (the stop checked against it)."""
+    in_pause: bool
+    """The answer was in a pause of its own at ``heard_end``: ``sample`` is where its next
+    sound should have been heard."""
+
+
+def agent_stop(
+    heard: np.ndarray,
+    onset: int,
+    reference: np.ndarray | None = None,
+    horizon: int = 8000,
+    level_dbov: float = ONSET_DBOV,
+) -> Stop:
+    """Where the agent's audio stopped in ``heard`` (the phone's recording), searching from
+    ``onset`` to ``onset + horizon`` samples; ``reference`` is the answer's audio as sent
+    (int16 at the recording's rate). The recording must run past ``onset + horizon``.
+
+    Raises ValueError when the answer was still heard at the end of the horizon."""
+    if len(heard) < onset + horizon:
+        raise ValueError("the recording does not reach the end of the horizon yet")
+    if onset < ALIGN_SAMPLES:
+        raise ValueError("the answer was not heard long enough before the onset")
+    loud = _threshold(level_dbov)
+    after = window_rms(heard[onset : onset + horizon])
+    sound = np.nonzero(after >= loud)[0]
+    if len(sound) and sound[-1] >= len(after) - 1:
+        raise ValueError("the answer never stopped")
+    heard_end = onset + (int(sound[-1]) + 1) * WINDOW if len(sound) else onset
+    if reference is None:
+        return Stop(heard_end, heard_end, aligned=False, in_pause=False)
+    before = heard[onset - ALIGN_SAMPLES : onset].astype(np.float64)
+    offset = _align(before, reference.astype(np.float64))
+    if offset is None:
+        return Stop(heard_end, heard_end, aligned=False, in_pause=False)
+    # reference sample of recording sample p: p - (onset - ALIGN_SAMPLES) + offset
+    shift = offset - (onset - ALIGN_SAMPLES)
+    start = heard_end + shift
+    rest = window_rms(reference[max(0, start) :]) if start < len(reference) else np.zeros(0)
+    ahead = np.nonzero(rest >= loud)[0]
+    if not len(ahead):  # the answer had nothing more to say: the stop is what was heard
+        return Stop(heard_end, heard_end, aligned=True, in_pause=False)
+    first = int(ahead[0])
+    sample = heard_end + first * WINDOW
+    return Stop(sample, heard_end, aligned=True, in_pause=first > 0)
+
+
+def _align(segment: np.ndarray, reference: np.ndarray) -> int | None:
+    """Offset in ``reference`` where ``segment`` fits best (normalised correlation), or
+    None below ``ALIGN_MIN_SCORE``."""
+    n = len(segment)
+    if len(reference) < n or not np.any(segment):
+        return None
+    seg = segment - segment.mean()
+    size = 1 << int(np.ceil(np.log2(len(reference) + n)))
+    corr = np.fft.irfft(np.fft.rfft(reference, size) * np.conj(np.fft.rfft(seg, size)), size)
+    corr = corr[: len(reference) - n + 1]
+    csum = np.concatenate([[0.0], np.cumsum(reference)])
+    csum2 = np.concatenate([[0.0], np.cumsum(reference * reference)])
+    win_sum = csum[n:] - csum[:-n]
+    energy = np.maximum(csum2[n:] - csum2[:-n] - win_sum * win_sum / n, 1e-9)
+    score = corr / np.sqrt(energy * np.sum(seg * seg))
+    best = int(np.argmax(score))
+    return best if score[best] >= ALIGN_MIN_SCORE else None
