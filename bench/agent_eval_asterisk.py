@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 import redis  # noqa: E402
+from agent_eval_score import rang_action  # noqa: E402
 from agent_support import Worker, running_workers, wait_speech_then_quiet  # noqa: E402
 from asp.messages import (  # noqa: E402
     CallAction,
@@ -153,7 +154,7 @@ def ask(
         ).strip(),
         "sentences": [],
         # what the score reads: the phones that rang (two rings never match an expected one)
-        "action": None if not rang else "transfer:" + "+".join(sorted(rang)),
+        "action": rang_action(rang),
         "rang": {e: round(s, 2) for e, s in rang.items()},
         "ring_s": None if first_ring is None else round(rang[first_ring], 2),
         "call_action": ", ".join(
