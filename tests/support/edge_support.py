@@ -3,12 +3,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
 import redis
 from asp import streams as layout
 from asp.messages import Message
-from sip_edge.testing import audio_found, find_session, last_entry_id, session_messages
+from pbx_support import cli
+from sip_edge.testing import (
+    EdgeProcess,
+    audio_found,
+    find_session,
+    last_entry_id,
+    metric,
+    session_messages,
+)
 from sipphone import Phone, PhoneCall, poll_until
+
+
+@contextmanager
+def registered_edge(
+    log_path: Path, redis_url: str, password_2000: str, **env: str
+) -> Iterator[EdgeProcess]:
+    """sip-edge as its own process, registered to the running Asterisk as 2000 (the calls
+    to 2000 reach it) and writing to ``redis_url``; ``env`` adds settings. On exit it must
+    have drained with 0 and no traceback."""
+    edge = EdgeProcess(
+        log_path,
+        REDIS_URL=redis_url,
+        SIP_EDGE_REGISTRAR="127.0.0.1:5160",
+        EXT_2000_PASSWORD=password_2000,
+        **env,
+    )
+    with edge, edge.watched("sip_edge"):
+
+        def registered() -> bool:
+            return metric(edge.metrics(), "sip_edge_registered") == 1 and (
+                "sip:2000@127.0.0.1" in cli("pjsip show aor 2000")
+            )
+
+        try:
+            poll_until(registered, 30, "sip-edge registered as 2000", interval=0.2)
+        except Exception:
+            raise RuntimeError(f"sip-edge did not register:\n{edge.log()[-3000:]}") from None
+        yield edge
+    assert "Traceback" not in edge.log(), edge.log()[-5000:]
+    assert edge.returncode == 0, edge.log()[-5000:]  # SIGTERM drains and exits 0
 
 
 def dial_2000(phone: Phone, r: redis.Redis) -> tuple[PhoneCall, str]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from sipphone import PhoneCall, PhoneError, poll_until, read_wav, sliced_xcorr
+from sipphone import PhoneCall, PhoneError, SipStack, poll_until, read_wav, sliced_xcorr
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = REPO / "scripts" / "asterisk.sh"
@@ -75,6 +75,20 @@ def locked_asterisk(timeout: float = 280, env: dict[str, str] | None = None) -> 
 
 def cli(command: str) -> str:
     return runner("cli", command, env={"PABX_ASTERISK_LOCK_HELD": "1"})
+
+
+def release_calls(stack: SipStack) -> None:
+    """Hangs up every call of ``stack``, refuses the incoming ones not taken, and waits
+    until Asterisk has released every channel (between tests, between bench questions)."""
+    stack.hangup_all()
+    for phone in stack._phones:
+        while phone.has_incoming():
+            phone.wait_incoming(0.1).hangup()
+    poll_until(
+        lambda: "0 active channels" in cli("core show channels count"),
+        15,
+        "Asterisk to release every channel",
+    )
 
 
 def read_env() -> dict[str, str]:

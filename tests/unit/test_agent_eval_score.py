@@ -19,6 +19,7 @@ from agent_eval_score import (  # noqa: E402
     EvalSetError,
     parse_set,
     promises_transfer,
+    rang_action,
     score,
     summarize,
 )
@@ -206,3 +207,21 @@ def test_a_malformed_set_is_a_clear_error(text: str, message: str) -> None:
 def test_a_case_is_plain_data() -> None:
     case = parse_set(CASE + "ruido_snr = 15\n", FACTS)[0]
     assert case == Case("x", "Qual o horário?", "pm_alex", "fato", "horario", "nenhuma", 15.0)
+
+
+def test_through_asterisk_the_phone_that_rang_is_the_transfer() -> None:
+    """--via-asterisk scores the phones that rang, not the agent's call.action: the right
+    one alone passes; two phones, the wrong one, or none (with the announcement said) fail."""
+    said = "Transferindo para suporte, um momento."
+    assert rang_action({"1002": 3.2}) == "transfer:1002"
+    assert judge("transfere-suporte", said, rang_action({"1002": 3.2})) == []
+    assert judge("transfere-suporte", said, rang_action({"1003": 3.0, "1002": 3.1}))
+    assert judge("transfere-suporte", said, rang_action({"1003": 3.0}))
+    problems = judge("transfere-suporte", said, rang_action({}))
+    assert problems
+    assert score(CASES["transfere-suporte"], said, None, FACTS, G).promised
+    # the extension outside the menu: no phone may ring
+    assert judge("transfere-ramal-fora-do-menu", OFFER, rang_action({})) == []
+    assert judge("transfere-ramal-fora-do-menu", OFFER, rang_action({"1001": 2.0}))
+    with pytest.raises(ValueError, match="toque inválido"):
+        rang_action({"PJSIP/1002": 1.0})

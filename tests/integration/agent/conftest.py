@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from pbx_support import cli
+from edge_support import registered_edge
 from pipeline.testing import RedisServer
-from sip_edge.testing import EdgeProcess, metric, speech_wav
-from sipphone import poll_until
+from sip_edge.testing import EdgeProcess, speech_wav
 
 
 @pytest.fixture(scope="package")
@@ -49,35 +48,19 @@ def apology(edge_dir: Path) -> Path:
     return speech_wav(APOLOGY, edge_dir / "apology-8000.wav")
 
 
-def _contact_of_2000() -> bool:
-    return "sip:2000@127.0.0.1" in cli("pjsip show aor 2000")
-
-
 @pytest.fixture(scope="package")
 def sip_edge(
     redis_server: RedisServer, passwords: dict[str, str], edge_dir: Path, apology: Path
 ) -> Iterator[EdgeProcess]:
     """sip-edge registered to Asterisk as 2000; the calls to 2000 reach it."""
-    edge = EdgeProcess(
+    with registered_edge(
         edge_dir / "sip-edge.log",
-        REDIS_URL=redis_server.url,
-        SIP_EDGE_REGISTRAR="127.0.0.1:5160",
-        EXT_2000_PASSWORD=passwords["2000"],
+        redis_server.url,
+        passwords["2000"],
         SIP_EDGE_MAX_CALLS="24",
         # Asterisk answers sip-edge's digest challenge (endpoint 2000's outbound_auth): every
         # call of these tests goes through it (issue 15)
         SIP_EDGE_DIGEST_AUTH="true",
         SIP_EDGE_APOLOGY_WAV=str(edge_dir / "apology-{rate}.wav"),
-    )
-    with edge, edge.watched("sip_edge"):
-
-        def registered() -> bool:
-            return metric(edge.metrics(), "sip_edge_registered") == 1 and _contact_of_2000()
-
-        try:
-            poll_until(registered, 30, "sip-edge registered as 2000", interval=0.2)
-        except Exception:
-            raise RuntimeError(f"sip-edge did not register:\n{edge.log()[-3000:]}") from None
+    ) as edge:
         yield edge
-    assert "Traceback" not in edge.log(), edge.log()[-5000:]
-    assert edge.returncode == 0, edge.log()[-5000:]  # SIGTERM drains and exits 0
