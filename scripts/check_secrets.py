@@ -18,7 +18,8 @@ placeholder. The patterns (case-insensitive):
 
 A value is a placeholder, not a password, when it is empty or: ``@NAME@`` (rendered),
 ``${NAME}``/``$NAME``/``$(command)`` (shell/compose), ``%s``, ``{...}`` (templates),
-``<something>``, contains ``...`` or ``…``, is only ``*``/``x`` characters, a boolean
+``<something>``, code that reads the environment (``os.environ``, ``process.env``),
+contains ``...`` or ``…``, is only ``*``/``x`` characters, a boolean
 (``automountServiceAccountToken: false``), a comment (``KEY=  # ...``), or a variable name
 ending in _PASSWORD, _SECRET, _KEY, _TOKEN (``EXT_1001_PASSWORD``: says where the value
 lives).
@@ -49,7 +50,8 @@ PLACEHOLDER = re.compile(
         |\{.*
         |\#.*
         |true|false|yes|no|null|none
-        |<[^>]*>?
+        |<[^>]*>?[.,:;]?
+        |os\.environ.*|os\.getenv.*|process\.env.*
         |.*(?:\.\.\.|…).*
         |[*xX]+
         |(?-i:[A-Z][A-Z0-9_]*_(?:PASSWORD|PASSWD|SECRET|SENHA|KEY|TOKEN|PASS)[A-Z0-9_]*)
