@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from prometheus_client import REGISTRY
@@ -85,7 +87,9 @@ def test_warm_up_loads_and_decodes_once() -> None:
 
 
 class _LeakyEngine(FakeSTT):
-    def _transcribe(self, samples: np.ndarray, language: str) -> str:
+    def _transcribe(
+        self, samples: np.ndarray, language: str, cancel: threading.Event | None = None
+    ) -> str:
         raise RuntimeError("partial transcript: meu CPF é 123")
 
 
