@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 from prometheus_client import REGISTRY
-from stt_worker.errors import ProviderError, ProviderTimeout
+from stt_worker.errors import ProviderError, ProviderTimeout, TranscriptionCancelled
 from stt_worker.providers import build_provider, normalize_language
 from stt_worker.settings import STTSettings
 from stt_worker.testing import FakeSTT, word_error_rate
@@ -98,3 +98,17 @@ async def test_engine_errors_do_not_carry_the_transcript() -> None:
         await _LeakyEngine(retries=0).transcribe(SECOND_8K, 8000)
     assert str(info.value) == "fake failed: RuntimeError"
     assert not info.value.retryable
+
+
+async def test_a_cancelled_call_never_reaches_the_engine_and_is_not_retried() -> None:
+    stt = FakeSTT(["nunca"], retries=3, retry_backoff_s=0)
+    cancel = threading.Event()
+    cancel.set()
+    before = _count("pabx_stt_requests_total", provider="fake", outcome="TranscriptionCancelled")
+    with pytest.raises(TranscriptionCancelled) as info:
+        await stt.transcribe(SECOND_8K, 8000, cancel=cancel)
+    assert (info.value.retryable, info.value.engine_ran, stt.calls) == (False, False, [])
+    after = _count("pabx_stt_requests_total", provider="fake", outcome="TranscriptionCancelled")
+    assert after == before + 1
+    cancel.clear()
+    assert (await stt.transcribe(SECOND_8K, 8000, cancel=cancel)).text == "nunca"

@@ -132,7 +132,7 @@ class STTProvider(BlockingEngine):
             metrics.REQUESTS.labels(self.name, "silent").inc()
             return Transcript("", lang, audio_s, time.perf_counter() - started, self.name, 0)
         if cancel is not None and cancel.is_set():
-            metrics.REQUESTS.labels(self.name, "cancelled").inc()
+            metrics.REQUESTS.labels(self.name, "TranscriptionCancelled").inc()
             raise TranscriptionCancelled("transcription cancelled before it started")
         text, attempts = await self._attempts(self._run, samples, lang, cancel)
         elapsed = time.perf_counter() - started
