@@ -29,8 +29,8 @@ TEST_TIMEOUT_S = 300.0
 
 @functools.cache
 def packaged_whisper() -> FasterWhisperSTT:
-    """The default Whisper base (packaged weights, the default beam and encoder window),
-    loaded once per process.
+    """The default Whisper base (packaged weights, the default encoder window), loaded
+    once per process.
 
     Test suites of several packages share it, so one pytest run loads it once.
     """
@@ -41,7 +41,6 @@ def packaged_whisper() -> FasterWhisperSTT:
         defaults.model_ref(),
         timeout_s=TEST_TIMEOUT_S,
         retries=0,
-        beam_size=defaults.beam_size,
         window_s=defaults.window_s,
         min_window_s=defaults.min_window_s,
     )

@@ -1,12 +1,12 @@
 """Whisper through faster-whisper (CTranslate2), offline.
 
 Loads a CTranslate2 model directory (model.bin, config.json, tokenizer.json,
-vocabulary.txt) with ``local_files_only=True``; never contacts a model hub. Decoding uses
-temperature 0 with no temperature fallback (beam ``beam_size``, the worker's default 5):
-the fallback took 5-11 s on garbled 8 kHz audio here and invented text. Segments that look
-like silence (Whisper's no-speech test) or like a repetition loop (gzip compression ratio)
-are dropped, and the output length is capped by the audio length. The language is forced
-on every call (auto-detection called short pt-BR utterances Italian).
+vocabulary.txt) with ``local_files_only=True``; never contacts a model hub. Decoding is
+greedy (beam 1, temperature 0, no temperature fallback): the fallback took 5-11 s on
+garbled 8 kHz audio here and invented text. Segments that look like silence (Whisper's
+no-speech test) or like a repetition loop (gzip compression ratio) are dropped, and the
+output length is capped by the audio length. The language is forced on every call
+(auto-detection called short pt-BR utterances Italian).
 
 The encoder window: Whisper was trained on 30 s windows and faster-whisper 1.2.1 pads
 every input to 3000 mel frames (``pad_or_trim`` in ``generate_segments``; its
