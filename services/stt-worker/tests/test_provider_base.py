@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from prometheus_client import REGISTRY
-from stt_worker.errors import ProviderError, ProviderTimeout
+from stt_worker.errors import ProviderError, ProviderTimeout, TranscriptionCancelled
 from stt_worker.providers import build_provider, normalize_language
 from stt_worker.settings import STTSettings
 from stt_worker.testing import FakeSTT, word_error_rate
@@ -85,7 +87,9 @@ def test_warm_up_loads_and_decodes_once() -> None:
 
 
 class _LeakyEngine(FakeSTT):
-    def _transcribe(self, samples: np.ndarray, language: str) -> str:
+    def _transcribe(
+        self, samples: np.ndarray, language: str, cancel: threading.Event | None = None
+    ) -> str:
         raise RuntimeError("partial transcript: meu CPF é 123")
 
 
@@ -94,3 +98,17 @@ async def test_engine_errors_do_not_carry_the_transcript() -> None:
         await _LeakyEngine(retries=0).transcribe(SECOND_8K, 8000)
     assert str(info.value) == "fake failed: RuntimeError"
     assert not info.value.retryable
+
+
+async def test_a_cancelled_call_never_reaches_the_engine_and_is_not_retried() -> None:
+    stt = FakeSTT(["nunca"], retries=3, retry_backoff_s=0)
+    cancel = threading.Event()
+    cancel.set()
+    before = _count("pabx_stt_requests_total", provider="fake", outcome="TranscriptionCancelled")
+    with pytest.raises(TranscriptionCancelled) as info:
+        await stt.transcribe(SECOND_8K, 8000, cancel=cancel)
+    assert (info.value.retryable, info.value.engine_ran, stt.calls) == (False, False, [])
+    after = _count("pabx_stt_requests_total", provider="fake", outcome="TranscriptionCancelled")
+    assert after == before + 1
+    cancel.clear()
+    assert (await stt.transcribe(SECOND_8K, 8000, cancel=cancel)).text == "nunca"

@@ -8,11 +8,22 @@ the STT hears on a call. espeak-ng speech is not used: too robotic to judge an S
 from __future__ import annotations
 
 import asyncio
+import threading
+from typing import Any
 
 import numpy as np
 import pytest
-from stt_worker.errors import AudioFormatError, ConfigError, ProviderError, STTError
+from faster_whisper import WhisperModel
+from stt_worker.audio import prepare_for_whisper
+from stt_worker.errors import (
+    AudioFormatError,
+    ConfigError,
+    ProviderError,
+    STTError,
+    TranscriptionCancelled,
+)
 from stt_worker.providers.faster_whisper import FasterWhisperSTT
+from stt_worker.settings import STTSettings
 from stt_worker.testing import word_error_rate
 from tts_worker.providers.base import Synthesis
 from tts_worker.providers.kokoro import KokoroTTS
@@ -116,3 +127,122 @@ async def test_missing_model_directory_says_how_to_fix(tmp_path: object) -> None
         stt.load()
     with pytest.raises(ConfigError, match=r"lacks model\.bin"):
         await stt.transcribe(TONE, 8000)
+
+
+def _encoded_frames(whisper: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Records the mel frames each encoder call gets (after the window cut)."""
+    model = whisper._model
+    seen: list[int] = []
+    encode = type(model).encode
+
+    def spy(features: Any) -> Any:
+        out = encode(model, features)
+        seen.append(int(out.shape[1]) * 2)  # the encoder halves the frames
+        return out
+
+    monkeypatch.setattr(model, "encode", spy)
+    return seen
+
+
+async def test_the_default_window_transcribes_portuguese_phone_audio(
+    whisper: FasterWhisperSTT, pt_speech: list[Synthesis], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defaults = STTSettings()
+    assert (whisper.window_s, whisper.min_window_s) == (defaults.window_s, defaults.min_window_s)
+    seen = _encoded_frames(whisper, monkeypatch)
+    hyps, audio_s = [], []
+    for syn in pt_speech:
+        pcm = b"".join(c.pcm for c in syn.render(8000))
+        result = await whisper.transcribe(pcm, 8000, "pt-BR")
+        hyps.append(result.text)
+        audio_s.append(result.audio_s)
+    expected = [whisper.window_frames(round(a * 16_000)) or 3000 for a in audio_s]
+    assert seen == expected  # the default window reached the encoder
+    wer = word_error_rate(" ".join(PT_SENTENCES), " ".join(hyps))
+    assert wer <= 0.15, (wer, hyps)
+
+
+async def test_a_short_window_encodes_only_the_utterance(
+    whisper: FasterWhisperSTT, pt_speech: list[Synthesis], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(whisper, "window_s", 2.0)
+    monkeypatch.setattr(whisper, "min_window_s", 4.0)
+    seen = _encoded_frames(whisper, monkeypatch)
+    pcm = b"".join(c.pcm for c in pt_speech[1].render(8000))
+    result = await whisper.transcribe(pcm, 8000, "pt")
+    window = max(4.0, 2.0 * -(-result.audio_s // 2.0))
+    assert seen == [round(window * 100)]
+    assert seen[0] < 3000
+    assert word_error_rate(PT_SENTENCES[1], result.text) <= 0.15, result.text
+
+
+def test_a_cancel_while_the_encoder_runs_skips_the_decoder(
+    whisper: FasterWhisperSTT, pt_speech: list[Synthesis], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A call's utterance is one window: a cancel set while its encoder runs stops it
+    # before the decoder (the passes themselves cannot be interrupted).
+    samples = prepare_for_whisper(b"".join(c.pcm for c in pt_speech[0].render(16000)), 16000)
+    cancel = threading.Event()
+    decoded: list[object] = []
+    model = whisper._model
+    decode = type(model).generate_with_fallback
+
+    encode = WhisperModel.encode  # the encoder pass, under the window cut
+
+    def encode_while_cancelled(self: Any, features: Any) -> Any:
+        cancel.set()  # the utterance is cancelled while the encoder runs
+        return encode(self, features)
+
+    def record_decode(*args: Any) -> Any:
+        decoded.append(args)
+        return decode(model, *args)
+
+    monkeypatch.setattr(WhisperModel, "encode", encode_while_cancelled)
+    monkeypatch.setattr(model, "generate_with_fallback", record_decode)
+    whisper.load()
+    with pytest.raises(TranscriptionCancelled, match="before the decoder") as info:
+        whisper._transcribe(samples, "pt", cancel)
+    assert info.value.engine_ran
+    assert decoded == []
+    monkeypatch.setattr(WhisperModel, "encode", encode)
+    cancel.clear()  # the same model transcribes the next utterance as before
+    assert word_error_rate(PT_SENTENCES[0], whisper._transcribe(samples, "pt", cancel)) <= 0.15
+    assert len(decoded) == 1
+
+
+def test_a_cancel_between_windows_stops_a_long_transcription(
+    whisper: FasterWhisperSTT, pt_speech: list[Synthesis], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 40 s is two windows (the provider caps a call's utterance at 30 s: one window): a
+    # cancel set while the first window decodes stops it before the second is encoded.
+    one = prepare_for_whisper(b"".join(c.pcm for c in pt_speech[0].render(16000)), 16000)
+    samples = np.tile(one, int(40 * 16_000 / len(one)) + 1)
+    cancel = threading.Event()
+    seen = _encoded_frames(whisper, monkeypatch)
+    model = whisper._model
+    decode = type(model).generate_with_fallback
+
+    def decode_then_cancel(*args: Any) -> Any:
+        result = decode(model, *args)
+        cancel.set()
+        return result
+
+    monkeypatch.setattr(model, "generate_with_fallback", decode_then_cancel)
+    whisper.load()
+    with pytest.raises(TranscriptionCancelled) as info:
+        whisper._transcribe(samples, "pt", cancel)
+    assert info.value.engine_ran
+    assert len(seen) == 1  # the second window was never encoded
+
+
+async def test_a_cancel_before_the_engine_takes_the_call_runs_nothing(
+    whisper: FasterWhisperSTT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _encoded_frames(whisper, monkeypatch)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(TranscriptionCancelled) as info:
+        await whisper.transcribe(TONE, 8000, "pt", cancel=cancel)
+    assert not info.value.engine_ran
+    assert not info.value.retryable
+    assert seen == []

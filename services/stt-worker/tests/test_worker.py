@@ -1,21 +1,52 @@
 """The STT stage on a real Redis with the fake engine: each transcript goes out with its
-turn.timing (stt_ms), in the same transaction, and only the transcript goes to the LLM."""
+turn.timing (stt_ms), in the same transaction, and only the transcript goes to the LLM; a
+cancelled provisional utterance whose transcription waits for the engine never reaches it."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
+from typing import Any, ClassVar
 
 import numpy as np
-from asp import Stage, Transcript, TurnTiming, Utterance
+from asp import Stage, Transcript, TurnTiming, Utterance, UtteranceCancel
 from asp import streams as layout
 from pipeline import Bus
+from pipeline.worker import Job
 from prometheus_client import REGISTRY
+from stt_worker.providers.base import STTCapabilities
 from stt_worker.testing import FakeSTT
 from stt_worker.worker import STTWorker
 
 
-def tone_utterance(session_id: str, utterance_id: str) -> Utterance:
+class GatedSTT(FakeSTT):
+    """One transcription at a time (as Whisper), each held until ``gate`` opens."""
+
+    capabilities: ClassVar[STTCapabilities] = STTCapabilities(max_concurrency=1)
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.gate = threading.Event()
+        self.busy = threading.Event()
+
+    def _transcribe(
+        self, samples: np.ndarray, language: str, cancel: threading.Event | None = None
+    ) -> str:
+        self.busy.set()
+        assert self.gate.wait(30)
+        return super()._transcribe(samples, language, cancel)
+
+
+async def until(check: Any, timeout_s: float = 30) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+def tone_utterance(
+    session_id: str, utterance_id: str, provisional: bool | None = None
+) -> Utterance:
     t = np.arange(8000) / 8000
     pcm = (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
     return Utterance(
@@ -25,6 +56,7 @@ def tone_utterance(session_id: str, utterance_id: str) -> Utterance:
         encoding="pcm_s16le",
         duration_ms=1000,
         audio=pcm,
+        provisional=provisional,
     )
 
 
@@ -55,3 +87,80 @@ async def test_transcript_and_its_timing(bus: Bus) -> None:
     # The LLM's work stream got the transcript and nothing else.
     entries = await bus.redis.xrange(layout.work_stream(Stage.LLM))
     assert [f[b"type"] for _, f in entries] == [b"transcript"]
+
+
+async def test_a_provisional_utterance_cancelled_while_it_waits_never_reaches_the_engine(
+    bus: Bus,
+) -> None:
+    sid = str(uuid.uuid4())
+    stt = GatedSTT(["a primeira"], default="nunca dita")
+    worker = STTWorker(bus, "stt-c", stt)
+    task = asyncio.create_task(worker.run(grace_s=2))
+    try:
+        await bus.publish(tone_utterance(sid, "u1"))  # a confirmed turn holds the engine
+        await until(stt.busy.is_set)
+        await bus.publish(tone_utterance(sid, "u2", provisional=True))
+        await until(lambda: (sid, "u2") in worker._cancels)  # waiting for the engine
+        await bus.publish(UtteranceCancel(session_id=sid, utterance_id="u2", reason="x"))
+        await until(worker._cancels[(sid, "u2")].is_set)
+        stt.gate.set()
+        await until(lambda: not worker._cancels)
+        await until(lambda: bool(stt.calls))
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+    assert len(stt.calls) == 1  # u1 only: u2 never ran
+    transcripts = [m for m in await bus.session_log(sid) if isinstance(m, Transcript)]
+    assert [(t.utterance_id, t.text) for t in transcripts] == [("u1", "a primeira")]
+
+
+async def test_a_cancel_taken_by_another_replica_stops_a_waiting_transcription(
+    bus: Bus,
+) -> None:
+    # The cancel entry stays on the work stream (nobody here consumes it): the waiting
+    # job sees the utterance cancelled in Redis.
+    sid = str(uuid.uuid4())
+    stt = GatedSTT(["a primeira"], default="nunca dita")
+    worker = STTWorker(bus, "stt-d", stt)
+    busy = asyncio.create_task(stt.transcribe(tone_utterance(sid, "u0").audio, 8000))
+    await until(stt.busy.is_set)
+    msg = tone_utterance(sid, "u2", provisional=True)
+    await bus.publish(msg)
+    job = asyncio.create_task(worker.handle(Job("0-1", msg, 1)))
+    await until(lambda: (sid, "u2") in worker._cancels)
+    await bus.publish(UtteranceCancel(session_id=sid, utterance_id="u2", reason="x"))
+    await until(worker._cancels[(sid, "u2")].is_set)
+    stt.gate.set()
+    assert (await busy).text == "a primeira"
+    await asyncio.wait_for(job, 10)
+    assert len(stt.calls) == 1
+    assert not [m for m in await bus.session_log(sid) if isinstance(m, Transcript)]
+
+
+async def test_a_provisional_utterance_cancelled_while_it_runs_gives_no_transcript(
+    bus: Bus,
+) -> None:
+    sid = str(uuid.uuid4())
+    stt = GatedSTT(default="eu queria")
+    worker = STTWorker(bus, "stt-e", stt)
+    task = asyncio.create_task(worker.run(grace_s=2))
+    try:
+        await bus.publish(tone_utterance(sid, "u3", provisional=True))
+        await until(stt.busy.is_set)  # the engine runs it
+        await bus.publish(UtteranceCancel(session_id=sid, utterance_id="u3", reason="x"))
+        await until(worker._cancels[(sid, "u3")].is_set)
+        stt.gate.set()
+        log: list[Any] = []
+
+        async def wasted() -> bool:
+            log[:] = await bus.session_log(sid)
+            return any(isinstance(m, TurnTiming) and m.wasted_ms is not None for m in log)
+
+        async with asyncio.timeout(30):
+            while not await wasted():  # the job counted its work as wasted: it is over
+                await asyncio.sleep(0.01)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+    assert len(stt.calls) == 1  # it ran (a running engine is not interrupted) ...
+    assert not [m for m in log if isinstance(m, Transcript)]  # ... and its text is dropped

@@ -3,6 +3,7 @@
 STTError                 (retryable: bool; a pipeline.engine.EngineError)
  ├── AudioFormatError    malformed input audio: never retried
  ├── ConfigError         bad settings or missing model files: never retried
+ ├── TranscriptionCancelled  the utterance was cancelled (speculative start): not retried
  └── ProviderError       the engine failed; ``retryable`` says whether to try again
       └── ProviderTimeout  the engine did not answer in time (retryable)
 """
@@ -22,6 +23,15 @@ class AudioFormatError(STTError, ValueError):
 
 class ConfigError(STTError):
     """Settings are invalid or the model files are missing."""
+
+
+class TranscriptionCancelled(STTError):
+    """The transcription was asked to stop (its provisional utterance was cancelled)
+    before it took the engine (``engine_ran`` False), or between two of its windows."""
+
+    def __init__(self, message: str, *, engine_ran: bool = False) -> None:
+        super().__init__(message, retryable=False)
+        self.engine_ran = engine_ran
 
 
 class ProviderError(STTError):

@@ -30,6 +30,8 @@ class STTSettings:
     timeout_s: float = 20.0  # STT_TIMEOUT_S
     retries: int = 1  # STT_RETRIES
     max_audio_s: float = 30.0  # STT_MAX_AUDIO_S
+    window_s: float = 30.0  # STT_WINDOW_S: encoder window step, 30 = Whisper's own window
+    min_window_s: float = 0.0  # STT_MIN_WINDOW_S: the shortest encoder window
     min_rms_dbfs: float = -60.0  # STT_MIN_RMS_DBFS: quieter utterances give "" at once
     cache: Path = Path()  # PABX_CACHE
 
@@ -50,6 +52,8 @@ class STTSettings:
                 timeout_s=r.number("STT_TIMEOUT_S", cls.timeout_s),
                 retries=r.integer("STT_RETRIES", cls.retries),
                 max_audio_s=r.number("STT_MAX_AUDIO_S", cls.max_audio_s),
+                window_s=r.number("STT_WINDOW_S", cls.window_s),
+                min_window_s=r.number("STT_MIN_WINDOW_S", cls.min_window_s),
                 min_rms_dbfs=r.number("STT_MIN_RMS_DBFS", cls.min_rms_dbfs),
                 cache=cache_dir(env),
             )
@@ -65,6 +69,13 @@ class STTSettings:
                 raise ConfigError(f"STT_{f.name.upper()} must be positive, got {value}")
         if self.retries < 0:
             raise ConfigError("STT_RETRIES must be >= 0")
+        if not 0 < self.window_s <= 30:
+            raise ConfigError(
+                f"STT_WINDOW_S must be more than 0 and at most 30 (Whisper's window), "
+                f"got {self.window_s}"
+            )
+        if not 0 <= self.min_window_s <= 30:
+            raise ConfigError(f"STT_MIN_WINDOW_S must be between 0 and 30, got {self.min_window_s}")
         if language_tag(self.language) is None:
             raise ConfigError(f"STT_LANGUAGE must be a code like pt or pt-BR: {self.language!r}")
 

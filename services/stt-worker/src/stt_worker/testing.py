@@ -29,14 +29,20 @@ TEST_TIMEOUT_S = 300.0
 
 @functools.cache
 def packaged_whisper() -> FasterWhisperSTT:
-    """The default Whisper base (packaged weights), loaded once per process.
+    """The default Whisper base (packaged weights, the default encoder window), loaded
+    once per process.
 
     Test suites of several packages share it, so one pytest run loads it once.
     """
     from .providers.faster_whisper import FasterWhisperSTT
 
+    defaults = STTSettings.from_env({})
     stt = FasterWhisperSTT(
-        STTSettings.from_env({}).model_ref(), timeout_s=TEST_TIMEOUT_S, retries=0
+        defaults.model_ref(),
+        timeout_s=TEST_TIMEOUT_S,
+        retries=0,
+        window_s=defaults.window_s,
+        min_window_s=defaults.min_window_s,
     )
     stt.load()
     return stt
@@ -72,7 +78,9 @@ class FakeSTT(STTProvider):
     def _load(self) -> None:
         pass
 
-    def _transcribe(self, samples: np.ndarray, language: str) -> str:
+    def _transcribe(
+        self, samples: np.ndarray, language: str, cancel: threading.Event | None = None
+    ) -> str:
         with self._lock:
             self.calls.append((len(samples), language))
             if self.failures > 0:

@@ -24,6 +24,8 @@ def _faster_whisper(s: STTSettings) -> STTProvider:
         retries=s.retries,
         max_audio_s=s.max_audio_s,
         min_rms_dbfs=s.min_rms_dbfs,
+        window_s=s.window_s,
+        min_window_s=s.min_window_s,
     )
 
 

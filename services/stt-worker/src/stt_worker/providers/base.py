@@ -1,12 +1,15 @@
 """The STT provider base class: timeouts, retries and metrics live here, once.
 
 A vendor implements two blocking primitives, ``_load()`` (called once per process)
-and ``_transcribe(samples, language)`` (16 kHz float32 in, text out); the base runs
-them in a worker thread, bounded by ``capabilities.max_concurrency``.
+and ``_transcribe(samples, language, cancel)`` (16 kHz float32 in, text out); the base
+runs them in a worker thread, bounded by ``capabilities.max_concurrency``. A call whose
+``cancel`` event is set before it takes an engine slot does not run the engine
+(TranscriptionCancelled); an engine may also check the event while it runs.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from pipeline.language import language_tag
 
 from .. import metrics
 from ..audio import WHISPER_RATE, prepare_for_whisper, rms_dbfs
-from ..errors import ProviderError, ProviderTimeout, STTError
+from ..errors import ProviderError, ProviderTimeout, STTError, TranscriptionCancelled
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,11 @@ class STTProvider(BlockingEngine):
 
     # -- vendor primitives (and ``_load``, see BlockingEngine) --------------------------
     @abstractmethod
-    def _transcribe(self, samples: np.ndarray, language: str) -> str:
-        """Transcribe 16 kHz float32 mono samples (blocking)."""
+    def _transcribe(
+        self, samples: np.ndarray, language: str, cancel: threading.Event | None = None
+    ) -> str:
+        """Transcribe 16 kHz float32 mono samples (blocking). An engine that can stop
+        midway raises TranscriptionCancelled once ``cancel`` is set."""
 
     # -- public API (and ``load``, see BlockingEngine) -----------------------------------
     def warm_up(self) -> None:
@@ -93,19 +99,29 @@ class STTProvider(BlockingEngine):
         t = np.arange(WHISPER_RATE // 2, dtype=np.float32) / WHISPER_RATE
         self._run((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), self.default_language)
 
-    def _run(self, samples: np.ndarray, language: str) -> str:
+    def _run(
+        self, samples: np.ndarray, language: str, cancel: threading.Event | None = None
+    ) -> str:
         self.load()
         with self._slots:
-            return self._transcribe(samples, language)
+            if cancel is not None and cancel.is_set():  # cancelled while it waited
+                raise TranscriptionCancelled("transcription cancelled before it started")
+            return self._transcribe(samples, language, cancel)
 
     async def transcribe(
-        self, pcm: bytes, sample_rate: int, language: str | None = None
+        self,
+        pcm: bytes,
+        sample_rate: int,
+        language: str | None = None,
+        cancel: threading.Event | None = None,
     ) -> Transcript:
         """Transcribe one utterance of PCM16 mono audio.
 
         Audio quieter than ``min_rms_dbfs`` gives an empty transcript without running
         the engine. Raises AudioFormatError at once for malformed audio, ProviderTimeout
-        or ProviderError once the retries are spent.
+        or ProviderError once the retries are spent, TranscriptionCancelled (never
+        retried) when ``cancel`` was set before the engine took the call (or, for an
+        engine that checks it, while it ran).
         """
         lang = normalize_language(language) if language else self.default_language
         samples = prepare_for_whisper(pcm, sample_rate, max_seconds=self.max_audio_s)
@@ -115,7 +131,10 @@ class STTProvider(BlockingEngine):
             # Near-silence: engines like Whisper invent text for it; say nothing instead.
             metrics.REQUESTS.labels(self.name, "silent").inc()
             return Transcript("", lang, audio_s, time.perf_counter() - started, self.name, 0)
-        text, attempts = await self._attempts(self._run, samples, lang)
+        if cancel is not None and cancel.is_set():
+            metrics.REQUESTS.labels(self.name, "TranscriptionCancelled").inc()
+            raise TranscriptionCancelled("transcription cancelled before it started")
+        text, attempts = await self._attempts(self._run, samples, lang, cancel)
         elapsed = time.perf_counter() - started
         metrics.REQUESTS.labels(self.name, "ok").inc()
         metrics.SECONDS.labels(self.name).observe(elapsed)
