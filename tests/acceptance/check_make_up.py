@@ -78,7 +78,8 @@ def main() -> int:
             print("FAIL: no response.text besides the greeting (was it the apology?)")
             return 1
         call.hangup()
-        return check_asp_gateway(env["ASP_GATEWAY_TOKEN"])
+        rc = check_asp_gateway(env["ASP_GATEWAY_TOKEN"])
+        return rc or check_asp_gateway_question(env["ASP_GATEWAY_TOKEN"], r)
     finally:
         stack.hangup_all()
         stack.close()
@@ -118,6 +119,58 @@ def check_asp_gateway(token: str) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+def check_asp_gateway_question(token: str, r: redis.Redis) -> int:
+    """A 16 kHz ASP client (asp-debug) asks a question spoken by the project's Kokoro through
+    the asp-gateway, and the real models of `make up` answer it: the transcript is on the
+    session's stream and the answer's audio comes back to the client."""
+    import asyncio
+    import re
+    import wave
+
+    from asp.messages import ResponseAudio, Transcript
+    from tts_worker.testing import packaged_kokoro
+
+    question = "Qual é o horário de funcionamento?"
+    spoken = asyncio.run(packaged_kokoro().synthesize(question, language="pt-BR"))
+    pcm = b"".join(c.pcm for c in spoken.render(16000))
+    with tempfile.TemporaryDirectory() as tmp:
+        ask, answer = Path(tmp) / "pergunta.wav", Path(tmp) / "resposta.wav"
+        with wave.open(str(ask), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(pcm)
+        out = subprocess.run(
+            [str(REPO / ".venv" / "bin" / "asp-debug"), "connect", "ws://127.0.0.1:8765/",
+             "--token", token, "--sample-rate", "16000", "--send", str(ask),
+             "--save", str(answer), "--timeout", "120"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if out.returncode != 0:
+            print(f"FAIL: asp-debug connect exited {out.returncode}:\n{out.stdout}{out.stderr}")
+            return 1
+        heard, rate = read_wav(answer) if answer.exists() else (np.zeros(0), 16000)
+    step = rate // 50  # 20 ms frames
+    frames = heard[: len(heard) // step * step].reshape(-1, step)
+    voiced_s = float((np.sqrt(np.mean(frames * frames, axis=1)) > 300.0).sum()) * 0.02
+    found = re.search(r"session\.start.*?([0-9a-f]{8}-[0-9a-f-]{27})", out.stdout)
+    if found is None:
+        print(f"FAIL: no session id in asp-debug's output:\n{out.stdout}")
+        return 1
+    msgs = session_messages(r, found.group(1))[1]
+    said = " ".join(m.text for m in msgs if isinstance(m, Transcript))
+    audio = [m for m in msgs if isinstance(m, ResponseAudio) and m.response_id != "greeting"]
+    print(
+        f"   asp-gateway, real models: transcript {said!r}, {len(audio)} answer chunks, "
+        f"{voiced_s:.1f} s of speech back"
+    )
+    if "horário" not in said.lower() or not audio or voiced_s < 0.5:
+        print("FAIL: the asp-gateway question was not transcribed and answered with speech")
+        return 1
+    print("OK: a 16 kHz ASP client's spoken question is answered by the real models")
+    return 0
 
 
 if __name__ == "__main__":
