@@ -72,8 +72,15 @@ def call(
     settings = Settings(turn_mode="model", turn_pause_ms=200, turn_max_silence_ms=1200)
     info = CallInfo(1, "sip-call-id", "1001", "sip:1001@127.0.0.1")
     session = CallSession(
-        info, NoHandle(), settings, Metrics(), Bus(client), lambda _s: None, None, model, executor
-    )  # type: ignore[arg-type]
+        info,
+        NoHandle(),  # type: ignore[arg-type]
+        settings,
+        Metrics(),
+        Bus(client),
+        lambda _s: None,
+        turn_model=model,
+        turn_executor=executor,
+    )
     session.on_media(8000, "PCMU/8000")
     session.classifier = LoudIsSpeech()
     return session

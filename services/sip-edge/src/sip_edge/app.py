@@ -102,10 +102,10 @@ class EdgeApp:
             self.metrics,
             self.bus,
             self._done,
-            self.apologies,
-            self.turn_model,
-            self.turn_executor,
-            self.goodbyes,
+            apologies=self.apologies,
+            turn_model=self.turn_model,
+            turn_executor=self.turn_executor,
+            goodbyes=self.goodbyes,
         )
 
     def _register(self, session: CallSession) -> None:

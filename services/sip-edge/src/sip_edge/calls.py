@@ -144,6 +144,7 @@ class CallSession:
         metrics: Metrics,
         bus: Bus,
         on_done: Callable[[CallSession], None],
+        *,
         apologies: dict[int, bytes] | None = None,
         turn_model: TurnModel | None = None,
         turn_executor: concurrent.futures.Executor | None = None,
