@@ -18,6 +18,7 @@ from asp import (
     Transcript,
     TurnTiming,
 )
+from asp import streams as layout
 from asp.messages import CallActionKind
 from llm_worker.events import Done, TextDelta, ToolCall
 from llm_worker.persona import load_persona
@@ -156,7 +157,7 @@ async def test_a_retried_turn_closes_the_response_a_dead_replica_half_sent(
 
     worker, provider = running
     sid = await started_session(bus)
-    history_before = await bus.redis.get(f"asp:history:{sid}")
+    history_before = await bus.redis.get(layout.history_key(sid))
     jobs_before = worker.jobs_done
     provider.push([TextDelta("Claro, pode pagar no boleto."), Done("end_turn")])
     await worker.handle(Job("1-0", transcript(sid, "Como eu pago a conta?", "u3"), 3))
@@ -178,7 +179,7 @@ async def test_a_retried_turn_closes_the_response_a_dead_replica_half_sent(
     async with asyncio.timeout(10):
         while worker.jobs_done < jobs_before + 2:  # its two response.cancel entries
             await asyncio.sleep(0.02)
-    raw = await bus.redis.get(f"asp:history:{sid}")
+    raw = await bus.redis.get(layout.history_key(sid))
     assert raw is not None
     assert raw != history_before
     last = History.from_json(raw, max_turns=8).messages[-1]
