@@ -104,6 +104,27 @@ async def test_a_blocked_read_unblocked_by_a_role_change_is_unavailable() -> Non
             await admin.aclose()
 
 
+async def test_a_write_racing_a_close_is_unavailable_not_a_crash() -> None:
+    """redis/redis-py#4287: a connection closed while a write is under way (here: closed
+    after the write was scheduled, before it ran) raised the transport's AttributeError,
+    which no retry on UNAVAILABLE caught and which killed sip-edge's reader of a call when
+    Redis went away. It must read as "Redis unavailable", and the client goes on."""
+    with RedisServer() as server:
+        client = connect(RedisOptions(url=server.url))
+        try:
+            await client.ping()
+            conn = await client.connection_pool.get_connection()
+            write = asyncio.create_task(conn.send_command("XADD", "s", "*", "a", "1"))
+            await asyncio.sleep(0)  # the write is scheduled behind its socket timeout
+            await conn.disconnect(nowait=True)
+            with pytest.raises(UNAVAILABLE, match="closed while writing"):
+                await write
+            await client.connection_pool.release(conn)
+            assert await client.xadd("s", {"a": "2"})
+        finally:
+            await client.aclose()
+
+
 async def test_the_bus_follows_a_sentinel_failover() -> None:
     with SentinelSet() as sentinels:
         bus = Bus.connect(sentinels.options())

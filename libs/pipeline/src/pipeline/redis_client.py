@@ -148,9 +148,9 @@ def is_failover_reply(error: ResponseError) -> bool:
 
 
 class _FailoverAware:
-    """Turns a failover's error replies into a dropped connection (:data:`UNAVAILABLE`):
-    the caller retries as for any outage, and the next connection goes to the master (with
-    Sentinel, the one the sentinels name now)."""
+    """Turns a failover's error replies, and a write racing a close, into a dropped
+    connection (:data:`UNAVAILABLE`): the caller retries as for any outage, and the next
+    connection goes to the master (with Sentinel, the one the sentinels name now)."""
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -160,6 +160,20 @@ class _FailoverAware:
                 raise
             await self.disconnect()  # type: ignore[attr-defined]
             raise RedisConnectionError(f"the server is no longer the master: {e}") from e
+
+
+    async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
+        # redis-py lets a write race with a concurrent close escape as the transport's own
+        # AttributeError/TypeError ("'NoneType' object has no attribute 'writelines'",
+        # redis/redis-py#4287): it is a dropped connection like any other, so it becomes
+        # one, and the services' retries on UNAVAILABLE handle it.
+        try:
+            await super().send_packed_command(*args, **kwargs)  # type: ignore[misc]
+        except (AttributeError, TypeError) as e:
+            if "NoneType" not in str(e):
+                raise
+            await self.disconnect(nowait=True)  # type: ignore[attr-defined]
+            raise RedisConnectionError(f"the connection closed while writing ({e})") from e
 
 
 class FailoverAwareConnection(_FailoverAware, Connection):
