@@ -103,7 +103,8 @@ def test_twenty_calls_through_asterisk_each_get_their_own_session_and_audio(
             caller.wait()
     assert result["up"] == N
     assert metric(sip_edge.metrics(), "sip_edge_calls_total") - calls_before == N
-    assert result["remote_hangups"] == 0
+    ends = [ln for ln in sip_edge.log().splitlines() if "hang" in ln or "call ended" in ln]
+    assert result["remote_hangups"] == 0, (result["hung_up"], ends[-25:])
     missing = {sid: session_messages(r, sid)[0] for sid in sessions if sid not in caller_of}
     assert not missing, f"sessions without an utterance: {missing}"
     assert sorted(caller_of.values()) == list(range(N)), caller_of  # one session per caller

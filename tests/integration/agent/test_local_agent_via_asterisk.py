@@ -37,7 +37,7 @@ from asp.messages import CallAction, ResponseText, Transcript
 from edge_support import dial_2000
 from llm_worker.facts_store import load_facts
 from pipeline.testing import RedisServer
-from sip_edge.testing import EdgeProcess, session_messages
+from sip_edge.testing import EdgeProcess, session_messages, write_wav
 from sipphone import SAMPLE_RATE, Phone, poll_until
 
 FACTS = Path(__file__).resolve().parents[3] / "compose" / "agent" / "fatos.toml"
@@ -64,7 +64,11 @@ def local_agent(redis_server: RedisServer, edge_dir: Path) -> Iterator[list[Work
 
 
 def test_asking_the_address_by_voice_speaks_the_address_in_the_facts_file(
-    sip_edge: EdgeProcess, local_agent: list[Worker], phones: dict[str, Phone], r: redis.Redis
+    sip_edge: EdgeProcess,
+    local_agent: list[Worker],
+    phones: dict[str, Phone],
+    r: redis.Redis,
+    tmp_path: Path,
 ) -> None:
     address = load_facts(FACTS).address
     assert STREET in plain(address)
@@ -85,7 +89,15 @@ def test_asking_the_address_by_voice_speaks_the_address_in_the_facts_file(
         m.text for m in log if isinstance(m, ResponseText) and m.response_id != "greeting"
     )
     heard = transcribe(answer) if len(answer) < 25 * SAMPLE_RATE else "(more than 25 s)"
-    context = f"asked {transcripts!r}; the model said {said!r}; the caller heard {heard!r}"
+    # how long the answer lasted at the phone tells a cut answer (a few seconds) from one
+    # that Whisper transcribed only in part (the full sentence is about 6 s); the recording
+    # stays in the test's tmp_path for listening
+    write_wav(tmp_path / "answer.wav", answer)
+    context = (
+        f"asked {transcripts!r}; the model said {said!r}; the caller heard {heard!r} "
+        f"({len(answer) / SAMPLE_RATE:.1f} s of audio from the first speech on, "
+        f"{tmp_path / 'answer.wav'})"
+    )
     assert len(transcripts) == 1, context
     assert "endereco" in plain(transcripts[0]), context
     assert not [m for m in log if isinstance(m, CallAction)], context  # answered, not transferred

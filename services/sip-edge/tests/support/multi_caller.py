@@ -11,7 +11,8 @@ extension, answering the PBX's digest challenges without registering (the extens
 registered phone keeps its registration); ``--one-by-one`` dials each call once the previous
 one is answered, instead of all at once.
 Prints a JSON line with the SIP Call-ID of each call once they are up, then one with how
-many calls were confirmed and how many the far end hung up.
+many calls were confirmed and how many the far end hung up (with each one's index, when,
+in seconds after all calls were up, its last SIP status and reason).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Call(pj.Call):
         self.confirmed = False
         self.disconnected = False
         self.sip_call_id = ""
+        self.ended: dict[str, object] = {}  # how and when the call ended (a failing test's why)
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
@@ -41,6 +43,12 @@ class Call(pj.Call):
             self.confirmed = True
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.disconnected = True
+            self.ended = {
+                "at": time.monotonic(),
+                "code": int(info.lastStatusCode),
+                "reason": info.lastReason,
+                "call_id": info.callIdString,
+            }
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()  # keep it alive while iterating its vector (SWIG)
@@ -108,11 +116,16 @@ def main() -> None:
                     players[-1].startTransmit(c.media)
             played = True
     remote_hangups = sum(c.disconnected for c in calls)
+    hung_up = [
+        {"call": i, **c.ended, "at": round(float(c.ended["at"]) - start, 2)}  # type: ignore[arg-type]
+        for i, c in enumerate(calls)
+        if c.disconnected
+    ]
     ep.hangupAllCalls()
     end = time.monotonic() + 5
     while time.monotonic() < end and not all(c.disconnected for c in calls):
         ep.libHandleEvents(20)
-    print(json.dumps({"up": up, "remote_hangups": remote_hangups}), flush=True)
+    print(json.dumps({"up": up, "remote_hangups": remote_hangups, "hung_up": hung_up}), flush=True)
     recorders.clear()
     players.clear()
     for c in calls:
