@@ -96,7 +96,7 @@ def test_asking_the_address_by_voice_speaks_the_address_in_the_facts_file(
     context = (
         f"asked {transcripts!r}; the model said {said!r}; the caller heard {heard!r} "
         f"({len(answer) / SAMPLE_RATE:.1f} s of audio from the first speech on, "
-        f"{tmp_path / 'answer.wav'})"
+        f"{tmp_path / 'answer.wav'}); the session's events: {[m.TYPE for m in log]}"
     )
     assert len(transcripts) == 1, context
     assert "endereco" in plain(transcripts[0]), context
