@@ -155,6 +155,21 @@ def wait_speech_then_quiet(
     return heard[max(0, first - int(0.3 * SAMPLE_RATE)) :]
 
 
+def hear_response(
+    call: PhoneCall, r: redis.Redis, sid: str, start: int, greeting: bool, timeout: float
+) -> np.ndarray:
+    """What the phone heard of the greeting (or of the first other response) from sample
+    ``start`` on, once all of it was heard: its response.end (not interrupted) first, then
+    a quiet that comes after the point where all of its audio was on the stream. A pause
+    between its clauses while the TTS still synthesized is not its end: on a loaded machine
+    the rest's audio reaches the phone after response.end, behind such a pause (a CI run
+    heard only "o endereco de exemplo telecom e rua das flores" of the address)."""
+    assert not wait_response_end(r, sid, greeting=greeting, timeout=timeout).interrupted
+    sent = len(call.recording())
+    what = "the greeting" if greeting else "the answer"
+    return wait_speech_then_quiet(call, start, 30, what, quiet_after=sent)
+
+
 def wait_response_end(r: redis.Redis, sid: str, greeting: bool, timeout: float) -> ResponseEnd:
     """Waits for the TTS's response.end of the greeting (or of the first other response):
     all of its audio is on the stream, so a quiet phone after it means the turn was heard."""

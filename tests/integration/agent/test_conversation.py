@@ -25,11 +25,11 @@ import pytest
 import redis
 from agent_support import (
     Worker,
+    hear_response,
     kokoro_says,
     plain,
     running_workers,
     transcribe,
-    wait_response_end,
     wait_speech_then_quiet,
 )
 from asp.messages import (
@@ -138,16 +138,14 @@ def test_caller_hears_the_greeting_and_the_answer_to_a_question(
     question: np.ndarray,
 ) -> None:
     call, sid = dial_2000(phones["1001"], r)
-    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
-    greeting = wait_speech_then_quiet(call, 0, 30, "the greeting")
+    greeting = hear_response(call, r, sid, 0, greeting=True, timeout=90)
     heard_greeting = transcribe(greeting)
     assert sum(w in heard_greeting for w in GREETING_KEY_WORDS) >= 2, heard_greeting
 
     mark = len(call.recording())
     call.play(question)
     call.wait_played(30)
-    assert not wait_response_end(r, sid, greeting=False, timeout=120).interrupted
-    answer = wait_speech_then_quiet(call, mark, 30, "the answer")
+    answer = hear_response(call, r, sid, mark, greeting=False, timeout=120)
     heard_answer = transcribe(answer)
     found = [w for w in ANSWER_KEY_WORDS if w in heard_answer]
     assert len(found) >= 3, heard_answer
@@ -199,8 +197,7 @@ def test_asking_for_support_by_voice_rings_1002(
     (llm_worker.intent): the caller hears "Transferindo para suporte..." and 1002 rings."""
     request = kokoro_says("Eu quero falar com o suporte técnico, por favor.")
     call, sid = dial_2000(phones["1001"], r)
-    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
-    wait_speech_then_quiet(call, 0, 30, "the greeting")
+    hear_response(call, r, sid, 0, greeting=True, timeout=90)
     _transfer_to_1002(call, sid, request, phones, r)
 
 
@@ -213,8 +210,7 @@ def test_the_agent_transfers_the_caller_to_1002_with_a_tool_call(
     1002 rings."""
     request = kokoro_says("Quem pode resolver um problema na minha internet?")
     call, sid = dial_2000(phones["1001"], r)
-    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
-    wait_speech_then_quiet(call, 0, 30, "the greeting")
+    hear_response(call, r, sid, 0, greeting=True, timeout=90)
     agent.anthropic.push(
         ToolUse("transfer_call", {"extension": "1002"}, text=("Vou transferir a sua ligação.",))
     )
@@ -232,8 +228,7 @@ def test_pressing_1_during_the_call_rings_the_menus_target(
     entry = load_facts(FACTS).entry_for_digit("1")
     assert entry is not None
     call, sid = dial_2000(phones["1001"], r)
-    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
-    wait_speech_then_quiet(call, 0, 30, "the greeting")
+    hear_response(call, r, sid, 0, greeting=True, timeout=90)
     requests = agent.anthropic.requests()
     mark = len(call.recording())
     call.send_dtmf("1")
@@ -263,8 +258,7 @@ def test_barge_in_stops_the_answer_and_the_interruption_is_the_next_turn(
     ask = kokoro_says("Quais são os planos?")
     interrupt = kokoro_says("Espera, e quais são as formas de pagamento?")
     call, sid = dial_2000(phones["1001"], r)
-    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
-    wait_speech_then_quiet(call, 0, 30, "the greeting")
+    hear_response(call, r, sid, 0, greeting=True, timeout=90)
     agent.anthropic.push(Text(LONG_ANSWER, delay_s=0.05))
     mark = len(call.recording())
     call.play(ask)
@@ -338,8 +332,7 @@ def test_a_spoken_interruption_stops_a_kokoro_answer_within_200_ms(
     call, sid = dial_2000(phones["1001"], r)
     start = next(m for m in session_messages(r, sid)[1] if isinstance(m, SessionStart))
     assert start.audio is None or start.audio.sample_rate == SAMPLE_RATE
-    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
-    wait_speech_then_quiet(call, 0, 30, "the greeting")
+    hear_response(call, r, sid, 0, greeting=True, timeout=90)
     for _ in range(SPOKEN_BARGE_IN_RUNS + 1):
         agent.anthropic.push(Text(LONG_ANSWER, delay_s=0.05))
     listen_from = len(call.recording())

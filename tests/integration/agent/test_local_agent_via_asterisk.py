@@ -26,12 +26,11 @@ import pytest
 import redis
 from agent_support import (
     Worker,
+    hear_response,
     kokoro_says,
     plain,
     running_workers,
     transcribe,
-    wait_response_end,
-    wait_speech_then_quiet,
 )
 from asp.messages import CallAction, ResponseText, Transcript
 from edge_support import dial_2000
@@ -75,14 +74,12 @@ def test_asking_the_address_by_voice_speaks_the_address_in_the_facts_file(
     assert NUMBER[0] in address
     question = kokoro_says("Qual é o endereço de vocês?")
     call, sid = dial_2000(phones["1001"], r)
-    assert not wait_response_end(r, sid, greeting=True, timeout=90).interrupted
-    wait_speech_then_quiet(call, 0, 30, "the greeting")
+    hear_response(call, r, sid, 0, greeting=True, timeout=90)
 
     mark = len(call.recording())
     call.play(question)
     call.wait_played(30)
-    assert not wait_response_end(r, sid, greeting=False, timeout=120).interrupted
-    answer = wait_speech_then_quiet(call, mark, 30, "the answer")
+    answer = hear_response(call, r, sid, mark, greeting=False, timeout=120)
     _, log = session_messages(r, sid)
     transcripts = [m.text for m in log if isinstance(m, Transcript)]
     said = " ".join(
