@@ -103,11 +103,11 @@ def running_workers(
     assert codes == {w.name: 0 for w in started}, codes
 
 
-def kokoro_says(text: str, voice: str | None = None) -> np.ndarray:
+def kokoro_says(text: str, voice: str | None = None, rate: int = SAMPLE_RATE) -> np.ndarray:
     """``text`` spoken by the project's Kokoro (``voice``, else its default), as int16 at
-    8 kHz."""
+    ``rate`` (the phones' 8 kHz by default)."""
     spoken = asyncio.run(packaged_kokoro().synthesize(text, language="pt-BR", voice=voice))
-    pcm = b"".join(c.pcm for c in spoken.render(SAMPLE_RATE))
+    pcm = b"".join(c.pcm for c in spoken.render(rate))
     return np.frombuffer(pcm, dtype="<i2").astype(np.int16)
 
 
@@ -117,10 +117,11 @@ def plain(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def transcribe(samples: np.ndarray) -> str:
-    """What the project's Whisper hears in 8 kHz int16 audio, in :func:`plain` form."""
+def transcribe(samples: np.ndarray, rate: int = SAMPLE_RATE) -> str:
+    """What the project's Whisper hears in int16 audio at ``rate`` (8 kHz by default), in
+    :func:`plain` form."""
     pcm = samples.astype("<i2").tobytes()
-    return plain(asyncio.run(packaged_whisper().transcribe(pcm, SAMPLE_RATE, "pt")).text)
+    return plain(asyncio.run(packaged_whisper().transcribe(pcm, rate, "pt")).text)
 
 
 def wait_speech_then_quiet(

@@ -91,31 +91,6 @@ def start_msg(sid: str, rate: int = 8000, *, legacy: bool = False, **extra: Any)
     return msg
 
 
-def asp_frame(seq: int, pcm: bytes) -> bytes:
-    return struct.pack("<HIQ", 1, seq, seq * 20_000) + pcm
-
-
-async def send_audio(
-    client: AspClient,
-    sid: str,
-    pcm: bytes,
-    rate: int,
-    framing: str,
-    realtime: float = 0.0,
-    encoding: str = "pcm_s16le",
-) -> None:
-    """Sends PCM in 20 ms frames (G.711 coded for a ``mulaw``/``alaw`` session);
-    ``realtime`` > 0 paces them (1.0 = real time)."""
-    if encoding != "pcm_s16le":
-        pcm = g711.encode(pcm, encoding)
-    size = rate // 50 * (2 if encoding == "pcm_s16le" else 1)
-    for i in range(0, len(pcm) - size + 1, size):
-        chunk = pcm[i : i + size]
-        frame = seed_frame(sid, chunk) if framing == "seed" else asp_frame(i // size, chunk)
-        await client.ws.send(frame)
-        await asyncio.sleep(0.02 / realtime if realtime else 0)
-
-
 def dominant_hz(pcm: bytes, rate: int) -> float:
     x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
     spectrum = np.abs(np.fft.rfft(x))
@@ -268,7 +243,7 @@ async def test_a_spoken_question_gets_the_answer_in_the_clients_format(
     # played (the gateway keeps the playback time: speech before that would be a barge-in)
     await asyncio.sleep(len(greeting) / (2 * rate))
 
-    await send_audio(client, sid, question[rate], rate, framing, encoding=encoding)
+    await client.send_pcm(sid, question[rate], rate, framing, encoding=encoding)
     utterance_end = await client.wait_for(
         type="response.start", session_id=sid, within=30, response_id="r-u1"
     )
@@ -346,7 +321,7 @@ async def test_several_sessions_share_one_connection_with_the_seed_framing(
         )
         assert client.audio_of(sid, "seed"), sid
     # only the middle session speaks: only its log gets an utterance
-    await send_audio(client, sids[1], question[8000], 8000, "seed")
+    await client.send_pcm(sids[1], question[8000], 8000, "seed")
     await client.wait_for(type="response.end", session_id=sids[1], response_id="r-u1", within=30)
     utterances = {sid: sum(isinstance(m, Utterance) for m in log_of(r, sid)) for sid in sids}
     assert utterances == {sids[0]: 0, sids[1]: 1, sids[2]: 0}
@@ -368,7 +343,7 @@ async def test_speech_while_the_agent_speaks_cuts_the_answer(
     await client.send(start_msg(sid, 16000, version="1.2.0"))
     await client.wait_for(type="response.start", session_id=sid, response_id="greeting", within=30)
     await until(lambda: len(client.frames) >= 10, what="greeting audio")
-    await send_audio(client, sid, question[16000], 16000, "asp", realtime=1.0)
+    await client.send_pcm(sid, question[16000], 16000, "asp", realtime=1.0)
     end = await client.wait_for(type="response.end", session_id=sid, response_id="greeting")
     assert end["interrupted"] is True
     cut = next(
@@ -449,7 +424,7 @@ async def test_every_bad_input_gets_its_error_and_the_session_goes_on(
         await client.wait_for(type="session.ended", session_id=other)
 
     # after all that, the first session still answers a question
-    await send_audio(client, sid, question[8000], 8000, "seed")
+    await client.send_pcm(sid, question[8000], 8000, "seed")
     await client.wait_for(type="response.end", session_id=sid, response_id="r-u1", within=30)
     assert any(isinstance(m, Utterance) for m in log_of(r, sid))
     assert metric(gw.metrics(), 'asp_gateway_protocol_errors_total{code="1001"}') >= 4

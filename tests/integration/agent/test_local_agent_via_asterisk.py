@@ -1,6 +1,8 @@
 """The offline default answers from the operator's facts, through the real Asterisk (issue 13):
 a PJSUA2 phone registered as 1001 dials 2000 and asks for the company's address; what the
-phone hears must be the address written in the shipped facts file.
+phone hears must be the address written in the shipped facts file. The same workers then
+answer an ASP client of the WebSocket gateway at 16 kHz (issue 17's "the real models at
+least once").
 
 Nothing is faked: sip-edge registered to Asterisk, ``python -m stt_worker`` (Whisper base),
 ``python -m llm_worker`` with the local model (the default Qwen GGUF, llama.cpp, one thread)
@@ -19,9 +21,13 @@ load 12-14).
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
 from agent_support import (
@@ -32,10 +38,11 @@ from agent_support import (
     running_workers,
     transcribe,
 )
-from asp.messages import CallAction, ResponseText, Transcript
+from asp.messages import CallAction, ResponseText, SessionStart, Transcript
 from edge_support import dial_2000
 from llm_worker.facts_store import load_facts
 from pipeline.testing import RedisServer
+from sip_edge.gateway.testing import AspClient, GatewayProcess
 from sip_edge.testing import EdgeProcess, session_messages, write_wav
 from sipphone import SAMPLE_RATE, Phone, poll_until
 
@@ -104,3 +111,88 @@ def test_asking_the_address_by_voice_speaks_the_address_in_the_facts_file(
     assert any(n in heard for n in NUMBER), context
     call.hangup()
     poll_until(lambda: "session.end" in session_messages(r, sid)[0], 15, "session.end")
+
+
+GATEWAY_RATE = 16000
+
+
+async def _ask_over_websocket(
+    gw: GatewayProcess, question: bytes, timeout: float
+) -> tuple[str, bytes, bytes]:
+    """One session on the gateway at 16 kHz: the greeting, then the question; returns the
+    session id, the greeting's audio and the answer's audio as the client received them."""
+    client = await AspClient.open(gw.url(token=gw.token))
+    try:
+        await client.wait_for(type="protocol.capabilities")
+        sid = str(uuid.uuid4())
+        audio = {"sample_rate": GATEWAY_RATE, "encoding": "pcm_s16le", "channels": 1}
+        await client.send(
+            {
+                "type": "session.start",
+                "session_id": sid,
+                "call_id": f"ws-{sid[:8]}",
+                "audio": {**audio, "frame_duration_ms": 20},
+                "playback": "fast",
+            }
+        )
+        await client.wait_for(type="session.started", session_id=sid, status="accepted")
+        await client.wait_for(
+            type="response.end", session_id=sid, response_id="greeting", within=timeout
+        )
+        greeting = client.audio_of(sid, "asp")
+        # fast playback: the client got the greeting at once; it speaks once that has played
+        # (speech before would be a barge-in)
+        await asyncio.sleep(len(greeting) / (2 * GATEWAY_RATE))
+        await client.send_pcm(sid, question, GATEWAY_RATE, "asp", realtime=1.0)
+        deadline = time.monotonic() + timeout
+        while not (
+            answers := [
+                m
+                for m in client.of(type="response.start", session_id=sid)
+                if m["response_id"] != "greeting"
+            ]
+        ):
+            assert time.monotonic() < deadline, f"no answer: {client.messages[-10:]}"
+            await asyncio.sleep(0.1)
+        start = answers[0]
+        end = await client.wait_for(
+            type="response.end",
+            session_id=sid,
+            response_id=start["response_id"],
+            within=timeout,
+        )
+        assert end["interrupted"] is False, end
+        answer = client.audio_of(sid, "asp")[len(greeting) :]
+        await client.send({"type": "session.end", "session_id": sid, "reason": "call_hangup"})
+        await client.wait_for(type="session.ended", session_id=sid)
+        return sid, greeting, answer
+    finally:
+        await client.close()
+
+
+def test_a_websocket_client_at_16_khz_hears_the_address_from_the_real_models(
+    local_agent: list[Worker], redis_server: RedisServer, r: redis.Redis, tmp_path: Path
+) -> None:
+    """Issue 17 with the real models: an ASP client on the gateway (asp-gateway, 16 kHz, the
+    spec's framing) asks the address by voice; the same Whisper, local LLM and Kokoro that
+    answer the phones answer it, and what the client receives is the facts file's address."""
+    spoken = kokoro_says("Qual é o endereço de vocês?", rate=GATEWAY_RATE)
+    question = spoken.astype("<i2").tobytes() + bytes(GATEWAY_RATE * 2)  # then 1 s of quiet
+    with GatewayProcess(tmp_path / "gateway.log", REDIS_URL=redis_server.url) as gw:
+        sid, greeting, answer = asyncio.run(_ask_over_websocket(gw, question, timeout=180))
+        log = gw.log()
+    assert "Traceback" not in log, log[-5000:]
+    _, messages = session_messages(r, sid)
+    transcripts = [m.text for m in messages if isinstance(m, Transcript)]
+    samples = np.frombuffer(answer, dtype="<i2")
+    heard = transcribe(samples, GATEWAY_RATE) if len(samples) < 25 * GATEWAY_RATE else "(long)"
+    context = f"asked {transcripts!r}; the client heard {heard!r}"
+    print(context)  # pytest -rP shows it
+    assert greeting, "no greeting audio"
+    assert len(transcripts) == 1, context
+    assert "endereco" in plain(transcripts[0]), context
+    start = next(m for m in messages if isinstance(m, SessionStart))
+    assert start.audio is not None
+    assert start.audio.sample_rate == GATEWAY_RATE  # the utterances went to Whisper at 16 kHz
+    assert STREET in heard, context
+    assert any(n in heard for n in NUMBER), context

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -22,12 +23,14 @@ from typing import Any
 from pipeline.testing import free_port
 from websockets.asyncio.client import ClientConnection, connect
 
+from . import g711
 from .framing import SEED_HEADER_SIZE, seed_hash
 
 __all__ = [
     "AspClient",
     "GatewayProcess",
     "WorkerProcess",
+    "asp_frame",
     "running_workers",
     "seed_frame",
 ]
@@ -195,6 +198,11 @@ def seed_frame(session_id: str, pcm: bytes) -> bytes:
     return b"\x01\x00" + seed_hash(session_id) + b"\x00\x00" + pcm
 
 
+def asp_frame(seq: int, pcm: bytes) -> bytes:
+    """A caller frame in the spec's framing (type 0x01, sequence, timestamp in µs)."""
+    return struct.pack("<HIQ", 1, seq, seq * 20_000) + pcm
+
+
 @dataclass
 class AspClient:
     """A test client on a real WebSocket: keeps every message and binary frame received."""
@@ -240,6 +248,29 @@ class AspClient:
             if self.closed.is_set():
                 raise AssertionError(f"connection closed without {match}: {self.messages[-10:]}")
             await asyncio.sleep(0.01)
+
+    async def send_pcm(
+        self,
+        session_id: str,
+        pcm: bytes,
+        rate: int,
+        framing: str = "asp",
+        realtime: float = 0.0,
+        encoding: str = "pcm_s16le",
+    ) -> None:
+        """Sends PCM in 20 ms frames (G.711 coded for a ``mulaw``/``alaw`` session);
+        ``realtime`` > 0 paces them (1.0 = real time)."""
+        if encoding != "pcm_s16le":
+            pcm = g711.encode(pcm, encoding)
+        size = rate // 50 * (2 if encoding == "pcm_s16le" else 1)
+        for i in range(0, len(pcm) - size + 1, size):
+            chunk = pcm[i : i + size]
+            if framing == "seed":
+                frame = seed_frame(session_id, chunk)
+            else:
+                frame = asp_frame(i // size, chunk)
+            await self.ws.send(frame)
+            await asyncio.sleep(0.02 / realtime if realtime else 0)
 
     def of(self, **match: Any) -> list[dict[str, Any]]:
         return [m for m in self.messages if all(m.get(k) == v for k, v in match.items())]
