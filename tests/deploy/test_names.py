@@ -16,6 +16,8 @@ import yaml
 from asp import Stage
 from asp import streams as layout
 from llm_worker.__main__ import METRICS_PORT as LLM_PORT
+from prometheus_client import CollectorRegistry, generate_latest
+from sip_edge.gateway.metrics import GatewayMetrics
 from sip_edge.gateway.settings import GatewaySettings
 from stt_worker.__main__ import METRICS_PORT as STT_PORT
 from tts_worker.__main__ import METRICS_PORT as TTS_PORT
@@ -281,7 +283,7 @@ def test_keda_scales_each_worker_on_its_consumer_group(
     built: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
     scaled = kinds(built[overlay], "ScaledObject")
-    assert set(scaled) == {f"{s.value}-worker" for s in Stage}
+    assert set(scaled) == {f"{s.value}-worker" for s in Stage} | {"asp-gateway"}
     deployments = kinds(built[overlay], "Deployment")
     for stage in Stage:
         so = scaled[f"{stage.value}-worker"]
@@ -297,6 +299,31 @@ def test_keda_scales_each_worker_on_its_consumer_group(
         host = meta["address"].split(":")[0]
         redis_url = pod_env(built[overlay], f"{stage.value}-worker")["REDIS_URL"]
         assert host in redis_url
+
+
+@pytest.mark.parametrize("overlay", ["cpu", "gpu"])
+def test_keda_scales_the_gateway_on_its_connections(
+    built: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    """asp-gateway scales on the connections it holds: the gauge its metrics export, summed
+    over the pods of the namespace, never below the Deployment's replicas."""
+    so = kinds(built[overlay], "ScaledObject")["asp-gateway"]
+    deployment = kinds(built[overlay], "Deployment")["asp-gateway"]
+    assert so["spec"]["scaleTargetRef"]["name"] == "asp-gateway"
+    assert so["spec"]["minReplicaCount"] >= deployment["spec"]["replicas"]
+    (trigger,) = so["spec"]["triggers"]
+    assert trigger["type"] == "prometheus"
+    query = trigger["metadata"]["query"]
+    registry = CollectorRegistry()
+    GatewayMetrics(registry)
+    gauge = "asp_gateway_connections"
+    assert f"# TYPE {gauge} gauge" in generate_latest(registry).decode()  # the gateway's own
+    assert f"sum({gauge}{{" in query
+    namespace = deployment["metadata"].get("namespace") or "pabx"
+    assert f'namespace="{namespace}"' in query
+    assert int(trigger["metadata"]["threshold"]) >= 1
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"  # Prometheus has the gauge to sum
 
 
 def test_hpa_overlay_scales_each_worker(built: dict[str, list[dict[str, Any]]]) -> None:
