@@ -47,7 +47,8 @@ def passwords(asterisk: None) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def stack(asterisk: None) -> Iterator[SipStack]:
-    s = SipStack()
+    # TLS phones verify the certificate Asterisk serves on 5061 (scripts/asterisk.sh makes it)
+    s = SipStack(tls_ca=REPO / "compose" / "certs" / "asterisk.crt")
     yield s
     s.close()
 

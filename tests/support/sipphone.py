@@ -277,6 +277,7 @@ class Phone(pj.Account):  # type: ignore[misc]
         super().__init__()
         self.stack = stack
         self.user = user
+        self.server = stack.server  # where it registers and sends its calls
         self.reg_status = 0
         self.reg_active = False
         self.reg_events = 0
@@ -306,7 +307,7 @@ class Phone(pj.Account):  # type: ignore[misc]
 
     def call(self, dest: str) -> PhoneCall:
         """Calls ``dest`` (an extension or access code, or a full SIP URI)."""
-        uri = dest if dest.startswith("sip:") else f"sip:{dest}@{self.stack.server}"
+        uri = dest if dest.startswith("sip:") else f"sip:{dest}@{self.server}"
 
         def _do() -> PhoneCall:
             c = PhoneCall(self)
@@ -334,9 +335,17 @@ class SipStack:
         server: str = "127.0.0.1:5160",
         bind: str = "127.0.0.1",
         log_level: int = 0,
+        tls_server: str = "127.0.0.1:5061",
+        tls_ca: Path | None = None,
     ) -> None:
+        """``tls_ca``: the PBX's certificate; given, the stack also has a TLS transport
+        that verifies it, for phones added with ``tls=True`` (registered at
+        ``tls_server``)."""
         self.server = server
         self.bind = bind
+        self.tls_server = tls_server
+        self.tls_ca = tls_ca
+        self.tls_transport: int | None = None
         self._log_level = log_level
         self._jobs: queue.Queue[tuple[Callable[[], Any], Future[Any]]] = queue.Queue()
         self._stop = threading.Event()
@@ -392,6 +401,14 @@ class SipStack:
         tcfg.boundAddress = self.bind
         tcfg.port = 0
         ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        if self.tls_ca is not None:
+            tls = pj.TransportConfig()
+            tls.boundAddress = self.bind
+            tls.port = 0
+            tls.tlsConfig.CaListFile = str(self.tls_ca)
+            tls.tlsConfig.verifyServer = True  # the PBX's own certificate, or no call
+            tls.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
+            self.tls_transport = ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tls)
         ep.libStart()
         ep.audDevManager().setNullDev()
         for ci in ep.codecEnum2():
@@ -446,15 +463,26 @@ class SipStack:
         register: bool = True,
         reg_timeout_s: int = 120,
         wait: bool = True,
+        tls: bool = False,
     ) -> Phone:
-        """Creates an account for ``user``; registers it unless ``register`` is False."""
+        """Creates an account for ``user``; registers it unless ``register`` is False.
+        ``tls``: signalling over the stack's TLS transport to ``tls_server`` and media in
+        SRTP (SDES), refused without it: a desk phone set for encryption."""
         phone = Phone(self, user)
+        if tls:
+            if self.tls_transport is None:
+                raise PhoneError("this SipStack has no TLS transport (tls_ca not given)")
+            phone.server = f"{self.tls_server};transport=tls"
 
         def _do() -> None:
             acfg = pj.AccountConfig()
             acfg.idUri = f"sip:{user}@{self.server}"
+            if tls:
+                acfg.sipConfig.transportId = self.tls_transport
+                acfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
+                acfg.mediaConfig.srtpSecureSignaling = 1  # SDES keys only over TLS
             if register:
-                acfg.regConfig.registrarUri = f"sip:{self.server}"
+                acfg.regConfig.registrarUri = f"sip:{phone.server}"
                 acfg.regConfig.timeoutSec = reg_timeout_s
                 acfg.regConfig.retryIntervalSec = 0  # a failure is final: tests assert on it
             acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, password))
