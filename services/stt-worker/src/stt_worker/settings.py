@@ -25,13 +25,13 @@ class STTSettings:
     device: str = "cpu"  # STT_DEVICE: cpu | cuda | auto
     compute_type: str = "int8"  # STT_COMPUTE_TYPE: int8 | int8_float16 | float16 | float32
     cpu_threads: int = 2  # STT_CPU_THREADS
-    beam_size: int = 1  # STT_BEAM_SIZE
+    beam_size: int = 5  # STT_BEAM_SIZE (docs/perf/speech.md: 5 with the 10 s window)
     language: str = "pt"  # STT_LANGUAGE: default when the session does not say
     timeout_s: float = 20.0  # STT_TIMEOUT_S
     retries: int = 1  # STT_RETRIES
     max_audio_s: float = 30.0  # STT_MAX_AUDIO_S
-    window_s: float = 30.0  # STT_WINDOW_S: encoder window step, 30 = Whisper's own window
-    min_window_s: float = 0.0  # STT_MIN_WINDOW_S: the shortest encoder window
+    window_s: float = 10.0  # STT_WINDOW_S: encoder window step, 30 = Whisper's own window
+    min_window_s: float = 10.0  # STT_MIN_WINDOW_S: the shortest encoder window
     min_rms_dbfs: float = -60.0  # STT_MIN_RMS_DBFS: quieter utterances give "" at once
     cache: Path = Path()  # PABX_CACHE
 
