@@ -21,9 +21,10 @@ the stats commands, reads of the work streams only).
 
 Usage (standard library only: the Asterisk image runs it without the project's venv):
     redis_acl.py ensure ENV_FILE          add the missing REDIS_*_PASSWORD to ENV_FILE
-    redis_acl.py acl ENV_FILE OUT         write the ACL file (mode 0600, atomically)
+    redis_acl.py acl ENV_FILE OUT         write the ACL file (mode 0600, atomically; - : stdout)
     redis_acl.py url ENV_FILE USER HOST:PORT [DB]   print that user's REDIS_URL
     redis_acl.py password ENV_FILE USER   print that user's password
+    redis_acl.py names                    print the REDIS_*_PASSWORD names
 """
 
 from __future__ import annotations
@@ -165,11 +166,18 @@ def main(argv: list[str]) -> int:
             print(f"{name} gerada em {argv[1]}", file=sys.stderr)
         return 0
     if len(argv) == 3 and argv[0] == "acl":
-        write_private(Path(argv[2]), acl_text(passwords(read_env(Path(argv[1])))))
+        text = acl_text(passwords(read_env(Path(argv[1]))))
+        if argv[2] == "-":
+            sys.stdout.write(text)
+        else:
+            write_private(Path(argv[2]), text)
         return 0
     if len(argv) in (4, 5) and argv[0] == "url" and argv[2] in BY_NAME:
         pw = passwords(read_env(Path(argv[1])))[argv[2]]
         print(url(argv[2], pw, argv[3], int(argv[4]) if len(argv) == 5 else 0))
+        return 0
+    if argv == ["names"]:
+        print("\n".join(env_name(u.name) for u in USERS))
         return 0
     if len(argv) == 3 and argv[0] == "password" and argv[2] in BY_NAME:
         print(passwords(read_env(Path(argv[1])))[argv[2]])
