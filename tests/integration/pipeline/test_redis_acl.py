@@ -220,3 +220,51 @@ async def test_each_service_as_its_own_user_carries_a_call(
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+async def test_the_asp_gateway_as_its_own_user_serves_a_session(
+    acl_redis: AclRedis, tmp_path: Path
+) -> None:
+    from sip_edge.gateway.testing import AspClient, GatewayProcess
+
+    ops = acl_redis.client("ops")
+    ops.execute_command("ACL", "LOG", "RESET")
+    procs = {
+        "stt": spawn("stt_worker", acl_redis.url("stt-worker"), tmp_path / "stt.log"),
+        "llm": spawn("llm_worker", acl_redis.url("llm-worker"), tmp_path / "llm.log"),
+        "tts": spawn("tts_worker", acl_redis.url("tts-worker"), tmp_path / "tts.log"),
+    }
+    try:
+        with GatewayProcess(tmp_path / "gateway.log", REDIS_URL=acl_redis.url("asp-gateway")) as gw:
+            client = await AspClient.open(gw.url(token=gw.token))
+            await client.wait_for(type="protocol.capabilities")
+            sid = str(uuid.uuid4())
+            await client.send(
+                {
+                    "type": "session.start",
+                    "session_id": sid,
+                    "audio": {"sample_rate": 8000, "encoding": "pcm_s16le"},
+                }
+            )
+            await client.wait_for(type="session.started", session_id=sid, status="accepted")
+            await client.wait_for(
+                type="response.end", session_id=sid, response_id="greeting", within=90
+            )
+            await client.send({"type": "session.end", "session_id": sid, "reason": "hangup"})
+            await client.wait_for(type="session.ended", session_id=sid)
+            await client.close()
+            log = gw.log()
+        assert "NOPERM" not in log
+        assert "Traceback" not in log, log[-3000:]
+        assert ops.exists(layout.session_stream(sid))
+        denied = ops.execute_command("ACL", "LOG")
+        assert not denied, f"commands refused to a service: {denied}"
+    finally:
+        for p in procs.values():
+            p.terminate()
+        for p in procs.values():
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
