@@ -491,7 +491,8 @@ def main() -> int:
     questions = [(" ".join(parts), kokoro_says(parts)) for parts in QUESTIONS]
     print(f"questions synthesized by Kokoro in {time.monotonic() - t0:.1f} s", flush=True)
     env = read_env()
-    r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    # make up's Redis has ACL users: the operator's (scripts/redis_acl.py, compose/.env)
+    r = redis.Redis(host="127.0.0.1", port=6379, username="ops", password=env["REDIS_OPS_PASSWORD"])
     stack = SipStack()
     turns: list[Turn] = []
     started_at = datetime.now().isoformat(timespec="seconds")

@@ -3,6 +3,8 @@
 #   extensions.env  EXT_<ramal>_PASSWORD (random, like scripts/asterisk.sh), TURN_*
 #   llm.env         ANTHROPIC_API_KEY / OPENAI_API_KEY from the environment (may be empty)
 #   asp-gateway.env ASP_GATEWAY_TOKEN (random; compose/.env's when there is one)
+#   redis.env       REDIS_<USER>_PASSWORD, one per Redis ACL user (scripts/redis_acl.py; random,
+#                   compose/.env's when there are some); redis-users.acl, the ACL file (hashes)
 #   tls.crt/.key    self-signed pair (replace with your own)
 # An existing file is kept; delete it to generate it again. Usage:
 #   scripts/k8s-secrets.sh [DIR]        (DIR defaults to k8s/base/secrets)
@@ -34,6 +36,14 @@ if [ ! -f "$dir/asp-gateway.env" ]; then
   echo "ASP_GATEWAY_TOKEN=${v:-$(openssl rand -hex 24)}" > "$dir/asp-gateway.env"
   log "criado $dir/asp-gateway.env"
 fi
+if [ ! -f "$dir/redis.env" ]; then  # compose/.env's Redis passwords when there are some
+  for name in $(python3 "$REPO_ROOT/scripts/redis_acl.py" names); do
+    v=$(from_compose "$name"); if [ -n "$v" ]; then echo "$name=$v"; fi
+  done > "$dir/redis.env"
+  log "criado $dir/redis.env"
+fi
+python3 "$REPO_ROOT/scripts/redis_acl.py" ensure "$dir/redis.env" 2>/dev/null  # the missing ones
+python3 "$REPO_ROOT/scripts/redis_acl.py" acl "$dir/redis.env" "$dir/redis-users.acl"
 if [ ! -s "$dir/tls.crt" ] || [ ! -s "$dir/tls.key" ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=${PABX_TLS_CN:-pabx.local}" \
     -addext "subjectAltName=DNS:${PABX_TLS_CN:-pabx.local},DNS:localhost,IP:127.0.0.1" \

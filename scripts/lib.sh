@@ -57,6 +57,13 @@ stop_pidfile() {
   rm -f "$pidfile"
 }
 
+# redis_url USER : the REDIS_URL a service of `make up` uses: REDIS_URL when the environment
+# or compose/.env sets one (an operator's own Redis), else the ACL user USER's URL
+# (scripts/redis.sh url; the password comes from compose/.env).
+redis_url() {
+  if [ -n "${REDIS_URL:-}" ]; then echo "$REDIS_URL"; else bash "$REPO_ROOT/scripts/redis.sh" url "$1"; fi
+}
+
 python311() {
   local c
   for c in python3.11 /usr/bin/python3.11 python3; do

@@ -48,7 +48,8 @@ case "${1:-status}" in
         pid_alive "$pidfile" && continue
         port=$(( ${PORT[$kind]} + 10 * i ))
         log "iniciando $kind-worker $i (métricas :$port)"
-        WORKER_NAME="$(hostname)-$kind-$i" METRICS_PORT=$port \
+        # each kind is its own Redis ACL user (scripts/redis_acl.py)
+        WORKER_NAME="$(hostname)-$kind-$i" METRICS_PORT=$port REDIS_URL=$(redis_url "$kind-worker") \
           setsid "$VENV/bin/python" -m "${kind}_worker" >>"$RUN_DIR/$kind-worker-$i.log" 2>&1 &
         echo $! >"$pidfile"
       done
@@ -57,7 +58,7 @@ case "${1:-status}" in
     if ! pid_alive "$RUN_DIR/postcall-worker.pid"; then
       log "iniciando postcall-worker (arq)"
       # nice: on a small host the summaries must not take CPU from live calls
-      setsid nice -n 15 "$VENV/bin/python" -m llm_worker.postcall >>"$RUN_DIR/postcall-worker.log" 2>&1 &
+      REDIS_URL=$(redis_url postcall) setsid nice -n 15 "$VENV/bin/python" -m llm_worker.postcall >>"$RUN_DIR/postcall-worker.log" 2>&1 &
       echo $! >"$RUN_DIR/postcall-worker.pid"
     fi
     for kind in stt llm tts; do

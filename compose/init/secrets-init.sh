@@ -4,9 +4,13 @@
 #   - compose/.env: one random password per extension (scripts/asterisk.sh install-config)
 #   - compose/certs/asterisk.{crt,key}: self-signed TLS pair (a user's own pair is kept)
 #   - TURN_USERNAME/TURN_PASSWORD, GRAFANA_ADMIN_PASSWORD and ASP_GATEWAY_TOKEN in compose/.env
+#   - REDIS_<USER>_PASSWORD in compose/.env: one Redis ACL user per service (scripts/redis_acl.py)
 # then writes copies readable by the non-root services into the volume /secrets:
 #   sip-edge.env and asp-gateway.env (uid 10001), turn.env (coturn, uid 65534), grafana-admin-password (uid 472),
-#   certs/tls.crt + certs/tls.key (softphone, uid 10001).
+#   certs/tls.crt + certs/tls.key (softphone, uid 10001),
+#   redis/users.acl (the ACL file, password hashes only; redis, uid 999),
+#   redis-<user>.env (REDIS_URL with that service's user and password; uid 10001) and
+#   redis-exporter.json (the exporter's password map; uid 59000).
 set -euo pipefail
 cd /opt/pabx
 PABX_ASTERISK_LOCK_HELD=1 scripts/asterisk.sh install-config
@@ -22,6 +26,7 @@ ensure TURN_USERNAME pabx
 ensure TURN_PASSWORD "$(openssl rand -hex 16)"
 ensure GRAFANA_ADMIN_PASSWORD "$(openssl rand -hex 12)"
 ensure ASP_GATEWAY_TOKEN "$(openssl rand -hex 24)"
+python3 scripts/redis_acl.py ensure "$env_file"
 
 value() { grep "^$1=" "$env_file" | tail -1 | cut -d= -f2-; }
 put() {  # put OWNER MODE DEST: stdin to DEST, atomically
@@ -30,8 +35,21 @@ put() {  # put OWNER MODE DEST: stdin to DEST, atomically
 }
 mkdir -p /secrets/certs
 chmod 0755 /secrets /secrets/certs
-printf 'EXT_2000_PASSWORD=%s\n' "$(value EXT_2000_PASSWORD)" | put 10001 0400 /secrets/sip-edge.env
-printf 'ASP_GATEWAY_TOKEN=%s\n' "$(value ASP_GATEWAY_TOKEN)" | put 10001 0400 /secrets/asp-gateway.env
+# REDIS_URL of each service: sip-edge (host network) reaches Redis's loopback port, the
+# others the service `redis` on the internal network pabx-redis
+redis_url() { python3 scripts/redis_acl.py url "$env_file" "$1" "$2"; }
+{ printf 'EXT_2000_PASSWORD=%s\n' "$(value EXT_2000_PASSWORD)"
+  printf 'REDIS_URL=%s\n' "$(redis_url sip-edge 127.0.0.1:6379)"; } | put 10001 0400 /secrets/sip-edge.env
+{ printf 'ASP_GATEWAY_TOKEN=%s\n' "$(value ASP_GATEWAY_TOKEN)"
+  printf 'REDIS_URL=%s\n' "$(redis_url asp-gateway redis:6379)"; } | put 10001 0400 /secrets/asp-gateway.env
+for user in stt-worker llm-worker tts-worker postcall; do
+  printf 'REDIS_URL=%s\n' "$(redis_url "$user" redis:6379)" | put 10001 0400 "/secrets/redis-$user.env"
+done
+mkdir -p /secrets/redis
+chmod 0755 /secrets/redis
+python3 scripts/redis_acl.py acl "$env_file" - | put 999 0400 /secrets/redis/users.acl
+printf '{"redis://redis:6379": "%s"}\n' "$(python3 scripts/redis_acl.py password "$env_file" exporter)" \
+  | put 59000 0400 /secrets/redis-exporter.json
 printf 'TURN_USERNAME=%s\nTURN_PASSWORD=%s\n' "$(value TURN_USERNAME)" "$(value TURN_PASSWORD)" \
   | put 65534 0400 /secrets/turn.env
 value GRAFANA_ADMIN_PASSWORD | tr -d '\n' | put 472 0400 /secrets/grafana-admin-password

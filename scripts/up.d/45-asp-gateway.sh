@@ -25,6 +25,7 @@ case "${1:-status}" in
     if pid_alive "$PIDFILE"; then exit 0; fi
     ensure_token
     set -a; source "$ENV_FILE"; set +a
+    REDIS_URL=$(redis_url asp-gateway); export REDIS_URL  # its own ACL user
     log "iniciando asp-gateway (ws :$PORT, métricas :$METRICS_PORT)"
     ASP_GATEWAY_PORT=$PORT ASP_GATEWAY_METRICS_PORT=$METRICS_PORT \
       nohup "$VENV/bin/python" -m sip_edge.gateway >"$LOG" 2>&1 &

@@ -1,6 +1,7 @@
 """Acceptance check of `make up` (issue 4): a phone registered as 1001 with the password
 from compose/.env dials 2000, speaks, and its speech shows up as an utterance under
-``redis-cli XRANGE asp:session:{<id>} - +`` on 127.0.0.1:6379.
+``redis-cli --user ops XRANGE asp:session:{<id>} - +`` on 127.0.0.1:6379 (the operator's
+ACL user; a client without a password is refused).
 
 Run it against a running `make up` (scripts/check-make-up.sh does up, check, down, holding
 the Asterisk lock so that no test run starts another Asterisk meanwhile)::
@@ -10,6 +11,7 @@ the Asterisk lock so that no test run starts another Asterisk meanwhile)::
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -37,7 +39,17 @@ from sipphone import SipStack, poll_until, speech_seconds  # noqa: E402
 
 def main() -> int:
     env = read_env()
-    r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    # make up's Redis has ACL users (scripts/redis_acl.py): a client without a password is
+    # refused; the operator's user `ops` reads what the services wrote
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").get(layout.ACTIVE_SESSIONS)
+    except redis.exceptions.AuthenticationError:
+        print("OK: Redis refuses a client without a password")
+    else:
+        print("FAIL: Redis on 127.0.0.1:6379 answers a client without a password")
+        return 1
+    ops_password = env["REDIS_OPS_PASSWORD"]
+    r = redis.Redis(host="127.0.0.1", port=6379, username="ops", password=ops_password)
     stack = SipStack()
     try:
         phone = stack.add_phone("1001", env["EXT_1001_PASSWORD"])
@@ -59,9 +71,11 @@ def main() -> int:
         key = layout.session_stream(sid)
 
         def utterance_logged() -> bool:
-            out = subprocess.run(
-                ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "XRANGE", key, "-", "+"],
+            out = subprocess.run(  # as an operator would: redis-cli --user ops (docs/DEPLOY.md)
+                ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "--user", "ops",
+                 "XRANGE", key, "-", "+"],
                 capture_output=True, timeout=10, check=True,
+                env={**os.environ, "REDISCLI_AUTH": ops_password},
             ).stdout.decode(errors="replace")  # fmt: skip
             return "\nutterance\n" in f"\n{out}\n"
 

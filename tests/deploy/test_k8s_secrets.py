@@ -38,6 +38,14 @@ def test_generates_random_passwords_a_key_pair_and_keeps_what_exists(tmp_path: P
     token = values(out / "asp-gateway.env")["ASP_GATEWAY_TOKEN"]
     assert len(token) >= 32
     assert token not in passwords
+    redis = values(out / "redis.env")  # one Redis ACL user per service, and its ACL file
+    assert len(redis) == 8
+    assert all(k.startswith("REDIS_") and len(v) >= 32 for k, v in redis.items())
+    assert len(set(redis.values())) == len(redis)
+    users = (out / "redis-users.acl").read_text()
+    assert users.startswith("user default off")
+    assert not any(v in users for v in redis.values())  # hashes only
+    assert (out / "redis-users.acl").stat().st_mode & 0o077 == 0
     assert (out / "tls.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert "PRIVATE KEY" in (out / "tls.key").read_text()
     assert (out / "tls.key").stat().st_mode & 0o077 == 0

@@ -120,7 +120,8 @@ def test_compose_keeps_the_seed_names_and_maps_to_make_up(compose: dict[str, Any
         assert name in services
         assert (ROOT / "scripts/up.d" / script).is_file(), f"{name}: no make up script {script}"
     for name, module in MODULES.items():
-        assert services[name]["entrypoint"] == ["python", "-m", module]
+        # container-env.sh first: REDIS_URL (its Redis ACL user) from the init's file
+        assert services[name]["entrypoint"] == ["container-env.sh", "python", "-m", module]
         assert f"-m {module}" in (ROOT / "scripts/workers.sh").read_text()
     assert "compose/coturn/turnserver.conf" in (ROOT / "scripts/coturn.sh").read_text()
     gateway = services["asp-gateway"]

@@ -1,0 +1,270 @@
+"""Redis with the ACL that `make up`, compose and k8s generate (scripts/redis_acl.py), on a
+real redis-server: a client without a password runs nothing, a service user cannot run a
+command or touch a key outside its grant, and the real worker processes, each as its own
+user, carry a whole call (greeting, a turn, the post-call summary on arq) without one
+command refused (ACL LOG stays empty)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import redis
+from asp import SessionEnd, SessionStart, Utterance
+from asp import streams as layout
+from pipeline import Bus
+from pipeline.testing import RedisServer
+from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def load_acl_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("redis_acl", ROOT / "scripts" / "redis_acl.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["redis_acl"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+acl = load_acl_module()
+
+
+class AclRedis:
+    def __init__(self, server: RedisServer, passwords: dict[str, str]) -> None:
+        self.server = server
+        self.passwords = passwords
+
+    def url(self, user: str) -> str:
+        return acl.url(user, self.passwords[user], f"127.0.0.1:{self.server.port}")
+
+    def client(self, user: str) -> redis.Redis:
+        return redis.Redis.from_url(self.url(user))
+
+
+@pytest.fixture(scope="module")
+def acl_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AclRedis]:
+    tmp = tmp_path_factory.mktemp("redis-acl")
+    env_file = tmp / ".env"
+    acl.ensure(env_file)  # what make up does on its first start
+    acl_file = tmp / "users.acl"
+    acl.write_private(acl_file, acl.acl_text(acl.passwords(acl.read_env(env_file))))
+    with RedisServer(args=("--aclfile", str(acl_file))) as server, server.watched("acl_redis"):
+        yield AclRedis(server, acl.passwords(acl.read_env(env_file)))
+
+
+def test_a_client_without_a_password_is_refused(acl_redis: AclRedis) -> None:
+    anonymous = redis.Redis.from_url(acl_redis.server.url)
+    with pytest.raises(AuthenticationError):
+        anonymous.ping()
+    with pytest.raises(AuthenticationError):
+        anonymous.get(layout.ACTIVE_SESSIONS)
+    wrong = redis.Redis.from_url(
+        acl.url("stt-worker", "not-its-password", f"127.0.0.1:{acl_redis.server.port}")
+    )
+    with pytest.raises(AuthenticationError):
+        wrong.ping()
+    # the default user cannot be used by naming it either
+    with pytest.raises(AuthenticationError):
+        redis.Redis.from_url(acl.url("default", "", f"127.0.0.1:{acl_redis.server.port}")).ping()
+
+
+@pytest.mark.parametrize("user", [u for u in acl.SERVICES])
+def test_a_service_user_runs_no_command_and_reads_no_key_outside_its_grant(
+    acl_redis: AclRedis, user: str
+) -> None:
+    r = acl_redis.client(user)
+    assert r.ping()
+    r.set("asp:test:acl", "1", ex=60)  # its own prefix: allowed
+    for command in (
+        ("FLUSHALL",),
+        ("FLUSHDB",),
+        ("KEYS", "*"),
+        ("CONFIG", "GET", "requirepass"),
+        ("CONFIG", "SET", "maxmemory", "0"),
+        ("ACL", "LIST"),
+        ("CLIENT", "KILL", "TYPE", "normal"),
+        ("MONITOR",),
+        ("REPLICAOF", "NO", "ONE"),
+        ("SWAPDB", "0", "1"),
+        ("SHUTDOWN", "NOSAVE"),
+        ("PUBLISH", "asp:x", "1"),
+        ("FUNCTION", "FLUSH"),
+        ("SCRIPT", "FLUSH"),
+    ):
+        with pytest.raises(NoPermissionError):
+            r.execute_command(*command)
+    # another prefix: no read, no write, not even through a script
+    with pytest.raises(NoPermissionError):
+        r.get("other:secret")
+    with pytest.raises(NoPermissionError):
+        r.set("other:secret", "x")
+    with pytest.raises(ResponseError, match=r"(?i)noperm|permission|acl"):
+        r.eval("return redis.call('GET', KEYS[1])", 1, "other:secret")
+    if user not in ("llm-worker", "postcall"):
+        with pytest.raises(NoPermissionError):
+            r.zrange("arq:queue", 0, -1)  # only the post-call job's users touch arq's keys
+    if user != "postcall":
+        with pytest.raises(NoPermissionError):
+            r.info()
+
+
+def test_the_operator_user_has_everything(acl_redis: AclRedis) -> None:
+    ops = acl_redis.client("ops")
+    assert ops.execute_command("ACL", "WHOAMI") in (b"ops", "ops")
+    assert isinstance(ops.info(), dict)
+    assert ops.config_get("maxmemory")
+
+
+def spawn(module: str, redis_url: str, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    environment = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "WORKER_NAME": f"acl-{module}",
+        "METRICS_PORT": "0",
+        "STT_PROVIDER": "fake",
+        "LLM_PROVIDER": "fake",
+        "TTS_PROVIDER": "fake",
+        "TTS_FALLBACK": "none",
+        "POSTCALL_DEFER_MAX_S": "0",
+        **env,
+    }
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", module], env=environment, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def wait(check: object, timeout: float, what: str, procs: dict[str, subprocess.Popen[bytes]],
+         logs: Path) -> None:  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        for name, p in procs.items():
+            if p.poll() is not None:
+                log = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
+                pytest.fail(f"{name} exited ({p.returncode}) waiting for {what}:\n{log}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+async def test_each_service_as_its_own_user_carries_a_call(
+    acl_redis: AclRedis, tmp_path: Path
+) -> None:
+    ops = acl_redis.client("ops")
+    ops.execute_command("ACL", "LOG", "RESET")
+    procs = {
+        "stt": spawn("stt_worker", acl_redis.url("stt-worker"), tmp_path / "stt.log"),
+        "llm": spawn("llm_worker", acl_redis.url("llm-worker"), tmp_path / "llm.log"),
+        "tts": spawn("tts_worker", acl_redis.url("tts-worker"), tmp_path / "tts.log"),
+        "postcall": spawn(
+            "llm_worker.postcall", acl_redis.url("postcall"), tmp_path / "postcall.log"
+        ),
+    }
+    edge = Bus.from_url(acl_redis.url("sip-edge"))  # what sip-edge does: the Bus, as its user
+    try:
+        sid = str(uuid.uuid4())
+        await edge.publish(SessionStart(session_id=sid, metadata={"language": "pt-BR"}))
+
+        def ended(response_id: str) -> bool:
+            entries = ops.xrange(layout.session_stream(sid))
+            return any(
+                f.get(b"type") == b"response.end" and f.get(b"response_id") == response_id.encode()
+                for _, f in entries
+            )
+
+        wait(lambda: ended("greeting"), 90, "the greeting", procs, tmp_path)
+        await edge.publish(
+            Utterance(
+                session_id=sid,
+                utterance_id="u-1",
+                sample_rate=8000,
+                encoding="pcm_s16le",
+                duration_ms=1000,
+                audio=b"\x00\x10\x00\xf0" * 2000,
+            )
+        )
+        wait(lambda: ended("r-u-1"), 60, "the answer to u-1", procs, tmp_path)
+        types = [m.TYPE for m in await edge.session_log(sid)]
+        assert "transcript" in types
+        assert "response.audio" in types
+        await edge.publish(SessionEnd(session_id=sid, reason="hangup"))
+        await edge.end_session(sid)
+        # the llm-worker enqueues the summary on arq, the post-call worker writes it
+        wait(
+            lambda: ops.exists(layout.summary_key(sid)),
+            60,
+            "the post-call summary",
+            procs,
+            tmp_path,
+        )
+        denied = ops.execute_command("ACL", "LOG")
+        assert not denied, f"commands refused to a service: {denied}"
+    finally:
+        await edge.close()
+        for p in procs.values():
+            p.terminate()
+        for p in procs.values():
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+async def test_the_asp_gateway_as_its_own_user_serves_a_session(
+    acl_redis: AclRedis, tmp_path: Path
+) -> None:
+    from sip_edge.gateway.testing import AspClient, GatewayProcess
+
+    ops = acl_redis.client("ops")
+    ops.execute_command("ACL", "LOG", "RESET")
+    procs = {
+        "stt": spawn("stt_worker", acl_redis.url("stt-worker"), tmp_path / "stt.log"),
+        "llm": spawn("llm_worker", acl_redis.url("llm-worker"), tmp_path / "llm.log"),
+        "tts": spawn("tts_worker", acl_redis.url("tts-worker"), tmp_path / "tts.log"),
+    }
+    try:
+        with GatewayProcess(tmp_path / "gateway.log", REDIS_URL=acl_redis.url("asp-gateway")) as gw:
+            client = await AspClient.open(gw.url(token=gw.token))
+            await client.wait_for(type="protocol.capabilities")
+            sid = str(uuid.uuid4())
+            await client.send(
+                {
+                    "type": "session.start",
+                    "session_id": sid,
+                    "audio": {"sample_rate": 8000, "encoding": "pcm_s16le"},
+                }
+            )
+            await client.wait_for(type="session.started", session_id=sid, status="accepted")
+            await client.wait_for(
+                type="response.end", session_id=sid, response_id="greeting", within=90
+            )
+            await client.send({"type": "session.end", "session_id": sid, "reason": "hangup"})
+            await client.wait_for(type="session.ended", session_id=sid)
+            await client.close()
+            log = gw.log()
+        assert "NOPERM" not in log
+        assert "Traceback" not in log, log[-3000:]
+        assert ops.exists(layout.session_stream(sid))
+        denied = ops.execute_command("ACL", "LOG")
+        assert not denied, f"commands refused to a service: {denied}"
+    finally:
+        for p in procs.values():
+            p.terminate()
+        for p in procs.values():
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
