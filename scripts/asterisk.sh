@@ -204,6 +204,18 @@ install_config() {
   PABX_HOST_IP="$hip" KEYS_DIR="$AST_KEYS" SOUNDS_DIR="$AST_SOUNDS" \
     python3 "$REPO_ROOT/scripts/asterisk_render.py" "$ENV_FILE" "$CONF_SRC" "$etc" \
     "${PABX_EXTRA_CONFIG_DIR:-}"
+  # a reload of a running Asterisk reads these as its own user
+  [ -n "$ROOT" ] && own_asterisk_files
+  return 0
+}
+
+# own_asterisk_files: the chroot's Asterisk folders, configuration and keys belong to the
+# user Asterisk runs as (the TLS key stays mode 600, readable by that user only).
+own_asterisk_files() {
+  as_root mkdir -p "$CHROOT"/var/{lib,log,spool,run,cache}/asterisk
+  as_root chroot "$CHROOT" chown -R asterisk:asterisk \
+    /var/lib/asterisk /var/log/asterisk /var/spool/asterisk /var/run/asterisk \
+    /var/cache/asterisk /etc/asterisk
 }
 
 # ---------------------------------------------------------------- lifecycle
@@ -230,11 +242,12 @@ start() {
     { cat /etc/hosts 2>/dev/null || echo "127.0.0.1 localhost"
       grep -qw "$(hostname)" /etc/hosts 2>/dev/null || echo "127.0.1.1 $(hostname)"
     } | as_root tee "$CHROOT/etc/hosts" >/dev/null
-    # -U root keeps uid 0 but drops CAP_DAC_OVERRIDE: Asterisk's own folders must be root's
-    as_root chown -R root:root "$CHROOT"/var/{lib,log,spool,run,cache}/asterisk "$CHROOT/etc/asterisk"
+    # least privilege (issue 15): Asterisk starts as root in the chroot and runs as its own
+    # user (-U/-G, the Debian package's "asterisk"); its folders and keys are that user's
+    own_asterisk_files
     rm -f "$CHROOT/var/run/asterisk/asterisk.ctl" "$CHROOT/var/run/asterisk/asterisk.pid"
     keep_previous_log
-    ( close_inherited_fds; exec setsid chroot "$CHROOT" asterisk -f -U root -G root ) \
+    ( close_inherited_fds; exec setsid chroot "$CHROOT" asterisk -f -U asterisk -G asterisk ) \
       </dev/null >"$LOGFILE" 2>&1 &
   else
     rm -f "$RUN_DIR/asterisk/run/asterisk.ctl"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from pbx_support import cli
 from sipmsg import build_request, new_branch
 from sipphone import Phone, SipStack
+
+REPO = Path(__file__).resolve().parents[3]
 
 SERVER = ("127.0.0.1", 5160)
 
@@ -115,3 +119,27 @@ def test_garbage_datagrams_get_no_answer_and_do_no_harm(phones: dict[str, Phone]
         assert not any(r.startswith("SIP/2.0 2") for r in _udp_request(junk.decode("latin-1"), 1))
     # Asterisk is still serving
     assert "Endpoint:" in cli("pjsip show endpoints")
+
+
+def test_asterisk_runs_as_its_own_user_not_root(phones: dict[str, Phone]) -> None:
+    """Least privilege (issue 15, item 6): the Asterisk that answers these calls started as
+    root (the chroot, its folders) and then runs as the "asterisk" user, real and
+    effective; it still serves calls (the session's phones registered)."""
+    assert phones["1001"].reg_status == 200
+    pid = _asterisk_pid()
+    status = Path(f"/proc/{pid}/status").read_text()
+    uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
+    gids = next(line for line in status.splitlines() if line.startswith("Gid:")).split()[1:]
+    assert "0" not in uids, status
+    assert "0" not in gids, status
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "asterisk"
+
+
+def _asterisk_pid() -> int:
+    """The pid of the Asterisk process that owns the control socket (the one the CLI
+    reached): .run/asterisk.pid when this clone started it, else the process by name."""
+    pidfile = REPO / ".run" / "asterisk.pid"
+    if pidfile.exists():
+        return int(pidfile.read_text().strip())
+    out = subprocess.run(["pgrep", "-x", "asterisk"], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[0])
