@@ -5,7 +5,6 @@ and the maximum call length (goodbye, then hang-up)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,63 +19,14 @@ from asp.messages import (
 )
 from pipeline.bus import Bus
 from pipeline.testing import RedisServer
-from sip_edge.calls import CallSession
-from sip_edge.metrics import Metrics
-from sip_edge.settings import Settings
-from sip_edge.sip import CallInfo
+from sip_edge.testing import SCRIPTED_FRAME as FRAME
+from sip_edge.testing import ScriptedCall
 
-FRAME = 320
 APOLOGY = b"\x11\x11" * 4000  # 0.5 s
 GOODBYE = b"\x66\x66" * 4000
 
 
-class ScriptedVAD:
-    deferred = False
-
-    def __init__(self) -> None:
-        self.speaking = False
-
-    def probability(self, frame: bytes) -> float:
-        return 0.95 if self.speaking else 0.0
-
-    def reset(self) -> None:
-        pass
-
-
-class Handle:
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def hangup(self, status_code: int = 0) -> None:
-        self.asked.append("hangup")
-
-    def transfer(self, extension: str) -> None:
-        self.asked.append(f"transfer {extension}")
-
-    def send_dtmf(self, digits: str) -> None:
-        self.asked.append(f"dtmf {digits}")
-
-
-@dataclasses.dataclass
-class Call:
-    session: CallSession
-    handle: Handle
-    vad: ScriptedVAD
-    bus: Bus
-    metrics: Metrics
-
-    @property
-    def sid(self) -> str:
-        return self.session.session_id
-
-    def step(self, n: int = 1) -> list[int]:
-        """``n`` media-clock ticks: one caller frame in, one frame out (its first byte)."""
-        out = []
-        for _ in range(n):
-            out.append(self.session.next_playout_frame()[0])
-            self.session.on_frame(b"\x40" * FRAME if self.vad.speaking else bytes(FRAME))
-        return out
-
+class Call(ScriptedCall):
     async def log(self) -> list[Message]:
         return await self.bus.session_log(self.sid)
 
@@ -101,22 +51,7 @@ async def make_call(redis_server: RedisServer) -> AsyncIterator:  # type: ignore
     bus = Bus(aioredis.Redis.from_url(redis_server.url))
 
     async def make(**settings: object) -> Call:
-        handle, metrics = Handle(), Metrics()
-        info = CallInfo(call_ref=1, sip_call_id="c-1", caller_number="1001", remote_uri="sip:x")
-        session = CallSession(
-            info,
-            handle,  # type: ignore[arg-type]
-            dataclasses.replace(Settings(), vad="webrtc", **settings),  # type: ignore[arg-type]
-            metrics,
-            bus,
-            lambda _: None,
-            apologies={8000: APOLOGY},
-            goodbyes={8000: GOODBYE},
-        )
-        session.on_media(8000, "PCMU")
-        vad = ScriptedVAD()
-        session.classifier = vad  # type: ignore[assignment]
-        call = Call(session, handle, vad, bus, metrics)
+        call = Call.start(bus, apologies={8000: APOLOGY}, goodbyes={8000: GOODBYE}, **settings)
         made.append(call)
         await call.until_logged(lambda log: any(isinstance(m, SessionStart) for m in log), "start")
         return call

@@ -10,7 +10,6 @@ the closing silence included) and, once the answer's first frame is played,
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
@@ -19,42 +18,8 @@ from asp.messages import Message, ResponseAudio, SessionStart, TurnTiming, Utter
 from pipeline.bus import Bus
 from pipeline.testing import RedisServer
 from sip_edge.calls import CallSession, wait_sessions_closed
-from sip_edge.metrics import Metrics
-from sip_edge.settings import Settings
-from sip_edge.sip import CallInfo
-
-FRAME = 320  # 20 ms at 8 kHz, PCM16
-
-
-class ScriptedVAD:
-    """A classifier whose verdict the test sets (hand-written fake)."""
-
-    deferred = False
-
-    def __init__(self) -> None:
-        self.speaking = False
-
-    def probability(self, frame: bytes) -> float:
-        return 0.95 if self.speaking else 0.0
-
-    def reset(self) -> None:
-        pass
-
-
-class Handle:
-    """The call's SIP side: records what the call asked for."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def hangup(self, status_code: int = 0) -> None:
-        self.asked.append("hangup")
-
-    def transfer(self, extension: str) -> None:
-        self.asked.append(f"transfer {extension}")
-
-    def send_dtmf(self, digits: str) -> None:
-        self.asked.append(f"dtmf {digits}")
+from sip_edge.testing import SCRIPTED_FRAME as FRAME
+from sip_edge.testing import ScriptedCall
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10) -> None:
@@ -75,15 +40,9 @@ def timings(log: list[Message]) -> list[TurnTiming]:
 
 async def test_end_of_turn_and_edge_e2e_land_on_the_session_log(redis_server: RedisServer) -> None:
     bus = Bus(aioredis.Redis.from_url(redis_server.url))
-    metrics = Metrics()
-    settings = dataclasses.replace(Settings(), vad="webrtc")
-    info = CallInfo(call_ref=1, sip_call_id="c-1", caller_number="1001", remote_uri="sip:1001@x")
-    session = CallSession(info, Handle(), settings, metrics, bus, lambda _: None)  # type: ignore[arg-type]
-    sid = session.session_id
+    call = ScriptedCall.start(bus, remote_uri="sip:1001@x")
+    session, vad, metrics, sid = call.session, call.vad, call.metrics, call.sid
     try:
-        session.on_media(8000, "PCMU")
-        vad = ScriptedVAD()
-        session.classifier = vad  # type: ignore[assignment]
 
         async def logged(kind: type[Message]) -> bool:
             return any(isinstance(m, kind) for m in await bus.session_log(sid))
@@ -159,14 +118,9 @@ async def test_the_greeting_is_never_a_turns_answer(redis_server: RedisServer) -
     played; the response after it is the answer. A response with no turn waiting (a second
     one to the same turn) is not timed."""
     bus = Bus(aioredis.Redis.from_url(redis_server.url))
-    info = CallInfo(call_ref=2, sip_call_id="c-2", caller_number="1001", remote_uri="sip:1001@x")
-    metrics = Metrics()
-    session = CallSession(info, Handle(), Settings(vad="webrtc"), metrics, bus, lambda _: None)  # type: ignore[arg-type]
-    sid = session.session_id
+    call = ScriptedCall.start(bus, call_ref=2, remote_uri="sip:1001@x")
+    session, vad, metrics, sid = call.session, call.vad, call.metrics, call.sid
     try:
-        session.on_media(8000, "PCMU")
-        vad = ScriptedVAD()
-        session.classifier = vad  # type: ignore[assignment]
 
         async def logged(n: int) -> bool:
             return len(timings(await bus.session_log(sid))) >= n

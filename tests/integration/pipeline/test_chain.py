@@ -8,10 +8,7 @@ processes for the SIGKILL case.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -32,7 +29,8 @@ from llm_worker.persona import load_persona
 from llm_worker.testing.fake_provider import FakeProvider
 from llm_worker.worker import LLMWorker
 from pipeline import Bus, StreamWorker
-from pipeline.testing import RedisServer
+from pipeline.testing import RedisServer, stop_processes
+from pipeline.testing import spawn_replica as spawn
 from redis.exceptions import ResponseError
 from stt_worker.testing import FakeSTT
 from stt_worker.worker import STTWorker
@@ -173,27 +171,6 @@ async def test_three_replicas_of_each_worker_share_the_work(bus: Bus) -> None:
         assert w.jobs_done > 0, f"{w.consumer} took no work"
 
 
-def spawn(kind: str, name: str, redis_url: str, **env: str) -> subprocess.Popen[bytes]:
-    environment = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "WORKER_NAME": name,
-        "METRICS_PORT": "0",
-        "WORKER_CLAIM_IDLE_MS": "1000",
-        "STT_PROVIDER": "fake",
-        "LLM_PROVIDER": "fake",
-        "TTS_PROVIDER": "fake",
-        "TTS_FALLBACK": "none",
-        **env,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", kind],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 async def test_a_replica_killed_mid_reply_does_not_lose_the_turn(
     bus: Bus, redis_server: RedisServer
 ) -> None:
@@ -243,12 +220,4 @@ async def test_a_replica_killed_mid_reply_does_not_lose_the_turn(
         check_response_audio(log, end.response_id)
         assert await bus.redis.xlen(layout.dead_letter_stream(Stage.LLM)) == 0
     finally:
-        for p in [*stt, *tts, *llm.values()]:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in [*stt, *tts, *llm.values()]:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_processes([*stt, *tts, *llm.values()], 15)
