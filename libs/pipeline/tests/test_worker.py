@@ -10,6 +10,7 @@ import pytest
 from asp import Message, ResponseText, Stage, Transcript, Utterance
 from asp import streams as layout
 from pipeline import Bus, Job, StreamWorker
+from pipeline.testing import until as wait_for
 
 
 class EchoSTT(StreamWorker):
@@ -52,13 +53,6 @@ def utterance(session_id: str, n: int) -> Utterance:
         duration_ms=20,
         audio=bytes(320),
     )
-
-
-async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def transcripts(bus: Bus, session_id: str) -> list[Transcript]:

@@ -10,23 +10,19 @@ the closing silence included) and, once the answer's first frame is played,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import functools
 
 import redis.asyncio as aioredis
 from asp import streams as layout
 from asp.messages import Message, ResponseAudio, SessionStart, TurnTiming, Utterance
 from pipeline.bus import Bus
 from pipeline.testing import RedisServer
+from pipeline.testing import until as poll_until
 from sip_edge.calls import CallSession, wait_sessions_closed
 from sip_edge.testing import SCRIPTED_FRAME as FRAME
 from sip_edge.testing import ScriptedCall
 
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, f"{what} did not happen"
-        await asyncio.sleep(0.01)
+until = functools.partial(poll_until, interval=0.01)
 
 
 async def queued(session: CallSession, ms: int = 1) -> bool:

@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 from asp import streams as layout
 from pipeline.bus import Bus
-from pipeline.testing import RedisServer
+from pipeline.testing import RedisServer, until
 from sip_edge.calls import CallSession, wait_sessions_closed
 from sip_edge.metrics import Metrics
 from sip_edge.settings import Settings
@@ -110,13 +110,6 @@ def turn_checks(session: CallSession, verdict: str) -> float:
     return session.metrics.turn_checks.labels(verdict)._value.get()
 
 
-async def wait_for(cond: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 async def test_frames_keep_flowing_while_the_model_thinks_then_complete_ends_the_turn(
     client: aioredis.Redis,
 ) -> None:
@@ -151,7 +144,7 @@ async def test_incomplete_keeps_listening_and_the_cap_ends_the_turn(
         session = call(client, model, pool)
         feed(session, [QUIET] * 20 + [VOICE] * 30 + [QUIET] * 10)
         model.answer(0.1)
-        await wait_for(lambda: turn_checks(session, "incomplete") == 1)
+        await until(lambda: turn_checks(session, "incomplete") == 1, timeout=5.0, interval=0.01)
         feed(session, [QUIET] * 45)  # 1100 ms of silence in all: still listening
         types = await session_types(client, session.session_id, "utterance", 0.3)
         assert "utterance" not in types
@@ -169,7 +162,7 @@ async def test_speech_before_the_answer_makes_it_stale(client: aioredis.Redis) -
         assert await asyncio.to_thread(model.started.acquire, True, 5)
         feed(session, [VOICE] * 5)  # the caller goes on
         model.answer(0.99)
-        await wait_for(lambda: turn_checks(session, "stale") == 1)
+        await until(lambda: turn_checks(session, "stale") == 1, timeout=5.0, interval=0.01)
         types = await session_types(client, session.session_id, "utterance", 0.3)
         assert "utterance" not in types
         assert session.turns is not None
@@ -185,7 +178,7 @@ async def test_a_failing_model_is_counted_and_the_cap_still_ends_the_turn(
         session = call(client, model, pool)
         feed(session, [QUIET] * 20 + [VOICE] * 30 + [QUIET] * 10)
         model.answer(RuntimeError("onnx exploded"))
-        await wait_for(lambda: turn_checks(session, "error") == 1)
+        await until(lambda: turn_checks(session, "error") == 1, timeout=5.0, interval=0.01)
         feed(session, [QUIET] * 50)
         types = await session_types(client, session.session_id, "utterance", 5)
         assert types.count("utterance") == 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
-from collections.abc import Awaitable, Callable
 
 from asp import (
     AudioConfig,
@@ -29,7 +28,7 @@ from llm_worker.persona import load_persona
 from llm_worker.testing.fake_provider import FakeProvider
 from llm_worker.worker import LLMWorker
 from pipeline import Bus, StreamWorker
-from pipeline.testing import RedisServer, stop_processes
+from pipeline.testing import RedisServer, stop_processes, until
 from pipeline.testing import spawn_replica as spawn
 from redis.exceptions import ResponseError
 from stt_worker.testing import FakeSTT
@@ -65,13 +64,6 @@ async def stop(workers: list[StreamWorker], tasks: list[asyncio.Task[None]]) -> 
     for w in workers:
         w.stop()
     await asyncio.wait_for(asyncio.gather(*tasks), 15)
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 def audio_of(log: list[Message], response_id: str) -> list[ResponseAudio]:
@@ -114,13 +106,13 @@ async def test_a_turn_comes_back_as_ordered_audio_once(bus: Bus) -> None:
     async def greeted() -> bool:
         return ended(await bus.session_log(sid), "greeting")
 
-    await until(greeted)
+    await until(greeted, timeout=20)
     await bus.publish(utterance(sid, 1))
 
     async def answered() -> bool:
         return ended(await bus.session_log(sid), "r-u-1")
 
-    await until(answered)
+    await until(answered, timeout=20)
     await asyncio.sleep(0.3)  # anything duplicated would show up now
     await stop(workers, tasks)
     log = await bus.session_log(sid)
@@ -197,7 +189,7 @@ async def test_a_replica_killed_mid_reply_does_not_lose_the_turn(
                 return False
             return bool(info)
 
-        await until(taken)
+        await until(taken, timeout=20)
         info = await bus.redis.xpending_range(
             layout.work_stream(Stage.LLM), "llm-workers", min="-", max="+", count=10
         )

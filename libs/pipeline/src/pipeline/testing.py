@@ -3,7 +3,9 @@ pipeline's workers as their own processes."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import os
 import shutil
 import socket
@@ -13,12 +15,32 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .proc_watch import watching
+
+
+async def until(
+    check: Callable[[], bool | Awaitable[bool]],
+    what: str = "the condition",
+    timeout: float = 10.0,  # noqa: ASYNC109 - how long to poll, not a call to bound
+    interval: float = 0.02,
+) -> None:
+    """Polls ``check`` (a function, or a coroutine function) every ``interval`` seconds until
+    it is true; fails the test (AssertionError) when ``timeout`` seconds pass first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        assert loop.time() < deadline, f"{what} did not happen within {timeout:g} s"
+        await asyncio.sleep(interval)
 
 
 def free_port() -> int:
