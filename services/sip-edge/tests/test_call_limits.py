@@ -11,7 +11,6 @@ import pytest
 import redis.asyncio as aioredis
 from asp.messages import (
     Message,
-    ResponseAudio,
     ResponseCancel,
     ResponseEnd,
     SessionStart,
@@ -19,7 +18,6 @@ from asp.messages import (
 )
 from pipeline.bus import Bus
 from pipeline.testing import RedisServer
-from sip_edge.testing import SCRIPTED_FRAME as FRAME
 from sip_edge.testing import ScriptedCall
 
 APOLOGY = b"\x11\x11" * 4000  # 0.5 s
@@ -73,10 +71,7 @@ def speak(call: Call) -> None:
 async def test_no_answer_plays_the_edge_apology_and_cancels_the_stuck_response(make_call) -> None:  # type: ignore[no-untyped-def]
     call = await make_call(no_answer_s=2.0)
     speak(call)
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="r-u1", seq=0, audio=b"\x22" * FRAME * 10,
-                      is_final=False)
-    )  # fmt: skip
+    await call.send_audio("r-u1", 0x22, 10, is_final=False)
     await call.until_queued()
     heard = call.step(10)  # the first sentence, then the replica died
     assert heard == [0x22] * 10
@@ -90,10 +85,7 @@ async def test_no_answer_plays_the_edge_apology_and_cancels_the_stuck_response(m
     (cancel,) = [m for m in log if isinstance(m, ResponseCancel)]
     assert (cancel.response_id, cancel.reason) == ("r-u1", "no_audio")
     # The apology plays to its end; late chunks of the cut response are dropped.
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="r-u1", seq=1, audio=b"\x22" * FRAME,
-                      is_final=True)
-    )  # fmt: skip
+    await call.send_audio("r-u1", 0x22, 1, seq=1)
     await asyncio.sleep(0.3)
     heard = call.step(40)
     assert 0x22 not in heard
@@ -131,19 +123,13 @@ async def test_a_closed_response_plays_what_arrived_then_the_next(make_call) -> 
     r-u1 (``superseded``) and plays next, not waiting for r-u1's last chunk."""
     call = await make_call()
     speak(call)
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="r-u1", seq=0, audio=b"\x22" * FRAME * 5,
-                      is_final=False)
-    )  # fmt: skip
+    await call.send_audio("r-u1", 0x22, 5, is_final=False)
     await call.until_queued()
     call.step(2)
     await call.bus.publish(
         ResponseCancel(session_id=call.sid, response_id="r-u1", reason="superseded")
     )
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="r-u1-2", seq=0, audio=b"\x33" * FRAME * 4,
-                      is_final=True)
-    )  # fmt: skip
+    await call.send_audio("r-u1-2", 0x33, 4)
     await asyncio.sleep(0.3)  # the bridge reads both
     assert call.step(10) == [0x22] * 3 + [0x33] * 4 + [0] * 3
 
@@ -151,27 +137,18 @@ async def test_a_closed_response_plays_what_arrived_then_the_next(make_call) -> 
 async def test_response_end_interrupted_closes_the_response(make_call) -> None:  # type: ignore[no-untyped-def]
     call = await make_call()
     speak(call)
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="r-u1", seq=0, audio=b"\x22" * FRAME * 2,
-                      is_final=False)
-    )  # fmt: skip
+    await call.send_audio("r-u1", 0x22, 2, is_final=False)
     await call.bus.publish(
         ResponseEnd(session_id=call.sid, response_id="r-u1", interrupted=True), stages=()
     )
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="apology-1", seq=0,
-                      audio=b"\x44" * FRAME * 2, is_final=True)
-    )  # fmt: skip
+    await call.send_audio("apology-1", 0x44, 2)
     await asyncio.sleep(0.3)
     assert call.step(5) == [0x22, 0x22, 0x44, 0x44, 0]
 
 
 async def test_the_maximum_call_length_says_goodbye_then_hangs_up(make_call) -> None:  # type: ignore[no-untyped-def]
     call = await make_call(max_call_s=0.5)
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="r-u1", seq=0,
-                      audio=b"\x22" * FRAME * 500, is_final=False)
-    )  # fmt: skip
+    await call.send_audio("r-u1", 0x22, 500, is_final=False)
     await call.until_queued()
     call.step(5)
     await asyncio.sleep(0.6)  # the limit passes while the agent speaks

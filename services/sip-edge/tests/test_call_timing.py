@@ -37,7 +37,7 @@ def timings(log: list[Message]) -> list[TurnTiming]:
 async def test_end_of_turn_and_edge_e2e_land_on_the_session_log(redis_server: RedisServer) -> None:
     bus = Bus(aioredis.Redis.from_url(redis_server.url))
     call = ScriptedCall.start(bus, remote_uri="sip:1001@x")
-    session, vad, metrics, sid = call.session, call.vad, call.metrics, call.sid
+    session, metrics, sid = call.session, call.metrics, call.sid
     try:
 
         async def logged(kind: type[Message]) -> bool:
@@ -62,12 +62,7 @@ async def test_end_of_turn_and_edge_e2e_land_on_the_session_log(redis_server: Re
             session.next_playout_frame()
         await asyncio.sleep(0.05)
 
-        vad.speaking = True
-        for _ in range(30):
-            session.on_frame(b"\x40" * FRAME)
-        vad.speaking = False
-        for _ in range(25):
-            session.on_frame(bytes(FRAME))
+        call.caller_says(30, 25)
         await until(lambda: turn_timings(1), "the end-of-turn timing")
         assert await logged(Utterance)
 
@@ -115,7 +110,7 @@ async def test_the_greeting_is_never_a_turns_answer(redis_server: RedisServer) -
     one to the same turn) is not timed."""
     bus = Bus(aioredis.Redis.from_url(redis_server.url))
     call = ScriptedCall.start(bus, call_ref=2, remote_uri="sip:1001@x")
-    session, vad, metrics, sid = call.session, call.vad, call.metrics, call.sid
+    session, metrics, sid = call.session, call.metrics, call.sid
     try:
 
         async def logged(n: int) -> bool:
@@ -125,12 +120,7 @@ async def test_the_greeting_is_never_a_turns_answer(redis_server: RedisServer) -
             return any(isinstance(m, SessionStart) for m in await bus.session_log(sid))
 
         await until(started, "session.start")
-        vad.speaking = True
-        for _ in range(30):
-            session.on_frame(b"\x40" * FRAME)
-        vad.speaking = False
-        for _ in range(25):
-            session.on_frame(bytes(FRAME))
+        call.caller_says(30, 25)
         await until(lambda: logged(1), "the end-of-turn timing")
 
         for rid in ("greeting", "r-u1", "r-extra"):

@@ -131,6 +131,32 @@ class ScriptedCall:
     def sid(self) -> str:
         return self.session.session_id
 
+    async def send_audio(
+        self, response_id: str, fill: int, frames: int, *, seq: int = 0, is_final: bool = True
+    ) -> None:
+        """Publishes a response.audio chunk of ``frames`` frames, every byte ``fill`` (what
+        :meth:`step` then shows of it), as the TTS would."""
+        audio = bytes([fill]) * SCRIPTED_FRAME * frames
+        await self.bus.publish(
+            ResponseAudio(
+                session_id=self.sid,
+                response_id=response_id,
+                seq=seq,
+                audio=audio,
+                is_final=is_final,
+            )
+        )
+
+    def caller_says(self, voiced: int = 30, silent: int = 25) -> None:
+        """The caller's turn, frames in with no playout: ``voiced`` frames of speech, then
+        ``silent`` ones (25, 500 ms, end the turn)."""
+        self.vad.speaking = True
+        for _ in range(voiced):
+            self.session.on_frame(b"\x40" * SCRIPTED_FRAME)
+        self.vad.speaking = False
+        for _ in range(silent):
+            self.session.on_frame(bytes(SCRIPTED_FRAME))
+
     def step(self, n: int = 1) -> list[int]:
         """``n`` media-clock ticks: one caller frame in (voiced while the VAD says speech),
         one frame out (its first byte)."""
