@@ -31,6 +31,7 @@ from llm_worker.persona import load_persona
 from llm_worker.testing.fake_provider import FakeProvider
 from llm_worker.worker import LLMWorker
 from pipeline import Bus
+from pipeline.testing import running as running_worker
 
 PERSONA = load_persona()
 EXAMPLE = Path(__file__).resolve().parents[3] / "compose" / "agent" / "fatos.toml"
@@ -66,14 +67,8 @@ async def running(
     provider = FakeProvider(delay_s=0.01)
     store = FactsStore(facts_file, reload_s=0)
     worker = LLMWorker(bus, "llm-f", provider, PERSONA, facts=store, today=calendar)
-    task = asyncio.create_task(worker.run(grace_s=2))
-    while not worker.ready:
-        await asyncio.sleep(0.01)
-    try:
+    async with running_worker(worker):
         yield worker, provider, store
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 10)
 
 
 async def final_of(bus: Bus, sid: str, prefix: str, n: int = 1) -> list[Message]:

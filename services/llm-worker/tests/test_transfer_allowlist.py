@@ -19,6 +19,7 @@ from llm_worker.testing.fake_provider import FakeProvider
 from llm_worker.transfers import parse_allowlist
 from llm_worker.worker import LLMWorker
 from pipeline import Bus
+from pipeline.testing import running as running_worker
 
 PERSONA = load_persona()
 
@@ -90,14 +91,8 @@ async def running(bus: Bus, tmp_path: Path) -> AsyncIterator[tuple[LLMWorker, Fa
     path.write_text(FACTS, "utf-8")
     provider = FakeProvider(delay_s=0.01)
     worker = LLMWorker(bus, "llm-a", provider, PERSONA, facts=FactsStore(path, reload_s=0))
-    task = asyncio.create_task(worker.run(grace_s=2))
-    while not worker.ready:
-        await asyncio.sleep(0.01)
-    try:
+    async with running_worker(worker):
         yield worker, provider
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 10)
 
 
 async def final_of(bus: Bus, sid: str, response_id: str) -> list[Message]:

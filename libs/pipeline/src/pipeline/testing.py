@@ -15,12 +15,15 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .proc_watch import watching
+
+if TYPE_CHECKING:
+    from .worker import StreamWorker
 
 
 async def until(
@@ -41,6 +44,20 @@ async def until(
             return
         assert loop.time() < deadline, f"{what} did not happen within {timeout:g} s"
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def running(worker: StreamWorker, grace_s: float = 2.0) -> AsyncIterator[StreamWorker]:
+    """``worker`` running on the event loop, ready (its group made, its engine up) when the
+    block starts; stopped, and its loop ended within 10 s, when it ends."""
+    task = asyncio.create_task(worker.run(grace_s=grace_s))
+    while not worker.ready:  # noqa: ASYNC110 - a flag the worker sets, no event
+        await asyncio.sleep(0.01)
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
 
 
 def free_port() -> int:
