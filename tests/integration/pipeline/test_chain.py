@@ -28,7 +28,7 @@ from llm_worker.persona import load_persona
 from llm_worker.testing.fake_provider import FakeProvider
 from llm_worker.worker import LLMWorker
 from pipeline import Bus, StreamWorker
-from pipeline.testing import RedisServer, stop_processes, until
+from pipeline.testing import RedisServer, start_workers, stop_processes, stop_workers, until
 from pipeline.testing import spawn_replica as spawn
 from redis.exceptions import ResponseError
 from stt_worker.testing import FakeSTT
@@ -51,19 +51,6 @@ def make_workers(bus: Bus, n: int, prefix: str = "") -> list[StreamWorker]:
         )
         workers.append(TTSWorker(bus, f"{prefix}tts-{i}", TTSRouter(FakeTTS())))
     return workers
-
-
-async def start(workers: list[StreamWorker]) -> list[asyncio.Task[None]]:
-    tasks = [asyncio.create_task(w.run(grace_s=2)) for w in workers]
-    while not all(w.ready for w in workers):
-        await asyncio.sleep(0.01)
-    return tasks
-
-
-async def stop(workers: list[StreamWorker], tasks: list[asyncio.Task[None]]) -> None:
-    for w in workers:
-        w.stop()
-    await asyncio.wait_for(asyncio.gather(*tasks), 15)
 
 
 def audio_of(log: list[Message], response_id: str) -> list[ResponseAudio]:
@@ -97,7 +84,7 @@ def check_response_audio(log: list[Message], response_id: str) -> None:
 
 async def test_a_turn_comes_back_as_ordered_audio_once(bus: Bus) -> None:
     workers = make_workers(bus, 1)
-    tasks = await start(workers)
+    tasks = await start_workers(*workers)
     sid = str(uuid.uuid4())
     await bus.publish(
         SessionStart(session_id=sid, audio=AudioConfig(), metadata={"language": "pt-BR"})
@@ -114,7 +101,7 @@ async def test_a_turn_comes_back_as_ordered_audio_once(bus: Bus) -> None:
 
     await until(answered, timeout=20)
     await asyncio.sleep(0.3)  # anything duplicated would show up now
-    await stop(workers, tasks)
+    await stop_workers(workers, tasks, 15)
     log = await bus.session_log(sid)
     started = [m for m in log if isinstance(m, SessionStarted)]
     assert len(started) == 1
@@ -141,7 +128,7 @@ async def test_a_turn_comes_back_as_ordered_audio_once(bus: Bus) -> None:
 
 async def test_three_replicas_of_each_worker_share_the_work(bus: Bus) -> None:
     workers = make_workers(bus, 3)
-    tasks = await start(workers)
+    tasks = await start_workers(*workers)
     sessions = [str(uuid.uuid4()) for _ in range(12)]
     for sid in sessions:
         await bus.publish(SessionStart(session_id=sid))
@@ -154,7 +141,7 @@ async def test_three_replicas_of_each_worker_share_the_work(bus: Bus) -> None:
         return True
 
     await until(all_answered, timeout=60)
-    await stop(workers, tasks)
+    await stop_workers(workers, tasks, 15)
     for sid in sessions:
         log = await bus.session_log(sid)
         check_response_audio(log, "r-u-1")

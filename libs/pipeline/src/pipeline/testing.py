@@ -46,18 +46,34 @@ async def until(
         await asyncio.sleep(interval)
 
 
+async def start_workers(*workers: StreamWorker, grace_s: float = 2.0) -> list[asyncio.Task[None]]:
+    """Each of ``workers`` running on the event loop, returned once every one is ready (its
+    group made, its engine up); their tasks, for :func:`stop_workers`."""
+    tasks = [asyncio.create_task(w.run(grace_s=grace_s)) for w in workers]
+    for w in workers:
+        while not w.ready:  # noqa: ASYNC110 - a flag the worker sets, no event
+            await asyncio.sleep(0.01)
+    return tasks
+
+
+async def stop_workers(
+    workers: Iterable[StreamWorker], tasks: list[asyncio.Task[None]], within_s: float = 10.0
+) -> None:
+    """Stops ``workers``; their loops (``tasks``) must end within ``within_s`` seconds."""
+    for w in workers:
+        w.stop()
+    await asyncio.wait_for(asyncio.gather(*tasks), within_s)
+
+
 @contextlib.asynccontextmanager
 async def running(worker: StreamWorker, grace_s: float = 2.0) -> AsyncIterator[StreamWorker]:
-    """``worker`` running on the event loop, ready (its group made, its engine up) when the
-    block starts; stopped, and its loop ended within 10 s, when it ends."""
-    task = asyncio.create_task(worker.run(grace_s=grace_s))
-    while not worker.ready:  # noqa: ASYNC110 - a flag the worker sets, no event
-        await asyncio.sleep(0.01)
+    """``worker`` running on the event loop, ready when the block starts; stopped, and its
+    loop ended within 10 s, when it ends."""
+    tasks = await start_workers(worker, grace_s=grace_s)
     try:
         yield worker
     finally:
-        worker.stop()
-        await asyncio.wait_for(task, 10)
+        await stop_workers([worker], tasks)
 
 
 def free_port() -> int:
