@@ -58,7 +58,7 @@ import resource
 import statistics
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -344,43 +344,60 @@ def run(args: argparse.Namespace) -> int:
     if args.rescore:
         todo = []
     log(f"{len(cases)} casos, {len(cases) - len(todo)} já feitos, {len(todo)} a fazer; {model}")
+    ev = Evaluation(facts, model, keys, rows, out, args)
     by_phone = [c for c in todo if c.id in phoned]
     here = [c for c in todo if c.id not in phoned]
     if here:  # first: the Asterisk part may wait for the lock of other runs
-        asyncio.run(answer(here, facts, settings, model, keys, rows, out, args))
+        asyncio.run(answer(here, settings, ev))
     if by_phone:
-        ask_through_asterisk(by_phone, facts, model, keys, rows, out, args)
-    return report(cases, rows, facts, model, out, args)
+        ask_through_asterisk(by_phone, ev)
+    return report(cases, ev)
 
 
-def save(row: dict[str, Any], rows: dict[str, dict[str, Any]], out: Path) -> None:
-    rows[row["id"]] = row
-    with out.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+@dataclass
+class Evaluation:
+    """One run of the evaluation: the facts and model it is on, the input key of each case,
+    the answers so far (``rows``, by case id) and the file they are saved to."""
+
+    facts: Facts
+    model: str
+    keys: dict[str, str]
+    rows: dict[str, dict[str, Any]]
+    out: Path
+    args: argparse.Namespace
+
+    def save(self, case: Case, load: float, model_load_s: float, **fields: Any) -> None:
+        """Saves the answer to ``case`` (``fields``), with what every answer records: its
+        case and input key, the model, the machine's load before it and the process's
+        peak memory, and how long the model took to be ready."""
+        row = {
+            "id": case.id,
+            "key": self.keys[case.id],
+            "model": self.model,
+            **fields,
+            "load": round(load, 2),
+            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "model_load_s": round(model_load_s, 2),
+        }
+        self.rows[row["id"]] = row
+        with self.out.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def ask_through_asterisk(
-    todo: list[Case],
-    facts: Facts,
-    model: str,
-    keys: dict[str, str],
-    rows: dict[str, dict[str, Any]],
-    out: Path,
-    args: argparse.Namespace,
-) -> None:
+def ask_through_asterisk(todo: list[Case], ev: Evaluation) -> None:
     """The transfer questions through the real Asterisk (agent_eval_asterisk)."""
     import agent_eval_asterisk as pabx
 
-    speech = Transcripts(out.parent).speech
+    speech = Transcripts(ev.out.parent).speech
     audio: dict[str, np.ndarray] = {}
     for case in todo:  # the voices first (cached), before the workers take the CPU
         audio[case.id] = np.frombuffer(phone_audio(speech, case), dtype="<i2")
         speech.save()
-    folder = out.parent / "asterisk"
+    folder = ev.out.parent / "asterisk"
     log(f"{len(todo)} pelo Asterisk: subindo Asterisk, Redis, sip-edge e os workers ({folder})")
     started = time.perf_counter()
     try:
-        _ask_all(pabx, todo, audio, facts, model, keys, rows, out, args, folder, started)
+        _ask_all(pabx, todo, audio, ev, folder, started)
     except AssertionError as e:  # the workers' exit check (running_workers): a warning here
         log(f"AVISO: a saída dos workers não passou na conferência dos testes: {str(e)[-600:]}")
 
@@ -389,52 +406,30 @@ def _ask_all(
     pabx: Any,
     todo: list[Case],
     audio: dict[str, np.ndarray],
-    facts: Facts,
-    model: str,
-    keys: dict[str, str],
-    rows: dict[str, dict[str, Any]],
-    out: Path,
-    args: argparse.Namespace,
+    ev: Evaluation,
     folder: Path,
     started: float,
 ) -> None:
+    args = ev.args
     with pabx.through_asterisk(folder, {"LLM_FACTS_PATH": str(Path(args.facts).resolve())}) as line:
         ready_s = time.perf_counter() - started
         log(f"pronto em {ready_s:.1f} s")
         for n, case in enumerate(todo, 1):
-            target = expected_action(case.action, facts)
+            target = expected_action(case.action, ev.facts)
             expected = target.split(":", 1)[1] if target and ":" in target else None
             load = os.getloadavg()[0]
             turn = pabx.ask(line, audio[case.id], expected, ring_within_s=args.ring_within)
-            row = {
-                "id": case.id,
-                "key": keys[case.id],
-                "model": model,
-                "stt_s": None,
-                **turn,
-                "load": round(load, 2),
-                "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-                "model_load_s": round(ready_s, 2),
-            }
-            save(row, rows, out)
+            ev.save(case, load, ready_s, stt_s=None, **turn)
             rang = sorted(turn["rang"]) or "nenhum"
             log(f"{n}/{len(todo)} {case.id}: {turn['transcript']!r} -> {turn['reply'][:70]!r} "
                 f"tocou {rang}; call.action {turn['call_action']}")  # fmt: skip
 
 
-async def answer(
-    todo: list[Case],
-    facts: Facts,
-    settings: Settings,
-    model: str,
-    keys: dict[str, str],
-    rows: dict[str, dict[str, Any]],
-    out: Path,
-    args: argparse.Namespace,
-) -> None:
+async def answer(todo: list[Case], settings: Settings, ev: Evaluation) -> None:
     from tts_worker.testing import packaged_kokoro
 
-    folder = out.parent
+    facts, args = ev.facts, ev.args
+    folder = ev.out.parent
     transcripts = Transcripts(folder)
     for case in todo:  # the voices and transcripts first: they are cached for every model
         await transcripts.get(case)
@@ -467,22 +462,17 @@ async def answer(
             turn = await agent.turn(heard["text"])
             tts_s = await first_audio(tts, turn["sentences"][0]) if turn["sentences"] else None
             llm_s = turn.get("llm_first_sentence_s")
-            row = {
-                "id": case.id,
-                "key": keys[case.id],
-                "model": model,
-                "transcript": heard["text"],
-                "stt_s": heard["stt_s"],
+            v2v = None if llm_s is None or tts_s is None else heard["stt_s"] + llm_s + tts_s
+            ev.save(
+                case,
+                load,
+                load_s,
+                transcript=heard["text"],
+                stt_s=heard["stt_s"],
                 **turn,
-                "tts_first_audio_s": None if tts_s is None else round(tts_s, 3),
-                "voice_to_voice_s": None
-                if llm_s is None or tts_s is None
-                else round(heard["stt_s"] + llm_s + tts_s, 3),
-                "load": round(load, 2),
-                "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-                "model_load_s": round(load_s, 2),
-            }
-            save(row, rows, out)
+                tts_first_audio_s=None if tts_s is None else round(tts_s, 3),
+                voice_to_voice_s=None if v2v is None else round(v2v, 3),
+            )
             log(f"{n}/{len(todo)} {case.id}: {turn['reply'][:90]!r} {turn['action'] or ''}")
     finally:
         await provider.aclose()
@@ -490,14 +480,8 @@ async def answer(
             await fake.stop()
 
 
-def report(
-    cases: tuple[Case, ...],
-    rows: dict[str, dict[str, Any]],
-    facts: Facts,
-    model: str,
-    out: Path,
-    args: argparse.Namespace,
-) -> int:
+def report(cases: tuple[Case, ...], ev: Evaluation) -> int:
+    rows, facts, model, out, args = ev.rows, ev.facts, ev.model, ev.out, ev.args
     g = grounds(facts)
     scored: list[tuple[Case, Score]] = []
     table = [

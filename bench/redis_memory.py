@@ -35,7 +35,6 @@ import asyncio
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,7 @@ import numpy as np
 from asp import AudioConfig, ResponseEnd, SessionEnd, SessionStart, Stage, Utterance, from_entry
 from asp import streams as layout
 from pipeline import Bus
-from pipeline.testing import RedisServer
+from pipeline.testing import RedisServer, stop_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 8000  # the edge's narrowband default (SIP_EDGE_WIDEBAND=false)
@@ -269,15 +268,7 @@ async def run(args: argparse.Namespace) -> Result:
             bench_turn_s = result.elapsed_s * args.concurrent / max(edge.turns, 1)
             result.compression = round(60 / args.turns_per_minute / bench_turn_s, 1)
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            for p in procs:
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            stop_processes(procs, 20)
             await bus.close()
     result.load_after = os.getloadavg()
     return result

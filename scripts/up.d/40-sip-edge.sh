@@ -8,8 +8,6 @@ LOG="$RUN_DIR/sip-edge.log"
 METRICS_PORT=${SIP_EDGE_METRICS_PORT:-9091}
 SIP_PORT=${SIP_EDGE_SIP_PORT:-5070}
 
-health() { curl -fsS "http://127.0.0.1:$METRICS_PORT/ready" >/dev/null 2>&1; }
-
 case "${1:-status}" in
   start)
     if pid_alive "$PIDFILE"; then exit 0; fi
@@ -30,13 +28,11 @@ case "${1:-status}" in
     REDIS_URL=$(redis_url sip-edge); export REDIS_URL
     log "iniciando sip-edge (SIP udp/$SIP_EDGE_SIP_BIND:$SIP_PORT, registrar ${SIP_EDGE_REGISTRAR:-nenhum})"
     SIP_EDGE_SIP_PORT=$SIP_PORT SIP_EDGE_METRICS_PORT=$METRICS_PORT \
-      nohup "$VENV/bin/python" -m sip_edge >"$LOG" 2>&1 &
-    echo $! >"$PIDFILE"
-    wait_for "sip-edge" 30 health || { tail -20 "$LOG" >&2; die "sip-edge não subiu; veja $LOG"; };;
+      start_module sip-edge sip_edge "$PIDFILE" "$LOG" "$METRICS_PORT";;
   stop)
     stop_pidfile sip-edge "$PIDFILE";;
   status)
-    if pid_alive "$PIDFILE" && health; then
+    if pid_alive "$PIDFILE" && http_ready "$METRICS_PORT"; then
       echo "  sip-edge   sip:2000@127.0.0.1:$SIP_PORT  métricas http://127.0.0.1:$METRICS_PORT/metrics"
     else
       echo "  sip-edge   parado"; exit 1

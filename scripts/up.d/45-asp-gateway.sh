@@ -9,8 +9,6 @@ PORT=${ASP_GATEWAY_PORT:-8765}
 METRICS_PORT=${ASP_GATEWAY_METRICS_PORT:-9092}
 ENV_FILE="$REPO_ROOT/compose/.env"
 
-health() { curl -fsS "http://127.0.0.1:$METRICS_PORT/ready" >/dev/null 2>&1; }
-
 ensure_token() {  # ASP_GATEWAY_TOKEN in compose/.env, generated when it has no value
   touch "$ENV_FILE"; chmod 600 "$ENV_FILE"
   if ! grep -q "^ASP_GATEWAY_TOKEN=." "$ENV_FILE"; then
@@ -28,13 +26,11 @@ case "${1:-status}" in
     REDIS_URL=$(redis_url asp-gateway); export REDIS_URL  # its own ACL user
     log "iniciando asp-gateway (ws :$PORT, métricas :$METRICS_PORT)"
     ASP_GATEWAY_PORT=$PORT ASP_GATEWAY_METRICS_PORT=$METRICS_PORT \
-      nohup "$VENV/bin/python" -m sip_edge.gateway >"$LOG" 2>&1 &
-    echo $! >"$PIDFILE"
-    wait_for "asp-gateway" 30 health || { tail -20 "$LOG" >&2; die "asp-gateway não subiu; veja $LOG"; };;
+      start_module asp-gateway sip_edge.gateway "$PIDFILE" "$LOG" "$METRICS_PORT";;
   stop)
     stop_pidfile asp-gateway "$PIDFILE";;
   status)
-    if pid_alive "$PIDFILE" && health; then
+    if pid_alive "$PIDFILE" && http_ready "$METRICS_PORT"; then
       scheme=ws; [ -n "${ASP_GATEWAY_TLS_CERT:-}" ] && scheme=wss
       echo "  asp-gateway $scheme://127.0.0.1:$PORT/ (token: ASP_GATEWAY_TOKEN em compose/.env)  métricas http://127.0.0.1:$METRICS_PORT/metrics"
     else

@@ -6,77 +6,29 @@ Kokoro, what a phone heard transcribed by the project's Whisper, and waits for a
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import unicodedata
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import redis
 from asp.messages import ResponseEnd
 from pipeline.proc_watch import WATCH
-from pipeline.testing import free_port
+from pipeline.testing import WorkerProcess
+from pipeline.testing import start_worker as start_process
 from sip_edge.testing import frame_rms, session_messages
 from sipphone import FRAME_SAMPLES, SAMPLE_RATE, PhoneCall, poll_until
 from stt_worker.testing import packaged_whisper
 from tts_worker.testing import packaged_kokoro
 
-
-@dataclass
-class Worker:
-    name: str
-    proc: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
-    def healthy(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited:\n{self.log()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
-                return bool(r.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+Worker = WorkerProcess
 
 
 def start_worker(module: str, tmp: Path, redis_url: str, **env: str) -> Worker:
-    port = free_port()
-    log_path = tmp / f"{module}.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env={
-                **os.environ,
-                "REDIS_URL": redis_url,
-                "METRICS_HOST": "127.0.0.1",
-                "METRICS_PORT": str(port),
-                "WORKER_NAME": f"e2e-{module}",
-                "WORKER_GRACE_S": "2",
-                "LOG_LEVEL": "INFO",
-                **env,
-            },
-        )
-    return Worker(module, proc, port, log_path)
+    return start_process(
+        module, tmp, redis_url, WORKER_NAME=f"e2e-{module}", LOG_LEVEL="INFO", **env
+    )
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from asp import ResponseAudio, Stage, Transcript, Utterance
 from asp import streams as layout
 from pipeline import Bus, Job, StreamWorker
 from pipeline.redis_client import RedisOptions
-from pipeline.testing import RedisServer
+from pipeline.testing import RedisServer, until
 
 AUDIO = bytes(range(256)) * 125  # 32 000 bytes: one second at 16 kHz
 
@@ -52,13 +52,6 @@ def utterance(session_id: str, n: int) -> Utterance:
         duration_ms=1000,
         audio=AUDIO,
     )
-
-
-async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def run_until_idle(worker: StreamWorker, done: Callable[[], Awaitable[bool]]) -> None:

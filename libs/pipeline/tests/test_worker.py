@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections import Counter
 
@@ -10,6 +11,8 @@ import pytest
 from asp import Message, ResponseText, Stage, Transcript, Utterance
 from asp import streams as layout
 from pipeline import Bus, Job, StreamWorker
+from pipeline.testing import start_workers, stop_workers
+from pipeline.testing import until as wait_for
 
 
 class EchoSTT(StreamWorker):
@@ -54,29 +57,11 @@ def utterance(session_id: str, n: int) -> Utterance:
     )
 
 
-async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def transcripts(bus: Bus, session_id: str) -> list[Transcript]:
     return [m for m in await bus.session_log(session_id) if isinstance(m, Transcript)]
 
 
-async def run_workers(*workers: StreamWorker) -> list[asyncio.Task[None]]:
-    tasks = [asyncio.create_task(w.run(grace_s=1)) for w in workers]
-    for w in workers:
-        while not w.ready:
-            await asyncio.sleep(0.01)
-    return tasks
-
-
-async def stop_workers(workers: list[StreamWorker], tasks: list[asyncio.Task[None]]) -> None:
-    for w in workers:
-        w.stop()
-    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+run_workers = functools.partial(start_workers, grace_s=1)
 
 
 async def test_publish_routes_to_log_and_work_stream(bus: Bus) -> None:

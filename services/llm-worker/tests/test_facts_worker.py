@@ -6,20 +6,17 @@ carries the call's date, fixed at the call's start."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import uuid
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from asp import (
-    AudioConfig,
     CallAction,
     CallDtmf,
     Message,
     ResponseText,
-    SessionStart,
     Transcript,
 )
 from asp import streams as layout
@@ -29,8 +26,10 @@ from llm_worker.facts_store import FactsStore
 from llm_worker.history import History
 from llm_worker.persona import load_persona
 from llm_worker.testing.fake_provider import FakeProvider
+from llm_worker.testing.session_log import final_texts, greeted_session
 from llm_worker.worker import LLMWorker
 from pipeline import Bus
+from pipeline.testing import running as running_worker
 
 PERSONA = load_persona()
 EXAMPLE = Path(__file__).resolve().parents[3] / "compose" / "agent" / "fatos.toml"
@@ -66,40 +65,11 @@ async def running(
     provider = FakeProvider(delay_s=0.01)
     store = FactsStore(facts_file, reload_s=0)
     worker = LLMWorker(bus, "llm-f", provider, PERSONA, facts=store, today=calendar)
-    task = asyncio.create_task(worker.run(grace_s=2))
-    while not worker.ready:
-        await asyncio.sleep(0.01)
-    try:
+    async with running_worker(worker):
         yield worker, provider, store
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 10)
 
 
-async def final_of(bus: Bus, sid: str, prefix: str, n: int = 1) -> list[Message]:
-    """The session log once ``n`` responses whose id starts with ``prefix`` have ended."""
-    async with asyncio.timeout(20):
-        while True:
-            log = await bus.session_log(sid)
-            done = [
-                m
-                for m in log
-                if isinstance(m, ResponseText) and m.is_final and m.response_id.startswith(prefix)
-            ]
-            if len(done) >= n:
-                return log
-            await asyncio.sleep(0.01)
-
-
-async def started_session(bus: Bus) -> str:
-    sid = str(uuid.uuid4())
-    await bus.publish(
-        SessionStart(
-            session_id=sid, audio=AudioConfig(sample_rate=8000), metadata={}, version="1.1.0"
-        )
-    )
-    await final_of(bus, sid, "greeting")
-    return sid
+final_of = functools.partial(final_texts, prefix=True)
 
 
 def said(log: list[Message], response_id: str) -> list[str]:
@@ -141,7 +111,7 @@ async def test_quero_falar_com_o_suporte_transfers_to_1002(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
     _, provider, _ = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     await bus.publish(transcript(sid, "Quero falar com o suporte.", "u1"))
     log = await final_of(bus, sid, "r-u1")
     assert said(log, "r-u1") == ["Transferindo para suporte, um momento."]
@@ -163,7 +133,7 @@ async def test_the_model_gets_the_facts_and_the_menu(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
     _, provider, _ = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     provider.push([TextDelta("Ficamos na Rua das Flores, 123, no Centro."), Done()])
     await bus.publish(transcript(sid, "Onde vocês ficam?", "u1"))
     await final_of(bus, sid, "r-u1")
@@ -178,7 +148,7 @@ async def test_a_transfer_to_8000_asked_by_the_model_is_refused(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
     _, provider, _ = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     provider.push(
         [
             TextDelta("Claro! Vou transferir você para a sala 8000."),
@@ -196,7 +166,7 @@ async def test_a_promise_without_the_tool_is_not_spoken(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
     _, provider, _ = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     provider.push([TextDelta("Entendi. Vou transferir sua ligação, um momento."), Done()])
     await bus.publish(transcript(sid, "Minha internet caiu de novo.", "u1"))
     log = await final_of(bus, sid, "r-u1")
@@ -209,7 +179,7 @@ async def test_the_model_transfer_to_a_menu_extension_is_announced(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
     _, provider, _ = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     provider.push(
         [
             TextDelta("Vou passar você para vendas."),
@@ -227,7 +197,7 @@ async def test_a_menu_key_transfers_and_the_history_records_it(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
     _, provider, _ = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     await bus.publish(CallDtmf(session_id=sid, digit="1"))
     log = await final_of(bus, sid, "dtmf-")
     (rid,) = {
@@ -250,7 +220,7 @@ async def test_a_menu_key_transfers_and_the_history_records_it(
 async def test_an_unknown_key_gets_the_spoken_menu(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     await bus.publish(CallDtmf(session_id=sid, digit="7"))
     log = await final_of(bus, sid, "dtmf-")
     rid = next(
@@ -268,7 +238,7 @@ async def test_a_reloaded_facts_file_changes_the_next_turn(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore], facts_file: Path
 ) -> None:
     _, _, store = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     edit(facts_file, 'ramal = "1002"', 'ramal = "1005"')
     store.request_reload()  # what SIGHUP does
     await bus.publish(CallDtmf(session_id=sid, digit="1"))
@@ -292,7 +262,7 @@ async def test_the_prompt_carries_the_date_of_the_calls_start(
     _, provider, _ = running
     opens = 'Se perguntarem se abrimos hoje: "Sim, hoje abrimos das 8h às 18h."'
     monday = f"Hoje é segunda-feira, 7 de dezembro de 2026. {opens}"
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     await bus.publish(transcript(sid, "Quais planos vocês têm?", "u1"))
     await final_of(bus, sid, "r-u1")
     calendar.day = dt.date(2026, 12, 8)  # midnight passes during the call
@@ -301,7 +271,7 @@ async def test_the_prompt_carries_the_date_of_the_calls_start(
     first, second = provider.requests
     assert first.system.endswith(f"\n\n{monday}")
     assert second.system == first.system
-    later = await started_session(bus)
+    later = await greeted_session(bus)
     await bus.publish(transcript(later, "Quais planos vocês têm?", "u3"))
     await final_of(bus, later, "r-u3")
     tuesday = provider.requests[-1].system
@@ -315,7 +285,7 @@ async def test_a_question_about_hours_is_answered_from_the_facts(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
     _, provider, _ = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     await bus.publish(transcript(sid, "Vocês abrem no domingo?", "u1"))
     log = await final_of(bus, sid, "r-u1")
     assert said(log, "r-u1") == ["No domingo, estamos fechados."]
@@ -327,7 +297,7 @@ async def test_an_invented_price_never_reaches_the_caller(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
     _, provider, _ = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     provider.push([TextDelta("O plano de mil megas custa cento e cinquenta reais."), Done()])
     await bus.publish(transcript(sid, "Tem plano de mil megas?", "u1"))
     log = await final_of(bus, sid, "r-u1")
@@ -342,7 +312,7 @@ async def test_open_today_is_answered_for_the_day_the_call_started(
     date the call started (midnight passing during the call changes nothing)."""
     _, provider, _ = running
     calendar.day = dt.date(2026, 12, 13)  # a Sunday
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     calendar.day = dt.date(2026, 12, 14)
     await bus.publish(transcript(sid, "Vocês abrem hoje?", "u1"))
     log = await final_of(bus, sid, "r-u1")

@@ -5,20 +5,21 @@ tests/integration/agent/test_edge_via_asterisk.py). Real Redis, the scripted fak
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from asp import AudioConfig, CallAction, CallDtmf, Message, ResponseText, SessionStart, Transcript
+from asp import CallAction, CallDtmf, Message, ResponseText, Transcript
 from llm_worker.errors import ConfigError
 from llm_worker.events import Done, TextDelta, ToolCall
 from llm_worker.facts_store import FactsSettings, FactsStore
 from llm_worker.persona import load_persona
 from llm_worker.testing.fake_provider import FakeProvider
+from llm_worker.testing.session_log import final_texts, greeted_session
 from llm_worker.transfers import parse_allowlist
 from llm_worker.worker import LLMWorker
 from pipeline import Bus
+from pipeline.testing import running as running_worker
 
 PERSONA = load_persona()
 
@@ -90,37 +91,8 @@ async def running(bus: Bus, tmp_path: Path) -> AsyncIterator[tuple[LLMWorker, Fa
     path.write_text(FACTS, "utf-8")
     provider = FakeProvider(delay_s=0.01)
     worker = LLMWorker(bus, "llm-a", provider, PERSONA, facts=FactsStore(path, reload_s=0))
-    task = asyncio.create_task(worker.run(grace_s=2))
-    while not worker.ready:
-        await asyncio.sleep(0.01)
-    try:
+    async with running_worker(worker):
         yield worker, provider
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 10)
-
-
-async def final_of(bus: Bus, sid: str, response_id: str) -> list[Message]:
-    async with asyncio.timeout(20):
-        while True:
-            log = await bus.session_log(sid)
-            if any(
-                isinstance(m, ResponseText) and m.is_final and m.response_id == response_id
-                for m in log
-            ):
-                return log
-            await asyncio.sleep(0.01)
-
-
-async def started_session(bus: Bus) -> str:
-    sid = str(uuid.uuid4())
-    await bus.publish(
-        SessionStart(
-            session_id=sid, audio=AudioConfig(sample_rate=8000), metadata={}, version="1.1.0"
-        )
-    )
-    await final_of(bus, sid, "greeting")
-    return sid
 
 
 def transfers(log: list[Message]) -> list[str | None]:
@@ -132,7 +104,7 @@ async def test_the_model_cannot_transfer_outside_the_allowlist(
     bus: Bus, running: tuple[LLMWorker, FakeProvider], target: str
 ) -> None:
     _, provider = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     provider.push(
         [
             TextDelta("Claro!"),
@@ -145,7 +117,7 @@ async def test_the_model_cannot_transfer_outside_the_allowlist(
             session_id=sid, utterance_id="u1", text="Me transfere.", language="pt", confidence=0.9
         )
     )
-    log = await final_of(bus, sid, "r-u1")
+    log = await final_texts(bus, sid, "r-u1")
     assert transfers(log) == []
     (request,) = provider.requests
     assert request.transfer_targets == ("1002",)  # the tool's enum never had it
@@ -156,14 +128,14 @@ async def test_the_model_cannot_transfer_outside_the_allowlist(
             session_id=sid, utterance_id="u2", text="Suporte então.", language="pt", confidence=0.9
         )
     )
-    log = await final_of(bus, sid, "r-u2")
+    log = await final_texts(bus, sid, "r-u2")
     assert transfers(log) == ["1002"]
 
 
 async def test_a_key_for_a_dropped_department_does_not_transfer(
     bus: Bus, running: tuple[LLMWorker, FakeProvider]
 ) -> None:
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     await bus.publish(CallDtmf(session_id=sid, digit="5"))
     async with asyncio.timeout(20):
         while not any(
@@ -185,7 +157,7 @@ async def test_the_last_check_refuses_whatever_asks(
     """The publishing step itself checks the list (a held action of a provisional turn, a
     reload race): nothing outside it reaches the session stream."""
     worker, _ = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus)
     await worker._act(sid, "transfer", "8000", None)
     await worker._act(sid, "transfer", "1002", None)
     async with asyncio.timeout(10):

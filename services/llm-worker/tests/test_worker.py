@@ -25,6 +25,7 @@ from llm_worker.persona import load_persona
 from llm_worker.testing.fake_provider import FakeProvider
 from llm_worker.worker import LLMWorker
 from pipeline import Bus
+from pipeline.testing import running as running_worker
 from prometheus_client import REGISTRY
 
 PERSONA = load_persona()
@@ -34,14 +35,8 @@ PERSONA = load_persona()
 async def running(bus: Bus) -> AsyncIterator[tuple[LLMWorker, FakeProvider]]:
     provider = FakeProvider(delay_s=0.02)
     worker = LLMWorker(bus, "llm-t", provider, PERSONA)
-    task = asyncio.create_task(worker.run(grace_s=2))
-    while not worker.ready:
-        await asyncio.sleep(0.01)
-    try:
+    async with running_worker(worker):
         yield worker, provider
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 10)
 
 
 async def log_until(bus: Bus, sid: str, kind: type[Message], n: int = 1) -> list[Message]:

@@ -5,14 +5,12 @@ and the maximum call length (goodbye, then hang-up)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 from asp.messages import (
     Message,
-    ResponseAudio,
     ResponseCancel,
     ResponseEnd,
     SessionStart,
@@ -20,63 +18,13 @@ from asp.messages import (
 )
 from pipeline.bus import Bus
 from pipeline.testing import RedisServer
-from sip_edge.calls import CallSession
-from sip_edge.metrics import Metrics
-from sip_edge.settings import Settings
-from sip_edge.sip import CallInfo
+from sip_edge.testing import ScriptedCall
 
-FRAME = 320
 APOLOGY = b"\x11\x11" * 4000  # 0.5 s
 GOODBYE = b"\x66\x66" * 4000
 
 
-class ScriptedVAD:
-    deferred = False
-
-    def __init__(self) -> None:
-        self.speaking = False
-
-    def probability(self, frame: bytes) -> float:
-        return 0.95 if self.speaking else 0.0
-
-    def reset(self) -> None:
-        pass
-
-
-class Handle:
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def hangup(self, status_code: int = 0) -> None:
-        self.asked.append("hangup")
-
-    def transfer(self, extension: str) -> None:
-        self.asked.append(f"transfer {extension}")
-
-    def send_dtmf(self, digits: str) -> None:
-        self.asked.append(f"dtmf {digits}")
-
-
-@dataclasses.dataclass
-class Call:
-    session: CallSession
-    handle: Handle
-    vad: ScriptedVAD
-    bus: Bus
-    metrics: Metrics
-
-    @property
-    def sid(self) -> str:
-        return self.session.session_id
-
-    def step(self, n: int = 1) -> list[int]:
-        """``n`` media-clock ticks: one caller frame in, one frame out (its first byte)."""
-        out = []
-        for _ in range(n):
-            out.append(self.session.next_playout_frame()[0])
-            self.session.on_frame(b"\x40" * FRAME if self.vad.speaking else bytes(FRAME))
-        return out
-
+class Call(ScriptedCall):
     async def log(self) -> list[Message]:
         return await self.bus.session_log(self.sid)
 
@@ -101,22 +49,7 @@ async def make_call(redis_server: RedisServer) -> AsyncIterator:  # type: ignore
     bus = Bus(aioredis.Redis.from_url(redis_server.url))
 
     async def make(**settings: object) -> Call:
-        handle, metrics = Handle(), Metrics()
-        info = CallInfo(call_ref=1, sip_call_id="c-1", caller_number="1001", remote_uri="sip:x")
-        session = CallSession(
-            info,
-            handle,  # type: ignore[arg-type]
-            dataclasses.replace(Settings(), vad="webrtc", **settings),  # type: ignore[arg-type]
-            metrics,
-            bus,
-            lambda _: None,
-            apologies={8000: APOLOGY},
-            goodbyes={8000: GOODBYE},
-        )
-        session.on_media(8000, "PCMU")
-        vad = ScriptedVAD()
-        session.classifier = vad  # type: ignore[assignment]
-        call = Call(session, handle, vad, bus, metrics)
+        call = Call.start(bus, apologies={8000: APOLOGY}, goodbyes={8000: GOODBYE}, **settings)
         made.append(call)
         await call.until_logged(lambda log: any(isinstance(m, SessionStart) for m in log), "start")
         return call
@@ -138,10 +71,7 @@ def speak(call: Call) -> None:
 async def test_no_answer_plays_the_edge_apology_and_cancels_the_stuck_response(make_call) -> None:  # type: ignore[no-untyped-def]
     call = await make_call(no_answer_s=2.0)
     speak(call)
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="r-u1", seq=0, audio=b"\x22" * FRAME * 10,
-                      is_final=False)
-    )  # fmt: skip
+    await call.send_audio("r-u1", 0x22, 10, is_final=False)
     await call.until_queued()
     heard = call.step(10)  # the first sentence, then the replica died
     assert heard == [0x22] * 10
@@ -155,10 +85,7 @@ async def test_no_answer_plays_the_edge_apology_and_cancels_the_stuck_response(m
     (cancel,) = [m for m in log if isinstance(m, ResponseCancel)]
     assert (cancel.response_id, cancel.reason) == ("r-u1", "no_audio")
     # The apology plays to its end; late chunks of the cut response are dropped.
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="r-u1", seq=1, audio=b"\x22" * FRAME,
-                      is_final=True)
-    )  # fmt: skip
+    await call.send_audio("r-u1", 0x22, 1, seq=1)
     await asyncio.sleep(0.3)
     heard = call.step(40)
     assert 0x22 not in heard
@@ -196,19 +123,13 @@ async def test_a_closed_response_plays_what_arrived_then_the_next(make_call) -> 
     r-u1 (``superseded``) and plays next, not waiting for r-u1's last chunk."""
     call = await make_call()
     speak(call)
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="r-u1", seq=0, audio=b"\x22" * FRAME * 5,
-                      is_final=False)
-    )  # fmt: skip
+    await call.send_audio("r-u1", 0x22, 5, is_final=False)
     await call.until_queued()
     call.step(2)
     await call.bus.publish(
         ResponseCancel(session_id=call.sid, response_id="r-u1", reason="superseded")
     )
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="r-u1-2", seq=0, audio=b"\x33" * FRAME * 4,
-                      is_final=True)
-    )  # fmt: skip
+    await call.send_audio("r-u1-2", 0x33, 4)
     await asyncio.sleep(0.3)  # the bridge reads both
     assert call.step(10) == [0x22] * 3 + [0x33] * 4 + [0] * 3
 
@@ -216,27 +137,18 @@ async def test_a_closed_response_plays_what_arrived_then_the_next(make_call) -> 
 async def test_response_end_interrupted_closes_the_response(make_call) -> None:  # type: ignore[no-untyped-def]
     call = await make_call()
     speak(call)
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="r-u1", seq=0, audio=b"\x22" * FRAME * 2,
-                      is_final=False)
-    )  # fmt: skip
+    await call.send_audio("r-u1", 0x22, 2, is_final=False)
     await call.bus.publish(
         ResponseEnd(session_id=call.sid, response_id="r-u1", interrupted=True), stages=()
     )
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="apology-1", seq=0,
-                      audio=b"\x44" * FRAME * 2, is_final=True)
-    )  # fmt: skip
+    await call.send_audio("apology-1", 0x44, 2)
     await asyncio.sleep(0.3)
     assert call.step(5) == [0x22, 0x22, 0x44, 0x44, 0]
 
 
 async def test_the_maximum_call_length_says_goodbye_then_hangs_up(make_call) -> None:  # type: ignore[no-untyped-def]
     call = await make_call(max_call_s=0.5)
-    await call.bus.publish(
-        ResponseAudio(session_id=call.sid, response_id="r-u1", seq=0,
-                      audio=b"\x22" * FRAME * 500, is_final=False)
-    )  # fmt: skip
+    await call.send_audio("r-u1", 0x22, 500, is_final=False)
     await call.until_queued()
     call.step(5)
     await asyncio.sleep(0.6)  # the limit passes while the agent speaks

@@ -10,58 +10,19 @@ the closing silence included) and, once the answer's first frame is played,
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Awaitable, Callable
+import functools
 
 import redis.asyncio as aioredis
 from asp import streams as layout
 from asp.messages import Message, ResponseAudio, SessionStart, TurnTiming, Utterance
 from pipeline.bus import Bus
 from pipeline.testing import RedisServer
+from pipeline.testing import until as poll_until
 from sip_edge.calls import CallSession, wait_sessions_closed
-from sip_edge.metrics import Metrics
-from sip_edge.settings import Settings
-from sip_edge.sip import CallInfo
+from sip_edge.testing import SCRIPTED_FRAME as FRAME
+from sip_edge.testing import ScriptedCall
 
-FRAME = 320  # 20 ms at 8 kHz, PCM16
-
-
-class ScriptedVAD:
-    """A classifier whose verdict the test sets (hand-written fake)."""
-
-    deferred = False
-
-    def __init__(self) -> None:
-        self.speaking = False
-
-    def probability(self, frame: bytes) -> float:
-        return 0.95 if self.speaking else 0.0
-
-    def reset(self) -> None:
-        pass
-
-
-class Handle:
-    """The call's SIP side: records what the call asked for."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def hangup(self, status_code: int = 0) -> None:
-        self.asked.append("hangup")
-
-    def transfer(self, extension: str) -> None:
-        self.asked.append(f"transfer {extension}")
-
-    def send_dtmf(self, digits: str) -> None:
-        self.asked.append(f"dtmf {digits}")
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, f"{what} did not happen"
-        await asyncio.sleep(0.01)
+until = functools.partial(poll_until, interval=0.01)
 
 
 async def queued(session: CallSession, ms: int = 1) -> bool:
@@ -75,15 +36,9 @@ def timings(log: list[Message]) -> list[TurnTiming]:
 
 async def test_end_of_turn_and_edge_e2e_land_on_the_session_log(redis_server: RedisServer) -> None:
     bus = Bus(aioredis.Redis.from_url(redis_server.url))
-    metrics = Metrics()
-    settings = dataclasses.replace(Settings(), vad="webrtc")
-    info = CallInfo(call_ref=1, sip_call_id="c-1", caller_number="1001", remote_uri="sip:1001@x")
-    session = CallSession(info, Handle(), settings, metrics, bus, lambda _: None)  # type: ignore[arg-type]
-    sid = session.session_id
+    call = ScriptedCall.start(bus, remote_uri="sip:1001@x")
+    session, metrics, sid = call.session, call.metrics, call.sid
     try:
-        session.on_media(8000, "PCMU")
-        vad = ScriptedVAD()
-        session.classifier = vad  # type: ignore[assignment]
 
         async def logged(kind: type[Message]) -> bool:
             return any(isinstance(m, kind) for m in await bus.session_log(sid))
@@ -107,12 +62,7 @@ async def test_end_of_turn_and_edge_e2e_land_on_the_session_log(redis_server: Re
             session.next_playout_frame()
         await asyncio.sleep(0.05)
 
-        vad.speaking = True
-        for _ in range(30):
-            session.on_frame(b"\x40" * FRAME)
-        vad.speaking = False
-        for _ in range(25):
-            session.on_frame(bytes(FRAME))
+        call.caller_says(30, 25)
         await until(lambda: turn_timings(1), "the end-of-turn timing")
         assert await logged(Utterance)
 
@@ -159,14 +109,9 @@ async def test_the_greeting_is_never_a_turns_answer(redis_server: RedisServer) -
     played; the response after it is the answer. A response with no turn waiting (a second
     one to the same turn) is not timed."""
     bus = Bus(aioredis.Redis.from_url(redis_server.url))
-    info = CallInfo(call_ref=2, sip_call_id="c-2", caller_number="1001", remote_uri="sip:1001@x")
-    metrics = Metrics()
-    session = CallSession(info, Handle(), Settings(vad="webrtc"), metrics, bus, lambda _: None)  # type: ignore[arg-type]
-    sid = session.session_id
+    call = ScriptedCall.start(bus, call_ref=2, remote_uri="sip:1001@x")
+    session, metrics, sid = call.session, call.metrics, call.sid
     try:
-        session.on_media(8000, "PCMU")
-        vad = ScriptedVAD()
-        session.classifier = vad  # type: ignore[assignment]
 
         async def logged(n: int) -> bool:
             return len(timings(await bus.session_log(sid))) >= n
@@ -175,12 +120,7 @@ async def test_the_greeting_is_never_a_turns_answer(redis_server: RedisServer) -
             return any(isinstance(m, SessionStart) for m in await bus.session_log(sid))
 
         await until(started, "session.start")
-        vad.speaking = True
-        for _ in range(30):
-            session.on_frame(b"\x40" * FRAME)
-        vad.speaking = False
-        for _ in range(25):
-            session.on_frame(bytes(FRAME))
+        call.caller_says(30, 25)
         await until(lambda: logged(1), "the end-of-turn timing")
 
         for rid in ("greeting", "r-u1", "r-extra"):

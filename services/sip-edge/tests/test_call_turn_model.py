@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -15,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 from asp import streams as layout
 from pipeline.bus import Bus
-from pipeline.testing import RedisServer
+from pipeline.testing import RedisServer, until
 from sip_edge.calls import CallSession, wait_sessions_closed
 from sip_edge.metrics import Metrics
 from sip_edge.settings import Settings
@@ -106,25 +107,26 @@ async def session_types(client: aioredis.Redis, sid: str, want: str, timeout: fl
         await asyncio.sleep(0.02)
 
 
+@contextlib.asynccontextmanager
+async def model_asked(client: aioredis.Redis) -> AsyncIterator[tuple[CallSession, HeldModel]]:
+    """A call in model turn mode whose caller spoke, then paused 200 ms: the model is being
+    asked; the call ends when the test is done with it."""
+    model = HeldModel()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        session = call(client, model, pool)
+        feed(session, [QUIET] * 20 + [VOICE] * 30 + [QUIET] * 10)
+        yield session, model
+        await end(session)
+
+
 def turn_checks(session: CallSession, verdict: str) -> float:
     return session.metrics.turn_checks.labels(verdict)._value.get()
-
-
-async def wait_for(cond: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 async def test_frames_keep_flowing_while_the_model_thinks_then_complete_ends_the_turn(
     client: aioredis.Redis,
 ) -> None:
-    model = HeldModel()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        session = call(client, model, pool)
-        # speech, then a 200 ms pause: the model is asked
-        feed(session, [QUIET] * 20 + [VOICE] * 30 + [QUIET] * 10)
+    async with model_asked(client) as (session, model):
         assert await asyncio.to_thread(model.started.acquire, True, 5)
         started = time.perf_counter()
         feed(session, [QUIET] * 5)  # the model is busy; the loop is not
@@ -140,56 +142,43 @@ async def test_frames_keep_flowing_while_the_model_thinks_then_complete_ends_the
         assert "audio.end" in types
         assert turn_checks(session, "complete") == 1
         assert session.metrics.turn_model_seconds._sum.get() > 0
-        await end(session)
 
 
 async def test_incomplete_keeps_listening_and_the_cap_ends_the_turn(
     client: aioredis.Redis,
 ) -> None:
-    model = HeldModel()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        session = call(client, model, pool)
-        feed(session, [QUIET] * 20 + [VOICE] * 30 + [QUIET] * 10)
+    async with model_asked(client) as (session, model):
         model.answer(0.1)
-        await wait_for(lambda: turn_checks(session, "incomplete") == 1)
+        await until(lambda: turn_checks(session, "incomplete") == 1, timeout=5.0, interval=0.01)
         feed(session, [QUIET] * 45)  # 1100 ms of silence in all: still listening
         types = await session_types(client, session.session_id, "utterance", 0.3)
         assert "utterance" not in types
         feed(session, [QUIET] * 5)  # 1200 ms: the cap
         types = await session_types(client, session.session_id, "utterance", 5)
         assert types.count("utterance") == 1
-        await end(session)
 
 
 async def test_speech_before_the_answer_makes_it_stale(client: aioredis.Redis) -> None:
-    model = HeldModel()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        session = call(client, model, pool)
-        feed(session, [QUIET] * 20 + [VOICE] * 30 + [QUIET] * 10)
+    async with model_asked(client) as (session, model):
         assert await asyncio.to_thread(model.started.acquire, True, 5)
         feed(session, [VOICE] * 5)  # the caller goes on
         model.answer(0.99)
-        await wait_for(lambda: turn_checks(session, "stale") == 1)
+        await until(lambda: turn_checks(session, "stale") == 1, timeout=5.0, interval=0.01)
         types = await session_types(client, session.session_id, "utterance", 0.3)
         assert "utterance" not in types
         assert session.turns is not None
         assert session.turns.segmenter.in_speech
-        await end(session)
 
 
 async def test_a_failing_model_is_counted_and_the_cap_still_ends_the_turn(
     client: aioredis.Redis,
 ) -> None:
-    model = HeldModel()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        session = call(client, model, pool)
-        feed(session, [QUIET] * 20 + [VOICE] * 30 + [QUIET] * 10)
+    async with model_asked(client) as (session, model):
         model.answer(RuntimeError("onnx exploded"))
-        await wait_for(lambda: turn_checks(session, "error") == 1)
+        await until(lambda: turn_checks(session, "error") == 1, timeout=5.0, interval=0.01)
         feed(session, [QUIET] * 50)
         types = await session_types(client, session.session_id, "utterance", 5)
         assert types.count("utterance") == 1
-        await end(session)
 
 
 async def test_without_a_model_the_call_is_in_silence_mode(client: aioredis.Redis) -> None:

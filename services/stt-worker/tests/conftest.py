@@ -1,28 +1,7 @@
-"""Real models, loaded once per test run (they are what is under test here).
+"""Real models, loaded once per test run (they are what is under test here): the fixtures
+of stt_worker.pytest_plugin and tts_worker.pytest_plugin (speech to transcribe)."""
 
-The loaders are cached per process and shared with the tts-worker suite.
-"""
+from stt_worker.pytest_plugin import whisper
+from tts_worker.pytest_plugin import kokoro, piper
 
-from __future__ import annotations
-
-import pytest
-from stt_worker.providers.faster_whisper import FasterWhisperSTT
-from stt_worker.testing import packaged_whisper
-from tts_worker.providers.kokoro import KokoroTTS
-from tts_worker.providers.piper import PiperTTS
-from tts_worker.testing import packaged_kokoro, packaged_piper
-
-
-@pytest.fixture(scope="session")
-def whisper() -> FasterWhisperSTT:
-    return packaged_whisper()
-
-
-@pytest.fixture(scope="session")
-def kokoro() -> KokoroTTS:
-    return packaged_kokoro()
-
-
-@pytest.fixture(scope="session")
-def piper() -> PiperTTS:
-    return packaged_piper()
+__all__ = ["kokoro", "piper", "whisper"]

@@ -1,36 +1,7 @@
-"""Real models, loaded once per test run (they are what is under test here).
+"""Real models, loaded once per test run (they are what is under test here): the fixtures
+of tts_worker.pytest_plugin and stt_worker.pytest_plugin (what the speech says)."""
 
-The loaders are cached per process and shared with the stt-worker suite.
-"""
+from stt_worker.pytest_plugin import whisper
+from tts_worker.pytest_plugin import espeak, kokoro, piper
 
-from __future__ import annotations
-
-import pytest
-from stt_worker.providers.faster_whisper import FasterWhisperSTT
-from stt_worker.testing import packaged_whisper
-from tts_worker.providers.espeak import EspeakTTS
-from tts_worker.providers.kokoro import KokoroTTS
-from tts_worker.providers.piper import PiperTTS
-from tts_worker.testing import packaged_kokoro, packaged_piper
-
-
-@pytest.fixture(scope="session")
-def kokoro() -> KokoroTTS:
-    return packaged_kokoro()
-
-
-@pytest.fixture(scope="session")
-def piper() -> PiperTTS:
-    return packaged_piper()
-
-
-@pytest.fixture(scope="session")
-def espeak() -> EspeakTTS:
-    tts = EspeakTTS(timeout_s=300, retries=0)
-    tts.load()
-    return tts
-
-
-@pytest.fixture(scope="session")
-def whisper() -> FasterWhisperSTT:
-    return packaged_whisper()
+__all__ = ["espeak", "kokoro", "piper", "whisper"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 
 from asp import ResponseAudio, ResponseEnd, ResponseText, TurnTiming
 from asp import streams as layout
 from pipeline import Bus
+from pipeline.testing import until
 from prometheus_client import REGISTRY
 from tts_worker.audio import SESSION_RATES
 from tts_worker.cache import KEY_PREFIX, PhraseCache
@@ -25,13 +25,6 @@ ACKS = ("Claro.", "Certo.", "Um momento.")
 
 def counter(name: str) -> float:
     return REGISTRY.get_sample_value(f"pabx_tts_phrase_cache_{name}_total") or 0.0
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, f"{what} did not happen"
-        await asyncio.sleep(0.01)
 
 
 def make_worker(bus: Bus, engine: FakeTTS, **cache: object) -> TTSWorker:
@@ -80,7 +73,7 @@ async def say(bus: Bus, sid: str, rid: str, *sentences: str) -> list[ResponseAud
             isinstance(m, ResponseEnd) and m.response_id == rid for m in await bus.session_log(sid)
         )
 
-    await until(ended, f"the end of {rid}")
+    await until(ended, f"the end of {rid}", timeout=30, interval=0.01)
     return [
         m
         for m in await bus.session_log(sid)
@@ -174,7 +167,7 @@ async def test_a_phrase_registered_later_is_filled_by_the_refresh(bus: Bus) -> N
         async def filled() -> bool:
             return any(text == GOODBYE for text, _, _ in engine.calls)
 
-        await until(filled, "the refresh")
+        await until(filled, "the refresh", timeout=30, interval=0.01)
         engine.calls.clear()
         sid = await new_session(bus)
         await say(bus, sid, "r-1", GOODBYE)
@@ -203,7 +196,7 @@ async def test_a_used_phrase_does_not_expire_and_a_lost_one_is_refilled(bus: Bus
         async def refilled() -> bool:
             return await bus.redis.exists(key) == 1
 
-        await until(refilled, "the refill")
+        await until(refilled, "the refill", timeout=30, interval=0.01)
     finally:
         await stopped(worker, task)
 

@@ -8,12 +8,8 @@ processes for the SIGKILL case.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import Awaitable, Callable
 
 from asp import (
     AudioConfig,
@@ -32,7 +28,8 @@ from llm_worker.persona import load_persona
 from llm_worker.testing.fake_provider import FakeProvider
 from llm_worker.worker import LLMWorker
 from pipeline import Bus, StreamWorker
-from pipeline.testing import RedisServer
+from pipeline.testing import RedisServer, start_workers, stop_processes, stop_workers, until
+from pipeline.testing import spawn_replica as spawn
 from redis.exceptions import ResponseError
 from stt_worker.testing import FakeSTT
 from stt_worker.worker import STTWorker
@@ -54,26 +51,6 @@ def make_workers(bus: Bus, n: int, prefix: str = "") -> list[StreamWorker]:
         )
         workers.append(TTSWorker(bus, f"{prefix}tts-{i}", TTSRouter(FakeTTS())))
     return workers
-
-
-async def start(workers: list[StreamWorker]) -> list[asyncio.Task[None]]:
-    tasks = [asyncio.create_task(w.run(grace_s=2)) for w in workers]
-    while not all(w.ready for w in workers):
-        await asyncio.sleep(0.01)
-    return tasks
-
-
-async def stop(workers: list[StreamWorker], tasks: list[asyncio.Task[None]]) -> None:
-    for w in workers:
-        w.stop()
-    await asyncio.wait_for(asyncio.gather(*tasks), 15)
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 def audio_of(log: list[Message], response_id: str) -> list[ResponseAudio]:
@@ -107,7 +84,7 @@ def check_response_audio(log: list[Message], response_id: str) -> None:
 
 async def test_a_turn_comes_back_as_ordered_audio_once(bus: Bus) -> None:
     workers = make_workers(bus, 1)
-    tasks = await start(workers)
+    tasks = await start_workers(*workers)
     sid = str(uuid.uuid4())
     await bus.publish(
         SessionStart(session_id=sid, audio=AudioConfig(), metadata={"language": "pt-BR"})
@@ -116,15 +93,15 @@ async def test_a_turn_comes_back_as_ordered_audio_once(bus: Bus) -> None:
     async def greeted() -> bool:
         return ended(await bus.session_log(sid), "greeting")
 
-    await until(greeted)
+    await until(greeted, timeout=20)
     await bus.publish(utterance(sid, 1))
 
     async def answered() -> bool:
         return ended(await bus.session_log(sid), "r-u-1")
 
-    await until(answered)
+    await until(answered, timeout=20)
     await asyncio.sleep(0.3)  # anything duplicated would show up now
-    await stop(workers, tasks)
+    await stop_workers(workers, tasks, 15)
     log = await bus.session_log(sid)
     started = [m for m in log if isinstance(m, SessionStarted)]
     assert len(started) == 1
@@ -151,7 +128,7 @@ async def test_a_turn_comes_back_as_ordered_audio_once(bus: Bus) -> None:
 
 async def test_three_replicas_of_each_worker_share_the_work(bus: Bus) -> None:
     workers = make_workers(bus, 3)
-    tasks = await start(workers)
+    tasks = await start_workers(*workers)
     sessions = [str(uuid.uuid4()) for _ in range(12)]
     for sid in sessions:
         await bus.publish(SessionStart(session_id=sid))
@@ -164,34 +141,13 @@ async def test_three_replicas_of_each_worker_share_the_work(bus: Bus) -> None:
         return True
 
     await until(all_answered, timeout=60)
-    await stop(workers, tasks)
+    await stop_workers(workers, tasks, 15)
     for sid in sessions:
         log = await bus.session_log(sid)
         check_response_audio(log, "r-u-1")
         check_response_audio(log, "greeting")
     for w in workers:
         assert w.jobs_done > 0, f"{w.consumer} took no work"
-
-
-def spawn(kind: str, name: str, redis_url: str, **env: str) -> subprocess.Popen[bytes]:
-    environment = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "WORKER_NAME": name,
-        "METRICS_PORT": "0",
-        "WORKER_CLAIM_IDLE_MS": "1000",
-        "STT_PROVIDER": "fake",
-        "LLM_PROVIDER": "fake",
-        "TTS_PROVIDER": "fake",
-        "TTS_FALLBACK": "none",
-        **env,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", kind],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 async def test_a_replica_killed_mid_reply_does_not_lose_the_turn(
@@ -220,7 +176,7 @@ async def test_a_replica_killed_mid_reply_does_not_lose_the_turn(
                 return False
             return bool(info)
 
-        await until(taken)
+        await until(taken, timeout=20)
         info = await bus.redis.xpending_range(
             layout.work_stream(Stage.LLM), "llm-workers", min="-", max="+", count=10
         )
@@ -243,12 +199,4 @@ async def test_a_replica_killed_mid_reply_does_not_lose_the_turn(
         check_response_audio(log, end.response_id)
         assert await bus.redis.xlen(layout.dead_letter_stream(Stage.LLM)) == 0
     finally:
-        for p in [*stt, *tts, *llm.values()]:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in [*stt, *tts, *llm.values()]:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_processes([*stt, *tts, *llm.values()], 15)

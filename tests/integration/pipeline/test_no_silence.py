@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
@@ -24,11 +22,9 @@ import pytest
 from asp import ResponseAudio, ResponseCancel, ResponseStart, Stage, Utterance
 from asp import streams as layout
 from pipeline import Bus
-from pipeline.testing import RedisServer
-from sip_edge.calls import CallSession
-from sip_edge.metrics import Metrics
+from pipeline.testing import RedisServer, spawn_replica, stop_processes
 from sip_edge.settings import Settings
-from sip_edge.sip import CallInfo
+from sip_edge.testing import ScriptedCall
 
 FRAME_S = 0.02
 FB = 320  # 20 ms at 8 kHz, PCM16
@@ -49,35 +45,6 @@ SLOW_TTS = {  # 1.5 s a sentence, no phrase cache (its fill would take as long p
 SLOW_LLM = {"LLM_FAKE_DELAY_S": "0.25"}  # a word every 0.25 s: sentences come one by one
 
 
-class ScriptedVAD:
-    """A classifier whose verdict the test sets (hand-written fake)."""
-
-    deferred = False
-
-    def __init__(self) -> None:
-        self.speaking = False
-
-    def probability(self, frame: bytes) -> float:
-        return 0.95 if self.speaking else 0.0
-
-    def reset(self) -> None:
-        pass
-
-
-class Handle:
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def hangup(self, status_code: int = 0) -> None:
-        self.asked.append("hangup")
-
-    def transfer(self, extension: str) -> None:
-        self.asked.append(f"transfer {extension}")
-
-    def send_dtmf(self, digits: str) -> None:
-        self.asked.append(f"dtmf {digits}")
-
-
 @dataclasses.dataclass
 class Heard:
     at: float
@@ -88,18 +55,8 @@ class EdgeCall:
     """One call through the edge's call logic, its media clock run by the test."""
 
     def __init__(self, bus: Bus) -> None:
-        info = CallInfo(call_ref=1, sip_call_id="c-1", caller_number="1001", remote_uri="sip:x")
-        self.metrics = Metrics()
-        self.session = CallSession(
-            info,
-            Handle(),  # type: ignore[arg-type]
-            dataclasses.replace(Settings(), vad="webrtc"),
-            self.metrics,
-            bus,
-            lambda _: None,
-            apologies={8000: APOLOGY},
-        )
-        self.vad = ScriptedVAD()
+        call = ScriptedCall.start(bus, apologies={8000: APOLOGY})
+        self.session, self.vad, self.metrics = call.session, call.vad, call.metrics
         self.heard: list[Heard] = []
         self.turn_ended_at: float | None = None
         self._clock: asyncio.Task[None] | None = None
@@ -109,8 +66,6 @@ class EdgeCall:
         return self.session.session_id
 
     async def __aenter__(self) -> EdgeCall:
-        self.session.on_media(8000, "PCMU")
-        self.session.classifier = self.vad  # type: ignore[assignment]
         self._clock = asyncio.create_task(self._media_clock())
         return self
 
@@ -167,25 +122,8 @@ class EdgeCall:
 
 
 def spawn(kind: str, name: str, redis_url: str, **env: str) -> subprocess.Popen[bytes]:
-    environment = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "WORKER_NAME": name,
-        "METRICS_PORT": "0",
-        "WORKER_CLAIM_IDLE_MS": "1000",
-        "STT_PROVIDER": "fake",
-        "STT_FAKE_TEXT": QUESTION,
-        "LLM_PROVIDER": "fake",
-        "LLM_FAKE_TEXT": ANSWER,
-        "LLM_FAKE_WORDS": "1",
-        "TTS_PROVIDER": "fake",
-        "TTS_FALLBACK": "none",
-        **env,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", kind], env=environment,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    scripted = {"STT_FAKE_TEXT": QUESTION, "LLM_FAKE_TEXT": ANSWER, "LLM_FAKE_WORDS": "1"}
+    return spawn_replica(kind, name, redis_url, **{**scripted, **env})
 
 
 class Workers:
@@ -202,15 +140,7 @@ class Workers:
         proc.wait(5)
 
     def stop(self) -> None:
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs.values():
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_processes(self.procs.values(), 15)
 
 
 @pytest.fixture

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
@@ -31,6 +28,7 @@ from asp import streams as layout
 from pipeline import Bus
 from pipeline.redis_client import UNAVAILABLE
 from pipeline.sentinel_testing import SentinelSet
+from pipeline.testing import spawn_replica, stop_processes
 
 TIMEOUT_S = 40.0
 T = TypeVar("T")
@@ -43,24 +41,8 @@ def sentinels() -> Iterator[SentinelSet]:
 
 
 def spawn(kind: str, name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    environment = {
-        **os.environ,
-        "REDIS_URL": "redis://127.0.0.1:1/0",  # only the sentinels say where Redis is
-        **env,
-        "WORKER_NAME": name,
-        "METRICS_PORT": "0",
-        "WORKER_CLAIM_IDLE_MS": "1000",
-        "STT_PROVIDER": "fake",
-        "LLM_PROVIDER": "fake",
-        "TTS_PROVIDER": "fake",
-        "TTS_FALLBACK": "none",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", kind],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # The URL is no server: only the sentinels say where Redis is.
+    return spawn_replica(kind, name, "redis://127.0.0.1:1/0", **env)
 
 
 async def retried(op: Callable[[], Awaitable[T]], what: str) -> T:
@@ -152,12 +134,4 @@ async def test_a_call_survives_a_sentinel_failover(sentinels: SentinelSet, how: 
             assert p.poll() is None, f"a worker exited ({p.args}) during the failover"
     finally:
         await bus.close()
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_processes(procs, 15)

@@ -21,6 +21,8 @@ from typing import Any, ClassVar, TypeVar
 
 from prometheus_client import Counter
 
+from .backoff import Backoff
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -135,4 +137,4 @@ class BlockingEngine(ABC):
                 raise error
             self.retries_metric.labels(self.name).inc()
             log.warning("%s attempt %d failed (%s), retrying", self.name, attempt, error)
-            await asyncio.sleep(self.retry_backoff_s * attempt)
+            await asyncio.sleep(Backoff(self.retry_backoff_s, linear=True).delay(attempt - 1))

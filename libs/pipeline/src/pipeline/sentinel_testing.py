@@ -14,7 +14,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from .redis_client import RedisOptions
-from .testing import RedisServer, free_port
+from .testing import RedisServer, free_port, stop_process
 
 MASTER_NAME = "pabx"
 DOWN_AFTER_MS = 1000
@@ -75,12 +75,7 @@ class Sentinel:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, 5)
             self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
 

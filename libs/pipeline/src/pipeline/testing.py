@@ -1,23 +1,192 @@
-"""Test helpers that use real parts: a private redis-server per test session."""
+"""Test helpers that use real parts: a private redis-server per test session, and the
+pipeline's workers as their own processes."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .proc_watch import watching
+
+if TYPE_CHECKING:
+    from .worker import StreamWorker
+
+
+async def until(
+    check: Callable[[], bool | Awaitable[bool]],
+    what: str = "the condition",
+    timeout: float = 10.0,  # noqa: ASYNC109 - how long to poll, not a call to bound
+    interval: float = 0.02,
+) -> None:
+    """Polls ``check`` (a function, or a coroutine function) every ``interval`` seconds until
+    it is true; fails the test (AssertionError) when ``timeout`` seconds pass first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        assert loop.time() < deadline, f"{what} did not happen within {timeout:g} s"
+        await asyncio.sleep(interval)
+
+
+async def start_workers(*workers: StreamWorker, grace_s: float = 2.0) -> list[asyncio.Task[None]]:
+    """Each of ``workers`` running on the event loop, returned once every one is ready (its
+    group made, its engine up); their tasks, for :func:`stop_workers`."""
+    tasks = [asyncio.create_task(w.run(grace_s=grace_s)) for w in workers]
+    for w in workers:
+        while not w.ready:  # noqa: ASYNC110 - a flag the worker sets, no event
+            await asyncio.sleep(0.01)
+    return tasks
+
+
+async def stop_workers(
+    workers: Iterable[StreamWorker], tasks: list[asyncio.Task[None]], within_s: float = 10.0
+) -> None:
+    """Stops ``workers``; their loops (``tasks``) must end within ``within_s`` seconds."""
+    for w in workers:
+        w.stop()
+    await asyncio.wait_for(asyncio.gather(*tasks), within_s)
+
+
+@contextlib.asynccontextmanager
+async def running(worker: StreamWorker, grace_s: float = 2.0) -> AsyncIterator[StreamWorker]:
+    """``worker`` running on the event loop, ready when the block starts; stopped, and its
+    loop ended within 10 s, when it ends."""
+    tasks = await start_workers(worker, grace_s=grace_s)
+    try:
+        yield worker
+    finally:
+        await stop_workers([worker], tasks)
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def stop_processes(procs: Iterable[subprocess.Popen[Any]], wait_s: float) -> list[int]:
+    """SIGTERM to each of ``procs`` still running, then for each in turn SIGKILL if it has
+    not exited ``wait_s`` seconds later; their exit statuses."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    codes = []
+    for proc in procs:
+        try:
+            codes.append(proc.wait(wait_s))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            codes.append(proc.wait())
+    return codes
+
+
+def stop_process(proc: subprocess.Popen[Any], wait_s: float) -> int:
+    """:func:`stop_processes` for one process; its exit status."""
+    return stop_processes([proc], wait_s)[0]
+
+
+@dataclass
+class WorkerProcess:
+    """A pipeline worker (``python -m <module>``) as its own process: its output in
+    ``log_path``, its metrics server (/health, /ready) on loopback ``port``."""
+
+    module: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def name(self) -> str:
+        return self.module
+
+    def _answers(self, path: str) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.module} exited:\n{self.log()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def ready(self) -> bool:
+        """Its engine loaded, reading its work stream (raises if it exited)."""
+        return self._answers("/ready")
+
+    def healthy(self) -> bool:
+        """Its process alive and its loop answering (raises if it exited)."""
+        return self._answers("/health")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        return stop_process(self.proc, 20)
+
+
+def start_worker(module: str, tmp: Path, redis_url: str, **env: str) -> WorkerProcess:
+    """``python -m <module>`` on ``redis_url``, its metrics server on a free loopback port,
+    its output in ``tmp/<module>.log``; ``env`` adds to (or overrides) its environment."""
+    port = free_port()
+    log_path = tmp / f"{module}.log"
+    with log_path.open("wb") as log_file:  # the child keeps its own descriptor
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", module],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={
+                **os.environ,
+                "REDIS_URL": redis_url,
+                "METRICS_HOST": "127.0.0.1",
+                "METRICS_PORT": str(port),
+                "WORKER_GRACE_S": "2",
+                **env,
+            },
+        )
+    return WorkerProcess(module, proc, port, log_path)
+
+
+FAKE_ENGINES = {"STT_PROVIDER": "fake", "LLM_PROVIDER": "fake", "TTS_PROVIDER": "fake"}
+"""The workers' settings for their packages' fake engines."""
+
+
+def spawn_replica(module: str, name: str, redis_url: str, **env: str) -> subprocess.Popen[bytes]:
+    """A worker replica (``python -m <module>``, consumer ``name``) with the fake engines
+    and no TTS fallback, its output discarded, no metrics server; it claims a dead
+    replica's work after 1 s idle. ``env`` adds to (or overrides) its environment."""
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", module],
+        env={
+            **os.environ,
+            "REDIS_URL": redis_url,
+            "WORKER_NAME": name,
+            "METRICS_PORT": "0",
+            "WORKER_CLAIM_IDLE_MS": "1000",
+            **FAKE_ENGINES,
+            "TTS_FALLBACK": "none",
+            **env,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 class RedisServer:
@@ -85,12 +254,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, 5)
             self.proc = None
 
     def restart(self) -> None:

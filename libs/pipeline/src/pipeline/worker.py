@@ -42,6 +42,7 @@ from asp.messages import parse_timestamp
 from redis.exceptions import ResponseError
 
 from . import metrics, speculation
+from .backoff import Backoff
 from .bus import Bus, Entry
 from .logs import for_session
 from .redis_client import UNAVAILABLE
@@ -229,7 +230,7 @@ class StreamWorker(abc.ABC):
 
     async def run(self, grace_s: float = 10.0) -> None:
         """Reads and processes work until ``stop()``; survives Redis going away."""
-        backoff = 0.2
+        backoff = Backoff(first=0.2, cap=5.0)
         maintain: asyncio.Task[None] | None = None
         try:
             while not self._stopping.is_set():
@@ -238,7 +239,7 @@ class StreamWorker(abc.ABC):
                         await self.bus.ensure_group(self.stage)
                         await self.on_ready()
                         self.ready = True
-                        backoff = 0.2
+                        backoff.reset()
                         if maintain is None:
                             maintain = asyncio.create_task(
                                 self._maintain(), name=f"{self.stage}:maintain"
@@ -246,14 +247,14 @@ class StreamWorker(abc.ABC):
                     await self._read_once()
                 except UNAVAILABLE as e:
                     self.ready = False
+                    delay = backoff.next_delay()
                     log.warning(
                         "%s: Redis unavailable (%s); retrying in %.1f s",
                         self.stage.value,
                         e,
-                        backoff,
+                        delay,
                     )
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                    await asyncio.sleep(delay)
                 except ResponseError as e:
                     if "NOGROUP" not in str(e):
                         raise

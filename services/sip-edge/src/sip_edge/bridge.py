@@ -43,7 +43,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -51,12 +50,13 @@ from typing import Any
 from asp import ASPError, from_entry
 from asp import streams as layout
 from asp.messages import Message
+from pipeline.backoff import Backoff
 from pipeline.bus import Bus
 from pipeline.redis_client import UNAVAILABLE
 
 from .metrics import Metrics
 
-__all__ = ["Backoff", "SessionBridge"]
+__all__ = ["SessionBridge", "redis_backoff"]
 
 EDGE_TYPES = frozenset(
     {
@@ -81,21 +81,9 @@ REDIS_ERRORS = UNAVAILABLE
 """Redis unreachable, too slow, or full (maxmemory): the call goes on, events wait."""
 
 
-class Backoff:
-    """Exponential backoff with jitter: 0.1 s doubling up to ``cap`` seconds."""
-
-    def __init__(self, first: float = 0.1, cap: float = 2.0) -> None:
-        self.first = first
-        self.cap = cap
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        delay = min(self.cap, self.first * (2**self.attempt))
-        self.attempt += 1
-        return delay * (0.8 + 0.4 * random.random())
-
-    def reset(self) -> None:
-        self.attempt = 0
+def redis_backoff(cap: float = 2.0) -> Backoff:
+    """The edge's retries on Redis: 0.1 s doubling up to ``cap`` seconds, +-20 % jitter."""
+    return Backoff(first=0.1, cap=cap, jitter=(0.8, 1.2))
 
 
 Handler = Callable[[Message], None]
@@ -205,7 +193,7 @@ class SessionBridge:
     # --- writer ------------------------------------------------------------------------------
 
     async def _write_loop(self) -> None:
-        backoff = Backoff()
+        backoff = redis_backoff()
         while True:
             if not self._pending:
                 if self._closed:
@@ -254,7 +242,7 @@ class SessionBridge:
 
     async def _read_loop(self) -> None:
         await self._started.wait()
-        backoff = Backoff()
+        backoff = redis_backoff()
         while True:
             # The media clock thread drains the pacer: polling it every 20 ms is simpler
             # than an event set across threads.
@@ -297,7 +285,7 @@ class SessionBridge:
 
 async def retry_forever(op: Callable[[], Awaitable[Any]], what: str, log: logging.Logger) -> Any:
     """Runs ``op`` until it succeeds, with backoff (used at startup for Redis)."""
-    backoff = Backoff(cap=5.0)
+    backoff = redis_backoff(cap=5.0)
     while True:
         try:
             return await op()

@@ -1,5 +1,6 @@
 """Helpers for tests and benchmarks: a call without SIP (:class:`LoudIsSpeech`,
-:class:`NoHandle`, for a ``CallSession`` fed frames by hand), audio made offline (espeak-ng
+:class:`NoHandle`, for a ``CallSession`` fed frames by hand; :class:`ScriptedCall`, one whose
+VAD verdict the test sets), audio made offline (espeak-ng
 speech resampled by sox; both Debian packages, installed by
 scripts/setup.d/31-sip-edge-test-audio.sh) and how it is compared (normalized
 cross-correlation)."""
@@ -7,9 +8,9 @@ cross-correlation)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,13 +18,20 @@ import urllib.request
 import wave
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 from asp import ASPError, from_entry, to_entry
 from asp import streams as layout
 from asp.messages import Message, ResponseAudio, SessionStart
 from pipeline.proc_watch import watching
+from pipeline.testing import stop_process
+
+if TYPE_CHECKING:
+    from pipeline.bus import Bus
+
+    from .calls import CallSession
+    from .metrics import Metrics
 
 
 class LoudIsSpeech:
@@ -46,6 +54,118 @@ class NoHandle:
     def transfer(self, extension: str) -> None: ...
 
     def send_dtmf(self, digits: str) -> None: ...
+
+
+class ScriptedVAD:
+    """A classifier whose verdict the test sets (hand-written fake): speech while
+    ``speaking``."""
+
+    deferred = False
+
+    def __init__(self) -> None:
+        self.speaking = False
+
+    def probability(self, frame: bytes) -> float:
+        return 0.95 if self.speaking else 0.0
+
+    def reset(self) -> None:
+        return None
+
+
+class RecordingHandle:
+    """The SIP side of a call driven by a test: records what the call asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def hangup(self, status_code: int = 0) -> None:
+        self.asked.append("hangup")
+
+    def transfer(self, extension: str) -> None:
+        self.asked.append(f"transfer {extension}")
+
+    def send_dtmf(self, digits: str) -> None:
+        self.asked.append(f"dtmf {digits}")
+
+
+SCRIPTED_FRAME = 320
+"""One frame of a :class:`ScriptedCall`: 20 ms at 8 kHz, PCM16."""
+
+
+@dataclasses.dataclass
+class ScriptedCall:
+    """One ``CallSession`` on a real bus with no SIP: its media up at 8 kHz (PCMU), a
+    :class:`ScriptedVAD` as its classifier and a :class:`RecordingHandle` as its SIP side;
+    the test runs its media clock (:meth:`step`, or the session's own methods)."""
+
+    session: CallSession
+    handle: RecordingHandle
+    vad: ScriptedVAD
+    bus: Bus
+    metrics: Metrics
+
+    @classmethod
+    def start(cls, bus: Bus, call_ref: int = 1, remote_uri: str = "sip:x", **kwargs: Any) -> Self:
+        """``kwargs``: the edge's settings to change (the VAD is webrtc's, whose
+        parameters the scripted verdicts go through), and ``apologies``, ``goodbyes``."""
+        from .calls import CallSession
+        from .media import CallInfo
+        from .metrics import Metrics
+        from .settings import Settings
+
+        clips = {k: kwargs.pop(k) for k in ("apologies", "goodbyes") if k in kwargs}
+        info = CallInfo(
+            call_ref=call_ref,
+            sip_call_id=f"c-{call_ref}",
+            caller_number="1001",
+            remote_uri=remote_uri,
+        )
+        handle, metrics, vad = RecordingHandle(), Metrics(), ScriptedVAD()
+        settings = dataclasses.replace(Settings(), vad="webrtc", **kwargs)
+        session = CallSession(info, handle, settings, metrics, bus, lambda _: None, **clips)
+        session.on_media(8000, "PCMU")
+        session.classifier = vad
+        return cls(session, handle, vad, bus, metrics)
+
+    @property
+    def sid(self) -> str:
+        return self.session.session_id
+
+    async def send_audio(
+        self, response_id: str, fill: int, frames: int, *, seq: int = 0, is_final: bool = True
+    ) -> None:
+        """Publishes a response.audio chunk of ``frames`` frames, every byte ``fill`` (what
+        :meth:`step` then shows of it), as the TTS would."""
+        audio = bytes([fill]) * SCRIPTED_FRAME * frames
+        await self.bus.publish(
+            ResponseAudio(
+                session_id=self.sid,
+                response_id=response_id,
+                seq=seq,
+                audio=audio,
+                is_final=is_final,
+            )
+        )
+
+    def caller_says(self, voiced: int = 30, silent: int = 25) -> None:
+        """The caller's turn, frames in with no playout: ``voiced`` frames of speech, then
+        ``silent`` ones (25, 500 ms, end the turn)."""
+        self.vad.speaking = True
+        for _ in range(voiced):
+            self.session.on_frame(b"\x40" * SCRIPTED_FRAME)
+        self.vad.speaking = False
+        for _ in range(silent):
+            self.session.on_frame(bytes(SCRIPTED_FRAME))
+
+    def step(self, n: int = 1) -> list[int]:
+        """``n`` media-clock ticks: one caller frame in (voiced while the VAD says speech),
+        one frame out (its first byte)."""
+        out = []
+        for _ in range(n):
+            out.append(self.session.next_playout_frame()[0])
+            voiced = self.vad.speaking
+            self.session.on_frame(b"\x40" * SCRIPTED_FRAME if voiced else bytes(SCRIPTED_FRAME))
+        return out
 
 
 def speech_wav(text: str, path: Path, voice: str = "pt-br", rate: int = 8000) -> Path:
@@ -179,31 +299,31 @@ CALLER_PHRASES = [
 # --- processes for end-to-end tests ----------------------------------------------------------
 
 
-class EdgeProcess:
-    """sip-edge as its own process (``python -m sip_edge``) on free ports, bound to
-    loopback. ``env`` overrides settings. Use as a context manager; SIGTERM on exit."""
+class ServiceProcess:
+    """A service as its own process (``python -m <module>``), its stderr in ``log_path``,
+    ``env`` over this process's environment. It prints ``<ready_line> key=value ...`` on
+    stdout once it listens; :meth:`on_ready` takes those values. A context manager: SIGTERM
+    on exit (SIGKILL ``stop_wait_s`` later)."""
 
-    def __init__(self, log_path: Path, **env: str) -> None:
+    module = ""
+    name = ""
+    ready_line = ""
+    stop_wait_s = 15.0
+
+    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
         self.log_path = log_path
-        self.env = {
-            **os.environ,
-            "SIP_EDGE_SIP_PORT": "0",
-            "SIP_EDGE_SIP_BIND": "127.0.0.1",
-            "SIP_EDGE_RTP_PORT": "0",
-            "SIP_EDGE_METRICS_PORT": "0",
-            "SIP_EDGE_METRICS_HOST": "127.0.0.1",
-            "SIP_EDGE_DRAIN_GRACE_S": "2",
-            **env,
-        }
+        self.env = {**os.environ, **env}
         self.proc: subprocess.Popen[str] | None = None
-        self.sip_port = 0
         self.metrics_port = 0
         self.returncode: int | None = None
 
-    def __enter__(self) -> EdgeProcess:
+    def on_ready(self, values: dict[str, str]) -> None:
+        self.metrics_port = int(values["metrics_port"])
+
+    def __enter__(self) -> Self:
         with self.log_path.open("w") as log_file:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sip_edge"],
+            self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", self.module],
                 stdout=subprocess.PIPE,
                 stderr=log_file,
                 text=True,
@@ -213,18 +333,61 @@ class EdgeProcess:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
-            if line.startswith("SIP_EDGE_READY"):
-                parts = dict(p.split("=", 1) for p in line.split()[1:])
-                self.sip_port = int(parts["sip_port"])
-                self.metrics_port = int(parts["metrics_port"])
+            if line.startswith(self.ready_line):
+                self.on_ready(dict(p.split("=", 1) for p in line.split()[1:]))
                 return self
             if not line and self.proc.poll() is not None:
                 break
         self.stop()
-        raise RuntimeError(f"sip-edge did not start:\n{self.log()[-3000:]}")
+        raise RuntimeError(f"{self.name} did not start:\n{self.log()[-3000:]}")
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None or self.returncode is not None:
+            return
+        self.returncode = stop_process(proc, self.stop_wait_s)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return str(resp.read().decode())
+
+
+class EdgeProcess(ServiceProcess):
+    """sip-edge as its own process (``python -m sip_edge``) on free ports, bound to
+    loopback. ``env`` overrides settings. Use as a context manager; SIGTERM on exit."""
+
+    module = "sip_edge"
+    name = "sip-edge"
+    ready_line = "SIP_EDGE_READY"
+    stop_wait_s = 15.0
+
+    def __init__(self, log_path: Path, **env: str) -> None:
+        super().__init__(
+            log_path,
+            {
+                "SIP_EDGE_SIP_PORT": "0",
+                "SIP_EDGE_SIP_BIND": "127.0.0.1",
+                "SIP_EDGE_RTP_PORT": "0",
+                "SIP_EDGE_METRICS_PORT": "0",
+                "SIP_EDGE_METRICS_HOST": "127.0.0.1",
+                "SIP_EDGE_DRAIN_GRACE_S": "2",
+                **env,
+            },
+        )
+        self.sip_port = 0
+
+    def on_ready(self, values: dict[str, str]) -> None:
+        super().on_ready(values)
+        self.sip_port = int(values["sip_port"])
 
     @contextlib.contextmanager
     def watched(self, fixture: str, name: str = "sip-edge") -> Iterator[None]:
@@ -236,27 +399,6 @@ class EdgeProcess:
     @property
     def uri(self) -> str:
         return f"sip:2000@127.0.0.1:{self.sip_port}"
-
-    def stop(self) -> None:
-        proc = self.proc
-        if proc is None or self.returncode is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            self.returncode = proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            self.returncode = proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def metrics(self) -> str:
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return str(resp.read().decode())
 
 
 def metric(text: str, name: str) -> float:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -33,6 +32,8 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import ClassVar
+
+from pipeline.backoff import Backoff
 
 from llm_worker.errors import ProviderError, ProviderTimeout
 from llm_worker.events import ChatRequest, Done, StreamEvent
@@ -176,7 +177,7 @@ class LLMProvider(ABC):
                 if emitted or not e.retryable or attempt > self.max_retries:
                     raise
                 self.metrics.retries += 1
-                delay = self.retry_backoff_s * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                delay = Backoff(self.retry_backoff_s, jitter=(0.5, 1.0)).delay(attempt - 1)
                 log.warning("%s; retry %d in %.2f s", e, attempt, delay)
                 await asyncio.sleep(delay)
             except Exception as e:

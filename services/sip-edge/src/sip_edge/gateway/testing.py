@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import struct
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.testing import free_port
+from pipeline.testing import FAKE_ENGINES, WorkerProcess, start_worker
 from websockets.asyncio.client import ClientConnection, connect
 
+from ..testing import ServiceProcess
 from . import g711
 from .framing import SEED_HEADER_SIZE, seed_hash
 
@@ -38,78 +35,38 @@ __all__ = [
 TOKEN = "test-token-0123456789"  # noqa: S105 - the tests' own token
 
 
-class GatewayProcess:
+class GatewayProcess(ServiceProcess):
     """``python -m sip_edge.gateway`` on free loopback ports; ``env`` overrides settings.
     A context manager: SIGTERM on exit."""
 
+    module = "sip_edge.gateway"
+    name = "asp-gateway"
+    ready_line = "ASP_GATEWAY_READY"
+    stop_wait_s = 20.0
+
     def __init__(self, log_path: Path, **env: str) -> None:
-        self.log_path = log_path
-        self.env = {
-            **os.environ,
-            "ASP_GATEWAY_HOST": "127.0.0.1",
-            "ASP_GATEWAY_PORT": "0",
-            "ASP_GATEWAY_METRICS_HOST": "127.0.0.1",
-            "ASP_GATEWAY_METRICS_PORT": "0",
-            "ASP_GATEWAY_TOKEN": TOKEN,
-            "SIP_EDGE_DRAIN_GRACE_S": "1",
-            **env,
-        }
+        super().__init__(
+            log_path,
+            {
+                "ASP_GATEWAY_HOST": "127.0.0.1",
+                "ASP_GATEWAY_PORT": "0",
+                "ASP_GATEWAY_METRICS_HOST": "127.0.0.1",
+                "ASP_GATEWAY_METRICS_PORT": "0",
+                "ASP_GATEWAY_TOKEN": TOKEN,
+                "SIP_EDGE_DRAIN_GRACE_S": "1",
+                **env,
+            },
+        )
         self.token = self.env["ASP_GATEWAY_TOKEN"]
-        self.proc: subprocess.Popen[str] | None = None
         self.port = 0
-        self.metrics_port = 0
-        self.returncode: int | None = None
 
-    def __enter__(self) -> GatewayProcess:
-        with self.log_path.open("w") as log_file:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sip_edge.gateway"],
-                stdout=subprocess.PIPE,
-                stderr=log_file,
-                text=True,
-                env=self.env,
-            )
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if line.startswith("ASP_GATEWAY_READY"):
-                parts = dict(p.split("=", 1) for p in line.split()[1:])
-                self.port = int(parts["port"])
-                self.metrics_port = int(parts["metrics_port"])
-                return self
-            if not line and self.proc.poll() is not None:
-                break
-        self.stop()
-        raise RuntimeError(f"asp-gateway did not start:\n{self.log()[-3000:]}")
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def on_ready(self, values: dict[str, str]) -> None:
+        super().on_ready(values)
+        self.port = int(values["port"])
 
     def url(self, path: str = "/", token: str | None = None) -> str:
         query = f"?token={token}" if token else ""
         return f"ws://127.0.0.1:{self.port}{path}{query}"
-
-    def stop(self) -> None:
-        proc = self.proc
-        if proc is None or self.returncode is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            self.returncode = proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            self.returncode = proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def metrics(self) -> str:
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return str(resp.read().decode())
 
     def ready(self) -> int:
         url = f"http://127.0.0.1:{self.metrics_port}/ready"
@@ -118,38 +75,6 @@ class GatewayProcess:
                 return int(resp.status)
         except urllib.error.HTTPError as e:
             return int(e.code)
-
-
-@dataclass
-class WorkerProcess:
-    module: str
-    proc: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
-    def ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.module} exited:\n{self.log()[-3000:]}")
-        try:
-            url = f"http://127.0.0.1:{self.port}/ready"
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return bool(r.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
-
-
-FAKE_ENGINES = {"STT_PROVIDER": "fake", "LLM_PROVIDER": "fake", "TTS_PROVIDER": "fake"}
 
 
 @contextmanager
@@ -162,25 +87,8 @@ def running_workers(
     started: list[WorkerProcess] = []
     try:
         for module in ("stt_worker", "llm_worker", "tts_worker"):
-            port = free_port()
-            log_path = tmp / f"{module}.log"
-            with log_path.open("wb") as log_file:
-                proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                    [sys.executable, "-m", module],
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    env={
-                        **os.environ,
-                        **FAKE_ENGINES,
-                        "REDIS_URL": redis_url,
-                        "METRICS_HOST": "127.0.0.1",
-                        "METRICS_PORT": str(port),
-                        "WORKER_NAME": f"gw-{module}",
-                        "WORKER_GRACE_S": "2",
-                        **env,
-                    },
-                )
-            started.append(WorkerProcess(module, proc, port, log_path))
+            overrides = {**FAKE_ENGINES, "WORKER_NAME": f"gw-{module}", **env}
+            started.append(start_worker(module, tmp, redis_url, **overrides))
         deadline = time.monotonic() + ready_within_s
         for w in started:
             while not w.ready():
