@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# `make test-containers` (issue 18): builds the base-image stand-ins and every image of the
+# repository with podman, brings compose/docker-compose.yml up with podman-compose as shipped,
+# runs each health check until every service is healthy (or CONTAINERS_HEALTH_TIMEOUT_S
+# passes), reports each service's state, then takes the stack down (volumes kept).
+# Not part of `make test` (tens of minutes on 2 cores); docs/DEPLOY.md has its last result.
+#
+# The stack runs inside a network namespace made for the run: the compose file's host network
+# (asterisk, sip-edge, coturn) is that namespace's, so this machine's own ports (a clone's
+# `make up`, its Redis on 6379) are untouched, and nothing is reachable from outside.
+# A copy of compose/ is used, so the clone's compose/.env and compose/certs are left alone.
+# podman 4.3 runs no health check by itself (no systemd timers) and podman-compose ignores
+# `condition: service_healthy` before podman 4.6: this script runs the checks
+# (`podman healthcheck run`), and `restart: unless-stopped` restarts a service that started
+# before its dependency was ready.
+#
+# CONTAINERS_SKIP_BUILD=1: use the images already built. Report: .run/containers/report.txt
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+OUT="$RUN_DIR/containers"
+HEALTH_TIMEOUT=${CONTAINERS_HEALTH_TIMEOUT_S:-420}
+mkdir -p "$OUT"
+REPORT="$OUT/report.txt"
+t_start=$SECONDS
+PODMAN_COMPOSE=$(bash scripts/podman-setup.sh)
+
+if [ "${CONTAINERS_SKIP_BUILD:-0}" != 1 ]; then
+  bash scripts/container-base-images.sh
+  bash scripts/container-build.sh
+fi
+t_built=$SECONDS
+
+# --- the run directory: a copy of compose/ beside an empty .run/ (the ../.run mount) --------
+run_dir="$OUT/run"
+rm -rf "$run_dir/compose"
+mkdir -p "$run_dir/.run/asterisk-log"
+cp -r compose "$run_dir/compose"
+rm -rf "$run_dir/compose/.env" "$run_dir/compose/certs"
+
+NS="pabx-ct-$$"
+ip netns add "$NS"
+ip netns exec "$NS" ip link set lo up
+pc() { (cd "$run_dir/compose" && ip netns exec "$NS" "$PODMAN_COMPOSE" -f docker-compose.yml "$@"); }
+cleanup() {
+  pc down >>"$OUT/compose-down.log" 2>&1 || true
+  ip netns delete "$NS" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+log "podman-compose up -d (rede do host = namespace $NS; log: $OUT/compose-up.log)"
+t_up=$SECONDS
+pc up -d >"$OUT/compose-up.log" 2>&1 || log "podman-compose up saiu com erro (veja $OUT/compose-up.log)"
+
+# --- health: run every check until all pass ------------------------------------------------
+mapfile -t containers < <(podman ps -a --filter label=io.podman.compose.project=pabx --format '{{.Names}}' | sort)
+[ ${#containers[@]} -gt 0 ] || die "nenhum contêiner do projeto pabx (veja $OUT/compose-up.log)"
+declare -A state since
+deadline=$((SECONDS + HEALTH_TIMEOUT))
+while :; do
+  pending=0
+  for c in "${containers[@]}"; do
+    [ -n "${since[$c]:-}" ] && continue
+    status=$(podman inspect --format '{{.State.Status}}' "$c" 2>/dev/null || echo missing)
+    has_check=$(podman inspect --format '{{if .Config.Healthcheck}}yes{{end}}' "$c" 2>/dev/null || true)
+    if [ "$status" = exited ]; then
+      rc=$(podman inspect --format '{{.State.ExitCode}}' "$c")
+      state[$c]="exited rc=$rc"
+      # a one-shot service (init) is done; a long-running one may be restarted: keep waiting
+      [[ "$c" == *init* ]] && since[$c]=$((SECONDS - t_up)) || pending=1
+    elif [ "$status" = running ] && [ -n "$has_check" ]; then
+      if podman healthcheck run "$c" >/dev/null 2>&1; then
+        state[$c]=healthy; since[$c]=$((SECONDS - t_up))
+      else
+        state[$c]="running, unhealthy"; pending=1
+      fi
+    elif [ "$status" = running ]; then
+      state[$c]="running (no health check)"; since[$c]=$((SECONDS - t_up))
+    else
+      state[$c]=$status; pending=1
+    fi
+  done
+  [ $pending = 0 ] && break
+  [ $SECONDS -ge $deadline ] && break
+  sleep 5
+done
+
+{
+  echo "make test-containers $(date -u +%FT%TZ) on $(hostname) ($(nproc) cores)"
+  echo "build: $((t_built - t_start)) s; health wait: $((SECONDS - t_up)) s (limit $HEALTH_TIMEOUT s)"
+  printf '%-28s %-30s %s\n' container state "seconds after up"
+  for c in "${containers[@]}"; do
+    printf '%-28s %-30s %s\n' "$c" "${state[$c]:-?}" "${since[$c]:--}"
+  done
+  echo "images:"
+  podman images --filter reference='pabx/*' --format '{{.Repository}}:{{.Tag}} {{.Size}}'
+} | tee "$REPORT"
+
+failed=0
+for c in "${containers[@]}"; do
+  podman logs --tail 40 "$c" >"$OUT/logs-$c.txt" 2>&1 || true
+  case "${state[$c]:-}" in healthy | "running (no health check)") ;; "exited rc=0") ;; *) failed=1 ;; esac
+done
+[ $failed = 0 ] || die "serviços que não ficaram saudáveis (logs em $OUT/logs-*.txt)"
+log "todos os serviços saudáveis em $((SECONDS - t_up)) s; total $((SECONDS - t_start)) s"
