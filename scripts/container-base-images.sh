@@ -26,7 +26,7 @@ STANDINS=(
   "node:20.19.6-bookworm-slim|trixie|Debian trixie nodejs (20.19) and npm, user node (1000)"
   "debian:sid-slim|sid|Debian sid minbase"
   "redis:7.4.2-bookworm|bookworm|Debian bookworm redis-server (7.0), official entrypoint behaviour"
-  "coturn/coturn:4.6.3|trixie|Debian trixie coturn (4.6), user nobody"
+  "coturn/coturn:4.6.3|trixie|Debian trixie coturn (4.6.1), user nobody"
   "oliver006/redis_exporter:v1.67.0|trixie|Debian trixie prometheus-redis-exporter"
   "prom/prometheus:v3.1.0|trixie|Debian trixie prometheus (2.x), user nobody"
 )
@@ -213,4 +213,3 @@ for s in "${STANDINS[@]}"; do
   build_standin "$s"
 done
 for s in "${NOT_MADE[@]}"; do log "não feita: ${s%%|*} (${s#*|}; veja docs/DEPLOY.md)"; done
-podman image prune -f >/dev/null

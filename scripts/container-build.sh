@@ -34,7 +34,8 @@ tag() {
   esac
 }
 
-build_opts=(--network host --pull=never)
+# docker format: the OCI format has no HEALTHCHECK, and podman would drop the images' own
+build_opts=(--format docker --network host --pull=never)
 for v in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_FIND_LINKS PIP_TRUSTED_HOST NPM_CONFIG_REGISTRY DEBIAN_MIRROR; do
   # a local folder cannot be reached from inside the build: only URLs go in
   if [ -n "${!v:-}" ] && [[ "${!v}" != /* && "${!v}" != file:* ]]; then build_opts+=(--build-arg "$v=${!v}"); fi
@@ -60,5 +61,5 @@ for n in "${names[@]}"; do
     failed+=("$n")
   fi
 done
-podman image prune -f >/dev/null  # the dangling layers of earlier builds
+# dangling layers of earlier builds: `podman image prune -f` once no build runs (test-containers.sh)
 [ ${#failed[@]} -eq 0 ] || die "imagens que não construíram: ${failed[*]}"

@@ -6,7 +6,9 @@
 #
 # containers.conf: runc (crun refuses hybrid cgroups), cgroupfs (no systemd here) and
 # default_ulimits at or below the host's own (without CAP_SYS_RESOURCE, raising the default
-# limits fails). A containers.conf written by someone else is kept if it already says runc.
+# limits fails), netavark with aardvark-dns (the compose services find each other by name;
+# Debian's CNI setup has no DNS). A containers.conf written by someone else is kept if it
+# already says runc.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -18,6 +20,8 @@ missing=()
 command -v podman >/dev/null || missing+=(podman)
 command -v runc >/dev/null || missing+=(runc)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+[ -x /usr/lib/podman/netavark ] || missing+=(netavark)
+[ -x /usr/lib/podman/aardvark-dns ] || missing+=(aardvark-dns)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}" uidmap slirp4netns
 command -v podman >/dev/null || die "podman não foi instalado"
 
@@ -34,7 +38,10 @@ default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=$nproc:$nproc\"]
 [engine]
 runtime = \"runc\"
 cgroup_manager = \"cgroupfs\"
-events_logger = \"file\""
+events_logger = \"file\"
+
+[network]
+network_backend = \"netavark\""
 if [ ! -f "$CONF" ] || head -1 "$CONF" | grep -qxF "$MARK"; then
   if [ "$(cat "$CONF" 2>/dev/null)" != "$want" ]; then
     as_root mkdir -p "$(dirname "$CONF")"

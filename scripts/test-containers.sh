@@ -29,8 +29,34 @@ PODMAN_COMPOSE=$(bash scripts/podman-setup.sh)
 if [ "${CONTAINERS_SKIP_BUILD:-0}" != 1 ]; then
   bash scripts/container-base-images.sh
   bash scripts/container-build.sh
+  podman image prune -f >/dev/null  # the dangling layers of earlier builds
 fi
+hygiene_bad=0
+: >"$OUT/hygiene.txt"
+for img in $(podman images --filter reference='pabx/*' --format '{{.Repository}}:{{.Tag}}' | sort -u); do
+  found=$(hygiene "$img")
+  if [ -n "$found" ]; then hygiene_bad=1; printf '%s\n%s\n' "$img:" "$found" >>"$OUT/hygiene.txt"; fi
+done
+[ $hygiene_bad = 0 ] && log "imagens limpas (sem compilador, cache, teste ou segredo)" \
+  || log "higiene: veja $OUT/hygiene.txt"
 t_built=$SECONDS
+
+# --- image hygiene: no compiler, package cache, project test file or secret in a final image ---
+hygiene() {  # hygiene IMAGE : prints what should not be there
+  podman run --rm --network none --user 0 --entrypoint sh "$1" -c '
+    for c in gcc cc g++ c++ cmake make swig; do p=$(command -v $c) && echo "compiler: $p"; done
+    for d in /root/.cache /root/.npm /opt/pabx/.cache /tmp /var/cache/apt/archives; do
+      [ -d "$d" ] && [ -n "$(find "$d" -mindepth 1 -not -name partial -not -name lock 2>/dev/null | head -1)" ] && echo "cache: $d"
+    done
+    find / -xdev \( -name "*.key" -o -name "*.pem" -o -name ".env" -o -name "pip.conf" -o -name ".npmrc" \) \
+      -not -path "/etc/ssl/*" -not -path "/usr/share/*" -not -path "*/site-packages/*/certifi/*" \
+      -not -path "*/site-packages/pip/_vendor/*" -not -path "/usr/lib/*" 2>/dev/null | sed "s/^/secret? /"
+    for pkg in asp pipeline sip_edge stt_worker llm_worker tts_worker; do
+      find / -xdev -path "*/site-packages/$pkg/*" \( -name "test_*.py" -o -name conftest.py \) 2>/dev/null | sed "s/^/test file: /"
+    done
+    [ -d /opt/pabx/softphone ] && find /opt/pabx/softphone \( -name "*.test.*" -o -name node_modules \) | sed "s/^/test file: /"
+    true' 2>&1 | head -20
+}
 
 # --- the run directory: a copy of compose/ beside an empty .run/ (the ../.run mount) --------
 run_dir="$OUT/run"
@@ -40,11 +66,14 @@ cp -r compose "$run_dir/compose"
 rm -rf "$run_dir/compose/.env" "$run_dir/compose/certs"
 
 NS="pabx-ct-$$"
+# nsenter, not `ip netns exec`: that one remounts /sys, and runc then finds no cgroup mount
 ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-pc() { (cd "$run_dir/compose" && ip netns exec "$NS" "$PODMAN_COMPOSE" -f docker-compose.yml "$@"); }
+in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
+in_ns ip link set lo up
+pc() { (cd "$run_dir/compose" && in_ns "$PODMAN_COMPOSE" -f docker-compose.yml "$@"); }
 cleanup() {
   pc down >>"$OUT/compose-down.log" 2>&1 || true
+  in_ns podman network rm -f pabx >/dev/null 2>&1 || true  # its bridge lives in the namespace
   ip netns delete "$NS" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -102,5 +131,6 @@ for c in "${containers[@]}"; do
   podman logs --tail 40 "$c" >"$OUT/logs-$c.txt" 2>&1 || true
   case "${state[$c]:-}" in healthy | "running (no health check)") ;; "exited rc=0") ;; *) failed=1 ;; esac
 done
+[ $hygiene_bad = 0 ] || { cat "$OUT/hygiene.txt" >&2; failed=1; }
 [ $failed = 0 ] || die "serviços que não ficaram saudáveis (logs em $OUT/logs-*.txt)"
 log "todos os serviços saudáveis em $((SECONDS - t_up)) s; total $((SECONDS - t_start)) s"
