@@ -141,7 +141,7 @@ recipe() {  # recipe NAME : the stand-in's Containerfile body
 }
 
 # ---------------------------------------------------------------- the plain Debian images
-SUITE_VERSION=1  # bump to rebuild every suite image
+SUITE_VERSION=2  # bump to rebuild every suite image
 suite_image() { echo "localhost/pabx-standin/debian:$1"; }
 
 image_label() {  # image_label IMAGE LABEL : the label's value, empty when the image is absent
@@ -167,6 +167,13 @@ path-exclude /usr/share/man/*
 path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
 path-include /usr/share/locale/locale.alias
+EOF
+  # and, as Debian's images do (docker-clean), apt keeps no .deb after an install
+  as_root tee "$dir/etc/apt/apt.conf.d/docker-clean" >/dev/null <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
 EOF
   printf '#!/bin/sh\nexit 101\n' | as_root tee "$dir/usr/sbin/policy-rc.d" >/dev/null
   as_root chmod 0755 "$dir/usr/sbin/policy-rc.d"

@@ -9,7 +9,8 @@
 # (asterisk, sip-edge, coturn) is that namespace's, so this machine's own ports (a clone's
 # `make up`, its Redis on 6379) are untouched, and nothing is reachable from outside.
 # A copy of compose/ is used, so the clone's compose/.env and compose/certs are left alone.
-# podman 4.3 runs no health check by itself (no systemd timers) and podman-compose ignores
+# podman 4.3 runs no health check by itself (no systemd timers: the "unable to get systemd
+# connection" errors of `up` are that) and podman-compose ignores
 # `condition: service_healthy` before podman 4.6: this script runs the checks
 # (`podman healthcheck run`), and `restart: unless-stopped` restarts a service that started
 # before its dependency was ready.
@@ -31,19 +32,11 @@ if [ "${CONTAINERS_SKIP_BUILD:-0}" != 1 ]; then
   bash scripts/container-build.sh
   podman image prune -f >/dev/null  # the dangling layers of earlier builds
 fi
-hygiene_bad=0
-: >"$OUT/hygiene.txt"
-for img in $(podman images --filter reference='pabx/*' --format '{{.Repository}}:{{.Tag}}' | sort -u); do
-  found=$(hygiene "$img")
-  if [ -n "$found" ]; then hygiene_bad=1; printf '%s\n%s\n' "$img:" "$found" >>"$OUT/hygiene.txt"; fi
-done
-[ $hygiene_bad = 0 ] && log "imagens limpas (sem compilador, cache, teste ou segredo)" \
-  || log "higiene: veja $OUT/hygiene.txt"
 t_built=$SECONDS
 
 # --- image hygiene: no compiler, package cache, project test file or secret in a final image ---
 hygiene() {  # hygiene IMAGE : prints what should not be there
-  podman run --rm --network none --user 0 --entrypoint sh "$1" -c '
+  podman run --rm --network none --no-healthcheck --user 0 --entrypoint sh "$1" -c '
     for c in gcc cc g++ c++ cmake make swig; do p=$(command -v $c) && echo "compiler: $p"; done
     for d in /root/.cache /root/.npm /opt/pabx/.cache /tmp /var/cache/apt/archives; do
       [ -d "$d" ] && [ -n "$(find "$d" -mindepth 1 -not -name partial -not -name lock 2>/dev/null | head -1)" ] && echo "cache: $d"
@@ -57,6 +50,15 @@ hygiene() {  # hygiene IMAGE : prints what should not be there
     [ -d /opt/pabx/softphone ] && find /opt/pabx/softphone \( -name "*.test.*" -o -name node_modules \) | sed "s/^/test file: /"
     true' 2>&1 | head -20
 }
+
+hygiene_bad=0  # each image checked once, before the run
+: >"$OUT/hygiene.txt"
+for img in $(podman images --filter reference='pabx/*' --format '{{.Repository}}:{{.Tag}}' | sort -u); do
+  found=$(hygiene "$img")
+  if [ -n "$found" ]; then hygiene_bad=1; printf '%s\n%s\n' "$img:" "$found" >>"$OUT/hygiene.txt"; fi
+done
+[ $hygiene_bad = 0 ] && log "imagens limpas (sem compilador, cache, teste ou segredo)" \
+  || log "higiene: veja $OUT/hygiene.txt"
 
 # --- the run directory: a copy of compose/ beside an empty .run/ (the ../.run mount) --------
 run_dir="$OUT/run"
@@ -99,7 +101,9 @@ while :; do
       # a one-shot service (init) is done; a long-running one may be restarted: keep waiting
       [[ "$c" == *init* ]] && since[$c]=$((SECONDS - t_up)) || pending=1
     elif [ "$status" = running ] && [ -n "$has_check" ]; then
-      if podman healthcheck run "$c" >/dev/null 2>&1; then
+      # from inside the namespace: an exec into a host-network container runs in the
+      # caller's network namespace (runc joins none), and its ports are in $NS
+      if in_ns podman healthcheck run "$c" >/dev/null 2>&1; then
         state[$c]=healthy; since[$c]=$((SECONDS - t_up))
       else
         state[$c]="running, unhealthy"; pending=1
