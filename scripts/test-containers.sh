@@ -130,11 +130,11 @@ done
   podman images --filter reference='pabx/*' --format '{{.Repository}}:{{.Tag}} {{.Size}}'
 } | tee "$REPORT"
 
-failed=0
+unhealthy=()
 for c in "${containers[@]}"; do
   podman logs --tail 40 "$c" >"$OUT/logs-$c.txt" 2>&1 || true
-  case "${state[$c]:-}" in healthy | "running (no health check)") ;; "exited rc=0") ;; *) failed=1 ;; esac
+  case "${state[$c]:-}" in healthy | "running (no health check)" | "exited rc=0") ;; *) unhealthy+=("$c") ;; esac
 done
-[ $hygiene_bad = 0 ] || { cat "$OUT/hygiene.txt" >&2; failed=1; }
-[ $failed = 0 ] || die "serviços que não ficaram saudáveis (logs em $OUT/logs-*.txt)"
+[ ${#unhealthy[@]} -eq 0 ] || die "não ficaram saudáveis: ${unhealthy[*]} (logs em $OUT/logs-*.txt)"
+[ $hygiene_bad = 0 ] || { cat "$OUT/hygiene.txt" >&2; die "todos saudáveis, mas as imagens têm o que não deviam (acima)"; }
 log "todos os serviços saudáveis em $((SECONDS - t_up)) s; total $((SECONDS - t_start)) s"
