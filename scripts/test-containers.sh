@@ -85,56 +85,89 @@ t_up=$SECONDS
 pc up -d >"$OUT/compose-up.log" 2>&1 || log "podman-compose up saiu com erro (veja $OUT/compose-up.log)"
 
 # --- health: run every check until all pass ------------------------------------------------
-mapfile -t containers < <(podman ps -a --filter label=io.podman.compose.project=pabx --format '{{.Names}}' | sort)
-[ ${#containers[@]} -gt 0 ] || die "nenhum contêiner do projeto pabx (veja $OUT/compose-up.log)"
 declare -A state since
-deadline=$((SECONDS + HEALTH_TIMEOUT))
-while :; do
-  pending=0
-  for c in "${containers[@]}"; do
-    [ -n "${since[$c]:-}" ] && continue
-    status=$(podman inspect --format '{{.State.Status}}' "$c" 2>/dev/null || echo missing)
-    has_check=$(podman inspect --format '{{if .Config.Healthcheck}}yes{{end}}' "$c" 2>/dev/null || true)
-    if [ "$status" = exited ]; then
-      rc=$(podman inspect --format '{{.State.ExitCode}}' "$c")
-      state[$c]="exited rc=$rc"
-      # a one-shot service (init) is done; a long-running one may be restarted: keep waiting
-      [[ "$c" == *init* ]] && since[$c]=$((SECONDS - t_up)) || pending=1
-    elif [ "$status" = running ] && [ -n "$has_check" ]; then
-      # from inside the namespace: an exec into a host-network container runs in the
-      # caller's network namespace (runc joins none), and its ports are in $NS
-      if in_ns podman healthcheck run "$c" >/dev/null 2>&1; then
-        state[$c]=healthy; since[$c]=$((SECONDS - t_up))
+wait_healthy() {  # runs the checks until every container passes or the limit; fills state/since
+  mapfile -t containers < <(podman ps -a --filter label=io.podman.compose.project=pabx --format '{{.Names}}' | sort)
+  [ ${#containers[@]} -gt 0 ] || die "nenhum contêiner do projeto pabx (veja $OUT/compose-up.log)"
+  state=(); since=()
+  local deadline=$((SECONDS + HEALTH_TIMEOUT)) pending c status has_check rc
+  while :; do
+    pending=0
+    for c in "${containers[@]}"; do
+      [ -n "${since[$c]:-}" ] && continue
+      status=$(podman inspect --format '{{.State.Status}}' "$c" 2>/dev/null || echo missing)
+      has_check=$(podman inspect --format '{{if .Config.Healthcheck}}yes{{end}}' "$c" 2>/dev/null || true)
+      if [ "$status" = exited ]; then
+        rc=$(podman inspect --format '{{.State.ExitCode}}' "$c")
+        state[$c]="exited rc=$rc"
+        # a one-shot service (init) is done; a long-running one may be restarted: keep waiting
+        [[ "$c" == *init* ]] && since[$c]=$((SECONDS - t_up)) || pending=1
+      elif [ "$status" = running ] && [ -n "$has_check" ]; then
+        # from inside the namespace: an exec into a host-network container runs in the
+        # caller's network namespace (runc joins none), and its ports are in $NS
+        if in_ns podman healthcheck run "$c" >/dev/null 2>&1; then
+          state[$c]=healthy; since[$c]=$((SECONDS - t_up))
+        else
+          state[$c]="running, unhealthy"; pending=1
+        fi
+      elif [ "$status" = running ]; then
+        state[$c]="running (no health check)"; since[$c]=$((SECONDS - t_up))
       else
-        state[$c]="running, unhealthy"; pending=1
+        state[$c]=$status; pending=1
       fi
-    elif [ "$status" = running ]; then
-      state[$c]="running (no health check)"; since[$c]=$((SECONDS - t_up))
-    else
-      state[$c]=$status; pending=1
-    fi
+    done
+    [ $pending = 0 ] && break
+    [ $SECONDS -ge $deadline ] && break
+    sleep 5
   done
-  [ $pending = 0 ] && break
-  [ $SECONDS -ge $deadline ] && break
-  sleep 5
-done
+}
+wait_healthy
 
-{
-  echo "make test-containers $(date -u +%FT%TZ) on $(hostname) ($(nproc) cores)"
+report() {  # report TITLE : the state of each container, appended to $REPORT
+  echo "$1"
   echo "build: $((t_built - t_start)) s; health wait: $((SECONDS - t_up)) s (limit $HEALTH_TIMEOUT s)"
   printf '%-28s %-30s %s\n' container state "seconds after up"
   for c in "${containers[@]}"; do
     printf '%-28s %-30s %s\n' "$c" "${state[$c]:-?}" "${since[$c]:--}"
   done
+}
+check_healthy() {  # check_healthy : dies naming the containers that did not pass
+  local c unhealthy=()
+  for c in "${containers[@]}"; do
+    podman logs --tail 40 "$c" >"$OUT/logs-$c.txt" 2>&1 || true
+    case "${state[$c]:-}" in healthy | "running (no health check)" | "exited rc=0") ;; *) unhealthy+=("$c") ;; esac
+  done
+  [ ${#unhealthy[@]} -eq 0 ] || die "não ficaram saudáveis: ${unhealthy[*]} (logs em $OUT/logs-*.txt)"
+}
+{
+  report "make test-containers $(date -u +%FT%TZ) on $(hostname) ($(nproc) cores)"
   echo "images:"
   podman images --filter reference='pabx/*' --format '{{.Repository}}:{{.Tag}} {{.Size}}'
 } | tee "$REPORT"
+check_healthy
+log "todos os serviços saudáveis em $((SECONDS - t_up)) s"
 
-unhealthy=()
-for c in "${containers[@]}"; do
-  podman logs --tail 40 "$c" >"$OUT/logs-$c.txt" 2>&1 || true
-  case "${state[$c]:-}" in healthy | "running (no health check)" | "exited rc=0") ;; *) unhealthy+=("$c") ;; esac
-done
-[ ${#unhealthy[@]} -eq 0 ] || die "não ficaram saudáveis: ${unhealthy[*]} (logs em $OUT/logs-*.txt)"
+# --- down and up again: what must survive does (Redis AOF, the generated secrets) ----------
+stamp="test-containers-$RANDOM-$(date +%s)"
+podman exec pabx-redis redis-cli set pabx:test-containers:persist "$stamp" >/dev/null
+secrets() {  # the generated passwords: compose/.env and the copies in the volume
+  sha256sum <"$run_dir/compose/.env"
+  podman run --rm --no-healthcheck --network none --user 0 -v pabx_pabx-secrets:/s:ro \
+    --entrypoint cat redis:7.4.2-bookworm /s/sip-edge.env /s/certs/tls.key | sha256sum
+}
+before=$(secrets)
+sleep 2  # appendfsync everysec
+log "podman-compose down; up -d (volumes mantidos)"
+pc down >>"$OUT/compose-down.log" 2>&1
+t_up=$SECONDS
+pc up -d >>"$OUT/compose-up.log" 2>&1 || log "podman-compose up saiu com erro (veja $OUT/compose-up.log)"
+wait_healthy
+report "after down + up" | tee -a "$REPORT"
+check_healthy
+got=$(podman exec pabx-redis redis-cli get pabx:test-containers:persist)
+[ "$got" = "$stamp" ] || die "a chave escrita antes do down sumiu do Redis (AOF): '$got'"
+[ "$(secrets)" = "$before" ] || die "as senhas ou o certificado mudaram depois do down/up"
+echo "down + up: Redis AOF and the generated secrets kept" | tee -a "$REPORT"
+
 [ $hygiene_bad = 0 ] || { cat "$OUT/hygiene.txt" >&2; die "todos saudáveis, mas as imagens têm o que não deviam (acima)"; }
-log "todos os serviços saudáveis em $((SECONDS - t_up)) s; total $((SECONDS - t_start)) s"
+log "ok: todos saudáveis, dados mantidos no down/up; total $((SECONDS - t_start)) s"
