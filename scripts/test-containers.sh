@@ -148,8 +148,14 @@ check_healthy
 log "todos os serviços saudáveis em $((SECONDS - t_up)) s"
 
 # --- down and up again: what must survive does (Redis AOF, the generated secrets) ----------
+redis_cli() {  # as the operator's ACL user where compose/.env has one, else the default user
+  local pw
+  pw=$(sed -n 's/^REDIS_OPS_PASSWORD=//p' "$run_dir/compose/.env" | tail -1)
+  if [ -n "$pw" ]; then podman exec -e REDISCLI_AUTH="$pw" pabx-redis redis-cli --user ops "$@"
+  else podman exec pabx-redis redis-cli "$@"; fi
+}
 stamp="test-containers-$RANDOM-$(date +%s)"
-podman exec pabx-redis redis-cli set pabx:test-containers:persist "$stamp" >/dev/null
+[ "$(redis_cli set pabx:test-containers:persist "$stamp")" = OK ] || die "SET no Redis falhou"
 secrets() {  # the generated passwords: compose/.env and the copies in the volume
   sha256sum <"$run_dir/compose/.env"
   podman run --rm --no-healthcheck --network none --user 0 -v pabx_pabx-secrets:/s:ro \
@@ -164,7 +170,7 @@ pc up -d >>"$OUT/compose-up.log" 2>&1 || log "podman-compose up saiu com erro (v
 wait_healthy
 report "after down + up" | tee -a "$REPORT"
 check_healthy
-got=$(podman exec pabx-redis redis-cli get pabx:test-containers:persist)
+got=$(redis_cli get pabx:test-containers:persist)
 [ "$got" = "$stamp" ] || die "a chave escrita antes do down sumiu do Redis (AOF): '$got'"
 [ "$(secrets)" = "$before" ] || die "as senhas ou o certificado mudaram depois do down/up"
 echo "down + up: Redis AOF and the generated secrets kept" | tee -a "$REPORT"
