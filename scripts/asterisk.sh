@@ -55,16 +55,7 @@ mode() {
   else echo chroot; fi
 }
 
-debian_mirror() {
-  local m=""
-  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-    m=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  fi
-  if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
-    m=$(awk '/^deb / && $2 ~ /^http/ {print $2; exit}' /etc/apt/sources.list)
-  fi
-  echo "${m:-http://deb.debian.org/debian}"
-}
+# debian_mirror (scripts/lib.sh): DEBIAN_MIRROR or the host's apt sources.
 
 # build_chroot: debootstrap into a temporary folder next to the final one, install the
 # packages, then rename: a half-built chroot is never taken for a good one.

@@ -45,6 +45,9 @@ if [ -n "$existing" ] && [ "${PJSUA2_REBUILD:-0}" != 1 ]; then
   echo "$existing"; exit 0
 fi
 
+# Python.h for the SWIG module: the official python images carry it, Debian's python3 does not
+"$PY" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || BUILD_DEPS+=(python3-dev)
 apt_install "${BUILD_DEPS[@]}"
 
 # --- source -----------------------------------------------------------------------------------
@@ -56,7 +59,8 @@ if [ -z "$tarball" ]; then
   log "baixando o código do pjproject (pacote-fonte asterisk do Debian sid)"
   apt_dir="$WORK/apt"
   mkdir -p "$apt_dir/lists/partial" "$WORK/src"
-  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${PJSUA2_DEBIAN_MIRROR:-http://deb.debian.org/debian} sid main" \
+  mirror=${PJSUA2_DEBIAN_MIRROR:-$(debian_mirror)}
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror sid main" \
     > "$apt_dir/sid-src.list"
   apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sid-src.list" -o "Dir::Etc::SourceParts=/nonexistent"
     -o "Dir::State::Lists=$apt_dir/lists" -o Acquire::Check-Valid-Until=false

@@ -89,3 +89,24 @@ python311() {
   done
   return 1
 }
+
+# debian_mirror [APT_DIR] : the Debian mirror to debootstrap from or fetch sources through,
+# never a host written in the repository: $DEBIAN_MIRROR, else the first Debian archive URI of
+# the host's apt sources (APT_DIR, default /etc/apt: deb822 .sources files, then
+# sources.list); dies with a clear message when neither exists (set DEBIAN_MIRROR).
+debian_mirror() {
+  if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "${DEBIAN_MIRROR%/}"; return 0; fi
+  local apt=${1:-/etc/apt} m="" f
+  for f in "$apt"/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    m=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\// && $i !~ /security/) { print $i; exit } }' "$f")
+    [ -n "$m" ] && break
+  done
+  if [ -z "$m" ]; then
+    m=$(cat "$apt"/sources.list "$apt"/sources.list.d/*.list 2>/dev/null \
+      | awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { if ($i !~ /security/) print $i; break } }' \
+      | head -1)
+  fi
+  [ -n "$m" ] || die "nenhum espelho Debian: defina DEBIAN_MIRROR (ex.: DEBIAN_MIRROR=http://<espelho>/debian); $apt não tem fontes do apt"
+  echo "${m%/}"
+}

@@ -1,0 +1,231 @@
+"""Static checks of the container builds (issue 18): no mirror host written in the repository,
+the package index / CA bundle given at build time only, a base image or a stated reason for
+every image the Dockerfiles, compose and k8s name, and the softphone's uid matching the key
+the init service writes. The real builds and the compose run are `make test-containers`."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILES = sorted([*ROOT.glob("services/*/Dockerfile*"), ROOT / "compose/asterisk/Dockerfile"])
+MIRROR_HOST = re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.(?:debian\.(?:org|net)|ubuntu\.com)\b")
+# the build-time inputs of a mirror or corporate network (scripts/container-build-env.sh)
+PIP_ARGS = {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_TRUSTED_HOST"}
+NPM_ARGS = {"NPM_CONFIG_REGISTRY"}
+SECRET_NAMES = {"ca", "pip_conf", "npmrc"}
+
+
+def tracked_text_files() -> list[Path]:
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    files = []
+    for name in out.stdout.splitlines():
+        path = ROOT / name
+        if "node_modules/" in name or not path.is_file() or path.stat().st_size > 2_000_000:
+            continue
+        files.append(path)
+    return files
+
+
+def test_the_mirror_host_pattern_catches_hosts_and_spares_prose() -> None:
+    # made-up hosts, split so that this file does not trip the scan below
+    assert MIRROR_HOST.search("URIs: http://fake" + ".debian.org/debian")
+    assert MIRROR_HOST.search("ftp.xx.fake" + ".debian.net/debian sid main")
+    assert MIRROR_HOST.search("http://fake" + ".ubuntu.com/ubuntu")
+    assert not MIRROR_HOST.search("Debian's asterisk source package (debian sid)")
+
+
+def test_no_mirror_host_is_written_in_the_repository() -> None:
+    hits = []
+    for path in tracked_text_files():
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        for n, line in enumerate(text.splitlines(), 1):
+            if MIRROR_HOST.search(line):
+                hits.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not hits, "mirror hosts written in the repository (use debian_mirror):\n" + "\n".join(
+        hits
+    )
+
+
+def debian_mirror(
+    apt_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", 'source scripts/lib.sh; debian_mirror "$1"', "-", str(apt_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(apt_dir), **(env or {})},
+    )
+
+
+def test_debian_mirror_reads_the_hosts_apt_sources(tmp_path: Path) -> None:
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://security.example/debian-security\nSuites: x-security\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n"
+    )
+    out = debian_mirror(tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "http://mirror.example/debian"
+
+
+def test_debian_mirror_reads_a_one_line_sources_list(tmp_path: Path) -> None:
+    (tmp_path / "sources.list").write_text(
+        "# comment\ndeb [arch=amd64] http://other.example/debian bookworm main\n"
+    )
+    out = debian_mirror(tmp_path)
+    assert out.stdout.strip() == "http://other.example/debian", out.stderr
+
+
+def test_debian_mirror_setting_wins_and_none_is_a_clear_error(tmp_path: Path) -> None:
+    out = debian_mirror(tmp_path, {"DEBIAN_MIRROR": "http://set.example/debian"})
+    assert out.stdout.strip() == "http://set.example/debian"
+    out = debian_mirror(tmp_path)
+    assert out.returncode != 0
+    assert "DEBIAN_MIRROR" in out.stderr
+    assert out.stdout == ""
+
+
+def stages(dockerfile: Path) -> list[str]:
+    """The Dockerfile's stages, each as its text with continuation lines joined."""
+    lines = [ln for ln in dockerfile.read_text().splitlines() if not ln.lstrip().startswith("#")]
+    text = "\n".join(lines).replace("\\\n", " ")
+    parts = re.split(r"(?m)^(?=FROM )", text)
+    return [p for p in parts if p.startswith("FROM ")]
+
+
+def uses_network_clients(stage: str) -> set[str]:
+    """Which package clients the stage's RUN lines reach (pip, npm)."""
+    runs = " ".join(ln for ln in stage.splitlines() if ln.startswith("RUN "))
+    clients = set()
+    if re.search(r"pip install|assemble-models|assemble-llm|45-llm|build-pjsua2", runs):
+        clients.add("pip")
+    if re.search(r"\bnpm\b|softphone\.sh build", runs):
+        clients.add("npm")
+    return clients
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_build_stages_take_index_and_ca_at_build_time_only(dockerfile: Path) -> None:
+    all_stages = stages(dockerfile)
+    final = all_stages[-1]
+    for stage in all_stages:
+        args = set(re.findall(r"(?m)^ARG (\w+)", stage))
+        clients = uses_network_clients(stage)
+        head = stage.splitlines()[0]
+        if stage is not final or clients:
+            for client in clients:
+                want = PIP_ARGS if client == "pip" else NPM_ARGS
+                assert want <= args, f"{dockerfile.name} {head}: ARG {sorted(want - args)}"
+                for run in (ln for ln in stage.splitlines() if ln.startswith("RUN ")):
+                    if client in uses_network_clients(run):
+                        assert "--mount=type=secret,id=ca" in run, f"{dockerfile.name}: {run[:80]}"
+                        assert "container-build-env.sh" in run, f"{dockerfile.name}: {run[:80]}"
+    # nothing of it reaches the shipped stage: no ARG, no secret mount, no ENV naming them
+    assert not (set(re.findall(r"(?m)^ARG (\w+)", final)) & (PIP_ARGS | NPM_ARGS)), dockerfile
+    assert "type=secret" not in final, dockerfile
+    for env in re.findall(r"(?m)^ENV (.*)$", final):
+        for name in (*PIP_ARGS, *NPM_ARGS, "PIP_CERT", "PIP_CONFIG_FILE", "NODE_EXTRA_CA_CERTS"):
+            assert f"{name}=" not in env, (dockerfile, name)
+
+
+def test_the_build_script_passes_every_build_arg_the_dockerfiles_declare() -> None:
+    declared = set()
+    for dockerfile in DOCKERFILES:
+        declared |= set(re.findall(r"(?m)^ARG (\w+)", dockerfile.read_text()))
+    declared -= {"WITH_LOCAL_LLM", "LLAMA_CPU"}  # image variants, not network settings
+    script = (ROOT / "scripts/container-build.sh").read_text()
+    passed = set(re.search(r"for v in ([A-Z_ ]+); do", script).group(1).split())  # type: ignore[union-attr]
+    assert declared == passed
+    helper = (ROOT / "scripts/container-build-env.sh").read_text()
+    for name in SECRET_NAMES:
+        assert f"/run/secrets/{name}" in helper, name
+        assert f"id={name}," in script, name
+
+
+def run_list(which: str) -> list[str]:
+    out = subprocess.run(
+        ["bash", "scripts/container-base-images.sh", which],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.split()
+
+
+def named_base_images(compose: dict[str, Any]) -> set[str]:
+    names = set()
+    for dockerfile in DOCKERFILES:
+        stage_names = set(re.findall(r"(?m)^FROM \S+ AS (\w+)", dockerfile.read_text()))
+        names |= {n for n in re.findall(r"(?m)^FROM (\S+)", dockerfile.read_text())} - stage_names
+    for service in compose["services"].values():
+        if "build" not in service and not service["image"].startswith("${PABX_IMAGE_PREFIX"):
+            names.add(service["image"])
+    for manifest in (ROOT / "k8s").rglob("*.yaml"):
+        for image in re.findall(r"(?m)^\s+image: (\S+)", manifest.read_text()):
+            if not image.startswith("pabx/"):
+                names.add(image)
+    return names
+
+
+def test_every_base_image_has_a_stand_in_or_a_stated_reason(compose: dict[str, Any]) -> None:
+    made, not_made = set(run_list("list")), set(run_list("list-not-made"))
+    named = named_base_images(compose)
+    assert {"python:3.11.11-slim-bookworm", "debian:sid-slim", "redis:7.4.2-bookworm"} <= named
+    assert named == made | not_made, (named - made - not_made, (made | not_made) - named)
+    deploy = (ROOT / "docs/DEPLOY.md").read_text()
+    for image in not_made:
+        assert image in deploy, f"docs/DEPLOY.md does not say why {image} is not made"
+
+
+def final_user(dockerfile: Path) -> str:
+    users = re.findall(r"(?m)^USER (\S+)", stages(dockerfile)[-1])
+    assert users, dockerfile
+    return users[-1].split(":")[0]
+
+
+def init_owner(path: str) -> str:
+    """The uid compose/init/secrets-init.sh gives the file it writes at /secrets/<path>."""
+    text = (ROOT / "compose/init/secrets-init.sh").read_text()
+    m = re.search(rf"put (\d+) 0\d+ /secrets/{re.escape(path)}\b", text)
+    assert m, path
+    return m.group(1)
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "secret"),
+    [
+        ("services/softphone/Dockerfile", "certs/tls.key"),
+        ("services/sip-edge/Dockerfile", "sip-edge.env"),
+        ("services/sip-edge/Dockerfile", "asp-gateway.env"),
+        ("services/sip-edge/Dockerfile", "certs/tls.key"),  # asp-gateway's wss
+    ],
+)
+def test_each_image_runs_as_the_uid_its_secret_is_written_for(dockerfile: str, secret: str) -> None:
+    assert final_user(ROOT / dockerfile) == init_owner(secret)
+
+
+def test_softphone_uid_is_the_same_under_compose_and_k8s() -> None:
+    docs = list(yaml.safe_load_all((ROOT / "k8s/base/softphone.yaml").read_text()))
+    pod = next(d for d in docs if d and d.get("kind") == "Deployment")["spec"]["template"]["spec"]
+    assert str(pod["securityContext"]["runAsUser"]) == final_user(
+        ROOT / "services/softphone/Dockerfile"
+    )
