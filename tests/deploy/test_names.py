@@ -126,7 +126,11 @@ def test_compose_keeps_the_seed_names_and_maps_to_make_up(compose: dict[str, Any
     assert "compose/coturn/turnserver.conf" in (ROOT / "scripts/coturn.sh").read_text()
     gateway = services["asp-gateway"]
     assert gateway["entrypoint"][-3:] == ["python", "-m", "sip_edge.gateway"]
-    assert "-m sip_edge.gateway" in (ROOT / "scripts/up.d/45-asp-gateway.sh").read_text()
+    # make up starts the same module (scripts/lib.sh start_module NAME MODULE ...)
+    assert (
+        "start_module asp-gateway sip_edge.gateway "
+        in (ROOT / "scripts/up.d/45-asp-gateway.sh").read_text()
+    )
     assert image_name(gateway["image"]) == image_name(services["sip-edge"]["image"])
     unmapped = set(services) - set(NATIVE)
     assert unmapped == {"redis-exporter", "prometheus", "grafana"}  # profile observability
