@@ -127,8 +127,15 @@ def transfers(log: list[Message]) -> list[str | None]:
 
 
 async def history(bus: Bus, sid: str) -> list[tuple[str, str]]:
-    raw = await bus.redis.get(layout.history_key(sid))
-    return [(m.role, m.content) for m in History.from_json(raw).messages]
+    """The call's history once its first turn is recorded: the worker records a turn right
+    after publishing the response's end, so reading it at once races on a busy host."""
+    async with asyncio.timeout(10):
+        while True:
+            raw = await bus.redis.get(layout.history_key(sid))
+            messages = [(m.role, m.content) for m in History.from_json(raw).messages]
+            if any(role == "user" for role, _ in messages):
+                return messages
+            await asyncio.sleep(0.01)
 
 
 def transcript(sid: str, text: str, utterance_id: str) -> Transcript:
