@@ -1,14 +1,17 @@
 """The facts through the LLM stage on a real Redis: plain transfer requests and keys
 pressed on the phone become call.action transfer to the menu's extension (announced first),
 the model's transfers outside the menu and its empty promises never reach the caller, the
-history records what happened, a reloaded facts file changes the next turn, and the prompt
-carries the call's date, fixed at the call's start."""
+history records what happened, a reloaded facts file changes the next turn, the prompt
+carries the call's date, fixed at the call's start, and a fixed answer reaches the TTS first
+clause first while a cached phrase in it stays whole."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -24,7 +27,9 @@ from asp.messages import CallActionKind
 from llm_worker.events import Done, TextDelta, ToolCall
 from llm_worker.facts_store import FactsStore
 from llm_worker.history import History
+from llm_worker.hours import hours_answer
 from llm_worker.persona import load_persona
+from llm_worker.settings import Settings
 from llm_worker.testing.fake_provider import FakeProvider
 from llm_worker.testing.session_log import final_texts, greeted_session
 from llm_worker.worker import LLMWorker
@@ -58,18 +63,36 @@ def calendar() -> Calendar:
     return Calendar(dt.date(2026, 12, 7))  # a Monday
 
 
-@pytest.fixture
-async def running(
-    bus: Bus, facts_file: Path, calendar: Calendar
+@asynccontextmanager
+async def worker_running(
+    bus: Bus, facts_file: Path, calendar: Calendar, **kw: int
 ) -> AsyncIterator[tuple[LLMWorker, FakeProvider, FactsStore]]:
     provider = FakeProvider(delay_s=0.01)
     store = FactsStore(facts_file, reload_s=0)
-    worker = LLMWorker(bus, "llm-f", provider, PERSONA, facts=store, today=calendar)
+    worker = LLMWorker(bus, "llm-f", provider, PERSONA, facts=store, today=calendar, **kw)
     async with running_worker(worker):
         yield worker, provider, store
 
 
 final_of = functools.partial(final_texts, prefix=True)
+
+
+@pytest.fixture
+async def running(
+    bus: Bus, facts_file: Path, calendar: Calendar
+) -> AsyncIterator[tuple[LLMWorker, FakeProvider, FactsStore]]:
+    async with worker_running(bus, facts_file, calendar) as running:
+        yield running
+
+
+SHIPPED = Settings()
+# The splitter as shipped (LLM_FIRST_WORDS_MIN=3, LLM_CLAUSE_MIN_CHARS=24...): its cuts.
+SHIPPED_SPLITTER = {
+    "first_clause_min_chars": SHIPPED.first_clause_min_chars,
+    "first_words_min": SHIPPED.first_words_min,
+    "first_words_max": SHIPPED.first_words_max,
+    "clause_min_chars": SHIPPED.clause_min_chars,
+}
 
 
 def said(log: list[Message], response_id: str) -> list[str]:
@@ -97,8 +120,15 @@ def transfers(log: list[Message]) -> list[str | None]:
 
 
 async def history(bus: Bus, sid: str) -> list[tuple[str, str]]:
-    raw = await bus.redis.get(layout.history_key(sid))
-    return [(m.role, m.content) for m in History.from_json(raw).messages]
+    """The call's history once its first turn is recorded: the worker records a turn right
+    after publishing the response's end, so reading it at once races on a busy host."""
+    async with asyncio.timeout(10):
+        while True:
+            raw = await bus.redis.get(layout.history_key(sid))
+            messages = [(m.role, m.content) for m in History.from_json(raw).messages]
+            if any(role == "user" for role, _ in messages):
+                return messages
+            await asyncio.sleep(0.01)
 
 
 def transcript(sid: str, text: str, utterance_id: str) -> Transcript:
@@ -316,5 +346,65 @@ async def test_open_today_is_answered_for_the_day_the_call_started(
     calendar.day = dt.date(2026, 12, 14)
     await bus.publish(transcript(sid, "Vocês abrem hoje?", "u1"))
     log = await final_of(bus, sid, "r-u1")
-    assert said(log, "r-u1") == ["Hoje, domingo, estamos fechados."]
+    assert " ".join(said(log, "r-u1")) == "Hoje, domingo, estamos fechados."
     assert provider.requests == []
+
+
+def texts(log: list[Message], response_id: str) -> list[ResponseText]:
+    return [m for m in log if isinstance(m, ResponseText) and m.response_id == response_id]
+
+
+@pytest.mark.parametrize("splitter", [{}, SHIPPED_SPLITTER], ids=["defaults", "shipped"])
+async def test_a_long_fixed_answer_reaches_the_tts_first_clause_first(
+    bus: Bus, facts_file: Path, calendar: Calendar, splitter: dict[str, int]
+) -> None:
+    """The week's hours, answered without the model, go to the TTS as the reply's
+    splitter cuts a streamed reply: a short first clause on its own (synthesized and heard
+    first), then the rest, in seq order, and the response ends once, after them."""
+    question = "Qual é o horário de vocês?"
+    async with worker_running(bus, facts_file, calendar, **splitter) as (_, provider, store):
+        (answer,) = hours_answer(question, store.current(), calendar.day)
+        sid = await greeted_session(bus)
+        await bus.publish(transcript(sid, question, "u1"))
+        log = await final_of(bus, sid, "r-u1")
+    assert answer.startswith("Nosso horário de atendimento: ")
+    assert len(answer) > 80
+    assert provider.requests == []  # a fixed answer
+    sent = texts(log, "r-u1")
+    pieces = [m.text for m in sent if m.text]
+    assert len(pieces) >= 2, pieces
+    assert pieces[0] == "Nosso horário de atendimento:"  # a clause, not the whole answer
+    assert " ".join(pieces) == answer  # nothing lost, nothing added
+    assert [m.seq for m in sent] == list(range(len(pieces) + 1))
+    assert [m.is_final for m in sent] == [False] * len(pieces) + [True]
+    assert sent[-1].text == ""
+    assert (await history(bus, sid))[-1] == ("assistant", answer)
+
+
+async def test_a_cached_phrase_in_a_fixed_answer_is_sent_whole(
+    bus: Bus, facts_file: Path, calendar: Calendar
+) -> None:
+    """With the shipped splitter, which cuts hardest: the transfer announcement, the
+    two-sentence goodbye and the keypad menu (phrases registered for the TTS phrase cache,
+    looked up by their exact text) are each one response.text, the registered text; the
+    keypad answer's sentence that is not a phrase is cut."""
+    async with worker_running(bus, facts_file, calendar, **SHIPPED_SPLITTER) as (w, _, _):
+        sid = await greeted_session(bus)
+        await bus.publish(transcript(sid, "Quero falar com o suporte.", "u1"))
+        log = await final_of(bus, sid, "r-u1")
+        await bus.publish(transcript(sid, "Era só isso, tchau.", "u2"))
+        log = await final_of(bus, sid, "r-u2")
+        await bus.publish(CallDtmf(session_id=sid, digit="7"))
+        log = await final_of(bus, sid, "dtmf-")
+        fixed = w.fixed_phrases
+    registered = {text for _, text in await bus.registered_phrases()}
+    announcement = "Transferindo para suporte, um momento."
+    menu = "Tecle 1 para suporte, 2 para vendas ou 0 para atendimento."
+    assert {announcement, PERSONA.goodbye, menu} <= registered & set(fixed)
+    assert said(log, "r-u1") == [announcement]
+    assert said(log, "r-u2") == [PERSONA.goodbye]
+    (rid,) = dtmf_responses(log)
+    keypad = said(log, rid)
+    assert keypad[-1] == menu
+    assert len(keypad) > 2  # the sentence that is not a phrase is cut
+    assert " ".join(keypad[:-1]) == "A tecla 7 não está no menu."

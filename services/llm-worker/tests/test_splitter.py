@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from llm_worker.splitter import SentenceSplitter, clean_for_speech, ends_sentence
+from llm_worker.splitter import SentenceSplitter, clean_for_speech, ends_sentence, split_known
 
 
 def split(text: str, step: int = 1, **kw: int) -> list[str]:
@@ -272,3 +272,21 @@ def test_word_mode_never_loses_or_cuts_words(text: str) -> None:
     assert [w for w in original if any(c.isalnum() for c in w)] == [
         w for w in spoken if any(c.isalnum() for c in w)
     ]
+
+
+def test_a_text_known_in_full_is_cut_as_if_streamed_but_its_phrases_stay_whole() -> None:
+    """A fixed answer's sentences: the first clause alone, the rest by sentences; a phrase
+    of the TTS cache (matched with its white space collapsed) is one piece, as written."""
+    address = "Ficamos na Rua das Flores, 123, Centro, Campinas, São Paulo."
+    goodbye = "Obrigado pela ligação. Até logo!"
+    whole = ["Obrigado pela  ligação. Até logo!"]
+    pieces = split_known([address, goodbye, "Tchau. Até mais."], SentenceSplitter(), whole=whole)
+    assert pieces == [
+        "Ficamos na Rua das Flores,",
+        "123, Centro, Campinas, São Paulo.",
+        goodbye,
+        "Tchau.",
+        "Até mais.",
+    ]
+    streamed = SentenceSplitter()
+    assert split_known([address], SentenceSplitter()) == streamed.feed(address) + streamed.flush()

@@ -24,11 +24,15 @@ is fed the deltas and returns each piece as soon as its end is certain:
   mark or space, so the TTS never waits for an endless sentence.
 
 Pieces come out cleaned for speech (markdown marks removed, spaces collapsed).
+
+A text known in full (a fixed answer, spoken without the model) is cut the same way with
+:func:`split_known`, so its first clause reaches the TTS on its own and is heard first.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 
 # Abbreviations after which a period is never a sentence end (they precede a name or number).
 TITLE_ABBREVIATIONS = frozenset(
@@ -79,6 +83,26 @@ def clean_for_speech(text: str) -> str:
 def ends_sentence(piece: str) -> bool:
     """Whether a piece the splitter returned ends a sentence (not just a clause or words)."""
     return _SENTENCE_END.search(piece) is not None
+
+
+def split_known(
+    sentences: Iterable[str], splitter: SentenceSplitter, *, whole: Collection[str] = ()
+) -> list[str]:
+    """The pieces of a reply known in full, cut as if it had been streamed through
+    ``splitter`` (the first piece may be a clause or the first words).
+
+    A sentence in ``whole`` stays one piece, its text unchanged: the TTS phrase cache looks
+    a sentence up by its exact text (white space collapsed), so a registered phrase cut in
+    two would be synthesized instead of served from Redis."""
+    keep = {_SPACES.sub(" ", w).strip() for w in whole}
+    out: list[str] = []
+    for sentence in sentences:
+        if _SPACES.sub(" ", sentence).strip() in keep:
+            out.append(sentence)
+            continue
+        out.extend(splitter.feed(sentence))
+        out.extend(splitter.flush())
+    return out
 
 
 def _speakable(piece: str) -> bool:

@@ -21,7 +21,10 @@
 
 The persona's fixed phrases (greeting, apology, goodbye) are registered for the TTS phrase
 cache (``Bus.register_phrases``) when the worker connects and at each session start, so
-they are spoken from Redis without synthesis. A reply that hangs up without a word says the
+they are spoken from Redis without synthesis. A fixed answer (the intent step's, the hours',
+the FAQ's, the keypad's) goes to the TTS cut by the same splitter as a model's reply, so its
+first clause is heard first; a fixed phrase in it is sent whole (the cache's key is its
+text). A reply that hangs up without a word says the
 goodbye first. Each reply appends a ``turn.timing`` event: time to the first token and to
 the first clause (``llm_first_token_ms``, ``llm_first_clause_ms``).
 
@@ -80,7 +83,7 @@ from .persona import Persona
 from .priority import hold_for_first_clause
 from .providers.base import Gate, LLMProvider
 from .reply import ReplyAction, ReplySentence, ReplyTimings, reply
-from .splitter import SentenceSplitter
+from .splitter import SentenceSplitter, split_known
 
 log = logging.getLogger(__name__)
 
@@ -471,14 +474,18 @@ class LLMWorker(StreamWorker):
         utterance_id: str | None = None,
         deferred: list[dict[str, str | None]] | None = None,
     ) -> None:
-        """Speaks a fixed answer (no model), then its call action; records it (for a
+        """Speaks a fixed answer (no model), cut into sentences and a first clause by the
+        reply's splitter, then its call action; records it (for a
         provisional turn, ``deferred`` gets the action and the reply joins ``history``
         only: the caller records it once confirmed)."""
         await self.bus.publish(
             ResponseStart(session_id=sid, response_id=response_id, utterance_id=utterance_id),
             stages=(),
         )
-        for seq, text in enumerate(plan.sentences):
+        # Cut like a streamed reply (the first clause is synthesized and heard first); the
+        # phrases of the TTS phrase cache stay whole, so they are still served from Redis.
+        pieces = split_known(plan.sentences, self.splitter(), whole=self.fixed_phrases)
+        for seq, text in enumerate(pieces):
             await self._say(sid, response_id, seq, text)
         if plan.action is not None:
             await self._act(sid, plan.action.action, plan.action.target, deferred)
@@ -486,7 +493,7 @@ class LLMWorker(StreamWorker):
             ResponseText(
                 session_id=sid,
                 response_id=response_id,
-                seq=len(plan.sentences),
+                seq=len(pieces),
                 text="",
                 is_final=True,
             )
