@@ -559,13 +559,15 @@ def end_call(rig: Rig, call: PhoneCall, sid: str) -> list[Message]:
     return []
 
 
-def inject(rig: Rig, kind: str) -> Callable[[], None]:
-    """Does the fault of ``kind``; returns what undoes it (blocking until undone)."""
+def inject(rig: Rig, kind: str, notes: list[str]) -> Callable[[], None]:
+    """Does the fault of ``kind`` (what it hit goes to ``notes``); returns what undoes it
+    (blocking until undone)."""
     if kind in ("kill-stt", "kill-llm", "kill-tts", "term-llm"):
         stage = {"kill-stt": "stt", "kill-llm": "llm", "kill-tts": "tts", "term-llm": "llm"}[kind]
         module = f"{stage}_worker"
         holders = [h for h in pending_holders(rig.r, stage) if h in rig.workers.procs]
         name = holders[0] if holders else rig.workers.of(module)[0]
+        notes.append(f"{name}: {'held work' if holders else 'no work pending at the stage'}")
         sig = signal.SIGTERM if kind == "term-llm" else signal.SIGKILL
         p = rig.workers.signal(name, sig)
 
@@ -607,7 +609,7 @@ def run_drill(rig: Rig, kind: str) -> DrillResult:
         result.utterances += 1
         wait_answer_started(call, asked_at)
         fault_at = len(call.recording())
-        undo = inject(rig, kind)
+        undo = inject(rig, kind, result.notes)
         turn = judge_turn(call, asked_at, fault_at, rig.apology, pipeline_apologized(rig.r, sid))
         result.add(turn, "fault turn")
         if not turn.ended_in_speech:
