@@ -646,6 +646,8 @@ def run_edge_drill(rig: Rig) -> DrillResult:
         killed = time.monotonic()
         rig.edge.proc.wait(10)
         rig.edge.returncode = -9
+        if rig.edge.proc.stdout is not None:
+            rig.edge.proc.stdout.close()  # EdgeProcess.stop would have, had it stopped it
         try:
             call.wait_disconnected(EDGE_DEAD_CALL_END_S)
             result.call_end_s = time.monotonic() - killed
