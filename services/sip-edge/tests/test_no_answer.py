@@ -96,6 +96,37 @@ def test_an_answer_that_stops_half_way_is_cut_at_the_bound() -> None:
     assert step(t, 0.0)[1][0] == 0x44
 
 
+def test_an_answer_closed_half_way_still_owes_speech_from_its_last_audio() -> None:
+    """The LLM replica died after the first sentence; the one that took the turn over
+    closes the dead reply (``superseded``) some seconds later and answers again from the
+    start. The silence from the first sentence's end to the new answer's first audio is
+    one silence: the close must not restart (or stop) the count, so the bound fires on
+    time (found by the kill-llm drill through Asterisk: 12 s of silence, no apology)."""
+    t = make()
+    speak(t)
+    t.push_audio("r-u1", 0, b"\x22" * FB * 50, False)  # one sentence (1 s), then nothing
+    assert wait(t, 50 + 300) == []  # 6 s of silence after the sentence
+    assert t.close("r-u1")  # superseded: no more chunks will come
+    assert wait(t, BOUND - 300 - 5) == []
+    assert not t.pacer.playing  # r-u1 is over
+    fired = wait(t, 10)
+    assert fired == [NoAnswer((), BOUND_MS)]  # nothing open to cut; the apology plays
+    assert wait(t, 3 * BOUND) == []  # once
+
+
+def test_an_answer_closed_after_it_was_all_heard_owes_nothing() -> None:
+    """A response closed once every chunk that came was played, followed by another
+    response heard whole: nothing is owed after the second one."""
+    t = make()
+    speak(t)
+    t.push_audio("r-u1", 0, b"\x22" * FB * 50, False)
+    wait(t, 60)
+    t.close("r-u1")
+    t.push_audio("r-u1-2", 0, b"\x44" * FB * 100, True)  # the whole answer, 2 s
+    assert wait(t, 100 + 3 * BOUND) == []
+    assert not t.owed
+
+
 def test_gaps_between_sentences_shorter_than_the_bound_are_fine() -> None:
     t = make()
     speak(t)

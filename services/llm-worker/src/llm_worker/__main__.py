@@ -70,6 +70,8 @@ async def _main() -> None:
                 today=today,
                 **worker_settings.stream_options(),
             ),
+            # readiness: a local model loaded and no generation stuck past its deadline
+            checks={"engine": provider.healthy},
         )
     finally:
         await jobs.aclose()

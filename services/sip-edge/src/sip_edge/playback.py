@@ -48,6 +48,7 @@ class _Response:
     next_seq: int = 0
     final_seq: int | None = None
     started: bool = False
+    cut: bool = False  # closed before its final chunk came (the rest never will)
 
     @property
     def complete(self) -> bool:
@@ -72,6 +73,10 @@ class Pacer:
         """Responses whose first frame was played, not yet taken (:meth:`take_started`)."""
         self.audible = False
         """True when the last frame :meth:`next_frame` gave was audio (not silence)."""
+        self.owes_speech = False
+        """True once a response cut short (:meth:`close` before its final chunk) has
+        played what it had, until audio of a later response plays or :meth:`cancel`: the
+        caller heard part of an answer and is still owed the rest (or an apology)."""
 
     # --- input --------------------------------------------------------------------------
 
@@ -101,6 +106,7 @@ class Pacer:
         """Barge-in: stop now, flush everything queued and drop late chunks of the flushed
         responses. Returns the ids of the responses that were cut (playing or queued)."""
         cut: list[str] = []
+        self.owes_speech = False
         for resp in list(self._queue):
             if response_id is None or resp.response_id == response_id:
                 cut.append(resp.response_id)
@@ -124,6 +130,7 @@ class Pacer:
             self.stats.late_chunks_dropped += 1
         if resp.final_seq is None or resp.final_seq > last:
             resp.final_seq = last
+            resp.cut = True
         return True
 
     def _close(self, resp: _Response) -> None:
@@ -199,6 +206,7 @@ class Pacer:
             if len(self._pcm) >= self.frame_bytes:
                 frame = bytes(self._pcm[: self.frame_bytes])
                 del self._pcm[: self.frame_bytes]
+                self.owes_speech = False  # the head's audio: later than any cut one
                 if not resp.started:
                     resp.started = True
                     self.started.append(resp.response_id)
@@ -208,6 +216,7 @@ class Pacer:
                 tail = bytes(self._pcm)
                 self._pcm.clear()
                 self._finish(resp)
+                self.owes_speech = resp.cut
                 if tail:
                     self.stats.frames_played += 1
                     if not resp.started:  # a response shorter than one frame

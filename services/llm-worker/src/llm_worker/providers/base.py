@@ -131,6 +131,12 @@ class LLMProvider(ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Releases clients and models."""
 
+    def healthy(self) -> bool:
+        """Ready to answer (the worker's readiness; called from the probe's thread: keep it
+        a read). A remote provider always is; a local one says whether its model is loaded
+        and no generation is stuck."""
+        return True
+
     def _attempt(
         self, request: ChatRequest, gate: Gate | None
     ) -> AsyncGenerator[StreamEvent, None]:

@@ -242,6 +242,10 @@ class LocalProvider(LLMProvider):
         self.last_thread: threading.Thread | None = None
         self.last_chunks = 0
         self.last_prompt: PromptStats | None = None
+        self._started = False
+        # Generation threads told to stop (the stream was closed: done, cancelled or past
+        # its deadline) and when; one still running long after is stuck (readiness).
+        self._stopping: dict[threading.Thread, float] = {}
 
     def engine(self) -> Engine:
         """The loaded model (loads it if needed; blocking): tests and benchmarks."""
@@ -305,6 +309,21 @@ class LocalProvider(LLMProvider):
 
     async def start(self) -> None:
         await asyncio.to_thread(self._engine)
+        self._started = True
+
+    def stuck_generations(self) -> int:
+        """Generation threads still running ``timeouts.first_event_s`` after they were told
+        to stop: each checks its stop flag after every token, so one still busy that long
+        is stuck in the engine (and holds its lock: no other turn can run)."""
+        now = time.monotonic()
+        for thread in [t for t in list(self._stopping) if not t.is_alive()]:
+            self._stopping.pop(thread, None)
+        limit = self.timeouts.first_event_s
+        return sum(now - since > limit for since in list(self._stopping.values()))
+
+    def healthy(self) -> bool:
+        """The model loaded and no generation stuck past its deadline (readiness)."""
+        return self._started and not self.stuck_generations()
 
     async def warm_up(self, system: str) -> None:
         """Evaluates the system prompt (with the tools text) once: llama.cpp keeps it as
@@ -413,6 +432,8 @@ class LocalProvider(LLMProvider):
                     break
         finally:
             stop.set()
+            if thread.is_alive():
+                self._stopping[thread] = time.monotonic()
         try:
             rest = tags.finish()
         except ValueError as e:

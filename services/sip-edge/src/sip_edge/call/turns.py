@@ -54,6 +54,9 @@ action cuts every open response (a dead stage will never finish it) so the bridg
 play its own apology. Audio reaching the caller resets the count (the clock is about the
 FIRST audio of an answer and gaps inside one, never an answer's length); speech from the
 caller clears the debt (a barge-in, the caller going on, a provisional turn still open).
+An answer the pipeline closes before its end (``superseded``, ``failed``: the replica voicing
+it died) leaves the debt in place once what arrived of it has played (``Pacer.owes_speech``):
+the silence until the retried answer's first audio is counted from the cut answer's last.
 
 The media clock thread calls :meth:`Turns.next_playout_frame`; the event loop calls the rest.
 One lock keeps the pacer consistent between the two.
@@ -316,6 +319,7 @@ class Turns:
             for action in actions:
                 if isinstance(action, PublishSpeechStart | BargeIn):
                     self._owed = False
+                    self.pacer.owes_speech = False
                     self._silent_frames = 0
                 elif isinstance(action, PublishUtterance | ConfirmProvisional):
                     self._owed = True
@@ -333,6 +337,7 @@ class Turns:
         """The turn needs no answer (the pipeline heard nothing in it): not owed any more."""
         with self._lock:
             self._owed = False
+            self.pacer.owes_speech = False
             if not self.pacer.playing:
                 self._silent_frames = 0
 
@@ -388,7 +393,9 @@ class Turns:
             if self.pacer.audible:
                 self._owed = False
                 self._silent_frames = 0
-            elif self._owed or self.pacer.playing:
+            elif self._owed or self.pacer.playing or self.pacer.owes_speech:
+                # owes_speech: an answer cut short (its replica died, the pipeline closed
+                # it) played what it had; the silence since its last audio goes on counting
                 self._silent_frames += 1
             else:
                 self._silent_frames = 0

@@ -1,0 +1,681 @@
+"""Failure drills through the real call path (issue 14 item 5): a PJSUA2 phone (1001) calls
+2000 through the real Asterisk, where sip-edge is registered; the three workers run as their
+own processes with their fake engines (STT: a fixed question; LLM: a fixed three-sentence
+answer, a word every 0.25 s; TTS: a 440 Hz tone, 50 ms a character, 1 s a sentence), two
+replicas each of the LLM and the TTS, on a private redis-server (AOF on, as deployed) reached
+through a TCP proxy of the drill's own (:class:`TcpProxy`) that can stop forwarding.
+
+One drill is one call: the greeting, a question (espeak speech), a fault in the middle of
+the answer (after its first audio reached the phone), then the fault is undone the way a
+supervisor would (the killed process started again, Redis back, the proxy forwarding again)
+and a second question. Each turn is judged at the phone, from what it heard after the
+question (:func:`judge_turn`): it ended in speech when the phone heard the whole answer (as
+much tone as the answer's sentences make) or an apology (sip-edge's own clip, found by
+correlation, or the pipeline's spoken apology), with no silence longer than sip-edge's bound
+(``SIP_EDGE_NO_ANSWER_S``, 8 s) plus :data:`TOLERANCE_S` before that. An utterance is lost
+when its turn did not end in an apology and it never reached a transcript (read from Redis
+after the call; the phone's own count of questions is compared with the utterances there).
+
+The sip-edge drill kills sip-edge (SIGKILL) in the middle of the answer: the phone's call
+must end (a BYE from Asterisk) within :data:`EDGE_DEAD_CALL_END_S`, and once sip-edge is
+started again the next call must be answered and its question answered in speech.
+
+Used by tests/integration/drills/test_drills.py (a drill of each kind) and bench/drills.py
+(``--per-kind N``, the table in docs/perf/reliability.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import redis
+from asp import Stage
+from asp import streams as layout
+from asp.messages import (
+    Message,
+    ResponseCancel,
+    ResponseEnd,
+    ResponseStart,
+    Transcript,
+    Utterance,
+    UtteranceCancel,
+)
+from edge_support import dial_2000
+from pbx_support import cli
+from pipeline.testing import RedisServer, free_port
+from sip_edge.testing import (
+    EdgeProcess,
+    audio_found,
+    frame_rms,
+    metric,
+    read_wav,
+    session_messages,
+    speech_wav,
+)
+from sipphone import FRAME_SAMPLES, SAMPLE_RATE, Phone, PhoneCall, poll_until
+
+KINDS = (
+    "kill-stt",
+    "kill-llm",
+    "kill-tts",
+    "term-llm",
+    "restart-redis",
+    "freeze-redis",
+    "kill-edge",
+)
+QUESTION = "Como eu pago a minha conta?"
+ANSWER_SENTENCES = (
+    "Você pode pagar no boleto ou no cartão de crédito.",
+    "O boleto chega por e-mail todo mês, com o código de barras.",
+    "Posso ajudar em algo mais?",
+)
+PIPELINE_APOLOGY = "Desculpe, tive um problema técnico. Pode repetir, por favor?"
+EDGE_APOLOGY = "Desculpe, um momento."
+MS_PER_CHAR = 50.0  # the fake TTS (tts_worker.testing.FakeTTS)
+BOUND_S = 8.0  # SIP_EDGE_NO_ANSWER_S, its default
+TOLERANCE_S = 1.5  # two jitter buffers and the phone's polling, on a loaded host
+TURN_TIMEOUT_S = 40.0
+FREEZE_S = 10.0  # longer than every client's socket timeout (5 s)
+EDGE_DEAD_CALL_END_S = 45.0
+VOICED_RMS = 300.0
+FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
+
+WORKER_ENV = {
+    "STT_PROVIDER": "fake",
+    "STT_FAKE_TEXT": QUESTION,
+    "LLM_PROVIDER": "fake",
+    "LLM_FAKE_TEXT": " ".join(ANSWER_SENTENCES),
+    "LLM_FAKE_WORDS": "1",
+    "LLM_FAKE_DELAY_S": "0.25",
+    "TTS_PROVIDER": "fake",
+    "TTS_FALLBACK": "none",
+    "TTS_FAKE_DELAY_S": "1.0",
+    "TTS_CACHE_MAX_PHRASES": "0",
+    "METRICS_HOST": "127.0.0.1",
+    "LOG_LEVEL": "INFO",
+}
+# (module, replicas): the topology of every drill
+TOPOLOGY = (("stt_worker", 1), ("llm_worker", 2), ("tts_worker", 2))
+
+
+def tone_seconds(text: str) -> float:
+    return len(text) * MS_PER_CHAR / 1000
+
+
+ANSWER_S = sum(tone_seconds(s) for s in ANSWER_SENTENCES)
+PIPELINE_APOLOGY_S = tone_seconds(PIPELINE_APOLOGY)
+
+
+# -- the TCP proxy ------------------------------------------------------------------------
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:``port`` to ``target_port``, one thread per direction. ``freeze``
+    stops forwarding (nothing is read, nothing closed: a silent partition), new connections
+    are accepted but not connected; ``thaw`` resumes."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._running = threading.Event()
+        self._running.set()
+        self._closed = False
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def freeze(self) -> None:
+        self._running.clear()
+
+    def thaw(self) -> None:
+        self._running.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._running.set()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        with self._lock:
+            for s in self._socks:
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _connect(self, client: socket.socket) -> None:
+        self._running.wait()
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        with self._lock:
+            self._socks += [client, upstream]
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while not self._closed:
+                self._running.wait()
+                ready, _, _ = select.select([src], [], [], 0.1)
+                if not ready or not self._running.is_set():
+                    continue
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except (OSError, ValueError):  # closed by the other direction's thread
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                s.close()
+
+
+# -- the workers ----------------------------------------------------------------------------
+
+
+@dataclass
+class Proc:
+    name: str
+    module: str
+    proc: subprocess.Popen[bytes]
+
+
+class Workers:
+    """The workers as processes (fake engines) on ``redis_url``; a killed one is started
+    again under a new name, as a supervisor would (a new pod)."""
+
+    def __init__(self, folder: Path, redis_url: str) -> None:
+        self.folder = folder
+        self.url = redis_url
+        self.procs: dict[str, Proc] = {}
+        self._n = 0
+
+    def start(self, module: str) -> str:
+        self._n += 1
+        name = f"{module.split('_')[0]}-{self._n}"
+        with (self.folder / f"{name}.log").open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", module],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={
+                    **os.environ,
+                    **WORKER_ENV,
+                    "REDIS_URL": self.url,
+                    "WORKER_NAME": name,
+                    "METRICS_PORT": str(free_port()),
+                },
+            )
+        self.procs[name] = Proc(name, module, proc)
+        return name
+
+    def signal(self, name: str, sig: signal.Signals) -> Proc:
+        """Sends ``sig``; the process is forgotten (its replacement is started by
+        :meth:`replace`)."""
+        p = self.procs.pop(name)
+        p.proc.send_signal(sig)
+        return p
+
+    def replace(self, p: Proc, wait_s: float = 30) -> str:
+        """Waits for ``p`` to exit (a SIGTERMed replica finishes its grace), starts another."""
+        try:
+            p.proc.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            p.proc.kill()
+            p.proc.wait()
+        return self.start(p.module)
+
+    def of(self, module: str) -> list[str]:
+        return [n for n, p in self.procs.items() if p.module == module]
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")
+
+    def stop(self) -> dict[str, int]:
+        for p in self.procs.values():
+            if p.proc.poll() is None:
+                p.proc.send_signal(signal.SIGTERM)
+        codes: dict[str, int] = {}
+        for name, p in self.procs.items():
+            try:
+                codes[name] = p.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                p.proc.kill()
+                codes[name] = p.proc.wait()
+        return codes
+
+
+# -- the rig -----------------------------------------------------------------------------------
+
+
+def pending_holders(r: redis.Redis, stage: str) -> list[str]:
+    """The consumers holding the stage's pending work (the replicas working on it)."""
+    s = Stage(stage)
+    try:
+        entries = r.xpending_range(
+            layout.work_stream(s), f"{s.value}-workers", min="-", max="+", count=20
+        )
+    except redis.ResponseError:
+        return []
+    return [e["consumer"].decode() for e in entries]
+
+
+@dataclass
+class Rig:
+    """Redis (behind the proxy), the workers, sip-edge registered as 2000 and the caller's
+    phone; Asterisk must be running (pbx_support.locked_asterisk) and hold ``phone``."""
+
+    folder: Path
+    phone: Phone
+    password_2000: str
+    redis_server: RedisServer = field(init=False)
+    proxy: TcpProxy = field(init=False)
+    workers: Workers = field(init=False)
+    edge: EdgeProcess | None = field(init=False, default=None)
+    r: redis.Redis = field(init=False)
+    question: np.ndarray = field(init=False)
+    apology: np.ndarray = field(init=False)
+    _edges: int = field(init=False, default=0)
+
+    def __enter__(self) -> Rig:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.question = read_wav(speech_wav(QUESTION, self.folder / "question.wav"))[0]
+        speech_wav(EDGE_APOLOGY, self.folder / "apology-16000.wav", rate=16000)
+        self.apology = read_wav(speech_wav(EDGE_APOLOGY, self.folder / "apology-8000.wav"))[0]
+        self.redis_server = RedisServer(args=("--appendonly", "yes", "--appendfsync", "always"))
+        self.redis_server.start()
+        self.proxy = TcpProxy(self.redis_server.port)
+        self.r = redis.Redis.from_url(self.redis_server.url)
+        self.workers = Workers(self.folder, self.proxy.url)
+        for module, n in TOPOLOGY:
+            for _ in range(n):
+                self.workers.start(module)
+        self.wait_workers_ready()
+        self.start_edge()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.stop_edge()
+            self.workers.stop()
+        finally:
+            self.r.close()
+            self.proxy.close()
+            self.redis_server.__exit__()
+
+    def wait_workers_ready(self, timeout: float = 180) -> None:
+        """Every worker reads its work stream: a connection blocked in XREADGROUP each."""
+
+        def reading() -> bool:
+            with contextlib.suppress(redis.RedisError):
+                clients = self.r.client_list()
+                return sum(c.get("cmd") == "xreadgroup" for c in clients) >= len(self.workers.procs)
+            return False
+
+        poll_until(reading, timeout, "the workers reading their streams", interval=0.5)
+
+    def start_edge(self) -> None:
+        self._edges += 1
+        edge = EdgeProcess(
+            self.folder / f"sip-edge-{self._edges}.log",
+            REDIS_URL=self.proxy.url,
+            SIP_EDGE_REGISTRAR="127.0.0.1:5160",
+            EXT_2000_PASSWORD=self.password_2000,
+            SIP_EDGE_DIGEST_AUTH="true",
+            SIP_EDGE_APOLOGY_WAV=str(self.folder / "apology-{rate}.wav"),
+        )
+        edge.__enter__()
+        self.edge = edge
+
+        def registered() -> bool:
+            return metric(edge.metrics(), "sip_edge_registered") == 1 and (
+                "sip:2000@127.0.0.1" in cli("pjsip show aor 2000")
+            )
+
+        poll_until(registered, 30, "sip-edge registered as 2000", interval=0.2)
+
+    def stop_edge(self) -> None:
+        if self.edge is not None:
+            self.edge.stop()
+            self.edge = None
+
+
+# -- judging a turn at the phone ------------------------------------------------------------
+
+
+def voiced(samples: np.ndarray) -> np.ndarray:
+    """One bool per 20 ms frame: the phone heard something there."""
+    return frame_rms(samples, FRAME_SAMPLES) > VOICED_RMS
+
+
+@dataclass
+class Turn:
+    ended_in_speech: bool
+    how: str  # "answer", "edge apology", "pipeline apology" or why it is silent
+    longest_silence_s: float  # from the question's end to the turn's end, at the phone
+    silence_after_fault_s: float | None  # from the fault to the turn's end
+
+
+def longest_gap(v: np.ndarray) -> float:
+    """The longest run of silent frames before the last voiced frame of ``v`` (or all of it
+    when nothing was voiced), in seconds."""
+    idx = np.nonzero(v)[0]
+    if len(idx) == 0:
+        return len(v) * FRAME_S
+    edges = np.diff(np.concatenate(([-1], idx)))
+    return float((edges.max() - 1) * FRAME_S)
+
+
+def judge_turn(
+    call: PhoneCall,
+    asked_at: int,
+    fault_at: int | None,
+    apology: np.ndarray,
+    pipeline_apology: Callable[[], bool],
+    timeout: float = TURN_TIMEOUT_S,
+) -> Turn:
+    """Listens from sample ``asked_at`` (the question's end) until the turn ends at the
+    phone (see the module), ``timeout`` at most; ``pipeline_apology`` says whether the
+    pipeline closed the turn with its apology (then its tone, heard after the fault, ends
+    it)."""
+    how = ""
+    end = 0
+
+    def ended() -> bool:
+        nonlocal how, end
+        heard = call.recording()
+        v = voiced(heard[asked_at:])
+        since_fault = 0 if fault_at is None else (fault_at - asked_at) // FRAME_SAMPLES
+        if v.sum() * FRAME_S >= 0.9 * ANSWER_S:
+            how = "answer"
+        elif (
+            fault_at is not None
+            and audio_found(heard[fault_at:].astype(np.float64), apology) is None
+        ):
+            how = "edge apology"
+        elif (
+            fault_at is not None
+            and v[since_fault:].sum() * FRAME_S >= 0.9 * PIPELINE_APOLOGY_S
+            and pipeline_apology()
+        ):
+            how = "pipeline apology"
+        else:
+            return call.disconnected.is_set()
+        end = len(heard)
+        return True
+
+    with contextlib.suppress(Exception):
+        poll_until(ended, timeout, "the turn's end at the phone", interval=0.25)
+    heard = call.recording()
+    if not how:
+        end = len(heard)
+        how = "hung up" if call.disconnected.is_set() else f"nothing in {timeout:.0f} s"
+    v = voiced(heard[asked_at:end])
+    gap = longest_gap(v)
+    after = None
+    if fault_at is not None:
+        after = longest_gap(voiced(heard[fault_at:end]))
+    ok = how in ("answer", "edge apology", "pipeline apology") and gap <= BOUND_S + TOLERANCE_S
+    if how in ("answer", "edge apology", "pipeline apology") and not ok:
+        how += f" after {gap:.1f} s of silence"
+    return Turn(ok, how, gap, after)
+
+
+# -- one drill --------------------------------------------------------------------------------
+
+
+@dataclass
+class DrillResult:
+    kind: str
+    turns: int = 0
+    spoken: int = 0  # turns that ended in speech
+    utterances: int = 0  # questions the phone asked
+    lost: int = 0  # utterances with neither a transcript nor an apology
+    silence_after_fault_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+    call_end_s: float | None = None  # kill-edge: the dead edge's call ended at the phone after
+
+    @property
+    def ok(self) -> bool:
+        return self.turns > 0 and self.spoken == self.turns and self.lost == 0
+
+    def add(self, turn: Turn, label: str) -> None:
+        self.turns += 1
+        self.spoken += turn.ended_in_speech
+        self.notes.append(f"{label}: {turn.how} (longest silence {turn.longest_silence_s:.1f} s)")
+
+
+def wait_greeting(call: PhoneCall, timeout: float = 60) -> None:
+    """The greeting heard to its end (1.5 s of quiet after at least 1 s of it)."""
+
+    def done() -> bool:
+        v = voiced(call.recording())
+        if v.sum() < 50:
+            return False
+        return len(v) - 1 - int(np.nonzero(v)[0][-1]) >= 75
+
+    poll_until(done, timeout, "the greeting", interval=0.25)
+
+
+def ask(rig: Rig, call: PhoneCall) -> int:
+    """Plays the question; returns where it ended in the phone's recording."""
+    call.play(rig.question)
+    call.wait_played(30)
+    return len(call.recording())
+
+
+def wait_answer_started(call: PhoneCall, asked_at: int, timeout: float = 30) -> None:
+    """The first 0.5 s of the answer reached the phone: the reply is under way."""
+    poll_until(
+        lambda: voiced(call.recording()[asked_at:]).sum() >= 25, timeout, "the answer's start"
+    )
+
+
+def count_lost(log: list[Message], asked: int, apologized: int) -> tuple[int, int]:
+    """(utterances, lost): the session's utterances (a provisional one cancelled is not one)
+    with neither a transcript nor an apology; questions that never became an utterance are
+    lost too, unless their turn ended in an apology."""
+    cancelled = {m.utterance_id for m in log if isinstance(m, UtteranceCancel)}
+    utts = [m.utterance_id for m in log if isinstance(m, Utterance)]
+    utts = [u for u in dict.fromkeys(utts) if u not in cancelled]
+    answered = {m.utterance_id for m in log if isinstance(m, Transcript)}
+    answered |= {
+        m.utterance_id
+        for m in log
+        if isinstance(m, ResponseStart) and m.response_id.startswith("apology-")
+    }
+    missing = [u for u in utts if u not in answered]
+    never = max(0, asked - len(utts))
+    return len(utts), max(0, len(missing) + never - apologized)
+
+
+def responses(r: redis.Redis, sid: str) -> str:
+    """The session's responses and turns in order (why a turn was silent)."""
+    out: list[str] = []
+    with contextlib.suppress(redis.RedisError):
+        for m in session_messages(r, sid)[1]:
+            if isinstance(m, ResponseStart | ResponseEnd | ResponseCancel):
+                extra = getattr(m, "reason", "") or (
+                    "interrupted" if getattr(m, "interrupted", 0) else ""
+                )
+                out.append(f"{m.TYPE} {m.response_id} {extra}".strip())
+            elif isinstance(m, Utterance | Transcript):
+                out.append(f"{m.TYPE} {m.utterance_id}")
+    return ", ".join(out)
+
+
+def pipeline_apologized(r: redis.Redis, sid: str) -> Callable[[], bool]:
+    def check() -> bool:
+        with contextlib.suppress(redis.RedisError):
+            log = session_messages(r, sid)[1]
+            return any(
+                isinstance(m, ResponseEnd) and m.response_id.startswith("apology-") for m in log
+            )
+        return False
+
+    return check
+
+
+def end_call(rig: Rig, call: PhoneCall, sid: str) -> list[Message]:
+    call.hangup()
+
+    def ended() -> bool:
+        with contextlib.suppress(redis.RedisError):
+            return "session.end" in session_messages(rig.r, sid)[0]
+        return False
+
+    with contextlib.suppress(Exception):
+        poll_until(ended, 20, "session.end", interval=0.2)
+    with contextlib.suppress(redis.RedisError):
+        return session_messages(rig.r, sid)[1]
+    return []
+
+
+def inject(rig: Rig, kind: str, notes: list[str]) -> Callable[[], None]:
+    """Does the fault of ``kind`` (what it hit goes to ``notes``); returns what undoes it
+    (blocking until undone)."""
+    if kind in ("kill-stt", "kill-llm", "kill-tts", "term-llm"):
+        stage = {"kill-stt": "stt", "kill-llm": "llm", "kill-tts": "tts", "term-llm": "llm"}[kind]
+        module = f"{stage}_worker"
+        holders = [h for h in pending_holders(rig.r, stage) if h in rig.workers.procs]
+        name = holders[0] if holders else rig.workers.of(module)[0]
+        notes.append(f"{name}: {'held work' if holders else 'no work pending at the stage'}")
+        sig = signal.SIGTERM if kind == "term-llm" else signal.SIGKILL
+        p = rig.workers.signal(name, sig)
+
+        def undo() -> None:
+            rig.workers.replace(p)
+            rig.wait_workers_ready()
+
+        return undo
+    if kind == "restart-redis":
+        rig.redis_server.stop()
+        rig.redis_server.start()
+        return lambda: None
+    if kind == "freeze-redis":
+        rig.proxy.freeze()
+        frozen_at = time.monotonic()
+
+        def thaw() -> None:
+            time.sleep(max(0.0, frozen_at + FREEZE_S - time.monotonic()))
+            rig.proxy.thaw()
+            rig.wait_workers_ready()
+
+        return thaw
+    raise ValueError(kind)
+
+
+def run_drill(rig: Rig, kind: str) -> DrillResult:
+    """One drill of ``kind`` (see the module)."""
+    if rig.edge is None:  # a drill before broke with sip-edge down
+        rig.start_edge()
+    if kind == "kill-edge":
+        return run_edge_drill(rig)
+    result = DrillResult(kind)
+    call, sid = dial_2000(rig.phone, rig.r)
+    apologies = 0
+    log: list[Message] = []
+    try:
+        wait_greeting(call)
+        asked_at = ask(rig, call)
+        result.utterances += 1
+        wait_answer_started(call, asked_at)
+        fault_at = len(call.recording())
+        undo = inject(rig, kind, result.notes)
+        turn = judge_turn(call, asked_at, fault_at, rig.apology, pipeline_apologized(rig.r, sid))
+        result.add(turn, "fault turn")
+        if not turn.ended_in_speech:
+            result.notes.append(f"session: {responses(rig.r, sid)}")
+        result.silence_after_fault_s = turn.silence_after_fault_s
+        apologies += "apology" in turn.how
+        undo()
+        time.sleep(2.0)  # the first answer (or the apology) played out
+        asked_at = ask(rig, call)
+        result.utterances += 1
+        turn = judge_turn(call, asked_at, None, rig.apology, pipeline_apologized(rig.r, sid))
+        result.add(turn, "next turn")
+        if call.disconnected.is_set():
+            result.notes.append("the call was hung up")
+    finally:
+        log = end_call(rig, call, sid)
+    result.utterances, result.lost = count_lost(log, result.utterances, apologies)
+    return result
+
+
+def run_edge_drill(rig: Rig) -> DrillResult:
+    """sip-edge SIGKILLed in the middle of an answer: the call ends at the phone; sip-edge
+    started again answers the next call, whose question is answered in speech."""
+    result = DrillResult("kill-edge")
+    assert rig.edge is not None
+    assert rig.edge.proc is not None
+    call, sid = dial_2000(rig.phone, rig.r)
+    try:
+        wait_greeting(call)
+        asked_at = ask(rig, call)
+        result.utterances += 1
+        wait_answer_started(call, asked_at)
+        rig.edge.proc.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        rig.edge.proc.wait(10)
+        rig.edge.returncode = -9
+        if rig.edge.proc.stdout is not None:
+            rig.edge.proc.stdout.close()  # EdgeProcess.stop would have, had it stopped it
+        try:
+            call.wait_disconnected(EDGE_DEAD_CALL_END_S)
+            result.call_end_s = time.monotonic() - killed
+            result.notes.append(f"the dead edge's call ended after {result.call_end_s:.1f} s")
+        except Exception:
+            result.notes.append(f"the dead edge's call still up after {EDGE_DEAD_CALL_END_S} s")
+            call.hangup()
+    finally:
+        rig.edge = None
+    log = session_messages(rig.r, sid)[1]
+    utts, lost = count_lost(log, 1, 0)
+    rig.start_edge()
+    call, sid = dial_2000(rig.phone, rig.r)
+    try:
+        wait_greeting(call)
+        asked_at = ask(rig, call)
+        turn = judge_turn(call, asked_at, None, rig.apology, pipeline_apologized(rig.r, sid))
+        result.add(turn, "next call")
+    finally:
+        log = end_call(rig, call, sid)
+    utts2, lost2 = count_lost(log, 1, 0)
+    result.utterances, result.lost = utts + utts2, lost + lost2
+    if result.call_end_s is None:  # a call left up with a dead edge is a silent one
+        result.turns += 1
+    return result
+
+
+@contextlib.contextmanager
+def rig_for(folder: Path, phone: Phone, password_2000: str) -> Iterator[Rig]:
+    with Rig(folder, phone, password_2000) as rig:
+        yield rig
