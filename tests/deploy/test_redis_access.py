@@ -5,30 +5,18 @@ a NetworkPolicy that admits every pod)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from pipeline.testing import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 INIT = ROOT / "compose" / "init" / "secrets-init.sh"
 
 
-def _load_acl() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("redis_acl", ROOT / "scripts" / "redis_acl.py")
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["redis_acl"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-acl = _load_acl()
+acl = load_script(ROOT / "scripts" / "redis_acl.py")
 
 # compose service -> the Redis ACL user it authenticates as
 COMPOSE_USERS = {

@@ -7,35 +7,22 @@ reused. scripts/redis_acl.py keeps passwords it already generated."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import redis
-from pipeline.testing import free_port
+from pipeline.testing import free_port, load_script
 from redis.exceptions import AuthenticationError, NoPermissionError
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_acl_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("redis_acl", ROOT / "scripts" / "redis_acl.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["redis_acl"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-acl = load_acl_module()
+acl = load_script(ROOT / "scripts" / "redis_acl.py")
 
 
 class Repo:

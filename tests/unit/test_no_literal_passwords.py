@@ -4,28 +4,17 @@ and the checker itself tested on planted examples."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from pipeline.testing import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_secrets.py"
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_secrets", SCRIPT)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["check_secrets"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-check = _load()
+check = load_script(SCRIPT)
 
 
 def test_the_shipped_docs_and_configs_have_no_literal_password() -> None:

@@ -6,7 +6,6 @@ command refused (ACL LOG stays empty)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -14,30 +13,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import redis
 from asp import SessionEnd, SessionStart, Utterance
 from asp import streams as layout
 from pipeline import Bus
-from pipeline.testing import RedisServer
+from pipeline.testing import RedisServer, load_script
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def load_acl_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("redis_acl", ROOT / "scripts" / "redis_acl.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["redis_acl"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-acl = load_acl_module()
+acl = load_script(ROOT / "scripts" / "redis_acl.py")
 
 
 class AclRedis:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import inspect
 import os
 import shutil
@@ -18,6 +19,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .proc_watch import watching
@@ -74,6 +76,18 @@ async def running(worker: StreamWorker, grace_s: float = 2.0) -> AsyncIterator[S
         yield worker
     finally:
         await stop_workers([worker], tasks)
+
+
+def load_script(path: Path) -> ModuleType:
+    """A repository script that is not a package (scripts/redis_acl.py, ...) imported as the
+    module of its file name, for the tests of what it computes."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:
