@@ -19,7 +19,7 @@ import redis
 from asp import SessionEnd, SessionStart, Utterance
 from asp import streams as layout
 from pipeline import Bus
-from pipeline.testing import RedisServer, load_script
+from pipeline.testing import RedisServer, load_script, stop_processes
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -133,6 +133,25 @@ def spawn(module: str, redis_url: str, log: Path, **env: str) -> subprocess.Pope
         )
 
 
+WORKERS = {
+    "stt": ("stt_worker", "stt-worker"),
+    "llm": ("llm_worker", "llm-worker"),
+    "tts": ("tts_worker", "tts-worker"),
+    "postcall": ("llm_worker.postcall", "postcall"),
+}
+"""A worker's module and the ACL user it runs as."""
+
+
+def workers_as_their_users(
+    acl_redis: AclRedis, tmp_path: Path, *names: str
+) -> dict[str, subprocess.Popen[bytes]]:
+    """The named workers (fake engines), each as its own Redis user, logging to tmp_path."""
+    return {
+        name: spawn(WORKERS[name][0], acl_redis.url(WORKERS[name][1]), tmp_path / f"{name}.log")
+        for name in names
+    }
+
+
 def wait(check: object, timeout: float, what: str, procs: dict[str, subprocess.Popen[bytes]],
          logs: Path) -> None:  # fmt: skip
     deadline = time.monotonic() + timeout
@@ -151,14 +170,7 @@ async def test_each_service_as_its_own_user_carries_a_call(
 ) -> None:
     ops = acl_redis.client("ops")
     ops.execute_command("ACL", "LOG", "RESET")
-    procs = {
-        "stt": spawn("stt_worker", acl_redis.url("stt-worker"), tmp_path / "stt.log"),
-        "llm": spawn("llm_worker", acl_redis.url("llm-worker"), tmp_path / "llm.log"),
-        "tts": spawn("tts_worker", acl_redis.url("tts-worker"), tmp_path / "tts.log"),
-        "postcall": spawn(
-            "llm_worker.postcall", acl_redis.url("postcall"), tmp_path / "postcall.log"
-        ),
-    }
+    procs = workers_as_their_users(acl_redis, tmp_path, "stt", "llm", "tts", "postcall")
     edge = Bus.from_url(acl_redis.url("sip-edge"))  # what sip-edge does: the Bus, as its user
     try:
         sid = str(uuid.uuid4())
@@ -200,14 +212,7 @@ async def test_each_service_as_its_own_user_carries_a_call(
         assert not denied, f"commands refused to a service: {denied}"
     finally:
         await edge.close()
-        for p in procs.values():
-            p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_processes(procs.values(), 15)
 
 
 async def test_the_asp_gateway_as_its_own_user_serves_a_session(
@@ -217,11 +222,7 @@ async def test_the_asp_gateway_as_its_own_user_serves_a_session(
 
     ops = acl_redis.client("ops")
     ops.execute_command("ACL", "LOG", "RESET")
-    procs = {
-        "stt": spawn("stt_worker", acl_redis.url("stt-worker"), tmp_path / "stt.log"),
-        "llm": spawn("llm_worker", acl_redis.url("llm-worker"), tmp_path / "llm.log"),
-        "tts": spawn("tts_worker", acl_redis.url("tts-worker"), tmp_path / "tts.log"),
-    }
+    procs = workers_as_their_users(acl_redis, tmp_path, "stt", "llm", "tts")
     try:
         with GatewayProcess(tmp_path / "gateway.log", REDIS_URL=acl_redis.url("asp-gateway")) as gw:
             client = await AspClient.open(gw.url(token=gw.token))
@@ -248,11 +249,4 @@ async def test_the_asp_gateway_as_its_own_user_serves_a_session(
         denied = ops.execute_command("ACL", "LOG")
         assert not denied, f"commands refused to a service: {denied}"
     finally:
-        for p in procs.values():
-            p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_processes(procs.values(), 15)
