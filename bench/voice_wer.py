@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import jiwer
-from stt_worker.testing import packaged_whisper
+from stt_worker.testing import judge_whisper
 from tts_worker.providers.kokoro import KokoroTTS
 from tts_worker.settings import TTSSettings
 
@@ -214,7 +214,7 @@ async def run(voices: list[str], sentences: list[str]) -> dict[str, Any]:
     s = TTSSettings.from_env()
     kokoro = KokoroTTS(s.kokoro_model, s.kokoro_voices, threads=s.threads, timeout_s=600, retries=0)
     kokoro.load()
-    whisper = packaged_whisper()
+    whisper = judge_whisper()
     for voice in voices:  # first runs are slower (ONNX Runtime allocations): not counted
         await kokoro.synthesize(WARM_UP, voice=voice, language="pt-br")
     rows: dict[str, dict[str, list[Any]]] = {

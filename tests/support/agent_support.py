@@ -19,7 +19,7 @@ from pipeline.testing import WorkerProcess
 from pipeline.testing import start_worker as start_process
 from sip_edge.testing import frame_rms, session_messages
 from sipphone import FRAME_SAMPLES, SAMPLE_RATE, PhoneCall, poll_until
-from stt_worker.testing import packaged_whisper
+from stt_worker.testing import judge_whisper
 from tts_worker.testing import packaged_kokoro
 
 Worker = WorkerProcess
@@ -70,10 +70,11 @@ def plain(text: str) -> str:
 
 
 def transcribe(samples: np.ndarray, rate: int = SAMPLE_RATE) -> str:
-    """What the project's Whisper hears in int16 audio at ``rate`` (8 kHz by default), in
-    :func:`plain` form."""
+    """What the tests' ear (:func:`stt_worker.testing.judge_whisper`: Whisper's own 30 s
+    window, beam 5) hears in int16 audio at ``rate`` (8 kHz by default), in :func:`plain`
+    form."""
     pcm = samples.astype("<i2").tobytes()
-    return plain(asyncio.run(packaged_whisper().transcribe(pcm, rate, "pt")).text)
+    return plain(asyncio.run(judge_whisper().transcribe(pcm, rate, "pt")).text)
 
 
 def wait_speech_then_quiet(

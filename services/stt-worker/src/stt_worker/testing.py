@@ -41,8 +41,30 @@ def packaged_whisper() -> FasterWhisperSTT:
         defaults.model_ref(),
         timeout_s=TEST_TIMEOUT_S,
         retries=0,
+        beam_size=defaults.beam_size,
         window_s=defaults.window_s,
         min_window_s=defaults.min_window_s,
+    )
+    stt.load()
+    return stt
+
+
+@functools.cache
+def judge_whisper() -> FasterWhisperSTT:
+    """Whisper base as the tests' and benches' ear, for what a phone or client heard:
+    Whisper's own 30 s window and beam 5, whatever the service's latency defaults. A
+    recording is not an utterance: seconds of silence around a short announcement, which
+    the service's 10 s windows with the no-speech check can drop whole (a transfer test
+    heard '' where the announcement was). Loaded once per process."""
+    from .providers.faster_whisper import WHISPER_WINDOW_S, FasterWhisperSTT
+
+    stt = FasterWhisperSTT(
+        STTSettings.from_env({}).model_ref(),
+        timeout_s=TEST_TIMEOUT_S,
+        retries=0,
+        beam_size=5,
+        window_s=WHISPER_WINDOW_S,
+        min_window_s=0.0,
     )
     stt.load()
     return stt
