@@ -58,8 +58,13 @@ start_acl() {
     return
   fi
   if redis_ping; then
-    # an open Redis: the one `make test` (or an older `make up`) started is replaced
-    pid_alive "$PIDFILE" || die "um Redis sem senha já responde em $HOST:$PORT (não foi iniciado por make up/make test): pare-o ou use outra porta (REDIS_PORT)"
+    # an open Redis: the one `make test` (or an older `make up`) started is replaced; one
+    # that is not ours (a system Redis) is used as it is, without authentication, as make up
+    # did before the ACL: loudly, so the operator knows (redis.sh url gives open URLs then)
+    if ! pid_alive "$PIDFILE"; then
+      log "AVISO: um Redis sem senha que não é do make up já responde em $HOST:$PORT; os serviços vão usá-lo SEM autenticação. Para um usuário por serviço (docs/DEPLOY.md 9.8), pare esse Redis ou escolha outra porta (REDIS_PORT)."
+      return 0
+    fi
     log "o Redis de $HOST:$PORT não pede senha: reiniciando-o com ACL"
     stop_pidfile redis "$PIDFILE"
   elif redis_answers; then
@@ -94,6 +99,7 @@ case "${1:-status}" in
     fi;;
   url)
     [ -n "${2:-}" ] || die "uso: $0 url USUÁRIO"
-    if [ "$AUTH" = off ]; then echo "redis://$HOST:$PORT/0"; else acl url "$ENV_FILE" "$2" "$HOST:$PORT"; fi;;
+    # an open Redis (make test's, or a system one make up found): no user, no password
+    if [ "$AUTH" = off ] || redis_ping; then echo "redis://$HOST:$PORT/0"; else acl url "$ENV_FILE" "$2" "$HOST:$PORT"; fi;;
   *) die "uso: $0 start|stop|status|url USUÁRIO";;
 esac

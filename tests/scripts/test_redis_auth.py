@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from pipeline.testing import free_port, load_script
+from pipeline.testing import RedisServer, free_port, load_script
 from redis.exceptions import AuthenticationError, NoPermissionError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +97,21 @@ def test_make_tests_open_redis_is_replaced_by_make_ups(repo: Repo) -> None:
     refused = repo.sh("start", check=False, PABX_REDIS_AUTH="off")
     assert refused.returncode != 0
     assert "make down" in refused.stderr
+
+
+def test_a_system_redis_without_a_password_is_used_as_it_is_with_a_warning(
+    repo: Repo,
+) -> None:
+    """A Redis make up did not start (this machine kind's own, a developer's) answering on
+    the port without a password: make up neither stops it nor fails; the services get open
+    URLs, and the operator is told loudly that there is no authentication."""
+    with RedisServer(port=repo.port):
+        started = repo.sh("start")
+        assert "SEM autenticação" in started.stderr + started.stdout
+        assert not (repo.root / ".run" / "redis.pid").exists()  # not ours: never stopped
+        url = repo.sh("url", "stt-worker").stdout.strip()
+        assert url == f"redis://127.0.0.1:{repo.port}/0"
+        assert redis.Redis.from_url(url).ping()
 
 
 def test_passwords_already_generated_are_kept(tmp_path: Path) -> None:
