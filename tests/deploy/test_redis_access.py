@@ -136,14 +136,8 @@ def kinds(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
 
 
-K8S_USERS = {
-    "sip-edge": "sip-edge",
-    "asp-gateway": "asp-gateway",
-    "stt-worker": "stt-worker",
-    "llm-worker": "llm-worker",
-    "tts-worker": "tts-worker",
-    "postcall-worker": "postcall",
-}
+# the same services in k8s, but the exporter: there KEDA authenticates as it (TriggerAuthentication)
+K8S_USERS = {name: user for name, user in COMPOSE_USERS.items() if name != "redis-exporter"}
 
 
 @pytest.mark.parametrize("overlay", ["cpu", "cpu-hpa", "gpu"])
