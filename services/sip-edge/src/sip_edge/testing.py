@@ -446,6 +446,29 @@ def start_multi_caller(
     return proc, call_ids
 
 
+def sip_messages(log_path: Path, call_id: str) -> list[str]:
+    """The SIP messages of the call ``call_id`` in a PJSIP log of level 4 (each one from its
+    ``TX``/``RX`` line to ``--end msg--``), in order: what a failing test shows of a call."""
+    if not log_path.exists():
+        return []
+    blocks: list[str] = []
+    block: list[str] | None = None
+    for line in log_path.read_text(errors="replace").splitlines():
+        if block is None:
+            if (" TX " in line or " RX " in line or ".TX " in line or ".RX " in line) and (
+                " msg " in line
+            ):
+                block = [line]
+            continue
+        block.append(line)
+        if line.startswith("--end msg--"):
+            text = "\n".join(block)
+            if f"Call-ID: {call_id}" in text or f"i: {call_id}" in text:
+                blocks.append(text)
+            block = None
+    return blocks
+
+
 def caller_result(proc: subprocess.Popen[str], timeout: float = 40) -> dict[str, object]:
     out, _ = proc.communicate(timeout=timeout)
     lines = [line for line in out.splitlines() if line.startswith("{")]

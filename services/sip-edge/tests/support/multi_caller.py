@@ -70,10 +70,11 @@ def main() -> None:
     ap.add_argument(
         "--one-by-one", action="store_true", help="dial each call once the previous one is up"
     )
+    ap.add_argument("--sip-log", help="PJSIP's log with every SIP message (a failing test's why)")
     a = ap.parse_args()
     specs = [c.split(":", 2) for c in a.call]
 
-    ep, tid, port = start_endpoint(max_calls=len(specs) + 2)
+    ep, tid, port = start_endpoint(max_calls=len(specs) + 2, log_file=a.sip_log)
     acc = local_account(pj.Account(), a.user, port, tid, a.domain, a.password)
     accounts = [acc]
     calls: list[Call] = []

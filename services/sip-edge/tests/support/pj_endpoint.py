@@ -13,12 +13,14 @@ def start_endpoint(
     log_level: int = 0,
     phone_media: bool = True,
     codec: str | None = "PCMU/",
+    log_file: str | None = None,
 ) -> tuple[pj.Endpoint, int, str]:
     """Starts the library; returns (endpoint, transport id, local SIP port).
 
     ``phone_media``: a test phone's media (no silence suppression, no echo canceller, a
     jitter buffer of 20-100 ms starting at 40). ``codec``: prefix of the only audio codec
-    offered; None keeps PJSUA's defaults."""
+    offered; None keeps PJSUA's defaults. ``log_file``: PJSIP's log at level 4 (every SIP
+    message) goes there, whatever ``log_level``."""
     ep = pj.Endpoint()
     ep.libCreate()
     cfg = pj.EpConfig()
@@ -28,6 +30,9 @@ def start_endpoint(
         cfg.uaConfig.maxCalls = max_calls
     cfg.logConfig.level = log_level
     cfg.logConfig.consoleLevel = log_level
+    if log_file is not None:
+        cfg.logConfig.level = max(log_level, 4)
+        cfg.logConfig.filename = log_file
     cfg.medConfig.clockRate = 8000
     cfg.medConfig.sndClockRate = 8000
     if phone_media:
