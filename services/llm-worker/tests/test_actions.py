@@ -157,6 +157,16 @@ async def test_a_promise_without_the_tool_is_not_spoken() -> None:
     ]
 
 
+async def test_a_reply_that_already_offered_a_transfer_does_not_offer_it_twice() -> None:
+    # the evaluation's "ramal 8000": the model copied the offer, then promised a transfer
+    out = await guarded(
+        TextDelta(f"{OFFER} Vou transferir para o ramal 8000."),
+        ToolCall("transfer_call", {"extension": "8000"}),
+    )
+    assert actions(out) == []
+    assert " ".join(texts(out)) == OFFER  # the splitter may cut it into clauses
+
+
 async def test_the_rest_of_a_promised_sentence_is_held_too() -> None:
     # the splitter hands the first clause alone: "Vou transferir sua ligação," "um momento."
     out = await guarded(

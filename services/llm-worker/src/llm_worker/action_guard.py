@@ -8,7 +8,8 @@
   para ...") is held until the reply ends: with an accepted transfer it is replaced by the
   menu's announcement ("Transferindo para suporte, um momento."), otherwise by an offer that
   promises nothing ("Se quiser, posso transferir para ..."); the caller never hears a
-  transfer that does not happen;
+  transfer that does not happen; a reply that already offered one ("Se quiser, posso
+  transferir ...", the model copying the fallback) does not get it twice;
 * with a transfer, a hang-up in the same reply is dropped (the transfer ends the call here).
 
 :func:`promises_transfer` is the sans-I/O test of one sentence.
@@ -21,6 +22,7 @@ import re
 from collections.abc import AsyncGenerator
 
 from llm_worker.facts import Facts, fold
+from llm_worker.intent import offers_transfer
 from llm_worker.menu import announcement, offer
 from llm_worker.reply import ReplyAction, ReplyEvent, ReplySentence
 
@@ -64,10 +66,12 @@ async def guard_reply(
     hangup: ReplyAction | None = None
     refused: list[str] = []
     in_promise = False  # a held clause's sentence goes on: hold its rest too
+    offered = False  # a sentence already spoken offers a transfer
 
     def said(text: str, *, apology: bool = False) -> ReplySentence:
-        nonlocal index
+        nonlocal index, offered
         index += 1
+        offered = offered or offers_transfer(text)
         return ReplySentence(index=index - 1, text=text, apology=apology)
 
     try:
@@ -100,7 +104,8 @@ async def guard_reply(
         return
     if held:
         lg.warning("the reply promised a transfer without one: %r", held[0])
-        yield said(offer(facts))
+        if not offered:
+            yield said(offer(facts))
     elif refused and index == 0:
         yield said(offer(facts))
     if hangup is not None:
