@@ -29,7 +29,7 @@ async def run_worker(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
-    health = Health(bus.redis)
+    health = Health(bus)
     health.add_check("worker", lambda: worker.ready)
     for name, check in (checks or {}).items():
         health.add_check(name, check)

@@ -73,9 +73,8 @@ class EdgeApp:
         self.metrics = Metrics()
         self.sessions: dict[str, CallSession] = {}
         self.bus = Bus.connect(settings.redis)
-        self.redis = self.bus.redis
         self._registered = False
-        self.health = Health(self.redis)
+        self.health = Health(self.bus)
         self.health.add_check("sip", self._serving)
         if settings.registrar:  # registered to the PBX (without one nothing registers)
             self.health.add_check("registered", lambda: self._registered)
