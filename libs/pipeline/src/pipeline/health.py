@@ -50,13 +50,13 @@ class Health:
 
     def __init__(
         self,
-        redis: Pingable,
+        target: Pingable,
         *,
         ping_every_s: float = PING_EVERY_S,
         ping_timeout_s: float = PING_TIMEOUT_S,
         max_loop_lag_s: float = MAX_LOOP_LAG_S,
     ) -> None:
-        self.redis = redis
+        self.target = target
         self.ping_every_s = ping_every_s
         self.ping_timeout_s = ping_timeout_s
         self.max_loop_lag_s = max_loop_lag_s
@@ -134,6 +134,6 @@ class Health:
     async def ping(self) -> bool:
         """One PING, answered within the timeout."""
         try:
-            return bool(await asyncio.wait_for(self.redis.ping(), self.ping_timeout_s))
+            return bool(await asyncio.wait_for(self.target.ping(), self.ping_timeout_s))
         except (TimeoutError, RedisError, OSError):
             return False

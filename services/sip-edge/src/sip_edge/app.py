@@ -72,7 +72,7 @@ class EdgeApp:
         self.settings = settings
         self.metrics = Metrics()
         self.sessions: dict[str, CallSession] = {}
-        self.bus = Bus.connect(settings.redis)
+        self.bus = Bus.connect(settings.redis_options)
         self._registered = False
         self.health = Health(self.bus)
         self.health.add_check("sip", self._serving)
