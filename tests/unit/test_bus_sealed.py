@@ -1,6 +1,8 @@
 """The services reach Redis only through the bus's typed methods (issue 16, item 2): no
-``.redis`` in their code (the raw client stays in ``libs/pipeline/src/pipeline/bus.py``)
-and no command tuples run by name on a pipeline anywhere in libs/pipeline."""
+``.redis`` in their code nor in their tests (the raw client stays in
+``libs/pipeline/src/pipeline/bus.py``; a service's test that reads Redis directly uses a
+client of its own, the ``raw_redis`` fixture) and no command tuples run by name on a
+pipeline anywhere in libs/pipeline."""
 
 from __future__ import annotations
 
@@ -21,11 +23,22 @@ def offenders(files: list[Path], pattern: re.Pattern[str], root: Path = ROOT) ->
     ]
 
 
+SERVICES = {"sip-edge", "stt-worker", "llm-worker", "tts-worker"}
+
+
 def test_no_service_code_touches_the_raw_redis_client() -> None:
     files = sorted(ROOT.glob("services/*/src/**/*.py"))
     # the scan covers every Python service (a glob that found nothing passes vacuously)
     packages = {p.relative_to(ROOT).parts[1] for p in files}
-    assert {"sip-edge", "stt-worker", "llm-worker", "tts-worker"} <= packages
+    assert packages >= SERVICES
+    assert offenders(files, RAW_CLIENT) == []
+
+
+def test_no_service_test_reaches_redis_through_the_bus_client() -> None:
+    """``grep -rn "\\.redis\\b" services/`` finds nothing: the tests hold their own client."""
+    files = sorted(ROOT.glob("services/*/tests/**/*.py"))
+    packages = {p.relative_to(ROOT).parts[1] for p in files}
+    assert packages >= SERVICES
     assert offenders(files, RAW_CLIENT) == []
 
 
