@@ -162,7 +162,7 @@ class Edge:
         try:
             last = await self.bus.publish(
                 SessionStart(session_id=sid, audio=AudioConfig(), metadata={"language": "pt-BR"}),
-                extra=[("zadd", layout.ACTIVE_SESSIONS, {sid: time.time()})],
+                activate_session=True,
             )
             last = await self.wait_end(sid, "greeting", last)
             for n in range(round(self.args.call_minutes * self.args.turns_per_minute)):

@@ -30,7 +30,7 @@ async def test_the_tts_priority_flag_is_set_renewed_cleared_and_expires(bus: Bus
 async def test_the_flag_is_raised_with_the_publication_of_the_first_clause(bus: Bus) -> None:
     sid = str(uuid.uuid4())
     text = ResponseText(session_id=sid, response_id="r-1", seq=0, text="Olá", is_final=False)
-    await bus.publish(text, extra=bus.tts_priority_commands(sid, 1500))
+    await bus.publish(text, tts_priority_ms=1500)
     assert await bus.has_tts_priority(sid)
     assert 0 < await bus.redis.pttl(layout.tts_priority_key(sid)) <= 1500
     assert len(await bus.session_log(sid)) == 1

@@ -110,7 +110,7 @@ async def worker_process(
     """``run_worker`` as ``python -m`` runs it, in this loop: the worker and its HTTP port."""
     port = free_port()
     settings = WorkerSettings(
-        redis=RedisOptions(url=url, socket_timeout_s=SOCKET_TIMEOUT_S),
+        redis_options=RedisOptions(url=url, socket_timeout_s=SOCKET_TIMEOUT_S),
         metrics_port=port,
         metrics_host="127.0.0.1",
         grace_s=1,

@@ -10,7 +10,7 @@ import pytest
 from asp import Stage, TurnTiming
 from asp import streams as layout
 from pipeline import Bus, Job, StreamWorker
-from pipeline.bus import MAX_REGISTERED_PHRASES, PHRASE_REGISTRY
+from pipeline.bus import MAX_REGISTERED_PHRASES, PHRASE_REGISTRY, TurnAdvance
 from prometheus_client import REGISTRY
 
 
@@ -90,10 +90,7 @@ async def test_phrase_registry_keeps_the_most_recent(bus: Bus) -> None:
 async def test_turn_progress(bus: Bus) -> None:
     sid = str(uuid.uuid4())
     assert await bus.turn_progress(sid, "r-1") == (0, 0)
-    async with bus.redis.pipeline(transaction=True) as pipe:
-        for method, *args in bus.advance_turn_commands(sid, "r-1", 1, 12, 60):
-            getattr(pipe, method)(*args)
-        await pipe.execute()
+    await bus.publish_many([], advance_turn=TurnAdvance(sid, "r-1", 1, 12, 60))
     assert await bus.turn_progress(sid, "r-1") == (1, 12)
     assert 0 < await bus.redis.ttl(layout.turn_key(sid, "r-1")) <= 60
     await bus.skip_sentence(sid, "r-1", 2)

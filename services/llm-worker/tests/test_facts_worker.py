@@ -22,7 +22,6 @@ from asp import (
     ResponseText,
     Transcript,
 )
-from asp import streams as layout
 from asp.messages import CallActionKind
 from llm_worker.events import Done, TextDelta, ToolCall
 from llm_worker.facts_store import FactsStore
@@ -124,7 +123,7 @@ async def history(bus: Bus, sid: str) -> list[tuple[str, str]]:
     after publishing the response's end, so reading it at once races on a busy host."""
     async with asyncio.timeout(10):
         while True:
-            raw = await bus.redis.get(layout.history_key(sid))
+            raw = await bus.history(sid)
             messages = [(m.role, m.content) for m in History.from_json(raw).messages]
             if any(role == "user" for role, _ in messages):
                 return messages

@@ -22,6 +22,7 @@ from llm_worker.testing import FakeEngineProvider
 from llm_worker.testing.fake_provider import FakeProvider
 from pipeline import Bus
 from pipeline.testing import RedisServer, free_port
+from redis.asyncio import Redis
 
 # arq 0.28 closes its pool with redis' deprecated close(); nothing of ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
@@ -56,7 +57,7 @@ async def run_jobs(redis_server: RedisServer, bus: Bus, webhook: str) -> None:
         await worker.close()
 
 
-async def test_summary_and_webhook(bus: Bus, redis_server: RedisServer) -> None:
+async def test_summary_and_webhook(bus: Bus, redis_server: RedisServer, raw_redis: Redis) -> None:
     received: list[dict[str, Any]] = []
 
     async def hook(request: web.Request) -> web.Response:
@@ -84,7 +85,7 @@ async def test_summary_and_webhook(bus: Bus, redis_server: RedisServer) -> None:
         await run_jobs(redis_server, bus, f"http://127.0.0.1:{port}/hook")
     finally:
         await runner.cleanup()
-    stored = await bus.redis.hgetall(layout.summary_key(sid))
+    stored = await raw_redis.hgetall(layout.summary_key(sid))
     assert stored[b"summary"].decode() == "O cliente perguntou o horário."
     turns = json.loads(stored[b"transcript"])
     assert turns == [
@@ -99,15 +100,15 @@ async def test_summary_and_webhook(bus: Bus, redis_server: RedisServer) -> None:
     log = await bus.session_log(sid)
     assert log
     assert not [m for m in log if isinstance(m, Utterance)]
-    assert 0 < await bus.redis.ttl(layout.session_stream(sid)) <= 600
+    assert 0 < await raw_redis.ttl(layout.session_stream(sid)) <= 600
 
 
-async def test_cleanup_drops_expired_and_overlong_sessions(bus: Bus) -> None:
+async def test_cleanup_drops_expired_and_overlong_sessions(bus: Bus, raw_redis: Redis) -> None:
     live, expired, old = (await a_call(bus)), str(uuid.uuid4()), await a_call(bus)
     now = time.time()
-    await bus.redis.zadd(layout.ACTIVE_SESSIONS, {live: now, expired: now, old: now - 5 * 3600})
+    await raw_redis.zadd(layout.ACTIVE_SESSIONS, {live: now, expired: now, old: now - 5 * 3600})
     assert await cleanup_sessions({"bus": bus}) == 2
-    remaining = await bus.redis.zrange(layout.ACTIVE_SESSIONS, 0, -1)
+    remaining = await raw_redis.zrange(layout.ACTIVE_SESSIONS, 0, -1)
     assert remaining == [live.encode()]
     await asyncio.sleep(0)
 

@@ -18,7 +18,6 @@ from asp import (
     Transcript,
     TurnTiming,
 )
-from asp import streams as layout
 from asp.messages import CallActionKind
 from llm_worker.events import Done, TextDelta, ToolCall
 from llm_worker.persona import load_persona
@@ -27,6 +26,7 @@ from llm_worker.worker import LLMWorker
 from pipeline import Bus
 from pipeline.testing import running as running_worker
 from prometheus_client import REGISTRY
+from redis.asyncio import Redis
 
 PERSONA = load_persona()
 
@@ -69,7 +69,7 @@ def transcript(sid: str, text: str, utterance_id: str = "u1") -> Transcript:
 
 
 async def test_the_persona_phrases_are_registered_for_the_phrase_cache(
-    bus: Bus, running: tuple[LLMWorker, FakeProvider]
+    bus: Bus, running: tuple[LLMWorker, FakeProvider], raw_redis: Redis
 ) -> None:
     fixed = {PERSONA.greeting, PERSONA.apology, PERSONA.goodbye}
     # the menu's phrases of the (packaged) facts too: transfer announcements, keypad menu
@@ -81,7 +81,7 @@ async def test_the_persona_phrases_are_registered_for_the_phrase_cache(
     assert {t for _, t in await bus.registered_phrases()} == fixed
     assert {lang for lang, _ in await bus.registered_phrases()} == {"pt-BR"}
     # ... and again at each session start (the registry keeps the most recent ones).
-    await bus.redis.delete("asp:cache:tts:phrases")
+    await raw_redis.delete("asp:cache:tts:phrases")
     await started_session(bus)
     assert {t for _, t in await bus.registered_phrases()} == fixed
 
@@ -152,7 +152,7 @@ async def test_a_retried_turn_closes_the_response_a_dead_replica_half_sent(
 
     worker, provider = running
     sid = await started_session(bus)
-    history_before = await bus.redis.get(layout.history_key(sid))
+    history_before = await bus.history(sid)
     jobs_before = worker.jobs_done
     provider.push([TextDelta("Claro, pode pagar no boleto."), Done("end_turn")])
     await worker.handle(Job("1-0", transcript(sid, "Como eu pago a conta?", "u3"), 3))
@@ -174,7 +174,7 @@ async def test_a_retried_turn_closes_the_response_a_dead_replica_half_sent(
     async with asyncio.timeout(10):
         while worker.jobs_done < jobs_before + 2:  # its two response.cancel entries
             await asyncio.sleep(0.02)
-    raw = await bus.redis.get(layout.history_key(sid))
+    raw = await bus.history(sid)
     assert raw is not None
     assert raw != history_before
     last = History.from_json(raw, max_turns=8).messages[-1]

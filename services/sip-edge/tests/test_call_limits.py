@@ -58,7 +58,7 @@ async def make_call(redis_server: RedisServer) -> AsyncIterator:  # type: ignore
     for call in made:
         call.session.on_ended("test over")
     await asyncio.sleep(0.1)
-    await bus.redis.aclose()
+    await bus.close()
 
 
 def speak(call: Call) -> None:

@@ -34,7 +34,9 @@ def timings(log: list[Message]) -> list[TurnTiming]:
     return [m for m in log if isinstance(m, TurnTiming)]
 
 
-async def test_end_of_turn_and_edge_e2e_land_on_the_session_log(redis_server: RedisServer) -> None:
+async def test_end_of_turn_and_edge_e2e_land_on_the_session_log(
+    redis_server: RedisServer, raw_redis: aioredis.Redis
+) -> None:
     bus = Bus(aioredis.Redis.from_url(redis_server.url))
     call = ScriptedCall.start(bus, remote_uri="sip:1001@x")
     session, metrics, sid = call.session, call.metrics, call.sid
@@ -93,7 +95,7 @@ async def test_end_of_turn_and_edge_e2e_land_on_the_session_log(redis_server: Re
         assert b"sip_edge_speech_end_to_first_frame_seconds_count 1.0" in metrics.render()
 
         # redis-cli XRANGE shows the steps as plain fields.
-        raw = await bus.redis.xrange(layout.session_stream(sid))
+        raw = await raw_redis.xrange(layout.session_stream(sid))
         fields = [f for _, f in raw if f[b"type"] == b"turn.timing"]
         assert fields[0][b"end_of_turn_ms"] == str(eot.end_of_turn_ms).encode()
         assert fields[1][b"edge_e2e_ms"] == str(e2e.edge_e2e_ms).encode()

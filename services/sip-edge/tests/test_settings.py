@@ -42,12 +42,13 @@ def test_redis_settings_are_shared_with_the_workers() -> None:
     s = Settings.from_env(
         {"REDIS_URL": "redis://r:6380/2", "REDIS_SOCKET_TIMEOUT_S": "9", "KEEP_CALL_AUDIO": "1"}
     )
-    assert (s.redis.url, s.redis.socket_timeout_s, s.redis.keep_call_audio) == (
+    o = s.redis_options
+    assert (o.url, o.socket_timeout_s, o.keep_call_audio) == (
         "redis://r:6380/2",
         9.0,
         True,
     )
-    assert Settings.from_env({}).redis.keep_call_audio is False
+    assert Settings.from_env({}).redis_options.keep_call_audio is False
 
 
 def test_redis_sentinel_settings_reach_the_edge() -> None:
@@ -55,9 +56,9 @@ def test_redis_sentinel_settings_reach_the_edge() -> None:
     s = Settings.from_env(
         {"REDIS_SENTINELS": "10.0.0.1:26379,10.0.0.2:26379", "REDIS_SENTINEL_MASTER": "pabx"}
     )
-    assert s.redis.sentinels == (("10.0.0.1", 26379), ("10.0.0.2", 26379))
-    assert s.redis.sentinel_master == "pabx"
-    assert Settings.from_env({}).redis.sentinels == ()
+    assert s.redis_options.sentinels == (("10.0.0.1", 26379), ("10.0.0.2", 26379))
+    assert s.redis_options.sentinel_master == "pabx"
+    assert Settings.from_env({}).redis_options.sentinels == ()
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from asp import streams as layout
 from pipeline import Bus
 from pipeline.worker import Job
 from prometheus_client import REGISTRY
+from redis.asyncio import Redis
 from stt_worker.providers.base import STTCapabilities
 from stt_worker.testing import FakeSTT
 from stt_worker.worker import STTWorker
@@ -60,7 +61,7 @@ def tone_utterance(
     )
 
 
-async def test_transcript_and_its_timing(bus: Bus) -> None:
+async def test_transcript_and_its_timing(bus: Bus, raw_redis: Redis) -> None:
     sid = str(uuid.uuid4())
     worker = STTWorker(bus, "stt-t", FakeSTT(["Qual o horário?"], delay_s=0.06))
     before = REGISTRY.get_sample_value("asp_turn_step_seconds_count", {"step": "stt"}) or 0.0
@@ -85,7 +86,7 @@ async def test_transcript_and_its_timing(bus: Bus) -> None:
     after = REGISTRY.get_sample_value("asp_turn_step_seconds_count", {"step": "stt"})
     assert after == before + 1
     # The LLM's work stream got the transcript and nothing else.
-    entries = await bus.redis.xrange(layout.work_stream(Stage.LLM))
+    entries = await raw_redis.xrange(layout.work_stream(Stage.LLM))
     assert [f[b"type"] for _, f in entries] == [b"transcript"]
 
 

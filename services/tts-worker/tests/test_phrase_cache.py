@@ -11,6 +11,7 @@ from asp import streams as layout
 from pipeline import Bus
 from pipeline.testing import until
 from prometheus_client import REGISTRY
+from redis.asyncio import Redis
 from tts_worker.audio import SESSION_RATES
 from tts_worker.cache import KEY_PREFIX, PhraseCache
 from tts_worker.router import TTSRouter
@@ -81,11 +82,13 @@ async def say(bus: Bus, sid: str, rid: str, *sentences: str) -> list[ResponseAud
     ]
 
 
-async def cache_keys(bus: Bus) -> list[bytes]:
-    return sorted(await bus.redis.keys(f"{KEY_PREFIX}:*"))
+async def cache_keys(redis: Redis) -> list[bytes]:
+    return sorted(await redis.keys(f"{KEY_PREFIX}:*"))
 
 
-async def test_the_greeting_of_a_new_session_comes_from_the_cache(bus: Bus) -> None:
+async def test_the_greeting_of_a_new_session_comes_from_the_cache(
+    bus: Bus, raw_redis: Redis
+) -> None:
     # The llm-worker registered its persona's phrases (greeting, apology, goodbye).
     await bus.register_phrases("pt-BR", [GREETING, APOLOGY, GOODBYE])
     engine = FakeTTS()
@@ -95,7 +98,7 @@ async def test_the_greeting_of_a_new_session_comes_from_the_cache(bus: Bus) -> N
         # Filled before the worker took work: every phrase once, at both session rates.
         spoken = sorted(text for text, _, _ in engine.calls)
         assert spoken == sorted([GREETING, APOLOGY, GOODBYE, *ACKS])
-        assert len(await cache_keys(bus)) == 6 * len(SESSION_RATES)
+        assert len(await cache_keys(raw_redis)) == 6 * len(SESSION_RATES)
         engine.calls.clear()
         hits, misses = counter("hits"), counter("misses")
 
@@ -119,11 +122,11 @@ async def test_the_greeting_of_a_new_session_comes_from_the_cache(bus: Bus) -> N
         await stopped(worker, task)
 
 
-async def test_a_voice_change_never_serves_stale_audio(bus: Bus) -> None:
+async def test_a_voice_change_never_serves_stale_audio(bus: Bus, raw_redis: Redis) -> None:
     first = make_worker(bus, FakeTTS())
     task = await started(first)
     await stopped(first, task)
-    keys = await cache_keys(bus)
+    keys = await cache_keys(raw_redis)
     assert len(keys) == len(ACKS) * len(SESSION_RATES)
 
     engine = FakeTTS(voice="other", ms_per_char=80)
@@ -139,20 +142,22 @@ async def test_a_voice_change_never_serves_stale_audio(bus: Bus) -> None:
         assert abs(samples - len("Certo.") * 80 * 16) <= 1600  # the new voice's length
     finally:
         await stopped(second, task)
-    assert len(await cache_keys(bus)) == 2 * len(keys)
+    assert len(await cache_keys(raw_redis)) == 2 * len(keys)
 
 
-async def test_only_the_phrases_are_cached_and_a_sentence_must_match_exactly(bus: Bus) -> None:
+async def test_only_the_phrases_are_cached_and_a_sentence_must_match_exactly(
+    bus: Bus, raw_redis: Redis
+) -> None:
     engine = FakeTTS()
     worker = make_worker(bus, engine)
     task = await started(worker)
     try:
-        before = await cache_keys(bus)
+        before = await cache_keys(raw_redis)
         engine.calls.clear()
         sid = await new_session(bus)
         await say(bus, sid, "r-1", "Claro!", "Qualquer outra frase.", "Claro, posso sim.")
         assert len(engine.calls) == 3  # none of them is a cached phrase
-        assert await cache_keys(bus) == before  # and none was stored: the cache is bounded
+        assert await cache_keys(raw_redis) == before  # and none was stored: the cache is bounded
     finally:
         await stopped(worker, task)
 
@@ -179,46 +184,50 @@ async def test_a_phrase_registered_later_is_filled_by_the_refresh(bus: Bus) -> N
         await stopped(worker, task)
 
 
-async def test_a_used_phrase_does_not_expire_and_a_lost_one_is_refilled(bus: Bus) -> None:
+async def test_a_used_phrase_does_not_expire_and_a_lost_one_is_refilled(
+    bus: Bus, raw_redis: Redis
+) -> None:
     engine = FakeTTS()
     worker = make_worker(bus, engine, ttl_s=3600)
     task = await started(worker)
     try:
         sid = await new_session(bus)
         key = worker.phrases.key("Claro.", "pt-BR", 8000)
-        await bus.redis.expire(key, 5)
+        await raw_redis.expire(key, 5)
         await say(bus, sid, "r-1", "Claro.")
-        assert await bus.redis.ttl(key) > 3000  # each use renews it
+        assert await raw_redis.ttl(key) > 3000  # each use renews it
 
         # Gone (evicted, or Redis restarted without persistence): the refresh puts it back.
-        await bus.redis.delete(*await cache_keys(bus))
+        await raw_redis.delete(*await cache_keys(raw_redis))
 
         async def refilled() -> bool:
-            return await bus.redis.exists(key) == 1
+            return await raw_redis.exists(key) == 1
 
         await until(refilled, "the refill", timeout=30, interval=0.01)
     finally:
         await stopped(worker, task)
 
 
-async def test_fallback_audio_is_never_cached(bus: Bus) -> None:
+async def test_fallback_audio_is_never_cached(bus: Bus, raw_redis: Redis) -> None:
     broken = FakeTTS(failures=1000, retryable=False)
     fallback = FakeTTS(voice="robot")
     router = TTSRouter(broken, fallback=fallback)
     cache = PhraseCache(bus, router, phrases=ACKS)
     assert await cache.fill() == 0
-    assert await cache_keys(bus) == []
+    assert await cache_keys(raw_redis) == []
     assert len(fallback.calls) == len(ACKS)  # it spoke, but its audio is not the voice's
     syn = await router.synthesize("Claro.")
     assert not await cache.store("Claro.", "pt", 8000, b"\x00\x01" * 80, syn.voice_id)
 
 
-async def test_registered_phrases_are_bounded_and_malformed_members_ignored(bus: Bus) -> None:
+async def test_registered_phrases_are_bounded_and_malformed_members_ignored(
+    bus: Bus, raw_redis: Redis
+) -> None:
     await bus.register_phrases("pt-BR", [f"Frase {i}." for i in range(100)] + ["", "x" * 400])
     registered = await bus.registered_phrases()
     assert len(registered) == 64
     assert registered[0][1].startswith("Frase")
-    await bus.redis.zadd(
+    await raw_redis.zadd(
         "asp:cache:tts:phrases",
         {b"not json": 1e12, b'{"a": 1, "b": 2}': 1e12, b'["pt"]': 1e12, b'["pt", 5]': 1e12},
     )

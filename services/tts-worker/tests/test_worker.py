@@ -6,9 +6,11 @@ import asyncio
 import uuid
 
 import redis
+import redis.asyncio as aioredis
 from asp import ResponseAudio, ResponseCancel, ResponseEnd, ResponseText
 from asp import streams as layout
 from pipeline import Bus
+from pipeline.testing import RedisServer
 from tts_worker.router import TTSRouter
 from tts_worker.testing import FakeTTS
 from tts_worker.worker import TTSWorker
@@ -77,14 +79,13 @@ async def test_a_cancel_stops_the_output_within_one_chunk(bus: Bus) -> None:
     assert not any(isinstance(m, ResponseEnd) and not m.interrupted for m in log)
 
 
-def flag_watching_tts(bus: Bus, sid: str, seen: list[tuple[str, bool]]) -> FakeTTS:
+def flag_watching_tts(redis_url: str, sid: str, seen: list[tuple[str, bool]]) -> FakeTTS:
     """A FakeTTS that records, for each text, whether the session's priority flag was up
     while it was synthesized (it runs in a thread: it asks Redis on a connection of its own)."""
-    conn = bus.redis.connection_pool.connection_kwargs
 
     class Watching(FakeTTS):
         def _synthesize(self, text: str, voice: str, language: str):  # type: ignore[no-untyped-def]
-            client = redis.Redis(host=conn["host"], port=conn["port"], db=conn.get("db", 0))
+            client = redis.Redis.from_url(redis_url)
             try:
                 seen.append((text, bool(client.exists(layout.tts_priority_key(sid)))))
             finally:
@@ -94,11 +95,13 @@ def flag_watching_tts(bus: Bus, sid: str, seen: list[tuple[str, bool]]) -> FakeT
     return Watching()
 
 
-async def test_the_first_clause_is_synthesized_under_the_priority_flag(bus: Bus) -> None:
+async def test_the_first_clause_is_synthesized_under_the_priority_flag(
+    bus: Bus, redis_server: RedisServer
+) -> None:
     """A local LLM holds the rest of the reply while this flag is up (llm_worker.priority)."""
     sid = str(uuid.uuid4())
     seen: list[tuple[str, bool]] = []
-    tts = flag_watching_tts(bus, sid, seen)
+    tts = flag_watching_tts(redis_server.url, sid, seen)
     # one at a time: in a call the next clause only comes once the LLM is no longer held
     worker = TTSWorker(bus, "tts-t", TTSRouter(tts), first_clause_priority_ms=5000, concurrency=1)
     for seq, text in enumerate(["Nosso horário começa", "às oito.", ""]):
@@ -114,12 +117,13 @@ async def test_the_first_clause_is_synthesized_under_the_priority_flag(bus: Bus)
     assert not await bus.has_tts_priority(sid)  # cleared once the first clause was ready
 
 
-async def test_fixed_phrases_and_a_disabled_priority_raise_no_flag(bus: Bus) -> None:
+async def test_fixed_phrases_and_a_disabled_priority_raise_no_flag(
+    bus: Bus, redis_server: RedisServer
+) -> None:
     sid = str(uuid.uuid4())
     seen: list[tuple[str, bool]] = []
-    worker = TTSWorker(
-        bus, "tts-t", TTSRouter(flag_watching_tts(bus, sid, seen)), first_clause_priority_ms=0
-    )
+    tts = flag_watching_tts(redis_server.url, sid, seen)
+    worker = TTSWorker(bus, "tts-t", TTSRouter(tts), first_clause_priority_ms=0)
     await bus.publish(
         ResponseText(session_id=sid, response_id="r-2", seq=0, text="Sim.", is_final=True)
     )
@@ -128,9 +132,8 @@ async def test_fixed_phrases_and_a_disabled_priority_raise_no_flag(bus: Bus) -> 
         return any(isinstance(m, ResponseEnd) for m in await bus.session_log(sid))
 
     await run_until(bus, worker, ended)
-    on = TTSWorker(
-        bus, "tts-u", TTSRouter(flag_watching_tts(bus, sid, seen)), first_clause_priority_ms=5000
-    )
+    tts = flag_watching_tts(redis_server.url, sid, seen)
+    on = TTSWorker(bus, "tts-u", TTSRouter(tts), first_clause_priority_ms=5000)
     await bus.publish(
         ResponseText(session_id=sid, response_id="greeting", seq=0, text="Olá!", is_final=True)
     )
@@ -158,7 +161,7 @@ class BrokenOn(FakeTTS):
 
 
 async def test_a_sentence_that_never_voices_closes_its_response_and_the_caller_hears_the_apology(
-    bus: Bus,
+    bus: Bus, raw_redis: aioredis.Redis
 ) -> None:
     sid = str(uuid.uuid4())
     await bus.set_state(sid, {"sample_rate": 8000, "language": "pt-BR"})
@@ -189,12 +192,14 @@ async def test_a_sentence_that_never_voices_closes_its_response_and_the_caller_h
     assert [m.seq for m in apology] == list(range(len(apology)))
     # The whole apology sentence (the fake speaks 5 ms a character, 16 bytes a ms at 8 kHz).
     assert sum(len(m.audio) for m in apology) >= len(worker.apology) * 5 * 16 * 0.9
-    assert await bus.redis.xlen(layout.dead_letter_stream(layout.Stage.TTS)) >= 1
+    assert await raw_redis.xlen(layout.dead_letter_stream(layout.Stage.TTS)) >= 1
 
 
-async def test_a_stale_first_sentence_of_a_live_call_is_answered_with_the_apology(bus: Bus) -> None:
+async def test_a_stale_first_sentence_of_a_live_call_is_answered_with_the_apology(
+    bus: Bus, raw_redis: aioredis.Redis
+) -> None:
     sid = str(uuid.uuid4())
-    await bus.redis.zadd(layout.ACTIVE_SESSIONS, {sid: 1.0})
+    await raw_redis.zadd(layout.ACTIVE_SESSIONS, {sid: 1.0})
     worker = TTSWorker(bus, "tts-t", TTSRouter(FakeTTS(ms_per_char=5.0)), max_age_s=60)
     await bus.publish(
         ResponseText(
@@ -212,6 +217,6 @@ async def test_a_stale_first_sentence_of_a_live_call_is_answered_with_the_apolog
     try:
         await run_until(bus, worker, apologised)
     finally:
-        await bus.redis.zrem(layout.ACTIVE_SESSIONS, sid)
+        await bus.deactivate_session(sid)
     log = await bus.session_log(sid)
     assert not [m for m in log if isinstance(m, ResponseAudio) and m.response_id == "r-old"]

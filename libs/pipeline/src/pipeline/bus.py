@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from asp import (
@@ -60,7 +61,26 @@ def _id(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
+@dataclass(frozen=True)
+class TurnAdvance:
+    """A response's sentence went out: the next sentence and chunk seq that may follow
+    (:meth:`Bus.publish_many` records it with the sentence's last chunks)."""
+
+    session_id: str
+    response_id: str
+    next_sentence: int
+    next_chunk: int
+    ttl_s: int
+
+
 class Bus:
+    """The one way the services reach Redis: a typed method for each thing they keep
+    there (work, session logs, state, history, active sessions, turn order, the phrase
+    cache, the post-call record). Writes that must land with a publication or an
+    acknowledgement are keyword arguments of :meth:`publish`, :meth:`publish_many` and
+    :meth:`ack_done`, run in their transaction. ``redis`` is the raw client, for this
+    module, tests and tools only."""
+
     def __init__(self, redis: Redis, *, keep_call_audio: bool = False) -> None:
         self.redis = redis
         self.keep_call_audio = keep_call_audio
@@ -78,15 +98,26 @@ class Bus:
     async def close(self) -> None:
         await self.redis.aclose()
 
+    async def ping(self) -> bool:
+        """One PING (the readiness probe of :class:`pipeline.health.Health`)."""
+        return bool(await self.redis.ping())
+
     # --- publishing --------------------------------------------------------------------
 
     async def publish(
-        self, msg: Message, *, stages: Iterable[Stage] | None = None, extra: Sequence[Any] = ()
+        self,
+        msg: Message,
+        *,
+        stages: Iterable[Stage] | None = None,
+        activate_session: bool = False,
+        tts_priority_ms: int | None = None,
     ) -> str:
         """Appends ``msg`` to its session log and to the consuming stages' work streams.
 
-        ``extra`` are (method, *args) tuples run in the same MULTI/EXEC transaction, e.g.
-        ("sadd", key, member) to record that a piece of work is done.
+        In the same MULTI/EXEC transaction, ``activate_session`` adds the session to the
+        active set (the call's ``session.start``) and ``tts_priority_ms`` raises the
+        session's TTS-priority flag for that long (a reply's first clause: no window in
+        which the LLM could read the flag before it exists).
         Returns the id of the session-log entry ("" for a confirm or cancel of a
         provisional utterance, which :func:`pipeline.speculation.resolve` publishes:
         ASPError, with nothing written, when it is stale).
@@ -94,10 +125,10 @@ class Bus:
         if isinstance(msg, UtteranceConfirm | UtteranceCancel):
             await speculation.resolve(self.redis, msg)
             return ""
-        if isinstance(msg, Utterance) and msg.provisional:
-            extra = [*extra, *speculation.provisional_commands(msg.session_id, msg.utterance_id)]
         entry = to_entry(msg)
         session_id = entry.get("session_id")
+        if session_id is None and (activate_session or tts_priority_ms is not None):
+            raise ValueError(f"{msg.TYPE} has no session to activate or prioritize")
         targets = layout.stages_for(msg.TYPE) if stages is None else tuple(stages)
         async with self.redis.pipeline(transaction=True) as pipe:
             if session_id is not None:
@@ -115,13 +146,22 @@ class Bus:
                     maxlen=layout.WORK_STREAM_MAXLEN,
                     approximate=True,
                 )
-            for method, *args in extra:
-                getattr(pipe, method)(*args)
+            if session_id is not None:
+                if activate_session:
+                    pipe.zadd(layout.ACTIVE_SESSIONS, {session_id: time.time()})
+                if tts_priority_ms is not None:
+                    pipe.psetex(layout.tts_priority_key(session_id), tts_priority_ms, b"1")
+            if isinstance(msg, Utterance) and msg.provisional:
+                speculation.mark_provisional(pipe, msg.session_id, msg.utterance_id)
             results = await pipe.execute()
         return _id(results[0]) if session_id is not None else ""
 
-    async def publish_many(self, msgs: Sequence[Message], extra: Sequence[Any] = ()) -> None:
-        """Several events of one session in one transaction (a sentence's audio chunks)."""
+    async def publish_many(
+        self, msgs: Sequence[Message], *, advance_turn: TurnAdvance | None = None
+    ) -> None:
+        """Several events of one session in one transaction (a sentence's audio chunks);
+        ``advance_turn`` records, in the same transaction, that a response's sentence went
+        out (see :meth:`turn_progress`)."""
         entries = [(msg, to_entry(msg)) for msg in msgs]
         async with self.redis.pipeline(transaction=True) as pipe:
             for msg, entry in entries:
@@ -137,8 +177,11 @@ class Bus:
             if entries:
                 session_id = entries[0][1]["session_id"]
                 pipe.expire(layout.session_stream(session_id), layout.SESSION_IDLE_TTL_S)
-            for method, *args in extra:
-                getattr(pipe, method)(*args)
+            if advance_turn is not None:
+                key = layout.turn_key(advance_turn.session_id, advance_turn.response_id)
+                pipe.hset(key, "next_chunk", str(advance_turn.next_chunk))
+                pipe.hset(key, "next_sentence", str(advance_turn.next_sentence))
+                pipe.expire(key, advance_turn.ttl_s)
             await pipe.execute()
 
     async def read_session(
@@ -235,14 +278,21 @@ class Bus:
             log.info("Redis %s XACKDEL", "has" if self._xackdel else "lacks")
         return self._xackdel
 
-    async def ack(self, stage: Stage, entry_id: str, extra: Sequence[Any] = ()) -> None:
-        """Acknowledges and deletes a work entry, running ``extra`` in the same transaction."""
+    async def ack(self, stage: Stage, entry_id: str) -> None:
+        """Acknowledges and deletes a work entry."""
+        await self._acked(stage, entry_id, lambda pipe: None)
 
-        def queue(pipe: Pipeline) -> None:
-            for method, *args in extra:
-                getattr(pipe, method)(*args)
+    async def ack_done(self, stage: Stage, entry_id: str, session_id: str, work_id: str) -> None:
+        """Acknowledges and deletes a work entry and, in the same transaction, records its
+        work as done (:meth:`is_done`) and releases its lock (:meth:`lock_work`)."""
 
-        await self._acked(stage, entry_id, queue)
+        def done(pipe: Pipeline) -> None:
+            key = layout.processed_key(stage, session_id)
+            pipe.sadd(key, work_id)
+            pipe.expire(key, layout.SESSION_IDLE_TTL_S)
+            pipe.delete(layout.work_lock_key(stage, session_id, work_id))
+
+        await self._acked(stage, entry_id, done)
 
     async def _acked(self, stage: Stage, entry_id: str, before: Callable[[Pipeline], None]) -> None:
         """Runs ``before`` then acknowledges and deletes the entry, in one transaction.
@@ -310,14 +360,6 @@ class Bus:
     async def unlock_work(self, stage: Stage, session_id: str, work_id: str) -> None:
         await self.redis.delete(layout.work_lock_key(stage, session_id, work_id))
 
-    def done_commands(self, stage: Stage, session_id: str, work_id: str) -> list[tuple[Any, ...]]:
-        key = layout.processed_key(stage, session_id)
-        return [
-            ("sadd", key, work_id),
-            ("expire", key, layout.SESSION_IDLE_TTL_S),
-            ("delete", layout.work_lock_key(stage, session_id, work_id)),
-        ]
-
     async def is_cancelled(self, session_id: str, response_id: str) -> bool:
         return bool(await self.redis.sismember(layout.cancelled_key(session_id), response_id))
 
@@ -332,13 +374,85 @@ class Bus:
             pipe.expire(key, layout.SESSION_IDLE_TTL_S)
             await pipe.execute()
 
-    # --- CPU priority between stages (a small host runs every stage on the same cores) ---
+    # --- active sessions (the calls in progress, whichever replica handles them) -------
 
-    def tts_priority_commands(self, session_id: str, ttl_ms: int) -> list[tuple[Any, ...]]:
-        """``publish(extra=...)`` commands that raise the session's TTS-priority flag in the
-        same transaction as the publication of its first clause (no window in which the
-        LLM could read the flag before it exists)."""
-        return [("psetex", layout.tts_priority_key(session_id), ttl_ms, b"1")]
+    async def activate_session(self, session_id: str) -> None:
+        """Adds the session to the active set, its score now (the call's start)."""
+        await self.redis.zadd(layout.ACTIVE_SESSIONS, {session_id: time.time()})
+
+    async def is_active(self, session_id: str) -> bool:
+        return await self.redis.zscore(layout.ACTIVE_SESSIONS, session_id) is not None
+
+    async def active_sessions(self) -> list[tuple[str, float]]:
+        """Every active session as (session id, when it was activated, epoch seconds)."""
+        raw = await self.redis.zrange(layout.ACTIVE_SESSIONS, 0, -1, withscores=True)
+        return [(_id(member), float(score)) for member, score in raw]
+
+    async def deactivate_session(self, session_id: str) -> None:
+        await self.redis.zrem(layout.ACTIVE_SESSIONS, session_id)
+
+    async def has_session_log(self, session_id: str) -> bool:
+        """Whether the session's log still exists (it expires once the call is idle);
+        ASPError for an id that is not a valid session id."""
+        return bool(await self.redis.exists(layout.session_stream(session_id)))
+
+    # --- conversation history (the LLM's turns, one JSON document per session) --------
+
+    async def history(self, session_id: str) -> bytes | None:
+        """The session's conversation history as stored by :meth:`save_history`."""
+        raw = await self.redis.get(layout.history_key(session_id))
+        return None if raw is None else bytes(raw)
+
+    async def save_history(self, session_id: str, history_json: str) -> None:
+        """Replaces the session's history; it expires with the session's other keys."""
+        await self.redis.set(
+            layout.history_key(session_id), history_json, ex=layout.SESSION_IDLE_TTL_S
+        )
+
+    # --- post-call record ---------------------------------------------------------------
+
+    async def store_summary(self, session_id: str, transcript_json: str, summary: str) -> None:
+        """Writes the call's ``asp:summary:{<id>}`` hash (its transcript and summary), the
+        day-long record of the call once its raw keys are released."""
+        key = layout.summary_key(session_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, mapping={"transcript": transcript_json, "summary": summary})
+            pipe.expire(key, layout.SESSION_ENDED_TTL_S)
+            await pipe.execute()
+
+    # --- speculative turns (ASP 1.2, see :mod:`pipeline.speculation`) -----------------
+
+    async def provisional_state(self, session_id: str, utterance_id: str) -> str | None:
+        """The utterance's state (:data:`asp.provisional.STATES`), None if never provisional."""
+        return await speculation.state(self.redis, session_id, utterance_id)
+
+    async def spend_on_provisional(
+        self, stage: Stage, session_id: str, utterance_id: str, seconds: float
+    ) -> bool:
+        """:func:`pipeline.speculation.spend`: True when the utterance is already cancelled."""
+        return await speculation.spend(self.redis, stage, session_id, utterance_id, seconds)
+
+    async def take_spent(self, stage: Stage, session_id: str, utterance_id: str) -> float:
+        """:func:`pipeline.speculation.take_spent`: the seconds spent before the cancel, once."""
+        return await speculation.take_spent(self.redis, stage, session_id, utterance_id)
+
+    async def record_reply(
+        self, session_id: str, utterance_id: str, history_json: str, actions: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        """:func:`pipeline.speculation.record_reply`: the call actions to take now when this
+        call recorded the provisional turn's reply."""
+        return await speculation.record_reply(
+            self.redis, session_id, utterance_id, history_json, actions
+        )
+
+    async def record_if_confirmed(
+        self, session_id: str, utterance_id: str
+    ) -> list[dict[str, Any]] | None:
+        """:func:`pipeline.speculation.record_if_confirmed`: the held call actions when this
+        call recorded the confirmed turn's reply."""
+        return await speculation.record_if_confirmed(self.redis, session_id, utterance_id)
+
+    # --- CPU priority between stages (a small host runs every stage on the same cores) ---
 
     async def set_tts_priority(self, session_id: str, ttl_ms: int) -> None:
         """Raises (or renews) the flag: the session's first clause is being synthesized.
@@ -446,17 +560,6 @@ class Bus:
             layout.turn_key(session_id, response_id), ["next_sentence", "next_chunk"]
         )
         return int(sentence or 0), int(chunk or 0)
-
-    def advance_turn_commands(
-        self, session_id: str, response_id: str, next_sentence: int, next_chunk: int, ttl_s: int
-    ) -> list[tuple[Any, ...]]:
-        """The commands that record a published sentence, to run with its last chunks."""
-        key = layout.turn_key(session_id, response_id)
-        return [
-            ("hset", key, "next_chunk", next_chunk),
-            ("hset", key, "next_sentence", next_sentence),
-            ("expire", key, ttl_s),
-        ]
 
     async def skip_sentence(self, session_id: str, response_id: str, next_sentence: int) -> None:
         """A cut sentence: the next one may go out."""

@@ -19,12 +19,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-__all__ = ["Health"]
+__all__ = ["Health", "Pingable"]
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +38,25 @@ PING_TIMEOUT_S = 2.0
 """A PING not answered within this makes the process unready."""
 
 
+class Pingable(Protocol):
+    """What the readiness probe PINGs: the process's :class:`pipeline.bus.Bus` (or a
+    Redis client)."""
+
+    def ping(self) -> Awaitable[Any]: ...
+
+
 class Health:
     """The heartbeat and the Redis probe of one process, and its readiness checks."""
 
     def __init__(
         self,
-        redis: Redis,
+        target: Pingable,
         *,
         ping_every_s: float = PING_EVERY_S,
         ping_timeout_s: float = PING_TIMEOUT_S,
         max_loop_lag_s: float = MAX_LOOP_LAG_S,
     ) -> None:
-        self.redis = redis
+        self.target = target
         self.ping_every_s = ping_every_s
         self.ping_timeout_s = ping_timeout_s
         self.max_loop_lag_s = max_loop_lag_s
@@ -127,6 +134,6 @@ class Health:
     async def ping(self) -> bool:
         """One PING, answered within the timeout."""
         try:
-            return bool(await asyncio.wait_for(self.redis.ping(), self.ping_timeout_s))
+            return bool(await asyncio.wait_for(self.target.ping(), self.ping_timeout_s))
         except (TimeoutError, RedisError, OSError):
             return False

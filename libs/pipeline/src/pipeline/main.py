@@ -24,12 +24,12 @@ async def run_worker(
     """Runs the worker until SIGTERM. ``checks`` are the stage's own readiness conditions
     (its model loaded, no engine call past its deadline), besides Redis and the worker's
     consumer group."""
-    bus = Bus.connect(settings.redis)
+    bus = Bus.connect(settings.redis_options)
     worker = make_worker(bus)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
-    health = Health(bus.redis)
+    health = Health(bus)
     health.add_check("worker", lambda: worker.ready)
     for name, check in (checks or {}).items():
         health.add_check(name, check)
@@ -38,7 +38,12 @@ async def run_worker(
     if settings.metrics_port:
         server = await serve(settings.metrics_host, settings.metrics_port, health)
         log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
-    log.info("%s worker %s reading %s", worker.stage.value, settings.name, settings.redis.target)
+    log.info(
+        "%s worker %s reading %s",
+        worker.stage.value,
+        settings.name,
+        settings.redis_options.target,
+    )
     try:
         await worker.run(grace_s=settings.grace_s)  # survives Redis restarts by itself
     finally:

@@ -1,11 +1,14 @@
 """Pytest fixtures on real parts, shared by every test folder (registered by the root
-conftest.py): a private redis-server per test session and a Bus on a flushed database."""
+conftest.py): a private redis-server per test session, a Bus on a flushed database, and a
+raw client on the same database for tests that look at Redis as redis-cli would (the Bus
+is for the services, which reach Redis only through its typed methods)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from redis.asyncio import Redis
 
 from .bus import Bus
 from .proc_watch import WATCH
@@ -24,6 +27,15 @@ async def bus(redis_server: RedisServer) -> AsyncIterator[Bus]:
     await b.redis.flushdb()
     yield b
     await b.close()
+
+
+@pytest.fixture
+async def raw_redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """A plain client on the test's Redis (the database ``bus`` uses; it does not flush it:
+    with ``bus`` the database is flushed, without it nothing is)."""
+    client = Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(autouse=True)

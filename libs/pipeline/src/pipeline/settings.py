@@ -23,7 +23,7 @@ class StreamOptions(TypedDict):
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    redis: RedisOptions = field(default_factory=RedisOptions)
+    redis_options: RedisOptions = field(default_factory=RedisOptions)
     name: str = ""
     concurrency: int = 4
     metrics_host: str = "0.0.0.0"  # noqa: S104 - metrics are scraped from other hosts
@@ -38,7 +38,7 @@ class WorkerSettings:
         e = os.environ if env is None else env
         r = EnvReader(e)
         return cls(
-            redis=RedisOptions.from_env(e),
+            redis_options=RedisOptions.from_env(e),
             name=r.text("WORKER_NAME") or f"{socket.gethostname()}-{os.getpid()}",
             concurrency=r.integer("WORKER_CONCURRENCY", 4, 1, 256),
             metrics_host=r.text("METRICS_HOST", cls.metrics_host),
@@ -51,7 +51,7 @@ class WorkerSettings:
 
     @property
     def redis_url(self) -> str:
-        return self.redis.url
+        return self.redis_options.url
 
     def stream_options(self) -> StreamOptions:
         return {

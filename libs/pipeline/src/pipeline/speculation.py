@@ -23,8 +23,17 @@ from asp import Stage, UtteranceCancel, UtteranceConfirm, to_entry
 from asp import provisional as states
 from asp import streams as layout
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
-__all__ = ["record_if_confirmed", "record_reply", "resolve", "spend", "state", "take_spent"]
+__all__ = [
+    "mark_provisional",
+    "record_if_confirmed",
+    "record_reply",
+    "resolve",
+    "spend",
+    "state",
+    "take_spent",
+]
 
 _RESOLVE = """
 local before = redis.call('HGET', KEYS[1], ARGV[1])
@@ -116,14 +125,13 @@ async def resolve(redis: Redis, msg: UtteranceConfirm | UtteranceCancel) -> None
         raise error
 
 
-def provisional_commands(session_id: str, utterance_id: str) -> list[tuple[Any, ...]]:
-    """Commands that mark an utterance provisional, run with its publication (a second
-    publication of the same utterance does not undo its resolution)."""
+def mark_provisional(pipe: Pipeline, session_id: str, utterance_id: str) -> None:
+    """Queues on ``pipe`` (the transaction that publishes the utterance) the commands that
+    mark it provisional (a second publication of the same utterance does not undo its
+    resolution)."""
     key = layout.provisional_key(session_id)
-    return [
-        ("hsetnx", key, utterance_id, states.PROVISIONAL),
-        ("expire", key, layout.SESSION_IDLE_TTL_S),
-    ]
+    pipe.hsetnx(key, utterance_id, states.PROVISIONAL)
+    pipe.expire(key, layout.SESSION_IDLE_TTL_S)
 
 
 async def record_reply(

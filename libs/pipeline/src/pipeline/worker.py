@@ -37,11 +37,10 @@ from asp import (
     from_entry,
     provisional,
 )
-from asp import streams as layout
 from asp.messages import parse_timestamp
 from redis.exceptions import ResponseError
 
-from . import metrics, speculation
+from . import metrics
 from .backoff import Backoff
 from .bus import Bus, Entry
 from .logs import for_session
@@ -129,7 +128,7 @@ class StreamWorker(abc.ABC):
     ) -> bool:
         """Records ``seconds`` of work on a provisional utterance; True (and the waste
         counted) when it is already cancelled, so its output must not go out."""
-        if await speculation.spend(self.bus.redis, self.stage, session_id, utterance_id, seconds):
+        if await self.bus.spend_on_provisional(self.stage, session_id, utterance_id, seconds):
             await self._wasted(session_id, utterance_id, seconds)
             return True
         return False
@@ -137,12 +136,10 @@ class StreamWorker(abc.ABC):
     async def provisional_cancelled(self, msg: UtteranceCancel) -> None:
         """``utterance.cancel`` taken from the work stream: the seconds this stage had spent
         on the utterance are counted as wasted (a stale cancel is rejected, and logged)."""
-        state = await speculation.state(self.bus.redis, msg.session_id, msg.utterance_id)
+        state = await self.bus.provisional_state(msg.session_id, msg.utterance_id)
         if self.rejected(msg, state):
             return
-        spent = await speculation.take_spent(
-            self.bus.redis, self.stage, msg.session_id, msg.utterance_id
-        )
+        spent = await self.bus.take_spent(self.stage, msg.session_id, msg.utterance_id)
         if spent > 0:
             await self._wasted(msg.session_id, msg.utterance_id, spent)
 
@@ -198,7 +195,7 @@ class StreamWorker(abc.ABC):
         session_id = getattr(job.msg, "session_id", None)
         if session_id is None or not self.owes_answer(job.msg):
             return
-        if await self.bus.redis.zscore(layout.ACTIVE_SESSIONS, session_id) is None:
+        if not await self.bus.is_active(session_id):
             return  # the call is over: nobody to apologise to
         for_session(log, session_id).warning(
             "%s: a turn waited past %.0f s: the caller hears the apology", self.stage.value,
@@ -389,11 +386,9 @@ class StreamWorker(abc.ABC):
         finally:
             metrics.IN_FLIGHT.labels(stage).dec()
             metrics.JOB_SECONDS.labels(stage).observe(time.perf_counter() - start)
-        extra = (
-            self.bus.done_commands(self.stage, session_id, work_id)
-            if session_id and work_id
-            else []
-        )
-        await self.bus.ack(self.stage, entry_id, extra)
+        if session_id and work_id:
+            await self.bus.ack_done(self.stage, entry_id, session_id, work_id)
+        else:
+            await self.bus.ack(self.stage, entry_id)
         metrics.JOBS.labels(stage, "ok").inc()
         self.jobs_done += 1

@@ -41,7 +41,7 @@ async def _main() -> None:
     await provider.start()
     # A local model evaluates the persona once now, so the first caller gets warm latency.
     await provider.warm_up(facts.system_prompt(persona.system_prompt, today()))
-    jobs = job_pool(worker_settings.redis)  # connects on first use
+    jobs = job_pool(worker_settings.redis_options)  # connects on first use
 
     async def after_call(session_id: str) -> None:
         # one summary per call, whichever replica saw the end (arq dedups by job id)

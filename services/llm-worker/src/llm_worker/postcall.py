@@ -30,7 +30,6 @@ import aiohttp
 from arq import cron
 from arq.connections import ArqRedis, RedisSettings
 from asp import ASPError, ResponseText, Transcript
-from asp import streams as layout
 from pipeline import Bus
 from pipeline.envparse import EnvReader
 from pipeline.redis_client import RedisOptions, connection_pool
@@ -126,11 +125,8 @@ async def summarize_call(ctx: dict[str, Any], session_id: str) -> str:
     except Exception as e:  # the transcript is still worth keeping
         log.warning("summary of %s failed: %s", session_id, e)
         summary = ""
-    key = layout.summary_key(session_id)
     payload = {"session_id": session_id, "transcript": turns, "summary": summary}
-    await bus.redis.hset(key, mapping={"transcript": json.dumps(turns, ensure_ascii=False),
-                                       "summary": summary})
-    await bus.redis.expire(key, layout.SESSION_ENDED_TTL_S)
+    await bus.store_summary(session_id, json.dumps(turns, ensure_ascii=False), summary)
     url = ctx.get("webhook_url")
     if url:
         timeout = aiohttp.ClientTimeout(total=10)
@@ -147,14 +143,13 @@ async def cleanup_sessions(ctx: dict[str, Any]) -> int:
     bus: Bus = ctx["bus"]
     removed = 0
     now = time.time()
-    for raw, started in await bus.redis.zrange(layout.ACTIVE_SESSIONS, 0, -1, withscores=True):
-        session_id = raw.decode()
+    for session_id, started in await bus.active_sessions():
         try:
-            alive = await bus.redis.exists(layout.session_stream(session_id))
+            alive = await bus.has_session_log(session_id)
         except ASPError:
             alive = False
         if not alive or now - started > MAX_CALL_S:
-            await bus.redis.zrem(layout.ACTIVE_SESSIONS, raw)
+            await bus.deactivate_session(session_id)
             removed += 1
     return removed
 

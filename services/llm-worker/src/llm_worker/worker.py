@@ -66,9 +66,8 @@ from asp import (
     negotiate,
 )
 from asp import provisional as provisional_states
-from asp import streams as layout
 from asp.messages import CallActionKind, SessionStatus
-from pipeline import Bus, Job, StreamWorker, speculation
+from pipeline import Bus, Job, StreamWorker
 from pipeline.logs import for_session
 
 from . import call_date
@@ -209,7 +208,7 @@ class LLMWorker(StreamWorker):
                 call_date.STATE_KEY: self.today().isoformat(),
             },
         )
-        await self.bus.redis.zadd(layout.ACTIVE_SESSIONS, {msg.session_id: time.time()})
+        await self.bus.activate_session(msg.session_id)
         # Kept registered while calls come in (the registry keeps the most recent ones).
         await self.bus.register_phrases(self.persona.language, self.fixed_phrases)
         await self.bus.publish(
@@ -315,7 +314,7 @@ class LLMWorker(StreamWorker):
                             text=event.text,
                             is_final=False,
                         ),
-                        extra=self.bus.tts_priority_commands(sid, ttl_ms) if first else (),
+                        tts_priority_ms=ttl_ms if first else None,
                     )
                     seq += 1
                     if first:
@@ -403,7 +402,7 @@ class LLMWorker(StreamWorker):
         return False
 
     async def _provisional_gone(self, sid: str, utterance_id: str) -> bool:
-        state = await speculation.state(self.bus.redis, sid, utterance_id)
+        state = await self.bus.provisional_state(sid, utterance_id)
         return state == provisional_states.CANCELLED
 
     async def _hold_reply(
@@ -418,21 +417,17 @@ class LLMWorker(StreamWorker):
         sid, utterance_id = msg.session_id, msg.utterance_id
         if await self.spent_on_provisional(sid, utterance_id, time.perf_counter() - started):
             return  # cancelled while the reply was completed: never recorded
-        recorded = await speculation.record_reply(
-            self.bus.redis, sid, utterance_id, history.to_json(), list(actions)
-        )
+        recorded = await self.bus.record_reply(sid, utterance_id, history.to_json(), list(actions))
         if recorded is not None:
             await self._take_actions(sid, recorded)
 
     async def _confirmed(self, msg: UtteranceConfirm) -> None:
         """The provisional turn is the caller's turn: its reply, if complete, is recorded
         now, once, and its held call actions are taken."""
-        state = await speculation.state(self.bus.redis, msg.session_id, msg.utterance_id)
+        state = await self.bus.provisional_state(msg.session_id, msg.utterance_id)
         if self.rejected(msg, state):
             return
-        recorded = await speculation.record_if_confirmed(
-            self.bus.redis, msg.session_id, msg.utterance_id
-        )
+        recorded = await self.bus.record_if_confirmed(msg.session_id, msg.utterance_id)
         if recorded is not None:
             await self._take_actions(msg.session_id, recorded)
 
@@ -533,7 +528,7 @@ class LLMWorker(StreamWorker):
             await self._store(msg.session_id, history)
 
     async def _history(self, session_id: str) -> History:
-        raw = await self.bus.redis.get(layout.history_key(session_id))
+        raw = await self.bus.history(session_id)
         if raw is None:
             return History(self.max_history_turns)
         try:
@@ -549,6 +544,4 @@ class LLMWorker(StreamWorker):
         await self._store(session_id, history)
 
     async def _store(self, session_id: str, history: History) -> None:
-        await self.bus.redis.set(
-            layout.history_key(session_id), history.to_json(), ex=layout.SESSION_IDLE_TTL_S
-        )
+        await self.bus.save_history(session_id, history.to_json())

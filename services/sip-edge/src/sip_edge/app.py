@@ -72,10 +72,9 @@ class EdgeApp:
         self.settings = settings
         self.metrics = Metrics()
         self.sessions: dict[str, CallSession] = {}
-        self.bus = Bus.connect(settings.redis)
-        self.redis = self.bus.redis
+        self.bus = Bus.connect(settings.redis_options)
         self._registered = False
-        self.health = Health(self.redis)
+        self.health = Health(self.bus)
         self.health.add_check("sip", self._serving)
         if settings.registrar:  # registered to the PBX (without one nothing registers)
             self.health.add_check("registered", lambda: self._registered)

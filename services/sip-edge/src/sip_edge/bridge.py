@@ -43,7 +43,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -233,10 +232,7 @@ class SessionBridge:
                     self._log.exception("written-event handler failed")
 
     async def _write(self, msg: Message) -> str:
-        extra: list[tuple[Any, ...]] = []
-        if msg.TYPE == "session.start":
-            extra.append(("zadd", layout.ACTIVE_SESSIONS, {self.session_id: time.time()}))
-        return await self._bus.publish(msg, extra=extra)
+        return await self._bus.publish(msg, activate_session=msg.TYPE == "session.start")
 
     # --- reader ------------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ class Settings:
     rtp_port: int = 30000
     rtp_port_range: int = 2000
     wideband: bool = False
-    redis: RedisOptions = dataclasses.field(default_factory=RedisOptions)
+    redis_options: RedisOptions = dataclasses.field(default_factory=RedisOptions)
     language: str = "pt-BR"
     vad: str = "gate"
     barge_in_min_ms: int = 120
@@ -113,7 +113,7 @@ class Settings:
             rtp_port=r.integer("SIP_EDGE_RTP_PORT", d.rtp_port, 0, 65535),
             rtp_port_range=r.integer("SIP_EDGE_RTP_PORT_RANGE", d.rtp_port_range, 0, 30000),
             wideband=r.flag("SIP_EDGE_WIDEBAND", d.wideband),
-            redis=RedisOptions.from_env(e, SettingsError),
+            redis_options=RedisOptions.from_env(e, SettingsError),
             language=e.get("SIP_EDGE_LANGUAGE", d.language) or d.language,
             vad=vad,
             barge_in_min_ms=r.integer("SIP_EDGE_BARGE_IN_MIN_MS", d.barge_in_min_ms, 20, 2000),

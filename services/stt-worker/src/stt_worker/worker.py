@@ -25,7 +25,7 @@ import time
 
 from asp import Stage, Transcript, Utterance, UtteranceCancel
 from asp import provisional as provisional_states
-from pipeline import Bus, Job, StreamWorker, speculation
+from pipeline import Bus, Job, StreamWorker
 from pipeline.logs import for_session
 
 from .errors import STTError, TranscriptionCancelled
@@ -61,7 +61,7 @@ class STTWorker(StreamWorker):
         started = time.perf_counter()
         lg = for_session(log, msg.session_id)
         if msg.provisional:
-            fate = await speculation.state(self.bus.redis, msg.session_id, msg.utterance_id)
+            fate = await self.bus.provisional_state(msg.session_id, msg.utterance_id)
             if fate == provisional_states.CANCELLED:
                 lg.info("provisional utterance %s already cancelled: skipped", msg.utterance_id)
                 return
@@ -128,6 +128,6 @@ class STTWorker(StreamWorker):
         replica took); runs while the transcription waits or runs."""
         while not cancel.is_set():
             await asyncio.sleep(CANCEL_POLL_S)
-            fate = await speculation.state(self.bus.redis, msg.session_id, msg.utterance_id)
+            fate = await self.bus.provisional_state(msg.session_id, msg.utterance_id)
             if fate == provisional_states.CANCELLED:
                 cancel.set()

@@ -34,6 +34,7 @@ import time
 
 from asp import Message, ResponseAudio, ResponseCancel, ResponseEnd, ResponseText, Stage
 from pipeline import Bus, Job, StreamWorker
+from pipeline.bus import TurnAdvance
 from pipeline.logs import for_session
 from pipeline.redis_client import UNAVAILABLE as REDIS_ERRORS
 
@@ -177,8 +178,9 @@ class TTSWorker(StreamWorker):
         _, base = await self.bus.turn_progress(sid, rid)
         if not chunks and msg.is_final:
             chunks = [b""]  # the end of the response still needs its final chunk
-        advance = self.bus.advance_turn_commands(sid, rid, msg.seq + 1, base + len(chunks),
-                                                 TURN_TTL_S)
+        advance = TurnAdvance(
+            sid, rid, next_sentence=msg.seq + 1, next_chunk=base + len(chunks), ttl_s=TURN_TTL_S
+        )
         for start in range(0, max(len(chunks), 1), self.group_chunks):
             if start and await self.bus.is_cancelled(sid, rid):
                 await self.bus.skip_sentence(sid, rid, msg.seq + 1)
@@ -200,7 +202,7 @@ class TTSWorker(StreamWorker):
                 out.append(self.turn_timing(
                     sid, {"tts_first_audio": time.perf_counter() - started}, response_id=rid
                 ))
-            await self.bus.publish_many(out, advance if last_group else ())
+            await self.bus.publish_many(out, advance_turn=advance if last_group else None)
         if msg.is_final:
             await self.bus.publish(
                 ResponseEnd(session_id=sid, response_id=rid, interrupted=False), stages=()

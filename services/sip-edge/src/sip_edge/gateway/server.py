@@ -89,8 +89,8 @@ class GatewayApp:
         self.settings = settings
         self.edge_metrics = Metrics()
         self.metrics = GatewayMetrics(self.edge_metrics.registry)
-        self.bus = Bus.connect(settings.edge.redis)
-        self.health = Health(self.bus.redis)
+        self.bus = Bus.connect(settings.edge.redis_options)
+        self.health = Health(self.bus)
         self.health.add_check("serving", self._serving)
         self.capabilities = gateway_capabilities(settings.server_id)
         self.connections: set[Connection] = set()
