@@ -10,7 +10,10 @@
 #   certs/tls.crt + certs/tls.key (softphone, uid 10001),
 #   redis/users.acl (the ACL file, password hashes only; redis, uid 999),
 #   redis-<user>.env (REDIS_URL with that service's user and password; uid 10001) and
-#   redis-exporter.json (the exporter's password map; uid 59000).
+#   redis-exporter.json (the exporter's password map; uid 59000),
+#   asterisk/asterisk.env + asterisk/asterisk.{crt,key} (Asterisk, uid 10002: only the lines
+#   of compose/.env its configs use: extension and TURN passwords, PABX_*, the transfer list),
+# and gives Asterisk's log folder (the host's .run/asterisk-log, read by fail2ban) to uid 10002.
 set -euo pipefail
 cd /opt/pabx
 PABX_ASTERISK_LOCK_HELD=1 scripts/asterisk.sh install-config
@@ -54,5 +57,13 @@ printf 'TURN_USERNAME=%s\nTURN_PASSWORD=%s\n' "$(value TURN_USERNAME)" "$(value 
   | put 65534 0400 /secrets/turn.env
 value GRAFANA_ADMIN_PASSWORD | tr -d '\n' | put 472 0400 /secrets/grafana-admin-password
 put 10001 0444 /secrets/certs/tls.crt < compose/certs/asterisk.crt
+# Asterisk (uid 10002, the image's user): its own copies, nothing of Redis or the LLM keys
+mkdir -p /secrets/asterisk
+chown 10002:10002 /secrets/asterisk; chmod 0750 /secrets/asterisk
+grep -E '^(EXT_[0-9]+_PASSWORD|TURN_USERNAME|TURN_PASSWORD|AGENT_TRANSFER_ALLOWLIST|PABX_[A-Z0-9_]+)=' \
+  "$env_file" | put 10002 0400 /secrets/asterisk/asterisk.env
+put 10002 0444 /secrets/asterisk/asterisk.crt < compose/certs/asterisk.crt
+put 10002 0400 /secrets/asterisk/asterisk.key < compose/certs/asterisk.key
+if [ -d /asterisk-log ]; then chown 10002:10002 /asterisk-log; chmod 0750 /asterisk-log; fi
 put 10001 0400 /secrets/certs/tls.key < compose/certs/asterisk.key
 echo "pabx init: senhas em compose/.env, certificado em compose/certs (nada foi sobrescrito)"
