@@ -188,6 +188,9 @@ def test_namespaces_enforce_pod_security_restricted_but_for_the_host_network_pod
         ns = w["metadata"].get("namespace")
         assert ns in namespaces, (name, ns)
         assert bool(pod_spec(w).get("hostNetwork")) == (ns == VOICE_NS), name
+    for d in docs:  # every namespaced object names one of the two (none falls to "default")
+        if d["kind"] != "Namespace":
+            assert d["metadata"].get("namespace") in namespaces, (d["kind"], d["metadata"]["name"])
     for d in docs:  # nothing else lands in the privileged namespace but what those pods use
         if d["metadata"].get("namespace") == VOICE_NS and d["kind"] not in WORKLOAD_KINDS:
             assert d["kind"] in {"ConfigMap", "Secret", "PodDisruptionBudget"}, d["kind"]
