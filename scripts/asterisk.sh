@@ -310,7 +310,8 @@ stop() {
     for _ in $(seq 50); do pid_alive "$PIDFILE" || break; sleep 0.2; done
   fi
   stop_pidfile asterisk "$PIDFILE"
-  [ "$(mode)" = chroot ] && ! pgrep -f "^asterisk -f -U root" >/dev/null 2>&1 && umount_proc "$CHROOT"
+  # another clone's chroot Asterisk (started -U asterisk since issue 15; -U root before) keeps /proc
+  [ "$(mode)" = chroot ] && ! pgrep -f "^asterisk -f -U " >/dev/null 2>&1 && umount_proc "$CHROOT"
   return 0
 }
 
