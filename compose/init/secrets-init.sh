@@ -11,6 +11,8 @@
 #   redis/users.acl (the ACL file, password hashes only; redis, uid 999),
 #   redis-<user>.env (REDIS_URL with that service's user and password; uid 10001) and
 #   redis-exporter.json (the exporter's password map; uid 59000),
+#   llm-keys.env (ANTHROPIC_API_KEY/OPENAI_API_KEY, from this service's environment, which
+#   compose fills from compose/.env or the shell; llm-worker and post-call, uid 10001),
 #   asterisk/asterisk.env + asterisk/asterisk.{crt,key} (Asterisk, uid 10002: only the lines
 #   of compose/.env its configs use: extension and TURN passwords, PABX_*, the transfer list),
 # and gives Asterisk's log folder (the host's .run/asterisk-log, read by fail2ban) to uid 10002.
@@ -53,6 +55,8 @@ chmod 0755 /secrets/redis
 python3 scripts/redis_acl.py acl "$env_file" - | put 999 0400 /secrets/redis/users.acl
 printf '{"redis://redis:6379": "%s"}\n' "$(python3 scripts/redis_acl.py password "$env_file" exporter)" \
   | put 59000 0400 /secrets/redis-exporter.json
+printf 'ANTHROPIC_API_KEY=%s\nOPENAI_API_KEY=%s\n' "${ANTHROPIC_API_KEY:-}" "${OPENAI_API_KEY:-}" \
+  | put 10001 0400 /secrets/llm-keys.env
 printf 'TURN_USERNAME=%s\nTURN_PASSWORD=%s\n' "$(value TURN_USERNAME)" "$(value TURN_PASSWORD)" \
   | put 65534 0400 /secrets/turn.env
 value GRAFANA_ADMIN_PASSWORD | tr -d '\n' | put 472 0400 /secrets/grafana-admin-password

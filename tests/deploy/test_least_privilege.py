@@ -457,3 +457,20 @@ def test_the_digest_check_sees_every_base_image_and_flags_the_unpinned(tmp_path:
     )
     assert out.returncode == 0, out.stderr
     assert not pins.pinned("debian:sid-slim@sha256:abc")  # a digest is 64 hex digits
+
+
+def test_compose_llm_keys_reach_only_the_llm_workers_and_as_a_file(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    init = (ROOT / "compose/init/secrets-init.sh").read_text()
+    keys = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
+    for name, svc in services.items():
+        env = svc.get("environment") or {}
+        if name == "init":  # it writes them into llm-keys.env
+            assert all(env[k] == f"${{{k}:-}}" for k in keys)
+            continue
+        assert not set(keys) & set(env), name
+        files = str(env.get("PABX_ENV_FILES", "")).split()
+        wants = name in ("llm-worker", "postcall-worker")
+        assert ("/run/pabx-secrets/llm-keys.env" in files) == wants, name
+    assert re.search(r"\| put 10001 0400 /secrets/llm-keys\.env", init)
+    assert all(f"${{{k}:-}}" in init for k in keys)
