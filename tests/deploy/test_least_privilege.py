@@ -353,6 +353,16 @@ def test_compose_asterisk_runs_as_its_own_user_with_its_own_secret_copies(
         assert pattern.match(line), line
     for line in ("REDIS_OPS_PASSWORD=x", "ANTHROPIC_API_KEY=x", "ASP_GATEWAY_TOKEN=x"):
         assert not pattern.match(line), line
+    # a mount point under RUN_DIR must exist in the image, owned by Asterisk's user: one the
+    # runtime creates is root's, and Asterisk (uid 10002) could not write beside it
+    dockerfile = (ROOT / "compose/asterisk/Dockerfile").read_text()
+    made = re.search(r"mkdir -p [^\n]*?\.run(/\S*)?", dockerfile)
+    assert made, "the image makes no .run"
+    assert "chown -R 10002:10002 .run" in dockerfile
+    for volume in ast["volumes"]:
+        target = str(volume).split(":")[1]
+        if target.startswith("/opt/pabx/.run/"):
+            assert target == "/opt/pabx/.run" + (made.group(1) or ""), target
     # its log folder on the host (fail2ban reads it) is given to its uid by init
     assert "../.run/asterisk-log:/asterisk-log" in " ".join(services["init"]["volumes"])
     assert f"chown {ASTERISK_UID}:{ASTERISK_UID} /asterisk-log" in init
