@@ -68,6 +68,7 @@ grep -E '^(EXT_[0-9]+_PASSWORD|TURN_USERNAME|TURN_PASSWORD|AGENT_TRANSFER_ALLOWL
   "$env_file" | put 10002 0400 /secrets/asterisk/asterisk.env
 put 10002 0444 /secrets/asterisk/asterisk.crt < compose/certs/asterisk.crt
 put 10002 0400 /secrets/asterisk/asterisk.key < compose/certs/asterisk.key
-if [ -d /asterisk-log ]; then chown 10002:10002 /asterisk-log; chmod 0750 /asterisk-log; fi
+# -R: logs an older, root Asterisk wrote there must stay writable by it
+if [ -d /asterisk-log ]; then chown -R 10002:10002 /asterisk-log; chmod 0750 /asterisk-log; fi
 put 10001 0400 /secrets/certs/tls.key < compose/certs/asterisk.key
 echo "pabx init: senhas em compose/.env, certificado em compose/certs (nada foi sobrescrito)"

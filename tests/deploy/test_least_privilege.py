@@ -365,7 +365,7 @@ def test_compose_asterisk_runs_as_its_own_user_with_its_own_secret_copies(
             assert target == "/opt/pabx/.run" + (made.group(1) or ""), target
     # its log folder on the host (fail2ban reads it) is given to its uid by init
     assert "../.run/asterisk-log:/asterisk-log" in " ".join(services["init"]["volumes"])
-    assert f"chown {ASTERISK_UID}:{ASTERISK_UID} /asterisk-log" in init
+    assert f"chown -R {ASTERISK_UID}:{ASTERISK_UID} /asterisk-log" in init
 
 
 # our images: non-root users, no capability needed
