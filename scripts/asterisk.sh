@@ -33,8 +33,10 @@ LOGFILE="$RUN_DIR/asterisk.log"
 CONF_SRC="$REPO_ROOT/compose/asterisk/config"
 SOUNDS_SRC="$REPO_ROOT/compose/asterisk/sounds"
 GEN_SOUNDS="${PABX_GENERATED_SOUNDS:-$SOUNDS_SRC/gerados}"   # the image keeps them elsewhere
-ENV_FILE="$REPO_ROOT/compose/.env"
-CERT_DIR="$REPO_ROOT/compose/certs"
+# the passwords and the TLS pair; the container points these at its secret files (compose:
+# the init service's copies for Asterisk's user; k8s: the mounted Secrets)
+ENV_FILE="${PABX_ENV_FILE:-$REPO_ROOT/compose/.env}"
+CERT_DIR="${PABX_CERT_DIR:-$REPO_ROOT/compose/certs}"
 LOCK=/tmp/pabx-asterisk.lock
 EXTENSIONS="1001 1002 1003 1004 1005 2000"
 
@@ -95,25 +97,28 @@ umount_proc() {
 # ensure_env: compose/.env holds one generated password per extension (never committed):
 # the built-in ones, and every @EXT_<n>_PASSWORD@ of the configs (an extension added by the
 # docs/ASTERISK.md recipe gets its own) unless the environment already gives it.
+# A complete ENV_FILE is only read, never touched: in a container it is a read-only secret file.
 ensure_env() {
-  touch "$ENV_FILE"; chmod 600 "$ENV_FILE"
-  local e extra
+  local e extra missing=""
   extra=$(cat "$CONF_SRC"/*.conf ${PABX_EXTRA_CONFIG_DIR:+"$PABX_EXTRA_CONFIG_DIR"/*.conf} 2>/dev/null \
     | grep -o '@EXT_[0-9]*_PASSWORD@' | sed 's/@EXT_\([0-9]*\)_PASSWORD@/\1/' | sort -u || true)
   for e in $extra; do
     case " $EXTENSIONS " in *" $e "*) continue;; esac
     [ -n "$(printenv "EXT_${e}_PASSWORD" || true)" ] && continue
-    if ! grep -q "^EXT_${e}_PASSWORD=." "$ENV_FILE"; then
-      sed -i "/^EXT_${e}_PASSWORD=\s*$/d" "$ENV_FILE"
-      echo "EXT_${e}_PASSWORD=$(openssl rand -hex 12)" >> "$ENV_FILE"
-    fi
+    grep -qs "^EXT_${e}_PASSWORD=." "$ENV_FILE" || missing="$missing $e"
   done
   for e in $EXTENSIONS; do
-    if ! grep -q "^EXT_${e}_PASSWORD=." "$ENV_FILE"; then
-      sed -i "/^EXT_${e}_PASSWORD=\s*$/d" "$ENV_FILE"
-      echo "EXT_${e}_PASSWORD=$(openssl rand -hex 12)" >> "$ENV_FILE"
-      ENV_CREATED=1
-    fi
+    grep -qs "^EXT_${e}_PASSWORD=." "$ENV_FILE" || { missing="$missing $e"; ENV_CREATED=1; }
+  done
+  # ours and writable (not a read-only secret mount): private, as it always was
+  if [ -O "$ENV_FILE" ] && [ -w "$ENV_FILE" ]; then chmod 600 "$ENV_FILE"; fi
+  [ -n "$missing" ] || return 0
+  touch "$ENV_FILE" 2>/dev/null && [ -w "$ENV_FILE" ] \
+    || die "$ENV_FILE não tem a senha dos ramais$missing e não pode ser escrito: gere-as no Secret (scripts/k8s-secrets.sh) ou no compose/.env"
+  chmod 600 "$ENV_FILE"
+  for e in $missing; do
+    sed -i "/^EXT_${e}_PASSWORD=\s*$/d" "$ENV_FILE"
+    echo "EXT_${e}_PASSWORD=$(openssl rand -hex 12)" >> "$ENV_FILE"
   done
 }
 
@@ -178,8 +183,9 @@ install_config() {
         -e "s#^astspooldir.*#astspooldir => $RUN_DIR/asterisk/spool#" \
         -e "s#^astvarlibdir.*#astvarlibdir => $RUN_DIR/asterisk/lib#" \
         -e "s#^astdbdir.*#astdbdir => $RUN_DIR/asterisk/lib#" \
+        -e "s#^astcachedir.*#astcachedir => $RUN_DIR/asterisk/cache#" \
         /etc/asterisk/asterisk.conf > "$AST_CONF"
-    mkdir -p "$RUN_DIR"/asterisk/{run,log,spool,lib}
+    mkdir -p "$RUN_DIR"/asterisk/{run,log,spool,lib,cache}
   fi
   cp "$CERT_DIR/asterisk.crt" "$CERT_DIR/asterisk.key" "$ROOT$AST_KEYS/"
   # generated prompts first, then the user's own files (same name: the user's wins)
@@ -304,7 +310,8 @@ stop() {
     for _ in $(seq 50); do pid_alive "$PIDFILE" || break; sleep 0.2; done
   fi
   stop_pidfile asterisk "$PIDFILE"
-  [ "$(mode)" = chroot ] && ! pgrep -f "^asterisk -f -U root" >/dev/null 2>&1 && umount_proc "$CHROOT"
+  # another clone's chroot Asterisk (started -U asterisk since issue 15; -U root before) keeps /proc
+  [ "$(mode)" = chroot ] && ! pgrep -f "^asterisk -f -U " >/dev/null 2>&1 && umount_proc "$CHROOT"
   return 0
 }
 

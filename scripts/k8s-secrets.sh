@@ -6,6 +6,14 @@
 #   redis.env       REDIS_<USER>_PASSWORD, one per Redis ACL user (scripts/redis_acl.py; random,
 #                   compose/.env's when there are some); redis-users.acl, the ACL file (hashes)
 #   tls.crt/.key    self-signed pair (replace with your own)
+# and, from those, what each pod mounts as a file (issue 15: secrets as files, not
+# environment variables; one Secret per service, holding only what that service needs),
+# rewritten on every run (run it again after editing a file above, then restart the pods):
+#   services/<service>.env  sip-edge (EXT_2000_PASSWORD, REDIS_URL), asp-gateway
+#                   (ASP_GATEWAY_TOKEN, REDIS_URL), stt-worker, tts-worker (REDIS_URL),
+#                   llm-worker, postcall (REDIS_URL and the LLM API keys): REDIS_URL with
+#                   that service's Redis user and password
+#   services/keda-redis.env  REDIS_EXPORTER_PASSWORD only (KEDA's TriggerAuthentication)
 # An existing file is kept; delete it to generate it again. Usage:
 #   scripts/k8s-secrets.sh [DIR]        (DIR defaults to k8s/base/secrets)
 # With compose/.env present, its extension passwords are reused (same phones keep working).
@@ -50,3 +58,14 @@ if [ ! -s "$dir/tls.crt" ] || [ ! -s "$dir/tls.key" ]; then
     -keyout "$dir/tls.key" -out "$dir/tls.crt" 2>/dev/null
   log "criado certificado autoassinado $dir/tls.crt (CN ${PABX_TLS_CN:-pabx.local})"
 fi
+
+# --- what each pod mounts (derived; rewritten) ------------------------------------------
+mkdir -p "$dir/services"
+redis_host=redis.pabx.svc.cluster.local:6379
+value() { grep "^$2=" "$dir/$1" | tail -1 | cut -d= -f2- || true; }
+url() { echo "REDIS_URL=$(python3 "$REPO_ROOT/scripts/redis_acl.py" url "$dir/redis.env" "$1" "$redis_host")"; }
+{ echo "EXT_2000_PASSWORD=$(value extensions.env EXT_2000_PASSWORD)"; url sip-edge; } > "$dir/services/sip-edge.env"
+{ echo "ASP_GATEWAY_TOKEN=$(value asp-gateway.env ASP_GATEWAY_TOKEN)"; url asp-gateway; } > "$dir/services/asp-gateway.env"
+for s in stt-worker tts-worker; do url "$s" > "$dir/services/$s.env"; done
+for s in llm-worker postcall; do { url "$s"; grep -E '^[A-Z_]+_API_KEY=' "$dir/llm.env" || true; } > "$dir/services/$s.env"; done
+echo "REDIS_EXPORTER_PASSWORD=$(value redis.env REDIS_EXPORTER_PASSWORD)" > "$dir/services/keda-redis.env"

@@ -10,7 +10,12 @@
 #   certs/tls.crt + certs/tls.key (softphone, uid 10001),
 #   redis/users.acl (the ACL file, password hashes only; redis, uid 999),
 #   redis-<user>.env (REDIS_URL with that service's user and password; uid 10001) and
-#   redis-exporter.json (the exporter's password map; uid 59000).
+#   redis-exporter.json (the exporter's password map; uid 59000),
+#   llm-keys.env (ANTHROPIC_API_KEY/OPENAI_API_KEY, from this service's environment, which
+#   compose fills from compose/.env or the shell; llm-worker and post-call, uid 10001),
+#   asterisk/asterisk.env + asterisk/asterisk.{crt,key} (Asterisk, uid 10002: only the lines
+#   of compose/.env its configs use: extension and TURN passwords, PABX_*, the transfer list),
+# and gives Asterisk's log folder (the host's .run/asterisk-log, read by fail2ban) to uid 10002.
 set -euo pipefail
 cd /opt/pabx
 PABX_ASTERISK_LOCK_HELD=1 scripts/asterisk.sh install-config
@@ -50,9 +55,20 @@ chmod 0755 /secrets/redis
 python3 scripts/redis_acl.py acl "$env_file" - | put 999 0400 /secrets/redis/users.acl
 printf '{"redis://redis:6379": "%s"}\n' "$(python3 scripts/redis_acl.py password "$env_file" exporter)" \
   | put 59000 0400 /secrets/redis-exporter.json
+printf 'ANTHROPIC_API_KEY=%s\nOPENAI_API_KEY=%s\n' "${ANTHROPIC_API_KEY:-}" "${OPENAI_API_KEY:-}" \
+  | put 10001 0400 /secrets/llm-keys.env
 printf 'TURN_USERNAME=%s\nTURN_PASSWORD=%s\n' "$(value TURN_USERNAME)" "$(value TURN_PASSWORD)" \
   | put 65534 0400 /secrets/turn.env
 value GRAFANA_ADMIN_PASSWORD | tr -d '\n' | put 472 0400 /secrets/grafana-admin-password
 put 10001 0444 /secrets/certs/tls.crt < compose/certs/asterisk.crt
+# Asterisk (uid 10002, the image's user): its own copies, nothing of Redis or the LLM keys
+mkdir -p /secrets/asterisk
+chown 10002:10002 /secrets/asterisk; chmod 0750 /secrets/asterisk
+grep -E '^(EXT_[0-9]+_PASSWORD|TURN_USERNAME|TURN_PASSWORD|AGENT_TRANSFER_ALLOWLIST|PABX_[A-Z0-9_]+)=' \
+  "$env_file" | put 10002 0400 /secrets/asterisk/asterisk.env
+put 10002 0444 /secrets/asterisk/asterisk.crt < compose/certs/asterisk.crt
+put 10002 0400 /secrets/asterisk/asterisk.key < compose/certs/asterisk.key
+# -R: logs an older, root Asterisk wrote there must stay writable by it
+if [ -d /asterisk-log ]; then chown -R 10002:10002 /asterisk-log; chmod 0750 /asterisk-log; fi
 put 10001 0400 /secrets/certs/tls.key < compose/certs/asterisk.key
 echo "pabx init: senhas em compose/.env, certificado em compose/certs (nada foi sobrescrito)"

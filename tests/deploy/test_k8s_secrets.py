@@ -49,9 +49,35 @@ def test_generates_random_passwords_a_key_pair_and_keeps_what_exists(tmp_path: P
     assert (out / "tls.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert "PRIVATE KEY" in (out / "tls.key").read_text()
     assert (out / "tls.key").stat().st_mode & 0o077 == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # what each pod mounts: only what that service needs, the same values
+    svc = {p.stem: values(p) for p in (out / "services").iterdir()}
+    assert set(svc) == {
+        "sip-edge",
+        "asp-gateway",
+        "stt-worker",
+        "llm-worker",
+        "tts-worker",
+        "postcall",
+        "keda-redis",
+    }
+    assert svc["sip-edge"].keys() == {"EXT_2000_PASSWORD", "REDIS_URL"}
+    assert svc["sip-edge"]["EXT_2000_PASSWORD"] == ext["EXT_2000_PASSWORD"]
+    assert svc["asp-gateway"].keys() == {"ASP_GATEWAY_TOKEN", "REDIS_URL"}
+    assert svc["asp-gateway"]["ASP_GATEWAY_TOKEN"] == token
+    for name in ("stt-worker", "tts-worker"):
+        assert svc[name].keys() == {"REDIS_URL"}, name
+    for name in ("llm-worker", "postcall"):
+        assert svc[name]["ANTHROPIC_API_KEY"] == "sk-ant-test", name
+    for name in ("sip-edge", "asp-gateway", "stt-worker", "llm-worker", "tts-worker", "postcall"):
+        password = redis[f"REDIS_{name.upper().replace('-', '_')}_PASSWORD"]
+        assert svc[name]["REDIS_URL"] == (
+            f"redis://{name}:{password}@redis.pabx.svc.cluster.local:6379/0"
+        ), name
+    assert svc["keda-redis"] == {"REDIS_EXPORTER_PASSWORD": redis["REDIS_EXPORTER_PASSWORD"]}
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (out / "services").iterdir())
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     run(out, ANTHROPIC_API_KEY="another")  # a second run changes nothing
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_an_empty_key_file_is_regenerated(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ INIT = ROOT / "compose" / "init" / "secrets-init.sh"
 
 
 acl = load_script(ROOT / "scripts" / "redis_acl.py")
+pods = load_script(ROOT / "tests" / "deploy" / "pods.py")
 
 # compose service -> the Redis ACL user it authenticates as
 COMPOSE_USERS = {
@@ -100,8 +101,9 @@ def test_compose_services_get_their_redis_user_from_the_init_files(
         entry = svc.get("entrypoint") or []
         if entry:
             assert entry[0] == "container-env.sh", name
-        path = env_files(name, svc)
-        assert path.startswith("/run/pabx-secrets/"), (name, path)
+        paths = env_files(name, svc).split()
+        assert all(p.startswith("/run/pabx-secrets/") for p in paths), (name, paths)
+        path = paths[0]  # the one with REDIS_URL (llm-worker, post-call: then the LLM keys)
         written = "/secrets/" + path.removeprefix("/run/pabx-secrets/")
         # the init writes that file with REDIS_URL of this very user
         if written.startswith("/secrets/redis-"):
@@ -141,25 +143,36 @@ K8S_USERS = {name: user for name, user in COMPOSE_USERS.items() if name != "redi
 
 
 @pytest.mark.parametrize("overlay", ["cpu", "cpu-hpa", "gpu"])
-def test_k8s_each_service_is_its_own_redis_user_with_the_password_from_a_secret(
+def test_k8s_each_service_is_its_own_redis_user_with_the_password_from_a_secret_file(
     built: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
+    """Each service reads REDIS_URL, with its own user and password, from a file of a Secret
+    mounted for it alone (PABX_ENV_FILES, loaded by container-env.sh); no Redis password is
+    an environment variable (issue 15, items 2 and 6)."""
     docs = built[overlay]
     deployments = kinds(docs, "Deployment")
     for cm in kinds(docs, "ConfigMap").values():
         assert "REDIS_URL" not in (cm.get("data") or {}), cm["metadata"]["name"]
+    passwords = set()
     for name, user in K8S_USERS.items():
         (c,) = deployments[name]["spec"]["template"]["spec"]["containers"]
         env = {e["name"]: e for e in c.get("env", [])}
-        ref = env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
-        assert ref == {"name": "pabx-redis", "key": acl.env_name(user)}, name
-        assert env["REDIS_URL"]["value"] == (
-            f"redis://{user}:$(REDIS_PASSWORD)@redis.pabx.svc.cluster.local:6379/0"
-        ), name
-        names = [e["name"] for e in c["env"]]
-        assert names.index("REDIS_PASSWORD") < names.index("REDIS_URL"), "$(VAR) needs order"
+        assert not {"REDIS_URL", "REDIS_PASSWORD"} & set(env), name
+        if "command" in c:  # it replaces the image's entrypoint, container-env.sh
+            assert c["command"][0] == "container-env.sh", name
+        files = pods.mounted_secret_files(docs, deployments[name])
+        (path,) = env["PABX_ENV_FILES"]["value"].split()
+        assert path in files, (name, path, sorted(files))
+        url = pods.env_lines(files[path])["REDIS_URL"]
+        m = re.fullmatch(r"redis://([\w-]+):(\w+)@redis\.pabx\.svc\.cluster\.local:6379/0", url)
+        assert m, (name, url)
+        assert m.group(1) == user, name
+        assert len(m.group(2)) >= 32, name
+        passwords.add(m.group(2))
+    assert len(passwords) == len(K8S_USERS), "a password shared by two services"
     secrets = kinds(docs, "Secret")
-    assert set(secrets["pabx-redis"]["data"]) == {acl.env_name(u.name) for u in acl.USERS}
+    # what KEDA's operator may read: the exporter's password, no other
+    assert set(secrets["pabx-redis"]["data"]) == {"REDIS_EXPORTER_PASSWORD"}
     (sts,) = [s for n, s in kinds(docs, "StatefulSet").items() if n == "redis"]
     spec = sts["spec"]["template"]["spec"]
     (c,) = spec["containers"]

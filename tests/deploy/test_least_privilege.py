@@ -1,0 +1,486 @@
+"""Least privilege in the containers and in k8s (issue 15, item 6): the Pod Security labels of
+the two namespaces, every workload's securityContext checked against the "restricted" Pod
+Security Standard (the host network of Asterisk and sip-edge the only exception, in their own
+namespace), Asterisk as its own user in the image, compose and k8s, secrets as files, and
+resource bounds on every compose service. Each check is also shown a broken input."""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pipeline.testing import load_script
+
+ROOT = Path(__file__).resolve().parents[2]
+pods = load_script(ROOT / "tests" / "deploy" / "pods.py")
+
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
+VOICE_NS = "pabx-voice"
+ASTERISK_UID = 10002
+# the volume types "restricted" admits
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def workloads(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] in WORKLOAD_KINDS}
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return dict(spec["template"]["spec"])
+
+
+def restricted_violations(pod: dict[str, Any]) -> list[str]:
+    """What of the pod breaks the "restricted" Pod Security Standard (Kubernetes 1.25+ rules,
+    as the admission controller checks them), one line per finding."""
+    found = []
+    psc = pod.get("securityContext") or {}
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(key):
+            found.append(key)
+    for v in pod.get("volumes", []):
+        kinds = set(v) - {"name"}
+        if not kinds <= RESTRICTED_VOLUMES:
+            found.append(f"volume {v['name']}: {sorted(kinds)}")
+    if (psc.get("seccompProfile") or {}).get("type") not in ("RuntimeDefault", "Localhost"):
+        found.append("pod seccompProfile")
+    if psc.get("runAsUser") == 0:
+        found.append("pod runAsUser 0")
+    containers = [*pod.get("initContainers", []), *pod["containers"]]
+    for c in containers:
+        sc = c.get("securityContext") or {}
+        name = c["name"]
+        if sc.get("privileged"):
+            found.append(f"{name}: privileged")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            found.append(f"{name}: allowPrivilegeEscalation")
+        caps = sc.get("capabilities") or {}
+        if "ALL" not in (caps.get("drop") or []):
+            found.append(f"{name}: capabilities not dropped")
+        if set(caps.get("add") or []) - {"NET_BIND_SERVICE"}:
+            found.append(f"{name}: capabilities added {caps['add']}")
+        if sc.get("runAsNonRoot", psc.get("runAsNonRoot")) is not True:
+            found.append(f"{name}: runAsNonRoot")
+        if sc.get("runAsUser", psc.get("runAsUser")) == 0:
+            found.append(f"{name}: runAsUser 0")
+        seccomp = (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            found.append(f"{name}: seccompProfile")
+        for port in c.get("ports", []):
+            if port.get("hostPort") and not pod.get("hostNetwork"):
+                found.append(f"{name}: hostPort")
+    return found
+
+
+def hardening_gaps(pod: dict[str, Any]) -> list[str]:
+    """What this project asks beyond "restricted": a high numeric uid (not the host's users),
+    a read-only root filesystem and no service-account token."""
+    found = []
+    psc = pod.get("securityContext") or {}
+    for c in pod["containers"]:
+        sc = c.get("securityContext") or {}
+        uid = sc.get("runAsUser", psc.get("runAsUser"))
+        if not isinstance(uid, int) or uid < 10000:
+            found.append(f"{c['name']}: runAsUser {uid}")
+        if sc.get("readOnlyRootFilesystem") is not True:
+            found.append(f"{c['name']}: readOnlyRootFilesystem")
+    if pod.get("automountServiceAccountToken") is not False:
+        found.append("automountServiceAccountToken")
+    return found
+
+
+def test_the_restricted_checker_flags_each_broken_property() -> None:
+    good = {
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "automountServiceAccountToken": False,
+        "containers": [
+            {
+                "name": "c",
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+    assert restricted_violations(good) == []
+    assert hardening_gaps(good) == []
+
+    def broken(path: str, value: Any) -> dict[str, Any]:
+        pod = copy.deepcopy(good)
+        where: Any = pod
+        *keys, last = path.split(".")
+        for key in keys:
+            where = where[int(key)] if key.isdigit() else where[key]
+        if value is None:
+            del where[last]
+        else:
+            where[last] = value
+        return pod
+
+    for path, value in [
+        ("securityContext.runAsNonRoot", None),
+        ("securityContext.runAsNonRoot", False),
+        ("securityContext.runAsUser", 0),
+        ("securityContext.seccompProfile", None),
+        ("securityContext.seccompProfile", {"type": "Unconfined"}),
+        ("hostNetwork", True),
+        ("hostPID", True),
+        ("volumes", [{"name": "h", "hostPath": {"path": "/"}}]),
+        ("containers.0.securityContext.allowPrivilegeEscalation", None),
+        ("containers.0.securityContext.privileged", True),
+        ("containers.0.securityContext.capabilities", {"drop": ["NET_RAW"]}),
+        ("containers.0.securityContext.capabilities", {"drop": ["ALL"], "add": ["CHOWN"]}),
+        ("containers.0.securityContext.runAsUser", 0),
+    ]:
+        assert restricted_violations(broken(path, value)), (path, value)
+    for path, value in [
+        ("securityContext.runAsUser", 101),
+        ("containers.0.securityContext.readOnlyRootFilesystem", None),
+        ("automountServiceAccountToken", None),
+    ]:
+        assert hardening_gaps(broken(path, value)), (path, value)
+
+
+@pytest.mark.parametrize("overlay", ["cpu", "cpu-hpa", "gpu"])
+def test_namespaces_enforce_pod_security_restricted_but_for_the_host_network_pods(
+    built: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    docs = built[overlay]
+    namespaces = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Namespace"}
+    assert set(namespaces) == {"pabx", VOICE_NS}
+    labels = namespaces["pabx"]["metadata"]["labels"]
+    for mode in ("enforce", "warn", "audit"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted", mode
+    voice = namespaces[VOICE_NS]["metadata"]["labels"]
+    # the host network is refused by baseline too: privileged is the only level that admits
+    # it; warn and audit keep reporting every deviation from restricted
+    assert voice["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert voice["pod-security.kubernetes.io/warn"] == "restricted"
+    assert voice["pod-security.kubernetes.io/audit"] == "restricted"
+    all_workloads = workloads(docs)
+    in_voice = {n for n, w in all_workloads.items() if w["metadata"].get("namespace") == VOICE_NS}
+    assert in_voice == {"asterisk", "sip-edge"}, "only the host-network pods live in pabx-voice"
+    for name, w in all_workloads.items():
+        ns = w["metadata"].get("namespace")
+        assert ns in namespaces, (name, ns)
+        assert bool(pod_spec(w).get("hostNetwork")) == (ns == VOICE_NS), name
+    for d in docs:  # every namespaced object names one of the two (none falls to "default")
+        if d["kind"] != "Namespace":
+            assert d["metadata"].get("namespace") in namespaces, (d["kind"], d["metadata"]["name"])
+    for d in docs:  # nothing else lands in the privileged namespace but what those pods use
+        if d["metadata"].get("namespace") == VOICE_NS and d["kind"] not in WORKLOAD_KINDS:
+            assert d["kind"] in {"ConfigMap", "Secret", "PodDisruptionBudget"}, d["kind"]
+
+
+@pytest.mark.parametrize("overlay", ["cpu", "cpu-hpa", "gpu"])
+def test_every_workload_meets_restricted_except_the_host_network(
+    built: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    all_workloads = workloads(built[overlay])
+    assert {"asterisk", "sip-edge", "redis", "softphone", "llm-worker"} <= set(all_workloads)
+    for name, w in all_workloads.items():
+        pod = pod_spec(w)
+        allowed = ["hostNetwork"] if w["metadata"].get("namespace") == VOICE_NS else []
+        assert restricted_violations(pod) == allowed, name
+        assert hardening_gaps(pod) == [], name
+
+
+@pytest.mark.parametrize("overlay", ["cpu", "gpu"])
+def test_no_secret_is_an_environment_variable(
+    built: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    docs = built[overlay]
+    for name, w in workloads(docs).items():
+        pod = pod_spec(w)
+        files = pods.mounted_secret_files(docs, w)
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:
+            for e in c.get("env", []):
+                assert "secretKeyRef" not in e.get("valueFrom", {}), (name, e["name"])
+            for e in c.get("envFrom", []):
+                assert "secretRef" not in e, (name, e)
+            env = {e["name"]: e.get("value", "") for e in c.get("env", [])}
+            # every secrets file a process is told to read is mounted from a Secret
+            for var in ("PABX_ENV_FILES", "PABX_ENV_FILE"):
+                for path in env.get(var, "").split():
+                    assert path in files, (name, var, path, sorted(files))
+        for m in (m for c in pod["containers"] for m in c.get("volumeMounts", [])):
+            volume = next((v for v in pod["volumes"] if v["name"] == m["name"]), {})
+            if "secret" in volume:  # (no volume: a StatefulSet's claim template)
+                assert m.get("readOnly") is True, (name, m)
+                assert volume["secret"].get("defaultMode", 0o644) & 0o007 == 0, (name, m)
+
+
+def final_user(dockerfile: Path) -> str:
+    text = dockerfile.read_text()
+    final = re.split(r"(?m)^FROM ", text)[-1]
+    users = re.findall(r"(?m)^USER (\S+)", final)
+    assert users, dockerfile
+    return users[-1]
+
+
+def asterisk_runs_as_its_own_user(dockerfile: str, entrypoint: str) -> list[str]:
+    """What makes the Asterisk image serve as root: no USER of uid 10002 in the final stage,
+    or an entrypoint that starts Asterisk as root (-U root) or never drops root."""
+    found = []
+    final = re.split(r"(?m)^FROM ", dockerfile)[-1]
+    users = re.findall(r"(?m)^USER (\S+)", final)
+    if not users or users[-1].split(":")[0] != str(ASTERISK_UID):
+        found.append(f"USER {users[-1] if users else None}")
+    if not re.search(rf"usermod -u {ASTERISK_UID} .*asterisk", final):
+        found.append("the asterisk user's uid is not fixed")
+    starts = [ln.strip() for ln in entrypoint.splitlines() if re.match(r"\s*exec asterisk\b", ln)]
+    if not starts:
+        found.append("no exec asterisk")
+    for line in starts:
+        if re.search(r"-U\s+root|-G\s+root", line):
+            found.append(line)
+    # the branch for a root start must drop to the asterisk user
+    root_branch = re.search(r'if \[ "\$\(id -u\)" = 0 \]; then(.*?)\bfi\b', entrypoint, re.S)
+    if not root_branch or "-U asterisk -G asterisk" not in root_branch.group(1):
+        found.append("a root start does not drop to asterisk")
+    return found
+
+
+def test_asterisk_image_runs_as_its_own_user() -> None:
+    dockerfile = (ROOT / "compose/asterisk/Dockerfile").read_text()
+    entrypoint = (ROOT / "compose/asterisk/entrypoint.sh").read_text()
+    assert asterisk_runs_as_its_own_user(dockerfile, entrypoint) == []
+    # the same check sees each way back to root
+    assert asterisk_runs_as_its_own_user(dockerfile.replace("USER 10002:10002", ""), entrypoint)
+    assert asterisk_runs_as_its_own_user(dockerfile + "USER root\n", entrypoint)
+    back = entrypoint.replace(
+        'exec asterisk -C "$conf" -f "$@"', 'exec asterisk -C "$conf" -f -U root -G root "$@"'
+    )
+    assert back != entrypoint
+    assert asterisk_runs_as_its_own_user(dockerfile, back)
+    assert asterisk_runs_as_its_own_user(
+        dockerfile, entrypoint.replace("-U asterisk -G asterisk", "")
+    )
+    # Asterisk's uid is none of the other images' (10001), so it reads none of their files
+    for other in ROOT.glob("services/*/Dockerfile*"):
+        assert final_user(other).split(":")[0] != str(ASTERISK_UID), other
+
+
+@pytest.mark.parametrize("overlay", ["cpu", "gpu"])
+def test_k8s_asterisk_is_not_root_and_reads_its_secrets_as_files(
+    built: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    docs = built[overlay]
+    w = workloads(docs)["asterisk"]
+    pod = pod_spec(w)
+    psc = pod["securityContext"]
+    assert psc["runAsNonRoot"] is True
+    assert psc["runAsUser"] == psc["runAsGroup"] == psc["fsGroup"] == ASTERISK_UID
+    assert str(psc["runAsUser"]) == final_user(ROOT / "compose/asterisk/Dockerfile").split(":")[0]
+    (c,) = pod["containers"]
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}  # no capability added
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    files = pods.mounted_secret_files(docs, w)
+    extensions = pods.env_lines(files[env["PABX_ENV_FILE"]])
+    assert {f"EXT_{e}_PASSWORD" for e in (1001, 1002, 1003, 1004, 1005, 2000)} <= set(extensions)
+    # its TLS pair where asterisk.sh looks for it (PABX_CERT_DIR, default compose/certs)
+    cert_dir = env.get("PABX_CERT_DIR", "/opt/pabx/compose/certs")
+    assert {f"{cert_dir}/asterisk.crt", f"{cert_dir}/asterisk.key"} <= set(files)
+    # everything it writes lies on emptyDirs (read-only root filesystem)
+    writable = {
+        m["mountPath"]
+        for m in c["volumeMounts"]
+        if "emptyDir" in next(v for v in pod["volumes"] if v["name"] == m["name"])
+    }
+    assert {"/opt/pabx/.run", "/tmp"} <= writable
+    dockerfile = (ROOT / "compose/asterisk/Dockerfile").read_text()
+    assert "RUN_DIR=/opt/pabx/.run" in dockerfile
+    assert "PABX_CACHE=/opt/pabx/.run/" in dockerfile  # lib.sh creates it at every start
+
+
+def test_compose_asterisk_runs_as_its_own_user_with_its_own_secret_copies(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    init = (ROOT / "compose/init/secrets-init.sh").read_text()
+    # only init runs as root (it writes compose/.env and each service's copies)
+    assert services["init"]["user"] == "0:0"
+    for name, svc in services.items():
+        if name != "init":
+            assert str(svc.get("user", "")).split(":")[0] not in ("0", "root"), name
+    ast = services["asterisk"]
+    assert "user" not in ast  # the image's USER, uid 10002
+    assert ast["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in ast["security_opt"]
+    # not the whole compose/ folder (compose/.env holds every password and the LLM keys)
+    assert not any(str(v).startswith("./:") for v in ast["volumes"]), ast["volumes"]
+    assert "pabx-secrets:/run/pabx-secrets:ro" in ast["volumes"]
+    env = ast["environment"]
+    # the files init writes for uid 10002 are the ones asterisk.sh reads
+    wanted = {
+        env["PABX_ENV_FILE"]: "0400",
+        env["PABX_CERT_DIR"] + "/asterisk.key": "0400",
+        env["PABX_CERT_DIR"] + "/asterisk.crt": "0444",
+    }
+    for path, mode in wanted.items():
+        written = "/secrets/" + path.removeprefix("/run/pabx-secrets/")
+        assert path.startswith("/run/pabx-secrets/asterisk/"), path
+        assert re.search(rf"put {ASTERISK_UID} {mode} {re.escape(written)}\b", init), written
+    # the copy holds only what Asterisk's configs use: no Redis password, no LLM key
+    filt = re.search(r"grep -E '(\^\(.*?\)=)'", init)
+    assert filt, "the asterisk.env filter"
+    pattern = re.compile(filt.group(1))
+    for line in ("EXT_1001_PASSWORD=x", "TURN_PASSWORD=x", "PABX_CONF_PIN=1"):
+        assert pattern.match(line), line
+    for line in ("REDIS_OPS_PASSWORD=x", "ANTHROPIC_API_KEY=x", "ASP_GATEWAY_TOKEN=x"):
+        assert not pattern.match(line), line
+    # a mount point under RUN_DIR must exist in the image, owned by Asterisk's user: one the
+    # runtime creates is root's, and Asterisk (uid 10002) could not write beside it
+    dockerfile = (ROOT / "compose/asterisk/Dockerfile").read_text()
+    made = re.search(r"mkdir -p [^\n]*?\.run(/\S*)?", dockerfile)
+    assert made, "the image makes no .run"
+    assert "chown -R 10002:10002 .run" in dockerfile
+    for volume in ast["volumes"]:
+        target = str(volume).split(":")[1]
+        if target.startswith("/opt/pabx/.run/"):
+            assert target == "/opt/pabx/.run" + (made.group(1) or ""), target
+    # its log folder on the host (fail2ban reads it) is given to its uid by init
+    assert "../.run/asterisk-log:/asterisk-log" in " ".join(services["init"]["volumes"])
+    assert f"chown -R {ASTERISK_UID}:{ASTERISK_UID} /asterisk-log" in init
+
+
+# our images: non-root users, no capability needed
+OWN_NON_ROOT = {
+    "asterisk",
+    "sip-edge",
+    "asp-gateway",
+    "stt-worker",
+    "llm-worker",
+    "postcall-worker",
+    "tts-worker",
+    "softphone",
+}
+
+
+def mem_bytes(value: str) -> int:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([bkmg])?", str(value).lower())
+    assert m, value
+    return int(float(m.group(1)) * 1024 ** "bkmg".index(m.group(2) or "b"))
+
+
+def compose_limit_gaps(compose: dict[str, Any]) -> list[str]:
+    found = []
+    for name, svc in compose["services"].items():
+        svc = {
+            k: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", v) if isinstance(v, str) else v
+            for k, v in svc.items()
+        }
+        if not (0 < float(svc.get("cpus", 0)) <= 4):
+            found.append(f"{name}: cpus")
+        if "mem_limit" not in svc or mem_bytes(svc["mem_limit"]) < 64 * 1024**2:
+            found.append(f"{name}: mem_limit")
+        if not (0 < int(svc.get("pids_limit", 0)) <= 8192):
+            found.append(f"{name}: pids_limit")
+        if "no-new-privileges:true" not in svc.get("security_opt", []) and name != "init":
+            found.append(f"{name}: no-new-privileges")
+        if name in OWN_NON_ROOT and svc.get("cap_drop") != ["ALL"]:
+            found.append(f"{name}: cap_drop")
+    return found
+
+
+def test_every_compose_service_has_resource_bounds(compose: dict[str, Any]) -> None:
+    assert compose_limit_gaps(compose) == []
+    for key in ("cpus", "mem_limit", "pids_limit", "cap_drop", "security_opt"):
+        broken = yaml.safe_load(yaml.safe_dump(compose))
+        victim = "llm-worker" if key != "security_opt" else "redis"
+        broken["services"][victim].pop(key, None)
+        assert compose_limit_gaps(broken), key
+    # Redis: its container's bound leaves room above maxmemory (AOF rewrite fork, buffers)
+    redis = compose["services"]["redis"]
+    limit = re.sub(r"\$\{REDIS_MEM_LIMIT:-([^}]*)\}", r"\1", redis["mem_limit"])
+    argv = [re.sub(r"\$\{REDIS_MAXMEMORY:-([^}]*)\}", r"\1", a) for a in redis["command"]]
+    maxmemory = argv[argv.index("--maxmemory") + 1].removesuffix("b")
+    assert mem_bytes(maxmemory) <= 0.8 * mem_bytes(limit)
+
+
+pins = load_script(ROOT / "scripts" / "image_pins.py")
+DIGEST = "@sha256:" + "ab" * 32
+
+
+def test_the_digest_check_sees_every_base_image_and_flags_the_unpinned(tmp_path: Path) -> None:
+    # the images it checks are the ones the container tests make stand-ins for (or state why not)
+    listed = subprocess.run(
+        ["bash", "scripts/container-base-images.sh", "list"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    not_made = subprocess.run(
+        ["bash", "scripts/container-base-images.sh", "list-not-made"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert pins.images(ROOT) == set(listed) | set(not_made)
+    # a tree with one image pinned and one not: check names the loose one only
+    (tmp_path / "services/a").mkdir(parents=True)
+    (tmp_path / "services/a/Dockerfile").write_text(
+        f"FROM python:3.11.11-slim-bookworm{DIGEST} AS build\nFROM debian:sid-slim\n"
+    )
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s/r.yaml").write_text(f"spec:\n  containers:\n    - image: redis:7{DIGEST}\n")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/image_pins.py"), "check", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert out.stderr.split() == ["sem", "digest:", "debian:sid-slim"]
+    (tmp_path / "services/a/Dockerfile").write_text(f"FROM debian:sid-slim{DIGEST}\n")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/image_pins.py"), "check", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert not pins.pinned("debian:sid-slim@sha256:abc")  # a digest is 64 hex digits
+
+
+def test_compose_llm_keys_reach_only_the_llm_workers_and_as_a_file(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    init = (ROOT / "compose/init/secrets-init.sh").read_text()
+    keys = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
+    for name, svc in services.items():
+        env = svc.get("environment") or {}
+        if name == "init":  # it writes them into llm-keys.env
+            assert all(env[k] == f"${{{k}:-}}" for k in keys)
+            continue
+        assert not set(keys) & set(env), name
+        files = str(env.get("PABX_ENV_FILES", "")).split()
+        wants = name in ("llm-worker", "postcall-worker")
+        assert ("/run/pabx-secrets/llm-keys.env" in files) == wants, name
+    assert re.search(r"\| put 10001 0400 /secrets/llm-keys\.env", init)
+    assert all(f"${{{k}:-}}" in init for k in keys)
