@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# `make test`: lint, types, then every test suite. `scripts/test.sh lint` stops after the gates.
+# `make test`: lint, types, then every test suite. `scripts/test.sh lint` stops after the gates;
+# `scripts/test.sh unit` (`make test-unit`) runs only the unit tests (conftest.py): under a minute.
 # Extra suites (non-Python, e.g. the softphone) hook in as scripts/test.d/*.sh.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 PY="$VENV/bin/python"
+
+if [ "${1:-}" = unit ]; then
+  [ -x "$PY" ] || die "$PY não existe: rode make bootstrap (ou make test) uma vez"
+  exec "$PY" -m pytest -m unit -q libs services tests
+fi
 
 log "ruff"
 "$PY" -m ruff check .

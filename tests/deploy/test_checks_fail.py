@@ -7,7 +7,10 @@ import subprocess
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
+
+pytestmark = pytest.mark.integration  # the check tools run as processes
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -47,6 +47,7 @@ def test_the_mirror_host_pattern_catches_hosts_and_spares_prose() -> None:
     assert not MIRROR_HOST.search("Debian's asterisk source package (debian sid)")
 
 
+@pytest.mark.integration  # git
 def test_no_mirror_host_is_written_in_the_repository() -> None:
     hits = []
     for path in tracked_text_files():
@@ -75,6 +76,7 @@ def debian_mirror(
     )
 
 
+@pytest.mark.integration  # the image build script (bash)
 def test_debian_mirror_reads_the_hosts_apt_sources(tmp_path: Path) -> None:
     (tmp_path / "sources.list.d").mkdir()
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
@@ -86,6 +88,7 @@ def test_debian_mirror_reads_the_hosts_apt_sources(tmp_path: Path) -> None:
     assert out.stdout.strip() == "http://mirror.example/debian"
 
 
+@pytest.mark.integration  # the image build script (bash)
 def test_debian_mirror_reads_a_one_line_sources_list(tmp_path: Path) -> None:
     (tmp_path / "sources.list").write_text(
         "# comment\ndeb [arch=amd64] http://other.example/debian bookworm main\n"
@@ -94,6 +97,7 @@ def test_debian_mirror_reads_a_one_line_sources_list(tmp_path: Path) -> None:
     assert out.stdout.strip() == "http://other.example/debian", out.stderr
 
 
+@pytest.mark.integration  # the image build script (bash)
 def test_debian_mirror_setting_wins_and_none_is_a_clear_error(tmp_path: Path) -> None:
     out = debian_mirror(tmp_path, {"DEBIAN_MIRROR": "http://set.example/debian"})
     assert out.stdout.strip() == "http://set.example/debian"
@@ -186,6 +190,7 @@ def named_base_images(compose: dict[str, Any]) -> set[str]:
     return names
 
 
+@pytest.mark.integration  # the image build script (bash)
 def test_every_base_image_has_a_stand_in_or_a_stated_reason(compose: dict[str, Any]) -> None:
     made, not_made = set(run_list("list")), set(run_list("list-not-made"))
     named = named_base_images(compose)

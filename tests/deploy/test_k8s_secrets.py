@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration  # scripts/k8s-secrets.sh runs as a process
+
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSIONS = ("1001", "1002", "1003", "1004", "1005", "2000")
 

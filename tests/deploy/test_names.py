@@ -372,6 +372,7 @@ def test_configmap_keys_are_documented(
             )
 
 
+@pytest.mark.integration  # git
 def test_no_secret_value_is_committed() -> None:
     tracked = subprocess.run(
         ["git", "ls-files", "k8s", "compose"], cwd=ROOT, check=True, capture_output=True, text=True

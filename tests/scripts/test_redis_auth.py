@@ -56,6 +56,7 @@ def repo(tmp_path: Path) -> Iterator[Repo]:
         r.sh("stop", check=False)
 
 
+@pytest.mark.integration  # scripts/redis.sh, a redis-server
 def test_make_up_starts_redis_with_a_user_per_service_and_no_anonymous_access(
     repo: Repo,
 ) -> None:
@@ -84,6 +85,7 @@ def test_make_up_starts_redis_with_a_user_per_service_and_no_anonymous_access(
     assert stt.ping()
 
 
+@pytest.mark.integration  # scripts/redis.sh, a redis-server
 def test_make_tests_open_redis_is_replaced_by_make_ups(repo: Repo) -> None:
     repo.sh("start", PABX_REDIS_AUTH="off")
     assert redis.Redis(port=repo.port).ping()
@@ -99,6 +101,7 @@ def test_make_tests_open_redis_is_replaced_by_make_ups(repo: Repo) -> None:
     assert "make down" in refused.stderr
 
 
+@pytest.mark.integration  # scripts/redis.sh, a redis-server
 def test_a_system_redis_without_a_password_is_used_as_it_is_with_a_warning(
     repo: Repo,
 ) -> None:

@@ -15,6 +15,8 @@ import yaml
 from llm_worker.facts_store import FactsSettings, FactsStore
 from llm_worker.settings import Settings
 
+pytestmark = pytest.mark.integration  # scripts/workers.sh runs as a process
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "compose" / "agent" / "fatos.toml"
 

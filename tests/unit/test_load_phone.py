@@ -78,6 +78,7 @@ def test_requests_parse_and_responses_echo_the_transaction() -> None:
         parse_request("SIP/2.0 200 OK\r\n\r\n")
 
 
+@pytest.mark.integration  # the benchmark as a process
 def test_the_load_benchmark_starts() -> None:
     out = subprocess.run(
         [sys.executable, str(REPO / "bench" / "sip_edge_load.py"), "--help"],

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from pipeline.testing import load_script
 
+pytestmark = pytest.mark.integration  # git and scripts/check_secrets.py run as processes
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_secrets.py"
 
 

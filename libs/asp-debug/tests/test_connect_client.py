@@ -23,6 +23,8 @@ from pipeline.testing import free_port
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
+pytestmark = pytest.mark.integration  # the asp-debug command runs as its own process
+
 ASP_DEBUG = Path(sys.executable).with_name("asp-debug")
 CAPS = {
     "type": "protocol.capabilities",

@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from asp import (
     AudioConfig,
     ResponseAudio,
@@ -27,6 +28,8 @@ from asp import (
 from asp import streams as layout
 from pipeline import Bus
 from pipeline.testing import RedisServer, free_port
+
+pytestmark = pytest.mark.integration  # asp-debug as its own process, a redis-server
 
 ASP_DEBUG = Path(sys.executable).with_name("asp-debug")
 LOUD = struct.pack("<2h", 16384, -16384) * 800  # 100 ms at 16 kHz, -6 dBFS

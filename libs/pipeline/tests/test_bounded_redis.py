@@ -239,6 +239,7 @@ def test_redis_settings_defaults_and_values() -> None:
     assert opts == RedisOptions("redis://r:6380/1", 7.5, True)
 
 
+@pytest.mark.integration  # a redis-server
 async def test_every_client_has_a_socket_timeout_and_keepalive() -> None:
     with RedisServer() as server:
         bus = Bus.connect(RedisOptions(url=server.url, socket_timeout_s=3))

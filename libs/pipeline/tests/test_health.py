@@ -131,6 +131,7 @@ async def worker_process(
         await asyncio.wait_for(task, 15)
 
 
+@pytest.mark.integration  # a redis-server, a worker process
 async def test_frozen_redis_makes_the_worker_unready_and_keeps_it_alive() -> None:
     with RedisServer() as server:
         async with (
@@ -171,6 +172,7 @@ async def test_frozen_redis_makes_the_worker_unready_and_keeps_it_alive() -> Non
                 await asyncio.sleep(0.1)
 
 
+@pytest.mark.integration  # a redis-server, a worker process
 async def test_a_readiness_check_of_the_stage_counts() -> None:
     """What the stage adds (its model loaded, its engine not stuck) makes /ready 503."""
     engine_ok = [True]

@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from pipeline.proc_watch import ProcessWatch, describe_exit, log_tail, pid_status
 
 CRASH = (
@@ -30,6 +31,7 @@ def test_log_tail_keeps_the_end_and_reports_a_missing_file(tmp_path: Path) -> No
     assert log_tail(tmp_path / "missing.log").startswith("(no log:")
 
 
+@pytest.mark.integration  # child processes
 def test_a_crashed_child_is_reported_once_with_its_signal_and_log(tmp_path: Path) -> None:
     watch = ProcessWatch()
     log = tmp_path / "svc.log"
@@ -49,6 +51,7 @@ def test_a_crashed_child_is_reported_once_with_its_signal_and_log(tmp_path: Path
     ]
 
 
+@pytest.mark.integration  # child processes
 def test_a_running_or_removed_child_is_not_reported(tmp_path: Path) -> None:
     watch = ProcessWatch()
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
@@ -70,6 +73,7 @@ def test_a_stopped_service_that_was_not_started_again_is_reported(tmp_path: Path
     assert "redis died: not running" in watch.deaths(["f"])[0]
 
 
+@pytest.mark.integration  # child processes
 def test_a_daemon_is_watched_through_its_pidfile(tmp_path: Path) -> None:
     pidfile = tmp_path / "d.pid"
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
@@ -85,6 +89,7 @@ def test_a_daemon_is_watched_through_its_pidfile(tmp_path: Path) -> None:
     assert "gone or unreadable" in (probe() or "")
 
 
+@pytest.mark.integration  # pytest in a child process
 def test_the_plugin_fails_the_tests_after_a_death_at_once(tmp_path: Path) -> None:
     """A real pytest run: the service dies during the first test; that test fails at its
     teardown with the signal and the log, the next test that uses the fixture fails before

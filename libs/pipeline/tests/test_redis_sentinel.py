@@ -84,6 +84,7 @@ async def test_sentinel_connections_keep_the_timeouts_and_the_urls_credentials()
         await client.aclose()
 
 
+@pytest.mark.integration  # redis-servers
 async def test_a_blocked_read_unblocked_by_a_role_change_is_unavailable() -> None:
     """A master turned replica unblocks its blocked reads with an error and refuses writes:
     both read as "Redis unavailable" (the services retry), not as a failed command."""
@@ -104,6 +105,7 @@ async def test_a_blocked_read_unblocked_by_a_role_change_is_unavailable() -> Non
             await admin.aclose()
 
 
+@pytest.mark.integration  # redis-servers
 async def test_a_write_racing_a_close_is_unavailable_not_a_crash() -> None:
     """redis/redis-py#4287: a connection closed while a write is under way (here: closed
     after the write was scheduled, before it ran) raised the transport's AttributeError,
@@ -125,6 +127,7 @@ async def test_a_write_racing_a_close_is_unavailable_not_a_crash() -> None:
             await client.aclose()
 
 
+@pytest.mark.integration  # redis-servers and sentinels
 async def test_the_bus_follows_a_sentinel_failover() -> None:
     with SentinelSet() as sentinels:
         bus = Bus.connect(sentinels.options())

@@ -14,6 +14,8 @@ from pipeline import Bus, Job, StreamWorker
 from pipeline.testing import start_workers, stop_workers
 from pipeline.testing import until as wait_for
 
+pytestmark = pytest.mark.integration  # a redis-server
+
 
 class EchoSTT(StreamWorker):
     """Turns each utterance into a transcript whose text names the replica."""

@@ -24,6 +24,8 @@ from llm_worker.providers.local import (
 from llm_worker.reply import ReplyAction, ReplySentence, reply
 from llm_worker.tools import CallAction
 
+pytestmark = pytest.mark.integration  # the packaged GGUF models on llama.cpp
+
 SMALL = models_dir() / SMALL_MODEL_FILE
 PERSONA = load_persona()
 

@@ -18,6 +18,8 @@ from pipeline.testing import RedisServer
 from sip_edge.bridge import SessionBridge
 from sip_edge.metrics import Metrics
 
+pytestmark = pytest.mark.integration  # a redis-server
+
 SID = "3f1f0c4e-6d0e-4a57-9d61-1b2f3c4d5e6f"
 log = logging.getLogger("test_bridge_close")
 

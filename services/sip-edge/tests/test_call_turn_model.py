@@ -23,6 +23,8 @@ from sip_edge.settings import Settings
 from sip_edge.sip import CallInfo
 from sip_edge.testing import LoudIsSpeech, NoHandle
 
+pytestmark = pytest.mark.integration  # a redis-server
+
 FB = 320
 VOICE = b"\x00\x10" * (FB // 2)
 QUIET = bytes(FB)

@@ -47,6 +47,8 @@ from sip_edge.testing import (
     write_wav,
 )
 
+pytestmark = pytest.mark.integration  # sip-edge and a PJSUA2 caller as processes, a redis-server
+
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 RATE = 8000
 

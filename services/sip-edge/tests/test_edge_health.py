@@ -8,8 +8,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 from pipeline.testing import RedisServer, free_port
 from sip_edge.testing import EdgeProcess
+
+pytestmark = pytest.mark.integration  # sip-edge as its own process, a redis-server
 
 PING_EVERY_S = 1.0  # pipeline.health: one PING a second, 2 s to answer
 PING_TIMEOUT_S = 2.0

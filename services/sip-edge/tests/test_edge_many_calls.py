@@ -9,6 +9,7 @@ import random
 import time
 from pathlib import Path
 
+import pytest
 import redis
 from asp import streams as layout
 from asp.messages import Utterance
@@ -27,6 +28,8 @@ from sip_edge.testing import (
     start_multi_caller,
     write_response,
 )
+
+pytestmark = pytest.mark.integration  # sip-edge and a PJSUA2 caller as processes, a redis-server
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 N = len(CALLER_PHRASES)

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from pipeline.testing import RedisServer
 from sip_edge.testing import EdgeProcess, metric
 
@@ -20,6 +21,8 @@ from sipmsg import (
     new_branch,
     parse_response,
 )
+
+pytestmark = pytest.mark.integration  # sip-edge as its own process, a redis-server
 
 
 def _invite(

@@ -10,6 +10,7 @@ import random
 import time
 from pathlib import Path
 
+import pytest
 import redis
 from asp import streams as layout
 from asp.messages import Utterance
@@ -24,6 +25,8 @@ from sip_edge.testing import (
     speech_wav,
     start_caller,
 )
+
+pytestmark = pytest.mark.integration  # sip-edge as its own process, the end-of-turn model
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 

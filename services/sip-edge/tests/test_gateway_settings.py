@@ -32,6 +32,7 @@ def test_a_token_is_required_unless_auth_is_off() -> None:
             GatewaySettings.from_env(bad)
 
 
+@pytest.mark.integration  # the gateway as its own process
 def test_the_process_refuses_to_start_without_a_token(tmp_path: Path) -> None:
     gw = GatewayProcess(tmp_path / "gw.log", ASP_GATEWAY_TOKEN="")
     with pytest.raises(RuntimeError, match="did not start"):

@@ -18,6 +18,8 @@ import textwrap
 
 import pytest
 
+pytestmark = pytest.mark.integration  # PJSUA2 in a child process
+
 pytest.importorskip("pjsua2")
 
 HARNESS = textwrap.dedent(

@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration  # PJSUA2 in a child process
+
 PROBE = Path(__file__).parent / "support" / "pjsua2_capacity_probe.py"
 
 

@@ -60,6 +60,7 @@ def test_empty_audio_is_all_padding() -> None:
     assert not model_input(b"", 8000).any()
 
 
+@pytest.mark.integration  # the model, speech made by espeak-ng
 def test_probability_is_a_deterministic_probability(model: SmartTurn, phrase: bytes) -> None:
     p = model.probability(phrase, 8000)
     assert 0.0 <= p <= 1.0
@@ -67,6 +68,7 @@ def test_probability_is_a_deterministic_probability(model: SmartTurn, phrase: by
     assert model.probability(bytes(16000), 8000) != p  # it does listen to the audio
 
 
+@pytest.mark.integration  # the model, speech made by espeak-ng
 def test_one_model_serves_threads_at_once(model: SmartTurn, phrase: bytes) -> None:
     clips = [phrase[: len(phrase) - i * 3200] for i in range(6)]
     alone = [model.probability(c, 8000) for c in clips]
@@ -96,12 +98,14 @@ def test_broken_file_falls_back_with_a_log_line(
     assert "falls back to silence" in caplog.text
 
 
+@pytest.mark.integration  # loads the model
 def test_load_gives_a_working_model() -> None:
     loaded = load(MODEL)
     assert loaded is not None
     assert 0.0 <= loaded.probability(bytes(8000), 8000) <= 1.0
 
 
+@pytest.mark.integration  # a fresh interpreter as a process
 def test_the_call_logic_does_not_import_the_model_runtime() -> None:
     """sip_edge.call (and the call session) stay free of model imports: onnxruntime and soxr
     are loaded only by sip_edge.smart_turn, which only the app imports, in model mode."""

@@ -19,6 +19,8 @@ from sip_edge.vad import (
     make_classifier,
 )
 
+pytestmark = pytest.mark.integration  # speech made by espeak-ng, the Silero model
+
 SILENCE = bytes(320)
 
 

@@ -29,6 +29,8 @@ from tts_worker.providers.base import Synthesis
 from tts_worker.providers.kokoro import KokoroTTS
 from tts_worker.providers.piper import PiperTTS
 
+pytestmark = pytest.mark.integration  # the packaged Whisper, Kokoro and Piper models
+
 PT_SENTENCES = [
     "Bom dia, eu gostaria de falar com o setor financeiro, por favor.",
     "Qual é o horário de funcionamento da loja no sábado?",

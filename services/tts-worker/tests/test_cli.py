@@ -7,6 +7,7 @@ import pytest
 from tts_worker.cli import _main
 
 
+@pytest.mark.integration  # espeak-ng
 async def test_writes_what_a_call_would_hear(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

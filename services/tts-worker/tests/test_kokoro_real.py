@@ -19,6 +19,8 @@ from tts_worker.providers.base import Synthesis
 from tts_worker.providers.kokoro import KokoroTTS
 from tts_worker.settings import TTSSettings
 
+pytestmark = pytest.mark.integration  # the packaged Kokoro model
+
 SENTENCE = (
     "Claro, vou transferir a sua ligação para o setor de vendas, "
     "aguarde um momento na linha, por favor."
