@@ -426,6 +426,7 @@ pins = load_script(ROOT / "scripts" / "image_pins.py")
 DIGEST = "@sha256:" + "ab" * 32
 
 
+@pytest.mark.integration  # the digest check runs as a process (bash)
 def test_the_digest_check_sees_every_base_image_and_flags_the_unpinned(tmp_path: Path) -> None:
     # the images it checks are the ones the container tests make stand-ins for (or state why not)
     listed = subprocess.run(
