@@ -491,8 +491,15 @@ def main() -> int:
     questions = [(" ".join(parts), kokoro_says(parts)) for parts in QUESTIONS]
     print(f"questions synthesized by Kokoro in {time.monotonic() - t0:.1f} s", flush=True)
     env = read_env()
-    # make up's Redis has ACL users: the operator's (scripts/redis_acl.py, compose/.env)
-    r = redis.Redis(host="127.0.0.1", port=6379, username="ops", password=env["REDIS_OPS_PASSWORD"])
+    # make up's Redis as the operator reaches it (scripts/redis.sh url: the ops ACL user of
+    # make up's own Redis, or no password where make up found an open one on 6379)
+    url = subprocess.run(
+        ["bash", str(REPO / "scripts" / "redis.sh"), "url", "ops"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    r = redis.Redis.from_url(url)
     stack = SipStack()
     turns: list[Turn] = []
     started_at = datetime.now().isoformat(timespec="seconds")
