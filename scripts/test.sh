@@ -9,8 +9,8 @@ PY="$VENV/bin/python"
 log "ruff"
 "$PY" -m ruff check .
 "$PY" -m ruff format --check libs/asp
-log "mypy --strict libs/asp"
-"$PY" -m mypy --strict libs/asp/src
+log "mypy --strict"
+"$PY" -m mypy --strict libs/asp/src libs/pipeline/src
 [ "${1:-}" = lint ] && exit 0
 
 # an open Redis on 127.0.0.1:6379 for the suites (make up's has ACL users: scripts/redis.sh)
