@@ -49,6 +49,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from typing import Unpack
 
 from asp import (
     CallAction,
@@ -69,6 +70,7 @@ from asp import provisional as provisional_states
 from asp.messages import CallActionKind, SessionStatus
 from pipeline import Bus, Job, StreamWorker
 from pipeline.logs import for_session
+from pipeline.worker import StreamWorkerOptions
 
 from . import call_date
 from .errors import HistoryError
@@ -121,7 +123,7 @@ class LLMWorker(StreamWorker):
         after_call: Callable[[str], Awaitable[object]] | None = None,
         facts: FactsStore | None = None,
         today: Callable[[], dt.date] | None = None,
-        **kw: int,
+        **kw: Unpack[StreamWorkerOptions],
     ) -> None:
         super().__init__(bus, consumer, apology=persona.apology, **kw)
         self.provider = provider
