@@ -54,6 +54,7 @@ from typing import Unpack
 from asp import (
     CallAction,
     CallDtmf,
+    Message,
     ResponseCancel,
     ResponseStart,
     ResponseText,
@@ -163,14 +164,14 @@ class LLMWorker(StreamWorker):
     async def on_ready(self) -> None:
         await self.bus.register_phrases(self.persona.language, self.fixed_phrases)
 
-    def work_id(self, msg: object) -> str | None:
+    def work_id(self, msg: Message) -> str | None:
         if isinstance(msg, SessionStart):
             return "session.start"
         if isinstance(msg, SessionEnd):
             return "session.end"
         if isinstance(msg, CallDtmf):
             return f"call.dtmf:{msg.timestamp}:{msg.digit}"
-        return super().work_id(msg)  # type: ignore[arg-type]
+        return super().work_id(msg)
 
     async def handle(self, job: Job) -> None:
         msg = job.msg
