@@ -11,7 +11,7 @@ log "ruff"
 "$PY" -m ruff format --check libs/asp
 log "mypy --strict"
 "$PY" -m mypy --strict libs/asp/src libs/pipeline/src services/stt-worker/src \
-  services/tts-worker/src services/llm-worker/src
+  services/tts-worker/src services/llm-worker/src services/sip-edge/src
 [ "${1:-}" = lint ] && exit 0
 
 # an open Redis on 127.0.0.1:6379 for the suites (make up's has ACL users: scripts/redis.sh)
