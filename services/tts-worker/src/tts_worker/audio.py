@@ -56,7 +56,7 @@ def frame_bytes(sample_rate: int, chunk_ms: int = FRAME_MS) -> int:
     return sample_rate * chunk_ms // 1000 * 2
 
 
-def resample(samples: Samples, from_rate: int, to_rate: int) -> Samples:
+def resample(samples: npt.ArrayLike, from_rate: int, to_rate: int) -> Samples:
     """Resample float mono samples in one go (HQ soxr); returns float32."""
     if from_rate <= 0 or to_rate <= 0:
         raise AudioFormatError(f"invalid rates {from_rate} -> {to_rate}")
@@ -66,7 +66,7 @@ def resample(samples: Samples, from_rate: int, to_rate: int) -> Samples:
     return np.asarray(soxr.resample(x, from_rate, to_rate, quality="HQ"), dtype=np.float32)
 
 
-def float_to_pcm16(samples: Samples) -> bytes:
+def float_to_pcm16(samples: npt.ArrayLike) -> bytes:
     """float samples in [-1, 1] -> PCM16 little-endian (clipped, rounded)."""
     x = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 32767 / 32768)
     return np.round(x * 32768.0).astype("<i2").tobytes()
@@ -96,7 +96,7 @@ def chunk_pcm(
 
 
 def render(
-    samples: Samples,
+    samples: npt.ArrayLike,
     native_rate: int,
     session_rate: int,
     *,
