@@ -15,7 +15,7 @@ MYPYPATH="$(printf '%s:' libs/*/src services/*/src)" && export MYPYPATH
 "$PY" -m mypy --strict libs/asp/src libs/pipeline/src services/stt-worker/src \
   services/tts-worker/src services/llm-worker/src services/sip-edge/src
 # test folders one at a time: they repeat module names (conftest, test_worker...)
-for d in libs/pipeline/tests services/stt-worker/tests services/tts-worker/tests \
+for d in libs/asp/tests libs/pipeline/tests services/stt-worker/tests services/tts-worker/tests \
   services/llm-worker/tests; do
   "$PY" -m mypy --strict "$d"
 done
