@@ -15,8 +15,16 @@ fi
 log "ruff"
 "$PY" -m ruff check .
 "$PY" -m ruff format --check libs/asp
-log "mypy --strict libs/asp"
-"$PY" -m mypy --strict libs/asp/src
+log "mypy --strict"
+# the packages of this checkout, whatever the venv's editable installs point at
+MYPYPATH="$(printf '%s:' libs/*/src services/*/src)" && export MYPYPATH
+"$PY" -m mypy --strict libs/asp/src libs/pipeline/src services/stt-worker/src \
+  services/tts-worker/src services/llm-worker/src services/sip-edge/src
+# test folders one at a time: they repeat module names (conftest, test_worker...)
+for d in libs/asp/tests libs/pipeline/tests services/stt-worker/tests services/tts-worker/tests \
+  services/llm-worker/tests; do
+  "$PY" -m mypy --strict "$d"
+done
 [ "${1:-}" = lint ] && exit 0
 
 # an open Redis on 127.0.0.1:6379 for the suites (make up's has ACL users: scripts/redis.sh)

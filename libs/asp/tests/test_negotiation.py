@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from asp import (
@@ -24,11 +25,11 @@ from asp.testing import SESSION_ID
 CAPS = default_capabilities("test")
 
 
-def start(**kw: object) -> SessionStart:
-    return SessionStart(session_id=SESSION_ID, **kw)  # type: ignore[arg-type]
+def start(**kw: Any) -> SessionStart:
+    return SessionStart(session_id=SESSION_ID, **kw)
 
 
-def caps_with(**changes: object) -> ProtocolCapabilities:
+def caps_with(**changes: Any) -> ProtocolCapabilities:
     return dataclasses.replace(CAPS, capabilities=dataclasses.replace(CAPS.capabilities, **changes))
 
 
@@ -56,7 +57,8 @@ def test_out_of_range_vad_is_clamped_and_reported(
     requested = (low - 1) if side == "low" else (high + 1)
     if isinstance(getattr(VADConfig(), name), int):
         requested = int(requested)
-    answer = negotiate(CAPS, start(vad=dataclasses.replace(VADConfig(), **{name: requested})))
+    change: dict[str, Any] = {name: requested}
+    answer = negotiate(CAPS, start(vad=dataclasses.replace(VADConfig(), **change)))
     assert answer.status == SessionStatus.ACCEPTED_WITH_CHANGES
     assert answer.negotiated is not None
     applied = getattr(answer.negotiated.vad, name)
@@ -69,7 +71,7 @@ def test_out_of_range_vad_is_clamped_and_reported(
 
 def test_values_on_the_bounds_are_not_adjusted() -> None:
     lows = {k: type(getattr(VADConfig(), k))(v[0]) for k, v in VAD_RANGES.items()}
-    answer = negotiate(CAPS, start(vad=VADConfig(**lows)))  # type: ignore[arg-type]
+    answer = negotiate(CAPS, start(vad=VADConfig(**lows)))
     assert answer.status == SessionStatus.ACCEPTED
 
 

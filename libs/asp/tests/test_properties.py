@@ -35,7 +35,7 @@ from asp.testing import SAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
+TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40)
 JSON_LEAF = (
     st.none()
     | st.booleans()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from asp import (
     ASPError,
@@ -102,7 +104,7 @@ def test_duplicate_start_is_1005() -> None:
 @pytest.mark.parametrize("op", ["update", "end", "get"])
 def test_unknown_session_is_4001(op: str) -> None:
     t = table()
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "update": lambda: t.update(SessionUpdate(session_id=SESSION_ID, vad=VADPatch())),
         "end": lambda: t.end(SessionEnd(session_id=SESSION_ID)),
         "get": lambda: t.get(SESSION_ID),

@@ -6,6 +6,7 @@ import msgpack
 import pytest
 from asp import ASPError, ErrorCode, Stage, from_entry, to_entry
 from asp import streams as s
+from asp.messages import ProtocolErrorMessage
 from asp.testing import SAMPLES, SESSION_ID
 
 
@@ -72,7 +73,8 @@ def test_session_start_audio_config_stays_in_data() -> None:
 
 def test_protocol_error_without_session_has_no_session_field() -> None:
     msg = SAMPLES["protocol.error"]
-    entry = to_entry(type(msg)(error=msg.error))  # type: ignore[attr-defined]
+    assert isinstance(msg, ProtocolErrorMessage)
+    entry = to_entry(ProtocolErrorMessage(error=msg.error))
     assert "session_id" not in entry
     assert entry["ts"]
 

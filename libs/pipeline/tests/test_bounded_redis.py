@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Unpack
 
 import pytest
 from asp import ResponseAudio, Stage, Transcript, Utterance
@@ -14,6 +15,7 @@ from asp import streams as layout
 from pipeline import Bus, Job, StreamWorker
 from pipeline.redis_client import RedisOptions
 from pipeline.testing import RedisServer, until
+from pipeline.worker import StreamWorkerOptions
 
 AUDIO = bytes(range(256)) * 125  # 32 000 bytes: one second at 16 kHz
 
@@ -23,7 +25,7 @@ class Transcriber(StreamWorker):
 
     stage = Stage.STT
 
-    def __init__(self, bus: Bus, *, fail: bool = False, **kw: int) -> None:
+    def __init__(self, bus: Bus, *, fail: bool = False, **kw: Unpack[StreamWorkerOptions]) -> None:
         super().__init__(bus, "stt-a", **kw)
         self.fail = fail
 
@@ -102,7 +104,7 @@ async def test_duplicate_and_stale_work_is_deleted_too(bus: Bus) -> None:
     await bus.publish(old)  # skipped as stale
 
     async def drained() -> bool:
-        return await bus.redis.xlen(layout.work_stream(Stage.STT)) == 0
+        return int(await bus.redis.xlen(layout.work_stream(Stage.STT))) == 0
 
     await run_until_idle(Transcriber(bus, max_age_s=60), drained)
     log = await bus.session_log(sid)
@@ -115,7 +117,7 @@ async def test_dead_letters_keep_the_audio_size_not_the_audio(bus: Bus) -> None:
     worker = Transcriber(bus, fail=True, claim_idle_ms=200, max_deliveries=2)
 
     async def dead() -> bool:
-        return await bus.redis.xlen(layout.dead_letter_stream(Stage.STT)) == 1
+        return int(await bus.redis.xlen(layout.dead_letter_stream(Stage.STT))) == 1
 
     await run_until_idle(worker, dead)
     ((_, fields),) = await bus.redis.xrange(layout.dead_letter_stream(Stage.STT))

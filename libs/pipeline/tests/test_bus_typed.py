@@ -28,6 +28,7 @@ from asp import streams as layout
 from pipeline import Bus
 from pipeline.bus import TurnAdvance
 from pipeline.health import Health
+from pipeline.redis_client import awaitable
 
 
 async def transaction_of(bus: Bus, op: Callable[[], Coroutine[Any, Any, object]]) -> list[str]:
@@ -161,7 +162,7 @@ async def test_the_summary_is_stored_for_a_day(bus: Bus) -> None:
     transcript = json.dumps([{"role": "caller", "text": "Oi"}])
     summary = "O cliente ligou às 10h e pediu a 2ª via."
     await bus.store_summary(sid, transcript, summary)
-    stored = await bus.redis.hgetall(layout.summary_key(sid))
+    stored = await awaitable(bus.redis.hgetall(layout.summary_key(sid)))
     assert stored == {b"transcript": transcript.encode(), b"summary": summary.encode()}
     ttl = await bus.redis.ttl(layout.summary_key(sid))
     assert layout.SESSION_ENDED_TTL_S - 5 < ttl <= layout.SESSION_ENDED_TTL_S

@@ -13,7 +13,13 @@ import pytest
 from asp import Transcript
 from asp import streams as layout
 from pipeline import Bus
-from pipeline.redis_client import UNAVAILABLE, RedisOptions, connect, parse_sentinels
+from pipeline.redis_client import (
+    UNAVAILABLE,
+    RedisOptions,
+    awaitable,
+    connect,
+    parse_sentinels,
+)
 from pipeline.sentinel_testing import MASTER_NAME, SentinelSet
 from pipeline.testing import RedisServer
 from redis.asyncio import Redis
@@ -93,7 +99,7 @@ async def test_a_blocked_read_unblocked_by_a_role_change_is_unavailable() -> Non
         admin = Redis(port=primary.port)
         try:
             await client.xadd("s", {"a": "1"})
-            blocked = asyncio.create_task(client.xread({"s": "$"}, block=5000))
+            blocked = asyncio.ensure_future(awaitable(client.xread({"s": "$"}, block=5000)))
             await asyncio.sleep(0.3)
             await admin.replicaof("127.0.0.1", other.port)
             with pytest.raises(RedisConnectionError, match="no longer the master"):
@@ -137,7 +143,7 @@ async def test_the_bus_follows_a_sentinel_failover() -> None:
                 session_id=sid, utterance_id="u-1", text="oi", language="pt", confidence=1.0
             )
             await bus.publish(msg)
-            assert await bus.redis.execute_command("WAIT", 1, 5000) == 1
+            assert await bus.redis.wait(1, 5000) == 1
             old = sentinels.master_port()
             new = sentinels.failover()
             assert new != old

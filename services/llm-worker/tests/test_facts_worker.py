@@ -13,6 +13,7 @@ import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import pytest
 from asp import (
@@ -64,7 +65,7 @@ def calendar() -> Calendar:
 
 @asynccontextmanager
 async def worker_running(
-    bus: Bus, facts_file: Path, calendar: Calendar, **kw: int
+    bus: Bus, facts_file: Path, calendar: Calendar, **kw: Unpack[Splitter]
 ) -> AsyncIterator[tuple[LLMWorker, FakeProvider, FactsStore]]:
     provider = FakeProvider(delay_s=0.01)
     store = FactsStore(facts_file, reload_s=0)
@@ -85,8 +86,19 @@ async def running(
 
 
 SHIPPED = Settings()
+
+
+class Splitter(TypedDict, total=False):
+    """The LLMWorker keyword arguments of its sentence splitter."""
+
+    first_clause_min_chars: int
+    first_words_min: int
+    first_words_max: int
+    clause_min_chars: int
+
+
 # The splitter as shipped (LLM_FIRST_WORDS_MIN=3, LLM_CLAUSE_MIN_CHARS=24...): its cuts.
-SHIPPED_SPLITTER = {
+SHIPPED_SPLITTER: Splitter = {
     "first_clause_min_chars": SHIPPED.first_clause_min_chars,
     "first_words_min": SHIPPED.first_words_min,
     "first_words_max": SHIPPED.first_words_max,
@@ -124,6 +136,7 @@ async def history(bus: Bus, sid: str) -> list[tuple[str, str]]:
     async with asyncio.timeout(10):
         while True:
             raw = await bus.history(sid)
+            assert raw is not None
             messages = [(m.role, m.content) for m in History.from_json(raw).messages]
             if any(role == "user" for role, _ in messages):
                 return messages
@@ -337,7 +350,7 @@ async def test_an_invented_price_never_reaches_the_caller(
 async def test_open_today_is_answered_for_the_day_the_call_started(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore], calendar: Calendar
 ) -> None:
-    """"Vocês abrem hoje?" gets that day's hours from the facts, without the model, for the
+    """ "Vocês abrem hoje?" gets that day's hours from the facts, without the model, for the
     date the call started (midnight passing during the call changes nothing)."""
     _, provider, _ = running
     calendar.day = dt.date(2026, 12, 13)  # a Sunday
@@ -355,14 +368,16 @@ def texts(log: list[Message], response_id: str) -> list[ResponseText]:
 
 @pytest.mark.parametrize("splitter", [{}, SHIPPED_SPLITTER], ids=["defaults", "shipped"])
 async def test_a_long_fixed_answer_reaches_the_tts_first_clause_first(
-    bus: Bus, facts_file: Path, calendar: Calendar, splitter: dict[str, int]
+    bus: Bus, facts_file: Path, calendar: Calendar, splitter: Splitter
 ) -> None:
     """The week's hours, answered without the model, go to the TTS as the reply's
     splitter cuts a streamed reply: a short first clause on its own (synthesized and heard
     first), then the rest, in seq order, and the response ends once, after them."""
     question = "Qual é o horário de vocês?"
     async with worker_running(bus, facts_file, calendar, **splitter) as (_, provider, store):
-        (answer,) = hours_answer(question, store.current(), calendar.day)
+        answered = hours_answer(question, store.current(), calendar.day)
+        assert answered is not None
+        (answer,) = answered
         sid = await greeted_session(bus)
         await bus.publish(transcript(sid, question, "u1"))
         log = await final_of(bus, sid, "r-u1")

@@ -21,6 +21,7 @@ from llm_worker.settings import Settings
 from llm_worker.testing import FakeEngineProvider
 from llm_worker.testing.fake_provider import FakeProvider
 from pipeline import Bus
+from pipeline.redis_client import awaitable
 from pipeline.testing import RedisServer, free_port
 from redis.asyncio import Redis
 
@@ -31,13 +32,31 @@ pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:Depreca
 async def a_call(bus: Bus) -> str:
     sid = str(uuid.uuid4())
     await bus.publish(SessionStart(session_id=sid), stages=())
-    await bus.publish(ResponseText(session_id=sid, response_id="greeting", seq=0,
-                                   text="Olá, em que posso ajudar?", is_final=True), stages=())
-    await bus.publish(Transcript(session_id=sid, utterance_id="u-1", text="Qual o horário?",
-                                 language="pt", confidence=1.0), stages=())
+    await bus.publish(
+        ResponseText(
+            session_id=sid,
+            response_id="greeting",
+            seq=0,
+            text="Olá, em que posso ajudar?",
+            is_final=True,
+        ),
+        stages=(),
+    )
+    await bus.publish(
+        Transcript(
+            session_id=sid,
+            utterance_id="u-1",
+            text="Qual o horário?",
+            language="pt",
+            confidence=1.0,
+        ),
+        stages=(),
+    )
     for seq, text in enumerate(["Das 8h às 18h.", "Algo mais?"]):
-        await bus.publish(ResponseText(session_id=sid, response_id="r-u-1", seq=seq, text=text,
-                                       is_final=False), stages=())
+        await bus.publish(
+            ResponseText(session_id=sid, response_id="r-u-1", seq=seq, text=text, is_final=False),
+            stages=(),
+        )
     return sid
 
 
@@ -47,8 +66,11 @@ async def run_jobs(redis_server: RedisServer, bus: Bus, webhook: str) -> None:
         redis_settings=RedisSettings.from_dsn(redis_server.url),
         burst=True,
         poll_delay=0.05,
-        ctx={"bus": bus, "webhook_url": webhook,
-             "provider": FakeProvider(default_text="O cliente perguntou o horário.")},
+        ctx={
+            "bus": bus,
+            "webhook_url": webhook,
+            "provider": FakeProvider(default_text="O cliente perguntou o horário."),
+        },
         handle_signals=False,
     )
     try:
@@ -74,8 +96,14 @@ async def test_summary_and_webhook(bus: Bus, redis_server: RedisServer, raw_redi
     try:
         sid = await a_call(bus)
         await bus.publish(
-            Utterance(session_id=sid, utterance_id="u-1", sample_rate=8000,
-                      encoding="pcm_s16le", duration_ms=100, audio=bytes(1600)),
+            Utterance(
+                session_id=sid,
+                utterance_id="u-1",
+                sample_rate=8000,
+                encoding="pcm_s16le",
+                duration_ms=100,
+                audio=bytes(1600),
+            ),
             stages=(),
         )
         pool = await create_pool(RedisSettings.from_dsn(redis_server.url))
@@ -85,7 +113,7 @@ async def test_summary_and_webhook(bus: Bus, redis_server: RedisServer, raw_redi
         await run_jobs(redis_server, bus, f"http://127.0.0.1:{port}/hook")
     finally:
         await runner.cleanup()
-    stored = await raw_redis.hgetall(layout.summary_key(sid))
+    stored = await awaitable(raw_redis.hgetall(layout.summary_key(sid)))
     assert stored[b"summary"].decode() == "O cliente perguntou o horário."
     turns = json.loads(stored[b"transcript"])
     assert turns == [
@@ -93,8 +121,9 @@ async def test_summary_and_webhook(bus: Bus, redis_server: RedisServer, raw_redi
         {"role": "caller", "text": "Qual o horário?"},
         {"role": "agent", "text": "Das 8h às 18h. Algo mais?"},
     ]
-    assert received == [{"session_id": sid, "transcript": turns,
-                         "summary": "O cliente perguntou o horário."}]
+    assert received == [
+        {"session_id": sid, "transcript": turns, "summary": "O cliente perguntou o horário."}
+    ]
     # summarized and delivered: the call's audio is gone, its text log goes within
     # POSTCALL_LOG_KEEP_S (600 s by default); the summary hash is the record that stays
     log = await bus.session_log(sid)

@@ -14,6 +14,7 @@ import pytest
 from asp import ResponseText, Transcript
 from llm_worker.facts_store import FactsStore
 from llm_worker.persona import load_persona
+from llm_worker.providers.base import LLMProvider
 from llm_worker.testing import FakeEngineProvider, FakeProvider
 from llm_worker.worker import LLMWorker
 from pipeline import Bus
@@ -25,11 +26,12 @@ TOKENS = ["Nosso", " horário", " começa", " às", " oito", " da", " manhã", "
 TOKEN_S = 0.03
 
 
-def make_worker(bus: Bus, provider: object, **kw: float) -> LLMWorker:
+def make_worker(bus: Bus, provider: LLMProvider, tts_priority_max_wait_s: float) -> LLMWorker:
     # The example facts: the replies below state its hours (the grounding guard checks them).
     return LLMWorker(
-        bus, "llm-t", provider, PERSONA,  # type: ignore[arg-type]
-        first_words_min=3, first_words_max=6, max_sentences=3, facts=FactsStore(EXAMPLE), **kw,
+        bus, "llm-t", provider, PERSONA,
+        first_words_min=3, first_words_max=6, max_sentences=3, facts=FactsStore(EXAMPLE),
+        tts_priority_max_wait_s=tts_priority_max_wait_s,
     )  # fmt: skip
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 
 import pytest
 from llm_worker.errors import ConfigError, ProviderOverloaded, ProviderRejected
-from llm_worker.events import ChatRequest, Done, Message, TextDelta, ToolCall
+from llm_worker.events import ChatRequest, Done, Message, StreamEvent, TextDelta, ToolCall
 from llm_worker.providers import PROVIDERS, create_provider
 from llm_worker.providers.anthropic import AnthropicProvider
 from llm_worker.providers.local import LocalProvider, default_model_path
@@ -82,7 +83,7 @@ async def test_empty_answer_becomes_an_apology() -> None:
 
 async def test_error_after_text_drops_the_half_sentence_and_apologizes() -> None:
     class Breaks(FakeProvider):
-        async def _stream(self, request: ChatRequest):  # type: ignore[no-untyped-def, override]
+        async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
             yield TextDelta("Primeira frase. Segunda fra")
             raise ProviderOverloaded("boom", provider="fake")
 
@@ -111,7 +112,7 @@ async def test_retryable_error_is_retried_up_to_the_bound() -> None:
 
 async def test_unexpected_exception_is_wrapped() -> None:
     class Buggy(FakeProvider):
-        async def _stream(self, request: ChatRequest):  # type: ignore[no-untyped-def, override]
+        async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
             raise KeyError("oops")
             yield TextDelta("never")
 
@@ -123,7 +124,7 @@ async def test_cancel_stops_a_slow_fake_and_runs_its_cleanup() -> None:
     closed = asyncio.Event()
 
     class Slow(FakeProvider):
-        async def _stream(self, request: ChatRequest):  # type: ignore[no-untyped-def, override]
+        async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
             try:
                 for i in range(1000):
                     yield TextDelta(f"Frase {i}. ")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator, Sequence
 
-from llm_worker.events import ChatRequest, Done, Message, TextDelta, ToolCall
+from llm_worker.events import ChatRequest, Done, Message, StreamEvent, TextDelta, ToolCall
 from llm_worker.reply import ReplyAction, ReplySentence, reply
 from llm_worker.splitter import SentenceSplitter
 from llm_worker.testing import FakeProvider
@@ -13,7 +14,7 @@ from llm_worker.tools import CallAction
 REQ = ChatRequest(system="s", messages=(Message("user", "oi"),))
 
 
-def texts(out: list[object]) -> list[str]:
+def texts(out: Sequence[object]) -> list[str]:
     return [e.text for e in out if isinstance(e, ReplySentence)]
 
 
@@ -22,7 +23,7 @@ async def test_the_reply_stops_after_max_sentences_and_frees_the_model() -> None
     closed = asyncio.Event()
 
     class Chatty(FakeProvider):
-        async def _stream(self, request: ChatRequest):  # type: ignore[no-untyped-def, override]
+        async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
             nonlocal produced
             try:
                 for i in range(1000):

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 from prometheus_client import REGISTRY
+from stt_worker.audio import Samples
 from stt_worker.errors import ProviderError, ProviderTimeout, TranscriptionCancelled
 from stt_worker.providers import build_provider, normalize_language
 from stt_worker.settings import STTSettings
@@ -88,7 +89,7 @@ def test_warm_up_loads_and_decodes_once() -> None:
 
 class _LeakyEngine(FakeSTT):
     def _transcribe(
-        self, samples: np.ndarray, language: str, cancel: threading.Event | None = None
+        self, samples: Samples, language: str, cancel: threading.Event | None = None
     ) -> str:
         raise RuntimeError("partial transcript: meu CPF é 123")
 

@@ -16,6 +16,7 @@ from pipeline import Bus
 from pipeline.worker import Job
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
+from stt_worker.audio import Samples
 from stt_worker.providers.base import STTCapabilities
 from stt_worker.testing import FakeSTT
 from stt_worker.worker import STTWorker
@@ -32,7 +33,7 @@ class GatedSTT(FakeSTT):
         self.busy = threading.Event()
 
     def _transcribe(
-        self, samples: np.ndarray, language: str, cancel: threading.Event | None = None
+        self, samples: Samples, language: str, cancel: threading.Event | None = None
     ) -> str:
         self.busy.set()
         assert self.gate.wait(30)

@@ -201,7 +201,7 @@ async def test_a_used_phrase_does_not_expire_and_a_lost_one_is_refilled(
         await raw_redis.delete(*await cache_keys(raw_redis))
 
         async def refilled() -> bool:
-            return await raw_redis.exists(key) == 1
+            return int(await raw_redis.exists(key)) == 1
 
         await until(refilled, "the refill", timeout=30, interval=0.01)
     finally:

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from prometheus_client import REGISTRY
+from tts_worker.audio import Samples
 from tts_worker.errors import ProviderError, ProviderTimeout, TTSError
 from tts_worker.providers.espeak import EspeakTTS
 from tts_worker.router import TTSRouter
@@ -95,7 +96,7 @@ def test_warm_up_runs_each_engine_once_in_its_language() -> None:
 
 
 class _LeakyEngine(FakeTTS):
-    def _synthesize(self, text: str, voice: str, language: str) -> tuple[object, int]:
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
         raise ValueError(f"cannot say {text!r}")
 
 

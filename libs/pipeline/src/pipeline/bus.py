@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from asp import (
     Message,
@@ -35,9 +35,10 @@ from asp import streams as layout
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError, WatchError
+from redis.typing import EncodableT, FieldT, StreamIdT
 
 from . import speculation
-from .redis_client import RedisOptions, connect
+from .redis_client import RedisOptions, awaitable, connect
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,12 @@ XACKDEL_PROBE_KEY = f"{layout.PREFIX}:probe:xackdel"
 """A key no one writes: XACKDEL on it tells whether the server knows the command."""
 DROP_AUDIO_TRIES = 5
 """Rewrites of a session log tried while other writers keep appending to it."""
+
+
+def _fields(entry: dict[str, Any] | dict[bytes, bytes]) -> dict[FieldT, EncodableT]:
+    """An entry as the argument redis-py's XADD is typed with (its own key and value
+    unions; dict is invariant). The same dict, not a copy."""
+    return cast(dict[FieldT, EncodableT], entry)
 
 
 def _id(raw: bytes | str) -> str:
@@ -133,7 +140,9 @@ class Bus:
         async with self.redis.pipeline(transaction=True) as pipe:
             if session_id is not None:
                 stream = layout.session_stream(session_id)
-                pipe.xadd(stream, entry, maxlen=layout.SESSION_STREAM_MAXLEN, approximate=True)
+                pipe.xadd(
+                    stream, _fields(entry), maxlen=layout.SESSION_STREAM_MAXLEN, approximate=True
+                )
                 pipe.expire(stream, layout.SESSION_IDLE_TTL_S)
                 if isinstance(msg, ResponseCancel):
                     key = layout.cancelled_key(session_id)
@@ -142,7 +151,7 @@ class Bus:
             for stage in targets:
                 pipe.xadd(
                     layout.work_stream(stage),
-                    entry,
+                    _fields(entry),
                     maxlen=layout.WORK_STREAM_MAXLEN,
                     approximate=True,
                 )
@@ -166,11 +175,13 @@ class Bus:
         async with self.redis.pipeline(transaction=True) as pipe:
             for msg, entry in entries:
                 stream = layout.session_stream(entry["session_id"])
-                pipe.xadd(stream, entry, maxlen=layout.SESSION_STREAM_MAXLEN, approximate=True)
+                pipe.xadd(
+                    stream, _fields(entry), maxlen=layout.SESSION_STREAM_MAXLEN, approximate=True
+                )
                 for stage in layout.stages_for(msg.TYPE):
                     pipe.xadd(
                         layout.work_stream(stage),
-                        entry,
+                        _fields(entry),
                         maxlen=layout.WORK_STREAM_MAXLEN,
                         approximate=True,
                     )
@@ -252,12 +263,13 @@ class Bus:
     async def keep_claimed(self, stage: Stage, consumer: str, entry_ids: list[str]) -> None:
         """Resets the idle time of entries still being worked on (a long LLM answer)."""
         if entry_ids:
+            ids: list[StreamIdT] = list(entry_ids)
             await self.redis.xclaim(
                 layout.work_stream(stage),
                 layout.consumer_group(stage),
                 consumer,
                 min_idle_time=0,
-                message_ids=entry_ids,
+                message_ids=ids,
                 justid=True,
             )
 
@@ -336,7 +348,7 @@ class Bus:
         def keep(pipe: Pipeline) -> None:
             pipe.xadd(
                 layout.dead_letter_stream(stage),
-                dead,  # type: ignore[arg-type]
+                _fields(dead),
                 maxlen=layout.DEAD_LETTER_MAXLEN,
                 approximate=True,
             )
@@ -346,7 +358,9 @@ class Bus:
     # --- per-session state -------------------------------------------------------------
 
     async def is_done(self, stage: Stage, session_id: str, work_id: str) -> bool:
-        return bool(await self.redis.sismember(layout.processed_key(stage, session_id), work_id))
+        return bool(
+            await awaitable(self.redis.sismember(layout.processed_key(stage, session_id), work_id))
+        )
 
     async def lock_work(self, stage: Stage, session_id: str, work_id: str, ttl_ms: int) -> bool:
         key = layout.work_lock_key(stage, session_id, work_id)
@@ -361,16 +375,18 @@ class Bus:
         await self.redis.delete(layout.work_lock_key(stage, session_id, work_id))
 
     async def is_cancelled(self, session_id: str, response_id: str) -> bool:
-        return bool(await self.redis.sismember(layout.cancelled_key(session_id), response_id))
+        return bool(
+            await awaitable(self.redis.sismember(layout.cancelled_key(session_id), response_id))
+        )
 
     async def state(self, session_id: str) -> dict[str, str]:
-        raw = await self.redis.hgetall(layout.session_state_key(session_id))
+        raw = await awaitable(self.redis.hgetall(layout.session_state_key(session_id)))
         return {k.decode(): v.decode() for k, v in raw.items()}
 
     async def set_state(self, session_id: str, values: dict[str, str | int | float]) -> None:
         key = layout.session_state_key(session_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=values)  # type: ignore[arg-type]
+            pipe.hset(key, mapping=values)
             pipe.expire(key, layout.SESSION_IDLE_TTL_S)
             await pipe.execute()
 
@@ -542,7 +558,7 @@ class Bus:
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.delete(stream)
                     for entry_id, fields in kept:
-                        pipe.xadd(stream, fields, id=entry_id)  # type: ignore[arg-type]
+                        pipe.xadd(stream, _fields(fields), id=entry_id)
                     if kept and ttl > 0:
                         pipe.pexpire(stream, ttl)
                     await pipe.execute()
@@ -556,15 +572,19 @@ class Bus:
 
     async def turn_progress(self, session_id: str, response_id: str) -> tuple[int, int]:
         """(next sentence, next chunk seq) of a response: what has been published so far."""
-        sentence, chunk = await self.redis.hmget(
-            layout.turn_key(session_id, response_id), ["next_sentence", "next_chunk"]
+        sentence, chunk = await awaitable(
+            self.redis.hmget(
+                layout.turn_key(session_id, response_id), ["next_sentence", "next_chunk"]
+            )
         )
         return int(sentence or 0), int(chunk or 0)
 
     async def skip_sentence(self, session_id: str, response_id: str, next_sentence: int) -> None:
         """A cut sentence: the next one may go out."""
-        await self.redis.hset(
-            layout.turn_key(session_id, response_id), "next_sentence", next_sentence
+        await awaitable(
+            self.redis.hset(
+                layout.turn_key(session_id, response_id), "next_sentence", str(next_sentence)
+            )
         )
 
     # --- shared caches (the TTS phrase cache) ---------------------------------------------
@@ -597,7 +617,7 @@ class Bus:
         if not members:
             return
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(PHRASE_REGISTRY, members)  # type: ignore[arg-type]
+            pipe.zadd(PHRASE_REGISTRY, members)
             pipe.zremrangebyrank(PHRASE_REGISTRY, 0, -MAX_REGISTERED_PHRASES - 1)
             await pipe.execute()
 

@@ -23,9 +23,9 @@ processed (see :class:`pipeline.bus.Bus` and docs/DEPLOY.md, "Retenção de áud
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import Connection, SSLConnection
@@ -45,6 +45,7 @@ from .envparse import EnvReader
 __all__ = [
     "UNAVAILABLE",
     "RedisOptions",
+    "awaitable",
     "connect",
     "connection_options",
     "connection_pool",
@@ -72,6 +73,17 @@ MIN_SOCKET_TIMEOUT_S = 2.0
 
 
 MAX_SENTINELS = 16
+
+
+T = TypeVar("T")
+
+
+def awaitable(result: Awaitable[T] | T) -> Awaitable[T]:
+    """The reply of a redis.asyncio command, typed as what it is.
+
+    redis-py types many commands once for both clients (``Awaitable[T] | T``); on a
+    ``redis.asyncio`` client they always return an awaitable. A cast, nothing at runtime."""
+    return cast(Awaitable[T], result)
 
 
 def parse_sentinels(raw: str, error: type[Exception] = ValueError) -> tuple[tuple[str, int], ...]:
@@ -160,7 +172,6 @@ class _FailoverAware:
                 raise
             await self.disconnect()  # type: ignore[attr-defined]
             raise RedisConnectionError(f"the server is no longer the master: {e}") from e
-
 
     async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
         # redis-py lets a write race with a concurrent close escape as the transport's own

@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -80,6 +81,14 @@ class Sentinel:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class OptionOverrides(TypedDict, total=False):
+    """The :class:`RedisOptions` fields a test may set besides the sentinels'."""
+
+    url: str
+    socket_timeout_s: float
+    keep_call_audio: bool
+
+
 class SentinelSet:
     """A master, a replica of it and three sentinels (quorum 2) that watch the master."""
 
@@ -92,12 +101,12 @@ class SentinelSet:
     def servers(self) -> list[RedisServer]:
         return [self.master] + ([self.replica] if self.replica else [])
 
-    def options(self, **kwargs: object) -> RedisOptions:
+    def options(self, **kwargs: Unpack[OptionOverrides]) -> RedisOptions:
         """What a service gets from REDIS_SENTINELS and REDIS_SENTINEL_MASTER."""
         return RedisOptions(
             sentinels=tuple(("127.0.0.1", s.port) for s in self.sentinels),
             sentinel_master=MASTER_NAME,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
 
     def env(self) -> dict[str, str]:
@@ -108,10 +117,11 @@ class SentinelSet:
 
     def start(self) -> SentinelSet:
         self.master.start()
-        self.replica = RedisServer(args=("--replicaof", "127.0.0.1", str(self.master.port)))
-        self.replica.start()
+        replica = RedisServer(args=("--replicaof", "127.0.0.1", str(self.master.port)))
+        self.replica = replica
+        replica.start()
         _until(
-            lambda: self.role(self.replica).get("master_link_status") == "up",  # type: ignore[arg-type]
+            lambda: self.role(replica).get("master_link_status") == "up",
             10,
             "the replica to sync",
         )

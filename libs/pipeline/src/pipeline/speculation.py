@@ -25,6 +25,8 @@ from asp import streams as layout
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from .redis_client import awaitable
+
 __all__ = [
     "mark_provisional",
     "record_if_confirmed",
@@ -95,7 +97,7 @@ def _text(raw: Any) -> str | None:
 async def state(redis: Redis, session_id: str, utterance_id: str) -> str | None:
     """The utterance's state (:data:`asp.provisional.STATES`), None if never provisional."""
     key = layout.provisional_key(session_id)
-    return _text(await redis.hget(key, utterance_id))  # type: ignore[misc]
+    return _text(await awaitable(redis.hget(key, utterance_id)))
 
 
 async def resolve(redis: Redis, msg: UtteranceConfirm | UtteranceCancel) -> None:
@@ -119,7 +121,7 @@ async def resolve(redis: Redis, msg: UtteranceConfirm | UtteranceCancel) -> None
         states.PROVISIONAL,
         *fields,
     ]
-    before = _text(await redis.eval(_RESOLVE, len(keys), *keys, *args))  # type: ignore[misc]
+    before = _text(await awaitable(redis.eval(_RESOLVE, len(keys), *keys, *args)))
     error = states.resolution_error(msg, before or None)
     if error is not None:
         raise error
@@ -167,7 +169,7 @@ async def _record(
         states.CONFIRMED,
         states.RECORDED,
     ]
-    raw = await redis.eval(_RECORD, len(keys), *keys, *args)  # type: ignore[misc]
+    raw = await awaitable(redis.eval(_RECORD, len(keys), *keys, *args))
     if raw is None:
         return None
     actions = json.loads(raw)
@@ -182,7 +184,7 @@ async def spend(
     kept, and :func:`take_spent` returns them if it is cancelled later."""
     key = layout.provisional_key(session_id)
     args = [utterance_id, stage.value, f"{max(0.0, seconds):.6f}", states.CANCELLED]
-    wasted = await redis.eval(_SPEND, 1, key, *args, str(layout.SESSION_IDLE_TTL_S))  # type: ignore[misc]
+    wasted = await awaitable(redis.eval(_SPEND, 1, key, *args, str(layout.SESSION_IDLE_TTL_S)))
     return bool(wasted)
 
 
@@ -190,5 +192,5 @@ async def take_spent(redis: Redis, stage: Stage, session_id: str, utterance_id: 
     """The seconds ``stage`` spent on an utterance before it was cancelled (0.0 if none),
     taken once: a second call, or a redelivered cancel, gets 0.0."""
     key = layout.provisional_key(session_id)
-    raw = await redis.eval(_TAKE, 1, key, utterance_id, stage.value)  # type: ignore[misc]
+    raw = await awaitable(redis.eval(_TAKE, 1, key, utterance_id, stage.value))
     return float(_text(raw) or 0.0)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypedDict
 
 from asp import (
     ASPError,
@@ -56,6 +57,17 @@ class Job:
     entry_id: str
     msg: Message
     deliveries: int
+
+
+class StreamWorkerOptions(TypedDict, total=False):
+    """The tuning keyword arguments of :class:`StreamWorker` that a subclass passes on
+    (``**kw: Unpack[StreamWorkerOptions]``)."""
+
+    concurrency: int
+    block_ms: int
+    claim_idle_ms: int
+    max_deliveries: int
+    max_age_s: float
 
 
 class StreamWorker(abc.ABC):
@@ -198,7 +210,8 @@ class StreamWorker(abc.ABC):
         if not await self.bus.is_active(session_id):
             return  # the call is over: nobody to apologise to
         for_session(log, session_id).warning(
-            "%s: a turn waited past %.0f s: the caller hears the apology", self.stage.value,
+            "%s: a turn waited past %.0f s: the caller hears the apology",
+            self.stage.value,
             self.max_age_s,
         )
         await self.apologize(job)

@@ -180,19 +180,18 @@ def _numbers_in_words(tokens: list[_Tok]) -> list[_Tok]:
     return _digit_runs(out)
 
 
+def _single_digit(tok: _Tok) -> bool:
+    """A number from 0 to 9, alone (no cents, not already a run)."""
+    return tok.value is not None and tok.value < 10 and tok.cents is None and not tok.digit_run
+
+
 def _digit_runs(tokens: list[_Tok]) -> list[_Tok]:
     """Three or more single-digit numbers in a row ("três três três três") are one run."""
     out: list[_Tok] = []
     i = 0
     while i < len(tokens):
         j = i
-        while (
-            j < len(tokens)
-            and tokens[j].value is not None
-            and tokens[j].value < 10  # type: ignore[operator]
-            and tokens[j].cents is None
-            and not tokens[j].digit_run
-        ):
+        while j < len(tokens) and _single_digit(tokens[j]):
             j += 1
         if j - i >= 3:
             run = "".join(str(t.value) for t in tokens[i:j])

@@ -49,10 +49,12 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from typing import Unpack
 
 from asp import (
     CallAction,
     CallDtmf,
+    Message,
     ResponseCancel,
     ResponseStart,
     ResponseText,
@@ -69,6 +71,7 @@ from asp import provisional as provisional_states
 from asp.messages import CallActionKind, SessionStatus
 from pipeline import Bus, Job, StreamWorker
 from pipeline.logs import for_session
+from pipeline.worker import StreamWorkerOptions
 
 from . import call_date
 from .errors import HistoryError
@@ -121,7 +124,7 @@ class LLMWorker(StreamWorker):
         after_call: Callable[[str], Awaitable[object]] | None = None,
         facts: FactsStore | None = None,
         today: Callable[[], dt.date] | None = None,
-        **kw: int,
+        **kw: Unpack[StreamWorkerOptions],
     ) -> None:
         super().__init__(bus, consumer, apology=persona.apology, **kw)
         self.provider = provider
@@ -161,14 +164,14 @@ class LLMWorker(StreamWorker):
     async def on_ready(self) -> None:
         await self.bus.register_phrases(self.persona.language, self.fixed_phrases)
 
-    def work_id(self, msg: object) -> str | None:
+    def work_id(self, msg: Message) -> str | None:
         if isinstance(msg, SessionStart):
             return "session.start"
         if isinstance(msg, SessionEnd):
             return "session.end"
         if isinstance(msg, CallDtmf):
             return f"call.dtmf:{msg.timestamp}:{msg.digit}"
-        return super().work_id(msg)  # type: ignore[arg-type]
+        return super().work_id(msg)
 
     async def handle(self, job: Job) -> None:
         msg = job.msg

@@ -22,6 +22,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import onnxruntime as ort
 import soxr
 
@@ -40,7 +41,7 @@ def default_model_path(cache: Path) -> Path:
     return cache / "models" / MODEL_DIR / MODEL_FILE
 
 
-def model_input(pcm: bytes, sample_rate: int) -> np.ndarray:
+def model_input(pcm: bytes, sample_rate: int) -> npt.NDArray[np.float32]:
     """PCM16 audio of the turn -> the 8 s of 16 kHz float audio the model hears."""
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * (1.0 / 32768.0)
     if sample_rate != SAMPLE_RATE and samples.size:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
+import numpy.typing as npt
 from asp import ASPError, from_entry, to_entry
 from asp import streams as layout
 from asp.messages import Message, ResponseAudio, SessionStart
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
     from .calls import CallSession
     from .metrics import Metrics
+
+Signal = npt.NDArray[np.float64]
+"""Mono audio as float64 samples on the PCM16 scale (-32768..32767)."""
 
 
 class LoudIsSpeech:
@@ -180,7 +184,7 @@ def speech_wav(text: str, path: Path, voice: str = "pt-br", rate: int = 8000) ->
     return path
 
 
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
+def read_wav(path: Path) -> tuple[Signal, int]:
     with wave.open(str(path), "rb") as w:
         assert w.getsampwidth() == 2
         assert w.getnchannels() == 1
@@ -188,15 +192,15 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
         return np.frombuffer(data, dtype="<i2").astype(np.float64), w.getframerate()
 
 
-def pcm(samples: np.ndarray) -> bytes:
+def pcm(samples: npt.ArrayLike) -> bytes:
     return np.clip(samples, -32768, 32767).astype("<i2").tobytes()
 
 
-def from_pcm(data: bytes) -> np.ndarray:
+def from_pcm(data: bytes) -> Signal:
     return np.frombuffer(data, dtype="<i2").astype(np.float64)
 
 
-def best_correlation(haystack: np.ndarray, needle: np.ndarray) -> tuple[float, int]:
+def best_correlation(haystack: Signal, needle: Signal) -> tuple[float, int]:
     """Max normalized correlation of ``needle`` against every same-length window of
     ``haystack`` (which must be at least as long), and the offset where it is found."""
     n = len(needle)
@@ -213,7 +217,7 @@ def best_correlation(haystack: np.ndarray, needle: np.ndarray) -> tuple[float, i
 
 
 def windowed_match(
-    haystack: np.ndarray, needle: np.ndarray, rate: int = 8000, window_s: float = 0.1
+    haystack: Signal, needle: Signal, rate: int = 8000, window_s: float = 0.1
 ) -> list[tuple[float, int]]:
     """Finds each voiced window of ``needle`` in ``haystack``: (score, offset) per window.
 
@@ -231,7 +235,7 @@ def windowed_match(
     return out
 
 
-def write_wav(path: Path, samples: np.ndarray, rate: int = 8000) -> Path:
+def write_wav(path: Path, samples: npt.ArrayLike, rate: int = 8000) -> Path:
     """Writes ``samples`` as a mono PCM16 WAV (clipped to the int16 range)."""
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
@@ -241,19 +245,21 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = 8000) -> Path:
     return path
 
 
-def frame_rms(x: np.ndarray, frame: int = 160) -> np.ndarray:
+def frame_rms(x: Signal, frame: int = 160) -> Signal:
     """The RMS level of each frame of ``x`` (160 samples: 20 ms at 8 kHz)."""
     n = len(x) // frame
     frames = np.asarray(x[: n * frame], dtype=np.float64).reshape(n, frame)
-    return np.sqrt(np.mean(frames * frames, axis=1))
+    rms: Signal = np.sqrt(np.mean(frames * frames, axis=1))
+    return rms
 
 
-def agent_tone(seconds: float, amplitude: float = 800.0, rate: int = 8000) -> np.ndarray:
+def agent_tone(seconds: float, amplitude: float = 800.0, rate: int = 8000) -> Signal:
     """A continuous 'agent voice' with no pauses, so the moment it stops is unambiguous."""
     t = np.arange(int(seconds * rate)) / rate
-    return amplitude * (
+    tone: Signal = amplitude * (
         np.sin(2 * np.pi * 450 * t) + np.sin(2 * np.pi * 1100 * t) + np.sin(2 * np.pi * 1900 * t)
     )
+    return tone
 
 
 SPEECH_DBOV = -26.0
@@ -262,7 +268,7 @@ SPEECH_DBOV = -26.0
 
 def line_noise(
     seconds: float = 10.0, snr_db: float = -20.0, seed: int = 1, rate: int = 8000
-) -> np.ndarray:
+) -> Signal:
     """White noise limited to the telephone band (300-3400 Hz) at ``snr_db`` below the
     speech level: -20 dB SNR is noise 20 dB above -26 dBov speech, -6 dBov."""
     rng = np.random.default_rng(seed)
@@ -271,7 +277,10 @@ def line_noise(
     freqs = np.fft.rfftfreq(n, 1 / rate)
     spec[(freqs < 300) | (freqs > 3400)] = 0
     noise = np.fft.irfft(spec, n)
-    return noise * 32768 * 10 ** ((SPEECH_DBOV - snr_db) / 20) / np.sqrt(np.mean(noise**2))
+    scaled: Signal = (
+        noise * 32768 * 10 ** ((SPEECH_DBOV - snr_db) / 20) / np.sqrt(np.mean(noise**2))
+    )
+    return scaled
 
 
 # Entries a session stream may carry that are no ASP message: sip-edge must count and skip
@@ -557,7 +566,7 @@ def session_messages(r: Any, session_id: str) -> tuple[list[str], list[Message]]
 
 
 def audio_found(
-    haystack: np.ndarray, needle: np.ndarray, min_score: float = 0.8, max_bad: float = 0.2
+    haystack: Signal, needle: Signal, min_score: float = 0.8, max_bad: float = 0.2
 ) -> str | None:
     """None when ``needle`` is in ``haystack`` (correlation >= min_score window by window, in
     order), else why not. A share ``max_bad`` of the 100 ms windows (at least one) may miss:

@@ -9,9 +9,13 @@ none).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import soxr
 
 from .errors import AudioFormatError
+
+Samples = npt.NDArray[np.float32]
+"""Mono float32 samples in [-1, 1)."""
 
 WHISPER_RATE = 16_000
 SUPPORTED_RATES: tuple[int, ...] = (8_000, 16_000)
@@ -36,14 +40,14 @@ def validate_pcm16(pcm: bytes, sample_rate: int, *, max_seconds: float | None = 
         )
 
 
-def pcm16_to_float32(pcm: bytes) -> np.ndarray:
+def pcm16_to_float32(pcm: bytes) -> Samples:
     """PCM16 little-endian bytes -> float32 samples in [-1, 1)."""
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
 def prepare_for_whisper(
     pcm: bytes, sample_rate: int, *, max_seconds: float | None = None
-) -> np.ndarray:
+) -> Samples:
     """Validate, decode and resample one utterance to 16 kHz float32."""
     validate_pcm16(pcm, sample_rate, max_seconds=max_seconds)
     samples = pcm16_to_float32(bytes(pcm))
@@ -52,7 +56,7 @@ def prepare_for_whisper(
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 
-def rms_dbfs(samples: np.ndarray) -> float:
+def rms_dbfs(samples: Samples) -> float:
     """Loudness of float samples in dB relative to full scale (-inf for digital silence)."""
     if samples.size == 0:
         return float("-inf")

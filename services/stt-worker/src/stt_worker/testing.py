@@ -13,8 +13,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
+from .audio import Samples
 from .errors import ProviderError
 from .providers.base import STTCapabilities, STTProvider
 from .settings import STTSettings
@@ -101,7 +100,7 @@ class FakeSTT(STTProvider):
         pass
 
     def _transcribe(
-        self, samples: np.ndarray, language: str, cancel: threading.Event | None = None
+        self, samples: Samples, language: str, cancel: threading.Event | None = None
     ) -> str:
         with self._lock:
             self.calls.append((len(samples), language))

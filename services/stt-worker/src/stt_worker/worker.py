@@ -22,11 +22,13 @@ import contextlib
 import logging
 import threading
 import time
+from typing import Unpack
 
 from asp import Stage, Transcript, Utterance, UtteranceCancel
 from asp import provisional as provisional_states
 from pipeline import Bus, Job, StreamWorker
 from pipeline.logs import for_session
+from pipeline.worker import StreamWorkerOptions
 
 from .errors import STTError, TranscriptionCancelled
 from .providers.base import STTProvider
@@ -40,7 +42,12 @@ class STTWorker(StreamWorker):
     stage = Stage.STT
 
     def __init__(
-        self, bus: Bus, consumer: str, provider: STTProvider, language: str = "pt", **kw: int
+        self,
+        bus: Bus,
+        consumer: str,
+        provider: STTProvider,
+        language: str = "pt",
+        **kw: Unpack[StreamWorkerOptions],
     ) -> None:
         super().__init__(bus, consumer, **kw)
         self.provider = provider
@@ -102,7 +109,10 @@ class STTWorker(StreamWorker):
                     await watch
         lg.info(
             "utterance %s: %.2f s of audio transcribed in %.0f ms (%d chars)",
-            msg.utterance_id, result.audio_s, result.elapsed_s * 1000, len(result.text),
+            msg.utterance_id,
+            result.audio_s,
+            result.elapsed_s * 1000,
+            len(result.text),
         )
         transcript = Transcript(
             session_id=msg.session_id,

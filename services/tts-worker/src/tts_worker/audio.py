@@ -12,9 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import soxr
 
 from .errors import AudioFormatError
+
+Samples = npt.NDArray[np.float32]
+"""Mono float32 samples in [-1, 1]."""
 
 FRAME_MS = 20
 SESSION_RATES: tuple[int, ...] = (8_000, 16_000)
@@ -52,7 +56,7 @@ def frame_bytes(sample_rate: int, chunk_ms: int = FRAME_MS) -> int:
     return sample_rate * chunk_ms // 1000 * 2
 
 
-def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+def resample(samples: npt.ArrayLike, from_rate: int, to_rate: int) -> Samples:
     """Resample float mono samples in one go (HQ soxr); returns float32."""
     if from_rate <= 0 or to_rate <= 0:
         raise AudioFormatError(f"invalid rates {from_rate} -> {to_rate}")
@@ -62,7 +66,7 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return np.asarray(soxr.resample(x, from_rate, to_rate, quality="HQ"), dtype=np.float32)
 
 
-def float_to_pcm16(samples: np.ndarray) -> bytes:
+def float_to_pcm16(samples: npt.ArrayLike) -> bytes:
     """float samples in [-1, 1] -> PCM16 little-endian (clipped, rounded)."""
     x = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 32767 / 32768)
     return np.round(x * 32768.0).astype("<i2").tobytes()
@@ -92,7 +96,7 @@ def chunk_pcm(
 
 
 def render(
-    samples: np.ndarray,
+    samples: npt.ArrayLike,
     native_rate: int,
     session_rate: int,
     *,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from .audio import Samples
 from .errors import ProviderError
 from .providers.base import TTSCapabilities, TTSProvider
 from .settings import TTSSettings
@@ -77,7 +78,7 @@ class FakeTTS(TTSProvider):
     def _load(self) -> None:
         pass
 
-    def _synthesize(self, text: str, voice: str, language: str) -> tuple[np.ndarray, int]:
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
         with self._lock:
             self.calls.append((text, voice, language))
             if self.failures > 0:

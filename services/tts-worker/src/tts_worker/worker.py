@@ -31,12 +31,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Unpack
 
 from asp import Message, ResponseAudio, ResponseCancel, ResponseEnd, ResponseText, Stage
 from pipeline import Bus, Job, StreamWorker
 from pipeline.bus import TurnAdvance
 from pipeline.logs import for_session
 from pipeline.redis_client import UNAVAILABLE as REDIS_ERRORS
+from pipeline.worker import StreamWorkerOptions
 
 from .audio import chunk_pcm, float_to_pcm16, resample
 from .cache import PhraseCache
@@ -66,7 +68,7 @@ class TTSWorker(StreamWorker):
         phrases: PhraseCache | None = None,
         phrase_refresh_s: float = 60.0,
         first_clause_priority_ms: int = 0,
-        **kw: int,
+        **kw: Unpack[StreamWorkerOptions],
     ) -> None:
         super().__init__(bus, consumer, **kw)
         self.first_clause_priority_ms = first_clause_priority_ms
@@ -105,8 +107,11 @@ class TTSWorker(StreamWorker):
             try:
                 await self.phrases.fill()
             except REDIS_ERRORS as e:
-                log.warning("phrase cache refresh failed (%s); next try in %.0f s",
-                            type(e).__name__, self.phrase_refresh_s)
+                log.warning(
+                    "phrase cache refresh failed (%s); next try in %.0f s",
+                    type(e).__name__,
+                    self.phrase_refresh_s,
+                )
             except Exception:
                 log.exception("phrase cache refresh failed")
 
@@ -133,9 +138,11 @@ class TTSWorker(StreamWorker):
         rid = f"apology-{job.entry_id}"
         try:
             pcm = await self._synthesize(
-                ResponseText(session_id=sid, response_id=rid, seq=0, text=self.apology,
-                             is_final=True),
-                language, rate,
+                ResponseText(
+                    session_id=sid, response_id=rid, seq=0, text=self.apology, is_final=True
+                ),
+                language,
+                rate,
             )
         except REDIS_ERRORS:
             raise
@@ -143,11 +150,14 @@ class TTSWorker(StreamWorker):
             for_session(log, sid).exception("the apology could not be voiced")
             return
         chunks = [c.pcm for c in chunk_pcm(pcm, rate, chunk_ms=self.chunk_ms)] or [b""]
-        await self.bus.publish_many([
-            ResponseAudio(session_id=sid, response_id=rid, seq=i, audio=c,
-                          is_final=i == len(chunks) - 1)
-            for i, c in enumerate(chunks)
-        ])
+        await self.bus.publish_many(
+            [
+                ResponseAudio(
+                    session_id=sid, response_id=rid, seq=i, audio=c, is_final=i == len(chunks) - 1
+                )
+                for i, c in enumerate(chunks)
+            ]
+        )
         await self.bus.publish(
             ResponseEnd(session_id=sid, response_id=rid, interrupted=False), stages=()
         )
@@ -158,8 +168,9 @@ class TTSWorker(StreamWorker):
         msg = job.msg
         if isinstance(msg, ResponseCancel):
             await self.bus.publish(
-                ResponseEnd(session_id=msg.session_id, response_id=msg.response_id,
-                            interrupted=True),
+                ResponseEnd(
+                    session_id=msg.session_id, response_id=msg.response_id, interrupted=True
+                ),
                 stages=(),
             )
             return
@@ -199,9 +210,11 @@ class TTSWorker(StreamWorker):
             ]
             if start == 0 and msg.seq == 0 and pcm:
                 # The response's first audio: where this stage's share of the turn ends.
-                out.append(self.turn_timing(
-                    sid, {"tts_first_audio": time.perf_counter() - started}, response_id=rid
-                ))
+                out.append(
+                    self.turn_timing(
+                        sid, {"tts_first_audio": time.perf_counter() - started}, response_id=rid
+                    )
+                )
             await self.bus.publish_many(out, advance_turn=advance if last_group else None)
         if msg.is_final:
             await self.bus.publish(
@@ -231,8 +244,11 @@ class TTSWorker(StreamWorker):
         synthesis = await self.tts.synthesize(msg.text, language=language)
         pcm = float_to_pcm16(resample(synthesis.samples, synthesis.sample_rate, rate))
         for_session(log, msg.session_id).info(
-            "response %s sentence %d: %.2f s of audio in %.0f ms", msg.response_id, msg.seq,
-            synthesis.audio_s, synthesis.elapsed_s * 1000,
+            "response %s sentence %d: %.2f s of audio in %.0f ms",
+            msg.response_id,
+            msg.seq,
+            synthesis.audio_s,
+            synthesis.elapsed_s * 1000,
         )
         await self.phrases.store(msg.text, language, rate, pcm, synthesis.voice_id)
         return pcm
@@ -248,7 +264,8 @@ class TTSWorker(StreamWorker):
                 return
             if asyncio.get_running_loop().time() > deadline:
                 for_session(log, session_id).warning(
-                    "sentence %d waited %.0f s for the previous ones; going on", seq,
+                    "sentence %d waited %.0f s for the previous ones; going on",
+                    seq,
                     self.turn_timeout_s,
                 )
                 return

@@ -193,7 +193,11 @@ class LLMProvider(ABC):
                 await agen.aclose()
 
 
-_END = object()
+class _End:
+    """The end of a reply's events (one instance, ``_END``)."""
+
+
+_END = _End()
 
 
 class LLMStream:
@@ -201,7 +205,7 @@ class LLMStream:
 
     def __init__(self, agen: AsyncGenerator[StreamEvent, None], provider: LLMProvider) -> None:
         self._provider = provider
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._queue: asyncio.Queue[StreamEvent | BaseException | _End] = asyncio.Queue()
         self._task = asyncio.get_running_loop().create_task(self._pump(agen))
         self.cancelled = False
         self._ended = False  # Done, an error or the end was handed to the reader
@@ -227,7 +231,7 @@ class LLMStream:
         except asyncio.CancelledError:
             await self.cancel()
             raise
-        if item is _END:
+        if isinstance(item, _End):
             self._ended = True
             self._queue.put_nowait(_END)
             raise StopAsyncIteration
@@ -236,7 +240,7 @@ class LLMStream:
             raise item
         if isinstance(item, Done):
             self._ended = True
-        return item  # type: ignore[return-value]
+        return item
 
     async def cancel(self) -> None:
         """Stops generation now (closes the vendor stream); idempotent."""

@@ -20,7 +20,7 @@ from pipeline.engine import BlockingEngine
 from pipeline.language import language_tag
 
 from .. import metrics
-from ..audio import WHISPER_RATE, prepare_for_whisper, rms_dbfs
+from ..audio import WHISPER_RATE, Samples, prepare_for_whisper, rms_dbfs
 from ..errors import ProviderError, ProviderTimeout, STTError, TranscriptionCancelled
 
 
@@ -86,7 +86,7 @@ class STTProvider(BlockingEngine):
     # -- vendor primitives (and ``_load``, see BlockingEngine) --------------------------
     @abstractmethod
     def _transcribe(
-        self, samples: np.ndarray, language: str, cancel: threading.Event | None = None
+        self, samples: Samples, language: str, cancel: threading.Event | None = None
     ) -> str:
         """Transcribe 16 kHz float32 mono samples (blocking). An engine that can stop
         midway raises TranscriptionCancelled once ``cancel`` is set."""
@@ -99,9 +99,7 @@ class STTProvider(BlockingEngine):
         t = np.arange(WHISPER_RATE // 2, dtype=np.float32) / WHISPER_RATE
         self._run((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), self.default_language)
 
-    def _run(
-        self, samples: np.ndarray, language: str, cancel: threading.Event | None = None
-    ) -> str:
+    def _run(self, samples: Samples, language: str, cancel: threading.Event | None = None) -> str:
         self.load()
         with self._slots:
             if cancel is not None and cancel.is_set():  # cancelled while it waited

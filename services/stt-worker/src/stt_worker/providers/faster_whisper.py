@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
+from ..audio import Samples
 from ..errors import ConfigError, ProviderError, TranscriptionCancelled
 from .base import STTCapabilities, STTProvider
 
@@ -59,7 +61,7 @@ def _windowed_model_class() -> type:
     class WindowedWhisperModel(WhisperModel):  # type: ignore[misc]
         window = threading.local()
 
-        def encode(self, features: np.ndarray) -> Any:
+        def encode(self, features: npt.NDArray[np.float32]) -> Any:
             cancel: threading.Event | None = getattr(self.window, "cancel", None)
             if cancel is not None and cancel.is_set():
                 raise TranscriptionCancelled("cancelled before the encoder", engine_ran=True)
@@ -149,7 +151,7 @@ class FasterWhisperSTT(STTProvider):
         return 2 * math.ceil(seconds * FRAMES_PER_S / 2)  # the encoder halves it: even
 
     def _transcribe(
-        self, samples: np.ndarray, language: str, cancel: threading.Event | None = None
+        self, samples: Samples, language: str, cancel: threading.Event | None = None
     ) -> str:
         model = self._model
         if language not in model.supported_languages:

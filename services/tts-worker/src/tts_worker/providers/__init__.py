@@ -16,9 +16,16 @@ if TYPE_CHECKING:  # the router imports providers.base: import it lazily, no cyc
 def make_kokoro(s: TTSSettings) -> TTSProvider:
     from .kokoro import KokoroTTS
 
-    return KokoroTTS(s.kokoro_model, s.kokoro_voices, speed=s.speed, threads=s.threads,
-                     language=s.lang, voice=s.voice, timeout_s=s.timeout_s,
-                     retries=s.retries)
+    return KokoroTTS(
+        s.kokoro_model,
+        s.kokoro_voices,
+        speed=s.speed,
+        threads=s.threads,
+        language=s.lang,
+        voice=s.voice,
+        timeout_s=s.timeout_s,
+        retries=s.retries,
+    )
 
 
 def make_piper(s: TTSSettings) -> TTSProvider:
@@ -56,8 +63,9 @@ def build_tts(settings: TTSSettings) -> TTSRouter:
     fallback = make_espeak(settings) if settings.fallback == "espeak" else None
     if settings.provider == "auto":
         routes = {"en": make_piper(settings)}
-        return TTSRouter(make_kokoro(settings), routes=routes, fallback=fallback,
-                         language=settings.lang)
+        return TTSRouter(
+            make_kokoro(settings), routes=routes, fallback=fallback, language=settings.lang
+        )
     primary = REGISTRY[settings.provider](settings)
     if settings.provider in ("espeak", "fake"):
         fallback = None

@@ -19,7 +19,7 @@ from pipeline.engine import BlockingEngine
 from pipeline.language import language_tag
 
 from .. import metrics
-from ..audio import FRAME_MS, AudioChunk, render
+from ..audio import FRAME_MS, AudioChunk, Samples, render
 from ..errors import ProviderError, ProviderTimeout, TTSError
 
 MAX_TEXT_CHARS = 2000
@@ -37,7 +37,7 @@ class TTSCapabilities:
 class Synthesis:
     """One sentence of synthesized speech at the engine's own rate."""
 
-    samples: np.ndarray = field(repr=False)  # float32 mono in [-1, 1]
+    samples: Samples = field(repr=False)  # float32 mono in [-1, 1]
     sample_rate: int
     voice_id: str
     provider: str
@@ -104,7 +104,7 @@ class TTSProvider(BlockingEngine):
 
     # -- vendor primitives (and ``_load``, see BlockingEngine) --------------------------
     @abstractmethod
-    def _synthesize(self, text: str, voice: str, language: str) -> tuple[np.ndarray, int]:
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
         """Synthesize one sentence (blocking): float32 samples and their rate."""
 
     def resolve_voice(self, voice: str | None, language: str) -> str:
@@ -139,7 +139,7 @@ class TTSProvider(BlockingEngine):
         self.load()
         self._run(text, self.resolve_voice(None, self.default_language), self.default_language)
 
-    def _run(self, text: str, voice: str, language: str) -> tuple[np.ndarray, int]:
+    def _run(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
         self.load()
         with self._slots:
             samples, rate = self._synthesize(text, voice, language)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..audio import Samples
 from ..errors import ConfigError, ProviderError
 from .base import TTSCapabilities, TTSProvider
 
@@ -21,7 +22,7 @@ from .base import TTSCapabilities, TTSProvider
 ESPEAK_VOICES = {"pt": "pt-br", "en": "en-us", "es": "es", "fr": "fr", "it": "it", "de": "de"}
 
 
-def parse_wav_stream(data: bytes) -> tuple[np.ndarray, int]:
+def parse_wav_stream(data: bytes) -> tuple[Samples, int]:
     """Decode the PCM16 mono WAV that espeak-ng writes to a pipe.
 
     Written to a pipe, its RIFF and data sizes are placeholders, so the ``wave`` module
@@ -57,8 +58,9 @@ class EspeakTTS(TTSProvider):
     name: ClassVar[str] = "espeak"
     capabilities: ClassVar[TTSCapabilities] = TTSCapabilities(max_concurrency=4)
 
-    def __init__(self, *, binary: str = "espeak-ng", words_per_minute: int = 160,
-                 **base: Any) -> None:
+    def __init__(
+        self, *, binary: str = "espeak-ng", words_per_minute: int = 160, **base: Any
+    ) -> None:
         super().__init__(**base)
         self.binary = binary
         self.words_per_minute = words_per_minute
@@ -74,7 +76,7 @@ class EspeakTTS(TTSProvider):
         if self._path is None:
             raise ConfigError(f"{self.binary} not found: apt-get install espeak-ng")
 
-    def _synthesize(self, text: str, voice: str, language: str) -> tuple[np.ndarray, int]:
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
         assert self._path is not None
         res = subprocess.run(  # noqa: S603 - fixed binary, text goes through stdin
             [self._path, "-v", voice, "-s", str(self.words_per_minute), "--stdout"],

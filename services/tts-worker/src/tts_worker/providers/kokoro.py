@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..audio import Samples
 from ..errors import ConfigError, TTSError
 from .base import TTSCapabilities, TTSProvider
 from .onnx_common import require_files, session_options
@@ -105,7 +106,7 @@ class KokoroTTS(TTSProvider):
         except Exception as e:
             raise ConfigError(f"cannot load Kokoro from {self.model_path}: {e}") from e
 
-    def _synthesize(self, text: str, voice: str, language: str) -> tuple[np.ndarray, int]:
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
         lang = KOKORO_LANGS.get(language, language)
         if voice not in self._kokoro.voices:
             raise TTSError(f"unknown Kokoro voice {voice!r}")

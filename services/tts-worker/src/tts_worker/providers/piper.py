@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..audio import Samples
 from ..errors import ConfigError, ProviderError
 from .base import TTSCapabilities, TTSProvider
 from .onnx_common import require_files, session_options
@@ -73,7 +74,7 @@ class PiperTTS(TTSProvider):
             raise ConfigError(f"cannot load Piper voice {self.model_path}: {e}") from e
         self._voice = PiperVoice(session=session, config=config)
 
-    def _synthesize(self, text: str, voice: str, language: str) -> tuple[np.ndarray, int]:
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
         from piper.config import SynthesisConfig
 
         syn = SynthesisConfig(length_scale=self.length_scale)
