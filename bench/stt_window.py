@@ -194,9 +194,7 @@ def main() -> None:
         file=sys.stderr,
     )
     defaults = STTSettings.from_env({})
-    stt = FasterWhisperSTT(
-        defaults.model_ref(), cpu_threads=args.threads, timeout_s=600, retries=0
-    )
+    stt = FasterWhisperSTT(defaults.model_ref(), cpu_threads=args.threads, timeout_s=600, retries=0)
     stt.load()
     warm = conditions["limpo"]["audio"][0]
     for v in variants:  # first calls of a shape are slower: not counted

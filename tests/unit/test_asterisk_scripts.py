@@ -31,7 +31,7 @@ prompts = _load("asterisk_prompts")
 def test_env_file_parsing_skips_comments_blanks_and_junk(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text(
-        "# comment\n\nEXT_1001_PASSWORD=abc\nQUOTED=\"x y\"\nnot a pair\n =empty-key\nA=b=c\n"
+        '# comment\n\nEXT_1001_PASSWORD=abc\nQUOTED="x y"\nnot a pair\n =empty-key\nA=b=c\n'
     )
     values = render.read_env(env)
     assert values["EXT_1001_PASSWORD"] == "abc"  # noqa: S105 - test data
@@ -90,8 +90,15 @@ def test_missing_password_stops_rendering(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("hour", "text"),
-    [(0, "Zero hora"), (1, "Uma hora"), (2, "Duas horas"), (12, "Doze horas"),
-     (21, "Vinte e uma horas"), (22, "Vinte e duas horas"), (23, "Vinte e três horas")],
+    [
+        (0, "Zero hora"),
+        (1, "Uma hora"),
+        (2, "Duas horas"),
+        (12, "Doze horas"),
+        (21, "Vinte e uma horas"),
+        (22, "Vinte e duas horas"),
+        (23, "Vinte e três horas"),
+    ],
 )
 def test_hours_are_feminine(hour: int, text: str) -> None:
     assert prompts.hour_text(hour) == text
@@ -99,8 +106,14 @@ def test_hours_are_feminine(hour: int, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("minute", "text"),
-    [(0, "em ponto."), (1, "e um minuto."), (2, "e dois minutos."), (30, "e trinta minutos."),
-     (42, "e quarenta e dois minutos."), (59, "e cinquenta e nove minutos.")],
+    [
+        (0, "em ponto."),
+        (1, "e um minuto."),
+        (2, "e dois minutos."),
+        (30, "e trinta minutos."),
+        (42, "e quarenta e dois minutos."),
+        (59, "e cinquenta e nove minutos."),
+    ],
 )
 def test_minutes_are_masculine(minute: int, text: str) -> None:
     assert prompts.minute_text(minute) == text

@@ -29,13 +29,21 @@ class Vendor:
 def make_provider(name: str, server: FakeServer, *, max_retries: int = 1) -> LLMProvider:
     if name == "anthropic":
         return AnthropicProvider(
-            api_key="sk-ant-test", model="claude-test", base_url=server.url,
-            timeouts=TIMEOUTS, max_retries=max_retries, retry_backoff_s=0.01,
+            api_key="sk-ant-test",
+            model="claude-test",
+            base_url=server.url,
+            timeouts=TIMEOUTS,
+            max_retries=max_retries,
+            retry_backoff_s=0.01,
         )
     assert isinstance(server, FakeOpenAIServer)
     return OpenAIProvider(
-        api_key="sk-test", model="gpt-test", base_url=server.base_url,
-        timeouts=TIMEOUTS, max_retries=max_retries, retry_backoff_s=0.01,
+        api_key="sk-test",
+        model="gpt-test",
+        base_url=server.base_url,
+        timeouts=TIMEOUTS,
+        max_retries=max_retries,
+        retry_backoff_s=0.01,
     )
 
 

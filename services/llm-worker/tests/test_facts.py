@@ -76,8 +76,10 @@ def test_the_packaged_default_has_a_menu_and_no_invented_facts() -> None:
 
 
 def test_keys_may_carry_accents() -> None:
-    f = parse_facts('[empresa]\nnome = "x"\n"endereço" = "Rua A, 1"\n[["serviço"]]\n'
-                    'nome = "b"\n"preço" = "R$ 1,00"\n"descrição" = "c"')
+    f = parse_facts(
+        '[empresa]\nnome = "x"\n"endereço" = "Rua A, 1"\n[["serviço"]]\n'
+        'nome = "b"\n"preço" = "R$ 1,00"\n"descrição" = "c"'
+    )
     assert f.address == "Rua A, 1"
     assert f.services[0].price == "R$ 1,00"
 
@@ -111,46 +113,80 @@ def test_weekday_keys_accept_accents_and_feira() -> None:
         ("[empresa]\nnome = 3", "empresa.nome", "deve ser texto"),
         ('[empresa]\nnome = "  "', "empresa.nome", "não pode ser vazio"),
         ('[empresa]\nnome = "x"\nenderco = "y"', "empresa", "chave desconhecida 'enderco'"),
-        ('[empresa]\nnome = "x"\n"endereço" = "y"\nendereco = "z"', "empresa.endereco",
-         "chave repetida"),
+        (
+            '[empresa]\nnome = "x"\n"endereço" = "y"\nendereco = "z"',
+            "empresa.endereco",
+            "chave repetida",
+        ),
         (MINIMAL + '[horario]\nsegundas = "08:00-18:00"', "horario.segundas", "dia desconhecido"),
         (MINIMAL + '[horario]\nsegunda = "8h às 18h"', "horario.segunda", "não é um horário"),
         (MINIMAL + '[horario]\nsegunda = "18:00-08:00"', "horario.segunda", "depois do início"),
-        (MINIMAL + '[horario]\nsegunda = "08:00-12:00, 11:00-13:00"', "horario.segunda",
-         "antes do fim"),
+        (
+            MINIMAL + '[horario]\nsegunda = "08:00-12:00, 11:00-13:00"',
+            "horario.segunda",
+            "antes do fim",
+        ),
         (MINIMAL + "[horario]\nsegunda = 8", "horario.segunda", "deve ser texto"),
-        (MINIMAL + '[horario]\nsegunda = "fechado"\n"segunda-feira" = "fechado"',
-         "horario.segunda-feira", "dia repetido"),
+        (
+            MINIMAL + '[horario]\nsegunda = "fechado"\n"segunda-feira" = "fechado"',
+            "horario.segunda-feira",
+            "dia repetido",
+        ),
         ("horario = 3\n" + MINIMAL, "horario", "deve ser uma tabela"),
-        (MINIMAL + '[[feriado]]\ndata = "25/12"\nnome = "Natal"', "feriado[1].data",
-         "não é uma data"),
+        (
+            MINIMAL + '[[feriado]]\ndata = "25/12"\nnome = "Natal"',
+            "feriado[1].data",
+            "não é uma data",
+        ),
         (MINIMAL + '[[feriado]]\nnome = "Natal"', "feriado[1].data", "deve ser uma data"),
         (MINIMAL + "[[feriado]]\ndata = 2026-12-25", "feriado[1].nome", "obrigatório"),
-        (MINIMAL + '[[feriado]]\ndata = 2026-12-25\nnome = "a"\n[[feriado]]\ndata = 2026-12-25\n'
-         'nome = "b"', "feriado[2].data", "repetida"),
+        (
+            MINIMAL + '[[feriado]]\ndata = 2026-12-25\nnome = "a"\n[[feriado]]\ndata = 2026-12-25\n'
+            'nome = "b"',
+            "feriado[2].data",
+            "repetida",
+        ),
         (MINIMAL + '[menu]\nsetor = "x"', "menu", "lista de tabelas"),
         (MINIMAL + '[[menu]]\nramal = "1002"', "menu[1].setor", "obrigatório"),
         (MINIMAL + '[[menu]]\nsetor = "suporte"', "menu[1].ramal", "obrigatório"),
-        (MINIMAL + '[[menu]]\nsetor = "suporte"\nramal = "10O2"', "menu[1].ramal",
-         "só dígitos"),
+        (MINIMAL + '[[menu]]\nsetor = "suporte"\nramal = "10O2"', "menu[1].ramal", "só dígitos"),
         (MINIMAL + '[[menu]]\nsetor = "suporte"\nramal = "*99#"', "menu[1].ramal", "só dígitos"),
         (MINIMAL + '[[menu]]\nsetor = "suporte"\nramal = 1002', "menu[1].ramal", "entre aspas"),
-        (MINIMAL + '[[menu]]\nsetor = "suporte"\nramal = "1002"\ntecla = "12"', "menu[1].tecla",
-         "não é uma tecla"),
-        (MINIMAL + '[[menu]]\nsetor = "a"\nramal = "1002"\ntecla = "1"\n'
-         '[[menu]]\nsetor = "b"\nramal = "1003"\ntecla = 1', "menu[2].tecla",
-         "tecla '1' repetida (já é do setor 'a')"),
-        (MINIMAL + '[[menu]]\nsetor = "Suporte"\nramal = "1002"\n[[menu]]\nsetor = "suporte"\n'
-         'ramal = "1003"', "menu[2].setor", "repetido"),
-        (MINIMAL + '[[menu]]\nsetor = "a"\nramal = "1002"\npalavras = "b"', "menu[1].palavras",
-         "lista de textos"),
-        (MINIMAL + '[[menu]]\nsetor = "a"\nramal = "1002"\nrmal = "1"', "menu[1]",
-         "chave desconhecida 'rmal'"),
+        (
+            MINIMAL + '[[menu]]\nsetor = "suporte"\nramal = "1002"\ntecla = "12"',
+            "menu[1].tecla",
+            "não é uma tecla",
+        ),
+        (
+            MINIMAL + '[[menu]]\nsetor = "a"\nramal = "1002"\ntecla = "1"\n'
+            '[[menu]]\nsetor = "b"\nramal = "1003"\ntecla = 1',
+            "menu[2].tecla",
+            "tecla '1' repetida (já é do setor 'a')",
+        ),
+        (
+            MINIMAL + '[[menu]]\nsetor = "Suporte"\nramal = "1002"\n[[menu]]\nsetor = "suporte"\n'
+            'ramal = "1003"',
+            "menu[2].setor",
+            "repetido",
+        ),
+        (
+            MINIMAL + '[[menu]]\nsetor = "a"\nramal = "1002"\npalavras = "b"',
+            "menu[1].palavras",
+            "lista de textos",
+        ),
+        (
+            MINIMAL + '[[menu]]\nsetor = "a"\nramal = "1002"\nrmal = "1"',
+            "menu[1]",
+            "chave desconhecida 'rmal'",
+        ),
         (MINIMAL + "[[servico]]\npreco = 10", "servico[1].nome", "obrigatório"),
         (MINIMAL + '[[servico]]\nnome = "a"\npreco = true', "servico[1].preco", "deve ser texto"),
         (MINIMAL + '[[servico]]\nnome = "a"\npreco = -1', "servico[1].preco", "negativo"),
-        (MINIMAL + '[[pergunta]]\npergunta = "Tem estacionamento?"', "pergunta[1].resposta",
-         "obrigatório"),
+        (
+            MINIMAL + '[[pergunta]]\npergunta = "Tem estacionamento?"',
+            "pergunta[1].resposta",
+            "obrigatório",
+        ),
     ],
 )
 def test_each_invalid_field_is_named(text: str, where: str, problem: str) -> None:

@@ -47,7 +47,9 @@ async def test_small_model_answers_through_reply(small: LocalProvider) -> None:
     req = ChatRequest(
         system="You are a helpful assistant. Answer in one short sentence.",
         messages=(Message("user", "What is the capital of France?"),),
-        tools=False, max_tokens=24, temperature=0.0,
+        tools=False,
+        max_tokens=24,
+        temperature=0.0,
     )
     out = [e async for e in reply(small, req, apology="APOLOGY")]
     sentences = [e for e in out if isinstance(e, ReplySentence)]
@@ -78,8 +80,13 @@ async def test_warm_up_is_not_bound_by_a_calls_first_event_timeout() -> None:
 
 
 async def test_small_model_stream_ends_with_done(small: LocalProvider) -> None:
-    req = ChatRequest(system="Be brief.", messages=(Message("user", "Say hello."),),
-                      tools=False, max_tokens=8, temperature=0.0)
+    req = ChatRequest(
+        system="Be brief.",
+        messages=(Message("user", "Say hello."),),
+        tools=False,
+        max_tokens=8,
+        temperature=0.0,
+    )
     async with small.stream(req) as stream:
         events = [e async for e in stream]
     assert any(isinstance(e, TextDelta) for e in events)
@@ -91,7 +98,9 @@ async def test_cancel_stops_local_generation_within_a_token(small: LocalProvider
     req = ChatRequest(
         system="You are a storyteller.",
         messages=(Message("user", "Tell me a very long story about a dragon."),),
-        tools=False, max_tokens=400, temperature=0.0,
+        tools=False,
+        max_tokens=400,
+        temperature=0.0,
     )
     stream = small.stream(req)
     assert isinstance(await anext(stream), TextDelta)
@@ -103,8 +112,13 @@ async def test_cancel_stops_local_generation_within_a_token(small: LocalProvider
     # Generation stopped right after the cancel, far from the 400-token budget.
     assert small.last_chunks < 100
     # and the model is free for the next turn
-    req2 = ChatRequest(system="Be brief.", messages=(Message("user", "Hi"),),
-                       tools=False, max_tokens=4, temperature=0.0)
+    req2 = ChatRequest(
+        system="Be brief.",
+        messages=(Message("user", "Hi"),),
+        tools=False,
+        max_tokens=4,
+        temperature=0.0,
+    )
     async with small.stream(req2) as s2:
         assert [e async for e in s2]
 
@@ -117,7 +131,8 @@ async def test_default_qwen_answers_a_portuguese_question() -> None:
     req = ChatRequest(
         system=system_prompt(PERSONA.system_prompt, load_facts()),  # as the worker does
         messages=(Message("user", "Bom dia! Qual é o ramal do suporte?"),),
-        max_tokens=60, temperature=0.0,
+        max_tokens=60,
+        temperature=0.0,
     )
     out = [e async for e in reply(qwen, req, apology=PERSONA.apology)]
     sentences = [e.text for e in out if isinstance(e, ReplySentence)]

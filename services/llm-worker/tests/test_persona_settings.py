@@ -29,7 +29,10 @@ def test_persona_from_a_file(tmp_path: Path) -> None:
     )
     p = load_persona(f)
     assert (p.system_prompt, p.greeting, p.apology, p.goodbye) == (
-        "Você é um robô.", "Oi", "Ops", "Tchau"
+        "Você é um robô.",
+        "Oi",
+        "Ops",
+        "Tchau",
     )
 
 
@@ -40,8 +43,10 @@ def test_persona_from_a_file(tmp_path: Path) -> None:
         ('greeting = "Oi"', "system_prompt"),
         ('system_prompt = "x"\ngreeting = ""\napology = "a"\ngoodbye = "b"', "greeting"),
         ('system_prompt = "x"\ngreeting = "g"\napology = 3\ngoodbye = "b"', "apology"),
-        ('system_prompt = "x"\ngreeting = "g"\napology = "a"\ngoodbye = "b"\nlanguage = 1',
-         "language"),
+        (
+            'system_prompt = "x"\ngreeting = "g"\napology = "a"\ngoodbye = "b"\nlanguage = 1',
+            "language",
+        ),
     ],
 )
 def test_malformed_persona(text: str, match: str) -> None:
@@ -105,8 +110,11 @@ def test_auto_picks_claude_when_a_key_is_set() -> None:
         # a held local generation must stay below the idle timeout
         ({"LLM_TTS_PRIORITY_MAX_WAIT_S": "10"}, "LLM_TIMEOUT_IDLE_S"),
         (
-            {"LLM_TIMEOUT_IDLE_S": "1", "LLM_TTS_PRIORITY_MAX_WAIT_S": ".5",
-             "POSTCALL_MAX_HOLD_S": "5"},
+            {
+                "LLM_TIMEOUT_IDLE_S": "1",
+                "LLM_TTS_PRIORITY_MAX_WAIT_S": ".5",
+                "POSTCALL_MAX_HOLD_S": "5",
+            },
             "POSTCALL_MAX_HOLD_S",
         ),
         ({"POSTCALL_DEFER_MAX_S": "-1"}, "outside"),

@@ -32,7 +32,7 @@ def split(text: str, step: int = 1, **kw: int) -> list[str]:
         ("Fale com J. Silva amanhã.", ["Fale com J. Silva amanhã."]),
         ("Fica na Av. Paulista, nº. 1000. Até!", ["Fica na Av. Paulista, nº. 1000.", "Até!"]),
         ("1. Ligue amanhã. 2. Traga o RG.", ["1. Ligue amanhã.", "2. Traga o RG."]),
-        ("Ele disse \"sim.\" Depois saiu.", ["Ele disse \"sim.\"", "Depois saiu."]),
+        ('Ele disse "sim." Depois saiu.', ['Ele disse "sim."', "Depois saiu."]),
         ("O valor é 3.5 mil, ok? Sim.", ["O valor é 3.5 mil, ok?", "Sim."]),
         ("Sério?! Que bom.", ["Sério?!", "Que bom."]),
         ("Linha um\nLinha dois", ["Linha um", "Linha dois"]),
@@ -238,16 +238,26 @@ def test_words_off_by_default_and_parameters_checked() -> None:
 
 @pytest.mark.parametrize(
     ("piece", "ends"),
-    [("Olá!", True), ("às oito.", True), ('Ele disse "sim."', True), ("Tudo bem?)", True),
-     ("Nosso horário começa", False), ("Claro,", False), ("Bem…", True), ("1.000,50", False)],
+    [
+        ("Olá!", True),
+        ("às oito.", True),
+        ('Ele disse "sim."', True),
+        ("Tudo bem?)", True),
+        ("Nosso horário começa", False),
+        ("Claro,", False),
+        ("Bem…", True),
+        ("1.000,50", False),
+    ],
 )
 def test_ends_sentence(piece: str, ends: bool) -> None:
     assert ends_sentence(piece) is ends
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.sampled_from([*REPLIES, "Nosso horário começa às oito, e fecha às dezoito horas."]),
-       st.lists(st.integers(1, 7), min_size=1, max_size=30))
+@given(
+    st.sampled_from([*REPLIES, "Nosso horário começa às oito, e fecha às dezoito horas."]),
+    st.lists(st.integers(1, 7), min_size=1, max_size=30),
+)
 def test_word_mode_chunking_never_changes_the_result(text: str, steps: list[int]) -> None:
     kw = {**WORDS, "clause_min_chars": 24}
     whole = split(text, step=len(text), **kw)

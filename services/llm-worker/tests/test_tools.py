@@ -91,8 +91,11 @@ def test_tag_filter_holds_back_only_a_possible_tag_start() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    ["<tool_call>{not json}</tool_call>", '<tool_call>{"arguments": {}}</tool_call>',
-     '<tool_call>{"name": "hang_up", "arguments": [1]}</tool_call>'],
+    [
+        "<tool_call>{not json}</tool_call>",
+        '<tool_call>{"arguments": {}}</tool_call>',
+        '<tool_call>{"name": "hang_up", "arguments": [1]}</tool_call>',
+    ],
 )
 def test_tag_filter_rejects_malformed_calls(body: str) -> None:
     with pytest.raises(ValueError, match=r"Expecting|name|object"):
@@ -150,5 +153,6 @@ def test_braces_that_are_not_tool_calls_are_spoken() -> None:
     assert run_filter(['{"name": "format_disk"} ok']) == ('{"name": "format_disk"} ok', [])
     assert run_filter(["{ aberto sem fim"]) == ("{ aberto sem fim", [])
     assert run_filter(['{"name": "hang_up", "arguments": "[1"}']) == (
-        '{"name": "hang_up", "arguments": "[1"}', []
+        '{"name": "hang_up", "arguments": "[1"}',
+        [],
     )

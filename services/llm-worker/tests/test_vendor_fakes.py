@@ -196,9 +196,7 @@ MALFORMED_OPENAI = [
 
 
 @pytest.mark.parametrize("case", range(4))
-async def test_malformed_stream_gives_a_clear_error_and_an_apology(
-    vendor: Any, case: int
-) -> None:
+async def test_malformed_stream_gives_a_clear_error_and_an_apology(vendor: Any, case: int) -> None:
     body = (MALFORMED_ANTHROPIC if vendor.name == "anthropic" else MALFORMED_OPENAI)[case]
     vendor.server.push(Raw(body))
     with pytest.raises(ProviderProtocolError) as info:
@@ -273,13 +271,42 @@ async def test_fake_rejects_malformed_requests() -> None:
         headers = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
         cases = [
             (b"{not json", headers),
-            (json.dumps({"model": "m", "max_tokens": 5, "messages": [
-                {"role": "assistant", "content": "x"}], "stream": True}).encode(), headers),
-            (json.dumps({"model": "m", "max_tokens": 5, "messages": [
-                {"role": "user", "content": "a"}, {"role": "user", "content": "b"}],
-                "stream": True}).encode(), headers),
-            (json.dumps({"model": "m", "max_tokens": 5, "messages": [
-                {"role": "user", "content": "a"}], "stream": True}).encode(), {}),
+            (
+                json.dumps(
+                    {
+                        "model": "m",
+                        "max_tokens": 5,
+                        "messages": [{"role": "assistant", "content": "x"}],
+                        "stream": True,
+                    }
+                ).encode(),
+                headers,
+            ),
+            (
+                json.dumps(
+                    {
+                        "model": "m",
+                        "max_tokens": 5,
+                        "messages": [
+                            {"role": "user", "content": "a"},
+                            {"role": "user", "content": "b"},
+                        ],
+                        "stream": True,
+                    }
+                ).encode(),
+                headers,
+            ),
+            (
+                json.dumps(
+                    {
+                        "model": "m",
+                        "max_tokens": 5,
+                        "messages": [{"role": "user", "content": "a"}],
+                        "stream": True,
+                    }
+                ).encode(),
+                {},
+            ),
         ]
         for body, hdrs in cases:
             async with http.post(f"{srv.url}/v1/messages", data=body, headers=hdrs) as r:

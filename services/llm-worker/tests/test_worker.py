@@ -73,8 +73,10 @@ async def test_the_persona_phrases_are_registered_for_the_phrase_cache(
 ) -> None:
     fixed = {PERSONA.greeting, PERSONA.apology, PERSONA.goodbye}
     # the menu's phrases of the (packaged) facts too: transfer announcements, keypad menu
-    fixed |= {"Transferindo para suporte, um momento.",
-              "Tecle 1 para suporte, 2 para vendas ou 0 para atendimento."}
+    fixed |= {
+        "Transferindo para suporte, um momento.",
+        "Tecle 1 para suporte, 2 para vendas ou 0 para atendimento.",
+    }
     fixed |= set(running[0].fixed_phrases)
     assert len(fixed) == 8
     # Registered as soon as the worker is up, before any call ...

@@ -56,8 +56,10 @@ def test_too_long() -> None:
         validate_pcm16(b"\x00\x00" * 8001, 8000, max_seconds=1)
 
 
-@given(st.binary(min_size=2, max_size=4000).filter(lambda b: len(b) % 2 == 0),
-       st.sampled_from([8000, 16000]))
+@given(
+    st.binary(min_size=2, max_size=4000).filter(lambda b: len(b) % 2 == 0),
+    st.sampled_from([8000, 16000]),
+)
 def test_any_even_buffer_converts(pcm: bytes, rate: int) -> None:
     out = prepare_for_whisper(pcm, rate)
     assert out.dtype == np.float32

@@ -11,8 +11,12 @@ from stt_worker.settings import STTSettings
 
 def test_offline_defaults() -> None:
     s = STTSettings.from_env({"PABX_CACHE": "/c"})
-    assert (s.provider, s.model, s.device, s.compute_type) == ("faster_whisper", "base", "cpu",
-                                                               "int8")
+    assert (s.provider, s.model, s.device, s.compute_type) == (
+        "faster_whisper",
+        "base",
+        "cpu",
+        "int8",
+    )
     assert (s.cpu_threads, s.beam_size, s.language) == (2, 5, "pt")
     # 10 s encoder windows, not Whisper's 30 s (docs/perf/speech.md)
     assert (s.window_s, s.min_window_s) == (10.0, 10.0)

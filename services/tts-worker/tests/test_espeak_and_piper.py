@@ -13,8 +13,20 @@ def _wav(samples: list[int], rate: int = 22050, fmt: tuple[int, int, int] = (1, 
     code, channels, bits = fmt
     fmt_chunk = struct.pack("<HHIIHH", code, channels, rate, rate * 2, 2, bits)
     data = struct.pack(f"<{len(samples)}h", *samples)
-    return (b"RIFF" + b"\xff\xff\xff\x7f" + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt_chunk
-            + b"LIST" + struct.pack("<I", 3) + b"abc\x00" + b"data" + b"\xff\xff\xff\x7f" + data)
+    return (
+        b"RIFF"
+        + b"\xff\xff\xff\x7f"
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", 16)
+        + fmt_chunk
+        + b"LIST"
+        + struct.pack("<I", 3)
+        + b"abc\x00"
+        + b"data"
+        + b"\xff\xff\xff\x7f"
+        + data
+    )
 
 
 def test_parse_wav_stream_with_placeholder_sizes() -> None:

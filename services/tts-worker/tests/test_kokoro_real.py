@@ -48,9 +48,7 @@ async def test_transcribed_back_at_8khz(spoken: Synthesis, whisper: FasterWhispe
 
 
 @pytest.mark.parametrize("rate", [8000, 16000])
-def test_chunks_are_ordered_20ms_aligned_at_the_session_rate(
-    spoken: Synthesis, rate: int
-) -> None:
+def test_chunks_are_ordered_20ms_aligned_at_the_session_rate(spoken: Synthesis, rate: int) -> None:
     chunks = spoken.render(rate, start_seq=7)
     assert [c.seq for c in chunks] == list(range(7, 7 + len(chunks)))
     assert {c.sample_rate for c in chunks} == {rate}

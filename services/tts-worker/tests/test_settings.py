@@ -15,11 +15,14 @@ from tts_worker.testing import FakeTTS
 def test_offline_defaults() -> None:
     s = TTSSettings.from_env({"PABX_CACHE": "/c"})
     assert (s.provider, s.lang, s.voice, s.sample_rate, s.chunk_ms) == (
-        "auto", "pt", "pm_alex", 8000, 100)
-    assert s.kokoro_model == Path("/c/models/kokoro-82m-int8-0.1.0/kokoro-v1.0.int8.onnx")
-    assert s.kokoro_voices == Path(
-        "/c/models/kokoro-voices-ptbr-ja-1.2.1/voices_ptbr_ja.npz"
+        "auto",
+        "pt",
+        "pm_alex",
+        8000,
+        100,
     )
+    assert s.kokoro_model == Path("/c/models/kokoro-82m-int8-0.1.0/kokoro-v1.0.int8.onnx")
+    assert s.kokoro_voices == Path("/c/models/kokoro-voices-ptbr-ja-1.2.1/voices_ptbr_ja.npz")
     assert s.piper_model == Path("/c/models/piper-en_US-joe-medium-1.0.0/en_US-joe-medium.onnx")
 
 
@@ -33,13 +36,20 @@ def test_auto_routes_english_to_piper_and_falls_back_to_espeak() -> None:
 
 
 def test_own_files_and_voice() -> None:
-    env = {"TTS_PROVIDER": "kokoro", "TTS_MODEL_PATH": "/m/k.onnx",
-           "TTS_VOICES_PATH": "/m/voices-v1.0.bin", "TTS_VOICE": "pf_dora", "TTS_FALLBACK": "none"}
+    env = {
+        "TTS_PROVIDER": "kokoro",
+        "TTS_MODEL_PATH": "/m/k.onnx",
+        "TTS_VOICES_PATH": "/m/voices-v1.0.bin",
+        "TTS_VOICE": "pf_dora",
+        "TTS_FALLBACK": "none",
+    }
     router = build_tts(TTSSettings.from_env(env))
     kokoro = router.default
     assert isinstance(kokoro, KokoroTTS)
-    assert (kokoro.model_path, kokoro.voices_path) == (Path("/m/k.onnx"),
-                                                       Path("/m/voices-v1.0.bin"))
+    assert (kokoro.model_path, kokoro.voices_path) == (
+        Path("/m/k.onnx"),
+        Path("/m/voices-v1.0.bin"),
+    )
     assert router.voice_id() == "kokoro:k.onnx+voices-v1.0.bin:pf_dora:pt-br"
     assert router.fallback is None
 

@@ -203,7 +203,11 @@ async def test_a_stale_first_sentence_of_a_live_call_is_answered_with_the_apolog
     worker = TTSWorker(bus, "tts-t", TTSRouter(FakeTTS(ms_per_char=5.0)), max_age_s=60)
     await bus.publish(
         ResponseText(
-            session_id=sid, response_id="r-old", seq=0, text="Velha.", is_final=True,
+            session_id=sid,
+            response_id="r-old",
+            seq=0,
+            text="Velha.",
+            is_final=True,
             timestamp="2026-01-01T00:00:00.000000Z",
         )
     )

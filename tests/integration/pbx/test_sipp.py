@@ -27,9 +27,24 @@ def _sipp(scenario: str, *args: str, tmp_path: Path) -> subprocess.Popen[bytes]:
     sipp = shutil.which("sipp")
     assert sipp, "sipp missing: scripts/setup.d/30-asterisk-prompts.sh installs sip-tester"
     return subprocess.Popen(
-        [sipp, "127.0.0.1:5160", "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1",
-         "-p", str(_free_udp_port()), "-nostdin", "-timeout", "60s", "-timeout_error",
-         "-trace_stat", "-stf", str(tmp_path / "stat.csv"), *args],
+        [
+            sipp,
+            "127.0.0.1:5160",
+            "-sf",
+            str(SCENARIOS / scenario),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(_free_udp_port()),
+            "-nostdin",
+            "-timeout",
+            "60s",
+            "-timeout_error",
+            "-trace_stat",
+            "-stf",
+            str(tmp_path / "stat.csv"),
+            *args,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=tmp_path,
@@ -62,8 +77,7 @@ def test_register_flood_does_not_stop_a_legitimate_call(
     phones: dict[str, Phone], tmp_path: Path
 ) -> None:
     # bounded: 1500 REGISTERs at 250/s (6 s), at most 200 outstanding, loopback only
-    proc = _sipp("register_flood.xml", "-m", "1500", "-r", "250", "-l", "200",
-                 tmp_path=tmp_path)
+    proc = _sipp("register_flood.xml", "-m", "1500", "-r", "250", "-l", "200", tmp_path=tmp_path)
     try:
         time.sleep(1.0)  # the flood is under way
         assert proc.poll() is None, "the flood ended before the call: make it longer"

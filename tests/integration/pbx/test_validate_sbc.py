@@ -18,7 +18,10 @@ SBC_IP = "127.0.0.2"  # loopback: the trunk's OPTIONS never leave the machine
 
 def _validate(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(SCRIPT), *args], capture_output=True, text=True, timeout=60,
+        [str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "PABX_ASTERISK_LOCK_HELD": "1"},
     )
 
@@ -35,8 +38,9 @@ def test_without_a_trunk_validation_fails_in_portuguese(asterisk: None) -> None:
 def sbc_trunk(asterisk: None, tmp_path: Path) -> Iterator[None]:
     shutil.copy(EXAMPLES / "pjsip-sbc.conf.example", tmp_path / "pjsip-sbc.conf")
     shutil.copy(EXAMPLES / "extensions-sbc.conf.example", tmp_path / "extensions-sbc.conf")
-    runner("install-config", env={**TEST_ENV, "SBC_IP": SBC_IP,
-                                  "PABX_EXTRA_CONFIG_DIR": str(tmp_path)})
+    runner(
+        "install-config", env={**TEST_ENV, "SBC_IP": SBC_IP, "PABX_EXTRA_CONFIG_DIR": str(tmp_path)}
+    )
     try:
         yield
     finally:
@@ -58,8 +62,12 @@ def test_a_different_sbc_ip_fails(sbc_trunk: None) -> None:
 
 
 def test_without_asterisk_it_says_so(tmp_path: Path) -> None:
-    env = {**os.environ, "RUN_DIR": str(tmp_path), "PABX_ASTERISK_MODE": "system",
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        **os.environ,
+        "RUN_DIR": str(tmp_path),
+        "PABX_ASTERISK_MODE": "system",
+        "PATH": "/usr/bin:/bin",
+    }
     result = subprocess.run([str(SCRIPT)], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode != 0
     assert "Asterisk não responde" in result.stdout

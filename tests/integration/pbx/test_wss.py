@@ -58,7 +58,8 @@ async def _try_register(user: str, password: str) -> int:
             assert "transport=ws" in contacts
             # unregister, so that the contact does not outlive the socket
             await ws.send(
-                _register(user, call_id, 3, tag, auth).replace("expires=60", "expires=0")
+                _register(user, call_id, 3, tag, auth)
+                .replace("expires=60", "expires=0")
                 .replace("Expires: 60", "Expires: 0")
             )
             await ws.recv()
@@ -87,6 +88,8 @@ async def test_wss_malformed_sip_does_not_break_the_server(passwords: dict[str, 
 async def test_only_the_ws_path_speaks_sip(path: str) -> None:
     with pytest.raises(websockets.exceptions.InvalidStatus):
         async with websockets.connect(
-            "wss://127.0.0.1:8189" + path, subprotocols=["sip"], ssl=_tls()  # type: ignore[list-item]
+            "wss://127.0.0.1:8189" + path,
+            subprotocols=["sip"],
+            ssl=_tls(),  # type: ignore[list-item]
         ):
             pass

@@ -83,10 +83,16 @@ async def summarize(
 ) -> str:
     if not turns:
         return ""
-    text = "\n".join(f"{'Cliente' if t['role'] == 'caller' else 'Atendente'}: {t['text']}"
-                     for t in turns)
-    request = ChatRequest(system=SUMMARY_PROMPT, messages=(Message("user", text),),
-                          tools=False, max_tokens=200, temperature=0.0)
+    text = "\n".join(
+        f"{'Cliente' if t['role'] == 'caller' else 'Atendente'}: {t['text']}" for t in turns
+    )
+    request = ChatRequest(
+        system=SUMMARY_PROMPT,
+        messages=(Message("user", text),),
+        tools=False,
+        max_tokens=200,
+        temperature=0.0,
+    )
     parts: list[str] = []
     async with provider.stream(request, gate=gate) as stream:
         async for event in stream:
@@ -105,9 +111,7 @@ async def summarize_when_quiet(
     if waited >= 1.0:
         log.info("summary deferred %.0f s for live calls", waited)
     gate = Gate()
-    pacer = asyncio.create_task(
-        hold_while_live(bus, gate, max_hold_s=settings.postcall_max_hold_s)
-    )
+    pacer = asyncio.create_task(hold_while_live(bus, gate, max_hold_s=settings.postcall_max_hold_s))
     try:
         return await summarize(provider, turns, gate)
     finally:
@@ -130,9 +134,10 @@ async def summarize_call(ctx: dict[str, Any], session_id: str) -> str:
     url = ctx.get("webhook_url")
     if url:
         timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(timeout=timeout) as http, http.post(
-            url, json=payload
-        ) as response:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.post(url, json=payload) as response,
+        ):
             response.raise_for_status()  # arq retries the job
     # Summarized (and delivered): the call's raw event log is no longer needed here.
     await bus.release_session(session_id, ctx.get("log_keep_s", LOG_KEEP_S))

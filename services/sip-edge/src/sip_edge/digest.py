@@ -35,8 +35,10 @@ def parse_authorization(value: str) -> dict[str, str] | None:
     scheme, _, rest = value.strip().partition(" ")
     if scheme.lower() != "digest":
         return None
-    return {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-            for m in _PARAM.finditer(rest)}
+    return {
+        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+        for m in _PARAM.finditer(rest)
+    }
 
 
 def authorization_header(message: str) -> str | None:

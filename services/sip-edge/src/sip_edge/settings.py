@@ -117,9 +117,7 @@ class Settings:
             language=e.get("SIP_EDGE_LANGUAGE", d.language) or d.language,
             vad=vad,
             barge_in_min_ms=r.integer("SIP_EDGE_BARGE_IN_MIN_MS", d.barge_in_min_ms, 20, 2000),
-            barge_in_onset_ms=r.integer(
-                "SIP_EDGE_BARGE_IN_ONSET_MS", d.barge_in_onset_ms, 0, 200
-            ),
+            barge_in_onset_ms=r.integer("SIP_EDGE_BARGE_IN_ONSET_MS", d.barge_in_onset_ms, 0, 200),
             echo_guard_db=r.number("SIP_EDGE_ECHO_GUARD_DB", d.echo_guard_db, 0, 40),
             echo_guard_learn=r.flag("SIP_EDGE_ECHO_GUARD_LEARN", d.echo_guard_learn),
             turn_mode=_turn_mode(e.get("SIP_EDGE_TURN_MODE", "")),

@@ -341,7 +341,9 @@ class LocalProvider(LLMProvider):
             # Not fatal: the first call evaluates the prompt instead (and is slower).
             log.warning(
                 "warm-up of the system prompt failed after %.0f s (%s): the first call "
-                "evaluates it", time.monotonic() - started, e,
+                "evaluates it",
+                time.monotonic() - started,
+                e,
             )
         finally:
             self.timeouts = calls

@@ -49,9 +49,7 @@ class FakeProvider(LLMProvider):
     async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         self.requests.append(request)
         script: list[StreamEvent] | ProviderError = (
-            self.scripts.popleft()
-            if self.scripts
-            else [*self._default_deltas(), Done("end_turn")]
+            self.scripts.popleft() if self.scripts else [*self._default_deltas(), Done("end_turn")]
         )
         if isinstance(script, ProviderError):
             raise script
