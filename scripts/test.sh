@@ -16,13 +16,14 @@ log "ruff"
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
 log "mypy --strict"
-# the packages of this checkout, whatever the venv's editable installs point at
-MYPYPATH="$(printf '%s:' libs/*/src services/*/src)" && export MYPYPATH
+# the packages of this checkout, whatever the venv's editable installs point at; tests/support:
+# the helper modules tests import by name (sipmsg, rtpphone)
+MYPYPATH="$(printf '%s:' libs/*/src services/*/src)tests/support" && export MYPYPATH
 "$PY" -m mypy --strict libs/asp/src libs/pipeline/src services/stt-worker/src \
   services/tts-worker/src services/llm-worker/src services/sip-edge/src
 # test folders one at a time: they repeat module names (conftest, test_worker...)
 for d in libs/asp/tests libs/pipeline/tests services/stt-worker/tests services/tts-worker/tests \
-  services/llm-worker/tests; do
+  services/llm-worker/tests services/sip-edge/tests; do
   "$PY" -m mypy --strict "$d"
 done
 [ "${1:-}" = lint ] && exit 0

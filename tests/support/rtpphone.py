@@ -22,8 +22,10 @@ import socket
 import struct
 import threading
 import time
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sipmsg import (
     SipRequest,
     SipResponse,
@@ -52,7 +54,7 @@ class SipError(RuntimeError):
 _SEG_END = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF])
 
 
-def ulaw_encode(samples: np.ndarray) -> bytes:
+def ulaw_encode(samples: npt.NDArray[np.number[Any]]) -> bytes:
     """PCM16 samples to G.711 mu-law bytes (the reference g711.c on the top 14 bits, as
     CPython's audioop.lin2ulaw)."""
     x = samples.astype(np.int32) >> 2
@@ -60,10 +62,11 @@ def ulaw_encode(samples: np.ndarray) -> bytes:
     mag = np.minimum(np.abs(x), 8159) + 33
     seg = np.searchsorted(_SEG_END, mag)
     code = np.where(seg >= 8, 0x7F, (seg << 4) | ((mag >> (np.minimum(seg, 7) + 1)) & 0x0F))
-    return (code ^ mask).astype(np.uint8).tobytes()
+    encoded: bytes = (code ^ mask).astype(np.uint8).tobytes()
+    return encoded
 
 
-def ulaw_frames(samples: np.ndarray) -> list[bytes]:
+def ulaw_frames(samples: npt.NDArray[np.number[Any]]) -> list[bytes]:
     """Samples (8 kHz) as 20 ms PCMU payloads; the last one padded with silence."""
     n = -(-len(samples) // FRAME_SAMPLES)
     padded = np.zeros(n * FRAME_SAMPLES, dtype=np.int32)

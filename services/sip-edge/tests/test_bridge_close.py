@@ -33,7 +33,9 @@ def private_redis() -> Iterator[RedisServer]:
 def _types(url: str) -> list[str]:
     r = redis.Redis.from_url(url)
     try:
-        return [f[b"type"].decode() for _id, f in r.xrange(layout.session_stream(SID))]
+        entries = r.xrange(layout.session_stream(SID))
+        assert isinstance(entries, list)  # a sync client: the reply, not an awaitable
+        return [f[b"type"].decode() for _id, f in entries]
     finally:
         r.close()
 

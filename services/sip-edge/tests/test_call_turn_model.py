@@ -76,7 +76,7 @@ def call(
     info = CallInfo(1, "sip-call-id", "1001", "sip:1001@127.0.0.1")
     session = CallSession(
         info,
-        NoHandle(),  # type: ignore[arg-type]
+        NoHandle(),
         settings,
         Metrics(),
         Bus(client),
@@ -122,7 +122,8 @@ async def model_asked(client: aioredis.Redis) -> AsyncIterator[tuple[CallSession
 
 
 def turn_checks(session: CallSession, verdict: str) -> float:
-    return session.metrics.turn_checks.labels(verdict)._value.get()
+    checks: float = session.metrics.turn_checks.labels(verdict)._value.get()
+    return checks
 
 
 async def test_frames_keep_flowing_while_the_model_thinks_then_complete_ends_the_turn(

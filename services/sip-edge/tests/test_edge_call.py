@@ -168,6 +168,7 @@ def test_session_keys_expire(call_run: CallRun) -> None:
     r = redis.Redis.from_url(REDIS_URL)
     try:
         ttl = r.ttl(layout.session_stream(call_run.session_id))
+        assert isinstance(ttl, int)  # a sync client: the reply, not an awaitable
         assert 0 < ttl <= layout.SESSION_ENDED_TTL_S
         assert r.zscore(layout.ACTIVE_SESSIONS, call_run.session_id) is None
     finally:

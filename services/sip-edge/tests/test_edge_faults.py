@@ -29,6 +29,7 @@ from asp.messages import (
 from pipeline.testing import RedisServer
 from sip_edge.testing import (
     EdgeProcess,
+    Signal,
     agent_tone,
     audio_found,
     caller_result,
@@ -42,6 +43,7 @@ from sip_edge.testing import (
     session_messages,
     speech_wav,
     start_caller,
+    stream_fields,
     windowed_match,
     write_response,
     write_wav,
@@ -53,7 +55,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 RATE = 8000
 
 
-def onset_s(x: np.ndarray) -> float:
+def onset_s(x: Signal) -> float:
     """Where speech begins in a WAV: first 20 ms frame above 5 % of the loudest."""
     rms = frame_rms(x)
     return float(np.argmax(rms > 0.05 * rms.max())) * 0.02
@@ -94,9 +96,14 @@ def test_barge_in_stops_playback_fast_and_drops_the_rest(tmp_path: Path) -> None
             stream = layout.session_stream(sid)
             for k, seq in enumerate(range(n, n + 10)):
                 chunk = rest[k * 3200 : (k + 1) * 3200]
-                r.xadd(stream, to_entry(ResponseAudio(
-                    session_id=sid, response_id="long-1", seq=seq, audio=chunk,
-                    is_final=seq == n + 9)))  # fmt: skip
+                audio = ResponseAudio(
+                    session_id=sid,
+                    response_id="long-1",
+                    seq=seq,
+                    audio=chunk,
+                    is_final=seq == n + 9,
+                )
+                r.xadd(stream, stream_fields(to_entry(audio)))
             result = caller_result(caller)
             metrics = edge.metrics()
     finally:
@@ -105,7 +112,10 @@ def test_barge_in_stops_playback_fast_and_drops_the_rest(tmp_path: Path) -> None
     rms = frame_rms(heard)
     level = np.median(rms[10:100])  # the tone, well before the caller speaks
     assert level > 500
-    onset = float(result["play_started_s"]) - float(result["record_started_s"]) + onset_s(speech)
+    played, recorded = result["play_started_s"], result["record_started_s"]
+    assert isinstance(played, float)
+    assert isinstance(recorded, float)
+    onset = played - recorded + onset_s(speech)
     start = int(onset / 0.02)
     quiet = np.nonzero(rms[start - 25 :] < 0.1 * level)[0]
     assert len(quiet), "playback never stopped"
@@ -248,10 +258,13 @@ def test_pipeline_call_actions_send_dtmf_then_hang_up(tmp_path: Path) -> None:
             sid = find_session(r, after, who)
             stream = layout.session_stream(sid)
             time.sleep(0.5)
-            r.xadd(stream, to_entry(CallAction(session_id=sid, action=CallActionKind.DTMF,
-                                               digits="42#")))  # fmt: skip
+            dtmf = CallAction(session_id=sid, action=CallActionKind.DTMF, digits="42#")
+            r.xadd(stream, stream_fields(to_entry(dtmf)))
             time.sleep(1.5)
-            r.xadd(stream, to_entry(CallAction(session_id=sid, action=CallActionKind.HANGUP)))
+            r.xadd(
+                stream,
+                stream_fields(to_entry(CallAction(session_id=sid, action=CallActionKind.HANGUP))),
+            )
             result = caller_result(caller)
             _wait_session_end(r, sid, edge, result)
     finally:
@@ -279,8 +292,13 @@ def test_a_hang_up_waits_until_the_goodbye_was_heard(tmp_path: Path) -> None:
             sid = find_session(r, after, who)
             stream = layout.session_stream(sid)
             time.sleep(0.5)
-            r.xadd(stream, to_entry(ResponseStart(session_id=sid, response_id="bye-1")))
-            r.xadd(stream, to_entry(CallAction(session_id=sid, action=CallActionKind.HANGUP)))
+            r.xadd(
+                stream, stream_fields(to_entry(ResponseStart(session_id=sid, response_id="bye-1")))
+            )
+            r.xadd(
+                stream,
+                stream_fields(to_entry(CallAction(session_id=sid, action=CallActionKind.HANGUP))),
+            )
             time.sleep(1.0)
             asked = time.monotonic()
             write_response(r, sid, "bye-1", pcm(goodbye))
@@ -294,8 +312,14 @@ def test_a_hang_up_waits_until_the_goodbye_was_heard(tmp_path: Path) -> None:
             caller = start_caller(edge.uri, who, "--hangup-at", "20.0", "--timeout", "25")
             sid2 = find_session(r, after, who)
             stream = layout.session_stream(sid2)
-            r.xadd(stream, to_entry(ResponseStart(session_id=sid2, response_id="mute-1")))
-            r.xadd(stream, to_entry(CallAction(session_id=sid2, action=CallActionKind.HANGUP)))
+            r.xadd(
+                stream,
+                stream_fields(to_entry(ResponseStart(session_id=sid2, response_id="mute-1"))),
+            )
+            r.xadd(
+                stream,
+                stream_fields(to_entry(CallAction(session_id=sid2, action=CallActionKind.HANGUP))),
+            )
             capped = caller_result(caller)
             _wait_session_end(r, sid2, edge, capped)
     finally:

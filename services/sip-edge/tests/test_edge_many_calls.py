@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 from asp import streams as layout
-from asp.messages import Utterance
+from asp.messages import Message, Utterance
 from sip_edge.testing import (
     CALLER_PHRASES,
     EdgeProcess,
@@ -50,7 +50,7 @@ def test_twenty_calls_each_get_their_own_session_and_audio(tmp_path: Path) -> No
             sessions = _sessions(r, after, call_ids, timeout=20)
             # Once a caller's turn is over, its session gets its own answer: the phrase of
             # the *next* caller, so that hearing its own phrase or a neighbour's is caught.
-            logs: dict[int, list[object]] = {}
+            logs: dict[int, list[Message]] = {}
             answered: set[int] = set()
             deadline = time.monotonic() + 15
             while len(answered) < N and time.monotonic() < deadline:
@@ -89,4 +89,8 @@ def test_twenty_calls_each_get_their_own_session_and_audio(tmp_path: Path) -> No
 def _sessions(r: redis.Redis, after: str, call_ids: list[str], timeout: float) -> dict[int, str]:
     starts = session_starts(r, after, N, timeout, lambda m: m.call_id in call_ids)
     assert len(starts) == N, f"{len(starts)} sessions of {N}"
-    return {call_ids.index(m.call_id): m.session_id for m in starts}
+    by_index: dict[int, str] = {}
+    for m in starts:
+        assert m.call_id is not None  # the filter above took only the calls placed here
+        by_index[call_ids.index(m.call_id)] = m.session_id
+    return by_index

@@ -384,7 +384,8 @@ async def test_every_bad_input_gets_its_error_and_the_session_goes_on(
         await until(
             lambda: len(client.of(type="protocol.error")) > before, what=f"error for {data[:40]!r}"
         )
-        return client.of(type="protocol.error")[before]["error"]
+        error: dict[str, Any] = client.of(type="protocol.error")[before]["error"]
+        return error
 
     assert (await error_for("{not json"))["code"] == 1001
     assert (await error_for("[1, 2]"))["code"] == 1001

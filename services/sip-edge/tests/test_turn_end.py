@@ -12,7 +12,7 @@ MODEL = TurnEndParams("model", pause_ms=200, max_silence_ms=1200, threshold=0.5)
 
 def silence(t: TurnEnd, up_to_ms: int, step: int = 20) -> dict[int, Decision]:
     """Unvoiced frames from step to up_to_ms; the decisions other than WAIT, by time."""
-    out = {}
+    out: dict[int, Decision] = {}
     for ms in range(step, up_to_ms + 1, step):
         d = t.on_frame(False, ms)
         if d is not Decision.WAIT:

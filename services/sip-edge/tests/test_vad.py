@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from sip_edge.call import BargeIn, Turns
 from sip_edge.playback import Pacer
-from sip_edge.testing import read_wav, speech_wav
+from sip_edge.testing import Signal, read_wav, speech_wav
 from sip_edge.vad import (
     GatedClassifier,
     Segmenter,
@@ -24,13 +25,14 @@ pytestmark = pytest.mark.integration  # speech made by espeak-ng, the Silero mod
 SILENCE = bytes(320)
 
 
-def _ulaw_line(x: np.ndarray) -> np.ndarray:
+def _ulaw_line(x: Signal) -> npt.NDArray[np.int16]:
     """PCM16 -> G.711 mu-law -> PCM16 (what a phone line does to the caller's voice)."""
     x = x.astype(np.float64) / 32768.0
     mu = 255.0
     coded = np.round(np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu) * 127.0)
     y = np.sign(coded) * np.expm1(np.abs(coded) / 127.0 * np.log1p(mu)) / mu
-    return np.clip(y * 32768.0, -32768, 32767).astype(np.int16)
+    line: npt.NDArray[np.int16] = np.clip(y * 32768.0, -32768, 32767).astype(np.int16)
+    return line
 
 
 @pytest.fixture(scope="module")

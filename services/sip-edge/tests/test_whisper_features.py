@@ -6,11 +6,12 @@ were computed once outside the project (transformers is no dependency) and writt
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from sip_edge.whisper_features import N_MELS, N_SAMPLES, log_mel
 
 
-def signal() -> np.ndarray:
+def signal() -> npt.NDArray[np.float32]:
     """3 s of a chirp, an amplitude-modulated tone and a square buzz, zero-padded at the
     start to 8 s (as Smart Turn's input is)."""
     rate = 16000
@@ -50,26 +51,26 @@ SPOTS = {
 
 
 @pytest.fixture(scope="module")
-def features() -> np.ndarray:
+def features() -> npt.NDArray[np.float32]:
     return log_mel(signal())
 
 
-def test_shape_and_type(features: np.ndarray) -> None:
+def test_shape_and_type(features: npt.NDArray[np.float32]) -> None:
     assert features.shape == (N_MELS, 800)
     assert features.dtype == np.float32
 
 
-def test_matches_transformers_per_mel_band(features: np.ndarray) -> None:
+def test_matches_transformers_per_mel_band(features: npt.NDArray[np.float32]) -> None:
     np.testing.assert_allclose(features.sum(axis=1), ROW_SUMS, atol=2e-3)
 
 
-def test_matches_transformers_per_frame(features: np.ndarray) -> None:
+def test_matches_transformers_per_frame(features: npt.NDArray[np.float32]) -> None:
     sums = features.sum(axis=0)
     for frame, expected in COLUMN_SUMS.items():
         assert sums[frame] == pytest.approx(expected, abs=2e-3), frame
 
 
-def test_matches_transformers_point_by_point(features: np.ndarray) -> None:
+def test_matches_transformers_point_by_point(features: npt.NDArray[np.float32]) -> None:
     for (mel, frame), expected in SPOTS.items():
         assert features[mel, frame] == pytest.approx(expected, abs=1e-4), (mel, frame)
     assert features.max() == pytest.approx(1.7697947, abs=1e-5)

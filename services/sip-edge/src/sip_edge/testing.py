@@ -18,7 +18,7 @@ import urllib.request
 import wave
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,7 @@ from pipeline.testing import stop_process
 
 if TYPE_CHECKING:
     from pipeline.bus import Bus
+    from redis.typing import EncodableT, FieldT
 
     from .calls import CallSession
     from .metrics import Metrics
@@ -285,7 +286,7 @@ def line_noise(
 
 # Entries a session stream may carry that are no ASP message: sip-edge must count and skip
 # them (sip_edge_malformed_entries_total), and go on with the entries after them.
-MALFORMED_ENTRIES: list[dict[str, bytes | str]] = [
+MALFORMED_ENTRIES: list[dict[FieldT, EncodableT]] = [
     {"type": "response.audio", "data": b"\xc1not msgpack"},
     {"type": "nope.unknown", "data": b"\x80"},
     {"data": b"\x80"},
@@ -485,6 +486,12 @@ def caller_result(proc: subprocess.Popen[str], timeout: float = 40) -> dict[str,
         raise RuntimeError(f"the caller printed no result: {out[-2000:]}")
     result: dict[str, object] = json.loads(lines[-1])
     return result
+
+
+def stream_fields(entry: dict[str, Any]) -> dict[FieldT, EncodableT]:
+    """An entry (:func:`asp.to_entry`) as redis-py's XADD is typed (its own key and value
+    unions; dict is invariant). The same dict, not a copy."""
+    return cast("dict[FieldT, EncodableT]", entry)
 
 
 def last_entry_id(r: Any, key: str) -> str:

@@ -26,7 +26,7 @@ import pjsua2 as pj
 from pj_endpoint import local_account, start_endpoint
 
 
-class Call(pj.Call):
+class Call(pj.Call):  # type: ignore[misc]
     def __init__(self, acc: pj.Account) -> None:
         super().__init__(acc)
         self.media: pj.AudioMedia | None = None

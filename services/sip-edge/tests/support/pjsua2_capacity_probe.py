@@ -16,7 +16,7 @@ import pjsua2 as pj
 from pj_endpoint import local_account, start_endpoint
 
 
-class Call(pj.Call):
+class Call(pj.Call):  # type: ignore[misc]
     def __init__(self, acc: pj.Account, probe: Probe, call_id: int = pj.PJSUA_INVALID_ID) -> None:
         super().__init__(acc, call_id)
         self.probe = probe
@@ -30,7 +30,7 @@ class Call(pj.Call):
             self.probe.disconnected += 1
 
 
-class Account(pj.Account):
+class Account(pj.Account):  # type: ignore[misc]
     def __init__(self, probe: Probe) -> None:
         super().__init__()
         self.probe = probe
@@ -60,7 +60,10 @@ def main() -> None:
         probe.outgoing[-1].makeCall(f"sip:probe@127.0.0.1:{port}", pj.CallOpParam(True))
         ep.libHandleEvents(5)
     deadline = time.monotonic() + 15
-    both = lambda: sum(c.confirmed for c in probe.outgoing + probe.incoming)  # noqa: E731
+
+    def both() -> int:
+        return sum(c.confirmed for c in probe.outgoing + probe.incoming)
+
     while time.monotonic() < deadline and both() < 2 * n:
         ep.libHandleEvents(20)
     result = {
