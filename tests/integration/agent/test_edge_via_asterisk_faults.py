@@ -19,6 +19,7 @@ import redis
 from asp import streams as layout
 from asp.messages import ResponseCancel, Utterance
 from edge_support import dial_2000, wait_audio_heard, wait_for
+from pbx_support import cli
 from pipeline.testing import RedisServer
 from sip_edge.testing import (
     CALLER_PHRASES,
@@ -99,6 +100,9 @@ def test_twenty_calls_through_asterisk_each_get_their_own_session_and_audio(
                 write_response(r, sid, f"answer-{i}", pcm(speech[(i + 1) % N]))
             time.sleep(0.1)
         result = caller_result(caller, timeout=60)
+        # the calls Asterisk still holds once the caller hung up all of its own (a leg to
+        # 2000 left up after its caller's leg was hung up shows here)
+        channels = cli("core show channels concise")
     finally:
         if caller.poll() is None:
             caller.kill()
@@ -111,7 +115,7 @@ def test_twenty_calls_through_asterisk_each_get_their_own_session_and_audio(
         str(h["call_id"]): sip_messages(tmp_path / "caller-sip.log", str(h["call_id"]))[-6:]
         for h in result["hung_up"]  # type: ignore[attr-defined]
     }
-    assert result["remote_hangups"] == 0, (result["hung_up"], ends[-25:], messages)
+    assert result["remote_hangups"] == 0, (result["hung_up"], ends[-25:], messages, channels)
     missing = {sid: session_messages(r, sid)[0] for sid in sessions if sid not in caller_of}
     assert not missing, f"sessions without an utterance: {missing}"
     assert sorted(caller_of.values()) == list(range(N)), caller_of  # one session per caller

@@ -44,10 +44,25 @@ def _free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _free_udp_and_tcp_port() -> int:
+    """A port free for UDP and for TCP: turnserver listens on both (TCP and TLS on the same
+    port); a port free only for UDP once failed a clean-clone run ("Cannot bind TLS/TCP
+    listener socket ... Address already in use", an outgoing TCP connection held it)."""
+    for _ in range(50):
+        port = _free_udp_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            try:
+                t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
+
+
 def _turnserver(tmp_path: Path, *extra: str) -> Iterator[tuple[str, int]]:
     binary = shutil.which("turnserver")
     assert binary, "coturn missing: scripts/setup.d/35-security-tools.sh installs it"
-    port = _free_udp_port()
+    port = _free_udp_and_tcp_port()
     relay = _free_udp_port()
     log = tmp_path / "turnserver.log"
     with log.open("w") as out:
