@@ -557,16 +557,21 @@ class Endpoint:
             except Exception:
                 log.exception("SIP command failed")
 
-    def _reap(self) -> None:
-        """Frees the calls that ended, here on the PJSUA thread, within one poll of their
-        end: ``pj::Call``'s destructor clears the user data of, and hangs up, whatever call
-        then holds its pjsua slot id. PJSUA hands ended slots to new calls (round robin); a
-        wrapper freed after its slot was reused would leave the new call deaf (no
-        callbacks: no media, no session) and then hang it up. Only this thread holds call
-        wrappers (the media port reaches a ``_MediaLink``, never the call), so the
-        destructor runs here. The call's media port goes back to the pool (never destroyed
-        while the bridge runs: see :class:`_PortPool`)."""
+    def _reap(self, *, force: bool = False) -> None:
+        """Frees the calls that ended, here on the PJSUA thread: ``pj::Call``'s destructor
+        clears the user data of, and hangs up, whatever call then holds its pjsua slot id.
+        PJSUA hands ended slots to new calls (round robin), even within the poll that
+        ended the old one: with the slots nearly all taken, the INVITE that answers our
+        digest challenge got the slot its own challenged INVITE had just left, and freeing
+        the challenged wrapper after the poll hung up the answered call and left it deaf
+        (no callbacks: its session never ended). So a wrapper is freed only while no call
+        holds its slot (``isActive()`` false); one whose slot is taken waits here until that
+        call ends (``force``: at shutdown, all go). Only this thread holds call wrappers
+        (the media port reaches a ``_MediaLink``, never the call), so the destructor runs
+        here. The call's media port goes back to the pool at once (never destroyed while
+        the bridge runs: see :class:`_PortPool`)."""
         t = time.monotonic()
+        waiting: list[_Call] = []
         while self._graveyard:
             call = self._graveyard.pop()
             port, call.port = call.port, None
@@ -576,7 +581,11 @@ class Endpoint:
                 call.link = None
             if port is not None:
                 self.ports.give_back(port, call.sample_rate, t)
-            del call  # the wrapper goes now, while its slot is still free
+            if not force and call.isActive():
+                waiting.append(call)  # its slot holds a live call (its own, or a new one)
+                continue
+            del call  # the wrapper goes now, while its slot is free
+        self._graveyard = waiting
         self.ports.tick(t)
 
     def incoming(self, acc: _Account, call_id: int, source: str, message: str = "") -> None:
@@ -634,8 +643,12 @@ class Endpoint:
         call.answer(op)
 
     def call_gone(self, call: _Call, reason: str) -> None:
-        self._calls.pop(call.getId(), None)
-        self._challenged.pop(call.getId(), None)
+        call_id = call.getId()
+        # only this wrapper's entries: its slot may already hold a new call (see _reap)
+        if self._calls.get(call_id) is call:
+            del self._calls[call_id]
+        if self._challenged.get(call_id) is call:
+            del self._challenged[call_id]
         self._graveyard.append(call)
         if call.listener is not None:
             self.post(call.listener.on_ended, reason)
@@ -684,7 +697,7 @@ class Endpoint:
         self._graveyard.extend(self._challenged.values())
         self._calls.clear()
         self._challenged.clear()
-        self._reap()
+        self._reap(force=True)
         try:
             # Stops the conference bridge's clock (the null sound device's thread): no
             # media callback runs after this, so the ports can be destroyed.
