@@ -607,14 +607,10 @@ def dial_rig(rig: Rig) -> tuple[PhoneCall, str]:
     """Calls 2000 from the rig's phone; a call that never became a session of the rig's
     sip-edge says who held 2000."""
     assert rig.edge is not None
-    before = who_holds_2000()
     try:
         return dial_2000(rig.phone, rig.r)
     except TimeoutError as e:
-        raise TimeoutError(
-            f"{e}; the rig's sip-edge is {rig.edge.uri}; before the call: {before}; "
-            f"now: {who_holds_2000()}"
-        ) from e
+        raise TimeoutError(f"{e}; the rig's sip-edge is {rig.edge.uri}; {who_holds_2000()}") from e
 
 
 def run_drill(rig: Rig, kind: str) -> DrillResult:
