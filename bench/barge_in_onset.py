@@ -35,9 +35,9 @@ from pipeline.envparse import cache_dir
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from barge_support import speech_onset
-from sip_edge.call import BargeIn, Turns
-from sip_edge.playback import Pacer
-from sip_edge.vad import Segmenter, SegmenterParams, make_classifier
+from sip_edge.call import Pacer, Segmenter, SegmenterParams, Turns
+from sip_edge.call.events import BargeIn
+from sip_edge.vad import make_classifier
 from vad_false_triggers import EchoPath, active_scale, to_frames
 
 RATE = 8000

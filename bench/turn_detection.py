@@ -60,11 +60,12 @@ from typing import Any
 import numpy as np
 import soxr
 from pipeline.envparse import cache_dir
+from sip_edge.call import Segmenter, SegmenterParams, TurnEndParams
+from sip_edge.call.events import TurnCheck, UtteranceReady
 from sip_edge.settings import TURN_MODEL
 from sip_edge.smart_turn import SmartTurn, model_input
 from sip_edge.testing import line_noise
-from sip_edge.turn_end import TurnEndParams
-from sip_edge.vad import Segmenter, SegmenterParams, TurnCheck, UtteranceReady, make_classifier
+from sip_edge.vad import make_classifier
 from sip_edge.whisper_features import log_mel
 
 RATE = 8000

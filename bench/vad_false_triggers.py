@@ -32,11 +32,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sip_edge.call import BargeIn, PublishUtterance, Turns
-from sip_edge.playback import Pacer
+from sip_edge.call import Pacer, Segmenter, SegmenterParams, Turns
+from sip_edge.call.events import BargeIn, UtteranceReady
 from sip_edge.settings import Settings as EdgeSettings
 from sip_edge.testing import read_wav, speech_wav
-from sip_edge.vad import CLASSIFIERS, Segmenter, SegmenterParams, make_classifier
+from sip_edge.vad import CLASSIFIERS, make_classifier
 
 RATE = 8000
 FRAME = 160
@@ -256,7 +256,7 @@ def run_one(
             if isinstance(a, BargeIn):
                 barge_ins += 1
                 cut = True
-            elif isinstance(a, PublishUtterance):
+            elif isinstance(a, UtteranceReady):
                 utterances += 1
         if cut and not turns.segmenter.in_speech and i < len(frames):
             cut = False

@@ -9,6 +9,7 @@ import struct
 import numpy as np
 import pytest
 from asp import AgentAudioFrame, ASPError
+from sip_edge.call import Pacer
 from sip_edge.gateway import g711
 from sip_edge.gateway.connection import normalize_start
 from sip_edge.gateway.framing import (
@@ -18,7 +19,6 @@ from sip_edge.gateway.framing import (
     seed_hash,
     unknown_seed_session,
 )
-from sip_edge.playback import Pacer
 
 SID = "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f"
 PCM = bytes(range(200)) * 2

@@ -13,18 +13,8 @@ media clock delivers them).
 from __future__ import annotations
 
 import pytest
-from sip_edge.call import (
-    BargeIn,
-    CancelProvisional,
-    ConfirmProvisional,
-    NoAnswer,
-    PublishProvisional,
-    PublishUtterance,
-    Turns,
-)
-from sip_edge.playback import Pacer
-from sip_edge.turn_end import TurnEndParams
-from sip_edge.vad import Segmenter, SegmenterParams, SpeechEnded, UtteranceReady
+from sip_edge.call import Pacer, Segmenter, SegmenterParams, TurnEndParams, Turns
+from sip_edge.call import events as ev
 
 FB = 320
 VOICE = b"\x33" * FB
@@ -52,20 +42,20 @@ def speak(t: Turns, voiced: int = 40, silent: int = 26) -> list[object]:
     return actions
 
 
-def wait(t: Turns, frames: int) -> list[NoAnswer]:
-    fired: list[NoAnswer] = []
+def wait(t: Turns, frames: int) -> list[ev.NoAnswer]:
+    fired: list[ev.NoAnswer] = []
     for _ in range(frames):
-        fired += [a for a in step(t, 0.0)[0] if isinstance(a, NoAnswer)]
+        fired += [a for a in step(t, 0.0)[0] if isinstance(a, ev.NoAnswer)]
     return fired
 
 
 def test_no_answer_at_all_fires_once_at_the_bound() -> None:
     t = make()
-    assert any(isinstance(a, PublishUtterance) for a in speak(t))
+    assert any(isinstance(a, ev.UtteranceReady) for a in speak(t))
     assert t.owed
     assert wait(t, BOUND - 30) == []  # the turn ended ~25 frames ago
     fired = wait(t, 40)
-    assert fired == [NoAnswer((), BOUND_MS)]
+    assert fired == [ev.NoAnswer((), BOUND_MS)]
     assert not t.owed
     assert wait(t, 3 * BOUND) == []  # once per turn: the apology is what the caller hears
 
@@ -88,7 +78,7 @@ def test_an_answer_that_stops_half_way_is_cut_at_the_bound() -> None:
     t.push_audio("r-u1", 0, b"\x22" * FB * 50, False)  # one sentence (1 s), then nothing
     assert wait(t, 50 + BOUND - 5) == []
     fired = wait(t, 10)
-    assert fired == [NoAnswer(("r-u1",), BOUND_MS)]
+    assert fired == [ev.NoAnswer(("r-u1",), BOUND_MS)]
     assert not t.pacer.playing
     assert not t.push_audio("r-u1", 1, b"\x22" * FB, True)  # its late chunks are dropped
     # A later answer (the retried turn) still plays.
@@ -110,7 +100,7 @@ def test_an_answer_closed_half_way_still_owes_speech_from_its_last_audio() -> No
     assert wait(t, BOUND - 300 - 5) == []
     assert not t.pacer.playing  # r-u1 is over
     fired = wait(t, 10)
-    assert fired == [NoAnswer((), BOUND_MS)]  # nothing open to cut; the apology plays
+    assert fired == [ev.NoAnswer((), BOUND_MS)]  # nothing open to cut; the apology plays
     assert wait(t, 3 * BOUND) == []  # once
 
 
@@ -142,19 +132,19 @@ def test_a_provisional_turn_does_not_arm_it_until_confirmed() -> None:
         actions += step(t, 0.9)[0]
     for _ in range(12):
         actions += step(t, 0.0)[0]
-    assert any(isinstance(a, PublishProvisional) for a in actions)
+    assert any(isinstance(a, ev.ProvisionalUtterance) for a in actions)
     assert not t.owed
     # The caller goes on after a long think: no apology while the turn is still theirs.
     for _ in range(BOUND + 20):
-        assert not [a for a in step(t, 0.9)[0] if isinstance(a, NoAnswer)]
+        assert not [a for a in step(t, 0.9)[0] if isinstance(a, ev.NoAnswer)]
     actions = []
     for _ in range(12):
         actions += step(t, 0.0)[0]
-    assert any(isinstance(a, PublishProvisional) for a in actions)
-    assert any(isinstance(a, CancelProvisional) for a in actions) is False
+    assert any(isinstance(a, ev.ProvisionalUtterance) for a in actions)
+    assert any(isinstance(a, ev.ProvisionalCancelled) for a in actions) is False
     for _ in range(14):
         actions += step(t, 0.0)[0]
-    assert any(isinstance(a, ConfirmProvisional) for a in actions)
+    assert any(isinstance(a, ev.ProvisionalConfirmed) for a in actions)
     assert t.owed  # confirmed: the turn ended, the caller is owed an answer now
 
 
@@ -166,7 +156,7 @@ def test_a_barge_in_clears_the_debt() -> None:
     actions: list[object] = []
     for _ in range(8):  # the caller cuts it (a short "espera")
         actions += step(t, 0.9)[0]
-    assert any(isinstance(a, BargeIn) for a in actions)
+    assert any(isinstance(a, ev.BargeIn) for a in actions)
     # Too short to be an utterance: nothing is owed, the cut answer is not waited for.
     assert wait(t, 3 * BOUND) == []
 
@@ -177,7 +167,7 @@ def test_an_interrupting_turn_owes_its_own_answer() -> None:
     t.push_audio("r-u1", 0, b"\x22" * FB * 500, False)
     wait(t, 100)
     actions = speak(t)  # barge-in, then a whole new turn
-    assert any(isinstance(a, BargeIn) for a in actions)
+    assert any(isinstance(a, ev.BargeIn) for a in actions)
     assert t.owed
     assert [a.cut for a in wait(t, BOUND + 5)] == [()]
 
@@ -249,7 +239,7 @@ def test_speech_that_never_pauses_is_cut_at_the_cap_and_nothing_is_lost() -> Non
         events += seg.push(bytes([i % 251 + 1]) * FB, 0.9)
     for _ in range(30):
         events += seg.push(bytes(FB), 0.0)
-    utterances = [e for e in events if isinstance(e, UtteranceReady)]
+    utterances = [e for e in events if isinstance(e, ev.UtteranceReady)]
     assert len(utterances) == 15
     assert all(u.duration_ms <= 2000 for u in utterances)
     assert seg.capped == 14  # the last one ended with the caller's pause
@@ -257,7 +247,7 @@ def test_speech_that_never_pauses_is_cut_at_the_cap_and_nothing_is_lost() -> Non
     heard = b"".join(u.audio for u in utterances)
     tags = [heard[i] for i in range(0, len(heard), FB) if heard[i]]
     assert tags == [i % 251 + 1 for i in range(n)]
-    assert sum(isinstance(e, SpeechEnded) for e in events) == 15
+    assert sum(isinstance(e, ev.SpeechEnded) for e in events) == 15
 
 
 def test_no_cap_by_default() -> None:
@@ -265,7 +255,7 @@ def test_no_cap_by_default() -> None:
     events: list[object] = []
     for _ in range(60_000 // 20):
         events += seg.push(VOICE, 0.9)
-    assert not any(isinstance(e, UtteranceReady) for e in events)
+    assert not any(isinstance(e, ev.UtteranceReady) for e in events)
 
 
 @pytest.mark.parametrize("cap_ms", [1000, 30_000])
@@ -274,7 +264,7 @@ def test_the_cap_bounds_the_utterance_buffer(cap_ms: int) -> None:
     longest = 0
     for _ in range(3 * cap_ms // 20):
         for e in seg.push(VOICE, 0.9):
-            if isinstance(e, UtteranceReady):
+            if isinstance(e, ev.UtteranceReady):
                 longest = max(longest, len(e.audio))
     assert longest == cap_ms // 20 * FB
 

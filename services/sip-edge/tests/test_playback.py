@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sip_edge.playback import Pacer
+from sip_edge.call import Pacer
 
 FB = 320  # 20 ms of 8 kHz PCM16
 SILENCE = bytes(FB)

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sip_edge.turn_end import TurnEndParams
-from sip_edge.vad import (
-    Segmenter,
-    SegmenterParams,
-    SpeechEnded,
-    SpeechStarted,
-    TurnCheck,
-    UtteranceReady,
-)
+from asp import VADConfig
+from sip_edge.call import Segmenter, SegmenterParams, TurnEndParams, segmenter_params
+from sip_edge.call.events import SpeechEnded, SpeechStarted, TurnCheck, UtteranceReady
 
 FRAME = 320  # 20 ms of 8 kHz PCM16
 
@@ -233,3 +227,12 @@ def test_the_model_hears_at_most_the_last_8_seconds() -> None:
     check = next(e for e in events if isinstance(e, TurnCheck))
     assert len(check.audio) == 400 * FRAME
     assert tags(check.audio)[-1] == 614 % 256
+
+
+def test_the_session_vad_gives_every_parameter_of_the_same_name() -> None:
+    # VADConfig(enabled, silence_threshold_ms, min_speech_ms, threshold, ring_buffer_frames,
+    # speech_ratio, prefix_padding_ms): none at its default
+    vad = VADConfig(True, 800, 300, 0.7, 8, 0.5, 200)
+    expected = SegmenterParams(0.7, 8, 0.5, 300, 800, 200, frame_ms=20, max_utterance_ms=30000)
+    assert segmenter_params(vad, max_utterance_ms=30000) == expected
+    assert segmenter_params(VADConfig()) == SegmenterParams()

@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sip_edge.call.turn_end import TurnEndParams
 from sip_edge.settings import Settings, SettingsError
-from sip_edge.turn_end import TurnEndParams
 
 ENV_EXAMPLE = Path(__file__).parents[1] / ".env.example"
 

@@ -1,11 +1,11 @@
-"""The end-of-turn decision alone (sip_edge.turn_end): silence in ms in, decisions out."""
+"""The end-of-turn decision alone (sip_edge.call.turn_end): silence in ms in, decisions out."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
-from sip_edge.turn_end import Decision, TurnEnd, TurnEndParams
+from sip_edge.call.turn_end import Decision, TurnEnd, TurnEndParams
 
 MODEL = TurnEndParams("model", pause_ms=200, max_silence_ms=1200, threshold=0.5)
 

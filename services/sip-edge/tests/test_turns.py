@@ -4,17 +4,8 @@ playout frame (20 ms each), as the media clock delivers them."""
 from __future__ import annotations
 
 import pytest
-from sip_edge.call import (
-    BargeIn,
-    CheckTurn,
-    PublishAudioEnd,
-    PublishSpeechStart,
-    PublishUtterance,
-    Turns,
-)
-from sip_edge.playback import Pacer
-from sip_edge.turn_end import TurnEndParams
-from sip_edge.vad import Segmenter, SegmenterParams
+from sip_edge.call import Pacer, Segmenter, SegmenterParams, TurnEndParams, Turns
+from sip_edge.call.events import BargeIn, SpeechEnded, SpeechStarted, TurnCheck, UtteranceReady
 
 FB = 320
 VOICE = b"\x33" * FB  # louder than the agent audio below (0x2222): not echo
@@ -74,9 +65,9 @@ def test_interrupting_speech_becomes_the_next_utterance() -> None:
         a, _ = step(t, prob)
         actions += a
     kinds = [type(a) for a in actions]
-    assert kinds == [BargeIn, PublishSpeechStart, PublishUtterance, PublishAudioEnd]
+    assert kinds == [BargeIn, SpeechStarted, UtteranceReady, SpeechEnded]
     utt = actions[2]
-    assert isinstance(utt, PublishUtterance)
+    assert isinstance(utt, UtteranceReady)
     # The utterance starts with the frames that interrupted (after the prefix padding).
     voiced = [utt.audio[i] for i in range(0, len(utt.audio), FB)].count(0x33)
     assert voiced == 30
@@ -110,7 +101,7 @@ def test_speech_without_playback_is_no_barge_in() -> None:
     for prob in [0.9] * 30 + [0.0] * 30:
         a, _ = step(t, prob)
         actions += a
-    assert [type(a) for a in actions] == [PublishSpeechStart, PublishUtterance, PublishAudioEnd]
+    assert [type(a) for a in actions] == [SpeechStarted, UtteranceReady, SpeechEnded]
     assert t.barge_ins == 0
 
 
@@ -137,7 +128,7 @@ def test_echo_guard_forgets_the_agent_after_its_tail() -> None:
     actions: list[object] = []
     for _ in range(30):
         actions += t.on_caller_frame(ECHO, 0.9)
-    assert PublishSpeechStart in [type(a) for a in actions]
+    assert SpeechStarted in [type(a) for a in actions]
 
 
 def test_echo_guard_can_be_turned_off() -> None:
@@ -187,7 +178,7 @@ def test_the_utterance_carries_its_closing_silence_and_played_answers_are_report
     for prob in [0.9] * 30 + [0.0] * 30:
         a, _ = step(t, prob)
         actions += a
-    assert [a.silence_ms for a in actions if isinstance(a, PublishUtterance)] == [500]
+    assert [a.silence_ms for a in actions if isinstance(a, UtteranceReady)] == [500]
     t.push_audio("r-u1", 0, b"\x22" * FB * 2, True)
     assert t.take_started() == []
     step(t, 0.0)
@@ -205,13 +196,13 @@ def test_model_mode_asks_then_a_complete_verdict_publishes_the_utterance() -> No
     for prob in [0.9] * 30 + [0.0] * 10:
         a, _ = step(t, prob)
         actions += a
-    assert [type(a) for a in actions] == [PublishSpeechStart, CheckTurn]
+    assert [type(a) for a in actions] == [SpeechStarted, TurnCheck]
     check = actions[1]
-    assert isinstance(check, CheckTurn)
+    assert isinstance(check, TurnCheck)
     assert t.awaiting(check.check_id)
     assert len(check.audio) == 40 * FB
     ended = t.on_turn_verdict(check.check_id, 0.9)
-    assert [type(a) for a in ended] == [PublishUtterance, PublishAudioEnd]
+    assert [type(a) for a in ended] == [UtteranceReady, SpeechEnded]
     assert not t.awaiting(check.check_id)
 
 
@@ -223,7 +214,7 @@ def test_model_mode_interrupting_speech_still_barges_in_and_becomes_the_next_tur
         a, _ = step(t, prob)
         actions += a
     kinds = [type(a) for a in actions]
-    assert kinds == [BargeIn, PublishSpeechStart, CheckTurn, PublishUtterance, PublishAudioEnd]
+    assert kinds == [BargeIn, SpeechStarted, TurnCheck, UtteranceReady, SpeechEnded]
     assert t.barge_ins == 1
 
 

@@ -8,17 +8,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from sip_edge.call import BargeIn, Turns
-from sip_edge.playback import Pacer
+from sip_edge.call import Pacer, Segmenter, SegmenterParams, Turns
+from sip_edge.call.events import BargeIn
 from sip_edge.testing import Signal, read_wav, speech_wav
-from sip_edge.vad import (
-    GatedClassifier,
-    Segmenter,
-    SegmenterParams,
-    SileroClassifier,
-    WebRtcClassifier,
-    make_classifier,
-)
+from sip_edge.vad import GatedClassifier, SileroClassifier, WebRtcClassifier, make_classifier
 
 pytestmark = pytest.mark.integration  # speech made by espeak-ng, the Silero model
 

@@ -10,7 +10,7 @@ published on Redis (the VAD's closing silence and any Redis delay), and ``edge_e
 from the last voiced frame to the first frame of the answer handed to the media clock.
 
 In ``model`` turn mode the segmenter asks, after a short pause, whether the caller finished
-(:class:`~sip_edge.call.CheckTurn`): the end-of-turn model (shared by all calls, given by
+(:class:`~sip_edge.call.events.TurnCheck`): the end-of-turn model (shared by all calls, given by
 the app) runs on the app's worker threads, so the event loop, and the media it moves, never
 waits for it; its answer comes back to the loop as :meth:`Turns.on_turn_verdict`.
 
@@ -44,7 +44,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 
 from asp import AudioConfig, VADConfig
 from asp.messages import (
@@ -74,26 +74,13 @@ from asp.provisional import CANCEL_REASON
 from pipeline.bus import Bus
 
 from .bridge import SessionBridge
-from .call import (
-    BargeIn,
-    CallMachine,
-    CallState,
-    CancelProvisional,
-    CheckTurn,
-    ConfirmProvisional,
-    NoAnswer,
-    PublishAudioEnd,
-    PublishProvisional,
-    PublishSpeechStart,
-    PublishUtterance,
-    SpeculativeTurn,
-    Turns,
-)
+from .call import CallMachine, CallState, Pacer, SpeculativeTurn, Turns
+from .call import events as ev
+from .call.segmenter import Segmenter, SpeechClassifier, segmenter_params
 from .media import CallControl, CallInfo
 from .metrics import Metrics
-from .playback import Pacer
 from .settings import Settings
-from .vad import Segmenter, SegmenterParams, SpeechClassifier, make_classifier
+from .vad import make_classifier
 
 __all__ = ["CallSession", "TurnModel", "wait_sessions_closed"]
 
@@ -121,18 +108,6 @@ class _CallLog(logging.LoggerAdapter[logging.Logger]):
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         extra = self.extra or {}
         return f"[session {extra.get('session_id')} call {extra.get('call_ref')}] {msg}", kwargs
-
-
-def segmenter_params(vad: VADConfig, max_utterance_ms: int = 0) -> SegmenterParams:
-    return SegmenterParams(
-        threshold=vad.threshold,
-        ring_buffer_frames=vad.ring_buffer_frames,
-        speech_ratio=vad.speech_ratio,
-        min_speech_ms=vad.min_speech_ms,
-        silence_threshold_ms=vad.silence_threshold_ms,
-        prefix_padding_ms=vad.prefix_padding_ms,
-        max_utterance_ms=max_utterance_ms,
-    )
 
 
 class CallSession:
@@ -282,8 +257,8 @@ class CallSession:
         except Exception:
             self.log.exception("VAD failed on a frame; treating it as silence")
             prob = 0.0
-        for action in turns.on_caller_frame(pcm, prob, classifier.deferred):
-            self._act(action)
+        for event in turns.on_caller_frame(pcm, prob, classifier.deferred):
+            self._act(event)
         if turns.segmenter.frame_index % 50 == 0:
             self._sync_stats()
             capped = turns.segmenter.capped  # a new segmenter (session.updated) starts at 0
@@ -291,46 +266,53 @@ class CallSession:
                 self.metrics.capped_utterances.inc(capped - self._capped)
             self._capped = capped
 
-    def _act(self, action: object) -> None:
+    def _act(self, event: ev.Event) -> None:
+        """What the session does for each event of the call's turn-taking (the table in
+        :mod:`sip_edge.call.events`): the one place they become ASP messages."""
         bridge = self.bridge
         if bridge is None:
             return
-        if isinstance(action, PublishSpeechStart):
-            self.metrics.vad_events.labels("speech_start").inc()
-            bridge.publish(SpeechStart(session_id=self.session_id, timestamp=now_iso()))
-        elif isinstance(action, PublishUtterance | PublishProvisional):
-            self._publish_utterance(action)
-        elif isinstance(action, CancelProvisional):
-            self._cancel_provisional()
-        elif isinstance(action, ConfirmProvisional):
-            self._confirm_provisional(action.silence_ms)
-        elif isinstance(action, PublishAudioEnd):
-            self.metrics.vad_events.labels("end").inc()
-            bridge.publish(
-                AudioEnd(
-                    session_id=self.session_id, duration_ms=action.duration_ms, timestamp=now_iso()
+        match event:
+            case ev.SpeechStarted():
+                self.metrics.vad_events.labels("speech_start").inc()
+                bridge.publish(SpeechStart(session_id=self.session_id, timestamp=now_iso()))
+            case ev.UtteranceReady() | ev.ProvisionalUtterance():
+                self._publish_utterance(event)
+            case ev.ProvisionalCancelled():
+                self._cancel_provisional()
+            case ev.ProvisionalConfirmed():
+                self._confirm_provisional(event.silence_ms)
+            case ev.SpeechEnded():
+                self.metrics.vad_events.labels("end").inc()
+                bridge.publish(
+                    AudioEnd(
+                        session_id=self.session_id,
+                        duration_ms=event.duration_ms,
+                        timestamp=now_iso(),
+                    )
                 )
-            )
-            if not self._answer_started:  # else its first audio is already measured
-                self._turn_ended_at = time.monotonic()
-            self._answer_started = False
-        elif isinstance(action, CheckTurn):
-            self._check_turn(action)
-        elif isinstance(action, NoAnswer):
-            self._no_answer(action)
-        elif isinstance(action, BargeIn):
-            self.metrics.barge_ins.inc()
-            self.log.info("barge-in: response %s cut", action.response_id)
-            bridge.publish(
-                ResponseCancel(
-                    session_id=self.session_id, response_id=action.response_id, reason="barge_in"
+                if not self._answer_started:  # else its first audio is already measured
+                    self._turn_ended_at = time.monotonic()
+                self._answer_started = False
+            case ev.TurnCheck():
+                self._check_turn(event)
+            case ev.NoAnswer():
+                self._no_answer(event)
+            case ev.BargeIn():
+                self.metrics.barge_ins.inc()
+                self.log.info("barge-in: response %s cut", event.response_id)
+                bridge.publish(
+                    ResponseCancel(
+                        session_id=self.session_id, response_id=event.response_id, reason="barge_in"
+                    )
                 )
-            )
+            case _:
+                assert_never(event)
 
-    def _publish_utterance(self, action: PublishUtterance | PublishProvisional) -> None:
+    def _publish_utterance(self, event: ev.UtteranceReady | ev.ProvisionalUtterance) -> None:
         bridge = self.bridge
         assert bridge is not None
-        provisional = isinstance(action, PublishProvisional)
+        provisional = isinstance(event, ev.ProvisionalUtterance)
         self._utterances += 1
         self.metrics.vad_events.labels("provisional" if provisional else "utterance").inc()
         utterance_id = f"u{self._utterances}"
@@ -341,7 +323,7 @@ class CallSession:
         else:
             cancelled = self.speculative.take_cancelled()
             self._last_turn = utterance_id
-        self._speech_ends[utterance_id] = (time.monotonic() - action.silence_ms / 1000, cancelled)
+        self._speech_ends[utterance_id] = (time.monotonic() - event.silence_ms / 1000, cancelled)
         if len(self._speech_ends) > 32:  # utterances Redis never took (backlog dropped)
             del self._speech_ends[next(iter(self._speech_ends))]
         bridge.publish(
@@ -350,8 +332,8 @@ class CallSession:
                 utterance_id=utterance_id,
                 sample_rate=self.audio.sample_rate,
                 encoding=self.audio.encoding,
-                duration_ms=action.duration_ms,
-                audio=action.audio,
+                duration_ms=event.duration_ms,
+                audio=event.audio,
                 provisional=True if provisional else None,
             )
         )
@@ -395,7 +377,7 @@ class CallSession:
         for msg in held:
             self._play(msg)
 
-    def _check_turn(self, check: CheckTurn) -> None:
+    def _check_turn(self, check: ev.TurnCheck) -> None:
         """Runs the end-of-turn model on a worker thread; the verdict comes back on the loop.
         A check whose verdict can no longer matter by the time a thread is free (the caller
         spoke again, or the silence cap ended the turn) is skipped."""
@@ -429,8 +411,8 @@ class CallSession:
         if probability is None or turns is None or not self.machine.is_live:
             self.metrics.turn_checks.labels("stale").inc()
             return
-        actions = turns.on_turn_verdict(check_id, probability)
-        if actions:
+        events = turns.on_turn_verdict(check_id, probability)
+        if events:
             verdict = "complete"
         elif probability >= self.turn_params.threshold:
             verdict = "stale"
@@ -438,8 +420,8 @@ class CallSession:
             verdict = "incomplete"
         self.metrics.turn_checks.labels(verdict).inc()
         self.log.debug("end of turn: p=%.3f (%s)", probability, verdict)
-        for action in actions:
-            self._act(action)
+        for event in events:
+            self._act(event)
 
     def on_dtmf(self, digit: str) -> None:
         if self.bridge is not None and self.machine.is_live:
@@ -534,17 +516,17 @@ class CallSession:
             return True
         return False
 
-    def _no_answer(self, action: NoAnswer) -> None:
+    def _no_answer(self, event: ev.NoAnswer) -> None:
         """The caller heard ``SIP_EDGE_NO_ANSWER_S`` of silence while owed an answer: what is
         open is cut (a dead stage will not finish it) and the edge apologises itself."""
         bridge = self.bridge
         self.metrics.no_answers.inc()
         self.log.warning(
             "no answer audio for %.1f s (%s): playing the apology",
-            action.silent_ms / 1000,
-            f"cut {', '.join(action.cut)}" if action.cut else "nothing arrived",
+            event.silent_ms / 1000,
+            f"cut {', '.join(event.cut)}" if event.cut else "nothing arrived",
         )
-        for response_id in action.cut:
+        for response_id in event.cut:
             self._unspoken.discard(response_id)
             if bridge is not None:
                 bridge.publish(

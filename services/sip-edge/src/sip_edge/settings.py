@@ -11,8 +11,8 @@ from pathlib import Path
 from pipeline.envparse import EnvReader, cache_dir
 from pipeline.redis_client import RedisOptions
 
+from .call.turn_end import TURN_MODES, TurnEndParams
 from .sources import SourcePolicy, SourcesError, parse_sources, resolve
-from .turn_end import TURN_MODES, TurnEndParams
 from .vad import CLASSIFIERS
 
 __all__ = ["TURN_MODEL", "Settings", "SettingsError"]

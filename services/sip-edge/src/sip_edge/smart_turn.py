@@ -1,5 +1,5 @@
 """Smart Turn v3.2, the end-of-turn model, on ONNX Runtime (the thin I/O side of
-sip_edge.turn_end; only the app imports this module, never sip_edge.call).
+sip_edge.call.turn_end; only the app imports this module, never sip_edge.call).
 
 Smart Turn (Pipecat, BSD-2-Clause) is a Whisper-tiny encoder with a classifier on top: it
 hears the end of the caller's turn (prosody and words, 23 languages including Portuguese)

@@ -1,11 +1,11 @@
-"""Turn-taking for one call (pure): caller frames in, agent frames out, actions for the bridge.
+"""Turn-taking for one call (pure): caller frames in, agent frames out, events for the session.
 
 Full duplex: every caller frame goes through the VAD segmenter, also while the agent
 speaks. When the caller has spoken for ``barge_in_min_ms`` of voiced audio during playback
 within one burst of speech (pauses under 60 ms do not split a burst; this is the guard
 against line echo and short noises), playback stops at once, what is queued is
-flushed, later chunks of the cut response are dropped, and a :class:`BargeIn` action asks
-the bridge to publish ``response.cancel(response_id, "barge_in")``. The interrupting speech is
+flushed, later chunks of the cut response are dropped, and a :class:`BargeIn` event asks
+the session to publish ``response.cancel(response_id, "barge_in")``. The interrupting speech is
 already inside the segmenter, so it becomes the start of the next utterance.
 
 Soft onset: a spoken word starts softly, and the speech model (Silero) needs 20-80 ms of it
@@ -36,27 +36,31 @@ included, left out). Once
 the agent): echo as loud as anything the line returned lately is still echo, and a line
 that returns nothing lets a soft onset count at once.
 
-End of turn: the segmenter decides (sip_edge.turn_end). In ``model`` mode it asks, after a
-short pause, whether the caller finished: a :class:`CheckTurn` action, which the call runs
+End of turn: the segmenter decides (sip_edge.call.turn_end). In ``model`` mode it asks, after a
+short pause, whether the caller finished: a :class:`TurnCheck` event, which the call runs
 on the end-of-turn model off the event loop and answers with :meth:`Turns.on_turn_verdict`.
 
 Speculative start: at the caller's first pause the segmenter gives the utterance so far as
-provisional (:class:`PublishProvisional`); speech after it cancels it
-(:class:`CancelProvisional`), an end of turn with no speech since confirms it
-(:class:`ConfirmProvisional`). :mod:`sip_edge.call.speculation` holds back what the
+provisional (:class:`ProvisionalUtterance`); speech after it cancels it
+(:class:`ProvisionalCancelled`), an end of turn with no speech since confirms it
+(:class:`ProvisionalConfirmed`). :mod:`sip_edge.call.speculation` holds back what the
 pipeline answers to it until then.
 
 No-answer watchdog (``no_answer_ms``, 0: off): once a turn ends (an utterance, or the
 confirmation of a provisional one) the caller is owed speech, and so is anyone listening
 to an answer that has started and not finished. The media clock counts the silent frames
 the caller hears while owed speech; when they reach ``no_answer_ms`` a :class:`NoAnswer`
-action cuts every open response (a dead stage will never finish it) so the bridge can
+event cuts every open response (a dead stage will never finish it) so the session can
 play its own apology. Audio reaching the caller resets the count (the clock is about the
 FIRST audio of an answer and gaps inside one, never an answer's length); speech from the
 caller clears the debt (a barge-in, the caller going on, a provisional turn still open).
 An answer the pipeline closes before its end (``superseded``, ``failed``: the replica voicing
 it died) leaves the debt in place once what arrived of it has played (``Pacer.owes_speech``):
 the silence until the retried answer's first audio is counted from the cut answer's last.
+
+One vocabulary (:mod:`sip_edge.call.events`): the segmenter's events come out of
+:meth:`Turns.on_caller_frame` and :meth:`Turns.on_turn_verdict` as they are, with the two
+this module adds (:class:`BargeIn`, :class:`NoAnswer`) in their place.
 
 The media clock thread calls :meth:`Turns.next_playout_frame`; the event loop calls the rest.
 One lock keeps the pacer consistent between the two.
@@ -65,101 +69,22 @@ One lock keeps the pacer consistent between the two.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import threading
 
 import numpy as np
 
-from ..playback import Pacer
-from ..vad import (
-    ProvisionalCancelled,
+from .events import (
+    BargeIn,
+    Event,
+    NoAnswer,
     ProvisionalConfirmed,
-    ProvisionalUtterance,
-    Segmenter,
-    SegmentEvent,
-    SpeechEnded,
     SpeechStarted,
-    TurnCheck,
     UtteranceReady,
 )
+from .playback import Pacer
+from .segmenter import Segmenter
 
-__all__ = [
-    "Action",
-    "BargeIn",
-    "CancelProvisional",
-    "CheckTurn",
-    "ConfirmProvisional",
-    "NoAnswer",
-    "PublishAudioEnd",
-    "PublishProvisional",
-    "PublishSpeechStart",
-    "PublishUtterance",
-    "Turns",
-]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class PublishSpeechStart:
-    onset_frame: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class PublishUtterance:
-    audio: bytes
-    duration_ms: int
-    silence_ms: int = 0
-    """Time since the caller's last voiced frame (the end of the speech)."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class PublishProvisional:
-    """The caller paused: publish the utterance so far as provisional."""
-
-    audio: bytes
-    duration_ms: int
-    silence_ms: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CancelProvisional:
-    """The caller went on: the provisional utterance is not the turn."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ConfirmProvisional:
-    """The turn ended with no speech since the provisional utterance: confirm it."""
-
-    silence_ms: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class PublishAudioEnd:
-    duration_ms: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class BargeIn:
-    response_id: str
-    frame_index: int
-    """The caller frame at which playback stopped."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CheckTurn:
-    """Ask the end-of-turn model about ``audio`` (PCM16 at the call's rate); answer with
-    :meth:`Turns.on_turn_verdict` ``(check_id, probability)``."""
-
-    check_id: int
-    audio: bytes
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class NoAnswer:
-    """The caller heard ``silent_ms`` of silence while owed speech: ``cut`` are the open
-    responses that were stopped (empty when nothing of the answer had arrived)."""
-
-    cut: tuple[str, ...]
-    silent_ms: int
+__all__ = ["Turns"]
 
 
 ECHO_TAIL_FRAMES = 15
@@ -183,18 +108,6 @@ SOFT_PROBABILITY = 0.05
 """A frame at or above this probability is not silence: the gate (webrtcvad) heard it, and
 Silero's score rose from its silence floor (0.01). Such frames just before a burst's first
 voiced frame are its soft onset."""
-
-Action = (
-    PublishSpeechStart
-    | PublishUtterance
-    | PublishAudioEnd
-    | BargeIn
-    | CheckTurn
-    | PublishProvisional
-    | CancelProvisional
-    | ConfirmProvisional
-    | NoAnswer
-)
 
 
 class Turns:
@@ -240,7 +153,7 @@ class Turns:
 
     def on_caller_frame(
         self, frame: bytes, probability: float, deferred: bool = False
-    ) -> list[Action]:
+    ) -> list[Event]:
         """``deferred``: the classifier could not judge this frame yet; the next frame's
         probability is its verdict too (it then counts towards the barge-in guard)."""
         frame_ms = self.segmenter.params.frame_ms
@@ -282,17 +195,17 @@ class Turns:
         if voiced and echo:
             probability = 0.0
             self.echo_frames += 1
-        events = self.segmenter.push(frame, probability)
-        actions: list[Action] = []
+        speech = self.segmenter.push(frame, probability)
+        events: list[Event] = []
         if not echo and self._burst_frames * frame_ms >= self.barge_in_min_ms:
             with self._lock:
                 cut = self.pacer.cancel() if self.pacer.playing else []
             if cut:
                 self.barge_ins += 1
-                actions.extend(BargeIn(rid, self.segmenter.frame_index) for rid in cut)
-        actions.extend(_actions(events))
-        self._track_turn(actions)
-        return actions
+                events.extend(BargeIn(rid, self.segmenter.frame_index) for rid in cut)
+        events.extend(speech)
+        self._track_turn(events)
+        return events
 
     def echo_threshold(self) -> float:
         """The caller's loudest frame must reach this share of the agent's to be no echo:
@@ -302,26 +215,26 @@ class Turns:
         learnt = max(self._returns) / self.echo_ratio  # the loudest return + echo_guard_db
         return min(self.echo_ratio, max(self._echo_floor, learnt))
 
-    def on_turn_verdict(self, check_id: int, probability: float) -> list[Action]:
+    def on_turn_verdict(self, check_id: int, probability: float) -> list[Event]:
         """The end-of-turn model's probability that the caller finished, for a
-        :class:`CheckTurn`: the end of the utterance when it is 'complete' and still
+        :class:`TurnCheck`: the end of the utterance when it is 'complete' and still
         current, else nothing."""
-        actions = _actions(self.segmenter.verdict(check_id, probability))
-        self._track_turn(actions)
-        return actions
+        events: list[Event] = [*self.segmenter.verdict(check_id, probability)]
+        self._track_turn(events)
+        return events
 
-    def _track_turn(self, actions: list[Action]) -> None:
+    def _track_turn(self, events: list[Event]) -> None:
         """The watchdog's view of the turn: owed speech from its end, not while the caller
         speaks; and the :class:`NoAnswer` once the silence reached the bound."""
         if not self.no_answer_frames:
             return
         with self._lock:
-            for action in actions:
-                if isinstance(action, PublishSpeechStart | BargeIn):
+            for event in events:
+                if isinstance(event, SpeechStarted | BargeIn):
                     self._owed = False
                     self.pacer.owes_speech = False
                     self._silent_frames = 0
-                elif isinstance(action, PublishUtterance | ConfirmProvisional):
+                elif isinstance(event, UtteranceReady | ProvisionalConfirmed):
                     self._owed = True
                     self._silent_frames = 0
             if self.segmenter.in_speech or self._silent_frames < self.no_answer_frames:
@@ -331,7 +244,7 @@ class Turns:
             self._owed = False
             self._silent_frames = 0
         self.no_answers += 1
-        actions.append(NoAnswer(cut, silent_ms))
+        events.append(NoAnswer(cut, silent_ms))
 
     def forgive(self) -> None:
         """The turn needs no answer (the pipeline heard nothing in it): not owed any more."""
@@ -400,26 +313,6 @@ class Turns:
             else:
                 self._silent_frames = 0
             return frame
-
-
-def _actions(events: list[SegmentEvent]) -> list[Action]:
-    actions: list[Action] = []
-    for ev in events:
-        if isinstance(ev, SpeechStarted):
-            actions.append(PublishSpeechStart(ev.onset_frame))
-        elif isinstance(ev, UtteranceReady):
-            actions.append(PublishUtterance(ev.audio, ev.duration_ms, ev.silence_ms))
-        elif isinstance(ev, SpeechEnded):
-            actions.append(PublishAudioEnd(ev.duration_ms))
-        elif isinstance(ev, TurnCheck):
-            actions.append(CheckTurn(ev.check_id, ev.audio))
-        elif isinstance(ev, ProvisionalUtterance):
-            actions.append(PublishProvisional(ev.audio, ev.duration_ms, ev.silence_ms))
-        elif isinstance(ev, ProvisionalCancelled):
-            actions.append(CancelProvisional())
-        elif isinstance(ev, ProvisionalConfirmed):
-            actions.append(ConfirmProvisional(ev.silence_ms))
-    return actions
 
 
 def _peak(frame: bytes) -> int:

@@ -35,7 +35,7 @@ from asp.messages import (
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from ..vad import SpeechClassifier
+from ..call import SpeechClassifier
 from .framing import Framing, parse_caller_audio, seed_hash, unknown_seed_session
 from .session import WsCallSession
 

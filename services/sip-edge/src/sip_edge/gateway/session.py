@@ -41,10 +41,10 @@ from asp.messages import (
     now_iso,
 )
 
-from ..call import BargeIn, PublishSpeechStart
+from ..call import SpeechClassifier
+from ..call.events import BargeIn, Event, SpeechStarted
 from ..calls import CallSession
 from ..media import CallInfo
-from ..vad import SpeechClassifier
 from . import g711
 from .framing import Framing, encode_agent_audio
 
@@ -152,14 +152,14 @@ class WsCallSession(CallSession):
         for _ in range(frames):
             self.on_frame(self._silence)
 
-    def _act(self, action: object) -> None:
-        super()._act(action)
-        if isinstance(action, PublishSpeechStart):
+    def _act(self, event: Event) -> None:
+        super()._act(event)
+        if isinstance(event, SpeechStarted):
             self.speech_events += 1
             self._send(SpeechStart(session_id=self.session_id, timestamp=now_iso()))
-        elif isinstance(action, BargeIn):
+        elif isinstance(event, BargeIn):
             self._after_barge_in = True
-            self._close_response(action.response_id, interrupted=True)
+            self._close_response(event.response_id, interrupted=True)
 
     # --- agent side -------------------------------------------------------------------------
 

@@ -5,10 +5,11 @@ Two modes, chosen by ``SIP_EDGE_TURN_MODE``:
 - ``silence``: the turn ends after ``silence_threshold_ms`` of silence (the session's ASP
   VAD value, 500 ms by default). The behaviour before the end-of-turn model.
 - ``model``: after ``pause_ms`` of silence the segmenter asks an end-of-turn model whether
-  the caller finished (:class:`~sip_edge.vad.TurnCheck`, answered with
-  :meth:`~sip_edge.vad.Segmenter.verdict`). A probability >= ``threshold`` ends the turn at
-  once; a lower one keeps listening, and ``max_silence_ms`` of silence ends the turn anyway
-  (also when the verdict is late or never comes). Speech before the verdict makes it stale.
+  the caller finished (:class:`~sip_edge.call.events.TurnCheck`, answered with
+  :meth:`~sip_edge.call.segmenter.Segmenter.verdict`). A probability >= ``threshold`` ends
+  the turn at once; a lower one keeps listening, and ``max_silence_ms`` of silence ends the
+  turn anyway (also when the verdict is late or never comes). Speech before the verdict
+  makes it stale.
 
 ::
 
