@@ -462,3 +462,31 @@ async def test_every_piece_of_a_fixed_answer_is_registered_for_the_phrase_cache(
         sent = said(log, "r-q9")
         assert " ".join(sent) == "A instalação é feita no mesmo dia depois da contratação."
         assert set(sent) <= {text for _, text in await bus.registered_phrases()}
+
+
+async def test_no_word_of_a_sentence_the_guard_replaces_reaches_the_tts(
+    bus: Bus, facts_file: Path, calendar: Calendar
+) -> None:
+    """With the shipped splitter the model's first words are a piece of their own; when
+    the rest of their sentence states a number the facts do not hold, the TTS gets the
+    fallback alone (the caller never hears "A velocidade de upload" and then it), while a
+    grounded reply still reaches it in its early pieces."""
+    async with worker_running(bus, facts_file, calendar, **SHIPPED_SPLITTER) as (_, p, _):
+        sid = await greeted_session(bus)
+        p.push(
+            [
+                TextDelta("A velocidade "),
+                TextDelta("de upload "),
+                TextDelta("é de "),
+                TextDelta("500 megas."),
+                Done(),
+            ]
+        )
+        await bus.publish(transcript(sid, "Qual a velocidade de upload?", "u1"))
+        log = await final_of(bus, sid, "r-u1")
+        assert said(log, "r-u1") == ["Não tenho essa informação.", OFFER]
+
+        p.push([TextDelta("Nosso plano mais rápido custa R$ 129,90 por mês."), Done()])
+        await bus.publish(transcript(sid, "E o plano mais rápido?", "u2"))
+        log = await final_of(bus, sid, "r-u2")
+        assert said(log, "r-u2") == ["Nosso plano mais rápido", "custa R$ 129,90 por mês."]

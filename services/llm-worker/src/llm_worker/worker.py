@@ -3,7 +3,8 @@
 - ``session.start``: negotiates (ASP), records the session's settings in Redis, answers
   ``session.started`` and starts the greeting (response ``greeting``);
 - ``transcript``: one reply, streamed sentence by sentence to the TTS stage as soon as each
-  is complete (the first words and clauses sooner, see the splitter); tool calls become
+  is complete and the guards passed it (in the pieces the splitter cut it into: the first
+  words and clauses on their own, but never before their sentence is judged); tool calls become
   ``call.action``; a failing provider becomes an apology. While a local model generates,
   the reply is marked live (post-call work waits) and, once its first clause is handed
   over, the generation is held until the TTS has synthesized it (``priority``);
@@ -340,6 +341,8 @@ class LLMWorker(StreamWorker):
                     if first:
                         gate.close()  # at once: no token more before the wait starts
                     ttl_ms = max(1, int(self.tts_priority_max_wait_s * 1000))
+                    if seq == 0:  # the first clause the guards let through goes to the TTS
+                        timings.first_sentence = time.monotonic()
                     await self.bus.publish(
                         ResponseText(
                             session_id=sid,
