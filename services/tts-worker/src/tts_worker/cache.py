@@ -151,9 +151,8 @@ class PhraseCache:
             for i, (language, text, _) in enumerate(keyed)
             if not all(present[i * n : (i + 1) * n])
         ]
-        pending = self.pending
-        metrics.CACHE_PENDING.set(len(pending))
-        return len(pending)
+        metrics.CACHE_PENDING.set(len(self.pending))
+        return len(self.pending)
 
     async def _missing(self, language: str, text: str) -> list[tuple[int, str]]:
         """(rate, key) of the rates whose audio of the phrase is not in Redis (the TTL of

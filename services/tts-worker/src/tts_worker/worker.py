@@ -11,7 +11,7 @@ before each publication (``group_chunks`` chunks, one by default).
 A sentence that is a cached phrase (greeting, apology, goodbye, short acknowledgements, the
 pieces of the facts' fixed answers) is served from Redis without synthesis
 (``cache.PhraseCache``). Before the worker takes work it fills the first
-``START_FILL_PHRASES`` phrases; the others, and the ones registered later (the registry's
+``START_FILL_PHRASES`` missing phrases; the others, and the ones registered later (the registry's
 version is polled every ``phrase_poll_s``, so a new phrase is looked up within a second), are
 synthesized in the background, one at a time and only while the worker is idle: no live
 sentence in hand or finished in the last ``FILL_QUIET_S``, no reply being generated
@@ -58,8 +58,9 @@ NOT_GENERATED_IDS = ("greeting", "apology")
 """Responses no LLM generates (nothing to hold while they are voiced)."""
 TURN_TTL_S = 3600
 START_FILL_PHRASES = 16
-"""Phrases synthesized before the worker takes work (the configured acknowledgements and
-the persona's greeting, apology and goodbye come first); the rest are filled when idle."""
+"""Missing phrases synthesized before the worker takes work, in the cache's order (the
+configured acknowledgements, then the persona's greeting, apology and goodbye, the menu's
+phrases, the first pieces of the fixed answers); the rest are filled when idle."""
 FILL_QUIET_S = 1.0
 """How long after its last live sentence the worker waits before it fills a phrase."""
 
