@@ -422,3 +422,71 @@ async def test_a_cached_phrase_in_a_fixed_answer_is_sent_whole(
     assert keypad[-1] == menu
     assert len(keypad) > 2  # the sentence that is not a phrase is cut
     assert " ".join(keypad[:-1]) == "A tecla 7 não está no menu."
+
+
+async def test_every_piece_of_a_fixed_answer_is_registered_for_the_phrase_cache(
+    bus: Bus, facts_file: Path, calendar: Calendar
+) -> None:
+    """What the worker sends to the TTS for a fixed answer (the shipped splitter's pieces)
+    is registered for the TTS phrase cache before the call, so the TTS serves it from Redis;
+    after the facts file changes, the new answer's pieces are registered at the next turn."""
+    questions = (
+        "Qual é o horário de funcionamento?",
+        "Vocês abrem no sábado?",
+        "Tem fidelidade?",
+        "Quanto tempo leva a instalação?",
+        "Vocês abrem hoje?",
+        "Qual é o WhatsApp de vocês?",
+    )
+    async with worker_running(bus, facts_file, calendar, **SHIPPED_SPLITTER) as (w, p, store):
+        before = {text for _, text in await bus.registered_phrases()}  # at start, no call yet
+        sid = await greeted_session(bus)
+        for i, question in enumerate(questions):
+            await bus.publish(transcript(sid, question, f"q{i}"))
+            log = await final_of(bus, sid, f"r-q{i}")
+        assert p.requests == []  # all answered from the facts
+        registered = {text for _, text in await bus.registered_phrases()}
+        for i, question in enumerate(questions):
+            sent = said(log, f"r-q{i}")
+            assert sent, question
+            assert set(sent) <= registered, (question, set(sent) - registered)
+            if question != "Vocês abrem hoje?":  # the call's date: registered at its start
+                assert set(sent) <= before, question
+        assert "Nosso horário de atendimento:" in registered
+        assert len(registered) == len(w.cache_phrases(calendar.day))
+
+        edit(facts_file, "em até três dias úteis", "no mesmo dia")
+        store.request_reload()
+        await bus.publish(transcript(sid, "Quanto tempo leva a instalação?", "q9"))
+        log = await final_of(bus, sid, "r-q9")
+        sent = said(log, "r-q9")
+        assert " ".join(sent) == "A instalação é feita no mesmo dia depois da contratação."
+        assert set(sent) <= {text for _, text in await bus.registered_phrases()}
+
+
+async def test_no_word_of_a_sentence_the_guard_replaces_reaches_the_tts(
+    bus: Bus, facts_file: Path, calendar: Calendar
+) -> None:
+    """With the shipped splitter the model's first words are a piece of their own; when
+    the rest of their sentence states a number the facts do not hold, the TTS gets the
+    fallback alone (the caller never hears "A velocidade de upload" and then it), while a
+    grounded reply still reaches it in its early pieces."""
+    async with worker_running(bus, facts_file, calendar, **SHIPPED_SPLITTER) as (_, p, _):
+        sid = await greeted_session(bus)
+        p.push(
+            [
+                TextDelta("A velocidade "),
+                TextDelta("de upload "),
+                TextDelta("é de "),
+                TextDelta("500 megas."),
+                Done(),
+            ]
+        )
+        await bus.publish(transcript(sid, "Qual a velocidade de upload?", "u1"))
+        log = await final_of(bus, sid, "r-u1")
+        assert said(log, "r-u1") == ["Não tenho essa informação.", OFFER]
+
+        p.push([TextDelta("Nosso plano mais rápido custa R$ 129,90 por mês."), Done()])
+        await bus.publish(transcript(sid, "E o plano mais rápido?", "u2"))
+        log = await final_of(bus, sid, "r-u2")
+        assert said(log, "r-u2") == ["Nosso plano mais rápido", "custa R$ 129,90 por mês."]

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
@@ -256,3 +257,69 @@ async def test_a_yes_about_what_the_facts_hold_is_spoken_after_the_reply_ends() 
         question="Vocês têm WhatsApp e fazem portabilidade?",
     )
     assert texts(out) == ["Sim, temos WhatsApp.", "O número é (19) 99999-0000."]
+
+
+# The shipped splitter's early release (LLM_FIRST_WORDS_MIN=3, LLM_FIRST_WORDS_MAX=6,
+# LLM_CLAUSE_MIN_CHARS=24): the first words of a sentence are a piece of their own.
+EARLY = {"first_words_min": 3, "first_words_max": 6, "clause_min_chars": 24}
+
+
+async def test_no_word_of_a_replaced_sentence_reaches_the_caller() -> None:
+    """The first words go out before the number that gets the sentence replaced: the
+    caller must hear the fallback alone, not "A velocidade de upload" and then it."""
+    assert SentenceSplitter(**EARLY).feed("A velocidade de upload é de ") == [
+        "A velocidade de upload"
+    ]
+    out = await run(
+        TextDelta("A velocidade de upload é de 500 megas."), splitter=SentenceSplitter(**EARLY)
+    )
+    assert texts(out) == [NO_INFO, OFFER]
+
+
+async def test_no_clause_of_a_replaced_sentence_reaches_the_caller() -> None:
+    text = "Claro. O plano mais rápido vem com roteador Wi-Fi incluso, e a instalação custa R$ 150."
+    split = SentenceSplitter(**EARLY)
+    assert split.feed(text)[1] == "O plano mais rápido vem com roteador Wi-Fi incluso,"
+    out = await run(TextDelta(text), splitter=SentenceSplitter(**EARLY))
+    assert texts(out) == ["Claro.", NO_INFO, OFFER]
+
+
+async def test_a_grounded_sentence_goes_on_in_the_pieces_it_was_cut_into() -> None:
+    """Holding a sentence until it is checked keeps its cut: the TTS still gets the short
+    first words on their own, and nothing is lost or added."""
+    reply_text = "Nosso plano mais rápido custa R$ 129,90 por mês, com roteador Wi-Fi 6 incluso."
+    split = SentenceSplitter(**EARLY)
+    pieces = [*split.feed(reply_text), *split.flush()]
+    assert pieces[0] == "Nosso plano mais rápido"
+    out = await run(TextDelta(reply_text), splitter=SentenceSplitter(**EARLY))
+    assert texts(out) == pieces
+
+
+async def test_a_sentence_is_released_as_soon_as_it_ends() -> None:
+    """The pieces of a sentence wait for its end, and not for anything after it."""
+    pulled: list[str] = []
+    pieces = ["O plano mais rápido", "custa R$ 129,90 por mês.", "O outro plano", "custa R$ 99,90."]
+
+    async def source() -> AsyncGenerator[ReplySentence, None]:
+        for i, text in enumerate(pieces):
+            pulled.append(text)
+            yield ReplySentence(i, text)
+
+    released = [
+        (e.text, len(pulled))
+        async for e in ground_reply(source(), FACTS)
+        if isinstance(e, ReplySentence)
+    ]
+    assert released == [(pieces[0], 2), (pieces[1], 2), (pieces[2], 4), (pieces[3], 4)]
+
+
+async def test_a_transfer_promise_cut_early_is_never_heard_in_part() -> None:
+    """The early words of a promise that no transfer follows ("Certo, eu vou") are not
+    spoken before the action guard replaces the promise with the offer."""
+    split = SentenceSplitter(first_words_min=2, first_words_max=3)
+    assert split.feed("Certo, eu vou transferir ")[0] == "Certo, eu vou"
+    out = await run(
+        TextDelta("Certo, eu vou transferir você para o setor financeiro."),
+        splitter=SentenceSplitter(first_words_min=2, first_words_max=3),
+    )
+    assert texts(out) == [OFFER]

@@ -79,13 +79,18 @@ async def test_the_persona_phrases_are_registered_for_the_phrase_cache(
     }
     fixed |= set(running[0].fixed_phrases)
     assert len(fixed) == 8
-    # Registered as soon as the worker is up, before any call ...
-    assert {t for _, t in await bus.registered_phrases()} == fixed
+    # with the pieces of the facts' fixed answers ("Não tenho essa informação." for the
+    # hours the packaged facts lack, the keys outside the menu), after the fixed phrases
+    every = running[0].cache_phrases()
+    assert set(every[: len(fixed)]) == fixed
+    assert "Não tenho essa informação." in every
+    # Registered as soon as the worker is up, before any call, in that order ...
+    assert [t for _, t in await bus.registered_phrases()] == list(every)
     assert {lang for lang, _ in await bus.registered_phrases()} == {"pt-BR"}
     # ... and again at each session start (the registry keeps the most recent ones).
     await raw_redis.delete("asp:cache:tts:phrases")
     await started_session(bus)
-    assert {t for _, t in await bus.registered_phrases()} == fixed
+    assert [t for _, t in await bus.registered_phrases()] == list(every)
 
 
 async def test_each_reply_appends_its_timing(

@@ -9,6 +9,7 @@ import uuid
 from asp import ResponseAudio, ResponseEnd, ResponseText, TurnTiming
 from asp import streams as layout
 from pipeline import Bus
+from pipeline.bus import MAX_REGISTERED_PHRASES
 from pipeline.testing import until
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
@@ -28,13 +29,30 @@ def counter(name: str) -> float:
     return REGISTRY.get_sample_value(f"pabx_tts_phrase_cache_{name}_total") or 0.0
 
 
-def make_worker(bus: Bus, engine: FakeTTS, **cache: object) -> TTSWorker:
+def make_worker(
+    bus: Bus,
+    engine: FakeTTS,
+    *,
+    refresh_s: float = 0.05,
+    poll_s: float = 1.0,
+    quiet_s: float = 0.05,
+    **cache: object,
+) -> TTSWorker:
     router = TTSRouter(engine)
     # The sessions below speak pt-BR. (Kokoro says "pt" and "pt-BR" alike, so with it the
     # default TTS_LANG=pt keys match too: test_settings checks its voice identity.)
     cache.setdefault("language", "pt-BR")
     phrases = PhraseCache(bus, router, phrases=ACKS, **cache)  # type: ignore[arg-type]
-    return TTSWorker(bus, "tts-t", router, chunk_ms=100, phrases=phrases, phrase_refresh_s=0.05)
+    return TTSWorker(
+        bus,
+        "tts-t",
+        router,
+        chunk_ms=100,
+        phrases=phrases,
+        phrase_refresh_s=refresh_s,
+        phrase_poll_s=poll_s,
+        fill_quiet_s=quiet_s,
+    )
 
 
 async def started(worker: TTSWorker) -> asyncio.Task[None]:
@@ -223,10 +241,11 @@ async def test_fallback_audio_is_never_cached(bus: Bus, raw_redis: Redis) -> Non
 async def test_registered_phrases_are_bounded_and_malformed_members_ignored(
     bus: Bus, raw_redis: Redis
 ) -> None:
-    await bus.register_phrases("pt-BR", [f"Frase {i}." for i in range(100)] + ["", "x" * 400])
+    many = [f"Frase {i}." for i in range(MAX_REGISTERED_PHRASES + 10)]
+    await bus.register_phrases("pt-BR", [*many, "", "x" * 400])
     registered = await bus.registered_phrases()
-    assert len(registered) == 64
-    assert registered[0][1].startswith("Frase")
+    # the bound keeps the first ones given, in the order given
+    assert [text for _, text in registered] == many[:MAX_REGISTERED_PHRASES]
     await raw_redis.zadd(
         "asp:cache:tts:phrases",
         {b"not json": 1e12, b'{"a": 1, "b": 2}': 1e12, b'["pt"]': 1e12, b'["pt", 5]': 1e12},
@@ -239,3 +258,141 @@ async def test_registered_phrases_are_bounded_and_malformed_members_ignored(
     assert await off.fill() == 0
     assert await off.lookup("Claro.", "pt", 8000) is None
     assert layout.cache_key("tts", "phrases") == "asp:cache:tts:phrases"
+
+
+# The pieces the llm-worker sends to the TTS for the shipped facts' week hours (its
+# registered phrases, llm_worker.cached_answers).
+HOURS = (
+    "Nosso horário de atendimento:",
+    "de segunda a sexta, das oito às dezoito horas;",
+    "sábado, das oito ao meio-dia;",
+    "domingo, fechado.",
+)
+
+
+def gauge(name: str) -> float:
+    return REGISTRY.get_sample_value(f"pabx_tts_phrase_cache_{name}") or 0.0
+
+
+async def test_a_fact_answer_registered_later_is_served_from_the_cache_at_once(
+    bus: Bus,
+) -> None:
+    """The llm-worker (re)loads its facts after the TTS started: the new pieces are filled
+    within a poll of the registry's version, not at the next periodic refresh (an hour
+    here), and an answer whose first sentence is one of them is a cache hit, no synthesis."""
+    engine = FakeTTS()
+    worker = make_worker(bus, engine, refresh_s=3600, poll_s=0.05)
+    task = await started(worker)
+    try:
+        engine.calls.clear()
+        assert await bus.register_phrases("pt-BR", HOURS) == len(HOURS)
+
+        async def filled() -> bool:
+            return {text for text, _, _ in engine.calls} == set(HOURS)
+
+        await until(filled, "the new phrases filled", timeout=5, interval=0.01)
+        assert gauge("pending") == 0
+        engine.calls.clear()
+        hits = counter("hits")
+        sid = await new_session(bus)
+        audio = await say(bus, sid, "r-u1", *HOURS)
+        assert engine.calls == []  # every piece from Redis
+        assert counter("hits") - hits == len(HOURS)
+        assert audio
+        assert audio[-1].is_final
+        (timing,) = [m for m in await bus.session_log(sid) if isinstance(m, TurnTiming)]
+        assert timing.tts_first_audio_ms is not None
+        # registering them again (each session start does) adds nothing: no refill
+        version = await bus.phrases_version()
+        assert await bus.register_phrases("pt-BR", HOURS) == 0
+        assert await bus.phrases_version() == version
+    finally:
+        await stopped(worker, task)
+
+
+async def test_live_turns_come_before_filling_the_cache(bus: Bus) -> None:
+    """While a call is up, registered phrases are looked up but not synthesized in the
+    background (the next question's STT and reply keep the CPU); a live sentence that is
+    one of them is synthesized once and stored, so the next time it is a hit. Once no call
+    is up, the rest are filled."""
+    engine = FakeTTS()
+    worker = make_worker(bus, engine, refresh_s=3600, poll_s=0.02, quiet_s=0.05)
+    task = await started(worker)
+    try:
+        call = await new_session(bus)
+        await bus.activate_session(call)  # a call is up
+        engine.calls.clear()
+        await bus.register_phrases("pt-BR", HOURS)
+
+        async def synced() -> bool:
+            return gauge("pending") == len(HOURS)
+
+        await until(synced, "the new phrases seen", timeout=5, interval=0.01)
+        await asyncio.sleep(0.3)  # many polls
+        assert engine.calls == []  # nothing synthesized behind the call's back
+
+        hits = counter("hits")
+        await say(bus, call, "r-u1", HOURS[0])
+        assert [text for text, _, _ in engine.calls] == [HOURS[0]]  # live: synthesized
+        engine.calls.clear()
+        await say(bus, call, "r-u2", HOURS[0])
+        assert engine.calls == []  # and stored: a hit the next time
+        assert counter("hits") - hits == 1
+
+        await bus.deactivate_session(call)  # the call ended: the rest are filled
+
+        async def rest_filled() -> bool:
+            return len(engine.calls) == len(HOURS)
+
+        await until(rest_filled, "the rest filled", timeout=5, interval=0.01)
+        # the first one is only filled at the rate the call did not use (16 kHz)
+        assert sorted(text for text, _, _ in engine.calls) == sorted(HOURS)
+    finally:
+        await stopped(worker, task)
+
+
+async def test_no_fill_while_a_reply_is_generated_or_a_sentence_is_voiced(bus: Bus) -> None:
+    engine = FakeTTS()
+    worker = make_worker(bus, engine, refresh_s=3600, poll_s=0.02, quiet_s=0.05)
+    task = await started(worker)
+    try:
+        assert await worker.idle()
+        sid = str(uuid.uuid4())
+        await bus.begin_turn(sid, "r-1", ttl_s=60)  # a model is generating a reply
+        assert not await worker.idle()
+        await bus.end_turn(sid, "r-1")
+        assert await worker.idle()
+        worker._live = 1  # a live sentence in hand
+        assert not await worker.idle()
+        worker._live = 0
+        worker._live_ended = asyncio.get_running_loop().time()  # one just voiced
+        assert not await worker.idle()
+        await asyncio.sleep(0.06)
+        assert await worker.idle()
+    finally:
+        await stopped(worker, task)
+
+
+async def test_only_the_first_phrases_are_filled_before_taking_work(bus: Bus) -> None:
+    from tts_worker.worker import START_FILL_PHRASES
+
+    many = [f"Frase número {i}." for i in range(START_FILL_PHRASES + 8)]
+    await bus.register_phrases("pt-BR", many)
+    engine = FakeTTS()
+    call = await new_session(bus)
+    await bus.activate_session(call)  # a call is up: the background fill waits
+    worker = make_worker(bus, engine, refresh_s=3600, poll_s=0.02)
+    task = await started(worker)
+    try:
+        first = [*ACKS, *many][:START_FILL_PHRASES]
+        assert [text for text, _, _ in engine.calls] == first  # in order, configured first
+        await asyncio.sleep(0.2)
+        assert len(engine.calls) == START_FILL_PHRASES
+        await bus.deactivate_session(call)
+
+        async def all_filled() -> bool:
+            return len(engine.calls) == len(ACKS) + len(many)
+
+        await until(all_filled, "the rest filled", timeout=5, interval=0.01)
+    finally:
+        await stopped(worker, task)

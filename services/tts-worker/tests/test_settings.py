@@ -98,7 +98,7 @@ def test_bad_settings(env: dict[str, str], message: str) -> None:
 def test_phrase_cache_settings() -> None:
     s = TTSSettings.from_env({})
     assert s.cache_phrases == ("Claro.", "Certo.", "Um momento.")
-    assert (s.cache_max_phrases, s.cache_ttl_s, s.cache_refresh_s) == (32, 7 * 86400, 60.0)
+    assert (s.cache_max_phrases, s.cache_ttl_s, s.cache_refresh_s) == (128, 7 * 86400, 60.0)
     s = TTSSettings.from_env({"TTS_CACHE_PHRASES": " Pois não. |  | Só um momento.|Pois não."})
     assert s.cache_phrases == ("Pois não.", "Só um momento.")
     assert TTSSettings.from_env({"TTS_CACHE_PHRASES": "-"}).cache_phrases == ()

@@ -47,7 +47,11 @@ Entry = tuple[str, dict[bytes, bytes]]
 PHRASE_REGISTRY = layout.cache_key("tts", "phrases")
 """Sorted set of the fixed phrases the TTS keeps synthesized: member ``[language, text]``
 (JSON), score the last time a worker registered it. Bounded to ``MAX_REGISTERED_PHRASES``."""
-MAX_REGISTERED_PHRASES = 64
+PHRASE_REGISTRY_VERSION = layout.cache_key("tts", "phrases-version")
+"""Counter bumped when a registration adds a phrase the registry did not hold: the TTS
+polls it (one GET) to fill new phrases at once instead of at its next periodic refresh."""
+MAX_REGISTERED_PHRASES = 256
+"""As many as TTS_CACHE_MAX_PHRASES may keep (its upper bound)."""
 MAX_PHRASE_CHARS = 300
 AUDIO_FIELD = layout.AUDIO_FIELD.encode()
 DROP_AUDIO_BATCH = 500
@@ -606,20 +610,34 @@ class Bus:
                 pipe.expire(key, ttl_s)
             return [bool(r) for r in await pipe.execute()]
 
-    async def register_phrases(self, language: str, texts: Iterable[str]) -> None:
+    async def register_phrases(self, language: str, texts: Iterable[str]) -> int:
         """Asks the TTS to keep these phrases synthesized (a persona's greeting, apology,
-        goodbye). Re-registering refreshes them; the oldest beyond the bound go."""
-        members = {
-            json.dumps([language, text], ensure_ascii=False): time.time()
-            for text in texts
-            if text.strip() and len(text) <= MAX_PHRASE_CHARS
-        }
+        goodbye, the first pieces of the facts' fixed answers), the most important first:
+        they are listed in this order (:meth:`registered_phrases`), so a TTS that keeps
+        fewer keeps the first ones. Re-registering refreshes them; the oldest beyond the
+        bound go. Returns how many the registry did not hold (then the registry's version
+        is bumped, so the TTS fills them at once)."""
+        now = time.time()
+        members: dict[str, float] = {}
+        for text in texts:
+            if text.strip() and len(text) <= MAX_PHRASE_CHARS:
+                member = json.dumps([language, text], ensure_ascii=False)
+                # 1 µs apart, in the given order (a double near 1.7e9 resolves 0.24 µs)
+                members.setdefault(member, now - len(members) * 1e-6)
         if not members:
-            return
+            return 0
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zadd(PHRASE_REGISTRY, members)
             pipe.zremrangebyrank(PHRASE_REGISTRY, 0, -MAX_REGISTERED_PHRASES - 1)
-            await pipe.execute()
+            added, _ = await pipe.execute()
+        if added:
+            await self.redis.incr(PHRASE_REGISTRY_VERSION)
+        return int(added)
+
+    async def phrases_version(self) -> int:
+        """The registry's version (:data:`PHRASE_REGISTRY_VERSION`); 0 when never bumped."""
+        raw = await self.redis.get(PHRASE_REGISTRY_VERSION)
+        return int(raw) if raw is not None else 0
 
     async def registered_phrases(self) -> list[tuple[str, str]]:
         """The registered phrases as (language, text), most recently registered first."""

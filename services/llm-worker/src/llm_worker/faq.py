@@ -55,6 +55,10 @@ def _distinctive(facts: Facts) -> list[tuple[FaqEntry, set[str]]]:
     ]
 
 
+def _contact(key: str, value: str) -> tuple[str, ...]:
+    return (f"O {_CONTACTS[key][0]} é {value}.",)
+
+
 def faq_answer(text: str, facts: Facts) -> tuple[str, ...] | None:
     """The answer the facts hold for ``text`` (FAQ entry or contact), or None."""
     said = stems(text)
@@ -62,9 +66,17 @@ def faq_answer(text: str, facts: Facts) -> tuple[str, ...] | None:
     phones = dict(facts.phones)
     named = [key for key, (_, cues) in _CONTACTS.items() if words & set(cues)]
     if len(named) == 1 and named[0] in phones:
-        label = _CONTACTS[named[0]][0]
-        return (f"O {label} é {phones[named[0]]}.",)
+        return _contact(named[0], phones[named[0]])
     matches = [f for f, distinctive in _distinctive(facts) if distinctive & said]
     if len(matches) == 1:
         return (matches[0].answer,)
     return None
+
+
+def static_answers(facts: Facts) -> list[tuple[str, ...]]:
+    """Every answer :func:`faq_answer` can give for ``facts`` (for the TTS phrase cache):
+    each contact the facts hold, then each FAQ entry's answer."""
+    phones = dict(facts.phones)
+    answers = [_contact(key, phones[key]) for key in _CONTACTS if key in phones]
+    answers += [(f.answer,) for f in facts.faq]
+    return list(dict.fromkeys(answers))

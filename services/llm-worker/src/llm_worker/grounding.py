@@ -5,10 +5,16 @@ model still says "das 9h às 18h" or "R$ 150" that no fact backs. :func:`ground_
 wraps the events of :func:`llm_worker.reply.reply` and checks each sentence with
 :mod:`llm_worker.claims` before it is spoken:
 
+* the guard decides per sentence, before any of its words reach the TTS: the pieces the
+  splitter releases early (the first 3-6 words, a clause) are held until their sentence
+  ends and then checked together; a sentence that passes goes on in the pieces it was cut
+  into (the TTS still gets a short first clause), so the caller never hears the start of
+  a sentence that is then replaced ("A velocidade de upload... Não tenho essa
+  informação.");
 * a sentence whose times, prices, numbers and street names are all in the facts goes on
-  as it is (a piece that ends inside a number, "custa cento e", waits for the next piece
-  and is checked with it); a sentence that promises a transfer is left to the action
-  guard, which never speaks it as it is;
+  as it is (a piece that ends inside a number, "custa cento e", is joined to the next
+  piece, so the number is read and spoken whole); a sentence that promises a transfer is
+  left to the action guard, whole, which never speaks it as it is;
 * the first sentence that states one the facts do not back is replaced by the fallback,
   ``"Não tenho essa informação."`` and an offer to transfer to the menu's departments, and
   the rest of the reply's text is dropped (it builds on what was invented); call actions
@@ -47,6 +53,7 @@ from llm_worker.facts import NO_INFO, Facts, fold
 from llm_worker.intent import offers_transfer
 from llm_worker.menu import offer
 from llm_worker.reply import ReplyAction, ReplyEvent, ReplySentence
+from llm_worker.splitter import ends_sentence
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +94,7 @@ async def ground_reply(
     g = facts_grounds(facts)
     unknown = unknown_topics(question, g) if question else set()
     index = 0
-    pending = ""
+    sentence: list[str] = []  # the pieces of the sentence under way, held until it ends
     replaced = False
     spoken: list[str] = []  # pieces may cut a phrase: "Não tenho essa" "informação."
     holding: list[str] = []  # a yes/no reply when the caller named an unknown topic
@@ -98,41 +105,51 @@ async def ground_reply(
         index += 1
         return ReplySentence(index=index - 1, text=text, apology=apology)
 
-    def check(text: str) -> list[ReplySentence]:
+    def check(pieces: list[str]) -> list[ReplySentence]:
+        """One whole sentence (its pieces): its pieces, the sentence whole when it promises
+        a transfer (for the action guard), or the fallback."""
         nonlocal replaced
-        promise = promises_transfer(text)
-        bad = sorted({c.kind for c in unsupported(text, g)}) if not promise else []
-        if not bad:
+        text = " ".join(pieces)
+        if promises_transfer(text):
             spoken.append(text)
             return [said(text)]
+        bad = sorted({c.kind for c in unsupported(text, g)})
+        if not bad:
+            spoken.extend(pieces)
+            return [said(p) for p in pieces]
         replaced = True
         lg.warning("reply replaced by the fallback: it states %s not in the facts", bad)
         return [said(t) for t in fallback(facts)]
 
+    def release() -> list[ReplySentence]:
+        pieces = sentence[:]
+        sentence.clear()
+        return check(pieces) if pieces else []
+
     def feed(piece: str) -> list[ReplySentence]:
-        """One piece of text: held while it ends inside a number, else checked."""
-        nonlocal pending
+        """One piece: held until its sentence ends, then the sentence is checked."""
         if replaced:
             return []
-        text = f"{pending} {piece}" if pending else piece
-        if ends_in_number(text):
-            pending = text
-            return []
-        pending = ""
-        return check(text)
+        if sentence and ends_in_number(sentence[-1]):
+            sentence[-1] = f"{sentence[-1]} {piece}"  # "custa cento e" + "vinte reais."
+        else:
+            sentence.append(piece)
+        if ends_sentence(piece) and not ends_in_number(sentence[-1]):
+            return release()
+        return []
 
     try:
         async for event in events:
             if isinstance(event, ReplyAction):
                 actions.append(event)
             elif event.apology:
-                pending = ""
+                sentence.clear()
                 yield said(event.text, apology=True)
-            elif holding or (not spoken and not pending and unknown and _yes_or_no(event.text)):
+            elif holding or (not spoken and not sentence and unknown and _yes_or_no(event.text)):
                 holding.append(event.text)  # a yes or no: judged once the reply is whole
             else:
-                for sentence in feed(event.text):
-                    yield sentence
+                for out in feed(event.text):
+                    yield out
         transfers = any(a.action.action == "transfer" for a in actions)
         about = " ".join(p for p in holding if not promises_transfer(p))  # promises: the guard's
         if holding and not transfers and unknown & stems(about):
@@ -141,11 +158,11 @@ async def ground_reply(
             for text in fallback(facts):
                 yield said(text)
         for piece in holding:
-            for sentence in feed(piece):
-                yield sentence
-        if pending and not replaced:
-            for sentence in check(pending):
-                yield sentence
+            for out in feed(piece):
+                yield out
+        if not replaced:
+            for out in release():  # the reply ended inside a sentence
+                yield out
         whole = " ".join(spoken)
         no_info = fold(NO_INFO).rstrip(".") in fold(whole)
         if no_info and not offers_transfer(whole) and not transfers and not replaced:

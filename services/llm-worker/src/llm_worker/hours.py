@@ -164,38 +164,78 @@ def hours_answer(text: str, facts: Facts, today: dt.date | None = None) -> tuple
         if relative is not None:
             return relative
     if holiday is not None:
-        day = f"No dia {holiday.date.day} de {MONTHS[holiday.date.month - 1]}, {holiday.name}"
-        if not holiday.hours:
-            return (f"{day}, estamos fechados.",)
-        return (f"{day}, atendemos {say_intervals(holiday.hours)}.",)
-    known = dict(facts.hours)
+        return (_holiday_sentence(holiday),)
     days = _days(words)
     if not days and {"feriado", "feriados"} & set(words):
-        if not facts.holidays:
-            return (NO_INFO, offer(facts))
-        listed = "; ".join(
-            f"dia {h.date.day} de {MONTHS[h.date.month - 1]}, {h.name}, "
-            + (say_intervals(h.hours) if h.hours else "fechado")
-            for h in facts.holidays
-        )
-        return (f"Nos feriados: {listed}.",)
+        return _holidays_answer(facts)
     if not days:
-        if not facts.hours:
-            return (NO_INFO, offer(facts))
-        return (f"Nosso horário de atendimento: {_week(facts)}.",)
-    sentences = []
-    for day in days:
-        name = _DAY_NAMES[day]
-        article = "No" if day in ("sabado", "domingo") else "Na"
-        if day not in known:
-            sentences.append(f"{article} {name}, {NO_INFO[0].lower()}{NO_INFO[1:]}")
-        elif not known[day]:
-            sentences.append(f"{article} {name}, estamos fechados.")
-        else:
-            sentences.append(f"{article} {name}, atendemos {say_intervals(known[day])}.")
+        return _week_answer(facts)
+    return _days_answer(days, facts)
+
+
+def _holiday_sentence(holiday: Holiday) -> str:
+    day = f"No dia {holiday.date.day} de {MONTHS[holiday.date.month - 1]}, {holiday.name}"
+    if not holiday.hours:
+        return f"{day}, estamos fechados."
+    return f"{day}, atendemos {say_intervals(holiday.hours)}."
+
+
+def _holidays_answer(facts: Facts) -> tuple[str, ...]:
+    if not facts.holidays:
+        return (NO_INFO, offer(facts))
+    listed = "; ".join(
+        f"dia {h.date.day} de {MONTHS[h.date.month - 1]}, {h.name}, "
+        + (say_intervals(h.hours) if h.hours else "fechado")
+        for h in facts.holidays
+    )
+    return (f"Nos feriados: {listed}.",)
+
+
+def _week_answer(facts: Facts) -> tuple[str, ...]:
+    if not facts.hours:
+        return (NO_INFO, offer(facts))
+    return (f"Nosso horário de atendimento: {_week(facts)}.",)
+
+
+def _day_sentence(day: str, known: dict[str, tuple[Interval, ...]]) -> str:
+    name = _DAY_NAMES[day]
+    article = "No" if day in ("sabado", "domingo") else "Na"
+    if day not in known:
+        return f"{article} {name}, {NO_INFO[0].lower()}{NO_INFO[1:]}"
+    if not known[day]:
+        return f"{article} {name}, estamos fechados."
+    return f"{article} {name}, atendemos {say_intervals(known[day])}."
+
+
+def _days_answer(days: list[str], facts: Facts) -> tuple[str, ...]:
+    """The answer for the weekdays named (in week order): one sentence a day, then the
+    offer when one of them is not in the facts."""
+    known = dict(facts.hours)
+    sentences = [_day_sentence(day, known) for day in days]
     if any(d not in known for d in days):
         sentences.append(offer(facts))
     return tuple(sentences)
+
+
+def static_answers(facts: Facts, today: dt.date | None = None) -> list[tuple[str, ...]]:
+    """Every answer :func:`hours_answer` can give for ``facts`` whose text does not depend
+    on the moment of the question (for the TTS phrase cache): the week, each weekday alone,
+    the weekend, the holidays, each holiday; with ``today``, what "hoje" and "amanhã" get
+    on that date. An answer naming other days together starts with the first day's
+    single-day sentence, so its first piece is among these. No answer reads the clock:
+    "agora" gets the week."""
+    if not facts.hours and not facts.holidays:
+        return [(NO_INFO, offer(facts))]
+    answers = [_week_answer(facts), _holidays_answer(facts)]
+    answers += [(_holiday_sentence(h),) for h in facts.holidays]
+    answers += [_days_answer([day], facts) for day in WEEKDAYS]
+    answers.append(_days_answer(["sabado", "domingo"], facts))  # "no fim de semana"
+    if today is not None:
+        for word in ("hoje", "amanha"):
+            relative = _relative_day([word], facts, today)
+            if relative is not None:
+                answers.append(relative)
+    return list(dict.fromkeys(answers))
 
 
 def _relative_day(words: list[str], facts: Facts, today: dt.date) -> tuple[str, ...] | None:

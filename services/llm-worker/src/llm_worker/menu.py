@@ -15,6 +15,7 @@ from llm_worker.facts import Facts, MenuEntry
 from llm_worker.tools import CallAction
 
 DIGIT_NAMES = {"*": "asterisco", "#": "jogo da velha"}
+KEYPAD = "0123456789*#"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +70,9 @@ def plan_for_digit(facts: Facts, digit: str) -> Plan:
 def menu_phrases(facts: Facts) -> tuple[str, ...]:
     """Fixed phrases of this menu, for the TTS phrase cache."""
     return (*(announcement(e) for e in facts.menu), keypad_menu(facts), offer(facts))
+
+
+def keypad_answers(facts: Facts) -> list[tuple[str, ...]]:
+    """What each key of the phone's keypad that is not in the menu gets (for the TTS
+    phrase cache; a key in the menu gets its transfer announcement, a phrase already)."""
+    return [plan_for_digit(facts, d).sentences for d in KEYPAD if facts.entry_for_digit(d) is None]

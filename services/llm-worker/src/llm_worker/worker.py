@@ -3,7 +3,8 @@
 - ``session.start``: negotiates (ASP), records the session's settings in Redis, answers
   ``session.started`` and starts the greeting (response ``greeting``);
 - ``transcript``: one reply, streamed sentence by sentence to the TTS stage as soon as each
-  is complete (the first words and clauses sooner, see the splitter); tool calls become
+  is complete and the guards passed it (in the pieces the splitter cut it into: the first
+  words and clauses on their own, but never before their sentence is judged); tool calls become
   ``call.action``; a failing provider becomes an apology. While a local model generates,
   the reply is marked live (post-call work waits) and, once its first clause is handed
   over, the generation is held until the TTS has synthesized it (``priority``);
@@ -19,14 +20,17 @@
   sentence (``response.cancel`` with the ``provisional_cancelled`` reason, which leaves the
   history alone) and the time spent is counted as wasted.
 
-The persona's fixed phrases (greeting, apology, goodbye) are registered for the TTS phrase
-cache (``Bus.register_phrases``) when the worker connects and at each session start, so
-they are spoken from Redis without synthesis. A fixed answer (the intent step's, the hours',
-the FAQ's, the keypad's) goes to the TTS cut by the same splitter as a model's reply, so its
-first clause is heard first; a fixed phrase in it is sent whole (the cache's key is its
-text). A reply that hangs up without a word says the
-goodbye first. Each reply appends a ``turn.timing`` event: time to the first token and to
-the first clause (``llm_first_token_ms``, ``llm_first_clause_ms``).
+The persona's fixed phrases (greeting, apology, goodbye), the menu's and the pieces the
+facts' fixed answers are cut into (``cached_answers``: the hours, FAQ, contacts and keypad
+answers, cut by this worker's splitter, first pieces first) are registered for the TTS
+phrase cache (``Bus.register_phrases``) when the worker connects, at each session start
+(with that call's date: "hoje" and "amanhã") and at the first turn after the facts file was
+reloaded, so they are spoken from Redis without synthesis. A fixed answer (the intent
+step's, the hours', the FAQ's, the keypad's) goes to the TTS cut by the same splitter as a
+model's reply, so its first clause is heard first; a fixed phrase in it is sent whole (the
+cache's key is its text). A reply that hangs up without a word says the goodbye first.
+Each reply appends a ``turn.timing`` event: time to the first token and to the first
+clause (``llm_first_token_ms``, ``llm_first_clause_ms``).
 
 Facts (``facts_store``): the system prompt is the persona's plus the operator's facts and
 the call's date with that day's hours (``call_date``: taken at the call's start and kept in
@@ -74,6 +78,7 @@ from pipeline.logs import for_session
 from pipeline.worker import StreamWorkerOptions
 
 from . import call_date
+from .cached_answers import answer_pieces, fixed_answers
 from .errors import HistoryError
 from .events import ChatRequest
 from .facts_store import FactsStore
@@ -147,6 +152,9 @@ class LLMWorker(StreamWorker):
         # Today's date in the operator's time zone (the prompt's "Hoje é ..." line).
         self.today = today or call_date.today_in(call_date.time_zone(call_date.DEFAULT_TIMEZONE))
         self.held_s = 0.0  # total time generations were held for the TTS (tests, logs)
+        # (facts version, date) -> the phrases to register; the key last registered
+        self._phrases: tuple[tuple[int, dt.date], tuple[str, ...]] | None = None
+        self._registered: tuple[int, dt.date] | None = None
 
     def splitter(self) -> SentenceSplitter:
         return SentenceSplitter(
@@ -161,8 +169,28 @@ class LLMWorker(StreamWorker):
         base = (self.persona.greeting, self.persona.apology, self.persona.goodbye)
         return base + menu_phrases(self.facts.current())
 
+    def cache_phrases(self, day: dt.date | None = None) -> tuple[str, ...]:
+        """Every phrase for the TTS phrase cache, the most important first: the fixed
+        phrases, then the pieces of the facts' fixed answers on ``day`` (default today),
+        exactly as :meth:`_perform` sends them (same splitter, same whole phrases)."""
+        day = day or self.today()
+        facts = self.facts.current()
+        key = (self.facts.version, day)
+        if self._phrases is None or self._phrases[0] != key:
+            fixed = self.fixed_phrases
+            pieces = answer_pieces(fixed_answers(facts, day), self.splitter, whole=fixed)
+            self._phrases = (key, tuple(dict.fromkeys((*fixed, *pieces))))
+        return self._phrases[1]
+
+    async def register_phrases(self, day: dt.date | None = None) -> None:
+        """Registers :meth:`cache_phrases` for the TTS phrase cache."""
+        day = day or self.today()
+        phrases = self.cache_phrases(day)
+        await self.bus.register_phrases(self.persona.language, phrases)
+        self._registered = (self.facts.version, day)
+
     async def on_ready(self) -> None:
-        await self.bus.register_phrases(self.persona.language, self.fixed_phrases)
+        await self.register_phrases()
 
     def work_id(self, msg: Message) -> str | None:
         if isinstance(msg, SessionStart):
@@ -201,6 +229,7 @@ class LLMWorker(StreamWorker):
         language = metadata.get("language")
         if not (isinstance(language, str) and _LANGUAGE.fullmatch(language)):
             language = self.persona.language  # metadata is never trusted
+        day = self.today()
         await self.bus.set_state(
             msg.session_id,
             {
@@ -208,12 +237,13 @@ class LLMWorker(StreamWorker):
                 "sample_rate": answer.negotiated.audio.sample_rate,
                 "encoding": answer.negotiated.audio.encoding,
                 # fixed for the whole call: its system prompt never changes mid-call
-                call_date.STATE_KEY: self.today().isoformat(),
+                call_date.STATE_KEY: day.isoformat(),
             },
         )
         await self.bus.activate_session(msg.session_id)
-        # Kept registered while calls come in (the registry keeps the most recent ones).
-        await self.bus.register_phrases(self.persona.language, self.fixed_phrases)
+        # Kept registered while calls come in (the registry keeps the most recent ones),
+        # with this call's "hoje" and "amanhã".
+        await self.register_phrases(day)
         await self.bus.publish(
             ResponseStart(session_id=msg.session_id, response_id=GREETING_ID), stages=()
         )
@@ -249,6 +279,8 @@ class LLMWorker(StreamWorker):
         facts = self.facts.current()
         last = history.messages[-1] if history.messages else None
         day = call_date.from_state(await self.bus.state(sid)) or self.today()
+        if self._registered != (self.facts.version, day):
+            await self.register_phrases(day)  # the facts were reloaded: their new answers
         plan = plan_without_model(
             msg.text,
             facts,
@@ -309,6 +341,8 @@ class LLMWorker(StreamWorker):
                     if first:
                         gate.close()  # at once: no token more before the wait starts
                     ttl_ms = max(1, int(self.tts_priority_max_wait_s * 1000))
+                    if seq == 0:  # the first clause the guards let through goes to the TTS
+                        timings.first_sentence = time.monotonic()
                     await self.bus.publish(
                         ResponseText(
                             session_id=sid,

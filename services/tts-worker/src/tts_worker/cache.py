@@ -2,9 +2,21 @@
 
 Which phrases: the ones in TTS_CACHE_PHRASES (short acknowledgements: "Claro.", "Certo.",
 "Um momento.") and the ones the llm-worker registers (its persona's greeting, apology and
-goodbye, ``Bus.register_phrases``), at most TTS_CACHE_MAX_PHRASES. :meth:`PhraseCache.fill`
-synthesizes the missing ones when the worker starts, before it takes work, and again every
-TTS_CACHE_REFRESH_S (a phrase registered later, a Redis that restarted empty).
+goodbye, the menu's phrases and the pieces of the facts' fixed answers,
+``Bus.register_phrases``), in that order, at most TTS_CACHE_MAX_PHRASES.
+:meth:`PhraseCache.sync` reads that list (the phrases looked up from then on), renews the
+TTL of the audio there is and lists the phrases whose audio is missing;
+:meth:`PhraseCache.fill_next` synthesizes one of them. The worker syncs when it starts,
+when the registry's version changes (a phrase registered later: seen within a second) and
+every TTS_CACHE_REFRESH_S (a Redis that restarted empty), and synthesizes the missing
+phrases only while no live work is waiting (see ``worker``). A phrase not filled yet is
+still stored the first time a live sentence synthesizes it.
+
+Memory: a phrase is kept at every session rate as 16-bit mono PCM, 2 bytes a sample:
+16 000 bytes per second of speech at 8 kHz plus 32 000 at 16 kHz, 48 000 bytes a second in
+all (a 1.5 s piece such as "Nosso horário de atendimento:" about 72 kB). A phrase is at most
+``MAX_PHRASE_CHARS`` (300) characters, about 20 s of speech, under 1 MB; so the cache holds
+at most TTS_CACHE_MAX_PHRASES such phrases per voice.
 
 Every sentence of a response whose normalized text (NFC, collapsed white space) is a cached
 phrase is served from Redis (other sentences are not looked up: no extra round trip). The
@@ -75,7 +87,9 @@ class PhraseCache:
         self.rates = tuple(rates)
         self.configured = [(language, normalize_text(p)) for p in phrases if normalize_text(p)]
         self.known: frozenset[str] = frozenset()
-        """Normalized texts of the phrases of the last fill: the ones worth storing."""
+        """Normalized texts of the phrases of the last sync: the ones worth storing."""
+        self.pending: list[tuple[str, str]] = []
+        """(language, text) of the phrases of the last sync whose audio is missing."""
 
     @property
     def enabled(self) -> bool:
@@ -87,7 +101,7 @@ class PhraseCache:
     async def lookup(self, text: str, language: str, rate: int) -> bytes | None:
         """The cached audio of a sentence at ``rate``, or None (counted as hit or miss).
 
-        Only a sentence that is one of the phrases of the last fill is looked up: the other
+        Only a sentence that is one of the phrases of the last sync is looked up: the other
         sentences cost no Redis round trip."""
         pcm = None
         if self.enabled and normalize_text(text) in self.known:
@@ -117,36 +131,75 @@ class PhraseCache:
                 out.setdefault((language, norm), None)
         return list(out)[: self.max_phrases]
 
-    async def fill(self) -> int:
-        """Synthesizes the phrases missing from Redis (at every rate) and renews the TTL of
-        the others; returns how many phrases were synthesized. A phrase the engine cannot
-        say is logged and skipped. Raises only Redis errors."""
+    async def sync(self) -> int:
+        """Reads the phrases to keep (they are looked up from now on), renews the TTL of
+        their audio and lists the ones whose audio is missing at some rate in
+        :attr:`pending`; returns how many are pending. Raises only Redis errors."""
         phrases = await self.phrases()
         self.known = frozenset(text for _, text in phrases)
-        synthesized = 0
+        keyed: list[tuple[str, str, list[str]]] = []
         for language, text in phrases:
             try:
-                keys = [self.key(text, language, rate) for rate in self.rates]
+                keyed.append((language, text, [self.key(text, language, r) for r in self.rates]))
             except TTSError as e:  # a registered language no engine knows
                 log.warning("phrase cache: skipped a phrase in %r: %s", language, e)
-                continue
-            present = await self.bus.refresh_cached(keys, self.ttl_s)
-            missing = [(r, k) for r, k, ok in zip(self.rates, keys, present, strict=True) if not ok]
-            if not missing:
-                continue
-            try:
-                syn = await self.tts.synthesize(text, language=language)
-            except TTSError as e:
-                log.warning("phrase cache: could not synthesize a phrase: %s", e)
-                continue
-            if syn.voice_id != self.tts.voice_id(language):
-                log.warning("phrase cache: %s answered instead; not cached", syn.provider)
-                continue
-            for rate, key in missing:
-                pcm = float_to_pcm16(resample(syn.samples, syn.sample_rate, rate))
-                await self.bus.cache(key, pcm, self.ttl_s)
-                metrics.CACHE_STORES.inc()
-            synthesized += 1
+        # one round trip for all of them
+        present = await self.bus.refresh_cached([k for *_, keys in keyed for k in keys], self.ttl_s)
+        n = len(self.rates)
+        self.pending = [
+            (language, text)
+            for i, (language, text, _) in enumerate(keyed)
+            if not all(present[i * n : (i + 1) * n])
+        ]
+        metrics.CACHE_PENDING.set(len(self.pending))
+        return len(self.pending)
+
+    async def _missing(self, language: str, text: str) -> list[tuple[int, str]]:
+        """(rate, key) of the rates whose audio of the phrase is not in Redis (the TTL of
+        the others renewed); none for a language no engine speaks (logged)."""
+        try:
+            keys = [self.key(text, language, rate) for rate in self.rates]
+        except TTSError as e:  # a registered language no engine knows
+            log.warning("phrase cache: skipped a phrase in %r: %s", language, e)
+            return []
+        present = await self.bus.refresh_cached(keys, self.ttl_s)
+        return [(r, k) for r, k, ok in zip(self.rates, keys, present, strict=True) if not ok]
+
+    async def fill_next(self) -> bool:
+        """Synthesizes the first pending phrase (unless a live sentence or another replica
+        stored it meanwhile) and stores it at every rate; True when it was synthesized. A
+        phrase the engine cannot say is logged and dropped. Raises only Redis errors."""
+        if not self.pending:
+            return False
+        language, text = self.pending.pop(0)
+        metrics.CACHE_PENDING.set(len(self.pending))
+        missing = await self._missing(language, text)
+        if not missing:
+            return False
+        try:
+            syn = await self.tts.synthesize(text, language=language)
+        except TTSError as e:
+            log.warning("phrase cache: could not synthesize a phrase: %s", e)
+            return False
+        if syn.voice_id != self.tts.voice_id(language):
+            log.warning("phrase cache: %s answered instead; not cached", syn.provider)
+            return False
+        for rate, key in missing:
+            pcm = float_to_pcm16(resample(syn.samples, syn.sample_rate, rate))
+            await self.bus.cache(key, pcm, self.ttl_s)
+            metrics.CACHE_STORES.inc()
+        return True
+
+    async def fill(self, limit: int | None = None) -> int:
+        """Syncs, then synthesizes the missing phrases in order (at most ``limit`` of them;
+        the others stay in :attr:`pending`); returns how many were synthesized. Raises
+        only Redis errors."""
+        total = await self.sync()
+        synthesized = 0
+        tried = 0
+        while self.pending and (limit is None or tried < limit):
+            tried += 1
+            synthesized += await self.fill_next()
         if synthesized:
-            log.info("phrase cache: %d of %d phrases synthesized", synthesized, len(phrases))
+            log.info("phrase cache: %d of %d phrases synthesized", synthesized, total)
         return synthesized

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter(
     "pabx_tts_requests", "Syntheses by provider and outcome", ["provider", "outcome"]
@@ -24,4 +24,8 @@ CACHE_MISSES = Counter(
 )
 CACHE_STORES = Counter(
     "pabx_tts_phrase_cache_stores", "Phrase audio written to the cache (one per phrase and rate)"
+)
+CACHE_PENDING = Gauge(
+    "pabx_tts_phrase_cache_pending",
+    "Phrases of the cache whose audio is missing, waiting for an idle moment to be synthesized",
 )

@@ -40,9 +40,11 @@ class TTSSettings:
     timeout_s: float = 15.0  # TTS_TIMEOUT_S: per sentence
     retries: int = 1  # TTS_RETRIES
     # TTS_CACHE_PHRASES: "|"-separated phrases kept synthesized (besides the ones the
-    # llm-worker registers: greeting, apology, goodbye); "-" for none
+    # llm-worker registers: greeting, apology, goodbye, the facts' fixed answers); "-" for none
     cache_phrases: tuple[str, ...] = DEFAULT_CACHE_PHRASES
-    cache_max_phrases: int = 32  # TTS_CACHE_MAX_PHRASES: 0 turns the phrase cache off
+    # TTS_CACHE_MAX_PHRASES: 0 turns the phrase cache off. The shipped facts file's fixed
+    # answers, the persona's and the menu's phrases and the defaults above are 53 phrases.
+    cache_max_phrases: int = 128
     cache_ttl_s: int = 7 * 86400  # TTS_CACHE_TTL_S: renewed on each use and each refresh
     cache_refresh_s: float = 60.0  # TTS_CACHE_REFRESH_S: how often missing phrases are filled
     # TTS_FIRST_CLAUSE_PRIORITY_MS: lifetime of the flag held while a reply's first clause

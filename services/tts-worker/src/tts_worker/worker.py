@@ -8,10 +8,18 @@ sentence's turn, so the caller hears the sentences in order and chunk seqs are c
 A redone sentence (a replica died mid-way) reuses the same seqs, so the edge can drop
 duplicates. A cancelled response stops within one chunk: the cancelled set is read
 before each publication (``group_chunks`` chunks, one by default).
-A sentence that is a cached phrase (greeting, apology, goodbye, short acknowledgements) is
-served from Redis without synthesis (``cache.PhraseCache``, filled before the worker takes
-work). The first sentence of each response appends a ``turn.timing`` event with the time to
-its first audio (``tts_first_audio_ms``).
+A sentence that is a cached phrase (greeting, apology, goodbye, short acknowledgements, the
+pieces of the facts' fixed answers) is served from Redis without synthesis
+(``cache.PhraseCache``). Before the worker takes work it fills the first
+``START_FILL_PHRASES`` missing phrases; the others, and the ones registered later (the registry's
+version is polled every ``phrase_poll_s``, so a new phrase is looked up within a second), are
+synthesized in the background, one at a time and only while the worker is idle: no live
+sentence in hand or finished in the last ``FILL_QUIET_S``, no reply being generated
+(``Bus.live_turns``) and no call up (``Bus.active_sessions``). Live turns always come first;
+at worst a live sentence that arrives while a phrase is being synthesized waits for that one
+phrase (the engine speaks one sentence at a time). A phrase not filled yet is stored the
+first time a live sentence synthesizes it. The first sentence of each response appends a
+``turn.timing`` event with the time to its first audio (``tts_first_audio_ms``).
 
 While it synthesizes a response's first clause (seq 0) the worker holds the session's
 TTS-priority flag (``first_clause_priority_ms``, renewed at the start, cleared when the
@@ -49,6 +57,12 @@ log = logging.getLogger(__name__)
 NOT_GENERATED_IDS = ("greeting", "apology")
 """Responses no LLM generates (nothing to hold while they are voiced)."""
 TURN_TTL_S = 3600
+START_FILL_PHRASES = 16
+"""Missing phrases synthesized before the worker takes work, in the cache's order (the
+configured acknowledgements, then the persona's greeting, apology and goodbye, the menu's
+phrases, the first pieces of the fixed answers); the rest are filled when idle."""
+FILL_QUIET_S = 1.0
+"""How long after its last live sentence the worker waits before it fills a phrase."""
 
 
 class TTSWorker(StreamWorker):
@@ -67,6 +81,8 @@ class TTSWorker(StreamWorker):
         turn_timeout_s: float = 20.0,
         phrases: PhraseCache | None = None,
         phrase_refresh_s: float = 60.0,
+        phrase_poll_s: float = 1.0,
+        fill_quiet_s: float = FILL_QUIET_S,
         first_clause_priority_ms: int = 0,
         **kw: Unpack[StreamWorkerOptions],
     ) -> None:
@@ -80,7 +96,11 @@ class TTSWorker(StreamWorker):
         self.turn_timeout_s = turn_timeout_s
         self.phrases = phrases if phrases is not None else PhraseCache(bus, tts, language=language)
         self.phrase_refresh_s = phrase_refresh_s
+        self.phrase_poll_s = min(phrase_poll_s, phrase_refresh_s)
+        self.fill_quiet_s = fill_quiet_s
         self._refresher: asyncio.Task[None] | None = None
+        self._live = 0  # live sentences in hand
+        self._live_ended = float("-inf")  # loop time the last one was done
 
     # --- the phrase cache, kept filled ----------------------------------------------------
 
@@ -95,25 +115,44 @@ class TTSWorker(StreamWorker):
                 self._refresher = None
 
     async def on_ready(self) -> None:
-        """The first time: fills the phrase cache before taking work (the first greeting is
-        then a hit); afterwards a background task keeps it filled."""
+        """The first time: fills the first phrases of the cache before taking work (the
+        first greeting is then a hit); afterwards a background task keeps it filled."""
         if self._refresher is None:
-            await self.phrases.fill()
-            self._refresher = asyncio.create_task(self._refresh(), name="tts:phrases")
+            version = await self.bus.phrases_version()
+            await self.phrases.fill(limit=START_FILL_PHRASES)
+            self._refresher = asyncio.create_task(self._refresh(version), name="tts:phrases")
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, version: int) -> None:
+        """Syncs when the registry's version changes and every ``phrase_refresh_s``;
+        between polls, fills pending phrases one at a time while the worker is idle."""
+        loop = asyncio.get_running_loop()
+        next_sync = loop.time() + self.phrase_refresh_s
         while True:
-            await asyncio.sleep(self.phrase_refresh_s)
+            await asyncio.sleep(self.phrase_poll_s)
             try:
-                await self.phrases.fill()
+                now_version = await self.bus.phrases_version()
+                if now_version != version or loop.time() >= next_sync:
+                    version = now_version
+                    next_sync = loop.time() + self.phrase_refresh_s
+                    await self.phrases.sync()
+                while self.phrases.pending and await self.idle():
+                    await self.phrases.fill_next()
             except REDIS_ERRORS as e:
                 log.warning(
                     "phrase cache refresh failed (%s); next try in %.0f s",
                     type(e).__name__,
-                    self.phrase_refresh_s,
+                    self.phrase_poll_s,
                 )
             except Exception:
                 log.exception("phrase cache refresh failed")
+
+    async def idle(self) -> bool:
+        """Whether a phrase may be synthesized now without delaying live work: no live
+        sentence in hand here or done within ``fill_quiet_s``, no reply being generated
+        and no call up (the next question's STT and reply must not share the CPU with it)."""
+        if self._live or asyncio.get_running_loop().time() - self._live_ended < self.fill_quiet_s:
+            return False
+        return await self.bus.live_turns() == 0 and not await self.bus.active_sessions()
 
     # --- apologies ----------------------------------------------------------------------------
 
@@ -176,6 +215,14 @@ class TTSWorker(StreamWorker):
             return
         if not isinstance(msg, ResponseText):
             return
+        self._live += 1
+        try:
+            await self._respond(msg)
+        finally:
+            self._live -= 1
+            self._live_ended = asyncio.get_running_loop().time()
+
+    async def _respond(self, msg: ResponseText) -> None:
         started = time.perf_counter()
         sid, rid = msg.session_id, msg.response_id
         if await self.bus.is_cancelled(sid, rid):
