@@ -36,6 +36,7 @@ def make_worker(
     refresh_s: float = 0.05,
     poll_s: float = 1.0,
     quiet_s: float = 0.05,
+    defer_s: float = 3600.0,
     **cache: object,
 ) -> TTSWorker:
     router = TTSRouter(engine)
@@ -52,6 +53,7 @@ def make_worker(
         phrase_refresh_s=refresh_s,
         phrase_poll_s=poll_s,
         fill_quiet_s=quiet_s,
+        fill_defer_s=defer_s,
     )
 
 
@@ -347,6 +349,35 @@ async def test_live_turns_come_before_filling_the_cache(bus: Bus) -> None:
         await until(rest_filled, "the rest filled", timeout=5, interval=0.01)
         # the first one is only filled at the rate the call did not use (16 kHz)
         assert sorted(text for text, _, _ in engine.calls) == sorted(HOURS)
+    finally:
+        await stopped(worker, task)
+
+
+async def test_phrases_that_waited_long_are_filled_between_turns_with_calls_up(
+    bus: Bus,
+) -> None:
+    """A PBX that always has a call up still gets its cache filled: once the pending
+    phrases have waited ``fill_defer_s``, they are synthesized between turns, never while
+    a reply is being generated."""
+    engine = FakeTTS()
+    worker = make_worker(bus, engine, refresh_s=3600, poll_s=0.02, quiet_s=0.05, defer_s=0.5)
+    task = await started(worker)
+    try:
+        call = await new_session(bus)
+        await bus.activate_session(call)  # a call is up, and stays up
+        await bus.begin_turn(call, "r-1", ttl_s=60)  # its reply is being generated
+        engine.calls.clear()
+        await bus.register_phrases("pt-BR", HOURS)
+        await asyncio.sleep(0.8)  # past the deferral, but a reply is in progress
+        assert engine.calls == []
+        await bus.end_turn(call, "r-1")  # between turns, the call still up
+
+        async def filled() -> bool:
+            return len(engine.calls) == len(HOURS)
+
+        await until(filled, "the phrases filled with the call up", timeout=5, interval=0.01)
+        assert sorted(text for text, _, _ in engine.calls) == sorted(HOURS)
+        assert await bus.active_sessions()
     finally:
         await stopped(worker, task)
 

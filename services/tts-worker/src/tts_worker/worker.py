@@ -15,7 +15,9 @@ pieces of the facts' fixed answers) is served from Redis without synthesis
 version is polled every ``phrase_poll_s``, so a new phrase is looked up within a second), are
 synthesized in the background, one at a time and only while the worker is idle: no live
 sentence in hand or finished in the last ``FILL_QUIET_S``, no reply being generated
-(``Bus.live_turns``) and no call up (``Bus.active_sessions``). Live turns always come first;
+(``Bus.live_turns``) and no call up (``Bus.active_sessions``), or, once a phrase has waited
+``fill_defer_s`` (a PBX that always has a call up would otherwise never fill its cache),
+between turns with calls up. Live turns always come first;
 at worst a live sentence that arrives while a phrase is being synthesized waits for that one
 phrase (the engine speaks one sentence at a time). A phrase not filled yet is stored the
 first time a live sentence synthesizes it. The first sentence of each response appends a
@@ -63,6 +65,9 @@ configured acknowledgements, then the persona's greeting, apology and goodbye, t
 phrases, the first pieces of the fixed answers); the rest are filled when idle."""
 FILL_QUIET_S = 1.0
 """How long after its last live sentence the worker waits before it fills a phrase."""
+FILL_DEFER_S = 30.0
+"""How long pending phrases wait for a moment with no call up; after that they are filled
+between turns (no live sentence, no reply being generated) even with calls up."""
 
 
 class TTSWorker(StreamWorker):
@@ -83,6 +88,7 @@ class TTSWorker(StreamWorker):
         phrase_refresh_s: float = 60.0,
         phrase_poll_s: float = 1.0,
         fill_quiet_s: float = FILL_QUIET_S,
+        fill_defer_s: float = FILL_DEFER_S,
         first_clause_priority_ms: int = 0,
         **kw: Unpack[StreamWorkerOptions],
     ) -> None:
@@ -98,6 +104,8 @@ class TTSWorker(StreamWorker):
         self.phrase_refresh_s = phrase_refresh_s
         self.phrase_poll_s = min(phrase_poll_s, phrase_refresh_s)
         self.fill_quiet_s = fill_quiet_s
+        self.fill_defer_s = fill_defer_s
+        self._pending_since: float | None = None  # loop time phrases started to wait
         self._refresher: asyncio.Task[None] | None = None
         self._live = 0  # live sentences in hand
         self._live_ended = float("-inf")  # loop time the last one was done
@@ -135,6 +143,10 @@ class TTSWorker(StreamWorker):
                     version = now_version
                     next_sync = loop.time() + self.phrase_refresh_s
                     await self.phrases.sync()
+                if not self.phrases.pending:
+                    self._pending_since = None
+                elif self._pending_since is None:
+                    self._pending_since = loop.time()
                 while self.phrases.pending and await self.idle():
                     await self.phrases.fill_next()
             except REDIS_ERRORS as e:
@@ -149,10 +161,17 @@ class TTSWorker(StreamWorker):
     async def idle(self) -> bool:
         """Whether a phrase may be synthesized now without delaying live work: no live
         sentence in hand here or done within ``fill_quiet_s``, no reply being generated
-        and no call up (the next question's STT and reply must not share the CPU with it)."""
-        if self._live or asyncio.get_running_loop().time() - self._live_ended < self.fill_quiet_s:
+        and no call up (the next question's STT and reply must not share the CPU with it),
+        unless the pending phrases have waited ``fill_defer_s`` for that."""
+        now = asyncio.get_running_loop().time()
+        if self._live or now - self._live_ended < self.fill_quiet_s:
             return False
-        return await self.bus.live_turns() == 0 and not await self.bus.active_sessions()
+        if await self.bus.live_turns():
+            return False
+        deferred_long = self._pending_since is not None and (
+            now - self._pending_since >= self.fill_defer_s
+        )
+        return deferred_long or not await self.bus.active_sessions()
 
     # --- apologies ----------------------------------------------------------------------------
 
