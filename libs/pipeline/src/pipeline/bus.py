@@ -141,10 +141,9 @@ class Bus:
         the session leaves the active set (:meth:`end_session`).
 
         In the same MULTI/EXEC transaction, ``activate_session`` adds the session to the
-        active set (the call's ``session.start``; the edge, its only writer) and
-        ``tts_priority_ms`` raises the
-        session's TTS-priority flag for that long (a reply's first clause: no window in
-        which the LLM could read the flag before it exists).
+        active set (the call's ``session.start``, by the edge: the set's only writer) and
+        ``tts_priority_ms`` raises the session's TTS-priority flag for that long (a reply's
+        first clause: no window in which the LLM could read the flag before it exists).
         Returns the id of the session-log entry ("" for a confirm or cancel of a
         provisional utterance, which :func:`pipeline.speculation.resolve` publishes:
         ASPError, with nothing written, when it is stale).
