@@ -72,7 +72,7 @@ def transcript(sid: str, text: str, utterance_id: str = "u1") -> Transcript:
 
 
 async def test_the_llm_greets_a_session_it_neither_opens_nor_activates_nor_ends(
-    bus: Bus, running: tuple[LLMWorker, FakeProvider]
+    bus: Bus, running: tuple[LLMWorker, FakeProvider], raw_redis: Redis
 ) -> None:
     """The session has one owner, the ingress that publishes its start and its end: the
     LLM answers no session.started of its own, never writes the active set, and leaves the
@@ -100,7 +100,7 @@ async def test_the_llm_greets_a_session_it_neither_opens_nor_activates_nor_ends(
         while live not in ended:
             await asyncio.sleep(0.01)
     assert await bus.is_active(live)  # the post-call job is queued; the session is not ended
-    assert await bus.redis.ttl(layout.session_stream(live)) <= layout.SESSION_IDLE_TTL_S
+    assert await raw_redis.ttl(layout.session_stream(live)) <= layout.SESSION_IDLE_TTL_S
 
 
 async def test_the_persona_phrases_are_registered_for_the_phrase_cache(

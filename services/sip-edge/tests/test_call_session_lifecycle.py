@@ -77,7 +77,9 @@ async def test_the_state_is_written_with_the_start_before_any_utterance(bus: Bus
         call.session.on_ended("test over")
 
 
-async def test_a_call_ends_with_session_ended_and_its_statistics(bus: Bus) -> None:
+async def test_a_call_ends_with_session_ended_and_its_statistics(
+    bus: Bus, redis_server: RedisServer
+) -> None:
     call = ScriptedCall.start(bus)
     sid = call.sid
     await logged(bus, sid, has(SessionStart))
@@ -112,6 +114,8 @@ async def test_a_call_ends_with_session_ended_and_its_statistics(bus: Bus) -> No
     assert stats.average_response_latency_ms == float(e2e)
     # the session.ended closed the session: out of the active set, its keys for a day
     assert not await bus.is_active(sid)
-    ttl = await bus.redis.ttl(layout.session_stream(sid))
+    raw = aioredis.Redis.from_url(redis_server.url)
+    ttl = await raw.ttl(layout.session_stream(sid))
+    await raw.aclose()
     assert layout.SESSION_IDLE_TTL_S < ttl <= layout.SESSION_ENDED_TTL_S
     assert sum(isinstance(m, SessionEnded) for m in await bus.session_log(sid)) == 1
