@@ -85,6 +85,7 @@ async def test_tail_prints_a_session_decoded(bus: Bus, redis_server: RedisServer
     kinds = [line.split()[2] for line in lines]
     assert kinds == [
         "session.start",
+        "session.started",  # written with the start (the bus opens the session)
         "utterance",
         "transcript",
         "response.start",
@@ -92,9 +93,9 @@ async def test_tail_prints_a_session_decoded(bus: Bus, redis_server: RedisServer
         "response.end",
         "session.ended",
     ]
-    assert '"text":"Como eu pago?"' in lines[2]  # the msgpack payload, as JSON
-    assert "audio 3200 bytes, 100 ms, -6.0 dBFS" in lines[1]
-    assert "audio 3200 bytes, 100 ms, -6.0 dBFS" in lines[4]  # rate from session.start
+    assert '"text":"Como eu pago?"' in lines[3]  # the msgpack payload, as JSON
+    assert "audio 3200 bytes, 100 ms, -6.0 dBFS" in lines[2]
+    assert "audio 3200 bytes, 100 ms, -6.0 dBFS" in lines[5]  # rate from session.start
     assert "!!" not in out.stdout
 
 
@@ -104,9 +105,9 @@ async def test_tail_json_is_one_object_per_event(bus: Bus, redis_server: RedisSe
     out = run("tail", sid, "--no-follow", "--json", "--redis-url", redis_server.url)
     assert out.returncode == 0, out.stderr
     records = [json.loads(line) for line in out.stdout.splitlines()]
-    assert len(records) == 7
-    assert records[2]["data"]["text"] == "Como eu pago?"
-    assert records[1]["audio"] == {"bytes": 3200, "dbfs": -6.0, "duration_ms": 100}
+    assert len(records) == 8
+    assert records[3]["data"]["text"] == "Como eu pago?"
+    assert records[2]["audio"] == {"bytes": 3200, "dbfs": -6.0, "duration_ms": 100}
     assert all(r["session_id"] == sid for r in records)
 
 
@@ -145,7 +146,7 @@ async def test_tail_follows_until_the_session_ends(bus: Bus, redis_server: Redis
         first = await _lines(proc, 1)
         assert "session.start" in first[0]
         await publish_turn(bus, sid)  # a second session.start, then the turn and the end
-        rest = await _lines(proc, 7)
+        rest = await _lines(proc, 9)  # the first start's session.started, then those 8
         assert "session.ended" in rest[-1]
         assert await asyncio.wait_for(proc.wait(), 10) == 0  # it stops by itself at the end
     finally:
@@ -163,11 +164,11 @@ async def test_tail_all_follows_sessions_that_start_later(
         assert await _lines(proc, 1) == [f"-- following session {old}"]
         new = str(uuid.uuid4())
         await bus.redis.zadd(layout.ACTIVE_SESSIONS, {new: time.time()})
+        # seen live first: its session.ended takes it out of the active set at once
+        assert await _lines(proc, 1) == [f"-- following session {new}"]
         await publish_turn(bus, new)
-        out = await _lines(proc, 8)
-        assert out[0] == f"-- following session {new}"
-        records = [json.loads(line) for line in out[1:]]
-        assert [r["session_id"] for r in records] == [new] * 7  # the old session's start: not
+        records = [json.loads(line) for line in await _lines(proc, 8)]
+        assert [r["session_id"] for r in records] == [new] * 8  # the old session's start: not
         assert records[0]["type"] == "session.start"
         await bus.publish(ResponseStart(session_id=old, response_id="late"))
         (late,) = await _lines(proc, 1)

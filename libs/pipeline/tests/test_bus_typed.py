@@ -15,11 +15,16 @@ from typing import Any
 import pytest
 from asp import (
     ASPError,
+    AudioConfig,
     Capabilities,
     ProtocolCapabilities,
     ResponseAudio,
+    SessionEnded,
     SessionStart,
+    SessionStarted,
+    SessionStatus,
     Stage,
+    Statistics,
     Utterance,
     UtteranceConfirm,
 )
@@ -70,6 +75,69 @@ async def test_a_session_is_activated_with_its_start_in_one_transaction(bus: Bus
     await bus.deactivate_session(sid)  # twice is harmless
     assert not await bus.is_active(sid)
     assert [s for s, _ in await bus.active_sessions()] == [other]
+
+
+async def test_a_start_opens_the_session_in_its_own_transaction(bus: Bus) -> None:
+    """The state the stages read exists as soon as the session.start does (so before any
+    utterance), with the session.started answer: one writer, no ordering through Redis."""
+    sid = str(uuid.uuid4())
+    request = SessionStart(
+        session_id=sid, audio=AudioConfig(sample_rate=16000), metadata={"language": "pt-BR"}
+    )
+    inside = await transaction_of(bus, lambda: bus.publish(request, activate_session=True))
+    assert inside == [
+        f"XADD {layout.session_stream(sid)}",
+        f"EXPIRE {layout.session_stream(sid)}",
+        f"XADD {layout.session_stream(sid)}",
+        f"HSET {layout.session_state_key(sid)}",
+        f"EXPIRE {layout.session_state_key(sid)}",
+        f"XADD {layout.work_stream(Stage.LLM)}",
+        f"ZADD {layout.ACTIVE_SESSIONS}",
+    ]
+    assert await bus.state(sid) == {
+        "sample_rate": "16000",
+        "encoding": "pcm_s16le",
+        "language": "pt-BR",
+    }
+    log = await bus.session_log(sid)
+    assert [m.TYPE for m in log] == ["session.start", "session.started"]
+    started = log[1]
+    assert isinstance(started, SessionStarted)
+    assert started.status == SessionStatus.ACCEPTED
+    assert started.negotiated is not None
+    assert started.negotiated.audio.sample_rate == 16000
+    assert await bus.is_active(sid)
+
+
+async def test_a_rejected_start_has_no_state_reaches_no_stage_and_is_not_active(
+    bus: Bus,
+) -> None:
+    sid = str(uuid.uuid4())
+    request = SessionStart(session_id=sid, audio=AudioConfig(sample_rate=11025))
+    await bus.publish(request, activate_session=True)
+    log = await bus.session_log(sid)
+    assert [m.TYPE for m in log] == ["session.start", "session.started"]
+    assert isinstance(log[1], SessionStarted)
+    assert log[1].status == SessionStatus.REJECTED
+    assert await bus.state(sid) == {}
+    assert not await bus.is_active(sid)
+    assert await bus.redis.xlen(layout.work_stream(Stage.LLM)) == 0
+
+
+async def test_session_ended_closes_the_session(bus: Bus) -> None:
+    sid = str(uuid.uuid4())
+    await bus.publish(SessionStart(session_id=sid), activate_session=True)
+    await bus.save_history(sid, "[]")
+    ended = SessionEnded(
+        session_id=sid,
+        duration_seconds=3.5,
+        statistics=Statistics(audio_frames_received=175, audio_frames_sent=90),
+    )
+    await bus.publish(ended)
+    assert not await bus.is_active(sid)
+    assert (await bus.session_log(sid))[-1] == ended
+    for key in (layout.session_stream(sid), layout.session_state_key(sid), layout.history_key(sid)):
+        assert layout.SESSION_IDLE_TTL_S < await bus.redis.ttl(key) <= layout.SESSION_ENDED_TTL_S
 
 
 async def test_a_message_without_a_session_cannot_activate_nor_prioritize(bus: Bus) -> None:

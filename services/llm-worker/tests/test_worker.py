@@ -14,10 +14,13 @@ from asp import (
     CallAction,
     Message,
     ResponseText,
+    SessionEnd,
     SessionStart,
+    SessionStarted,
     Transcript,
     TurnTiming,
 )
+from asp import streams as layout
 from asp.messages import CallActionKind
 from llm_worker.events import Done, TextDelta, ToolCall
 from llm_worker.persona import load_persona
@@ -66,6 +69,38 @@ def transcript(sid: str, text: str, utterance_id: str = "u1") -> Transcript:
     return Transcript(
         session_id=sid, utterance_id=utterance_id, text=text, language="pt", confidence=0.9
     )
+
+
+async def test_the_llm_greets_a_session_it_neither_opens_nor_activates_nor_ends(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider], raw_redis: Redis
+) -> None:
+    """The session has one owner, the ingress that publishes its start and its end: the
+    LLM answers no session.started of its own, never writes the active set, and leaves the
+    end of the session (its keys' TTL, the active set) to the ingress's session.ended."""
+    worker, _ = running
+    ended: list[str] = []
+
+    async def after_call(session_id: str) -> None:
+        ended.append(session_id)
+
+    worker.after_call = after_call
+    sid = await started_session(bus)  # published without activation
+    log = await bus.session_log(sid)
+    assert sum(isinstance(m, SessionStarted) for m in log) == 1  # the bus's, with the start
+    assert not await bus.is_active(sid)
+    state = await bus.state(sid)
+    assert state["language"] == "pt-BR"
+    assert state["sample_rate"] == "8000"
+    assert "date" in state  # the LLM's own field of the state: the call's date
+    live = str(uuid.uuid4())
+    await bus.publish(SessionStart(session_id=live), activate_session=True)
+    await log_until(bus, live, ResponseText)  # greeted
+    await bus.publish(SessionEnd(session_id=live, reason="call_hangup"))
+    async with asyncio.timeout(20):
+        while live not in ended:
+            await asyncio.sleep(0.01)
+    assert await bus.is_active(live)  # the post-call job is queued; the session is not ended
+    assert await raw_redis.ttl(layout.session_stream(live)) <= layout.SESSION_IDLE_TTL_S
 
 
 async def test_the_persona_phrases_are_registered_for_the_phrase_cache(

@@ -17,7 +17,14 @@ from .errors import ASPError, ErrorCategory, ErrorCode, ProtocolError
 from .messages import *  # noqa: F403 - the message classes are the package's API
 from .messages import __all__ as _messages_all
 from .negotiation import check_version, default_capabilities, negotiate, negotiate_update
-from .session import SessionMachine, SessionState, SessionTable
+from .session import (
+    Opening,
+    SessionMachine,
+    SessionState,
+    SessionStats,
+    SessionTable,
+    open_session,
+)
 from .streams import Stage, from_entry, to_entry
 
 __all__ = [
@@ -30,8 +37,10 @@ __all__ = [
     "ErrorCategory",
     "ErrorCode",
     "ProtocolError",
+    "Opening",
     "SessionMachine",
     "SessionState",
+    "SessionStats",
     "SessionTable",
     "Stage",
     "VADConfig",
@@ -46,5 +55,6 @@ __all__ = [
     "from_entry",
     "negotiate",
     "negotiate_update",
+    "open_session",
     "to_entry",
 ]

@@ -14,18 +14,27 @@ States (one per session, from the point of view of either peer)::
 An illegal move raises ASPError with the code a peer should hear: 1005 for a second
 start, 4004 for an update outside ACTIVE, 4001 for anything on a closed session, 1003
 for any other message that is not valid in the current state.
+
+The pipeline's session lifecycle (one owner, see docs/ARCHITECTURE.md) is also here, pure:
+:func:`open_session` is what a ``session.start`` published on Redis becomes (the
+``session.started`` answer and the state the stages read, written with it in one
+transaction by ``pipeline.bus``), and :class:`SessionStats` counts, from the events a
+session publishes, the statistics of its ``session.ended``.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import re
 from dataclasses import dataclass, field
 
 from .errors import ASPError, ErrorCode
 from .messages import (
+    Message,
     Negotiated,
     ProtocolCapabilities,
+    ResponseCancel,
     SessionEnd,
     SessionEnded,
     SessionStart,
@@ -33,10 +42,12 @@ from .messages import (
     SessionStatus,
     SessionUpdate,
     SessionUpdated,
+    SpeechStart,
     Statistics,
+    TurnTiming,
     now_iso,
 )
-from .negotiation import negotiate, negotiate_update
+from .negotiation import default_capabilities, negotiate, negotiate_update
 
 log = logging.getLogger(__name__)
 
@@ -195,3 +206,93 @@ class SessionTable:
                 ErrorCode.SESSION_NOT_FOUND, "no such session", {"session_id": session_id}
             )
         return entry
+
+
+# --- the pipeline's session lifecycle -------------------------------------------------------
+
+STATE_LANGUAGE = "language"
+STATE_SAMPLE_RATE = "sample_rate"
+STATE_ENCODING = "encoding"
+"""Fields of a session's state hash (``asp.streams.session_state_key``) written when the
+session opens; the stages read them (a stage's own default where one is absent)."""
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+"""A language tag the state accepts from ``session.start`` metadata (never trusted)."""
+BARGE_IN_REASON = "barge_in"
+"""The ``response.cancel`` reason of a response the caller cut by speaking."""
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a ``session.start`` becomes: the answer and, when accepted, the session's state
+    (empty when rejected: a rejected session has no state, no stage works on it)."""
+
+    started: SessionStarted
+    state: dict[str, str | int]
+
+    @property
+    def accepted(self) -> bool:
+        return self.started.status != SessionStatus.REJECTED
+
+
+def open_session(
+    request: SessionStart, capabilities: ProtocolCapabilities | None = None
+) -> Opening:
+    """Negotiates ``request`` (libs/asp's default capabilities unless given) and derives the
+    state the stages read: the negotiated rate and encoding, and the metadata's language
+    when it is a language tag."""
+    answer = negotiate(capabilities or default_capabilities(), request)
+    if answer.status == SessionStatus.REJECTED or answer.negotiated is None:
+        return Opening(answer, {})
+    audio = answer.negotiated.audio
+    state: dict[str, str | int] = {
+        STATE_SAMPLE_RATE: audio.sample_rate,
+        STATE_ENCODING: audio.encoding,
+    }
+    language = (request.metadata or {}).get("language")
+    if isinstance(language, str) and LANGUAGE_TAG.fullmatch(language):
+        state[STATE_LANGUAGE] = language
+    return Opening(answer, state)
+
+
+@dataclass
+class SessionStats:
+    """The statistics of a session's ``session.ended``, counted from the events the session
+    publishes (:meth:`observe` each one): ``audio.speech_start`` events, responses cut by a
+    barge-in, and the edge's ``turn.timing`` ``edge_e2e_ms`` (the caller's last voiced frame
+    to the first frame of the answer). The audio frames are the ingress's own count, given
+    at the end."""
+
+    speech_events: int = 0
+    barge_ins: int = 0
+    latencies_ms: list[int] = field(default_factory=list)
+
+    def observe(self, msg: Message) -> None:
+        if isinstance(msg, SpeechStart):
+            self.speech_events += 1
+        elif isinstance(msg, ResponseCancel) and msg.reason == BARGE_IN_REASON:
+            self.barge_ins += 1
+        elif isinstance(msg, TurnTiming) and msg.edge_e2e_ms is not None:
+            self.latencies_ms.append(msg.edge_e2e_ms)
+
+    def statistics(self, frames_received: int, frames_sent: int) -> Statistics:
+        latency = (
+            round(sum(self.latencies_ms) / len(self.latencies_ms), 1) if self.latencies_ms else None
+        )
+        return Statistics(
+            audio_frames_received=frames_received,
+            audio_frames_sent=frames_sent,
+            vad_speech_events=self.speech_events,
+            barge_in_count=self.barge_ins,
+            average_response_latency_ms=latency,
+        )
+
+    def ended(
+        self, session_id: str, duration_seconds: float, frames_received: int, frames_sent: int
+    ) -> SessionEnded:
+        """The session's ``session.ended``."""
+        return SessionEnded(
+            session_id=session_id,
+            duration_seconds=round(max(0.0, duration_seconds), 3),
+            statistics=self.statistics(frames_received, frames_sent),
+            timestamp=now_iso(),
+        )

@@ -24,11 +24,14 @@ from typing import Any, cast
 from asp import (
     Message,
     ResponseCancel,
+    SessionEnded,
+    SessionStart,
     Stage,
     Utterance,
     UtteranceCancel,
     UtteranceConfirm,
     from_entry,
+    open_session,
     to_entry,
 )
 from asp import streams as layout
@@ -70,6 +73,14 @@ def _fields(entry: dict[str, Any] | dict[bytes, bytes]) -> dict[FieldT, Encodabl
 
 def _id(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _end(pipe: Pipeline, session_id: str) -> None:
+    """Queues the end of a session on ``pipe``: its keys' post-call TTL, out of the active
+    set."""
+    for key in layout.session_keys(session_id):
+        pipe.expire(key, layout.SESSION_ENDED_TTL_S)
+    pipe.zrem(layout.ACTIVE_SESSIONS, session_id)
 
 
 @dataclass(frozen=True)
@@ -125,10 +136,18 @@ class Bus:
     ) -> str:
         """Appends ``msg`` to its session log and to the consuming stages' work streams.
 
+        The session's lifecycle goes with its two ends (:mod:`asp.session`, one owner: the
+        ingress that publishes them). A ``session.start`` opens the session: in its
+        transaction, its ``session.started`` answer goes to the log and, when accepted, the
+        session's state (rate, encoding, language) is written, so every stage finds it
+        before the first utterance; a rejected start reaches no stage. A
+        ``session.ended`` closes it: every key of the session gets its post-call TTL and
+        the session leaves the active set (:meth:`end_session`).
+
         In the same MULTI/EXEC transaction, ``activate_session`` adds the session to the
-        active set (the call's ``session.start``) and ``tts_priority_ms`` raises the
-        session's TTS-priority flag for that long (a reply's first clause: no window in
-        which the LLM could read the flag before it exists).
+        active set (the call's ``session.start``, by the edge: the set's only writer) and
+        ``tts_priority_ms`` raises the session's TTS-priority flag for that long (a reply's
+        first clause: no window in which the LLM could read the flag before it exists).
         Returns the id of the session-log entry ("" for a confirm or cancel of a
         provisional utterance, which :func:`pipeline.speculation.resolve` publishes:
         ASPError, with nothing written, when it is stale).
@@ -141,6 +160,9 @@ class Bus:
         if session_id is None and (activate_session or tts_priority_ms is not None):
             raise ValueError(f"{msg.TYPE} has no session to activate or prioritize")
         targets = layout.stages_for(msg.TYPE) if stages is None else tuple(stages)
+        opening = open_session(msg) if isinstance(msg, SessionStart) else None
+        if opening is not None and not opening.accepted:
+            targets, activate_session = (), False
         async with self.redis.pipeline(transaction=True) as pipe:
             if session_id is not None:
                 stream = layout.session_stream(session_id)
@@ -152,6 +174,8 @@ class Bus:
                     key = layout.cancelled_key(session_id)
                     pipe.sadd(key, msg.response_id)
                     pipe.expire(key, layout.SESSION_IDLE_TTL_S)
+                if opening is not None:
+                    self._open(pipe, session_id, opening.started, opening.state)
             for stage in targets:
                 pipe.xadd(
                     layout.work_stream(stage),
@@ -166,8 +190,27 @@ class Bus:
                     pipe.psetex(layout.tts_priority_key(session_id), tts_priority_ms, b"1")
             if isinstance(msg, Utterance) and msg.provisional:
                 speculation.mark_provisional(pipe, msg.session_id, msg.utterance_id)
+            if isinstance(msg, SessionEnded):
+                _end(pipe, msg.session_id)
             results = await pipe.execute()
         return _id(results[0]) if session_id is not None else ""
+
+    @staticmethod
+    def _open(
+        pipe: Pipeline, session_id: str, started: Message, state: dict[str, str | int]
+    ) -> None:
+        """The rest of a ``session.start``'s transaction: its answer, then its state."""
+        stream = layout.session_stream(session_id)
+        pipe.xadd(
+            stream,
+            _fields(to_entry(started)),
+            maxlen=layout.SESSION_STREAM_MAXLEN,
+            approximate=True,
+        )
+        if state:
+            key = layout.session_state_key(session_id)
+            pipe.hset(key, mapping=state)
+            pipe.expire(key, layout.SESSION_IDLE_TTL_S)
 
     async def publish_many(
         self, msgs: Sequence[Message], *, advance_turn: TurnAdvance | None = None
@@ -506,9 +549,7 @@ class Bus:
         """The call is over: every key of the session now expires in a day (the post-call
         job releases them much sooner, see :meth:`release_session`)."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            for key in layout.session_keys(session_id):
-                pipe.expire(key, layout.SESSION_ENDED_TTL_S)
-            pipe.zrem(layout.ACTIVE_SESSIONS, session_id)
+            _end(pipe, session_id)
             await pipe.execute()
 
     async def release_session(self, session_id: str, keep_s: int = 0) -> None:

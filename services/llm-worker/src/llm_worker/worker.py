@@ -1,7 +1,8 @@
 """The LLM stage on the ``llm-workers`` group.
 
-- ``session.start``: negotiates (ASP), records the session's settings in Redis, answers
-  ``session.started`` and starts the greeting (response ``greeting``);
+- ``session.start`` (of an accepted session: the bus opened it, its ``session.started``
+  and state already written, see ``asp.session``): records the call's date and starts the
+  greeting (response ``greeting``);
 - ``transcript``: one reply, streamed sentence by sentence to the TTS stage as soon as each
   is complete and the guards passed it (in the pieces the splitter cut it into: the first
   words and clauses on their own, but never before their sentence is judged); tool calls become
@@ -12,7 +13,8 @@
   cancelled set) and the history keeps only what the caller heard;
 - ``call.dtmf``: a key of the facts' menu transfers to its department (announced), any
   other key gets the spoken keypad menu; the history records the key and the answer;
-- ``session.end``: the session's keys get their post-call TTL;
+- ``session.end``: the post-call job is enqueued (the edge ends the session itself, with
+  its ``session.ended``);
 - a provisional ``transcript`` (speculative start, ASP 1.2): the reply is generated and
   voiced at once (the edge holds its audio), but its call actions and its place in the
   history wait for ``utterance.confirm`` (``pipeline.speculation`` records it exactly once,
@@ -50,7 +52,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Unpack
@@ -68,11 +69,9 @@ from asp import (
     Transcript,
     UtteranceCancel,
     UtteranceConfirm,
-    default_capabilities,
-    negotiate,
 )
 from asp import provisional as provisional_states
-from asp.messages import CallActionKind, SessionStatus
+from asp.messages import CallActionKind
 from pipeline import Bus, Job, StreamWorker
 from pipeline.logs import for_session
 from pipeline.worker import StreamWorkerOptions
@@ -98,7 +97,6 @@ GREETING_ID = "greeting"
 SUPERSEDED = "superseded"
 """The ``response.cancel`` reason of a response a retried turn replaces (the edge closes it:
 what arrived plays, and it is not waited for)."""
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?")
 
 
 def _response_id(utterance_id: str, deliveries: int) -> str:
@@ -215,32 +213,15 @@ class LLMWorker(StreamWorker):
             await self.provisional_cancelled(msg)
         elif isinstance(msg, CallDtmf):
             await self._dtmf(msg, job.entry_id)
-        elif isinstance(msg, SessionEnd):
-            await self.bus.end_session(msg.session_id)
-            if self.after_call is not None:
-                await self.after_call(msg.session_id)
+        elif isinstance(msg, SessionEnd) and self.after_call is not None:
+            await self.after_call(msg.session_id)
 
     async def _start(self, msg: SessionStart) -> None:
-        answer = negotiate(default_capabilities(), msg)
-        await self.bus.publish(answer, stages=())
-        if answer.status == SessionStatus.REJECTED or answer.negotiated is None:
-            return
-        metadata = msg.metadata or {}
-        language = metadata.get("language")
-        if not (isinstance(language, str) and _LANGUAGE.fullmatch(language)):
-            language = self.persona.language  # metadata is never trusted
+        """The session is open (negotiated, its state written, active: the ingress's
+        ``session.start`` did all of it): the LLM adds the call's date and greets."""
         day = self.today()
-        await self.bus.set_state(
-            msg.session_id,
-            {
-                "language": language,
-                "sample_rate": answer.negotiated.audio.sample_rate,
-                "encoding": answer.negotiated.audio.encoding,
-                # fixed for the whole call: its system prompt never changes mid-call
-                call_date.STATE_KEY: day.isoformat(),
-            },
-        )
-        await self.bus.activate_session(msg.session_id)
+        # fixed for the whole call: its system prompt never changes mid-call
+        await self.bus.set_state(msg.session_id, {call_date.STATE_KEY: day.isoformat()})
         # Kept registered while calls come in (the registry keeps the most recent ones),
         # with this call's "hoje" and "amanhã".
         await self.register_phrases(day)

@@ -16,8 +16,15 @@ audio.end           yes
 response.cancel     yes                                   ``asp:work:llm``, ``asp:work:tts``
 call.dtmf           yes                                   ``asp:work:llm``
 session.end         yes                                   ``asp:work:llm``
+session.ended       yes
 turn.timing         yes
 ==================  ====================================  =============================
+
+The edge owns the session's lifecycle (``asp.session``): its ``session.start`` opens it (the
+bus writes, in the same transaction, the ``session.started`` answer, the state the stages
+read and the active set), and after its ``session.end`` its ``session.ended`` (with the
+statistics counted by :attr:`SessionBridge.stats` from the events published here) closes it:
+the session's keys get their post-call TTL and it leaves the active set.
 
 Reads the session log (XREAD, from the entry of its own session.start on) and hands
 ``response.audio``, ``response.cancel``, ``call.action`` and ``session.started/updated`` to the
@@ -46,9 +53,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from asp import ASPError, from_entry
+from asp import ASPError, SessionStats, from_entry
 from asp import streams as layout
-from asp.messages import Message
+from asp.messages import Message, SessionEnded
 from pipeline.backoff import Backoff
 from pipeline.bus import Bus
 from pipeline.redis_client import UNAVAILABLE
@@ -69,9 +76,11 @@ EDGE_TYPES = frozenset(
         "utterance.confirm",
         "utterance.cancel",
         "call.dtmf",
+        "session.ended",
     }
 )
-"""Types this edge writes itself: seen again when reading the log, and skipped."""
+"""Types this edge writes itself: seen again when reading the log, and skipped. (The
+``session.started`` its start gets is read: the call takes its negotiated VAD.)"""
 NOT_FOR_THE_EDGE = frozenset({"turn.timing"})
 """Types other writers put in the session log for people and dashboards: skipped unread."""
 _SKIPPED_B = frozenset(t.encode() for t in EDGE_TYPES | NOT_FOR_THE_EDGE)
@@ -125,7 +134,10 @@ class SessionBridge:
         self._started = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._ended_written = False
         self.connected = True
+        self.stats = SessionStats()
+        """The session's statistics so far, from the events published (session.ended)."""
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -139,6 +151,7 @@ class SessionBridge:
         """Queues an event for Redis; never blocks and never raises for Redis trouble."""
         if self._closed:
             return
+        self.stats.observe(msg)
         if len(self._pending) >= self.MAX_PENDING:
             self._pending.popleft()
             self._metrics.redis_errors.inc()
@@ -158,14 +171,22 @@ class SessionBridge:
         except Exception:
             self._log.exception("undelivered-event handler failed")
 
-    async def close(self, last: Message, flush_timeout: float = END_FLUSH_TIMEOUT_S) -> None:
-        """Publishes ``last`` (session.end), flushes what is queued, stops both tasks and
-        lets the session's keys expire.
+    async def close(
+        self,
+        last: Message,
+        flush_timeout: float = END_FLUSH_TIMEOUT_S,
+        ended: SessionEnded | None = None,
+    ) -> None:
+        """Publishes ``last`` (session.end) and ``ended`` (its session.ended, which ends the
+        session on Redis), flushes what is queued and stops both tasks; without ``ended``,
+        or when it could not be written, the session's keys are set to expire here.
 
         The writer keeps retrying (with its backoff) for up to ``flush_timeout`` seconds, so
         the end of a call that hangs up while Redis is away still reaches the pipeline once
         Redis is back; only then is what is left dropped, and counted."""
         self.publish(last)
+        if ended is not None:
+            self.publish(ended)
         self._closed = True
         if self._reader is not None:
             self._reader.cancel()
@@ -186,8 +207,9 @@ class SessionBridge:
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        with contextlib.suppress(*REDIS_ERRORS):
-            await self._bus.end_session(self.session_id)
+        if not self._ended_written:
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self._bus.end_session(self.session_id)
 
     # --- writer ------------------------------------------------------------------------------
 
@@ -225,6 +247,8 @@ class SessionBridge:
             if msg.TYPE == "session.start":
                 self._read_from = entry_id
                 self._started.set()
+            elif msg.TYPE == "session.ended":
+                self._ended_written = True
             if self._on_written is not None:
                 try:
                     self._on_written(msg)

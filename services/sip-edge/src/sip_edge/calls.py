@@ -46,7 +46,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol, assert_never
 
-from asp import AudioConfig, VADConfig
+from asp import AudioConfig, SessionStats, VADConfig
 from asp.messages import (
     PROTOCOL_VERSION,
     AudioEnd,
@@ -59,6 +59,7 @@ from asp.messages import (
     ResponseEnd,
     ResponseStart,
     SessionEnd,
+    SessionEnded,
     SessionStart,
     SessionStarted,
     SessionUpdated,
@@ -141,6 +142,8 @@ class CallSession:
         self._bus = bus
         self._on_done = on_done
         self.bridge: SessionBridge | None = None
+        self._frames_in = 0  # the caller's 20 ms frames (session.ended's statistics)
+        self._ended: SessionEnded | None = None
         self._utterances = 0
         self._answered_at = time.monotonic()
         self._turn_ended_at: float | None = None
@@ -252,6 +255,7 @@ class CallSession:
         if len(pcm) != self.audio.frame_bytes:
             return
         self.metrics.frames_in.inc()
+        self._frames_in += 1
         try:
             prob = classifier.probability(pcm)
         except Exception:
@@ -450,10 +454,24 @@ class CallSession:
         if self.bridge is not None:
             bridge = self.bridge
             end = SessionEnd(session_id=self.session_id, reason=asp_reason, timestamp=now_iso())
-            task = asyncio.ensure_future(bridge.close(end))
+            task = asyncio.ensure_future(bridge.close(end, ended=self.ended_message()))
             _BACKGROUND.add(task)
             task.add_done_callback(_BACKGROUND.discard)
         self.log.info("call ended (%s)", reason)
+
+    def ended_message(self) -> SessionEnded:
+        """The session's ``session.ended`` (taken once: the same message wherever it goes)."""
+        if self._ended is None:
+            stats = self.bridge.stats if self.bridge is not None else SessionStats()
+            received, sent = self._frame_counts()
+            duration = time.monotonic() - self._answered_at
+            self._ended = stats.ended(self.session_id, duration, received, sent)
+        return self._ended
+
+    def _frame_counts(self) -> tuple[int, int]:
+        """(audio frames received, audio frames sent) for session.ended: 20 ms frames."""
+        sent = self.turns.pacer.stats.frames_played if self.turns is not None else 0
+        return self._frames_in, sent
 
     # --- media clock thread ---------------------------------------------------------------
 

@@ -33,10 +33,8 @@ from asp.messages import (
     ResponseEnd,
     ResponseStart,
     ResponseText,
-    SessionEnded,
     SessionUpdated,
     SpeechStart,
-    Statistics,
     Transcript,
     now_iso,
 )
@@ -112,8 +110,6 @@ class WsCallSession(CallSession):
         self._after_barge_in = False
         self.frames_received = 0
         self.frames_sent = 0
-        self.speech_events = 0
-        self.latencies: list[float] = []
 
     # --- caller side ------------------------------------------------------------------------
 
@@ -155,7 +151,6 @@ class WsCallSession(CallSession):
     def _act(self, event: Event) -> None:
         super()._act(event)
         if isinstance(event, SpeechStarted):
-            self.speech_events += 1
             self._send(SpeechStart(session_id=self.session_id, timestamp=now_iso()))
         elif isinstance(event, BargeIn):
             self._after_barge_in = True
@@ -263,12 +258,6 @@ class WsCallSession(CallSession):
         self._out_seq += 1
         self.frames_sent += 1
 
-    def _first_frames_played(self, response_ids: list[str], at: float) -> None:
-        due = self._answer_due
-        super()._first_frames_played(response_ids, at)
-        if due is not None and self._answer_due is None:
-            self.latencies.append(max(0.0, at - due[1]))
-
     # --- end ----------------------------------------------------------------------------------
 
     def cancel_unfinished(self, reason: str) -> None:
@@ -285,23 +274,9 @@ class WsCallSession(CallSession):
                 ResponseCancel(session_id=self.session_id, response_id=rid, reason=reason)
             )
 
-    def ended_message(self) -> SessionEnded:
-        latency = (
-            round(sum(self.latencies) / len(self.latencies) * 1000, 1) if self.latencies else None
-        )
-        barge_ins = self.turns.barge_ins if self.turns is not None else 0
-        return SessionEnded(
-            session_id=self.session_id,
-            duration_seconds=round(time.monotonic() - self.started_at, 3),
-            statistics=Statistics(
-                audio_frames_received=self.frames_received,
-                audio_frames_sent=self.frames_sent,
-                vad_speech_events=self.speech_events,
-                barge_in_count=barge_ins,
-                average_response_latency_ms=latency,
-            ),
-            timestamp=now_iso(),
-        )
+    def _frame_counts(self) -> tuple[int, int]:
+        """session.ended counts the client's frames (of any size), not the 20 ms ones."""
+        return self.frames_received, self.frames_sent
 
 
 def call_info(session_id: str, call_id: str | None, remote: str) -> CallInfo:
