@@ -3,7 +3,10 @@ seconds, calls hung up and replaced every ``--call-minutes``; memory of every pr
 the Redis keys must stay flat, and no session may leak.
 
     .venv/bin/python bench/soak.py --minutes 60 --calls 10 --json docs/perf/soak.json
-    .venv/bin/python bench/soak.py --minutes 3 --calls 4 --call-minutes 1     # a quick check
+    .venv/bin/python bench/soak.py --minutes 3 --calls 4 --call-minutes 1 --log-keep-s 15
+
+The second is a quick check: a run shorter than POSTCALL_LOG_KEEP_S (600 s) never sees an
+ended call's log released, so without ``--log-keep-s`` its key checks fail by design.
 
 What runs (no Asterisk): a private redis-server with the settings the product ships
 (``--maxmemory 768mb --maxmemory-policy noeviction``, AOF ``everysec``, as compose and
@@ -30,8 +33,10 @@ At the end the caller hangs up every call; after ``--settle-s`` the leak checks 
 docs and libs/pipeline/bus.py design): the active set empty, sip-edge's active-calls gauge
 0, no live turn mark, no work entry pending or left in the work streams, and every key of a
 session (``{<uuid>}`` in its name) with a TTL (an ended call's keys expire within
-SESSION_ENDED_TTL_S, 24 h, or POSTCALL_LOG_KEEP_S after its summary; the summary itself
-stays 24 h by design and grows with the calls, so it is reported apart).
+SESSION_ENDED_TTL_S, 24 h, or POSTCALL_LOG_KEEP_S after its summary). Three kinds grow
+through an hour by design and are only reported (each sample's ``key_kinds``): the
+summaries (``asp:summary``, 24 h), the TTS's turn keys (``asp:turn``, one per response,
+TURN_TTL_S 1 h) and the post-call jobs' results (``arq:result``, arq's own expiry).
 
 Verdict ("flat"), from the samples in the second quarter of the run (Q2) and the last one
 (Q4): each process's mean RSS in Q4 at most max(5 MiB, 10 %) above its Q2 mean; Redis
@@ -50,6 +55,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -210,6 +216,7 @@ class Sample:
     calls_rejected: int
     caller: dict[str, int]
     log_errors: int
+    key_kinds: dict[str, int]  # keys by kind (asp:session, asp:turn, arq:result...)
 
 
 @dataclass
@@ -282,11 +289,7 @@ def sample(
     caller: Caller,
     folder: Path,
 ) -> Sample:
-    kinds = {"session": 0, "state": 0, "summary": 0}
-    for key in r.scan_iter(match="asp:*", count=1000):
-        kind = key.decode(errors="replace").split(":")[1]
-        if kind in kinds:
-            kinds[kind] += 1
+    kinds = key_kinds(r)
     work = sum(int(r.xlen(layout.work_stream(s))) for s in Stage)
     dead = sum(int(r.xlen(layout.dead_letter_stream(s))) for s in Stage)
     text = edge.metrics()
@@ -295,9 +298,10 @@ def sample(
         rss_mb={name: round(rss_mb(pid), 1) for name, pid in pids.items()},
         used_memory=int(r.info("memory")["used_memory"]),
         keys=int(r.dbsize()),
-        session_logs=kinds["session"],
-        state_keys=kinds["state"],
-        summaries=kinds["summary"],
+        session_logs=kinds.get("asp:session", 0),
+        state_keys=kinds.get("asp:state", 0),
+        summaries=kinds.get("asp:summary", 0),
+        key_kinds=kinds,
         active_sessions=int(r.zcard(layout.ACTIVE_SESSIONS)),
         live_turns=int(r.zcard(layout.LIVE_TURNS)),
         work_entries=work,
@@ -313,6 +317,7 @@ def sample(
 
 
 def key_kinds(r: redis.Redis) -> dict[str, int]:
+    """How many keys of each kind (the name up to its id), as bench/redis_memory.py counts."""
     kinds: dict[str, int] = {}
     for key in r.scan_iter(count=1000):
         name = key.decode(errors="replace").split(":")
@@ -410,6 +415,7 @@ def run(args: argparse.Namespace) -> Result:
         settings={
             "minutes": args.minutes, "calls": args.calls, "call_minutes": args.call_minutes,
             "pause_s": args.pause_s, "sample_s": args.sample_s, "settle_s": args.settle_s,
+            "log_keep_s": args.log_keep_s,
         },
     )  # fmt: skip
     folder = Path(tempfile.mkdtemp(prefix="pabx-soak-"))
@@ -431,7 +437,13 @@ def run(args: argparse.Namespace) -> Result:
         )
         try:
             for name, module in WORKERS.items():
-                workers[name] = start_worker(module, folder, server.url, **WORKER_ENV)
+                workers[name] = start_worker(
+                    module,
+                    folder,
+                    server.url,
+                    **WORKER_ENV,
+                    POSTCALL_LOG_KEEP_S=str(args.log_keep_s),
+                )
             deadline = time.monotonic() + 180
             while not all(workers[n].ready() for n in ("stt", "llm", "tts")):
                 if time.monotonic() > deadline:
@@ -480,6 +492,8 @@ def run(args: argparse.Namespace) -> Result:
             edge.stop()
             stop_processes([w.proc for w in workers.values()], 20)
             r.close()
+            with contextlib.suppress(OSError):  # the server's folder goes with it
+                shutil.copy(server.log_path, folder / "redis-server.log")
     result.load_after = os.getloadavg()
     if result.samples:
         result.checks = verdict(result, args)
@@ -498,6 +512,13 @@ def main() -> int:
     ap.add_argument("--pause-s", type=float, default=4.0, help="silence after each question")
     ap.add_argument("--sample-s", type=float, help="between samples (60, or minutes*5 if less)")
     ap.add_argument("--settle-s", type=float, default=20.0, help="after hanging up all")
+    ap.add_argument(
+        "--log-keep-s",
+        type=int,
+        default=600,
+        help="POSTCALL_LOG_KEEP_S of the post-call worker (600 s, the product's): how long an "
+        "ended call's log stays after its summary; a run shorter than that sees the logs pile up",
+    )
     ap.add_argument("--json", type=Path, help="the whole result (samples, checks)")
     args = ap.parse_args()
     if args.sample_s is None:
