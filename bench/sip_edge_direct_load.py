@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -36,33 +37,43 @@ def rss_mb(pid: int) -> float:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 2**20
 
 
-def caller_main(target: str, calls: int, wav: str, hold: float) -> None:
-    """Caller mode (its own process: one PJSUA2 Endpoint per process)."""
-    import gc
-
+def looping_call_class() -> Any:
+    """A ``pj.Call`` that, once its media is up, plays ``wav`` to the far end in a loop (the
+    class is made here: pjsua2 is imported only in a caller process)."""
     import pjsua2 as pj
 
-    class Call(pj.Call):
-        def __init__(self, acc: pj.Account) -> None:
+    class Call(pj.Call):  # type: ignore[misc]
+        def __init__(self, acc: Any, wav: str) -> None:
             super().__init__(acc)
+            self.wav = wav
             self.up = False
-            self.player: pj.AudioMediaPlayer | None = None
+            self.player: Any = None
 
-        def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        def onCallMediaState(self, prm: Any) -> None:
             info = self.getInfo()
             for i, mi in enumerate(info.media):
                 if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                    if self.player is not None:  # a re-INVITE: the media is already playing
+                        continue
                     self.player = pj.AudioMediaPlayer()
-                    self.player.createPlayer(wav)  # loops
+                    self.player.createPlayer(self.wav)  # loops
                     self.player.startTransmit(self.getAudioMedia(i))
                     self.up = True
+
+    return Call
+
+
+def open_endpoint(max_calls: int) -> tuple[Any, Any]:
+    """A PJSUA2 endpoint (one per process, polled by the caller's own thread: no worker
+    threads), UDP on a free loopback port, PCMU only, no sound device; and its account."""
+    import pjsua2 as pj
 
     ep = pj.Endpoint()
     ep.libCreate()
     cfg = pj.EpConfig()
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = True
-    cfg.uaConfig.maxCalls = calls + 2
+    cfg.uaConfig.maxCalls = max_calls
     cfg.logConfig.level = 0
     cfg.logConfig.consoleLevel = 0
     cfg.medConfig.clockRate = 8000
@@ -83,9 +94,20 @@ def caller_main(target: str, calls: int, wav: str, hold: float) -> None:
     acfg.mediaConfig.transportConfig.port = 0
     acc = pj.Account()
     acc.create(acfg, True)
+    return ep, acc
+
+
+def caller_main(target: str, calls: int, wav: str, hold: float) -> None:
+    """Caller mode (its own process: one PJSUA2 Endpoint per process)."""
+    import gc
+
+    import pjsua2 as pj
+
+    Call = looping_call_class()
+    ep, acc = open_endpoint(calls + 2)
     all_calls = []
     for _ in range(calls):
-        c = Call(acc)
+        c = Call(acc, wav)
         c.makeCall(target, pj.CallOpParam(True))
         all_calls.append(c)
         ep.libHandleEvents(30)

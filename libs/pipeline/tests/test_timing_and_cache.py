@@ -93,5 +93,15 @@ async def test_turn_progress(bus: Bus) -> None:
     await bus.publish_many([], advance_turn=TurnAdvance(sid, "r-1", 1, 12, 60))
     assert await bus.turn_progress(sid, "r-1") == (1, 12)
     assert 0 < await bus.redis.ttl(layout.turn_key(sid, "r-1")) <= 60
-    await bus.skip_sentence(sid, "r-1", 2)
+    await bus.skip_sentence(sid, "r-1", 2, 60)
     assert await bus.turn_progress(sid, "r-1") == (2, 12)
+
+
+async def test_a_response_cut_in_its_first_sentence_leaves_a_turn_key_that_expires(
+    bus: Bus,
+) -> None:
+    # barge-in before any sentence went out: skip_sentence makes the key (found by the soak)
+    sid = str(uuid.uuid4())
+    await bus.skip_sentence(sid, "greeting", 1, 60)
+    assert await bus.turn_progress(sid, "greeting") == (1, 0)
+    assert 0 < await bus.redis.ttl(layout.turn_key(sid, "greeting")) <= 60

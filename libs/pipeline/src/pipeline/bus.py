@@ -624,13 +624,17 @@ class Bus:
         )
         return int(sentence or 0), int(chunk or 0)
 
-    async def skip_sentence(self, session_id: str, response_id: str, next_sentence: int) -> None:
-        """A cut sentence: the next one may go out."""
-        await awaitable(
-            self.redis.hset(
-                layout.turn_key(session_id, response_id), "next_sentence", str(next_sentence)
-            )
-        )
+    async def skip_sentence(
+        self, session_id: str, response_id: str, next_sentence: int, ttl_s: int
+    ) -> None:
+        """A cut sentence: the next one may go out. The turn key expires in ``ttl_s``, as
+        :meth:`publish_many` sets it: a response cut in its first sentence makes the key
+        here, and a key without a TTL would outlive the call forever."""
+        key = layout.turn_key(session_id, response_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, "next_sentence", str(next_sentence))
+            pipe.expire(key, ttl_s)
+            await pipe.execute()
 
     # --- shared caches (the TTS phrase cache) ---------------------------------------------
 

@@ -260,7 +260,7 @@ class TTSWorker(StreamWorker):
         )
         for start in range(0, max(len(chunks), 1), self.group_chunks):
             if start and await self.bus.is_cancelled(sid, rid):
-                await self.bus.skip_sentence(sid, rid, msg.seq + 1)
+                await self.bus.skip_sentence(sid, rid, msg.seq + 1, TURN_TTL_S)
                 return
             group = chunks[start : start + self.group_chunks]
             last_group = start + self.group_chunks >= len(chunks)
