@@ -43,7 +43,7 @@ def test_the_shipped_facts_phrases_fit_the_shipped_phrase_cache() -> None:
     tts = TTSSettings()
     total = len(tts.cache_phrases) + len(registered)
     assert "Nosso horário de atendimento:" in registered
-    assert total == 53  # docs/AGENT.md and .env.example say so
+    assert total == 66  # docs/AGENT.md and .env.example say so
     assert total <= tts.cache_max_phrases
     assert len(registered) <= MAX_REGISTERED_PHRASES
     assert all(len(p) <= MAX_PHRASE_CHARS for p in registered)

@@ -41,6 +41,11 @@ FACT_QUESTIONS = (
     "Qual é o WhatsApp de vocês?",
     "Qual o site?",
     "Tem multa?",
+    "Onde fica a empresa?",
+    "Qual é o telefone de vocês?",
+    "Quanto custa o plano de 300 megas?",
+    "O plano de 600 Mega vem com roteador?",
+    "Quanto fica uma visita técnica fora da garantia?",
 )
 
 

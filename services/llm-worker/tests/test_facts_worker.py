@@ -176,8 +176,9 @@ async def test_the_model_gets_the_facts_and_the_menu(
 ) -> None:
     _, provider, _ = running
     sid = await greeted_session(bus)
-    provider.push([TextDelta("Ficamos na Rua das Flores, 123, no Centro."), Done()])
-    await bus.publish(transcript(sid, "Onde vocês ficam?", "u1"))
+    # a question the facts do not answer (the address is answered without the model)
+    provider.push([TextDelta("Não tenho essa informação."), Done()])
+    await bus.publish(transcript(sid, "Vocês aceitam cartão de crédito?", "u1"))
     await final_of(bus, sid, "r-u1")
     (request,) = provider.requests
     assert request.system.startswith(PERSONA.system_prompt)
@@ -308,7 +309,8 @@ async def test_the_prompt_carries_the_date_of_the_calls_start(
     await bus.publish(transcript(sid, "Quais planos vocês têm?", "u1"))
     await final_of(bus, sid, "r-u1")
     calendar.day = dt.date(2026, 12, 8)  # midnight passes during the call
-    await bus.publish(transcript(sid, "E qual é o endereço?", "u2"))
+    # (a question the facts do not answer: it goes to the model; the address would not)
+    await bus.publish(transcript(sid, "E vocês aceitam cartão de crédito?", "u2"))
     await final_of(bus, sid, "r-u2")
     first, second = provider.requests
     assert first.system.endswith(f"\n\n{monday}")
@@ -364,6 +366,36 @@ async def test_open_today_is_answered_for_the_day_the_call_started(
 
 def texts(log: list[Message], response_id: str) -> list[ResponseText]:
     return [m for m in log if isinstance(m, ResponseText) and m.response_id == response_id]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        (
+            "Onde fica a empresa?",
+            "O nosso endereço é Rua das Flores, 123, Centro, Campinas, São Paulo.",
+        ),
+        (
+            "o plano de 600 Mega vem com roteador",
+            "O Plano 600 megas custa cento e vinte e nove reais e noventa centavos por mês, "
+            "com roteador Wi-Fi 6 incluso.",
+        ),
+    ],
+)  # fmt: skip
+async def test_the_address_and_a_services_price_are_answered_from_the_facts(
+    bus: Bus, facts_file: Path, calendar: Calendar, question: str, answer: str
+) -> None:
+    """Without the model, cut by the shipped splitter (the first piece on its own), whole
+    in the history."""
+    async with worker_running(bus, facts_file, calendar, **SHIPPED_SPLITTER) as (_, provider, _):
+        sid = await greeted_session(bus)
+        await bus.publish(transcript(sid, question, "u1"))
+        log = await final_of(bus, sid, "r-u1")
+        pieces = said(log, "r-u1")
+        assert provider.requests == []  # decided without the model
+        assert len(pieces) >= 2, pieces  # the first clause goes to the TTS first
+        assert " ".join(pieces) == answer  # nothing lost, nothing added
+        assert (await history(bus, sid))[-1] == ("assistant", answer)
 
 
 @pytest.mark.parametrize("splitter", [{}, SHIPPED_SPLITTER], ids=["defaults", "shipped"])

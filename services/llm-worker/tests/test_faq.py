@@ -15,6 +15,7 @@ from llm_worker.tools import CallAction
 
 FACTS = load_facts(Path(__file__).resolve().parents[3] / "compose" / "agent" / "fatos.toml")
 NO_LOYALTY = "Não, os planos não têm fidelidade nem multa de cancelamento."
+WHATSAPP = "O WhatsApp é dezenove, nove nove nove nove nove, zero zero zero zero."
 INSTALL = "A instalação é feita em até três dias úteis depois da contratação."
 
 
@@ -24,7 +25,8 @@ INSTALL = "A instalação é feita em até três dias úteis depois da contrata�
         ("Tem fidelidade?", NO_LOYALTY),
         ("Um, se eu cancelar, eu pago multa.", NO_LOYALTY),
         ("Quanto tempo demora a instalação?", INSTALL),
-        ("Vocês têm WhatsApp?", "O WhatsApp é (19) 99999-0000."),
+        # a phone number read out digit by digit (the TTS reads "99999-0000" as one number)
+        ("Vocês têm WhatsApp?", WHATSAPP),
         ("Qual é o site da empresa?", "O site é exemplotelecom.com.br."),
     ],
 )

@@ -1,8 +1,9 @@
 """The exact texts the worker's fixed answers send to the TTS, for its phrase cache (sans-I/O).
 
-A fixed answer (hours, FAQ, contacts, keypad; :mod:`llm_worker.intent`) goes to the TTS cut
-by the reply's splitter (:func:`~llm_worker.splitter.split_known`): its first piece (a
-clause or the first words, "Nosso horário de atendimento:") is what the caller waits for.
+A fixed answer (hours, FAQ, contacts, address and phone, a service's price, keypad;
+:mod:`llm_worker.intent`) goes to the TTS cut by the reply's splitter
+(:func:`~llm_worker.splitter.split_known`): its first piece (a clause or the first words,
+"Nosso horário de atendimento:") is what the caller waits for.
 The TTS serves a sentence from its phrase cache only when its text is exactly a registered
 phrase, so :func:`answer_pieces` cuts every answer the facts can give with the same
 splitter the worker uses at run time and returns the pieces to register: the first piece of
@@ -21,17 +22,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable
 
-from llm_worker import faq, hours, menu
+from llm_worker import company, faq, hours, menu, prices
 from llm_worker.facts import Facts
 from llm_worker.splitter import SentenceSplitter, split_known
 
 
 def fixed_answers(facts: Facts, today: dt.date | None = None) -> list[tuple[str, ...]]:
     """Every static answer the step before the model gives for ``facts``, the ones callers
-    ask most first (hours, FAQ and contacts), the keypad's last."""
+    ask most first (hours, FAQ and contacts, address and phone, services' prices), the
+    keypad's last."""
     answers = [
         *hours.static_answers(facts, today),
         *faq.static_answers(facts),
+        *company.company_answers(facts),
+        *prices.service_answers(facts),
         *menu.keypad_answers(facts),
     ]
     return list(dict.fromkeys(answers))

@@ -11,8 +11,10 @@ and "Vocês têm WhatsApp?" with "Sim, eu tenho WhatsApp." without the number. S
   several places ("cancelar": the FAQ and the menu's "cancelamento"; "plano": the services)
   picks nothing: the model answers;
 * **contacts**: a caller who names the WhatsApp, the site or the e-mail gets it from the
-  facts ("O WhatsApp é (19) 99999-0000."). The phone number is left to the model ("o
-  telefone do suporte?" is not the company's phone).
+  facts, a phone number read out digit by digit ("O WhatsApp é dezenove, nove nove nove
+  nove nove, zero zero zero zero.", :func:`llm_worker.spoken.say_phone`). The company's
+  phone and address are :mod:`llm_worker.company`'s ("o telefone do suporte?" is not the
+  company's phone: that module leaves it to the model).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections import Counter
 
 from llm_worker.claims import PLAIN_STEMS, stems
 from llm_worker.facts import Facts, FaqEntry, fold
+from llm_worker.spoken import say_phone
 
 _CONTACTS = {
     "whatsapp": ("WhatsApp", ("whatsapp", "whats", "zap", "zapzap")),
@@ -56,7 +59,7 @@ def _distinctive(facts: Facts) -> list[tuple[FaqEntry, set[str]]]:
 
 
 def _contact(key: str, value: str) -> tuple[str, ...]:
-    return (f"O {_CONTACTS[key][0]} é {value}.",)
+    return (f"O {_CONTACTS[key][0]} é {say_phone(value)}.",)  # a phone number read out
 
 
 def faq_answer(text: str, facts: Facts) -> tuple[str, ...] | None:

@@ -15,8 +15,12 @@ own tool calls are then checked by :mod:`llm_worker.action_guard`.
 
 :func:`plan_without_model` is the whole step before the model, for the worker and the
 evaluation bench: the intent, else a question about opening hours (:mod:`llm_worker.hours`),
-else an FAQ entry or a contact detail (:mod:`llm_worker.faq`), as a
-:class:`~llm_worker.menu.Plan` to speak and perform; None leaves the turn to the model.
+else an FAQ entry or a contact detail (:mod:`llm_worker.faq`), else the company's address
+or phone (:mod:`llm_worker.company`), else the price and contents of the one service the
+question names (:mod:`llm_worker.prices`), as a :class:`~llm_worker.menu.Plan` to speak
+and perform; None leaves the turn to the model. The order matters: a transfer request that
+names a service ("me passa para vendas, quero o plano de 600") transfers, and an FAQ entry
+("o plano de 600 tem fidelidade?") wins over the service's price.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from llm_worker.company import company_answer
 from llm_worker.facts import Facts, MenuEntry, fold
 from llm_worker.faq import faq_answer
 from llm_worker.hours import hours_answer
 from llm_worker.menu import Plan, transfer_plan
+from llm_worker.prices import service_answer
 from llm_worker.tools import CallAction
 
 
@@ -258,5 +264,10 @@ def plan_without_model(
         return transfer_plan(intent.entry)
     if isinstance(intent, HangUp):
         return Plan((goodbye,), CallAction(action="hangup"))
-    answer = hours_answer(text, facts, today) or faq_answer(text, facts)
+    answer = (
+        hours_answer(text, facts, today)
+        or faq_answer(text, facts)
+        or company_answer(text, facts)
+        or service_answer(text, facts)
+    )
     return None if answer is None else Plan(answer)

@@ -39,10 +39,12 @@ the call's date with that day's hours (``call_date``: taken at the call's start 
 the session state, so the prompt stays the same for the whole call); a
 caller's plain request to be put through or to end the call is decided before the model
 (``intent``), and so is a plain question about opening hours, answered from the facts'
-hours (``hours``); a model's reply that states a time, price or number the facts do not
-hold is replaced by "Não tenho essa informação" and an offer to transfer (``grounding``),
-and the model's own transfers are limited to the menu, with no spoken promise of a
-transfer that does not happen (``action_guard``).
+hours (``hours``), an FAQ entry or a contact (``faq``), the company's address or phone
+(``company``) or the price of the one service named (``prices``); a model's reply that
+states a time, price or number the facts do not hold is replaced by "Não tenho essa
+informação" and an offer to transfer (``grounding``), and the model's own transfers are
+limited to the menu, with no spoken promise of a transfer that does not happen
+(``action_guard``).
 
 The conversation history lives in Redis (``asp:history:{<session>}``), so any replica can
 take the next turn.
