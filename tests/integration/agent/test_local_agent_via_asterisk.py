@@ -4,6 +4,11 @@ phone hears must be the address written in the shipped facts file. The same work
 answer an ASP client of the WebSocket gateway at 16 kHz (issue 17's "the real models at
 least once").
 
+Since the facts step answers the address itself (llm_worker.company: no model request), the
+question checks the facts path through the real speech engines and Asterisk; the local model
+is still loaded, warmed and health-checked here, and its own answers are covered by
+services/llm-worker/tests/test_local.py and bench/agent_eval.py.
+
 Nothing is faked: sip-edge registered to Asterisk, ``python -m stt_worker`` (Whisper base),
 ``python -m llm_worker`` with the local model (the default Qwen GGUF, llama.cpp, one thread)
 reading compose/agent/fatos.toml as make up and compose give it, and ``python -m
