@@ -21,7 +21,7 @@ from pipeline.language import language_tag
 
 from .. import metrics
 from ..audio import WHISPER_RATE, Samples, prepare_for_whisper, rms_dbfs
-from ..errors import ProviderError, ProviderTimeout, STTError, TranscriptionCancelled
+from ..errors import STTError, TranscriptionCancelled
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,7 @@ class STTProvider(BlockingEngine):
     """Base class of every speech-to-text provider."""
 
     capabilities: ClassVar[STTCapabilities] = STTCapabilities()
-    error_type = STTError
-    failed_type = ProviderError
-    timeout_type = ProviderTimeout
-    requests_metric = metrics.REQUESTS
-    retries_metric = metrics.RETRIES
+    engine_metrics = metrics.ENGINE
 
     def __init__(
         self,
@@ -127,14 +123,12 @@ class STTProvider(BlockingEngine):
         started = time.perf_counter()
         if rms_dbfs(samples) < self.min_rms_dbfs:
             # Near-silence: engines like Whisper invent text for it; say nothing instead.
-            metrics.REQUESTS.labels(self.name, "silent").inc()
+            metrics.ENGINE.requests.labels(self.name, "silent").inc()
             return Transcript("", lang, audio_s, time.perf_counter() - started, self.name, 0)
         if cancel is not None and cancel.is_set():
-            metrics.REQUESTS.labels(self.name, "TranscriptionCancelled").inc()
+            metrics.ENGINE.requests.labels(self.name, "TranscriptionCancelled").inc()
             raise TranscriptionCancelled("transcription cancelled before it started")
         text, attempts = await self._attempts(self._run, samples, lang, cancel)
         elapsed = time.perf_counter() - started
-        metrics.REQUESTS.labels(self.name, "ok").inc()
-        metrics.SECONDS.labels(self.name).observe(elapsed)
-        metrics.AUDIO_SECONDS.labels(self.name).inc(audio_s)
+        self._succeeded(elapsed, audio_s)
         return Transcript(text, lang, audio_s, elapsed, self.name, attempts)

@@ -20,7 +20,7 @@ from pipeline.language import language_tag
 
 from .. import metrics
 from ..audio import FRAME_MS, AudioChunk, Samples, render
-from ..errors import ProviderError, ProviderTimeout, TTSError
+from ..errors import ProviderError, TTSError
 
 MAX_TEXT_CHARS = 2000
 
@@ -78,11 +78,7 @@ class TTSProvider(BlockingEngine):
     """Base class of every text-to-speech provider."""
 
     capabilities: ClassVar[TTSCapabilities] = TTSCapabilities()
-    error_type = TTSError
-    failed_type = ProviderError
-    timeout_type = ProviderTimeout
-    requests_metric = metrics.REQUESTS
-    retries_metric = metrics.RETRIES
+    engine_metrics = metrics.ENGINE
 
     def __init__(
         self,
@@ -158,7 +154,5 @@ class TTSProvider(BlockingEngine):
         started = time.perf_counter()
         (samples, rate), attempts = await self._attempts(self._run, clean, name, lang)
         elapsed = time.perf_counter() - started
-        metrics.REQUESTS.labels(self.name, "ok").inc()
-        metrics.SECONDS.labels(self.name).observe(elapsed)
-        metrics.AUDIO_SECONDS.labels(self.name).inc(len(samples) / rate)
+        self._succeeded(elapsed, len(samples) / rate)
         return Synthesis(samples, rate, self.voice_id(lang, voice), self.name, elapsed, attempts)
