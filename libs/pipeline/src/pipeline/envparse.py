@@ -7,10 +7,11 @@ unset or blank means its default.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, get_type_hints
 
 __all__ = ["EnvReader", "cache_dir"]
 
@@ -41,6 +42,26 @@ class EnvReader:
         self, name: str, default: float, lo: float | None = None, hi: float | None = None
     ) -> float:
         return self._read(name, default, float, "a number", lo, hi)
+
+    def fields(
+        self, settings: type[Any], prefix: str, skip: Collection[str] = ()
+    ) -> dict[str, Any]:
+        """The fields of the dataclass ``settings`` (all but ``skip``), each read from
+        ``<prefix><FIELD NAME>`` by its type (str, int, float, bool, ``Path | None``) with
+        the field's default; a keyword dict for the class."""
+        hints = get_type_hints(settings)
+        read: dict[Any, Callable[[str, Any], Any]] = {
+            str: self.text,
+            int: self.integer,
+            float: self.number,
+            bool: self.flag,
+            Path | None: lambda name, _default: self.path(name),
+        }
+        return {
+            f.name: read[hints[f.name]](prefix + f.name.upper(), f.default)
+            for f in dataclasses.fields(settings)
+            if f.name not in skip
+        }
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.text(name).lower()
