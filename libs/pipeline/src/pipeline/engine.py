@@ -17,7 +17,8 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypedDict, TypeVar, Unpack
 
 from .backoff import Backoff
 from .metrics import EngineMetrics
@@ -172,3 +173,37 @@ class BlockingEngine(ABC):
             m.seconds.labels(self.name).observe(elapsed_s)
         if m.audio_seconds is not None:
             m.audio_seconds.labels(self.name).inc(audio_s)
+
+
+@dataclass(frozen=True)
+class EngineCapabilities:
+    """What a speech provider can do."""
+
+    max_concurrency: int = 1  # simultaneous calls inside one process
+    languages: frozenset[str] | None = None  # None: anything the engine accepts
+
+
+class EngineOptions(TypedDict, total=False):
+    """The keyword arguments every speech provider takes (the defaults are
+    :class:`SpeechEngine`'s; ``timeout_s`` is its stage's ``default_timeout_s``)."""
+
+    language: str
+    timeout_s: float
+    retries: int
+    retry_backoff_s: float
+
+
+class SpeechEngine(BlockingEngine):
+    """The base of the STT and TTS provider base classes: a :class:`BlockingEngine` whose
+    concurrency its ``capabilities`` say, built from :class:`EngineOptions`."""
+
+    capabilities: ClassVar[EngineCapabilities] = EngineCapabilities()
+    default_timeout_s: ClassVar[float] = 15.0
+
+    def __init__(self, **options: Unpack[EngineOptions]) -> None:
+        super().__init__(
+            timeout_s=options.get("timeout_s", self.default_timeout_s),
+            retries=options.get("retries", 1),
+            retry_backoff_s=options.get("retry_backoff_s", 0.1),
+            max_concurrency=self.capabilities.max_concurrency,
+        )

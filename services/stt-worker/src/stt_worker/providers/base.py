@@ -13,10 +13,10 @@ import threading
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Unpack
 
 import numpy as np
-from pipeline.engine import BlockingEngine
+from pipeline.engine import EngineCapabilities, EngineOptions, SpeechEngine
 from pipeline.language import language_tag
 
 from .. import metrics
@@ -25,12 +25,10 @@ from ..errors import STTError, TranscriptionCancelled
 
 
 @dataclass(frozen=True)
-class STTCapabilities:
+class STTCapabilities(EngineCapabilities):
     """What a provider can do."""
 
     streaming: bool = False
-    max_concurrency: int = 1  # simultaneous transcriptions inside one process
-    languages: frozenset[str] | None = None  # None: anything the engine accepts
 
 
 @dataclass(frozen=True)
@@ -53,29 +51,22 @@ def normalize_language(language: str) -> str:
     return tag.split("-")[0]
 
 
-class STTProvider(BlockingEngine):
+class STTProvider(SpeechEngine):
     """Base class of every speech-to-text provider."""
 
     capabilities: ClassVar[STTCapabilities] = STTCapabilities()
     engine_metrics = metrics.ENGINE
+    default_timeout_s = 20.0
 
     def __init__(
         self,
         *,
-        language: str = "pt",
-        timeout_s: float = 20.0,
-        retries: int = 1,
-        retry_backoff_s: float = 0.1,
         max_audio_s: float | None = 30.0,
         min_rms_dbfs: float = -60.0,
+        **options: Unpack[EngineOptions],
     ) -> None:
-        super().__init__(
-            timeout_s=timeout_s,
-            retries=retries,
-            retry_backoff_s=retry_backoff_s,
-            max_concurrency=self.capabilities.max_concurrency,
-        )
-        self.default_language = normalize_language(language)
+        super().__init__(**options)
+        self.default_language = normalize_language(options.get("language", "pt"))
         self.max_audio_s = max_audio_s
         self.min_rms_dbfs = min_rms_dbfs
 
