@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
-__all__ = ["EnvReader", "cache_dir"]
+__all__ = ["EnvReader", "cache_dir", "known"]
 
 N = TypeVar("N", int, float)
 
@@ -104,3 +104,11 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
         return Path(env["PABX_CACHE"])
     base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "pabx"
+
+
+def known(value: str, choices: Collection[str], variable: str, error: type[Exception]) -> str:
+    """``value`` when it is one of ``choices`` (a registry's names), else ``error`` naming
+    ``variable`` and the choices."""
+    if value not in choices:
+        raise error(f"unknown {variable} {value!r} (choose from {', '.join(choices)})")
+    return value

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.envparse import EnvReader, cache_dir
+from pipeline.envparse import EnvReader, cache_dir, known
 from pipeline.language import language_tag
 
 from .audio import FRAME_MS, SESSION_RATES
@@ -70,10 +70,7 @@ class TTSSettings:
     def validate(self) -> None:
         if self.provider in ONLINE_ONLY:
             raise ConfigError(f"TTS_PROVIDER={self.provider}: {ONLINE_ONLY[self.provider]}")
-        if self.provider not in PROVIDERS:
-            raise ConfigError(
-                f"unknown TTS_PROVIDER {self.provider!r} (choose from {', '.join(PROVIDERS)})"
-            )
+        known(self.provider, PROVIDERS, "TTS_PROVIDER", ConfigError)
         if self.fallback not in ("espeak", "none"):
             raise ConfigError(f"TTS_FALLBACK must be espeak or none, got {self.fallback!r}")
         if self.sample_rate not in SESSION_RATES:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from pipeline.envparse import known
+
 from llm_worker.errors import ConfigError
 from llm_worker.providers.base import (
     Capabilities,
@@ -89,12 +91,8 @@ PROVIDERS: dict[str, Callable[[Settings], LLMProvider]] = {
 
 def create_provider(settings: Settings) -> LLMProvider:
     """Builds the provider the settings choose (``auto`` resolved)."""
-    name = settings.resolved_provider()
-    try:
-        factory = PROVIDERS[name]
-    except KeyError as e:
-        raise ConfigError(f"unknown LLM provider {name!r}") from e
-    return factory(settings)
+    name = known(settings.resolved_provider(), PROVIDERS, "LLM_PROVIDER", ConfigError)
+    return PROVIDERS[name](settings)
 
 
 __all__ = [

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from pipeline.envparse import known
+
 from ..errors import ConfigError
 from ..settings import STTSettings
 from .base import STTCapabilities, STTProvider, Transcript, normalize_language
@@ -51,13 +53,7 @@ REGISTRY: dict[str, Callable[[STTSettings], STTProvider]] = {
 
 def build_provider(settings: STTSettings) -> STTProvider:
     """The provider STT_PROVIDER names (not loaded yet: call ``load()`` once)."""
-    try:
-        factory = REGISTRY[settings.provider]
-    except KeyError:
-        raise ConfigError(
-            f"unknown STT_PROVIDER {settings.provider!r} (choose from {', '.join(REGISTRY)})"
-        ) from None
-    return factory(settings)
+    return REGISTRY[known(settings.provider, REGISTRY, "STT_PROVIDER", ConfigError)](settings)
 
 
 __all__ = [
