@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from pipeline.engine import EngineOptions
 from pipeline.envparse import EnvReader, cache_dir
 from pipeline.language import language_tag
 
@@ -63,6 +64,10 @@ class STTSettings:
             raise ConfigError(f"STT_MIN_WINDOW_S must be between 0 and 30, got {self.min_window_s}")
         if language_tag(self.language) is None:
             raise ConfigError(f"STT_LANGUAGE must be a code like pt or pt-BR: {self.language!r}")
+
+    def engine_options(self) -> EngineOptions:
+        """What every STT provider takes from these settings."""
+        return {"language": self.language, "timeout_s": self.timeout_s, "retries": self.retries}
 
     def model_ref(self) -> Path | str:
         """The model directory (or faster-whisper model name) to load."""

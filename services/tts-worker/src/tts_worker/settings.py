@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.engine import EngineOptions
 from pipeline.envparse import EnvReader, cache_dir, known
 from pipeline.language import language_tag
 
@@ -93,6 +94,10 @@ class TTSSettings:
             raise ConfigError("TTS_CACHE_REFRESH_S must be within 1..86400")
         if any(len(p) > MAX_PHRASE_CHARS for p in self.cache_phrases):
             raise ConfigError(f"TTS_CACHE_PHRASES: a phrase exceeds {MAX_PHRASE_CHARS} chars")
+
+    def engine_options(self) -> EngineOptions:
+        """What the TTS providers take from these settings."""
+        return {"language": self.lang, "timeout_s": self.timeout_s, "retries": self.retries}
 
     @property
     def kokoro_model(self) -> Path:

@@ -21,13 +21,11 @@ def _faster_whisper(s: STTSettings) -> STTProvider:
         compute_type=s.compute_type,
         cpu_threads=s.cpu_threads,
         beam_size=s.beam_size,
-        language=s.language,
-        timeout_s=s.timeout_s,
-        retries=s.retries,
         max_audio_s=s.max_audio_s,
         min_rms_dbfs=s.min_rms_dbfs,
         window_s=s.window_s,
         min_window_s=s.min_window_s,
+        **s.engine_options(),
     )
 
 
@@ -38,10 +36,8 @@ def _fake(s: STTSettings) -> STTProvider:
     # STT_FAKE_TEXT replaces it (a test that needs the model's answer, not the hours').
     return FakeSTT(
         default=os.environ.get("STT_FAKE_TEXT") or "Qual é o horário de atendimento?",
-        language=s.language,
-        timeout_s=s.timeout_s,
-        retries=s.retries,
         min_rms_dbfs=s.min_rms_dbfs,
+        **s.engine_options(),
     )
 
 
