@@ -129,7 +129,7 @@ class TTSProvider(SpeechEngine):
     async def synthesize(
         self, text: str, *, language: str | None = None, voice: str | None = None
     ) -> Synthesis:
-        """Synthesize one sentence. Raises TTSError (ProviderTimeout, ProviderError...)."""
+        """Synthesize one sentence. Raises an EngineError (TTSError, ProviderTimeout...)."""
         clean = check_text(text)
         lang = normalize_language(language) if language else self.default_language
         name = self.resolve_voice(voice, lang)
