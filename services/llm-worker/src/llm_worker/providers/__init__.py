@@ -19,6 +19,7 @@ from llm_worker.providers.base import (
     ProviderMetrics,
     Timeouts,
 )
+from llm_worker.providers.sdk import SDKProvider
 from llm_worker.settings import Settings
 
 
@@ -26,28 +27,31 @@ def _timeouts(s: Settings) -> Timeouts:
     return Timeouts(first_event_s=s.timeout_first_s, idle_s=s.timeout_idle_s)
 
 
+def _on_sdk(
+    provider: type[SDKProvider], s: Settings, api_key: str, model: str, base_url: str
+) -> LLMProvider:
+    """A vendor SDK provider with its key, model (LLM_MODEL first) and base URL."""
+    return provider(
+        api_key=api_key,
+        model=s.model or model,
+        base_url=base_url or None,
+        timeouts=_timeouts(s),
+        max_retries=s.max_retries,
+    )
+
+
 def _anthropic(s: Settings) -> LLMProvider:
     from llm_worker.providers.anthropic import AnthropicProvider
 
-    return AnthropicProvider(
-        api_key=s.anthropic_api_key,
-        model=s.model or s.anthropic_model,
-        base_url=s.anthropic_base_url or None,
-        timeouts=_timeouts(s),
-        max_retries=s.max_retries,
+    return _on_sdk(
+        AnthropicProvider, s, s.anthropic_api_key, s.anthropic_model, s.anthropic_base_url
     )
 
 
 def _openai(s: Settings) -> LLMProvider:
     from llm_worker.providers.openai import OpenAIProvider
 
-    return OpenAIProvider(
-        api_key=s.openai_api_key,
-        model=s.model or s.openai_model,
-        base_url=s.openai_base_url or None,
-        timeouts=_timeouts(s),
-        max_retries=s.max_retries,
-    )
+    return _on_sdk(OpenAIProvider, s, s.openai_api_key, s.openai_model, s.openai_base_url)
 
 
 def _local(s: Settings) -> LLMProvider:
