@@ -15,6 +15,7 @@ from pipeline import Bus, Job, StreamWorker
 from pipeline.engine import BlockingEngine, EngineError
 from pipeline.health import Health
 from pipeline.main import run_worker
+from pipeline.metrics import EngineMetrics
 from pipeline.redis_client import RedisOptions
 from pipeline.settings import WorkerSettings
 from pipeline.testing import RedisServer, free_port
@@ -235,8 +236,7 @@ class SlowEngine(BlockingEngine):
     error_type = SlowError
     failed_type = SlowError
     timeout_type = SlowTimeout
-    requests_metric = ENGINE_REQUESTS
-    retries_metric = ENGINE_RETRIES
+    engine_metrics = EngineMetrics(ENGINE_REQUESTS, ENGINE_RETRIES)
 
     def __init__(self) -> None:
         super().__init__(timeout_s=0.3, retries=0, retry_backoff_s=0, max_concurrency=1)

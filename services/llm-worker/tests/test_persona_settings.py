@@ -136,3 +136,19 @@ def test_env_example_lists_every_setting() -> None:
     assert names
     missing = [n for n in sorted(names) if f"{n}=" not in example]
     assert not missing
+
+
+def test_reply_options_are_settings_fields_of_the_same_type() -> None:
+    """Settings.reply_options() hands these fields to LLMWorker by name (mypy checks the
+    TypedDict against LLMWorker's signature; this checks it against the fields)."""
+    from typing import get_type_hints
+
+    from llm_worker.settings import ReplyOptions
+
+    fields = get_type_hints(Settings)
+    options = get_type_hints(ReplyOptions)
+    assert options
+    assert {name: fields.get(name) for name in options} == options
+    s = Settings.from_env({"LLM_PROVIDER": "fake", "LLM_MAX_TOKENS": "99"})
+    assert s.reply_options()["max_tokens"] == 99
+    assert s.reply_options() == {name: getattr(s, name) for name in options}

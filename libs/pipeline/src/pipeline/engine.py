@@ -1,6 +1,6 @@
 """A blocking speech engine run from asyncio: loaded once, bounded concurrency, timeouts
-and retries. The STT and TTS provider base classes build on it; each names its own error
-classes and Prometheus counters, and records its own success metrics.
+and retries, and the metrics of its calls. The STT and TTS provider base classes build on
+it; each names its own Prometheus metrics (:class:`pipeline.metrics.EngineMetrics`).
 
 A call that passes its deadline (``timeout_s``) is given up by the caller, but its thread
 cannot be stopped: it keeps its engine slot until the engine returns. Such a call is
@@ -17,11 +17,11 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
-
-from prometheus_client import Counter
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypedDict, TypeVar, Unpack
 
 from .backoff import Backoff
+from .metrics import EngineMetrics
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,15 @@ T = TypeVar("T")
 
 
 class EngineError(Exception):
-    """Base of a stage's engine errors; ``retryable`` says whether to try again."""
+    """Base of the engine errors of every stage; ``retryable`` says whether to try again.
+
+    EngineError              (retryable: bool)
+     ├── AudioFormatError    malformed audio, rate or chunk size: never retried
+     ├── ConfigError         bad settings, missing model files, unknown voice: never retried
+     ├── ProviderError       the engine failed; ``retryable`` says whether to try again
+     │    └── ProviderTimeout  the engine did not answer in time (retryable)
+     └── a stage's own errors (``STTError``, ``TTSError``: bad language, bad text...)
+    """
 
     retryable: bool = False
 
@@ -39,20 +47,38 @@ class EngineError(Exception):
             self.retryable = retryable
 
 
+class AudioFormatError(EngineError, ValueError):
+    """Audio (or a rate, chunk size or PCM buffer) that the stage cannot handle."""
+
+
+class ConfigError(EngineError):
+    """Settings are invalid, the model files are missing or the voice is unknown."""
+
+
+class ProviderError(EngineError):
+    """The engine failed."""
+
+
+class ProviderTimeout(ProviderError):
+    """The engine did not finish within the configured timeout."""
+
+    retryable = True
+
+
 class BlockingEngine(ABC):
     """Runs an engine's blocking primitives in worker threads.
 
-    A subclass implements ``_load()`` and sets the class attributes below (its stage's
-    error classes and counters); ``_attempts`` runs one blocking call with the timeout
-    and retries.
+    A subclass implements ``_load()`` and sets ``engine_metrics`` (its stage's metrics);
+    ``_attempts`` runs one blocking call with the timeout and retries, ``_succeeded``
+    records a call that succeeded.
     """
 
     name: ClassVar[str] = "base"
-    error_type: ClassVar[type[EngineError]]  # passed through as raised
-    failed_type: ClassVar[type[EngineError]]  # wraps the engine's own exceptions (not retried)
-    timeout_type: ClassVar[type[EngineError]]  # the engine did not answer in time
-    requests_metric: ClassVar[Counter]  # labels: provider, outcome
-    retries_metric: ClassVar[Counter]  # labels: provider
+    error_type: ClassVar[type[EngineError]] = EngineError  # passed through as raised
+    # wraps the engine's own exceptions (not retried)
+    failed_type: ClassVar[type[EngineError]] = ProviderError
+    timeout_type: ClassVar[type[EngineError]] = ProviderTimeout  # did not answer in time
+    engine_metrics: ClassVar[EngineMetrics]
 
     def __init__(
         self, *, timeout_s: float, retries: int, retry_backoff_s: float, max_concurrency: int
@@ -133,8 +159,51 @@ class BlockingEngine(ABC):
             else:
                 return result, attempt
             if not error.retryable or attempt > self.retries:
-                self.requests_metric.labels(self.name, type(error).__name__).inc()
+                self.engine_metrics.requests.labels(self.name, type(error).__name__).inc()
                 raise error
-            self.retries_metric.labels(self.name).inc()
+            self.engine_metrics.retries.labels(self.name).inc()
             log.warning("%s attempt %d failed (%s), retrying", self.name, attempt, error)
             await asyncio.sleep(Backoff(self.retry_backoff_s, linear=True).delay(attempt - 1))
+
+    def _succeeded(self, elapsed_s: float, audio_s: float) -> None:
+        """Counts a call that succeeded: its time (all attempts) and its seconds of audio."""
+        m = self.engine_metrics
+        m.requests.labels(self.name, "ok").inc()
+        if m.seconds is not None:
+            m.seconds.labels(self.name).observe(elapsed_s)
+        if m.audio_seconds is not None:
+            m.audio_seconds.labels(self.name).inc(audio_s)
+
+
+@dataclass(frozen=True)
+class EngineCapabilities:
+    """What a speech provider can do."""
+
+    max_concurrency: int = 1  # simultaneous calls inside one process
+    languages: frozenset[str] | None = None  # None: anything the engine accepts
+
+
+class EngineOptions(TypedDict, total=False):
+    """The keyword arguments every speech provider takes (the defaults are
+    :class:`SpeechEngine`'s; ``timeout_s`` is its stage's ``default_timeout_s``)."""
+
+    language: str
+    timeout_s: float
+    retries: int
+    retry_backoff_s: float
+
+
+class SpeechEngine(BlockingEngine):
+    """The base of the STT and TTS provider base classes: a :class:`BlockingEngine` whose
+    concurrency its ``capabilities`` say, built from :class:`EngineOptions`."""
+
+    capabilities: ClassVar[EngineCapabilities] = EngineCapabilities()
+    default_timeout_s: ClassVar[float] = 15.0
+
+    def __init__(self, **options: Unpack[EngineOptions]) -> None:
+        super().__init__(
+            timeout_s=options.get("timeout_s", self.default_timeout_s),
+            retries=options.get("retries", 1),
+            retry_backoff_s=options.get("retry_backoff_s", 0.1),
+            max_concurrency=self.capabilities.max_concurrency,
+        )

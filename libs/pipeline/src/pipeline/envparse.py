@@ -7,12 +7,13 @@ unset or blank means its default.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, get_type_hints
 
-__all__ = ["EnvReader", "cache_dir"]
+__all__ = ["EnvReader", "cache_dir", "known"]
 
 N = TypeVar("N", int, float)
 
@@ -41,6 +42,26 @@ class EnvReader:
         self, name: str, default: float, lo: float | None = None, hi: float | None = None
     ) -> float:
         return self._read(name, default, float, "a number", lo, hi)
+
+    def fields(
+        self, settings: type[Any], prefix: str, skip: Collection[str] = ()
+    ) -> dict[str, Any]:
+        """The fields of the dataclass ``settings`` (all but ``skip``), each read from
+        ``<prefix><FIELD NAME>`` by its type (str, int, float, bool, ``Path | None``) with
+        the field's default; a keyword dict for the class."""
+        hints = get_type_hints(settings)
+        read: dict[Any, Callable[[str, Any], Any]] = {
+            str: self.text,
+            int: self.integer,
+            float: self.number,
+            bool: self.flag,
+            Path | None: lambda name, _default: self.path(name),
+        }
+        return {
+            f.name: read[hints[f.name]](prefix + f.name.upper(), f.default)
+            for f in dataclasses.fields(settings)
+            if f.name not in skip
+        }
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.text(name).lower()
@@ -83,3 +104,11 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
         return Path(env["PABX_CACHE"])
     base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "pabx"
+
+
+def known(value: str, choices: Collection[str], variable: str, error: type[Exception]) -> str:
+    """``value`` when it is one of ``choices`` (a registry's names), else ``error`` naming
+    ``variable`` and the choices."""
+    if value not in choices:
+        raise error(f"unknown {variable} {value!r} (choose from {', '.join(choices)})")
+    return value

@@ -6,10 +6,12 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from .bus import Bus
 from .health import Health
 from .http import serve
+from .logs import setup
 from .settings import WorkerSettings
 from .worker import StreamWorker
 
@@ -51,3 +53,23 @@ async def run_worker(
             server.close()
         await health.stop()
         await bus.close()
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What a speech stage's ``__main__`` prepares: how to build its worker on a bus, and
+    its engine's readiness (the ``engine`` check)."""
+
+    make_worker: Callable[[Bus], StreamWorker]
+    engine_healthy: Callable[[], bool]
+
+
+def run_stage(service: str, metrics_port: int, prepare: Callable[[WorkerSettings], Stage]) -> None:
+    """``python -m <stage>``: sets up the logs, reads the worker settings (``metrics_port``
+    when METRICS_PORT is unset), calls ``prepare`` (blocking: it reads the stage's settings
+    and loads and warms its engine before the worker takes work), then runs the worker
+    until SIGTERM."""
+    setup(service)
+    settings = WorkerSettings.from_env(metrics_port)
+    stage = prepare(settings)
+    asyncio.run(run_worker(settings, stage.make_worker, checks={"engine": stage.engine_healthy}))

@@ -1,6 +1,10 @@
-"""Prometheus metrics shared by every stage worker, labelled by stage."""
+"""Prometheus metrics shared by every stage worker, labelled by stage, and the one
+definition of a speech engine's metrics (:class:`EngineMetrics`)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -45,3 +49,29 @@ SPECULATIVE_REJECTED = Counter(
     "utterance.confirm / utterance.cancel events rejected as stale or unknown",
     ["stage", "type"],
 )
+
+
+@dataclass(frozen=True)
+class EngineMetrics:
+    """The metrics of a stage's engine calls (:class:`pipeline.engine.BlockingEngine`):
+    ``requests`` (labels provider, outcome), ``retries`` (provider) and, on success,
+    ``seconds`` and ``audio_seconds`` (provider)."""
+
+    requests: Counter
+    retries: Counter
+    seconds: Histogram | None = None
+    audio_seconds: Counter | None = None
+
+    @classmethod
+    def define(
+        cls, prefix: str, helps: tuple[str, str, str, str], buckets: Sequence[float]
+    ) -> EngineMetrics:
+        """Registers ``<prefix>_requests``, ``_retries``, ``_seconds`` and
+        ``_audio_seconds``; ``helps`` are their help texts, in that order."""
+        requests, retries, seconds, audio = helps
+        return cls(
+            Counter(f"{prefix}_requests", requests, ["provider", "outcome"]),
+            Counter(f"{prefix}_retries", retries, ["provider"]),
+            Histogram(f"{prefix}_seconds", seconds, ["provider"], buckets=tuple(buckets)),
+            Counter(f"{prefix}_audio_seconds", audio, ["provider"]),
+        )

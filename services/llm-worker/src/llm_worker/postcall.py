@@ -32,6 +32,7 @@ from arq.connections import ArqRedis, RedisSettings
 from asp import ASPError, ResponseText, Transcript
 from pipeline import Bus
 from pipeline.envparse import EnvReader
+from pipeline.logs import setup
 from pipeline.redis_client import RedisOptions, connection_pool
 
 from .events import ChatRequest, Message, TextDelta
@@ -192,7 +193,7 @@ class WorkerSettings:
 def main() -> None:
     from arq import run_worker
 
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper())
+    setup("postcall-worker")
     run_worker(WorkerSettings, redis_pool=job_pool(RedisOptions.from_env(os.environ)))  # type: ignore[arg-type]
 
 

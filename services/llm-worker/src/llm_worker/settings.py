@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict, cast
 
 from pipeline.envparse import EnvReader
 
@@ -14,6 +15,22 @@ from llm_worker.errors import ConfigError
 PROVIDER_CHOICES = ("auto", "anthropic", "openai", "local", "fake")
 DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+
+
+class ReplyOptions(TypedDict):
+    """The settings the LLMWorker takes as they are (same names): history, reply length,
+    clause splitting, waits."""
+
+    max_history_turns: int
+    max_tokens: int
+    temperature: float
+    first_clause_min_chars: int
+    first_words_min: int
+    first_words_max: int
+    clause_min_chars: int
+    max_sentences: int
+    tts_priority_max_wait_s: float
+    live_turn_ttl_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +130,13 @@ class Settings:
                 raise ConfigError(
                     f"{name}={value:g} must be below LLM_TIMEOUT_IDLE_S={self.timeout_idle_s:g}"
                 )
+
+    def reply_options(self) -> ReplyOptions:
+        """The LLMWorker's keyword arguments that come from these settings."""
+        # same names and types as the fields (test_persona_settings checks it)
+        return cast(
+            ReplyOptions, {name: getattr(self, name) for name in ReplyOptions.__annotations__}
+        )
 
     def resolved_provider(self) -> str:
         """``auto`` means Claude when an API key is set, else the local model."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
-import logging
 import sys
+
+from pipeline.logs import setup
 
 from .settings import Settings, SettingsError
 
@@ -20,10 +21,7 @@ def main() -> None:
     except SettingsError as e:
         print(f"sip-edge: configuração inválida: {e}", file=sys.stderr)
         raise SystemExit(2) from e
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    setup("sip-edge", settings.log_level)
     from .app import EdgeApp  # imports pjsua2: after the settings are known to be valid
 
     asyncio.run(EdgeApp(settings).run())

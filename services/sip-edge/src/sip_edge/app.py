@@ -11,10 +11,11 @@ import wave
 
 from pipeline.bus import Bus
 from pipeline.health import Health
+from pipeline.http import ThreadedServer
 
 from .calls import CallSession, TurnModel, wait_sessions_closed
 from .digest import DigestAuth
-from .metrics import Metrics, MetricsServer
+from .metrics import Metrics
 from .settings import Settings
 from .sip import CallHandle, CallInfo, Endpoint, SipConfig
 
@@ -87,7 +88,7 @@ class EdgeApp:
             if self.turn_model is not None
             else None
         )
-        self.metrics_server: MetricsServer | None = None
+        self.metrics_server: ThreadedServer | None = None
         self._stop = asyncio.Event()
         self._idle = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -172,8 +173,8 @@ class EdgeApp:
             on_forbidden=self.metrics.calls_forbidden.inc,
         )
         self.health.start()
-        self.metrics_server = MetricsServer(
-            self.metrics, s.metrics_host, s.metrics_port, self.health
+        self.metrics_server = ThreadedServer(
+            self.metrics.render, s.metrics_host, s.metrics_port, self.health
         )
         self.metrics_server.start()
         await asyncio.to_thread(self.endpoint.start)

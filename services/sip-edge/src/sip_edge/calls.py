@@ -73,6 +73,7 @@ from asp.messages import (
 )
 from asp.provisional import CANCEL_REASON
 from pipeline.bus import Bus
+from pipeline.logs import for_session
 
 from .bridge import SessionBridge
 from .call import CallMachine, CallState, Pacer, SpeculativeTurn, Turns
@@ -105,12 +106,6 @@ GOODBYE_TAIL_S = 0.3
 """Silence after the goodbye before the hang-up (the last frames reach the caller)."""
 
 
-class _CallLog(logging.LoggerAdapter[logging.Logger]):
-    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        extra = self.extra or {}
-        return f"[session {extra.get('session_id')} call {extra.get('call_ref')}] {msg}", kwargs
-
-
 class CallSession:
     def __init__(
         self,
@@ -132,7 +127,7 @@ class CallSession:
         self.settings = settings
         self.metrics = metrics
         self.session_id = session_id or str(uuid.uuid4())
-        self.log = _CallLog(log, {"session_id": self.session_id, "call_ref": info.call_ref})
+        self.log = for_session(log, self.session_id, str(info.call_ref))
         self.machine = CallMachine(self.log)
         self.machine.answer()
         self.vad = VADConfig()

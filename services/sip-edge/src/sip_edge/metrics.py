@@ -1,17 +1,12 @@
-"""Prometheus metrics, /live and /ready on one small HTTP server (default :9091)."""
+"""The sip-edge's Prometheus metrics (served with /live and /ready by
+:class:`pipeline.http.ThreadedServer`, default :9091)."""
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-from pipeline.health import Health
-from pipeline.http import HEALTH_PATHS, health_reply
 from pipeline.metrics import TURN_BUCKETS
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["Metrics", "MetricsServer"]
+__all__ = ["Metrics"]
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
@@ -112,42 +107,3 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class MetricsServer:
-    """GET /metrics (Prometheus text), /live and /ready (and /health, the old name of
-    /ready): 200, else 503 (``pipeline.http.health_reply``). It runs in a thread of its
-    own, so liveness is the loop's heartbeat, not this server answering."""
-
-    def __init__(self, metrics: Metrics, host: str, port: int, health: Health) -> None:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/metrics":
-                    body, code, ctype = metrics.render(), 200, CONTENT_TYPE_LATEST
-                elif self.path in HEALTH_PATHS:
-                    code, body = health_reply(outer.health, self.path)
-                    ctype = "text/plain"
-                else:
-                    body, code, ctype = b"not found\n", 404, "text/plain"
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self.health = health
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from pipeline.logs import setup
-from pipeline.main import run_worker
+from pipeline.main import Stage, run_stage
 from pipeline.settings import WorkerSettings
 
 from .providers import build_provider
@@ -15,25 +12,20 @@ from .worker import STTWorker
 METRICS_PORT = 9101
 
 
-def main() -> None:
-    setup("stt-worker")
+def prepare(worker: WorkerSettings) -> Stage:
     settings = STTSettings.from_env()
-    worker_settings = WorkerSettings.from_env(METRICS_PORT)
     provider = build_provider(settings)
     provider.warm_up()  # loads the model and runs one decode before taking work
-    asyncio.run(
-        run_worker(
-            worker_settings,
-            lambda bus: STTWorker(
-                bus,
-                worker_settings.name,
-                provider,
-                language=settings.language,
-                **worker_settings.stream_options(),
-            ),
-            checks={"engine": provider.healthy},
-        )
+    return Stage(
+        lambda bus: STTWorker(
+            bus, worker.name, provider, language=settings.language, **worker.stream_options()
+        ),
+        provider.healthy,
     )
+
+
+def main() -> None:
+    run_stage("stt-worker", METRICS_PORT, prepare)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import asyncio
 import sys
 import wave
 
-from .errors import STTError
+from .errors import EngineError, STTError
 from .providers import build_provider
 from .settings import STTSettings
 
@@ -28,7 +28,7 @@ async def _main(files: list[str], language: str | None) -> int:
                     raise STTError(f"{name}: needs PCM16 mono")
                 rate, pcm = w.getframerate(), w.readframes(w.getnframes())
             result = await stt.transcribe(pcm, rate, language)
-        except (OSError, EOFError, wave.Error, STTError) as e:
+        except (OSError, EOFError, wave.Error, EngineError) as e:
             print(f"{name}: erro: {e}", file=sys.stderr)
             return 1
         print(f"{name}\t{result.elapsed_s:.2f}s\t{result.text}")

@@ -1,28 +1,23 @@
 """Errors of the speech-to-text stage.
 
-STTError                 (retryable: bool; a pipeline.engine.EngineError)
- ├── AudioFormatError    malformed input audio: never retried
- ├── ConfigError         bad settings or missing model files: never retried
- ├── TranscriptionCancelled  the utterance was cancelled (speculative start): not retried
- └── ProviderError       the engine failed; ``retryable`` says whether to try again
-      └── ProviderTimeout  the engine did not answer in time (retryable)
+The engine errors (AudioFormatError, ConfigError, ProviderError, ProviderTimeout) are the
+ones every stage shares, from :mod:`pipeline.engine`; catch ``EngineError`` for all of them.
+
+STTError                 what the STT layer raises itself (an invalid language code...)
+ └── TranscriptionCancelled  the utterance was cancelled (speculative start): not retried
 """
 
 from __future__ import annotations
 
-from pipeline.engine import EngineError
+from pipeline.engine import AudioFormatError as AudioFormatError
+from pipeline.engine import ConfigError as ConfigError
+from pipeline.engine import EngineError as EngineError
+from pipeline.engine import ProviderError as ProviderError
+from pipeline.engine import ProviderTimeout as ProviderTimeout
 
 
 class STTError(EngineError):
-    """Base of every error raised by the STT provider layer."""
-
-
-class AudioFormatError(STTError, ValueError):
-    """The audio handed to the provider cannot be decoded as PCM16 at a supported rate."""
-
-
-class ConfigError(STTError):
-    """Settings are invalid or the model files are missing."""
+    """An error the STT layer raises itself (not the engine's)."""
 
 
 class TranscriptionCancelled(STTError):
@@ -32,13 +27,3 @@ class TranscriptionCancelled(STTError):
     def __init__(self, message: str, *, engine_ran: bool = False) -> None:
         super().__init__(message, retryable=False)
         self.engine_ran = engine_ran
-
-
-class ProviderError(STTError):
-    """The recognition engine failed."""
-
-
-class ProviderTimeout(ProviderError):
-    """The recognition engine did not finish within the configured timeout."""
-
-    retryable = True

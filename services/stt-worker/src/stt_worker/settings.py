@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from pipeline.engine import EngineOptions
 from pipeline.envparse import EnvReader, cache_dir
 from pipeline.language import language_tag
 
@@ -37,26 +38,11 @@ class STTSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> STTSettings:
-        r = EnvReader(env)
         try:
-            provider = r.text("STT_PROVIDER", cls.provider).lower()
-            settings = cls(
-                provider=PROVIDER_ALIASES.get(provider, provider),
-                model=r.text("STT_MODEL", cls.model),
-                model_path=r.path("STT_MODEL_PATH"),
-                device=r.text("STT_DEVICE", cls.device),
-                compute_type=r.text("STT_COMPUTE_TYPE", cls.compute_type),
-                cpu_threads=r.integer("STT_CPU_THREADS", cls.cpu_threads),
-                beam_size=r.integer("STT_BEAM_SIZE", cls.beam_size),
-                language=r.text("STT_LANGUAGE", cls.language),
-                timeout_s=r.number("STT_TIMEOUT_S", cls.timeout_s),
-                retries=r.integer("STT_RETRIES", cls.retries),
-                max_audio_s=r.number("STT_MAX_AUDIO_S", cls.max_audio_s),
-                window_s=r.number("STT_WINDOW_S", cls.window_s),
-                min_window_s=r.number("STT_MIN_WINDOW_S", cls.min_window_s),
-                min_rms_dbfs=r.number("STT_MIN_RMS_DBFS", cls.min_rms_dbfs),
-                cache=cache_dir(env),
-            )
+            values = EnvReader(env).fields(cls, "STT_", skip=("cache",))
+            provider = values["provider"].lower()
+            values["provider"] = PROVIDER_ALIASES.get(provider, provider)
+            settings = cls(**values, cache=cache_dir(env))
         except ValueError as e:
             raise ConfigError(f"invalid STT setting: {e}") from e
         settings.validate()
@@ -78,6 +64,10 @@ class STTSettings:
             raise ConfigError(f"STT_MIN_WINDOW_S must be between 0 and 30, got {self.min_window_s}")
         if language_tag(self.language) is None:
             raise ConfigError(f"STT_LANGUAGE must be a code like pt or pt-BR: {self.language!r}")
+
+    def engine_options(self) -> EngineOptions:
+        """What every STT provider takes from these settings."""
+        return {"language": self.language, "timeout_s": self.timeout_s, "retries": self.retries}
 
     def model_ref(self) -> Path | str:
         """The model directory (or faster-whisper model name) to load."""

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pipeline.fake_engine import ScriptedCalls
+
 from .audio import Samples
-from .errors import ProviderError
 from .providers.base import STTCapabilities, STTProvider
 from .settings import STTSettings
 
@@ -91,10 +91,8 @@ class FakeSTT(STTProvider):
         super().__init__(**base)
         self._script = deque(transcripts)
         self.default = default
-        self.failures = failures
-        self.delay_s = delay_s
-        self.calls: list[tuple[int, str]] = []  # (samples at 16 kHz, language)
-        self._lock = threading.Lock()
+        self.scripted = ScriptedCalls[tuple[int, str]](failures=failures, delay_s=delay_s)
+        self.calls = self.scripted.calls  # (samples at 16 kHz, language)
 
     def _load(self) -> None:
         pass
@@ -102,15 +100,10 @@ class FakeSTT(STTProvider):
     def _transcribe(
         self, samples: Samples, language: str, cancel: threading.Event | None = None
     ) -> str:
-        with self._lock:
-            self.calls.append((len(samples), language))
-            if self.failures > 0:
-                self.failures -= 1
-                raise ProviderError("scripted failure", retryable=True)
-            text = self._script.popleft() if self._script else self.default
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        return text
+        return self.scripted.run((len(samples), language), self._next_transcript)
+
+    def _next_transcript(self) -> str:
+        return self._script.popleft() if self._script else self.default
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

@@ -30,7 +30,7 @@ from pipeline import Bus, Job, StreamWorker
 from pipeline.logs import for_session
 from pipeline.worker import StreamWorkerOptions
 
-from .errors import STTError, TranscriptionCancelled
+from .errors import EngineError, TranscriptionCancelled
 from .providers.base import STTProvider
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class STTWorker(StreamWorker):
                     msg.session_id, msg.utterance_id, time.perf_counter() - started
                 )
             return
-        except STTError as e:
+        except EngineError as e:
             if getattr(e, "retryable", True):
                 raise
             lg.warning("utterance %s cannot be transcribed: %s", msg.utterance_id, e)

@@ -2,51 +2,51 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from pipeline.logs import setup
-from pipeline.main import run_worker
+from pipeline.bus import Bus
+from pipeline.main import Stage, run_stage
 from pipeline.settings import WorkerSettings
 
 from .cache import PhraseCache
 from .providers import build_tts
+from .router import TTSRouter
 from .settings import TTSSettings
 from .worker import TTSWorker
 
 METRICS_PORT = 9103
 
 
-def main() -> None:
-    setup("tts-worker")
+def prepare(worker: WorkerSettings) -> Stage:
     settings = TTSSettings.from_env()
-    worker_settings = WorkerSettings.from_env(METRICS_PORT)
     tts = build_tts(settings)
     tts.warm_up()  # loads the engines and synthesizes once before taking work
-    asyncio.run(
-        run_worker(
-            worker_settings,
-            lambda bus: TTSWorker(
-                bus,
-                worker_settings.name,
-                tts,
-                language=settings.lang,
-                sample_rate=settings.sample_rate,
-                chunk_ms=settings.chunk_ms,
-                phrases=PhraseCache(
-                    bus,
-                    tts,
-                    phrases=settings.cache_phrases,
-                    language=settings.lang,
-                    max_phrases=settings.cache_max_phrases,
-                    ttl_s=settings.cache_ttl_s,
-                ),
-                phrase_refresh_s=settings.cache_refresh_s,
-                first_clause_priority_ms=settings.first_clause_priority_ms,
-                **worker_settings.stream_options(),
-            ),
-            checks={"engine": tts.healthy},
-        )
+    return Stage(lambda bus: _worker(bus, worker, settings, tts), tts.healthy)
+
+
+def _worker(bus: Bus, worker: WorkerSettings, s: TTSSettings, tts: TTSRouter) -> TTSWorker:
+    phrases = PhraseCache(
+        bus,
+        tts,
+        phrases=s.cache_phrases,
+        language=s.lang,
+        max_phrases=s.cache_max_phrases,
+        ttl_s=s.cache_ttl_s,
     )
+    return TTSWorker(
+        bus,
+        worker.name,
+        tts,
+        language=s.lang,
+        sample_rate=s.sample_rate,
+        chunk_ms=s.chunk_ms,
+        phrases=phrases,
+        phrase_refresh_s=s.cache_refresh_s,
+        first_clause_priority_ms=s.first_clause_priority_ms,
+        **worker.stream_options(),
+    )
+
+
+def main() -> None:
+    run_stage("tts-worker", METRICS_PORT, prepare)
 
 
 if __name__ == "__main__":

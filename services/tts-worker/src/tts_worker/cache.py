@@ -40,7 +40,7 @@ from pipeline import Bus
 
 from . import metrics
 from .audio import SESSION_RATES, check_session_rate, float_to_pcm16, resample
-from .errors import TTSError
+from .errors import EngineError
 from .router import TTSRouter
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class PhraseCache:
         for language, text in phrases:
             try:
                 keyed.append((language, text, [self.key(text, language, r) for r in self.rates]))
-            except TTSError as e:  # a registered language no engine knows
+            except EngineError as e:  # a registered language no engine knows
                 log.warning("phrase cache: skipped a phrase in %r: %s", language, e)
         # one round trip for all of them
         present = await self.bus.refresh_cached([k for *_, keys in keyed for k in keys], self.ttl_s)
@@ -159,7 +159,7 @@ class PhraseCache:
         the others renewed); none for a language no engine speaks (logged)."""
         try:
             keys = [self.key(text, language, rate) for rate in self.rates]
-        except TTSError as e:  # a registered language no engine knows
+        except EngineError as e:  # a registered language no engine knows
             log.warning("phrase cache: skipped a phrase in %r: %s", language, e)
             return []
         present = await self.bus.refresh_cached(keys, self.ttl_s)
@@ -178,7 +178,7 @@ class PhraseCache:
             return False
         try:
             syn = await self.tts.synthesize(text, language=language)
-        except TTSError as e:
+        except EngineError as e:
             log.warning("phrase cache: could not synthesize a phrase: %s", e)
             return False
         if syn.voice_id != self.tts.voice_id(language):

@@ -14,7 +14,7 @@ import asyncio
 import sys
 import wave
 
-from .errors import TTSError
+from .errors import EngineError
 from .providers import build_tts
 from .settings import TTSSettings
 
@@ -26,7 +26,7 @@ async def _main(text: str, out: str, rate: int | None, language: str | None) -> 
     try:
         syn = await tts.synthesize(text, language=language)
         chunks = syn.render(session_rate, chunk_ms=settings.chunk_ms)
-    except TTSError as e:
+    except EngineError as e:
         print(f"erro: {e}", file=sys.stderr)
         return 1
     with wave.open(out, "wb") as w:

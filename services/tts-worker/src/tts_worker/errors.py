@@ -1,34 +1,19 @@
 """Errors of the text-to-speech stage.
 
-TTSError                 (retryable: bool; a pipeline.engine.EngineError)
- ├── AudioFormatError    bad rate, chunk size or PCM buffer: never retried
- ├── ConfigError         bad settings, missing model files, unknown voice: never retried
- └── ProviderError       the engine failed; ``retryable`` says whether to try again
-      └── ProviderTimeout  the engine did not answer in time (retryable)
+The engine errors (AudioFormatError, ConfigError, ProviderError, ProviderTimeout) are the
+ones every stage shares, from :mod:`pipeline.engine`; catch ``EngineError`` for all of them.
+``TTSError`` is what the TTS layer raises itself (empty or too long text, bad language
+code, unknown Kokoro voice).
 """
 
 from __future__ import annotations
 
-from pipeline.engine import EngineError
+from pipeline.engine import AudioFormatError as AudioFormatError
+from pipeline.engine import ConfigError as ConfigError
+from pipeline.engine import EngineError as EngineError
+from pipeline.engine import ProviderError as ProviderError
+from pipeline.engine import ProviderTimeout as ProviderTimeout
 
 
 class TTSError(EngineError):
-    """Base of every error raised by the TTS provider layer."""
-
-
-class AudioFormatError(TTSError, ValueError):
-    """A rate, chunk size or PCM buffer that the audio functions cannot handle."""
-
-
-class ConfigError(TTSError):
-    """Settings are invalid, the model files are missing or the voice is unknown."""
-
-
-class ProviderError(TTSError):
-    """The synthesis engine failed."""
-
-
-class ProviderTimeout(ProviderError):
-    """The synthesis engine did not finish within the configured timeout."""
-
-    retryable = True
+    """An error the TTS layer raises itself (not the engine's)."""

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from pipeline.metrics import EngineMetrics
+from prometheus_client import Counter, Gauge
 
-REQUESTS = Counter(
-    "pabx_tts_requests", "Syntheses by provider and outcome", ["provider", "outcome"]
-)
-RETRIES = Counter("pabx_tts_retries", "Synthesis attempts retried", ["provider"])
-FALLBACKS = Counter("pabx_tts_fallbacks", "Sentences handed to a fallback provider", ["provider"])
-SECONDS = Histogram(
-    "pabx_tts_seconds",
-    "Time to synthesize one sentence (time to its first audio)",
-    ["provider"],
+ENGINE = EngineMetrics.define(
+    "pabx_tts",
+    (
+        "Syntheses by provider and outcome",
+        "Synthesis attempts retried",
+        "Time to synthesize one sentence (time to its first audio)",
+        "Seconds of audio synthesized",
+    ),
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
 )
-AUDIO_SECONDS = Counter("pabx_tts_audio_seconds", "Seconds of audio synthesized", ["provider"])
+FALLBACKS = Counter("pabx_tts_fallbacks", "Sentences handed to a fallback provider", ["provider"])
 CACHE_HITS = Counter(
     "pabx_tts_phrase_cache_hits", "Sentences served from the phrase cache (no synthesis)"
 )

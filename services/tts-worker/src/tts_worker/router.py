@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from . import metrics
-from .errors import TTSError
+from .errors import EngineError
 from .providers.base import Synthesis, TTSProvider, check_text, normalize_language
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class TTSRouter:
         primary = self.provider_for(lang)
         try:
             return await primary.synthesize(text, language=lang, voice=voice)
-        except TTSError as e:
+        except EngineError as e:
             if self.fallback is None or self.fallback is primary:
                 raise
             log.warning("%s failed (%s); falling back to %s", primary.name, e, self.fallback.name)

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.envparse import EnvReader, cache_dir
+from pipeline.engine import EngineOptions
+from pipeline.envparse import EnvReader, cache_dir, known
 from pipeline.language import language_tag
 
 from .audio import FRAME_MS, SESSION_RATES
@@ -56,28 +57,11 @@ class TTSSettings:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> TTSSettings:
         r = EnvReader(env)
         try:
+            values = r.fields(cls, "TTS_", skip=("cache_phrases", "cache"))
+            for name in ("provider", "fallback"):
+                values[name] = values[name].lower()
             settings = cls(
-                provider=r.text("TTS_PROVIDER", cls.provider).lower(),
-                lang=r.text("TTS_LANG", cls.lang),
-                voice=r.text("TTS_VOICE", cls.voice),
-                model_path=r.path("TTS_MODEL_PATH"),
-                voices_path=r.path("TTS_VOICES_PATH"),
-                piper_model_path=r.path("TTS_PIPER_MODEL_PATH"),
-                fallback=r.text("TTS_FALLBACK", cls.fallback).lower(),
-                speed=r.number("TTS_SPEED", cls.speed),
-                sample_rate=r.integer("TTS_SAMPLE_RATE", cls.sample_rate),
-                chunk_ms=r.integer("TTS_CHUNK_MS", cls.chunk_ms),
-                threads=r.integer("TTS_THREADS", cls.threads),
-                timeout_s=r.number("TTS_TIMEOUT_S", cls.timeout_s),
-                retries=r.integer("TTS_RETRIES", cls.retries),
-                cache_phrases=_phrases(r.text("TTS_CACHE_PHRASES")),
-                cache_max_phrases=r.integer("TTS_CACHE_MAX_PHRASES", cls.cache_max_phrases),
-                cache_ttl_s=r.integer("TTS_CACHE_TTL_S", cls.cache_ttl_s),
-                cache_refresh_s=r.number("TTS_CACHE_REFRESH_S", cls.cache_refresh_s),
-                first_clause_priority_ms=r.integer(
-                    "TTS_FIRST_CLAUSE_PRIORITY_MS", cls.first_clause_priority_ms
-                ),
-                cache=cache_dir(env),
+                **values, cache_phrases=_phrases(r.text("TTS_CACHE_PHRASES")), cache=cache_dir(env)
             )
         except ValueError as e:
             raise ConfigError(f"invalid TTS setting: {e}") from e
@@ -87,10 +71,7 @@ class TTSSettings:
     def validate(self) -> None:
         if self.provider in ONLINE_ONLY:
             raise ConfigError(f"TTS_PROVIDER={self.provider}: {ONLINE_ONLY[self.provider]}")
-        if self.provider not in PROVIDERS:
-            raise ConfigError(
-                f"unknown TTS_PROVIDER {self.provider!r} (choose from {', '.join(PROVIDERS)})"
-            )
+        known(self.provider, PROVIDERS, "TTS_PROVIDER", ConfigError)
         if self.fallback not in ("espeak", "none"):
             raise ConfigError(f"TTS_FALLBACK must be espeak or none, got {self.fallback!r}")
         if self.sample_rate not in SESSION_RATES:
@@ -113,6 +94,10 @@ class TTSSettings:
             raise ConfigError("TTS_CACHE_REFRESH_S must be within 1..86400")
         if any(len(p) > MAX_PHRASE_CHARS for p in self.cache_phrases):
             raise ConfigError(f"TTS_CACHE_PHRASES: a phrase exceeds {MAX_PHRASE_CHARS} chars")
+
+    def engine_options(self) -> EngineOptions:
+        """What the TTS providers take from these settings."""
+        return {"language": self.lang, "timeout_s": self.timeout_s, "retries": self.retries}
 
     @property
     def kokoro_model(self) -> Path:

@@ -8,14 +8,12 @@ only the synthesis itself is replaced. Each character gives ``ms_per_char`` of a
 from __future__ import annotations
 
 import functools
-import threading
-import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from pipeline.fake_engine import ScriptedCalls
 
 from .audio import Samples
-from .errors import ProviderError
 from .providers.base import TTSCapabilities, TTSProvider
 from .settings import TTSSettings
 
@@ -69,23 +67,18 @@ class FakeTTS(TTSProvider):
         super().__init__(**base)
         self.native_rate = native_rate
         self.ms_per_char = ms_per_char
-        self.failures = failures
-        self.retryable = retryable
-        self.delay_s = delay_s
-        self.calls: list[tuple[str, str, str]] = []  # (text, voice, language)
-        self._lock = threading.Lock()
+        self.scripted = ScriptedCalls[tuple[str, str, str]](
+            failures=failures, retryable=retryable, delay_s=delay_s
+        )
+        self.calls = self.scripted.calls  # (text, voice, language)
 
     def _load(self) -> None:
         pass
 
     def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
-        with self._lock:
-            self.calls.append((text, voice, language))
-            if self.failures > 0:
-                self.failures -= 1
-                raise ProviderError("scripted failure", retryable=self.retryable)
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        n = max(1, int(len(text) * self.ms_per_char * self.native_rate / 1000))
+        return self.scripted.run((text, voice, language), lambda: self._tone(len(text)))
+
+    def _tone(self, chars: int) -> tuple[Samples, int]:
+        n = max(1, int(chars * self.ms_per_char * self.native_rate / 1000))
         t = np.arange(n, dtype=np.float32) / self.native_rate
         return (0.3 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32), self.native_rate

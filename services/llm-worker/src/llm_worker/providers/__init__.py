@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from pipeline.envparse import known
+
 from llm_worker.errors import ConfigError
 from llm_worker.providers.base import (
     Capabilities,
@@ -17,6 +19,7 @@ from llm_worker.providers.base import (
     ProviderMetrics,
     Timeouts,
 )
+from llm_worker.providers.sdk import SDKProvider
 from llm_worker.settings import Settings
 
 
@@ -24,28 +27,31 @@ def _timeouts(s: Settings) -> Timeouts:
     return Timeouts(first_event_s=s.timeout_first_s, idle_s=s.timeout_idle_s)
 
 
+def _on_sdk(
+    provider: type[SDKProvider], s: Settings, api_key: str, model: str, base_url: str
+) -> LLMProvider:
+    """A vendor SDK provider with its key, model (LLM_MODEL first) and base URL."""
+    return provider(
+        api_key=api_key,
+        model=s.model or model,
+        base_url=base_url or None,
+        timeouts=_timeouts(s),
+        max_retries=s.max_retries,
+    )
+
+
 def _anthropic(s: Settings) -> LLMProvider:
     from llm_worker.providers.anthropic import AnthropicProvider
 
-    return AnthropicProvider(
-        api_key=s.anthropic_api_key,
-        model=s.model or s.anthropic_model,
-        base_url=s.anthropic_base_url or None,
-        timeouts=_timeouts(s),
-        max_retries=s.max_retries,
+    return _on_sdk(
+        AnthropicProvider, s, s.anthropic_api_key, s.anthropic_model, s.anthropic_base_url
     )
 
 
 def _openai(s: Settings) -> LLMProvider:
     from llm_worker.providers.openai import OpenAIProvider
 
-    return OpenAIProvider(
-        api_key=s.openai_api_key,
-        model=s.model or s.openai_model,
-        base_url=s.openai_base_url or None,
-        timeouts=_timeouts(s),
-        max_retries=s.max_retries,
-    )
+    return _on_sdk(OpenAIProvider, s, s.openai_api_key, s.openai_model, s.openai_base_url)
 
 
 def _local(s: Settings) -> LLMProvider:
@@ -89,12 +95,8 @@ PROVIDERS: dict[str, Callable[[Settings], LLMProvider]] = {
 
 def create_provider(settings: Settings) -> LLMProvider:
     """Builds the provider the settings choose (``auto`` resolved)."""
-    name = settings.resolved_provider()
-    try:
-        factory = PROVIDERS[name]
-    except KeyError as e:
-        raise ConfigError(f"unknown LLM provider {name!r}") from e
-    return factory(settings)
+    name = known(settings.resolved_provider(), PROVIDERS, "LLM_PROVIDER", ConfigError)
+    return PROVIDERS[name](settings)
 
 
 __all__ = [

@@ -30,7 +30,6 @@ from abc import ABC, abstractmethod
 from collections import Counter, deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import ClassVar
 
 from pipeline.backoff import Backoff
@@ -256,10 +255,5 @@ class LLMStream:
     async def __aenter__(self) -> LLMStream:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.cancel()

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
@@ -57,12 +56,7 @@ class FakeServer:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     @property

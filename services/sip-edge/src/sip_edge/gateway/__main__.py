@@ -7,6 +7,8 @@ import asyncio
 import logging
 import sys
 
+from pipeline.logs import setup
+
 from ..settings import SettingsError
 from .settings import GatewaySettings
 
@@ -17,10 +19,7 @@ def main() -> None:
     except SettingsError as e:
         print(f"asp-gateway: configuração inválida: {e}", file=sys.stderr)
         raise SystemExit(2) from e
-    logging.basicConfig(
-        level=settings.edge.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    setup("asp-gateway", settings.edge.log_level)
     logging.getLogger("websockets").setLevel(logging.WARNING)
     from .server import GatewayApp
 

@@ -5,7 +5,7 @@
 - per connection, :class:`~sip_edge.gateway.connection.Connection`;
 - one clock for every session: every 20 ms each session's pacer gives its next frame
   (:meth:`WsCallSession.tick`);
-- metrics, /live and /ready on their own port (the edge's :class:`MetricsServer`);
+- metrics, /live and /ready on their own port (:class:`pipeline.http.ThreadedServer`, as the edge);
 - SIGTERM: no new connections, live sessions get the edge's drain grace, then end.
 """
 
@@ -29,12 +29,13 @@ from asp.codec import encode_json
 from asp.messages import Capabilities, ProtocolCapabilities, ProtocolErrorMessage
 from pipeline.bus import Bus
 from pipeline.health import Health
+from pipeline.http import ThreadedServer
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..calls import wait_sessions_closed
-from ..metrics import Metrics, MetricsServer
+from ..metrics import Metrics
 from ..vad import make_classifier
 from .connection import Connection
 from .metrics import GatewayMetrics
@@ -96,7 +97,7 @@ class GatewayApp:
         self.connections: set[Connection] = set()
         self.per_address: collections.Counter[str] = collections.Counter()
         self.sessions: dict[str, WsCallSession] = {}
-        self.metrics_server: MetricsServer | None = None
+        self.metrics_server: ThreadedServer | None = None
         self.server: Server | None = None
         self.port = settings.port
         self._stop = asyncio.Event()
@@ -235,8 +236,8 @@ class GatewayApp:
         # the VAD's first load (imports, ONNX) before the first client waits for it
         await asyncio.to_thread(make_classifier, s.edge.vad, 8000, 0.5)
         self.health.start()
-        self.metrics_server = MetricsServer(
-            self.edge_metrics, s.metrics_host, s.metrics_port, self.health
+        self.metrics_server = ThreadedServer(
+            self.edge_metrics.render, s.metrics_host, s.metrics_port, self.health
         )
         self.metrics_server.start()
         self.server = await serve(

@@ -588,6 +588,17 @@ class Endpoint:
         self._graveyard = waiting
         self.ports.tick(t)
 
+    def _refuse(
+        self, call: _Call, op: pj.CallOpParam, status: int, counted: Callable[[], None] | None
+    ) -> None:
+        """Hangs up an incoming call with ``status``; ``counted`` is posted to the loop."""
+        op.statusCode = status
+        call.ended = True
+        call.hangup(op)
+        self._graveyard.append(call)
+        if counted is not None:
+            self.post(counted)
+
     def incoming(self, acc: _Account, call_id: int, source: str, message: str = "") -> None:
         call = _Call(self, acc, call_id)
         op = pj.CallOpParam()
@@ -597,12 +608,7 @@ class Endpoint:
                 source,
                 self.config.sources.describe(),
             )
-            op.statusCode = pj.PJSIP_SC_FORBIDDEN
-            call.ended = True
-            call.hangup(op)
-            self._graveyard.append(call)
-            if self._on_forbidden is not None:
-                self.post(self._on_forbidden)
+            self._refuse(call, op, pj.PJSIP_SC_FORBIDDEN, self._on_forbidden)
             return
         digest = self.config.digest
         if digest is not None and not digest.verify("INVITE", authorization_header(message)):
@@ -619,12 +625,7 @@ class Endpoint:
             call.answer(op)
             return
         if self.draining or len(self._calls) >= self.config.max_calls:
-            op.statusCode = pj.PJSIP_SC_BUSY_HERE
-            call.ended = True
-            call.hangup(op)
-            self._graveyard.append(call)
-            if self._on_busy is not None:
-                self.post(self._on_busy)
+            self._refuse(call, op, pj.PJSIP_SC_BUSY_HERE, self._on_busy)
             return
         info = call.getInfo()
         ci = CallInfo(call_id, info.callIdString, _caller_number(info.remoteUri), info.remoteUri)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from pipeline.envparse import known
+
 from ..errors import ConfigError
 from ..settings import STTSettings
 from .base import STTCapabilities, STTProvider, Transcript, normalize_language
@@ -19,13 +21,11 @@ def _faster_whisper(s: STTSettings) -> STTProvider:
         compute_type=s.compute_type,
         cpu_threads=s.cpu_threads,
         beam_size=s.beam_size,
-        language=s.language,
-        timeout_s=s.timeout_s,
-        retries=s.retries,
         max_audio_s=s.max_audio_s,
         min_rms_dbfs=s.min_rms_dbfs,
         window_s=s.window_s,
         min_window_s=s.min_window_s,
+        **s.engine_options(),
     )
 
 
@@ -36,10 +36,8 @@ def _fake(s: STTSettings) -> STTProvider:
     # STT_FAKE_TEXT replaces it (a test that needs the model's answer, not the hours').
     return FakeSTT(
         default=os.environ.get("STT_FAKE_TEXT") or "Qual é o horário de atendimento?",
-        language=s.language,
-        timeout_s=s.timeout_s,
-        retries=s.retries,
         min_rms_dbfs=s.min_rms_dbfs,
+        **s.engine_options(),
     )
 
 
@@ -51,13 +49,7 @@ REGISTRY: dict[str, Callable[[STTSettings], STTProvider]] = {
 
 def build_provider(settings: STTSettings) -> STTProvider:
     """The provider STT_PROVIDER names (not loaded yet: call ``load()`` once)."""
-    try:
-        factory = REGISTRY[settings.provider]
-    except KeyError:
-        raise ConfigError(
-            f"unknown STT_PROVIDER {settings.provider!r} (choose from {', '.join(REGISTRY)})"
-        ) from None
-    return factory(settings)
+    return REGISTRY[known(settings.provider, REGISTRY, "STT_PROVIDER", ConfigError)](settings)
 
 
 __all__ = [

@@ -13,24 +13,22 @@ import threading
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Unpack
 
 import numpy as np
-from pipeline.engine import BlockingEngine
+from pipeline.engine import EngineCapabilities, EngineOptions, SpeechEngine
 from pipeline.language import language_tag
 
 from .. import metrics
 from ..audio import WHISPER_RATE, Samples, prepare_for_whisper, rms_dbfs
-from ..errors import ProviderError, ProviderTimeout, STTError, TranscriptionCancelled
+from ..errors import STTError, TranscriptionCancelled
 
 
 @dataclass(frozen=True)
-class STTCapabilities:
+class STTCapabilities(EngineCapabilities):
     """What a provider can do."""
 
     streaming: bool = False
-    max_concurrency: int = 1  # simultaneous transcriptions inside one process
-    languages: frozenset[str] | None = None  # None: anything the engine accepts
 
 
 @dataclass(frozen=True)
@@ -53,33 +51,22 @@ def normalize_language(language: str) -> str:
     return tag.split("-")[0]
 
 
-class STTProvider(BlockingEngine):
+class STTProvider(SpeechEngine):
     """Base class of every speech-to-text provider."""
 
     capabilities: ClassVar[STTCapabilities] = STTCapabilities()
-    error_type = STTError
-    failed_type = ProviderError
-    timeout_type = ProviderTimeout
-    requests_metric = metrics.REQUESTS
-    retries_metric = metrics.RETRIES
+    engine_metrics = metrics.ENGINE
+    default_timeout_s = 20.0
 
     def __init__(
         self,
         *,
-        language: str = "pt",
-        timeout_s: float = 20.0,
-        retries: int = 1,
-        retry_backoff_s: float = 0.1,
         max_audio_s: float | None = 30.0,
         min_rms_dbfs: float = -60.0,
+        **options: Unpack[EngineOptions],
     ) -> None:
-        super().__init__(
-            timeout_s=timeout_s,
-            retries=retries,
-            retry_backoff_s=retry_backoff_s,
-            max_concurrency=self.capabilities.max_concurrency,
-        )
-        self.default_language = normalize_language(language)
+        super().__init__(**options)
+        self.default_language = normalize_language(options.get("language", "pt"))
         self.max_audio_s = max_audio_s
         self.min_rms_dbfs = min_rms_dbfs
 
@@ -127,14 +114,12 @@ class STTProvider(BlockingEngine):
         started = time.perf_counter()
         if rms_dbfs(samples) < self.min_rms_dbfs:
             # Near-silence: engines like Whisper invent text for it; say nothing instead.
-            metrics.REQUESTS.labels(self.name, "silent").inc()
+            metrics.ENGINE.requests.labels(self.name, "silent").inc()
             return Transcript("", lang, audio_s, time.perf_counter() - started, self.name, 0)
         if cancel is not None and cancel.is_set():
-            metrics.REQUESTS.labels(self.name, "TranscriptionCancelled").inc()
+            metrics.ENGINE.requests.labels(self.name, "TranscriptionCancelled").inc()
             raise TranscriptionCancelled("transcription cancelled before it started")
         text, attempts = await self._attempts(self._run, samples, lang, cancel)
         elapsed = time.perf_counter() - started
-        metrics.REQUESTS.labels(self.name, "ok").inc()
-        metrics.SECONDS.labels(self.name).observe(elapsed)
-        metrics.AUDIO_SECONDS.labels(self.name).inc(audio_s)
+        self._succeeded(elapsed, audio_s)
         return Transcript(text, lang, audio_s, elapsed, self.name, attempts)

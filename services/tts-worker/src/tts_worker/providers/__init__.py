@@ -21,10 +21,8 @@ def make_kokoro(s: TTSSettings) -> TTSProvider:
         s.kokoro_voices,
         speed=s.speed,
         threads=s.threads,
-        language=s.lang,
         voice=s.voice,
-        timeout_s=s.timeout_s,
-        retries=s.retries,
+        **s.engine_options(),
     )
 
 
@@ -45,7 +43,7 @@ def make_fake(s: TTSSettings) -> TTSProvider:
 
     # TTS_FAKE_DELAY_S slows each sentence: lets tests kill a replica in the middle of a reply.
     delay = float(os.environ.get("TTS_FAKE_DELAY_S", "0") or 0)
-    return FakeTTS(language=s.lang, timeout_s=s.timeout_s, retries=s.retries, delay_s=delay)
+    return FakeTTS(delay_s=delay, **s.engine_options())
 
 
 REGISTRY: dict[str, Callable[[TTSSettings], TTSProvider]] = {

@@ -12,25 +12,20 @@ from __future__ import annotations
 import time
 from abc import abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Unpack
 
 import numpy as np
-from pipeline.engine import BlockingEngine
+from pipeline.engine import EngineCapabilities, EngineOptions, SpeechEngine
 from pipeline.language import language_tag
 
 from .. import metrics
 from ..audio import FRAME_MS, AudioChunk, Samples, render
-from ..errors import ProviderError, ProviderTimeout, TTSError
+from ..errors import ProviderError, TTSError
 
 MAX_TEXT_CHARS = 2000
 
 
-@dataclass(frozen=True)
-class TTSCapabilities:
-    """What a provider can do."""
-
-    languages: frozenset[str] | None = None  # primary subtags ("pt", "en"); None: any
-    max_concurrency: int = 1
+TTSCapabilities = EngineCapabilities  # languages: primary subtags ("pt", "en"); None: any
 
 
 @dataclass(frozen=True)
@@ -74,32 +69,15 @@ def check_text(text: str) -> str:
     return clean
 
 
-class TTSProvider(BlockingEngine):
+class TTSProvider(SpeechEngine):
     """Base class of every text-to-speech provider."""
 
     capabilities: ClassVar[TTSCapabilities] = TTSCapabilities()
-    error_type = TTSError
-    failed_type = ProviderError
-    timeout_type = ProviderTimeout
-    requests_metric = metrics.REQUESTS
-    retries_metric = metrics.RETRIES
+    engine_metrics = metrics.ENGINE
 
-    def __init__(
-        self,
-        *,
-        language: str = "pt",
-        voice: str | None = None,
-        timeout_s: float = 15.0,
-        retries: int = 1,
-        retry_backoff_s: float = 0.1,
-    ) -> None:
-        super().__init__(
-            timeout_s=timeout_s,
-            retries=retries,
-            retry_backoff_s=retry_backoff_s,
-            max_concurrency=self.capabilities.max_concurrency,
-        )
-        self.default_language = normalize_language(language)
+    def __init__(self, *, voice: str | None = None, **options: Unpack[EngineOptions]) -> None:
+        super().__init__(**options)
+        self.default_language = normalize_language(options.get("language", "pt"))
         self.default_voice = voice
 
     # -- vendor primitives (and ``_load``, see BlockingEngine) --------------------------
@@ -151,14 +129,12 @@ class TTSProvider(BlockingEngine):
     async def synthesize(
         self, text: str, *, language: str | None = None, voice: str | None = None
     ) -> Synthesis:
-        """Synthesize one sentence. Raises TTSError (ProviderTimeout, ProviderError...)."""
+        """Synthesize one sentence. Raises an EngineError (TTSError, ProviderTimeout...)."""
         clean = check_text(text)
         lang = normalize_language(language) if language else self.default_language
         name = self.resolve_voice(voice, lang)
         started = time.perf_counter()
         (samples, rate), attempts = await self._attempts(self._run, clean, name, lang)
         elapsed = time.perf_counter() - started
-        metrics.REQUESTS.labels(self.name, "ok").inc()
-        metrics.SECONDS.labels(self.name).observe(elapsed)
-        metrics.AUDIO_SECONDS.labels(self.name).inc(len(samples) / rate)
+        self._succeeded(elapsed, len(samples) / rate)
         return Synthesis(samples, rate, self.voice_id(lang, voice), self.name, elapsed, attempts)
