@@ -3,6 +3,7 @@ how soon each says speech, and when Silero's verdict on a frame comes a frame la
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,21 @@ def test_barge_in_after_120_ms_of_speech(kind: str, phrases: list[list[bytes]]) 
                 fired = k
                 break
         assert fired == 5, (kind, fired)  # frames 0..5: 120 ms
+
+
+def test_a_new_call_does_not_load_the_model_again(phrases: list[list[bytes]]) -> None:
+    """The process's classifiers (make_classifier, what every call gets) share the loaded
+    models: the next call's classifier gets the model the previous call used."""
+    first = make_classifier("gate", 8000)
+    assert isinstance(first, GatedClassifier)
+    for frame in phrases[0]:
+        first.probability(frame)
+    model = weakref.ref(first._model._vad)
+    del first  # the call is over
+    second = make_classifier("gate", 8000)
+    assert isinstance(second, GatedClassifier)
+    assert model() is not None  # not freed: loading one per call fragmented the C heap
+    assert second._model._vad is model()
 
 
 def test_calls_one_after_another_reuse_one_silero_model(phrases: list[list[bytes]]) -> None:
