@@ -23,6 +23,7 @@ from asp.messages import (
 from pipeline.bus import Bus
 from pipeline.testing import RedisServer
 from sip_edge.testing import ScriptedCall
+from sip_edge.vad import GatedClassifier, SileroPool
 
 
 @pytest.fixture
@@ -119,3 +120,21 @@ async def test_a_call_ends_with_session_ended_and_its_statistics(
     await raw.aclose()
     assert layout.SESSION_IDLE_TTL_S < ttl <= layout.SESSION_ENDED_TTL_S
     assert sum(isinstance(m, SessionEnded) for m in await bus.session_log(sid)) == 1
+
+
+async def test_the_end_of_a_call_gives_its_silero_model_back(bus: Bus) -> None:
+    """The call's VAD model serves the next call as soon as the call ends (not whenever the
+    garbage collector frees the session): one model per call at once, never one per call
+    (issue 14: a model loaded per call grew sip-edge's memory without bound)."""
+    pool = SileroPool()
+    for n in range(3):
+        call = ScriptedCall.start(bus, call_ref=n + 1)
+        classifier = GatedClassifier(8000, pool=pool)
+        call.session.classifier = classifier  # still referenced here after the call ends
+        call.step(10)
+        assert pool.free(8000) == 0
+        call.session.on_ended("caller hung up")
+        assert pool.free(8000) == 1
+        assert classifier.probability(bytes(320)) == 0.0
+        await logged(bus, call.sid, has(SessionEnded))
+    assert pool.loaded == 1

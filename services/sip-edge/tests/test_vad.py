@@ -3,6 +3,7 @@ how soon each says speech, and when Silero's verdict on a frame comes a frame la
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,13 @@ import pytest
 from sip_edge.call import Pacer, Segmenter, SegmenterParams, Turns
 from sip_edge.call.events import BargeIn
 from sip_edge.testing import Signal, read_wav, speech_wav
-from sip_edge.vad import GatedClassifier, SileroClassifier, WebRtcClassifier, make_classifier
+from sip_edge.vad import (
+    GatedClassifier,
+    SileroClassifier,
+    SileroPool,
+    WebRtcClassifier,
+    make_classifier,
+)
 
 pytestmark = pytest.mark.integration  # speech made by espeak-ng, the Silero model
 
@@ -85,3 +92,73 @@ def test_barge_in_after_120_ms_of_speech(kind: str, phrases: list[list[bytes]]) 
                 fired = k
                 break
         assert fired == 5, (kind, fired)  # frames 0..5: 120 ms
+
+
+def test_a_new_call_does_not_load_the_model_again(phrases: list[list[bytes]]) -> None:
+    """The process's classifiers (make_classifier, what every call gets) share the loaded
+    models: the next call's classifier gets the model the previous call used."""
+    first = make_classifier("gate", 8000)
+    assert isinstance(first, GatedClassifier)
+    for frame in phrases[0]:
+        first.probability(frame)
+    model = weakref.ref(first._model._vad)
+    del first  # the call is over
+    second = make_classifier("gate", 8000)
+    assert isinstance(second, GatedClassifier)
+    assert model() is not None  # not freed: loading one per call fragmented the C heap
+    assert second._model._vad is model()
+
+
+def test_calls_one_after_another_reuse_one_silero_model(phrases: list[list[bytes]]) -> None:
+    """Loading a Silero model per call (an ONNX Runtime session each: several MB of native
+    allocations made and freed) grew sip-edge's resident memory about 8 MB per call in the
+    soak (issue 14): calls one after another borrow the same model, whether the call closed
+    its classifier or just dropped it."""
+    pool = SileroPool()
+    models = set()
+    for i in range(20):
+        clf = GatedClassifier(8000, pool=pool)
+        models.add(id(clf._model._vad))
+        for frame in phrases[i % len(phrases)]:
+            clf.probability(frame)
+        if i % 2:
+            clf.close()
+        del clf  # the other half go back when garbage-collected (no cycle: at once)
+        assert pool.free(8000) == 1
+    assert pool.loaded == 1
+    assert len(models) == 1
+
+
+def test_calls_at_the_same_time_never_share_a_model() -> None:
+    pool = SileroPool()
+    a, b = SileroClassifier(8000, pool), SileroClassifier(8000, pool)
+    assert a._vad is not b._vad
+    assert pool.loaded == 2
+    a.close()
+    c = SileroClassifier(8000, pool)  # takes a's, not b's
+    assert c._vad is not b._vad
+    assert pool.loaded == 2
+    assert pool.free(8000) == 0
+    assert pool.free(16000) == 0
+    d = SileroClassifier(16000, pool)  # another rate: a model of its own
+    assert pool.loaded == 3
+    d.close()
+    assert pool.free(16000) == 1
+
+
+def test_a_reused_model_hears_a_call_as_a_fresh_one_does(phrases: list[list[bytes]]) -> None:
+    """A model goes back reset: the next call's verdicts are those of a new model, even when
+    the previous call hung up in the middle of a word."""
+    frames = phrases[2]
+    fresh = SileroClassifier(8000, SileroPool())
+    expected = [fresh.probability(f) for f in frames]
+    assert max(expected) > 0.5  # the phrase is speech: the state matters
+    pool = SileroPool()
+    first = SileroClassifier(8000, pool)
+    for frame in phrases[0][: len(phrases[0]) // 2]:  # cut mid-phrase
+        first.probability(frame)
+    first.close()
+    assert first.probability(frames[0]) == 0.0  # closed: silence, the model is not touched
+    again = SileroClassifier(8000, pool)
+    assert pool.loaded == 1
+    assert [again.probability(f) for f in frames] == pytest.approx(expected, abs=1e-6)

@@ -82,7 +82,7 @@ from .call.segmenter import Segmenter, SpeechClassifier, segmenter_params
 from .media import CallControl, CallInfo
 from .metrics import Metrics
 from .settings import Settings
-from .vad import make_classifier
+from .vad import close_classifier, make_classifier
 
 __all__ = ["CallSession", "TurnModel", "wait_sessions_closed"]
 
@@ -445,6 +445,8 @@ class CallSession:
         self.machine.hangup(reason)
         self._sync_stats()
         self.machine.ended()
+        if self.classifier is not None:  # no frame is classified any more: its model is free
+            close_classifier(self.classifier)
         self._on_done(self)
         if self.bridge is not None:
             bridge = self.bridge
