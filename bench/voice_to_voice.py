@@ -67,6 +67,8 @@ from asp.messages import (  # noqa: E402
     Transcript,
     TurnTiming,
     Utterance,
+    UtteranceCancel,
+    UtteranceConfirm,
 )
 from pbx_support import read_env  # noqa: E402
 from sip_edge.testing import find_session, last_entry_id, session_messages  # noqa: E402
@@ -117,6 +119,7 @@ class Turn:
     model_used: bool | None = None  # the LLM stage ran the model (False: facts/intent step)
     wasted_ms: int = 0  # speculative work thrown away in this turn (turn.timing)
     provisional_cancelled: int = 0
+    provisional_s: float | None = None  # end of speech -> provisional utterance (speculation)
 
 
 def kokoro_says(parts: tuple[str, ...]) -> np.ndarray:
@@ -185,18 +188,35 @@ def ts(msg: object) -> float:
 def stage_shares(
     r: redis.Redis, sid: str, seen: set[str], end_wall: float, onset_wall: float
 ) -> dict[str, object]:
-    """Stage durations (and what each stage said) of the turn whose utterance is new."""
+    """Stage durations (and what each stage said) of the turn whose utterances are new.
+
+    With speculative start (``SIP_EDGE_SPECULATIVE_PAUSE_MS``) a turn may publish several
+    provisional utterances: the cancelled ones are this turn's wasted work, the answered one
+    is the last one not cancelled. Its ``vad_s`` is then the real end-of-turn wait (end of
+    speech -> ``utterance.confirm``), ``provisional_s`` when the pipeline started on it, and
+    ``edge_s`` runs from whichever came last, its first audio or the confirmation (the edge
+    holds the audio until then)."""
     msgs = session_messages(r, sid)[1]
-    utt = next((m for m in msgs if isinstance(m, Utterance) and m.utterance_id not in seen), None)
+    new = [m for m in msgs if isinstance(m, Utterance) and m.utterance_id not in seen]
+    seen.update(m.utterance_id for m in new)  # cancelled ones too: never the next turn's
+    cancelled = {m.utterance_id for m in msgs if isinstance(m, UtteranceCancel)}
+    utt = next((m for m in reversed(new) if m.utterance_id not in cancelled), None)
     out: dict[str, object] = dict.fromkeys(("vad_s", "stt_s", "llm_s", "tts_s", "edge_s"))
     if utt is None:
         return out
-    seen.add(utt.utterance_id)
+    confirm = next(
+        (m for m in msgs if isinstance(m, UtteranceConfirm) and m.utterance_id == utt.utterance_id),
+        None,
+    )
+    this_turn = {m.utterance_id for m in new}
     for t in msgs:
-        if isinstance(t, TurnTiming) and t.utterance_id == utt.utterance_id:
+        if not isinstance(t, TurnTiming) or t.utterance_id not in this_turn:
+            continue
+        # wasted work is reported on the cancelled provisional utterances' own timings
+        out["wasted_ms"] = int(out.get("wasted_ms") or 0) + (t.wasted_ms or 0)
+        if t.utterance_id == utt.utterance_id:
             if t.llm_first_token_ms is not None:  # only a turn that ran the model has it
                 out["model_used"] = True
-            out["wasted_ms"] = int(out.get("wasted_ms") or 0) + (t.wasted_ms or 0)
             if t.provisional_cancelled:
                 out["provisional_cancelled"] = t.provisional_cancelled
     tr = next(
@@ -216,13 +236,16 @@ def stage_shares(
             (m for m in msgs if isinstance(m, ResponseAudio) and m.response_id == text.response_id),
             None,
         )
-    out["vad_s"] = ts(utt) - end_wall
+    out["vad_s"] = (ts(confirm) if confirm is not None else ts(utt)) - end_wall
+    if confirm is not None:
+        out["provisional_s"] = ts(utt) - end_wall
     out["stt_s"] = t_tr - ts(utt)
     if text is not None:
         out["llm_s"] = ts(text) - t_tr
         if audio is not None:
             out["tts_s"] = ts(audio) - ts(text)
-            out["edge_s"] = onset_wall - ts(audio)
+            released = max(ts(audio), ts(confirm)) if confirm is not None else ts(audio)
+            out["edge_s"] = onset_wall - released
         out.setdefault("model_used", False)
     return out
 
