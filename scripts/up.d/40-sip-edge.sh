@@ -24,6 +24,8 @@ case "${1:-status}" in
     # the agent's line: loopback only, and INVITEs only from the Asterisk (the registrar's
     # host, 127.0.0.1); anything else gets 403 (services/sip-edge/README.md)
     export SIP_EDGE_SIP_BIND=${SIP_EDGE_SIP_BIND:-127.0.0.1}
+    # speculative start, as compose and k8s ship it (docs/perf/voice-to-voice.md)
+    export SIP_EDGE_SPECULATIVE_PAUSE_MS=${SIP_EDGE_SPECULATIVE_PAUSE_MS:-200}
     # Redis as its own ACL user (scripts/redis_acl.py; password in compose/.env)
     REDIS_URL=$(redis_url sip-edge); export REDIS_URL
     log "iniciando sip-edge (SIP udp/$SIP_EDGE_SIP_BIND:$SIP_PORT, registrar ${SIP_EDGE_REGISTRAR:-nenhum})"
