@@ -507,22 +507,48 @@ def session_starts(
     timeout: float = 10.0,
     match: Callable[[SessionStart], bool] = lambda _msg: True,
 ) -> list[SessionStart]:
-    """Waits on ``asp:work:llm`` for the next ``n`` session.start entries after entry
-    ``after`` that ``match`` accepts (other tests share the stream); returns those seen
-    within ``timeout`` seconds (fewer than ``n`` if it ran out)."""
+    """Waits for the next ``n`` session.start entries after entry ``after`` of
+    ``asp:work:llm`` that ``match`` accepts (other tests share the stream); returns those
+    seen within ``timeout`` seconds (fewer than ``n`` if it ran out).
+
+    A work entry is deleted once the llm-worker has handled it, which can be before this
+    reads it (the greeting starts while the caller's phone is still confirming the call), so
+    the active sessions' own logs are read too: a session whose ``session.start`` entry is
+    newer than ``after`` (stream ids of one Redis share its clock) counts as well."""
     key = layout.work_stream(layout.Stage.LLM)
+    since = _entry_key(after)
     found: list[SessionStart] = []
+    seen: set[str] = set()
+
+    def take(fields: dict[bytes, bytes]) -> None:
+        if fields.get(b"type") != b"session.start":
+            return
+        msg = from_entry(fields)
+        if not isinstance(msg, SessionStart) or msg.session_id in seen:
+            return
+        seen.add(msg.session_id)
+        if match(msg) and len(found) < n:
+            found.append(msg)
+
     deadline = time.monotonic() + timeout
     while len(found) < n and time.monotonic() < deadline:
         for _key, entries in r.xread({key: after}, block=200) or []:
             for entry_id, fields in entries:
                 after = entry_id.decode()
-                if fields.get(b"type") != b"session.start":
-                    continue
-                msg = from_entry(fields)
-                if isinstance(msg, SessionStart) and match(msg) and len(found) < n:
-                    found.append(msg)
+                take(fields)
+        for raw in r.zrange(layout.ACTIVE_SESSIONS, 0, -1):
+            sid = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if sid in seen or len(found) >= n:
+                continue
+            first = r.xrange(layout.session_stream(sid), count=1)
+            if first and _entry_key(first[0][0].decode()) > since:
+                take(first[0][1])
     return found
+
+
+def _entry_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def find_session(r: Any, after: str, caller_number: str, timeout: float = 10.0) -> str:
