@@ -429,21 +429,9 @@ DIGEST = "@sha256:" + "ab" * 32
 @pytest.mark.integration  # the digest check runs as a process (bash)
 def test_the_digest_check_sees_every_base_image_and_flags_the_unpinned(tmp_path: Path) -> None:
     # the images it checks are the ones the container tests make stand-ins for (or state why not)
-    listed = subprocess.run(
-        ["bash", "scripts/container-base-images.sh", "list"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    not_made = subprocess.run(
-        ["bash", "scripts/container-base-images.sh", "list-not-made"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    assert pins.images(ROOT) == set(listed) | set(not_made)
+    listed = pods.repo_output("bash", "scripts/container-base-images.sh", "list").split()
+    not_made = pods.repo_output("bash", "scripts/container-base-images.sh", "list-not-made")
+    assert pins.images(ROOT) == set(listed) | set(not_made.split())
     # a tree with one image pinned and one not: check names the loose one only
     (tmp_path / "services/a").mkdir(parents=True)
     (tmp_path / "services/a/Dockerfile").write_text(
