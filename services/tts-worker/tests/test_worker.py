@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 import redis
 import redis.asyncio as aioredis
 from asp import ResponseAudio, ResponseCancel, ResponseEnd, ResponseText
@@ -87,6 +88,17 @@ async def test_a_cancel_stops_the_output_within_one_chunk(bus: Bus) -> None:
     assert not any(isinstance(m, ResponseEnd) and not m.interrupted for m in log)
 
 
+@pytest.fixture
+def sid() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def seen() -> list[tuple[str, bool]]:
+    """What a flag-watching TTS saw: (text, whether the priority flag was up)."""
+    return []
+
+
 def flag_watching_tts(redis_url: str, sid: str, seen: list[tuple[str, bool]]) -> FakeTTS:
     """A FakeTTS that records, for each text, whether the session's priority flag was up
     while it was synthesized (it runs in a thread: it asks Redis on a connection of its own)."""
@@ -104,11 +116,9 @@ def flag_watching_tts(redis_url: str, sid: str, seen: list[tuple[str, bool]]) ->
 
 
 async def test_the_first_clause_is_synthesized_under_the_priority_flag(
-    bus: Bus, redis_server: RedisServer
+    bus: Bus, redis_server: RedisServer, sid: str, seen: list[tuple[str, bool]]
 ) -> None:
     """A local LLM holds the rest of the reply while this flag is up (llm_worker.priority)."""
-    sid = str(uuid.uuid4())
-    seen: list[tuple[str, bool]] = []
     tts = flag_watching_tts(redis_server.url, sid, seen)
     # one at a time: in a call the next clause only comes once the LLM is no longer held
     worker = TTSWorker(bus, "tts-t", TTSRouter(tts), first_clause_priority_ms=5000, concurrency=1)
@@ -119,10 +129,8 @@ async def test_the_first_clause_is_synthesized_under_the_priority_flag(
 
 
 async def test_fixed_phrases_and_a_disabled_priority_raise_no_flag(
-    bus: Bus, redis_server: RedisServer
+    bus: Bus, redis_server: RedisServer, sid: str, seen: list[tuple[str, bool]]
 ) -> None:
-    sid = str(uuid.uuid4())
-    seen: list[tuple[str, bool]] = []
     tts = flag_watching_tts(redis_server.url, sid, seen)
     worker = TTSWorker(bus, "tts-t", TTSRouter(tts), first_clause_priority_ms=0)
     await bus.publish(
