@@ -21,22 +21,14 @@ from asp import (
 )
 from asp import provisional as states
 from asp import streams as layout
-from asp.testing import SESSION_ID
+from asp.testing import SESSION_ID, utterance
 
 CONFIRM = UtteranceConfirm(session_id=SESSION_ID, utterance_id="u3")
 CANCEL = UtteranceCancel(session_id=SESSION_ID, utterance_id="u3", reason="caller_resumed")
 
 
 def provisional_utterance() -> Utterance:
-    return Utterance(
-        session_id=SESSION_ID,
-        utterance_id="u3",
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=20,
-        audio=bytes(320),
-        provisional=True,
-    )
+    return utterance(SESSION_ID, "u3", bytes(320), duration_ms=20, provisional=True)
 
 
 def test_a_provisional_utterance_round_trips_and_shows_the_flag_in_the_stream() -> None:
@@ -48,15 +40,7 @@ def test_a_provisional_utterance_round_trips_and_shows_the_flag_in_the_stream() 
 
 
 def test_a_final_utterance_has_no_flag_in_the_stream() -> None:
-    msg = Utterance(
-        session_id=SESSION_ID,
-        utterance_id="u4",
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=20,
-        audio=bytes(320),
-        provisional=False,
-    )
+    msg = utterance(SESSION_ID, "u4", bytes(320), duration_ms=20, provisional=False)
     assert "provisional" not in to_entry(msg)
 
 

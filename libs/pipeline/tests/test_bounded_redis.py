@@ -12,6 +12,8 @@ from typing import Unpack
 import pytest
 from asp import ResponseAudio, Stage, Transcript, Utterance
 from asp import streams as layout
+from asp.testing import transcript_of
+from asp.testing import utterance as sample_utterance
 from pipeline import Bus, Job, StreamWorker
 from pipeline.redis_client import RedisOptions
 from pipeline.testing import RedisServer, until
@@ -34,26 +36,11 @@ class Transcriber(StreamWorker):
         assert isinstance(msg, Utterance)
         if self.fail:
             raise RuntimeError("engine broke")
-        await self.bus.publish(
-            Transcript(
-                session_id=msg.session_id,
-                utterance_id=msg.utterance_id,
-                text="oi",
-                language="pt",
-                confidence=1.0,
-            )
-        )
+        await self.bus.publish(transcript_of(msg, "oi"))
 
 
 def utterance(session_id: str, n: int) -> Utterance:
-    return Utterance(
-        session_id=session_id,
-        utterance_id=f"u-{n}",
-        sample_rate=16000,
-        encoding="pcm_s16le",
-        duration_ms=1000,
-        audio=AUDIO,
-    )
+    return sample_utterance(session_id, f"u-{n}", AUDIO, sample_rate=16000)
 
 
 async def run_until_idle(worker: StreamWorker, done: Callable[[], Awaitable[bool]]) -> None:

@@ -10,6 +10,8 @@ from collections import Counter
 import pytest
 from asp import Message, ResponseText, Stage, Transcript, Utterance
 from asp import streams as layout
+from asp.testing import transcript_of
+from asp.testing import utterance as sample_utterance
 from pipeline import Bus, Job, StreamWorker
 from pipeline.testing import start_workers, stop_workers
 from pipeline.testing import until as wait_for
@@ -37,26 +39,11 @@ class EchoSTT(StreamWorker):
         if self.fail:
             raise RuntimeError("provider broke")
         await asyncio.sleep(self.delay)
-        await self.bus.publish(
-            Transcript(
-                session_id=msg.session_id,
-                utterance_id=msg.utterance_id,
-                text=self.consumer,
-                language="pt",
-                confidence=1.0,
-            )
-        )
+        await self.bus.publish(transcript_of(msg, self.consumer))
 
 
 def utterance(session_id: str, n: int) -> Utterance:
-    return Utterance(
-        session_id=session_id,
-        utterance_id=f"u-{n}",
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=20,
-        audio=bytes(320),
-    )
+    return sample_utterance(session_id, f"u-{n}", bytes(320), duration_ms=20)
 
 
 async def transcripts(bus: Bus, session_id: str) -> list[Transcript]:

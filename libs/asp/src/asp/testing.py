@@ -188,3 +188,35 @@ SAMPLES: dict[str, Message] = {
         ),
     ]
 }
+
+
+def utterance(
+    session_id: str,
+    utterance_id: str,
+    audio: bytes,
+    *,
+    sample_rate: int = 8000,
+    duration_ms: int = 1000,
+    provisional: bool | None = None,
+) -> Utterance:
+    """An utterance of PCM16 ``audio``, for tests of the stages and of the wire."""
+    return Utterance(
+        session_id=session_id,
+        utterance_id=utterance_id,
+        sample_rate=sample_rate,
+        encoding="pcm_s16le",
+        duration_ms=duration_ms,
+        audio=audio,
+        provisional=provisional,
+    )
+
+
+def transcript_of(msg: Utterance, text: str) -> Transcript:
+    """What a fake STT stage answers to ``msg``: ``text``, in Portuguese, sure of it."""
+    return Transcript(
+        session_id=msg.session_id,
+        utterance_id=msg.utterance_id,
+        text=text,
+        language="pt",
+        confidence=1.0,
+    )
