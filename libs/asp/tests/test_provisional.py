@@ -3,6 +3,8 @@ provisional utterance (which confirm/cancel is legal, and the error when it is n
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from asp import (
     ASPError,
@@ -28,7 +30,7 @@ CANCEL = UtteranceCancel(session_id=SESSION_ID, utterance_id="u3", reason="calle
 
 
 def provisional_utterance() -> Utterance:
-    return utterance(SESSION_ID, "u3", bytes(320), duration_ms=20, provisional=True)
+    return dataclasses.replace(utterance(SESSION_ID, "u3", bytes(320), ms=20), provisional=True)
 
 
 def test_a_provisional_utterance_round_trips_and_shows_the_flag_in_the_stream() -> None:
@@ -40,7 +42,7 @@ def test_a_provisional_utterance_round_trips_and_shows_the_flag_in_the_stream() 
 
 
 def test_a_final_utterance_has_no_flag_in_the_stream() -> None:
-    msg = utterance(SESSION_ID, "u4", bytes(320), duration_ms=20, provisional=False)
+    msg = dataclasses.replace(utterance(SESSION_ID, "u4", bytes(320), ms=20), provisional=False)
     assert "provisional" not in to_entry(msg)
 
 

@@ -40,7 +40,7 @@ class Transcriber(StreamWorker):
 
 
 def utterance(session_id: str, n: int) -> Utterance:
-    return sample_utterance(session_id, f"u-{n}", AUDIO, sample_rate=16000)
+    return sample_utterance(session_id, f"u-{n}", AUDIO, rate=16000)
 
 
 async def run_until_idle(worker: StreamWorker, done: Callable[[], Awaitable[bool]]) -> None:

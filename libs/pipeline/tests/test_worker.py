@@ -43,7 +43,7 @@ class EchoSTT(StreamWorker):
 
 
 def utterance(session_id: str, n: int) -> Utterance:
-    return sample_utterance(session_id, f"u-{n}", bytes(320), duration_ms=20)
+    return sample_utterance(session_id, f"u-{n}", bytes(320), ms=20)
 
 
 async def transcripts(bus: Bus, session_id: str) -> list[Transcript]:

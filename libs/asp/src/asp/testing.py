@@ -190,24 +190,16 @@ SAMPLES: dict[str, Message] = {
 }
 
 
-def utterance(
-    session_id: str,
-    utterance_id: str,
-    audio: bytes,
-    *,
-    sample_rate: int = 8000,
-    duration_ms: int = 1000,
-    provisional: bool | None = None,
-) -> Utterance:
-    """An utterance of PCM16 ``audio``, for tests of the stages and of the wire."""
+def utterance(sid: str, uid: str, audio: bytes, rate: int = 8000, ms: int = 1000) -> Utterance:
+    """Utterance ``uid`` of session ``sid``: PCM16 ``audio`` at ``rate`` Hz, said to last
+    ``ms`` milliseconds (for tests of the stages and of the wire)."""
     return Utterance(
-        session_id=session_id,
-        utterance_id=utterance_id,
-        sample_rate=sample_rate,
+        session_id=sid,
+        utterance_id=uid,
+        sample_rate=rate,
         encoding="pcm_s16le",
-        duration_ms=duration_ms,
+        duration_ms=ms,
         audio=audio,
-        provisional=provisional,
     )
 
 
