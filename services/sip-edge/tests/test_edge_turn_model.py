@@ -6,33 +6,25 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
-import time
 from pathlib import Path
 
 import pytest
 import redis
-from asp import streams as layout
 from asp.messages import Utterance
 from sip_edge.testing import (
     EdgeProcess,
     caller_result,
-    find_session,
-    last_entry_id,
+    dial,
     metric,
     read_wav,
     session_messages,
     speech_wav,
-    start_caller,
+    wait_session_end,
 )
 
 pytestmark = pytest.mark.integration  # sip-edge as its own process, the end-of-turn model
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def user() -> str:
-    return f"t{random.randrange(10**8, 10**9)}"
 
 
 def checks(metrics: str) -> float:
@@ -50,18 +42,11 @@ def test_a_call_in_model_mode_asks_the_model_and_ends_the_turn(tmp_path: Path) -
     try:
         env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_TURN_MODE": "model"}
         with EdgeProcess(tmp_path / "edge.log", **env) as edge:
-            who = user()
-            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            caller = start_caller(
-                edge.uri, who, "--play", str(speech_path), "--play-at", "0.5",
+            caller, sid = dial(
+                r, edge, "--play", str(speech_path), "--play-at", "0.5",
                 "--hangup-at", f"{speech_s + 3.0:.1f}",
             )  # fmt: skip
-            sid = find_session(r, after, who)
-            result = caller_result(caller)
-            deadline = time.monotonic() + 5
-            while "session.end" not in session_messages(r, sid)[0]:
-                assert time.monotonic() < deadline, (result, edge.log()[-3000:])
-                time.sleep(0.1)
+            wait_session_end(r, sid, edge, caller_result(caller))
             _types, msgs = session_messages(r, sid)
             metrics = edge.metrics()
     finally:
