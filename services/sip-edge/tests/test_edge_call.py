@@ -9,7 +9,6 @@ chunks as soon as session.start shows up; the caller sends DTMF at 0.5 s, starts
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from asp import streams as layout
 from asp.messages import CallDtmf, Message, SessionStart, Utterance
 from sip_edge.testing import (
     MALFORMED_ENTRIES,
+    REDIS_URL,
     EdgeProcess,
     audio_found,
     caller_result,
@@ -36,8 +36,6 @@ from sip_edge.testing import (
 )
 
 pytestmark = pytest.mark.integration  # sip-edge and a PJSUA2 caller as processes, a redis-server
-
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass

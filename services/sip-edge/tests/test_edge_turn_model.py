@@ -5,13 +5,13 @@ sip-edge says so and runs in silence mode."""
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 import pytest
 import redis
 from asp.messages import Utterance
 from sip_edge.testing import (
+    REDIS_URL,
     EdgeProcess,
     caller_result,
     dial,
@@ -24,8 +24,6 @@ from sip_edge.testing import (
 
 pytestmark = pytest.mark.integration  # sip-edge as its own process, the end-of-turn model
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
 
 def checks(metrics: str) -> float:
     total = 0.0
@@ -35,22 +33,20 @@ def checks(metrics: str) -> float:
     return total
 
 
-def test_a_call_in_model_mode_asks_the_model_and_ends_the_turn(tmp_path: Path) -> None:
+def test_a_call_in_model_mode_asks_the_model_and_ends_the_turn(
+    tmp_path: Path, r: redis.Redis
+) -> None:
     speech_path = speech_wav("Qual é o horário de atendimento?", tmp_path / "speech.wav")
     speech_s = len(read_wav(speech_path)[0]) / 8000
-    r = redis.Redis.from_url(REDIS_URL)
-    try:
-        env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_TURN_MODE": "model"}
-        with EdgeProcess(tmp_path / "edge.log", **env) as edge:
-            caller, sid = dial(
-                r, edge, "--play", str(speech_path), "--play-at", "0.5",
-                "--hangup-at", f"{speech_s + 3.0:.1f}",
-            )  # fmt: skip
-            wait_session_end(r, sid, edge, caller_result(caller))
-            _types, msgs = session_messages(r, sid)
-            metrics = edge.metrics()
-    finally:
-        r.close()
+    env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_TURN_MODE": "model"}
+    with EdgeProcess(tmp_path / "edge.log", **env) as edge:
+        caller, sid = dial(
+            r, edge, "--play", str(speech_path), "--play-at", "0.5",
+            "--hangup-at", f"{speech_s + 3.0:.1f}",
+        )  # fmt: skip
+        wait_session_end(r, sid, edge, caller_result(caller))
+        _types, msgs = session_messages(r, sid)
+        metrics = edge.metrics()
     log = edge.log()
     assert "turn mode: model" in log, log[-2000:]
     utts = [m for m in msgs if isinstance(m, Utterance)]

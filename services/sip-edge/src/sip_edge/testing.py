@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from .calls import CallSession
     from .metrics import Metrics
 
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+"""The Redis that tests point a sip-edge process at (the shared one of ``make test``)."""
+
 Signal = npt.NDArray[np.float64]
 """Mono audio as float64 samples on the PCM16 scale (-32768..32767)."""
 
