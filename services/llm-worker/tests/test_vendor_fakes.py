@@ -270,7 +270,7 @@ async def test_fake_rejects_malformed_requests() -> None:
     async with FakeAnthropicServer() as srv, aiohttp.ClientSession() as http:
         headers = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
 
-        def body(*messages: tuple[str, str]) -> bytes:
+        def request_body(*messages: tuple[str, str]) -> bytes:
             return json.dumps(
                 {
                     "model": "m",
@@ -282,9 +282,9 @@ async def test_fake_rejects_malformed_requests() -> None:
 
         cases = [
             (b"{not json", headers),
-            (body(("assistant", "x")), headers),  # must start with the user
-            (body(("user", "a"), ("user", "b")), headers),  # roles must alternate
-            (body(("user", "a")), {}),  # no API key
+            (request_body(("assistant", "x")), headers),  # must start with the user
+            (request_body(("user", "a"), ("user", "b")), headers),  # roles must alternate
+            (request_body(("user", "a")), {}),  # no API key
         ]
         for body, hdrs in cases:
             async with http.post(f"{srv.url}/v1/messages", data=body, headers=hdrs) as r:
