@@ -5,6 +5,7 @@ letters keep the audio's size only."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Unpack
@@ -79,14 +80,8 @@ async def test_duplicate_and_stale_work_is_deleted_too(bus: Bus) -> None:
     msg = utterance(sid, 1)
     await bus.publish(msg)
     await bus.publish(msg, stages=(Stage.STT,))  # the same work again: acked as duplicate
-    old = Utterance(
-        session_id=sid,
-        utterance_id="u-old",
-        sample_rate=16000,
-        encoding="pcm_s16le",
-        duration_ms=1000,
-        audio=AUDIO,
-        timestamp="2026-01-01T00:00:00.000000Z",
+    old = dataclasses.replace(
+        sample_utterance(sid, "u-old", AUDIO, rate=16000), timestamp="2026-01-01T00:00:00.000000Z"
     )
     await bus.publish(old)  # skipped as stale
 

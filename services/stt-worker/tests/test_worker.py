@@ -5,6 +5,7 @@ cancelled provisional utterance whose transcription waits for the engine never r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
 from typing import Any, ClassVar
@@ -12,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 from asp import Stage, Transcript, TurnTiming, Utterance, UtteranceCancel
 from asp import streams as layout
+from asp.testing import utterance
 from pipeline import Bus
 from pipeline.worker import Job
 from prometheus_client import REGISTRY
@@ -63,15 +65,7 @@ def tone_utterance(
 ) -> Utterance:
     t = np.arange(8000) / 8000
     pcm = (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
-    return Utterance(
-        session_id=session_id,
-        utterance_id=utterance_id,
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=1000,
-        audio=pcm,
-        provisional=provisional,
-    )
+    return dataclasses.replace(utterance(session_id, utterance_id, pcm), provisional=provisional)
 
 
 async def test_transcript_and_its_timing(bus: Bus, raw_redis: Redis) -> None:
