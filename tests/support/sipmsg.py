@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import socket
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -135,3 +138,17 @@ def digest_authorization(
     if "opaque" in c:
         parts.append(f'opaque="{c["opaque"]}"')
     return "Digest " + ", ".join(parts)
+
+
+def received(s: socket.socket, timeout: float) -> Iterator[bytes | None]:
+    """What the UDP socket ``s`` receives for ``timeout`` seconds, polled every 0.5 s: each
+    datagram, or None for a poll that got nothing (a caller may stop at a quiet moment)."""
+    s.settimeout(0.5)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data, _ = s.recvfrom(65535)
+        except TimeoutError:
+            yield None
+            continue
+        yield data
