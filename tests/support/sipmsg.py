@@ -86,6 +86,25 @@ def build_request(
 _ECHOED = (("via", "Via"), ("from", "From"), ("to", "To"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
 
 
+def build_register(
+    uri: str, user: str, via: str, contact: str, call_id: str, cseq: int, tag: str, auth: str = ""
+) -> str:
+    """A REGISTER of ``user`` at 127.0.0.1 (60 s), with its Authorization when ``auth``."""
+    headers = [
+        ("Via", via),
+        ("Max-Forwards", "70"),
+        ("From", f"<sip:{user}@127.0.0.1>;tag={tag}"),
+        ("To", f"<sip:{user}@127.0.0.1>"),
+        ("Call-ID", call_id),
+        ("CSeq", f"{cseq} REGISTER"),
+        ("Contact", contact),
+        ("Expires", "60"),
+    ]
+    if auth:
+        headers.append(("Authorization", auth))
+    return build_request("REGISTER", uri, headers)
+
+
 def build_response(
     req: SipRequest,
     status: int,
