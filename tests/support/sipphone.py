@@ -318,6 +318,17 @@ class Phone(pj.Account):  # type: ignore[misc]
 
         return self.stack.run(_do)
 
+    def call_answered(
+        self, dest: str, callee: Phone, timeout: float = 10
+    ) -> tuple[PhoneCall, PhoneCall]:
+        """Calls ``dest``, answered on ``callee``: (this phone's leg, the callee's) once the
+        call is confirmed."""
+        out = self.call(dest)
+        inc = callee.wait_incoming(timeout)
+        inc.answer()
+        out.wait_confirmed()
+        return out, inc
+
     def wait_incoming(self, timeout: float = 15) -> PhoneCall:
         try:
             return self._incoming.get(timeout=timeout)
