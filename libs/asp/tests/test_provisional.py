@@ -10,7 +10,6 @@ from asp import (
     ASPError,
     ErrorCode,
     ResponseStart,
-    Transcript,
     TurnTiming,
     Utterance,
     UtteranceCancel,
@@ -23,7 +22,7 @@ from asp import (
 )
 from asp import provisional as states
 from asp import streams as layout
-from asp.testing import SESSION_ID, utterance
+from asp.testing import SESSION_ID, transcript_of, utterance
 
 CONFIRM = UtteranceConfirm(session_id=SESSION_ID, utterance_id="u3")
 CANCEL = UtteranceCancel(session_id=SESSION_ID, utterance_id="u3", reason="caller_resumed")
@@ -49,14 +48,7 @@ def test_a_final_utterance_has_no_flag_in_the_stream() -> None:
 def test_the_new_optional_fields_parse_and_a_1_1_event_has_none() -> None:
     start = ResponseStart(session_id=SESSION_ID, response_id="r-u3", utterance_id="u3")
     assert parse_message(start.serialize()) == start
-    text = Transcript(
-        session_id=SESSION_ID,
-        utterance_id="u3",
-        text="oi",
-        language="pt",
-        confidence=1.0,
-        provisional=True,
-    )
+    text = dataclasses.replace(transcript_of(provisional_utterance(), "oi"), provisional=True)
     assert parse_message(text.serialize()).provisional is True  # type: ignore[attr-defined]
     old = {"type": "response.start", "session_id": SESSION_ID, "response_id": "r-1"}
     assert parse_message(old) == ResponseStart(session_id=SESSION_ID, response_id="r-1")
