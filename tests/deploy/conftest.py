@@ -9,22 +9,21 @@ from typing import Any
 
 import pytest
 import yaml
+from pipeline.testing import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose" / "docker-compose.yml"
+pods = load_script(ROOT / "tests" / "deploy" / "pods.py")
 OVERLAYS = sorted(p.name for p in (ROOT / "k8s" / "overlays").iterdir() if p.is_dir())
 
 
 def tools_dir() -> Path:
     """Where scripts/setup.d/70-deploy-tools.sh installed the pinned tools."""
-    out = subprocess.run(
-        ["bash", "-c", 'source scripts/lib.sh; source scripts/deploy-tools.env; echo "$TOOLS"'],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
+    tools = Path(
+        pods.repo_output(
+            "bash", "-c", 'source scripts/lib.sh; source scripts/deploy-tools.env; echo "$TOOLS"'
+        ).strip()
     )
-    tools = Path(out.stdout.strip())
     if not (tools / ".ready").exists():
         subprocess.run(["bash", "scripts/setup.d/70-deploy-tools.sh"], cwd=ROOT, check=True)
     return tools

@@ -1,10 +1,19 @@
-"""Helpers of the deployment checks that read built k8s workloads (loaded with
-pipeline.testing.load_script by the tests that use them)."""
+"""Helpers of the deployment checks: reading built k8s workloads, and running a repository
+script (loaded with pipeline.testing.load_script by the tests that use them)."""
 
 from __future__ import annotations
 
 import base64
+import subprocess
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def repo_output(*argv: str) -> str:
+    """What ``argv``, run from the repository's root, writes to stdout; fails if it fails."""
+    return subprocess.run(argv, cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
 
 def mounted_secret_files(docs: list[dict[str, Any]], workload: dict[str, Any]) -> dict[str, str]:

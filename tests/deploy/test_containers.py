@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
+from pipeline.testing import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
+pods = load_script(ROOT / "tests" / "deploy" / "pods.py")
 DOCKERFILES = sorted([*ROOT.glob("services/*/Dockerfile*"), ROOT / "compose/asterisk/Dockerfile"])
 MIRROR_HOST = re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.(?:debian\.(?:org|net)|ubuntu\.com)\b")
 # the build-time inputs of a mirror or corporate network (scripts/container-build-env.sh)
@@ -23,15 +25,8 @@ SECRET_NAMES = {"ca", "pip_conf", "npmrc"}
 
 
 def tracked_text_files() -> list[Path]:
-    out = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
     files = []
-    for name in out.stdout.splitlines():
+    for name in pods.repo_output("git", "ls-files", "-co", "--exclude-standard").splitlines():
         path = ROOT / name
         if "node_modules/" in name or not path.is_file() or path.stat().st_size > 2_000_000:
             continue
@@ -165,14 +160,7 @@ def test_the_build_script_passes_every_build_arg_the_dockerfiles_declare() -> No
 
 
 def run_list(which: str) -> list[str]:
-    out = subprocess.run(
-        ["bash", "scripts/container-base-images.sh", which],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.split()
+    return pods.repo_output("bash", "scripts/container-base-images.sh", which).split()
 
 
 def named_base_images(compose: dict[str, Any]) -> set[str]:

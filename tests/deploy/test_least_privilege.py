@@ -426,24 +426,21 @@ pins = load_script(ROOT / "scripts" / "image_pins.py")
 DIGEST = "@sha256:" + "ab" * 32
 
 
+def check_pins(tree: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts/image_pins.py"), "check", str(tree)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.mark.integration  # the digest check runs as a process (bash)
 def test_the_digest_check_sees_every_base_image_and_flags_the_unpinned(tmp_path: Path) -> None:
     # the images it checks are the ones the container tests make stand-ins for (or state why not)
-    listed = subprocess.run(
-        ["bash", "scripts/container-base-images.sh", "list"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    not_made = subprocess.run(
-        ["bash", "scripts/container-base-images.sh", "list-not-made"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    assert pins.images(ROOT) == set(listed) | set(not_made)
+    listed = pods.repo_output("bash", "scripts/container-base-images.sh", "list").split()
+    not_made = pods.repo_output("bash", "scripts/container-base-images.sh", "list-not-made")
+    assert pins.images(ROOT) == set(listed) | set(not_made.split())
     # a tree with one image pinned and one not: check names the loose one only
     (tmp_path / "services/a").mkdir(parents=True)
     (tmp_path / "services/a/Dockerfile").write_text(
@@ -451,21 +448,11 @@ def test_the_digest_check_sees_every_base_image_and_flags_the_unpinned(tmp_path:
     )
     (tmp_path / "k8s").mkdir()
     (tmp_path / "k8s/r.yaml").write_text(f"spec:\n  containers:\n    - image: redis:7{DIGEST}\n")
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts/image_pins.py"), "check", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    out = check_pins(tmp_path)
     assert out.returncode == 1
     assert out.stderr.split() == ["sem", "digest:", "debian:sid-slim"]
     (tmp_path / "services/a/Dockerfile").write_text(f"FROM debian:sid-slim{DIGEST}\n")
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts/image_pins.py"), "check", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    out = check_pins(tmp_path)
     assert out.returncode == 0, out.stderr
     assert not pins.pinned("debian:sid-slim@sha256:abc")  # a digest is 64 hex digits
 

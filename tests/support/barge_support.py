@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from xcorr import window_scores
 
 __all__ = [
     "ONSET_DBOV",
@@ -120,14 +121,6 @@ def _align(segment: np.ndarray, reference: np.ndarray) -> int | None:
     n = len(segment)
     if len(reference) < n or not np.any(segment):
         return None
-    seg = segment - segment.mean()
-    size = 1 << int(np.ceil(np.log2(len(reference) + n)))
-    corr = np.fft.irfft(np.fft.rfft(reference, size) * np.conj(np.fft.rfft(seg, size)), size)
-    corr = corr[: len(reference) - n + 1]
-    csum = np.concatenate([[0.0], np.cumsum(reference)])
-    csum2 = np.concatenate([[0.0], np.cumsum(reference * reference)])
-    win_sum = csum[n:] - csum[:-n]
-    energy = np.maximum(csum2[n:] - csum2[:-n] - win_sum * win_sum / n, 1e-9)
-    score = corr / np.sqrt(energy * np.sum(seg * seg))
+    score, _energy = window_scores(segment - segment.mean(), reference)
     best = int(np.argmax(score))
     return best if score[best] >= ALIGN_MIN_SCORE else None

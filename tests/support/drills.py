@@ -28,12 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,7 +51,7 @@ from asp.messages import (
 )
 from edge_support import dial_2000
 from pbx_support import cli
-from pipeline.testing import RedisServer, free_port
+from pipeline.testing import RedisServer, TcpProxy, free_port
 from sip_edge.testing import (
     EdgeProcess,
     audio_found,
@@ -116,86 +113,6 @@ def tone_seconds(text: str) -> float:
 
 ANSWER_S = sum(tone_seconds(s) for s in ANSWER_SENTENCES)
 PIPELINE_APOLOGY_S = tone_seconds(PIPELINE_APOLOGY)
-
-
-# -- the TCP proxy ------------------------------------------------------------------------
-
-
-class TcpProxy:
-    """Forwards 127.0.0.1:``port`` to ``target_port``, one thread per direction. ``freeze``
-    stops forwarding (nothing is read, nothing closed: a silent partition), new connections
-    are accepted but not connected; ``thaw`` resumes."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self._running = threading.Event()
-        self._running.set()
-        self._closed = False
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        self._socks: list[socket.socket] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def freeze(self) -> None:
-        self._running.clear()
-
-    def thaw(self) -> None:
-        self._running.set()
-
-    def close(self) -> None:
-        self._closed = True
-        self._running.set()
-        with contextlib.suppress(OSError):
-            self._listener.close()
-        with self._lock:
-            for s in self._socks:
-                with contextlib.suppress(OSError):
-                    s.close()
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
-
-    def _connect(self, client: socket.socket) -> None:
-        self._running.wait()
-        try:
-            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
-        except OSError:
-            client.close()
-            return
-        upstream.settimeout(None)
-        with self._lock:
-            self._socks += [client, upstream]
-        for a, b in ((client, upstream), (upstream, client)):
-            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while not self._closed:
-                self._running.wait()
-                ready, _, _ = select.select([src], [], [], 0.1)
-                if not ready or not self._running.is_set():
-                    continue
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except (OSError, ValueError):  # closed by the other direction's thread
-            pass
-        for s in (src, dst):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                s.close()
 
 
 # -- the workers ----------------------------------------------------------------------------

@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import socket
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -83,6 +86,25 @@ def build_request(
 _ECHOED = (("via", "Via"), ("from", "From"), ("to", "To"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
 
 
+def build_register(
+    uri: str, user: str, via: str, contact: str, call_id: str, cseq: int, tag: str, auth: str = ""
+) -> str:
+    """A REGISTER of ``user`` at 127.0.0.1 (60 s), with its Authorization when ``auth``."""
+    headers = [
+        ("Via", via),
+        ("Max-Forwards", "70"),
+        ("From", f"<sip:{user}@127.0.0.1>;tag={tag}"),
+        ("To", f"<sip:{user}@127.0.0.1>"),
+        ("Call-ID", call_id),
+        ("CSeq", f"{cseq} REGISTER"),
+        ("Contact", contact),
+        ("Expires", "60"),
+    ]
+    if auth:
+        headers.append(("Authorization", auth))
+    return build_request("REGISTER", uri, headers)
+
+
 def build_response(
     req: SipRequest,
     status: int,
@@ -135,3 +157,17 @@ def digest_authorization(
     if "opaque" in c:
         parts.append(f'opaque="{c["opaque"]}"')
     return "Digest " + ", ".join(parts)
+
+
+def received(s: socket.socket, timeout: float) -> Iterator[bytes | None]:
+    """What the UDP socket ``s`` receives for ``timeout`` seconds, polled every 0.5 s: each
+    datagram, or None for a poll that got nothing (a caller may stop at a quiet moment)."""
+    s.settimeout(0.5)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data, _ = s.recvfrom(65535)
+        except TimeoutError:
+            yield None
+            continue
+        yield data

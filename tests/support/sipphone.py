@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pjsua2 as pj
+from xcorr import window_scores
 
 log = logging.getLogger(__name__)
 
@@ -317,6 +318,17 @@ class Phone(pj.Account):  # type: ignore[misc]
 
         return self.stack.run(_do)
 
+    def call_answered(
+        self, dest: str, callee: Phone, timeout: float = 10
+    ) -> tuple[PhoneCall, PhoneCall]:
+        """Calls ``dest``, answered on ``callee``: (this phone's leg, the callee's) once the
+        call is confirmed."""
+        out = self.call(dest)
+        inc = callee.wait_incoming(timeout)
+        inc.answer()
+        out.wait_confirmed()
+        return out, inc
+
     def wait_incoming(self, timeout: float = 15) -> PhoneCall:
         try:
             return self._incoming.get(timeout=timeout)
@@ -541,16 +553,7 @@ def _xcorr_scores(reference: np.ndarray, recording: np.ndarray) -> np.ndarray:
     if len(rec) < len(ref) or not np.any(ref) or not np.any(rec):
         return np.zeros(0)
     ref = ref - ref.mean()
-    n = len(ref)
-    size = 1 << int(np.ceil(np.log2(len(rec) + n)))
-    corr = np.fft.irfft(np.fft.rfft(rec, size) * np.conj(np.fft.rfft(ref, size)), size)
-    corr = corr[: len(rec) - n + 1]
-    csum = np.concatenate([[0.0], np.cumsum(rec)])
-    csum2 = np.concatenate([[0.0], np.cumsum(rec * rec)])
-    win_sum = csum[n:] - csum[:-n]
-    win_energy = csum2[n:] - csum2[:-n] - win_sum * win_sum / n
-    denom = np.sqrt(np.maximum(win_energy, 1e-9) * np.sum(ref * ref))
-    score = corr / denom
+    score, win_energy = window_scores(ref, rec)
     score[win_energy < 1e-3 * np.sum(ref * ref)] = 0.0
     return score
 

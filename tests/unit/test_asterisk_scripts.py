@@ -88,35 +88,19 @@ def test_missing_password_stops_rendering(tmp_path: Path) -> None:
         render.main(["x", str(env), str(CONFIG), str(tmp_path / "etc")])
 
 
-@pytest.mark.parametrize(
-    ("hour", "text"),
-    [
-        (0, "Zero hora"),
-        (1, "Uma hora"),
-        (2, "Duas horas"),
-        (12, "Doze horas"),
-        (21, "Vinte e uma horas"),
-        (22, "Vinte e duas horas"),
-        (23, "Vinte e três horas"),
-    ],
-)
-def test_hours_are_feminine(hour: int, text: str) -> None:
-    assert prompts.hour_text(hour) == text
+HOURS = {0: "Zero hora", 1: "Uma hora", 2: "Duas horas", 12: "Doze horas",
+         21: "Vinte e uma horas", 22: "Vinte e duas horas", 23: "Vinte e três horas"}  # fmt: skip
+MINUTES = {0: "em ponto.", 1: "e um minuto.", 2: "e dois minutos.", 30: "e trinta minutos.",
+           42: "e quarenta e dois minutos.", 59: "e cinquenta e nove minutos."}  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("minute", "text"),
-    [
-        (0, "em ponto."),
-        (1, "e um minuto."),
-        (2, "e dois minutos."),
-        (30, "e trinta minutos."),
-        (42, "e quarenta e dois minutos."),
-        (59, "e cinquenta e nove minutos."),
-    ],
+    ("unit", "n", "text"),
+    [("hour", h, t) for h, t in HOURS.items()] + [("minute", m, t) for m, t in MINUTES.items()],
 )
-def test_minutes_are_masculine(minute: int, text: str) -> None:
-    assert prompts.minute_text(minute) == text
+def test_hours_are_feminine_and_minutes_masculine(unit: str, n: int, text: str) -> None:
+    spell = prompts.hour_text if unit == "hour" else prompts.minute_text
+    assert spell(n) == text
 
 
 def test_every_prompt_the_dialplan_plays_is_generated() -> None:

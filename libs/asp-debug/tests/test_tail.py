@@ -23,9 +23,9 @@ from asp import (
     SessionEnded,
     SessionStart,
     Transcript,
-    Utterance,
 )
 from asp import streams as layout
+from asp.testing import utterance
 from pipeline import Bus
 from pipeline.testing import RedisServer, free_port
 
@@ -52,16 +52,7 @@ def _env() -> dict[str, str]:
 
 async def publish_turn(bus: Bus, sid: str, *, end: bool = True) -> None:
     await bus.publish(SessionStart(session_id=sid, audio=AudioConfig(sample_rate=16000)))
-    await bus.publish(
-        Utterance(
-            session_id=sid,
-            utterance_id="u-1",
-            sample_rate=16000,
-            encoding="pcm_s16le",
-            duration_ms=100,
-            audio=LOUD,
-        )
-    )
+    await bus.publish(utterance(sid, "u-1", LOUD, rate=16000, ms=100))
     await bus.publish(
         Transcript(
             session_id=sid, utterance_id="u-1", text="Como eu pago?", language="pt", confidence=0.9

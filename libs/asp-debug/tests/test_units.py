@@ -11,8 +11,9 @@ from pathlib import Path
 
 import msgpack
 import pytest
-from asp import AgentAudioFrame, AudioConfig, CallerAudioFrame, SessionStart, Utterance, to_entry
+from asp import AgentAudioFrame, AudioConfig, CallerAudioFrame, SessionStart, to_entry
 from asp.messages import ResponseAudio
+from asp.testing import utterance
 from asp_debug.audio import WavError, dbfs, frames_of, read_wav, write_wav
 from asp_debug.framing import CallerFramer, FrameError, Framing, decode_agent_frame
 from asp_debug.render import decode_entry, format_entry
@@ -137,16 +138,7 @@ def test_entries_written_by_the_codec_are_decoded() -> None:
     assert '"response_id":"r-1"' in line
     utt = decode_entry(
         "3-0",
-        to_entry(
-            Utterance(
-                session_id=sid,
-                utterance_id="u-1",
-                sample_rate=8000,
-                encoding="pcm_s16le",
-                duration_ms=20,
-                audio=b"\x00" * 320,
-            )
-        ),
+        to_entry(utterance(sid, "u-1", b"\x00" * 320, ms=20)),
     )
     assert utt["audio"] == {"bytes": 320, "dbfs": None, "duration_ms": 20}
     assert "-inf dBFS" in format_entry(utt)

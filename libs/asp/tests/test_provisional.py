@@ -3,12 +3,13 @@ provisional utterance (which confirm/cancel is legal, and the error when it is n
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from asp import (
     ASPError,
     ErrorCode,
     ResponseStart,
-    Transcript,
     TurnTiming,
     Utterance,
     UtteranceCancel,
@@ -21,22 +22,14 @@ from asp import (
 )
 from asp import provisional as states
 from asp import streams as layout
-from asp.testing import SESSION_ID
+from asp.testing import SESSION_ID, transcript_of, utterance
 
 CONFIRM = UtteranceConfirm(session_id=SESSION_ID, utterance_id="u3")
 CANCEL = UtteranceCancel(session_id=SESSION_ID, utterance_id="u3", reason="caller_resumed")
 
 
 def provisional_utterance() -> Utterance:
-    return Utterance(
-        session_id=SESSION_ID,
-        utterance_id="u3",
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=20,
-        audio=bytes(320),
-        provisional=True,
-    )
+    return dataclasses.replace(utterance(SESSION_ID, "u3", bytes(320), ms=20), provisional=True)
 
 
 def test_a_provisional_utterance_round_trips_and_shows_the_flag_in_the_stream() -> None:
@@ -48,29 +41,14 @@ def test_a_provisional_utterance_round_trips_and_shows_the_flag_in_the_stream() 
 
 
 def test_a_final_utterance_has_no_flag_in_the_stream() -> None:
-    msg = Utterance(
-        session_id=SESSION_ID,
-        utterance_id="u4",
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=20,
-        audio=bytes(320),
-        provisional=False,
-    )
+    msg = dataclasses.replace(utterance(SESSION_ID, "u4", bytes(320), ms=20), provisional=False)
     assert "provisional" not in to_entry(msg)
 
 
 def test_the_new_optional_fields_parse_and_a_1_1_event_has_none() -> None:
     start = ResponseStart(session_id=SESSION_ID, response_id="r-u3", utterance_id="u3")
     assert parse_message(start.serialize()) == start
-    text = Transcript(
-        session_id=SESSION_ID,
-        utterance_id="u3",
-        text="oi",
-        language="pt",
-        confidence=1.0,
-        provisional=True,
-    )
+    text = dataclasses.replace(transcript_of(provisional_utterance(), "oi"), provisional=True)
     assert parse_message(text.serialize()).provisional is True  # type: ignore[attr-defined]
     old = {"type": "response.start", "session_id": SESSION_ID, "response_id": "r-1"}
     assert parse_message(old) == ResponseStart(session_id=SESSION_ID, response_id="r-1")

@@ -5,6 +5,7 @@ letters keep the audio's size only."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Unpack
@@ -12,6 +13,8 @@ from typing import Unpack
 import pytest
 from asp import ResponseAudio, Stage, Transcript, Utterance
 from asp import streams as layout
+from asp.testing import transcript_of
+from asp.testing import utterance as sample_utterance
 from pipeline import Bus, Job, StreamWorker
 from pipeline.redis_client import RedisOptions
 from pipeline.testing import RedisServer, until
@@ -34,26 +37,11 @@ class Transcriber(StreamWorker):
         assert isinstance(msg, Utterance)
         if self.fail:
             raise RuntimeError("engine broke")
-        await self.bus.publish(
-            Transcript(
-                session_id=msg.session_id,
-                utterance_id=msg.utterance_id,
-                text="oi",
-                language="pt",
-                confidence=1.0,
-            )
-        )
+        await self.bus.publish(transcript_of(msg, "oi"))
 
 
 def utterance(session_id: str, n: int) -> Utterance:
-    return Utterance(
-        session_id=session_id,
-        utterance_id=f"u-{n}",
-        sample_rate=16000,
-        encoding="pcm_s16le",
-        duration_ms=1000,
-        audio=AUDIO,
-    )
+    return sample_utterance(session_id, f"u-{n}", AUDIO, rate=16000)
 
 
 async def run_until_idle(worker: StreamWorker, done: Callable[[], Awaitable[bool]]) -> None:
@@ -92,14 +80,8 @@ async def test_duplicate_and_stale_work_is_deleted_too(bus: Bus) -> None:
     msg = utterance(sid, 1)
     await bus.publish(msg)
     await bus.publish(msg, stages=(Stage.STT,))  # the same work again: acked as duplicate
-    old = Utterance(
-        session_id=sid,
-        utterance_id="u-old",
-        sample_rate=16000,
-        encoding="pcm_s16le",
-        duration_ms=1000,
-        audio=AUDIO,
-        timestamp="2026-01-01T00:00:00.000000Z",
+    old = dataclasses.replace(
+        sample_utterance(sid, "u-old", AUDIO, rate=16000), timestamp="2026-01-01T00:00:00.000000Z"
     )
     await bus.publish(old)  # skipped as stale
 

@@ -6,6 +6,7 @@ still in the same MULTI/EXEC (seen with MONITOR)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import uuid
@@ -25,11 +26,11 @@ from asp import (
     SessionStatus,
     Stage,
     Statistics,
-    Utterance,
     UtteranceConfirm,
 )
 from asp import provisional as states
 from asp import streams as layout
+from asp.testing import utterance as sample_utterance
 from pipeline import Bus
 from pipeline.bus import TurnAdvance
 from pipeline.health import Health
@@ -186,16 +187,7 @@ async def test_a_sentence_advances_its_turn_with_its_last_chunks(bus: Bus) -> No
 async def test_ack_done_records_the_work_and_frees_its_lock_with_the_ack(bus: Bus) -> None:
     sid = str(uuid.uuid4())
     await bus.ensure_group(Stage.STT)
-    await bus.publish(
-        Utterance(
-            session_id=sid,
-            utterance_id="u1",
-            sample_rate=8000,
-            encoding="pcm_s16le",
-            duration_ms=20,
-            audio=bytes(320),
-        )
-    )
+    await bus.publish(sample_utterance(sid, "u1", bytes(320), ms=20))
     ((entry_id, _),) = await bus.read_work(Stage.STT, "c1", count=10, block_ms=100)
     assert await bus.lock_work(Stage.STT, sid, "w1", 60_000)
     assert not await bus.is_done(Stage.STT, sid, "w1")
@@ -247,14 +239,8 @@ async def test_a_session_log_exists_while_the_session_does(bus: Bus) -> None:
 
 async def test_a_provisional_turn_through_the_bus(bus: Bus) -> None:
     sid = str(uuid.uuid4())
-    utterance = Utterance(
-        session_id=sid,
-        utterance_id="u1",
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=20,
-        audio=bytes(320),
-        provisional=True,
+    utterance = dataclasses.replace(
+        sample_utterance(sid, "u1", bytes(320), ms=20), provisional=True
     )
     assert await bus.provisional_state(sid, "u1") is None
     inside = await transaction_of(bus, lambda: bus.publish(utterance))

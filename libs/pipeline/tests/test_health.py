@@ -18,65 +18,12 @@ from pipeline.main import run_worker
 from pipeline.metrics import EngineMetrics
 from pipeline.redis_client import RedisOptions
 from pipeline.settings import WorkerSettings
-from pipeline.testing import RedisServer, free_port
+from pipeline.testing import RedisServer, TcpProxy, free_port
 from prometheus_client import Counter
 
 SOCKET_TIMEOUT_S = 2.0
 PING_EVERY_S = 1.0  # pipeline.health defaults: what /ready runs with
 PING_TIMEOUT_S = 2.0
-
-
-class FreezingProxy:
-    """A TCP proxy to Redis on loopback; ``freeze()`` stops forwarding in both directions
-    without closing anything, ``thaw()`` lets the held bytes through again."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self._flowing = asyncio.Event()
-        self._flowing.set()
-        self._server: asyncio.Server | None = None
-        self._pumps: set[asyncio.Task[None]] = set()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def freeze(self) -> None:
-        self._flowing.clear()
-
-    def thaw(self) -> None:
-        self._flowing.set()
-
-    async def __aenter__(self) -> FreezingProxy:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._pumps):
-            task.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._flowing.wait()  # a frozen network does not answer a SYN either
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        for src, dst in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pump(src, dst))
-            self._pumps.add(task)
-            task.add_done_callback(self._pumps.discard)
-
-    async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        try:
-            while data := await src.read(65536):
-                await self._flowing.wait()
-                dst.write(data)
-                await dst.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            dst.close()
 
 
 class Idle(StreamWorker):
@@ -134,14 +81,8 @@ async def worker_process(
 
 @pytest.mark.integration  # a redis-server, a worker process
 async def test_frozen_redis_makes_the_worker_unready_and_keeps_it_alive() -> None:
-    with RedisServer() as server:
-        async with (
-            FreezingProxy(server.port) as proxy,
-            worker_process(proxy.url, {}) as (
-                worker,
-                port,
-            ),
-        ):
+    with RedisServer() as server, TcpProxy(server.port) as proxy:
+        async with worker_process(proxy.url, {}) as (worker, port):
 
             async def ready() -> bool:
                 return await http_get(port, "/ready") == 200

@@ -5,6 +5,7 @@ comes last."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
@@ -12,18 +13,13 @@ import pytest
 from asp import ASPError, Stage, Utterance, UtteranceCancel, UtteranceConfirm
 from asp import provisional as states
 from asp import streams as layout
+from asp.testing import utterance as sample_utterance
 from pipeline import Bus, speculation
 
 
 def provisional(sid: str, utterance_id: str = "u1") -> Utterance:
-    return Utterance(
-        session_id=sid,
-        utterance_id=utterance_id,
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=20,
-        audio=bytes(320),
-        provisional=True,
+    return dataclasses.replace(
+        sample_utterance(sid, utterance_id, bytes(320), ms=20), provisional=True
     )
 
 
@@ -42,14 +38,7 @@ async def test_publishing_a_provisional_utterance_marks_it_and_a_final_one_does_
     sid = str(uuid.uuid4())
     await bus.publish(provisional(sid))
     assert await speculation.state(bus.redis, sid, "u1") == states.PROVISIONAL
-    final = Utterance(
-        session_id=sid,
-        utterance_id="u2",
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=20,
-        audio=bytes(320),
-    )
+    final = sample_utterance(sid, "u2", bytes(320), ms=20)
     await bus.publish(final)
     assert await speculation.state(bus.redis, sid, "u2") is None
 

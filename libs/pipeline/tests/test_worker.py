@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import uuid
 from collections import Counter
@@ -10,6 +11,8 @@ from collections import Counter
 import pytest
 from asp import Message, ResponseText, Stage, Transcript, Utterance
 from asp import streams as layout
+from asp.testing import transcript_of
+from asp.testing import utterance as sample_utterance
 from pipeline import Bus, Job, StreamWorker
 from pipeline.testing import start_workers, stop_workers
 from pipeline.testing import until as wait_for
@@ -37,26 +40,11 @@ class EchoSTT(StreamWorker):
         if self.fail:
             raise RuntimeError("provider broke")
         await asyncio.sleep(self.delay)
-        await self.bus.publish(
-            Transcript(
-                session_id=msg.session_id,
-                utterance_id=msg.utterance_id,
-                text=self.consumer,
-                language="pt",
-                confidence=1.0,
-            )
-        )
+        await self.bus.publish(transcript_of(msg, self.consumer))
 
 
 def utterance(session_id: str, n: int) -> Utterance:
-    return Utterance(
-        session_id=session_id,
-        utterance_id=f"u-{n}",
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=20,
-        audio=bytes(320),
-    )
+    return sample_utterance(session_id, f"u-{n}", bytes(320), ms=20)
 
 
 async def transcripts(bus: Bus, session_id: str) -> list[Transcript]:
@@ -244,14 +232,8 @@ async def test_http_endpoint(bus: Bus, path: str) -> None:
 
 async def test_stale_work_is_skipped(bus: Bus) -> None:
     sid = str(uuid.uuid4())
-    old = Utterance(
-        session_id=sid,
-        utterance_id="u-old",
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=20,
-        audio=bytes(320),
-        timestamp="2026-01-01T00:00:00.000000Z",
+    old = dataclasses.replace(
+        sample_utterance(sid, "u-old", bytes(320), ms=20), timestamp="2026-01-01T00:00:00.000000Z"
     )
     worker = EchoSTT(bus, "stt-a", max_age_s=60)
     tasks = await run_workers(worker)
@@ -269,13 +251,8 @@ async def test_stale_work_is_skipped(bus: Bus) -> None:
 
 
 def old_utterance(session_id: str, utterance_id: str, provisional: bool | None = None) -> Utterance:
-    return Utterance(
-        session_id=session_id,
-        utterance_id=utterance_id,
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=20,
-        audio=bytes(320),
+    return dataclasses.replace(
+        sample_utterance(session_id, utterance_id, bytes(320), ms=20),
         timestamp="2026-01-01T00:00:00.000000Z",
         provisional=provisional,
     )

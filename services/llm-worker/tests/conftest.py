@@ -27,20 +27,16 @@ class Vendor:
 
 
 def make_provider(name: str, server: FakeServer, *, max_retries: int = 1) -> LLMProvider:
+    cls: type[AnthropicProvider] | type[OpenAIProvider]
     if name == "anthropic":
-        return AnthropicProvider(
-            api_key="sk-ant-test",
-            model="claude-test",
-            base_url=server.url,
-            timeouts=TIMEOUTS,
-            max_retries=max_retries,
-            retry_backoff_s=0.01,
-        )
-    assert isinstance(server, FakeOpenAIServer)
-    return OpenAIProvider(
-        api_key="sk-test",
-        model="gpt-test",
-        base_url=server.base_url,
+        cls, api_key, model, base_url = AnthropicProvider, "sk-ant-test", "claude-test", server.url
+    else:
+        assert isinstance(server, FakeOpenAIServer)
+        cls, api_key, model, base_url = OpenAIProvider, "sk-test", "gpt-test", server.base_url
+    return cls(
+        api_key=api_key,
+        model=model,
+        base_url=base_url,
         timeouts=TIMEOUTS,
         max_retries=max_retries,
         retry_backoff_s=0.01,

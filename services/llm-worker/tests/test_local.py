@@ -28,11 +28,23 @@ pytestmark = pytest.mark.integration  # the packaged GGUF models on llama.cpp
 
 SMALL = models_dir() / SMALL_MODEL_FILE
 PERSONA = load_persona()
+ONE_SENTENCE = "You are a helpful assistant. Answer in one short sentence."
 
 
 def require(path: Path) -> None:
     if not path.is_file():
         pytest.fail(f"{path} is missing: run scripts/setup.d/45-llm.sh (make bootstrap)")
+
+
+def chat(user: str, max_tokens: int, system: str = "Be brief.") -> ChatRequest:
+    """A request of one user message, without tools, at temperature 0 (repeatable)."""
+    return ChatRequest(
+        system=system,
+        messages=(Message("user", user),),
+        tools=False,
+        max_tokens=max_tokens,
+        temperature=0.0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +56,7 @@ def small() -> LocalProvider:
 
 
 async def test_small_model_answers_through_reply(small: LocalProvider) -> None:
-    req = ChatRequest(
-        system="You are a helpful assistant. Answer in one short sentence.",
-        messages=(Message("user", "What is the capital of France?"),),
-        tools=False,
-        max_tokens=24,
-        temperature=0.0,
-    )
+    req = chat("What is the capital of France?", 24, system=ONE_SENTENCE)
     out = [e async for e in reply(small, req, apology="APOLOGY")]
     sentences = [e for e in out if isinstance(e, ReplySentence)]
     assert sentences
@@ -80,13 +86,7 @@ async def test_warm_up_is_not_bound_by_a_calls_first_event_timeout() -> None:
 
 
 async def test_small_model_stream_ends_with_done(small: LocalProvider) -> None:
-    req = ChatRequest(
-        system="Be brief.",
-        messages=(Message("user", "Say hello."),),
-        tools=False,
-        max_tokens=8,
-        temperature=0.0,
-    )
+    req = chat("Say hello.", 8)
     async with small.stream(req) as stream:
         events = [e async for e in stream]
     assert any(isinstance(e, TextDelta) for e in events)
@@ -95,13 +95,7 @@ async def test_small_model_stream_ends_with_done(small: LocalProvider) -> None:
 
 
 async def test_cancel_stops_local_generation_within_a_token(small: LocalProvider) -> None:
-    req = ChatRequest(
-        system="You are a storyteller.",
-        messages=(Message("user", "Tell me a very long story about a dragon."),),
-        tools=False,
-        max_tokens=400,
-        temperature=0.0,
-    )
+    req = chat("Tell me a very long story about a dragon.", 400, system="You are a storyteller.")
     stream = small.stream(req)
     assert isinstance(await anext(stream), TextDelta)
     await stream.cancel()
@@ -112,13 +106,7 @@ async def test_cancel_stops_local_generation_within_a_token(small: LocalProvider
     # Generation stopped right after the cancel, far from the 400-token budget.
     assert small.last_chunks < 100
     # and the model is free for the next turn
-    req2 = ChatRequest(
-        system="Be brief.",
-        messages=(Message("user", "Hi"),),
-        tools=False,
-        max_tokens=4,
-        temperature=0.0,
-    )
+    req2 = chat("Hi", 4)
     async with small.stream(req2) as s2:
         assert [e async for e in s2]
 
@@ -147,7 +135,7 @@ async def test_default_qwen_answers_a_portuguese_question() -> None:
 async def _turn(p: LocalProvider, key: str, history: list[Message], text: str) -> str:
     history.append(Message("user", text))
     req = ChatRequest(
-        system="You are a helpful assistant. Answer in one short sentence.",
+        system=ONE_SENTENCE,
         messages=tuple(history),
         tools=False,
         max_tokens=8,
@@ -200,9 +188,8 @@ async def test_rendered_prompt_is_what_llama_cpp_evaluates(small: LocalProvider)
     await _turn(small, "render", history, "Say goodbye.")
     engine = small.engine()
     assert engine.render is not None
-    system = "You are a helpful assistant. Answer in one short sentence."
     prompt = engine.render(
-        [{"role": "system", "content": system}]
+        [{"role": "system", "content": ONE_SENTENCE}]
         + [{"role": m.role, "content": m.content} for m in history[:-1]]
     )
     assert engine.llm.input_ids[: len(prompt)].tolist() == prompt

@@ -16,6 +16,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 from asp import ResponseText, SessionStart, Transcript, Utterance
 from asp import streams as layout
+from asp.testing import utterance as sample_utterance
 from llm_worker.postcall import cleanup_sessions, summarize_call
 from llm_worker.settings import Settings
 from llm_worker.testing import FakeEngineProvider
@@ -96,14 +97,7 @@ async def test_summary_and_webhook(bus: Bus, redis_server: RedisServer, raw_redi
     try:
         sid = await a_call(bus)
         await bus.publish(
-            Utterance(
-                session_id=sid,
-                utterance_id="u-1",
-                sample_rate=8000,
-                encoding="pcm_s16le",
-                duration_ms=100,
-                audio=bytes(1600),
-            ),
+            sample_utterance(sid, "u-1", bytes(1600), ms=100),
             stages=(),
         )
         pool = await create_pool(RedisSettings.from_dsn(redis_server.url))

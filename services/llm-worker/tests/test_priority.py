@@ -35,12 +35,24 @@ def make_worker(bus: Bus, provider: LLMProvider, tts_priority_max_wait_s: float)
     )  # fmt: skip
 
 
+Run = Callable[[LLMProvider, float], LLMWorker]
+
+
 @pytest.fixture
-async def running() -> AsyncIterator[Callable[[LLMWorker], None]]:
+def sid() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+async def running(bus: Bus) -> AsyncIterator[Run]:
+    """Starts a worker (make_worker's) on a provider with a TTS priority bound; stopped at
+    the test's end."""
     tasks: list[tuple[LLMWorker, asyncio.Task[None]]] = []
 
-    def start(worker: LLMWorker) -> None:
+    def start(provider: LLMProvider, tts_priority_max_wait_s: float) -> LLMWorker:
+        worker = make_worker(bus, provider, tts_priority_max_wait_s)
         tasks.append((worker, asyncio.create_task(worker.run(grace_s=1))))
+        return worker
 
     yield start
     for worker, task in tasks:
@@ -90,12 +102,10 @@ def gaps(provider: FakeEngineProvider) -> list[float]:
 
 
 async def test_the_rest_of_the_reply_waits_for_the_first_clause_synthesis(
-    bus: Bus, running: Callable[[LLMWorker], None]
+    bus: Bus, sid: str, running: Run
 ) -> None:
-    sid = str(uuid.uuid4())
     engine = FakeEngineProvider(TOKENS, token_s=TOKEN_S)
-    worker = make_worker(bus, engine, tts_priority_max_wait_s=2.0)
-    running(worker)
+    worker = running(engine, 2.0)
     tts = asyncio.create_task(fake_tts(bus, sid, synth_s=0.5))
     await ask(bus, sid)
     out = await until_final(bus, sid)
@@ -118,12 +128,10 @@ async def test_the_rest_of_the_reply_waits_for_the_first_clause_synthesis(
 
 
 async def test_the_hold_is_bounded_when_the_tts_never_clears(
-    bus: Bus, running: Callable[[LLMWorker], None]
+    bus: Bus, sid: str, running: Run
 ) -> None:
-    sid = str(uuid.uuid4())
     engine = FakeEngineProvider(TOKENS, token_s=TOKEN_S)
-    worker = make_worker(bus, engine, tts_priority_max_wait_s=0.4)
-    running(worker)
+    worker = running(engine, 0.4)
     tts = asyncio.create_task(fake_tts(bus, sid, synth_s=0, renew=True))
     try:
         await ask(bus, sid)
@@ -136,13 +144,11 @@ async def test_the_hold_is_bounded_when_the_tts_never_clears(
 
 
 async def test_without_a_tts_the_flag_set_at_hand_over_lapses(
-    bus: Bus, running: Callable[[LLMWorker], None]
+    bus: Bus, sid: str, running: Run
 ) -> None:
     """No TTS replica picks the clause up: the LLM's own flag expires with its bound."""
-    sid = str(uuid.uuid4())
     engine = FakeEngineProvider(TOKENS, token_s=TOKEN_S)
-    worker = make_worker(bus, engine, tts_priority_max_wait_s=0.3)
-    running(worker)
+    worker = running(engine, 0.3)
     await ask(bus, sid)
     await until_final(bus, sid)
     assert 0.25 <= worker.held_s < 0.9
@@ -150,14 +156,9 @@ async def test_without_a_tts_the_flag_set_at_hand_over_lapses(
     assert not await bus.has_tts_priority(sid)
 
 
-async def test_remote_providers_are_never_held(
-    bus: Bus, running: Callable[[LLMWorker], None]
-) -> None:
-    sid = str(uuid.uuid4())
-    worker = make_worker(bus, FakeProvider(default_text="Nosso horário começa às oito."),
-                         tts_priority_max_wait_s=1.0)  # fmt: skip
+async def test_remote_providers_are_never_held(bus: Bus, sid: str, running: Run) -> None:
+    worker = running(FakeProvider(default_text="Nosso horário começa às oito."), 1.0)
     assert worker.tts_priority_max_wait_s == 0  # Claude's CPU is not ours
-    running(worker)
     await ask(bus, sid)
     await until_final(bus, sid)
     assert worker.held_s == 0
@@ -165,12 +166,10 @@ async def test_remote_providers_are_never_held(
 
 
 async def test_a_reply_is_marked_live_while_it_is_generated(
-    bus: Bus, running: Callable[[LLMWorker], None]
+    bus: Bus, sid: str, running: Run
 ) -> None:
-    sid = str(uuid.uuid4())
     engine = FakeEngineProvider(TOKENS, token_s=0.05)
-    worker = make_worker(bus, engine, tts_priority_max_wait_s=0.0)
-    running(worker)
+    worker = running(engine, 0.0)
     assert await bus.live_turns() == 0
     await ask(bus, sid)
     async with asyncio.timeout(10):
@@ -185,14 +184,12 @@ async def test_a_reply_is_marked_live_while_it_is_generated(
 
 
 async def test_a_barge_in_during_the_hold_stops_the_generation(
-    bus: Bus, running: Callable[[LLMWorker], None]
+    bus: Bus, sid: str, running: Run
 ) -> None:
     from asp import ResponseCancel
 
-    sid = str(uuid.uuid4())
     engine = FakeEngineProvider(TOKENS * 5, token_s=TOKEN_S)
-    worker = make_worker(bus, engine, tts_priority_max_wait_s=0.5)
-    running(worker)
+    running(engine, 0.5)
     tts = asyncio.create_task(fake_tts(bus, sid, synth_s=0, renew=True))
     try:
         await ask(bus, sid)

@@ -16,6 +16,23 @@ def split(text: str, step: int = 1, **kw: int) -> list[str]:
     return out + s.flush()
 
 
+def assert_chunking_keeps_the_result(text: str, steps: list[int], **kw: int) -> None:
+    """Fed in deltas of the sizes ``steps`` (cycled), the splitter gives the sentences it
+    gives for the whole text at once, and loses no word."""
+    whole = split(text, step=len(text), **kw)
+    s = SentenceSplitter(**kw)
+    out: list[str] = []
+    i = k = 0
+    while i < len(text):
+        n = steps[k % len(steps)]
+        out += s.feed(text[i : i + n])
+        i += n
+        k += 1
+    out += s.flush()
+    assert out == whole
+    assert clean_for_speech(" ".join(out)) == clean_for_speech(text)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -125,19 +142,7 @@ REPLIES = [
 @given(st.sampled_from(REPLIES), st.lists(st.integers(1, 7), min_size=1, max_size=30))
 def test_chunking_never_changes_the_result(text: str, steps: list[int]) -> None:
     """However the stream is cut into deltas, the sentences are the same."""
-    whole = split(text, step=len(text))
-    s = SentenceSplitter()
-    out: list[str] = []
-    i = 0
-    k = 0
-    while i < len(text):
-        n = steps[k % len(steps)]
-        out += s.feed(text[i : i + n])
-        i += n
-        k += 1
-    out += s.flush()
-    assert out == whole
-    assert clean_for_speech(" ".join(out)) == clean_for_speech(text)
+    assert_chunking_keeps_the_result(text, steps)
 
 
 @given(st.text(max_size=300))
@@ -259,19 +264,7 @@ def test_ends_sentence(piece: str, ends: bool) -> None:
     st.lists(st.integers(1, 7), min_size=1, max_size=30),
 )
 def test_word_mode_chunking_never_changes_the_result(text: str, steps: list[int]) -> None:
-    kw = {**WORDS, "clause_min_chars": 24}
-    whole = split(text, step=len(text), **kw)
-    s = SentenceSplitter(**kw)
-    out: list[str] = []
-    i = k = 0
-    while i < len(text):
-        n = steps[k % len(steps)]
-        out += s.feed(text[i : i + n])
-        i += n
-        k += 1
-    out += s.flush()
-    assert out == whole
-    assert clean_for_speech(" ".join(out)) == clean_for_speech(text)
+    assert_chunking_keeps_the_result(text, steps, **WORDS, clause_min_chars=24)
 
 
 @given(st.text(max_size=300))

@@ -269,44 +269,22 @@ async def test_fake_rejects_malformed_requests() -> None:
 
     async with FakeAnthropicServer() as srv, aiohttp.ClientSession() as http:
         headers = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
+
+        def request_body(*messages: tuple[str, str]) -> bytes:
+            return json.dumps(
+                {
+                    "model": "m",
+                    "max_tokens": 5,
+                    "messages": [{"role": role, "content": text} for role, text in messages],
+                    "stream": True,
+                }
+            ).encode()
+
         cases = [
             (b"{not json", headers),
-            (
-                json.dumps(
-                    {
-                        "model": "m",
-                        "max_tokens": 5,
-                        "messages": [{"role": "assistant", "content": "x"}],
-                        "stream": True,
-                    }
-                ).encode(),
-                headers,
-            ),
-            (
-                json.dumps(
-                    {
-                        "model": "m",
-                        "max_tokens": 5,
-                        "messages": [
-                            {"role": "user", "content": "a"},
-                            {"role": "user", "content": "b"},
-                        ],
-                        "stream": True,
-                    }
-                ).encode(),
-                headers,
-            ),
-            (
-                json.dumps(
-                    {
-                        "model": "m",
-                        "max_tokens": 5,
-                        "messages": [{"role": "user", "content": "a"}],
-                        "stream": True,
-                    }
-                ).encode(),
-                {},
-            ),
+            (request_body(("assistant", "x")), headers),  # must start with the user
+            (request_body(("user", "a"), ("user", "b")), headers),  # roles must alternate
+            (request_body(("user", "a")), {}),  # no API key
         ]
         for body, hdrs in cases:
             async with http.post(f"{srv.url}/v1/messages", data=body, headers=hdrs) as r:

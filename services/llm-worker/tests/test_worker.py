@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from asp import (
-    AudioConfig,
     CallAction,
     Message,
     ResponseText,
@@ -25,6 +24,7 @@ from asp.messages import CallActionKind
 from llm_worker.events import Done, TextDelta, ToolCall
 from llm_worker.persona import load_persona
 from llm_worker.testing.fake_provider import FakeProvider
+from llm_worker.testing.session_log import greeted_session
 from llm_worker.worker import LLMWorker
 from pipeline import Bus
 from pipeline.testing import running as running_worker
@@ -51,20 +51,6 @@ async def log_until(bus: Bus, sid: str, kind: type[Message], n: int = 1) -> list
             await asyncio.sleep(0.01)
 
 
-async def started_session(bus: Bus) -> str:
-    sid = str(uuid.uuid4())
-    await bus.publish(
-        SessionStart(
-            session_id=sid,
-            audio=AudioConfig(sample_rate=8000),
-            metadata={"language": "pt-BR"},
-            version="1.1.0",
-        )
-    )
-    await log_until(bus, sid, ResponseText)  # the greeting
-    return sid
-
-
 def transcript(sid: str, text: str, utterance_id: str = "u1") -> Transcript:
     return Transcript(
         session_id=sid, utterance_id=utterance_id, text=text, language="pt", confidence=0.9
@@ -84,7 +70,7 @@ async def test_the_llm_greets_a_session_it_neither_opens_nor_activates_nor_ends(
         ended.append(session_id)
 
     worker.after_call = after_call
-    sid = await started_session(bus)  # published without activation
+    sid = await greeted_session(bus, {"language": "pt-BR"})  # published without activation
     log = await bus.session_log(sid)
     assert sum(isinstance(m, SessionStarted) for m in log) == 1  # the bus's, with the start
     assert not await bus.is_active(sid)
@@ -124,7 +110,7 @@ async def test_the_persona_phrases_are_registered_for_the_phrase_cache(
     assert {lang for lang, _ in await bus.registered_phrases()} == {"pt-BR"}
     # ... and again at each session start (the registry keeps the most recent ones).
     await raw_redis.delete("asp:cache:tts:phrases")
-    await started_session(bus)
+    await greeted_session(bus, {"language": "pt-BR"})
     assert [t for _, t in await bus.registered_phrases()] == list(every)
 
 
@@ -132,7 +118,7 @@ async def test_each_reply_appends_its_timing(
     bus: Bus, running: tuple[LLMWorker, FakeProvider]
 ) -> None:
     _, provider = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus, {"language": "pt-BR"})
     before = (
         REGISTRY.get_sample_value("asp_turn_step_seconds_count", {"step": "llm_first_clause"})
         or 0.0
@@ -155,7 +141,7 @@ async def test_a_reply_that_only_hangs_up_says_the_goodbye_first(
     bus: Bus, running: tuple[LLMWorker, FakeProvider]
 ) -> None:
     _, provider = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus, {"language": "pt-BR"})
     provider.push([ToolCall("hang_up", {}), Done("tool_use")])
     # (a plain goodbye is decided before the model: see test_facts_worker.py)
     await bus.publish(transcript(sid, "Obrigado pela ajuda."))
@@ -173,7 +159,7 @@ async def test_a_reply_that_speaks_before_hanging_up_is_left_alone(
     bus: Bus, running: tuple[LLMWorker, FakeProvider]
 ) -> None:
     _, provider = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus, {"language": "pt-BR"})
     provider.push(
         [TextDelta("Tchau, tenha um bom dia!"), ToolCall("hang_up", {}), Done("tool_use")]
     )
@@ -193,7 +179,7 @@ async def test_a_retried_turn_closes_the_response_a_dead_replica_half_sent(
     from pipeline import Job
 
     worker, provider = running
-    sid = await started_session(bus)
+    sid = await greeted_session(bus, {"language": "pt-BR"})
     history_before = await bus.history(sid)
     jobs_before = worker.jobs_done
     provider.push([TextDelta("Claro, pode pagar no boleto."), Done("end_turn")])

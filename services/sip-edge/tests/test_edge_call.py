@@ -9,8 +9,6 @@ chunks as soon as session.start shows up; the caller sends DTMF at 0.5 s, starts
 
 from __future__ import annotations
 
-import os
-import random
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,25 +20,22 @@ from asp import streams as layout
 from asp.messages import CallDtmf, Message, SessionStart, Utterance
 from sip_edge.testing import (
     MALFORMED_ENTRIES,
+    REDIS_URL,
     EdgeProcess,
     audio_found,
     caller_result,
-    find_session,
+    dial,
     from_pcm,
-    last_entry_id,
     metric,
     pcm,
     read_wav,
     session_messages,
     speech_wav,
-    start_caller,
     windowed_match,
     write_response,
 )
 
 pytestmark = pytest.mark.integration  # sip-edge and a PJSUA2 caller as processes, a redis-server
-
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
@@ -68,16 +63,13 @@ def call_run(tmp_path_factory: pytest.TempPathFactory) -> CallRun:
     edge = EdgeProcess(tmp / "edge.log", REDIS_URL=REDIS_URL)
     try:
         with edge:
-            user = f"t{random.randrange(10**8, 10**9)}"
-            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            caller = start_caller(
-                edge.uri, user,
+            caller, session_id = dial(
+                r, edge,
                 "--play", str(speech_path), "--play-at", "3.0",
                 "--record", str(tmp / "heard.wav"),
                 "--dtmf", "5", "--dtmf-at", "0.5",
                 "--hangup-at", "8.5",
             )  # fmt: skip
-            session_id = find_session(r, after, user)
             write_response(r, session_id, "greeting-1", pcm(greeting))
             stream = layout.session_stream(session_id)
             for bad in MALFORMED_ENTRIES:

@@ -4,7 +4,6 @@ Each case runs its own sip-edge process and PJSUA2 caller process."""
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import socket
@@ -15,8 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
-from asp import streams as layout
-from asp import to_entry
 from asp.messages import (
     CallAction,
     CallActionKind,
@@ -28,22 +25,25 @@ from asp.messages import (
 )
 from pipeline.testing import RedisServer
 from sip_edge.testing import (
+    REDIS_URL,
     EdgeProcess,
     Signal,
     agent_tone,
     audio_found,
     caller_result,
+    dial,
     find_session,
     frame_rms,
-    last_entry_id,
     line_noise,
     metric,
+    new_caller_number,
     pcm,
     read_wav,
+    send,
     session_messages,
     speech_wav,
     start_caller,
-    stream_fields,
+    wait_session_end,
     windowed_match,
     write_response,
     write_wav,
@@ -51,7 +51,6 @@ from sip_edge.testing import (
 
 pytestmark = pytest.mark.integration  # sip-edge and a PJSUA2 caller as processes, a redis-server
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 RATE = 8000
 
 
@@ -61,53 +60,41 @@ def onset_s(x: Signal) -> float:
     return float(np.argmax(rms > 0.05 * rms.max())) * 0.02
 
 
-def user() -> str:
-    return f"t{random.randrange(10**8, 10**9)}"
-
-
-def test_barge_in_stops_playback_fast_and_drops_the_rest(tmp_path: Path) -> None:
+def test_barge_in_stops_playback_fast_and_drops_the_rest(tmp_path: Path, r: redis.Redis) -> None:
     speech_path = speech_wav("Espera, não é isso que eu quero.", tmp_path / "speech.wav")
     speech, _ = read_wav(speech_path)
-    r = redis.Redis.from_url(REDIS_URL)
-    try:
-        with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
-            who = user()
-            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            caller = start_caller(
-                edge.uri, who,
-                "--play", str(speech_path), "--play-at", "3.0",
-                "--record", str(tmp_path / "heard.wav"), "--hangup-at", "7.0",
-            )  # fmt: skip
-            sid = find_session(r, after, who)
-            tone = agent_tone(12.0)
-            half = len(tone) // 2
-            # The first half of a long answer now; its second half (same response, later
-            # seqs) only after the barge-in: those late chunks must not be played.
-            n = write_response(r, sid, "long-1", pcm(tone[:half]))
-            deadline = time.monotonic() + 10
-            cancel = None
-            while cancel is None and time.monotonic() < deadline:
-                _types, msgs = session_messages(r, sid)
-                cancel = next((m for m in msgs if isinstance(m, ResponseCancel)), None)
-                time.sleep(0.05)
-            assert cancel is not None, "no response.cancel after the caller spoke"
-            assert (cancel.response_id, cancel.reason) == ("long-1", "barge_in")
-            rest = pcm(tone[half:])
-            stream = layout.session_stream(sid)
-            for k, seq in enumerate(range(n, n + 10)):
-                chunk = rest[k * 3200 : (k + 1) * 3200]
-                audio = ResponseAudio(
-                    session_id=sid,
-                    response_id="long-1",
-                    seq=seq,
-                    audio=chunk,
-                    is_final=seq == n + 9,
-                )
-                r.xadd(stream, stream_fields(to_entry(audio)))
-            result = caller_result(caller)
-            metrics = edge.metrics()
-    finally:
-        r.close()
+    with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
+        caller, sid = dial(
+            r, edge,
+            "--play", str(speech_path), "--play-at", "3.0",
+            "--record", str(tmp_path / "heard.wav"), "--hangup-at", "7.0",
+        )  # fmt: skip
+        tone = agent_tone(12.0)
+        half = len(tone) // 2
+        # The first half of a long answer now; its second half (same response, later
+        # seqs) only after the barge-in: those late chunks must not be played.
+        n = write_response(r, sid, "long-1", pcm(tone[:half]))
+        deadline = time.monotonic() + 10
+        cancel = None
+        while cancel is None and time.monotonic() < deadline:
+            _types, msgs = session_messages(r, sid)
+            cancel = next((m for m in msgs if isinstance(m, ResponseCancel)), None)
+            time.sleep(0.05)
+        assert cancel is not None, "no response.cancel after the caller spoke"
+        assert (cancel.response_id, cancel.reason) == ("long-1", "barge_in")
+        rest = pcm(tone[half:])
+        for k, seq in enumerate(range(n, n + 10)):
+            chunk = rest[k * 3200 : (k + 1) * 3200]
+            audio = ResponseAudio(
+                session_id=sid,
+                response_id="long-1",
+                seq=seq,
+                audio=chunk,
+                is_final=seq == n + 9,
+            )
+            send(r, sid, audio)
+        result = caller_result(caller)
+        metrics = edge.metrics()
     heard, _ = read_wav(tmp_path / "heard.wav")
     rms = frame_rms(heard)
     level = np.median(rms[10:100])  # the tone, well before the caller speaks
@@ -131,21 +118,14 @@ def test_barge_in_stops_playback_fast_and_drops_the_rest(tmp_path: Path) -> None
     assert metric(metrics, "sip_edge_late_chunks_dropped_total") == 10
 
 
-def test_calls_beyond_max_calls_get_486(tmp_path: Path) -> None:
-    r = redis.Redis.from_url(REDIS_URL)
-    try:
-        env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_MAX_CALLS": "1"}
-        with EdgeProcess(tmp_path / "edge.log", **env) as edge:
-            first = user()
-            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            a = start_caller(edge.uri, first, "--hangup-at", "4.0")
-            find_session(r, after, first)
-            b = start_caller(edge.uri, user(), "--hangup-at", "2.0", "--timeout", "6")
-            second = caller_result(b)
-            first_result = caller_result(a)
-            metrics = edge.metrics()
-    finally:
-        r.close()
+def test_calls_beyond_max_calls_get_486(tmp_path: Path, r: redis.Redis) -> None:
+    env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_MAX_CALLS": "1"}
+    with EdgeProcess(tmp_path / "edge.log", **env) as edge:
+        a, _sid = dial(r, edge, "--hangup-at", "4.0")
+        b = start_caller(edge.uri, new_caller_number(), "--hangup-at", "2.0", "--timeout", "6")
+        second = caller_result(b)
+        first_result = caller_result(a)
+        metrics = edge.metrics()
     assert first_result["confirmed"] is True
     assert second["confirmed"] is False
     assert second["status"] == 486
@@ -174,7 +154,7 @@ def test_redis_restart_during_a_call(tmp_path: Path, private_redis: RedisServer)
     r = redis.Redis.from_url(private_redis.url)
     try:
         with EdgeProcess(tmp_path / "edge.log", **env) as edge:
-            who = user()
+            who = new_caller_number()
             caller = start_caller(
                 edge.uri, who,
                 "--say", f"{first}@1.0", "--say", f"{during}@6.0", "--say", f"{after}@11.0",
@@ -233,97 +213,48 @@ def _wait_for(cond: Callable[[], bool], timeout: float) -> None:
     raise AssertionError("condition not met in time")
 
 
-def _wait_session_end(
-    r: redis.Redis, sid: str, edge: EdgeProcess, caller: dict[str, object], timeout: float = 5
-) -> None:
-    """Waits for the session's session.end; on a timeout the error carries what the caller
-    saw, whether sip-edge is still running, and the end of its log."""
-    try:
-        _wait_for(lambda: "session.end" in session_messages(r, sid)[0], timeout)
-    except AssertionError:
-        assert edge.proc is not None
-        raise AssertionError(
-            f"no session.end for {sid} within {timeout} s; caller: {caller}; "
-            f"sip-edge exit status: {edge.proc.poll()}\n{edge.log()[-4000:]}"
-        ) from None
-
-
-def test_pipeline_call_actions_send_dtmf_then_hang_up(tmp_path: Path) -> None:
-    r = redis.Redis.from_url(REDIS_URL)
-    try:
-        with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
-            who = user()
-            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            caller = start_caller(edge.uri, who, "--hangup-at", "15.0")
-            sid = find_session(r, after, who)
-            stream = layout.session_stream(sid)
-            time.sleep(0.5)
-            dtmf = CallAction(session_id=sid, action=CallActionKind.DTMF, digits="42#")
-            r.xadd(stream, stream_fields(to_entry(dtmf)))
-            time.sleep(1.5)
-            r.xadd(
-                stream,
-                stream_fields(to_entry(CallAction(session_id=sid, action=CallActionKind.HANGUP))),
-            )
-            result = caller_result(caller)
-            _wait_session_end(r, sid, edge, result)
-    finally:
-        r.close()
+def test_pipeline_call_actions_send_dtmf_then_hang_up(tmp_path: Path, r: redis.Redis) -> None:
+    with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
+        caller, sid = dial(r, edge, "--hangup-at", "15.0")
+        time.sleep(0.5)
+        dtmf = CallAction(session_id=sid, action=CallActionKind.DTMF, digits="42#")
+        send(r, sid, dtmf)
+        time.sleep(1.5)
+        send(r, sid, CallAction(session_id=sid, action=CallActionKind.HANGUP))
+        result = caller_result(caller)
+        wait_session_end(r, sid, edge, result)
     assert result["hung_up_by"] == "remote"
     assert result["digits_received"] == "42#"
 
 
-def test_a_hang_up_waits_until_the_goodbye_was_heard(tmp_path: Path) -> None:
+def test_a_hang_up_waits_until_the_goodbye_was_heard(tmp_path: Path, r: redis.Redis) -> None:
     """The LLM publishes call.action right after its last words, before the TTS voiced
     them: sip-edge hangs up only once the announced response has been played to the end
     (here 3 s of audio that arrives 1 s after the action); a response announced and never
     voiced holds the hang-up only SIP_EDGE_ACTION_WAIT_S."""
-    r = redis.Redis.from_url(REDIS_URL)
     goodbye = agent_tone(3.0)
-    try:
-        env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_ACTION_WAIT_S": "8"}
-        with EdgeProcess(tmp_path / "edge.log", **env) as edge:
-            who = user()
-            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            caller = start_caller(
-                edge.uri, who, "--record", str(tmp_path / "heard.wav"), "--hangup-at", "20.0",
-                "--timeout", "25",
-            )  # fmt: skip
-            sid = find_session(r, after, who)
-            stream = layout.session_stream(sid)
-            time.sleep(0.5)
-            r.xadd(
-                stream, stream_fields(to_entry(ResponseStart(session_id=sid, response_id="bye-1")))
-            )
-            r.xadd(
-                stream,
-                stream_fields(to_entry(CallAction(session_id=sid, action=CallActionKind.HANGUP))),
-            )
-            time.sleep(1.0)
-            asked = time.monotonic()
-            write_response(r, sid, "bye-1", pcm(goodbye))
-            result = caller_result(caller)
-            waited = time.monotonic() - asked
-            _wait_session_end(r, sid, edge, result)
+    env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_ACTION_WAIT_S": "8"}
+    with EdgeProcess(tmp_path / "edge.log", **env) as edge:
+        caller, sid = dial(
+            r, edge, "--record", str(tmp_path / "heard.wav"), "--hangup-at", "20.0",
+            "--timeout", "25",
+        )  # fmt: skip
+        time.sleep(0.5)
+        send(r, sid, ResponseStart(session_id=sid, response_id="bye-1"))
+        send(r, sid, CallAction(session_id=sid, action=CallActionKind.HANGUP))
+        time.sleep(1.0)
+        asked = time.monotonic()
+        write_response(r, sid, "bye-1", pcm(goodbye))
+        result = caller_result(caller)
+        waited = time.monotonic() - asked
+        wait_session_end(r, sid, edge, result)
 
-            # announced, never voiced: the hang-up comes after the cap, not never
-            who = user()
-            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            caller = start_caller(edge.uri, who, "--hangup-at", "20.0", "--timeout", "25")
-            sid2 = find_session(r, after, who)
-            stream = layout.session_stream(sid2)
-            r.xadd(
-                stream,
-                stream_fields(to_entry(ResponseStart(session_id=sid2, response_id="mute-1"))),
-            )
-            r.xadd(
-                stream,
-                stream_fields(to_entry(CallAction(session_id=sid2, action=CallActionKind.HANGUP))),
-            )
-            capped = caller_result(caller)
-            _wait_session_end(r, sid2, edge, capped)
-    finally:
-        r.close()
+        # announced, never voiced: the hang-up comes after the cap, not never
+        caller, sid2 = dial(r, edge, "--hangup-at", "20.0", "--timeout", "25")
+        send(r, sid2, ResponseStart(session_id=sid2, response_id="mute-1"))
+        send(r, sid2, CallAction(session_id=sid2, action=CallActionKind.HANGUP))
+        capped = caller_result(caller)
+        wait_session_end(r, sid2, edge, capped)
     assert result["hung_up_by"] == "remote"
     assert waited >= 2.5, waited  # not before the 3 s goodbye had played
     heard, _ = read_wav(tmp_path / "heard.wav")
@@ -332,45 +263,33 @@ def test_a_hang_up_waits_until_the_goodbye_was_heard(tmp_path: Path) -> None:
     assert capped["hung_up_by"] == "remote"
 
 
-def test_sigterm_drains_refuses_new_calls_then_ends_live_ones(tmp_path: Path) -> None:
-    r = redis.Redis.from_url(REDIS_URL)
-    try:
-        env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_DRAIN_GRACE_S": "2"}
-        with EdgeProcess(tmp_path / "edge.log", **env) as edge:
-            who = user()
-            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            live = start_caller(edge.uri, who, "--hangup-at", "20.0", "--timeout", "25")
-            sid = find_session(r, after, who)
-            assert edge.proc is not None
-            edge.proc.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
-            late = caller_result(start_caller(edge.uri, user(), "--timeout", "5"))
-            ended = caller_result(live)
-            _wait_session_end(r, sid, edge, ended)
-            assert edge.proc.wait(15) == 0
-    finally:
-        r.close()
+def test_sigterm_drains_refuses_new_calls_then_ends_live_ones(
+    tmp_path: Path, r: redis.Redis
+) -> None:
+    env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_DRAIN_GRACE_S": "2"}
+    with EdgeProcess(tmp_path / "edge.log", **env) as edge:
+        live, sid = dial(r, edge, "--hangup-at", "20.0", "--timeout", "25")
+        assert edge.proc is not None
+        edge.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        late = caller_result(start_caller(edge.uri, new_caller_number(), "--timeout", "5"))
+        ended = caller_result(live)
+        wait_session_end(r, sid, edge, ended)
+        assert edge.proc.wait(15) == 0
     assert late["status"] == 486
     assert ended["hung_up_by"] == "remote"
 
 
-def test_wideband_call_is_a_16_khz_session(tmp_path: Path) -> None:
+def test_wideband_call_is_a_16_khz_session(tmp_path: Path, r: redis.Redis) -> None:
     speech_path = speech_wav("Alô, está me ouvindo?", tmp_path / "speech.wav")
-    r = redis.Redis.from_url(REDIS_URL)
-    try:
-        env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_WIDEBAND": "true"}
-        with EdgeProcess(tmp_path / "edge.log", **env) as edge:
-            who = user()
-            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            caller = start_caller(
-                edge.uri, who, "--codec", "G722/",
-                "--play", str(speech_path), "--play-at", "0.5", "--hangup-at", "4.0",
-            )  # fmt: skip
-            sid = find_session(r, after, who)
-            _wait_session_end(r, sid, edge, caller_result(caller))
-            _types, msgs = session_messages(r, sid)
-    finally:
-        r.close()
+    env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_WIDEBAND": "true"}
+    with EdgeProcess(tmp_path / "edge.log", **env) as edge:
+        caller, sid = dial(
+            r, edge, "--codec", "G722/",
+            "--play", str(speech_path), "--play-at", "0.5", "--hangup-at", "4.0",
+        )  # fmt: skip
+        wait_session_end(r, sid, edge, caller_result(caller))
+        _types, msgs = session_messages(r, sid)
     start = next(m for m in msgs if isinstance(m, SessionStart))
     assert start.audio is not None
     assert start.audio.sample_rate == 16000
@@ -382,26 +301,19 @@ def test_wideband_call_is_a_16_khz_session(tmp_path: Path) -> None:
     assert utts[0].duration_ms == len(utts[0].audio) // 32
 
 
-def test_line_noise_makes_no_utterance_and_no_barge_in(tmp_path: Path) -> None:
+def test_line_noise_makes_no_utterance_and_no_barge_in(tmp_path: Path, r: redis.Redis) -> None:
     """10 s of telephone-band noise at -20 dB SNR (20 dB above a -26 dBov speech level),
     sent by the phone while the agent speaks for the first 5 s and after it stops."""
     noise_path = write_wav(tmp_path / "noise.wav", line_noise(10.0, snr_db=-20.0))
-    r = redis.Redis.from_url(REDIS_URL)
-    try:
-        with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
-            who = user()
-            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            caller = start_caller(
-                edge.uri, who, "--play", str(noise_path), "--play-at", "0.5",
-                "--hangup-at", "11.5", "--timeout", "20",
-            )  # fmt: skip
-            sid = find_session(r, after, who)
-            write_response(r, sid, "talking-1", pcm(agent_tone(5.0)))
-            _wait_session_end(r, sid, edge, caller_result(caller))
-            types, _msgs = session_messages(r, sid)
-            metrics = edge.metrics()
-    finally:
-        r.close()
+    with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
+        caller, sid = dial(
+            r, edge, "--play", str(noise_path), "--play-at", "0.5",
+            "--hangup-at", "11.5", "--timeout", "20",
+        )  # fmt: skip
+        write_response(r, sid, "talking-1", pcm(agent_tone(5.0)))
+        wait_session_end(r, sid, edge, caller_result(caller))
+        types, _msgs = session_messages(r, sid)
+        metrics = edge.metrics()
     assert "utterance" not in types
     assert "audio.speech_start" not in types
     assert "response.cancel" not in types
@@ -410,7 +322,7 @@ def test_line_noise_makes_no_utterance_and_no_barge_in(tmp_path: Path) -> None:
     assert edge.returncode == 0, edge.log()[-2000:]
 
 
-def test_garbage_on_the_sip_port_does_not_hurt(tmp_path: Path) -> None:
+def test_garbage_on_the_sip_port_does_not_hurt(tmp_path: Path, r: redis.Redis) -> None:
     rng = random.Random(4)
     bad = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 1400))) for _ in range(40)]
     bad += [
@@ -420,19 +332,12 @@ def test_garbage_on_the_sip_port_does_not_hurt(tmp_path: Path) -> None:
         b"\r\n\r\n",
         b"OPTIONS " + b"a" * 1300 + b" SIP/2.0\r\n\r\n",
     ]
-    r = redis.Redis.from_url(REDIS_URL)
-    try:
-        with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                for datagram in bad:
-                    s.sendto(datagram, ("127.0.0.1", edge.sip_port))
-            time.sleep(0.5)
-            who = user()
-            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            caller = start_caller(edge.uri, who, "--hangup-at", "1.5")
-            find_session(r, after, who)
-            result = caller_result(caller)
-    finally:
-        r.close()
+    with EdgeProcess(tmp_path / "edge.log", REDIS_URL=REDIS_URL) as edge:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for datagram in bad:
+                s.sendto(datagram, ("127.0.0.1", edge.sip_port))
+        time.sleep(0.5)
+        caller, _sid = dial(r, edge, "--hangup-at", "1.5")
+        result = caller_result(caller)
     assert result["confirmed"] is True
     assert edge.returncode == 0

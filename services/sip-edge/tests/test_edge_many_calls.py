@@ -4,7 +4,6 @@ hears the answer written to its session and no other."""
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from asp import streams as layout
 from asp.messages import Message, Utterance
 from sip_edge.testing import (
     CALLER_PHRASES,
+    REDIS_URL,
     EdgeProcess,
     audio_found,
     caller_result,
@@ -31,7 +31,6 @@ from sip_edge.testing import (
 
 pytestmark = pytest.mark.integration  # sip-edge and a PJSUA2 caller as processes, a redis-server
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 N = len(CALLER_PHRASES)
 
 

@@ -20,6 +20,7 @@ from sipmsg import (
     digest_authorization,
     new_branch,
     parse_response,
+    received,
 )
 
 pytestmark = pytest.mark.integration  # sip-edge as its own process, a redis-server
@@ -89,12 +90,8 @@ def invite_from(
         s.bind((source, 0))
         port = s.getsockname()[1]
         s.sendto(_invite(source, port, edge_port, call_id, branch).encode(), edge)
-        s.settimeout(0.5)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                data, _ = s.recvfrom(65535)
-            except TimeoutError:
+        for data in received(s, timeout):
+            if data is None:
                 continue
             reply = parse_response(data)
             if not (reply.header("cseq") or "").startswith(f"{cseq} "):

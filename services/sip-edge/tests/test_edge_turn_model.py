@@ -5,34 +5,24 @@ sip-edge says so and runs in silence mode."""
 from __future__ import annotations
 
 import contextlib
-import os
-import random
-import time
 from pathlib import Path
 
 import pytest
 import redis
-from asp import streams as layout
 from asp.messages import Utterance
 from sip_edge.testing import (
+    REDIS_URL,
     EdgeProcess,
     caller_result,
-    find_session,
-    last_entry_id,
+    dial,
     metric,
     read_wav,
     session_messages,
     speech_wav,
-    start_caller,
+    wait_session_end,
 )
 
 pytestmark = pytest.mark.integration  # sip-edge as its own process, the end-of-turn model
-
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def user() -> str:
-    return f"t{random.randrange(10**8, 10**9)}"
 
 
 def checks(metrics: str) -> float:
@@ -43,29 +33,20 @@ def checks(metrics: str) -> float:
     return total
 
 
-def test_a_call_in_model_mode_asks_the_model_and_ends_the_turn(tmp_path: Path) -> None:
+def test_a_call_in_model_mode_asks_the_model_and_ends_the_turn(
+    tmp_path: Path, r: redis.Redis
+) -> None:
     speech_path = speech_wav("Qual é o horário de atendimento?", tmp_path / "speech.wav")
     speech_s = len(read_wav(speech_path)[0]) / 8000
-    r = redis.Redis.from_url(REDIS_URL)
-    try:
-        env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_TURN_MODE": "model"}
-        with EdgeProcess(tmp_path / "edge.log", **env) as edge:
-            who = user()
-            after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-            caller = start_caller(
-                edge.uri, who, "--play", str(speech_path), "--play-at", "0.5",
-                "--hangup-at", f"{speech_s + 3.0:.1f}",
-            )  # fmt: skip
-            sid = find_session(r, after, who)
-            result = caller_result(caller)
-            deadline = time.monotonic() + 5
-            while "session.end" not in session_messages(r, sid)[0]:
-                assert time.monotonic() < deadline, (result, edge.log()[-3000:])
-                time.sleep(0.1)
-            _types, msgs = session_messages(r, sid)
-            metrics = edge.metrics()
-    finally:
-        r.close()
+    env = {"REDIS_URL": REDIS_URL, "SIP_EDGE_TURN_MODE": "model"}
+    with EdgeProcess(tmp_path / "edge.log", **env) as edge:
+        caller, sid = dial(
+            r, edge, "--play", str(speech_path), "--play-at", "0.5",
+            "--hangup-at", f"{speech_s + 3.0:.1f}",
+        )  # fmt: skip
+        wait_session_end(r, sid, edge, caller_result(caller))
+        _types, msgs = session_messages(r, sid)
+        metrics = edge.metrics()
     log = edge.log()
     assert "turn mode: model" in log, log[-2000:]
     utts = [m for m in msgs if isinstance(m, Utterance)]

@@ -36,6 +36,23 @@ async function connectAs(env: ReturnType<typeof setup>, password = 'segredo') {
   await env.user.click(screen.getByRole('button', { name: 'Conectar' }));
 }
 
+/** The app with 1004's settings and password remembered, connected and registered. */
+async function registered() {
+  const env = setup({ server: 'wss://pabx.test:8189/ws', extension: '1004', password: 'x', rememberPassword: true });
+  await env.user.click(screen.getByRole('button', { name: 'Conectar' }));
+  act(() => env.factory.last.up());
+  return env;
+}
+
+/** An incoming call from ``from`` (shown as ``name``), delivered inside React's act. */
+function ring(env: ReturnType<typeof setup>, from: string, name?: string) {
+  let s!: ReturnType<typeof env.factory.last.incoming>;
+  act(() => {
+    s = env.factory.last.incoming(from, name);
+  });
+  return s;
+}
+
 describe('App', () => {
   it('every control has an accessible name', () => {
     setup();
@@ -93,9 +110,7 @@ describe('App', () => {
   });
 
   it('dials from the keyboard alone and calls with the button', async () => {
-    const env = setup({ server: 'wss://pabx.test:8189/ws', extension: '1004', password: 'x', rememberPassword: true });
-    await env.user.click(screen.getByRole('button', { name: 'Conectar' }));
-    act(() => env.factory.last.up());
+    const env = await registered();
     (document.activeElement as HTMLElement | null)?.blur();
     await env.user.keyboard('*43');
     const number = screen.getByLabelText('Número a discar') as HTMLInputElement;
@@ -129,13 +144,8 @@ describe('App', () => {
   });
 
   it('rings on an incoming call and answers with Enter', async () => {
-    const env = setup({ server: 'wss://pabx.test:8189/ws', extension: '1004', password: 'x', rememberPassword: true });
-    await env.user.click(screen.getByRole('button', { name: 'Conectar' }));
-    act(() => env.factory.last.up());
-    let s!: ReturnType<typeof env.factory.last.incoming>;
-    act(() => {
-      s = env.factory.last.incoming('1005', 'Maria');
-    });
+    const env = await registered();
+    const s = ring(env, '1005', 'Maria');
     expect(env.ringer.ringing).toBe('1005');
     expect(screen.getByRole('heading', { name: 'Chamada recebida' })).toBeTruthy();
     expect(screen.getByText('Maria (1005)')).toBeTruthy();
@@ -148,13 +158,8 @@ describe('App', () => {
   });
 
   it('rejects an incoming call with the button', async () => {
-    const env = setup({ server: 'wss://pabx.test:8189/ws', extension: '1004', password: 'x', rememberPassword: true });
-    await env.user.click(screen.getByRole('button', { name: 'Conectar' }));
-    act(() => env.factory.last.up());
-    let s!: ReturnType<typeof env.factory.last.incoming>;
-    act(() => {
-      s = env.factory.last.incoming('1005');
-    });
+    const env = await registered();
+    const s = ring(env, '1005');
     await env.user.click(screen.getByRole('button', { name: 'Recusar' }));
     expect(s.actions).toEqual(['reject:decline']);
     expect(env.ringer.ringing).toBeNull();
@@ -162,9 +167,7 @@ describe('App', () => {
   });
 
   it('shows the microphone-denied message', async () => {
-    const env = setup({ server: 'wss://pabx.test:8189/ws', extension: '1004', password: 'x', rememberPassword: true });
-    await env.user.click(screen.getByRole('button', { name: 'Conectar' }));
-    act(() => env.factory.last.up());
+    const env = await registered();
     env.media.deny = 'NotAllowedError';
     (document.activeElement as HTMLElement | null)?.blur();
     await env.user.keyboard('1005');

@@ -2,19 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { mapCause } from '../src/sip/jssip-ua';
 
 describe('JsSIP cause mapping', () => {
-  it('maps the library causes to ours', () => {
-    expect(mapCause('Terminated')).toBe('bye');
-    expect(mapCause('Authentication Error')).toBe('auth');
-    expect(mapCause('Busy')).toBe('busy');
-    expect(mapCause('Rejected')).toBe('rejected');
-    expect(mapCause('Not Found')).toBe('not-found');
-    expect(mapCause('Unavailable')).toBe('unavailable');
-    expect(mapCause('No Answer')).toBe('no-answer');
-    expect(mapCause('Canceled')).toBe('canceled');
-    expect(mapCause('Connection Error')).toBe('connection');
-    expect(mapCause('Request Timeout')).toBe('timeout');
-    expect(mapCause('User Denied Media Access')).toBe('mic-denied');
-    expect(mapCause('WebRTC Error')).toBe('media');
+  const CAUSES: Record<string, string> = {
+    Terminated: 'bye', 'Authentication Error': 'auth', Busy: 'busy', Rejected: 'rejected',
+    'Not Found': 'not-found', Unavailable: 'unavailable', 'No Answer': 'no-answer',
+    Canceled: 'canceled', 'Connection Error': 'connection', 'Request Timeout': 'timeout',
+    'User Denied Media Access': 'mic-denied', 'WebRTC Error': 'media',
+  };
+
+  it.each(Object.entries(CAUSES))('maps the library cause %s to ours (%s)', (cause, ours) => {
+    expect(mapCause(cause)).toBe(ours);
   });
 
   it('anything unknown or missing is "other"', () => {

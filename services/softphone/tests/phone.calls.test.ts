@@ -177,12 +177,18 @@ describe('Phone calls', () => {
 });
 
 describe('Phone media recovery', () => {
-  it('ICE "disconnected" for 2 s triggers an ICE restart; recovering first cancels it', async () => {
+  /** A registered phone, its socket up, in an answered call to 1005; and the call's session. */
+  async function answeredCall() {
     const env = registeredPhone();
     env.factory.last.connected = true;
     await env.phone.call('1005');
     const session = env.factory.last.calls[0]!.session;
     session.accept();
+    return { env, session };
+  }
+
+  it('ICE "disconnected" for 2 s triggers an ICE restart; recovering first cancels it', async () => {
+    const { env, session } = await answeredCall();
     session.ice('disconnected');
     session.ice('connected');
     env.clock.advance(5000);
@@ -228,11 +234,7 @@ describe('Phone media recovery', () => {
   });
 
   it('networkChanged during a call restarts ICE at once', async () => {
-    const env = registeredPhone();
-    env.factory.last.connected = true;
-    await env.phone.call('1005');
-    const session = env.factory.last.calls[0]!.session;
-    session.accept();
+    const { env, session } = await answeredCall();
     env.phone.networkChanged();
     expect(session.actions).toEqual(['ice-restart']);
   });

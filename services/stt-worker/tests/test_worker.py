@@ -5,6 +5,7 @@ cancelled provisional utterance whose transcription waits for the engine never r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
 from typing import Any, ClassVar
@@ -12,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 from asp import Stage, Transcript, TurnTiming, Utterance, UtteranceCancel
 from asp import streams as layout
+from asp.testing import utterance
 from pipeline import Bus
 from pipeline.worker import Job
 from prometheus_client import REGISTRY
@@ -46,20 +48,24 @@ async def until(check: Any, timeout_s: float = 30) -> None:
             await asyncio.sleep(0.01)
 
 
+def gated_worker(bus: Bus, name: str) -> tuple[GatedSTT, STTWorker]:
+    """A worker on a GatedSTT whose first transcription is "a primeira"."""
+    stt = GatedSTT(["a primeira"], default="nunca dita")
+    return stt, STTWorker(bus, name, stt)
+
+
+async def cancel_utterance(bus: Bus, worker: STTWorker, sid: str, utterance_id: str) -> None:
+    """Publishes the utterance's cancel and waits until the worker's job has seen it."""
+    await bus.publish(UtteranceCancel(session_id=sid, utterance_id=utterance_id, reason="x"))
+    await until(worker._cancels[(sid, utterance_id)].is_set)
+
+
 def tone_utterance(
     session_id: str, utterance_id: str, provisional: bool | None = None
 ) -> Utterance:
     t = np.arange(8000) / 8000
     pcm = (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
-    return Utterance(
-        session_id=session_id,
-        utterance_id=utterance_id,
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=1000,
-        audio=pcm,
-        provisional=provisional,
-    )
+    return dataclasses.replace(utterance(session_id, utterance_id, pcm), provisional=provisional)
 
 
 async def test_transcript_and_its_timing(bus: Bus, raw_redis: Redis) -> None:
@@ -95,16 +101,14 @@ async def test_a_provisional_utterance_cancelled_while_it_waits_never_reaches_th
     bus: Bus,
 ) -> None:
     sid = str(uuid.uuid4())
-    stt = GatedSTT(["a primeira"], default="nunca dita")
-    worker = STTWorker(bus, "stt-c", stt)
+    stt, worker = gated_worker(bus, "stt-c")
     task = asyncio.create_task(worker.run(grace_s=2))
     try:
         await bus.publish(tone_utterance(sid, "u1"))  # a confirmed turn holds the engine
         await until(stt.busy.is_set)
         await bus.publish(tone_utterance(sid, "u2", provisional=True))
         await until(lambda: (sid, "u2") in worker._cancels)  # waiting for the engine
-        await bus.publish(UtteranceCancel(session_id=sid, utterance_id="u2", reason="x"))
-        await until(worker._cancels[(sid, "u2")].is_set)
+        await cancel_utterance(bus, worker, sid, "u2")
         stt.gate.set()
         await until(lambda: not worker._cancels)
         await until(lambda: bool(stt.calls))
@@ -122,16 +126,14 @@ async def test_a_cancel_taken_by_another_replica_stops_a_waiting_transcription(
     # The cancel entry stays on the work stream (nobody here consumes it): the waiting
     # job sees the utterance cancelled in Redis.
     sid = str(uuid.uuid4())
-    stt = GatedSTT(["a primeira"], default="nunca dita")
-    worker = STTWorker(bus, "stt-d", stt)
+    stt, worker = gated_worker(bus, "stt-d")
     busy = asyncio.create_task(stt.transcribe(tone_utterance(sid, "u0").audio, 8000))
     await until(stt.busy.is_set)
     msg = tone_utterance(sid, "u2", provisional=True)
     await bus.publish(msg)
     job = asyncio.create_task(worker.handle(Job("0-1", msg, 1)))
     await until(lambda: (sid, "u2") in worker._cancels)
-    await bus.publish(UtteranceCancel(session_id=sid, utterance_id="u2", reason="x"))
-    await until(worker._cancels[(sid, "u2")].is_set)
+    await cancel_utterance(bus, worker, sid, "u2")
     stt.gate.set()
     assert (await busy).text == "a primeira"
     await asyncio.wait_for(job, 10)
@@ -149,8 +151,7 @@ async def test_a_provisional_utterance_cancelled_while_it_runs_gives_no_transcri
     try:
         await bus.publish(tone_utterance(sid, "u3", provisional=True))
         await until(stt.busy.is_set)  # the engine runs it
-        await bus.publish(UtteranceCancel(session_id=sid, utterance_id="u3", reason="x"))
-        await until(worker._cancels[(sid, "u3")].is_set)
+        await cancel_utterance(bus, worker, sid, "u3")
         stt.gate.set()
         log: list[Any] = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 import redis
 import redis.asyncio as aioredis
 from asp import ResponseAudio, ResponseCancel, ResponseEnd, ResponseText
@@ -29,19 +30,27 @@ async def run_until(bus: Bus, worker: TTSWorker, done) -> None:  # type: ignore[
         await asyncio.wait_for(task, 10)
 
 
-async def test_chunks_are_ordered_aligned_and_at_the_session_rate(bus: Bus) -> None:
-    sid = str(uuid.uuid4())
-    await bus.set_state(sid, {"sample_rate": 16000, "language": "pt-BR"})
-    worker = TTSWorker(bus, "tts-t", TTSRouter(FakeTTS()), chunk_ms=100)
-    for seq, text in enumerate(["Bom dia.", "Como posso ajudar?", ""]):
+async def publish_reply(bus: Bus, sid: str, texts: list[str]) -> None:
+    """Publishes response r-1 as the LLM does: one text a clause, then an empty final one."""
+    for seq, text in enumerate([*texts, ""]):
         await bus.publish(
             ResponseText(session_id=sid, response_id="r-1", seq=seq, text=text, is_final=text == "")
         )
 
+
+async def run_until_ended(bus: Bus, worker: TTSWorker, sid: str) -> None:
     async def ended() -> bool:
         return any(isinstance(m, ResponseEnd) for m in await bus.session_log(sid))
 
     await run_until(bus, worker, ended)
+
+
+async def test_chunks_are_ordered_aligned_and_at_the_session_rate(bus: Bus) -> None:
+    sid = str(uuid.uuid4())
+    await bus.set_state(sid, {"sample_rate": 16000, "language": "pt-BR"})
+    worker = TTSWorker(bus, "tts-t", TTSRouter(FakeTTS()), chunk_ms=100)
+    await publish_reply(bus, sid, ["Bom dia.", "Como posso ajudar?"])
+    await run_until_ended(bus, worker, sid)
     audio = [m for m in await bus.session_log(sid) if isinstance(m, ResponseAudio)]
     assert [a.seq for a in audio] == list(range(len(audio)))
     assert all(len(a.audio) == 3200 for a in audio[:-1])  # 100 ms at 16 kHz, PCM16
@@ -79,6 +88,17 @@ async def test_a_cancel_stops_the_output_within_one_chunk(bus: Bus) -> None:
     assert not any(isinstance(m, ResponseEnd) and not m.interrupted for m in log)
 
 
+@pytest.fixture
+def sid() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def seen() -> list[tuple[str, bool]]:
+    """What a flag-watching TTS saw: (text, whether the priority flag was up)."""
+    return []
+
+
 def flag_watching_tts(redis_url: str, sid: str, seen: list[tuple[str, bool]]) -> FakeTTS:
     """A FakeTTS that records, for each text, whether the session's priority flag was up
     while it was synthesized (it runs in a thread: it asks Redis on a connection of its own)."""
@@ -96,42 +116,27 @@ def flag_watching_tts(redis_url: str, sid: str, seen: list[tuple[str, bool]]) ->
 
 
 async def test_the_first_clause_is_synthesized_under_the_priority_flag(
-    bus: Bus, redis_server: RedisServer
+    bus: Bus, redis_server: RedisServer, sid: str, seen: list[tuple[str, bool]]
 ) -> None:
     """A local LLM holds the rest of the reply while this flag is up (llm_worker.priority)."""
-    sid = str(uuid.uuid4())
-    seen: list[tuple[str, bool]] = []
     tts = flag_watching_tts(redis_server.url, sid, seen)
     # one at a time: in a call the next clause only comes once the LLM is no longer held
     worker = TTSWorker(bus, "tts-t", TTSRouter(tts), first_clause_priority_ms=5000, concurrency=1)
-    for seq, text in enumerate(["Nosso horário começa", "às oito.", ""]):
-        await bus.publish(
-            ResponseText(session_id=sid, response_id="r-1", seq=seq, text=text, is_final=text == "")
-        )
-
-    async def ended() -> bool:
-        return any(isinstance(m, ResponseEnd) for m in await bus.session_log(sid))
-
-    await run_until(bus, worker, ended)
+    await publish_reply(bus, sid, ["Nosso horário começa", "às oito."])
+    await run_until_ended(bus, worker, sid)
     assert seen == [("Nosso horário começa", True), ("às oito.", False)]
     assert not await bus.has_tts_priority(sid)  # cleared once the first clause was ready
 
 
 async def test_fixed_phrases_and_a_disabled_priority_raise_no_flag(
-    bus: Bus, redis_server: RedisServer
+    bus: Bus, redis_server: RedisServer, sid: str, seen: list[tuple[str, bool]]
 ) -> None:
-    sid = str(uuid.uuid4())
-    seen: list[tuple[str, bool]] = []
     tts = flag_watching_tts(redis_server.url, sid, seen)
     worker = TTSWorker(bus, "tts-t", TTSRouter(tts), first_clause_priority_ms=0)
     await bus.publish(
         ResponseText(session_id=sid, response_id="r-2", seq=0, text="Sim.", is_final=True)
     )
-
-    async def ended() -> bool:
-        return any(isinstance(m, ResponseEnd) for m in await bus.session_log(sid))
-
-    await run_until(bus, worker, ended)
+    await run_until_ended(bus, worker, sid)
     tts = flag_watching_tts(redis_server.url, sid, seen)
     on = TTSWorker(bus, "tts-u", TTSRouter(tts), first_clause_priority_ms=5000)
     await bus.publish(
@@ -168,10 +173,7 @@ async def test_a_sentence_that_never_voices_closes_its_response_and_the_caller_h
     worker = TTSWorker(
         bus, "tts-t", TTSRouter(BrokenOn("QUEBRA")), claim_idle_ms=200, max_deliveries=2
     )
-    for seq, text in enumerate(["Bom dia.", "Isto QUEBRA a voz.", ""]):
-        await bus.publish(
-            ResponseText(session_id=sid, response_id="r-1", seq=seq, text=text, is_final=text == "")
-        )
+    await publish_reply(bus, sid, ["Bom dia.", "Isto QUEBRA a voz."])
 
     async def apologised() -> bool:
         return any(

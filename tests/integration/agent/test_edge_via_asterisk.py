@@ -15,8 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
-from asp import streams as layout
-from asp import to_entry
 from asp.messages import (
     CallAction,
     CallActionKind,
@@ -36,6 +34,7 @@ from sip_edge.testing import (
     from_pcm,
     pcm,
     read_wav,
+    send,
     session_messages,
     speech_wav,
     write_response,
@@ -118,10 +117,7 @@ def test_hangup_asked_by_the_pipeline_ends_the_call(
     sip_edge: EdgeProcess, phones: dict[str, Phone], r: redis.Redis
 ) -> None:
     call, sid = dial_2000(phones["1001"], r)
-    r.xadd(
-        layout.session_stream(sid),
-        to_entry(CallAction(session_id=sid, action=CallActionKind.HANGUP)),
-    )
+    send(r, sid, CallAction(session_id=sid, action=CallActionKind.HANGUP))
     call.wait_disconnected(15)
     wait_for(r, sid, "session.end", timeout=15)
 
@@ -130,10 +126,7 @@ def test_transfer_asked_by_the_pipeline_rings_1002(
     sip_edge: EdgeProcess, phones: dict[str, Phone], r: redis.Redis
 ) -> None:
     call, sid = dial_2000(phones["1001"], r)
-    r.xadd(
-        layout.session_stream(sid),
-        to_entry(CallAction(session_id=sid, action=CallActionKind.TRANSFER, target="1002")),
-    )
+    send(r, sid, CallAction(session_id=sid, action=CallActionKind.TRANSFER, target="1002"))
     incoming = phones["1002"].wait_incoming(20)  # rings: the phone answered 180
     incoming.answer()
     # sip-edge's leg is gone once the transfer is accepted; the caller now talks to 1002.
@@ -155,10 +148,7 @@ def test_a_transfer_outside_the_allowlist_fails_at_asterisk(
     caller stays with the agent and never reaches the room."""
     call, sid = dial_2000(phones["1001"], r)
     before = sip_edge.log().count("transfer failed")
-    r.xadd(
-        layout.session_stream(sid),
-        to_entry(CallAction(session_id=sid, action=CallActionKind.TRANSFER, target=target)),
-    )
+    send(r, sid, CallAction(session_id=sid, action=CallActionKind.TRANSFER, target=target))
     poll_until(
         lambda: sip_edge.log().count("transfer failed") > before,
         15,
@@ -204,12 +194,11 @@ def test_barge_in_stops_the_answer_and_drops_the_rest(
     assert cancel is not None
     assert (cancel.response_id, cancel.reason) == ("long-1", "barge_in")
     rest = pcm(tone[half:])
-    stream = layout.session_stream(sid)
     for k, seq in enumerate(range(n, n + 10)):
-        r.xadd(stream, to_entry(ResponseAudio(
+        send(r, sid, ResponseAudio(
             session_id=sid, response_id="long-1", seq=seq,
             audio=rest[k * 3200 : (k + 1) * 3200], is_final=seq == n + 9,
-        )))  # fmt: skip
+        ))  # fmt: skip
     wait_for(r, sid, "audio.end")
     time.sleep(2.0)  # time for late chunks to be (wrongly) played
     heard = call.recording()

@@ -93,10 +93,7 @@ def test_phone_registered_as_2000_receives_calls_to_2000(
     edge = stack.add_phone("2000", passwords["2000"])
     try:
         assert edge.reg_status == 200
-        out = phones["1003"].call("2000")
-        inc = edge.wait_incoming(10)
-        inc.answer()
-        out.wait_confirmed()
+        out, inc = phones["1003"].call_answered("2000", edge)
         sig = make_signal(1.5, seed=41)
         out.play(sig)
         wait_heard(inc, sig, timeout=10)

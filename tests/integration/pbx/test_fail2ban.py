@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from pbx_support import REPO, asterisk_log_dir
-from sipmsg import build_request, digest_authorization, new_branch, parse_response
+from sipmsg import build_register, digest_authorization, new_branch, parse_response, received
 from sipphone import Phone, SipStack, poll_until
 
 FILTER = REPO / "compose" / "fail2ban" / "filter.d" / "asterisk-pabx.conf"
@@ -30,27 +30,16 @@ UNKNOWN_USER_TRIES = 3
 
 def _register(s: socket.socket, user: str, cseq: int, call_id: str, auth: str = "") -> str:
     host, port = s.getsockname()
-    headers = [
-        ("Via", f"SIP/2.0/UDP {host}:{port};branch={new_branch()};rport"),
-        ("Max-Forwards", "70"),
-        ("From", f"<sip:{user}@127.0.0.1>;tag=f{cseq}"),
-        ("To", f"<sip:{user}@127.0.0.1>"),
-        ("Call-ID", call_id),
-        ("CSeq", f"{cseq} REGISTER"),
-        ("Contact", f"<sip:{user}@{host}:{port}>"),
-        ("Expires", "60"),
-    ]
-    if auth:
-        headers.append(("Authorization", auth))
-    return build_request("REGISTER", "sip:127.0.0.1:5160", headers)
+    via = f"SIP/2.0/UDP {host}:{port};branch={new_branch()};rport"
+    contact = f"<sip:{user}@{host}:{port}>"
+    return build_register(
+        "sip:127.0.0.1:5160", user, via, contact, call_id, cseq, tag=f"f{cseq}", auth=auth
+    )
 
 
 def _final(s: socket.socket) -> tuple[int, str]:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            data, _ = s.recvfrom(65535)
-        except TimeoutError:
+    for data in received(s, 5):
+        if data is None:
             continue
         reply = parse_response(data)
         if reply.status >= 200:

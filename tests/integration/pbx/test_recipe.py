@@ -55,10 +55,7 @@ def test_documented_recipe_adds_a_working_extension(
     new = stack.add_phone("1006", PASSWORD_1006)
     try:
         assert new.reg_status == 200
-        out = phones["1001"].call("1006")
-        inc = new.wait_incoming(10)
-        inc.answer()
-        out.wait_confirmed()
+        phones["1001"].call_answered("1006", new)
     finally:
         stack.hangup_all()
         stack.remove_phone(new)

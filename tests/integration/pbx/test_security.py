@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from pbx_support import cli
-from sipmsg import build_request, new_branch
+from sipmsg import build_request, new_branch, received
 from sipphone import Phone, SipStack
 
 REPO = Path(__file__).resolve().parents[3]
@@ -53,12 +53,8 @@ def _udp_request(message: str, timeout: float = 3.0) -> list[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         s.sendto(message.replace("PORT", str(port)).encode(), SERVER)
-        s.settimeout(0.5)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                data, _ = s.recvfrom(65535)
-            except TimeoutError:
+        for data in received(s, timeout):
+            if data is None:
                 if replies and not replies[-1].startswith("SIP/2.0 1"):
                     break
                 continue

@@ -52,10 +52,7 @@ def _sipp(scenario: str, *args: str, tmp_path: Path) -> subprocess.Popen[bytes]:
 
 
 def _call_with_audio(phones: dict[str, Phone]) -> None:
-    out = phones["1001"].call("1002")
-    inc = phones["1002"].wait_incoming(10)
-    inc.answer()
-    out.wait_confirmed()
+    out, inc = phones["1001"].call_answered("1002", phones["1002"])
     sig = make_signal(1.5, seed=51)
     out.play(sig)
     wait_heard(inc, sig, timeout=10)

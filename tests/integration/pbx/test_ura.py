@@ -16,17 +16,16 @@ def _enter_ura(phones: dict[str, Phone]) -> PhoneCall:
     return call
 
 
-def test_option_1_rings_the_operator_1001(phones: dict[str, Phone]) -> None:
+@pytest.mark.parametrize(
+    ("option", "rung", "not_rung"), [("1", "1001", "1002"), ("2", "1002", "1001")]
+)
+def test_options_1_and_2_ring_the_operator_and_support(
+    phones: dict[str, Phone], option: str, rung: str, not_rung: str
+) -> None:
     call = _enter_ura(phones)
-    call.send_dtmf("1")
-    phones["1001"].wait_incoming(15)
-    assert not phones["1002"].has_incoming()
-
-
-def test_option_2_rings_support_1002(phones: dict[str, Phone]) -> None:
-    call = _enter_ura(phones)
-    call.send_dtmf("2")
-    phones["1002"].wait_incoming(15)
+    call.send_dtmf(option)
+    phones[rung].wait_incoming(15)
+    assert not phones[not_rung].has_incoming()
 
 
 def test_option_3_dials_the_extension_typed(phones: dict[str, Phone]) -> None:

@@ -12,7 +12,7 @@ import ssl
 import pytest
 import websockets
 from pbx_support import cli
-from sipmsg import build_request, digest_authorization, new_branch, parse_response
+from sipmsg import build_register, digest_authorization, new_branch, parse_response
 
 URL = "wss://127.0.0.1:8189/ws"
 
@@ -25,19 +25,9 @@ def _tls() -> ssl.SSLContext:
 
 
 def _register(user: str, call_id: str, cseq: int, tag: str, auth: str | None = None) -> str:
-    headers = [
-        ("Via", f"SIP/2.0/WSS test.invalid;branch={new_branch()}"),
-        ("Max-Forwards", "70"),
-        ("From", f"<sip:{user}@127.0.0.1>;tag={tag}"),
-        ("To", f"<sip:{user}@127.0.0.1>"),
-        ("Call-ID", call_id),
-        ("CSeq", f"{cseq} REGISTER"),
-        ("Contact", f"<sip:{user}@test.invalid;transport=ws>;expires=60"),
-        ("Expires", "60"),
-    ]
-    if auth:
-        headers.append(("Authorization", auth))
-    return build_request("REGISTER", "sip:127.0.0.1", headers)
+    via = f"SIP/2.0/WSS test.invalid;branch={new_branch()}"
+    contact = f"<sip:{user}@test.invalid;transport=ws>;expires=60"
+    return build_register("sip:127.0.0.1", user, via, contact, call_id, cseq, tag, auth or "")
 
 
 async def _try_register(user: str, password: str) -> int:

@@ -24,6 +24,7 @@ from asp import (
     Utterance,
 )
 from asp import streams as layout
+from asp.testing import utterance as sample_utterance
 from llm_worker.persona import load_persona
 from llm_worker.testing.fake_provider import FakeProvider
 from llm_worker.worker import LLMWorker
@@ -62,14 +63,7 @@ def ended(log: list[Message], response_id: str) -> bool:
 
 
 def utterance(sid: str, n: int) -> Utterance:
-    return Utterance(
-        session_id=sid,
-        utterance_id=f"u-{n}",
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=1000,
-        audio=(b"\x00\x10\x00\xf0" * 2000),
-    )
+    return sample_utterance(sid, f"u-{n}", b"\x00\x10\x00\xf0" * 2000)
 
 
 def check_response_audio(log: list[Message], response_id: str) -> None:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from asp import SessionEnd, SessionStart, Utterance
+from asp import SessionEnd, SessionStart
 from asp import streams as layout
+from asp.testing import utterance
 from pipeline import Bus
 from pipeline.testing import RedisServer, load_script, stop_processes
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
@@ -184,16 +185,7 @@ async def test_each_service_as_its_own_user_carries_a_call(
             )
 
         wait(lambda: ended("greeting"), 90, "the greeting", procs, tmp_path)
-        await edge.publish(
-            Utterance(
-                session_id=sid,
-                utterance_id="u-1",
-                sample_rate=8000,
-                encoding="pcm_s16le",
-                duration_ms=1000,
-                audio=b"\x00\x10\x00\xf0" * 2000,
-            )
-        )
+        await edge.publish(utterance(sid, "u-1", b"\x00\x10\x00\xf0" * 2000))
         wait(lambda: ended("r-u-1"), 60, "the answer to u-1", procs, tmp_path)
         types = [m.TYPE for m in await edge.session_log(sid)]
         assert "transcript" in types

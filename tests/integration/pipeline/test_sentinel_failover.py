@@ -25,6 +25,7 @@ from typing import TypeVar
 import pytest
 from asp import AudioConfig, ResponseAudio, ResponseEnd, SessionStart, Utterance
 from asp import streams as layout
+from asp.testing import utterance as sample_utterance
 from pipeline import Bus
 from pipeline.redis_client import UNAVAILABLE
 from pipeline.sentinel_testing import SentinelSet
@@ -68,14 +69,7 @@ async def answered(bus: Bus, sid: str, response_id: str) -> list[ResponseAudio]:
 
 
 def utterance(sid: str, n: int) -> Utterance:
-    return Utterance(
-        session_id=sid,
-        utterance_id=f"u-{n}",
-        sample_rate=8000,
-        encoding="pcm_s16le",
-        duration_ms=1000,
-        audio=(b"\x00\x10\x00\xf0" * 2000),
-    )
+    return sample_utterance(sid, f"u-{n}", b"\x00\x10\x00\xf0" * 2000)
 
 
 async def history(bus: Bus, sid: str, turns: int) -> list[dict[str, str]]:

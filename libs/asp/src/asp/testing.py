@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from .audio import AudioConfig, VADConfig, VADPatch
 from .errors import ErrorCategory, ProtocolError
 from .messages import (
@@ -45,6 +47,19 @@ def _tone(samples: int) -> bytes:
     """A deterministic little PCM16 pattern (not silence, so corruption shows)."""
     return b"".join(
         ((i * 1237) % 65536 - 32768).to_bytes(2, "little", signed=True) for i in range(samples)
+    )
+
+
+def utterance(sid: str, uid: str, audio: bytes, rate: int = 8000, ms: int = 1000) -> Utterance:
+    """Utterance ``uid`` of session ``sid``: PCM16 ``audio`` at ``rate`` Hz, said to last
+    ``ms`` milliseconds (for tests of the stages and of the wire)."""
+    return Utterance(
+        session_id=sid,
+        utterance_id=uid,
+        sample_rate=rate,
+        encoding="pcm_s16le",
+        duration_ms=ms,
+        audio=audio,
     )
 
 
@@ -135,15 +150,7 @@ SAMPLES: dict[str, Message] = {
             ),
             timestamp=TS,
         ),
-        Utterance(
-            session_id=SESSION_ID,
-            utterance_id="u-1",
-            sample_rate=8000,
-            encoding="pcm_s16le",
-            duration_ms=20,
-            audio=_tone(160),
-            timestamp=TS,
-        ),
+        dataclasses.replace(utterance(SESSION_ID, "u-1", _tone(160), ms=20), timestamp=TS),
         Transcript(
             session_id=SESSION_ID,
             utterance_id="u-1",
@@ -188,3 +195,14 @@ SAMPLES: dict[str, Message] = {
         ),
     ]
 }
+
+
+def transcript_of(msg: Utterance, text: str) -> Transcript:
+    """What a fake STT stage answers to ``msg``: ``text``, in Portuguese, sure of it."""
+    return Transcript(
+        session_id=msg.session_id,
+        utterance_id=msg.utterance_id,
+        text=text,
+        language="pt",
+        confidence=1.0,
+    )

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
     from .calls import CallSession
     from .metrics import Metrics
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+"""The Redis that tests point a sip-edge process at (the shared one of ``make test``)."""
 
 Signal = npt.NDArray[np.float64]
 """Mono audio as float64 samples on the PCM16 scale (-32768..32767)."""
@@ -559,6 +563,41 @@ def find_session(r: Any, after: str, caller_number: str, timeout: float = 10.0) 
     if not starts:
         raise TimeoutError(f"no session.start from {caller_number}")
     return starts[0].session_id
+
+
+def new_caller_number() -> str:
+    """A caller number of its own, that find_session tells this test's call apart by."""
+    return f"t{random.randrange(10**8, 10**9)}"
+
+
+def dial(r: Any, edge: EdgeProcess, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """Calls ``edge`` with the test caller (``args``: start_caller's) from a caller number of
+    its own; the caller's process and the session_id of the call, once it started."""
+    who = new_caller_number()
+    after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
+    caller = start_caller(edge.uri, who, *args)
+    return caller, find_session(r, after, who)
+
+
+def wait_session_end(
+    r: Any, sid: str, edge: EdgeProcess, caller: dict[str, object], timeout: float = 5
+) -> None:
+    """Waits for the session's session.end; on a timeout the error carries what the caller
+    saw, whether sip-edge is still running, and the end of its log."""
+    deadline = time.monotonic() + timeout
+    while "session.end" not in session_messages(r, sid)[0]:
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"no session.end for {sid} within {timeout} s; caller: {caller}; "
+                f"sip-edge exit status: {edge.proc.poll() if edge.proc else None}\n"
+                f"{edge.log()[-4000:]}"
+            )
+        time.sleep(0.1)
+
+
+def send(r: Any, session_id: str, msg: Message) -> None:
+    """Writes ``msg`` to the session's stream, as a stage of the pipeline does."""
+    r.xadd(layout.session_stream(session_id), stream_fields(to_entry(msg)))
 
 
 def write_response(

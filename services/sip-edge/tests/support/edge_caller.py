@@ -11,20 +11,18 @@ stops when the far end hangs up) and prints one JSON line with what happened.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import time
 
 import pjsua2 as pj
-from pj_endpoint import local_account, start_endpoint
+from pj_endpoint import AudioCall, endpoint, local_account
 
 
-class Call(pj.Call):  # type: ignore[misc]
+class Call(AudioCall):
     def __init__(self, acc: pj.Account) -> None:
         super().__init__(acc)
         self.confirmed_at: float | None = None
         self.disconnected = False
-        self.media: pj.AudioMedia | None = None
         self.status = 0
         self.digits = ""
 
@@ -38,12 +36,6 @@ class Call(pj.Call):  # type: ignore[misc]
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.disconnected = True
             self.status = info.lastStatusCode
-
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
-        info = self.getInfo()
-        for i, mi in enumerate(info.media):
-            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                self.media = self.getAudioMedia(i)
 
 
 def main() -> None:
@@ -63,63 +55,61 @@ def main() -> None:
     ap.add_argument("--codec", default="PCMU/", help="prefix of the only audio codec offered")
     a = ap.parse_args()
 
-    ep, _tid, port = start_endpoint(log_level=1, codec=a.codec)
-    for codec in ep.codecEnum2():
-        if codec.codecId.startswith("telephone-event"):
-            ep.codecSetPriority(codec.codecId, 1)
-    acc = local_account(pj.Account(), a.user, port)
-    call = Call(acc)
-    call.makeCall(a.target, pj.CallOpParam(True))
-    result: dict[str, object] = {"confirmed": False}
-    schedule = [(float(t), f) for f, t in (item.rsplit("@", 1) for item in a.say)]
-    if a.play:
-        schedule.append((a.play_at, a.play))
-    schedule.sort()
-    players: list[pj.AudioMediaPlayer] = []
-    recorder = None
-    dtmf_sent = False
-    deadline = time.monotonic() + a.timeout
-    while time.monotonic() < deadline and not call.disconnected:
-        ep.libHandleEvents(10)
-        if call.confirmed_at is None or call.media is None:
-            continue
-        result["confirmed"] = True
-        t = time.monotonic() - call.confirmed_at
-        if recorder is None and a.record:
-            recorder = pj.AudioMediaRecorder()
-            recorder.createRecorder(a.record)
-            call.media.startTransmit(recorder)
-            result["record_started_s"] = round(t, 3)
-        if len(players) < len(schedule) and t >= schedule[len(players)][0]:
-            player = pj.AudioMediaPlayer()
-            player.createPlayer(schedule[len(players)][1], pj.PJMEDIA_FILE_NO_LOOP)
-            player.startTransmit(call.media)
-            result.setdefault("play_started_s", round(t, 3))
-            result.setdefault("play_started_wall", time.time())
-            result.setdefault("plays_started_s", []).append(round(t, 3))  # type: ignore[attr-defined]
-            players.append(player)
-        if a.dtmf and not dtmf_sent and t >= a.dtmf_at:
-            call.dialDtmf(a.dtmf)
-            dtmf_sent = True
-        if t >= a.hangup_at:
-            call.hangup(pj.CallOpParam())
-            result["hung_up_by"] = "caller"
-            end = time.monotonic() + 3
-            while not call.disconnected and time.monotonic() < end:
-                ep.libHandleEvents(10)
-            break
-    result.setdefault("hung_up_by", "remote" if call.disconnected else "timeout")
-    result["status"] = call.status
-    result["digits_received"] = call.digits
-    recorder = None
-    players.clear()
-    print(json.dumps(result), flush=True)
-    call.media = None
-    del call
-    acc.shutdown()
-    del acc
-    gc.collect()
-    ep.libDestroy()
+    with endpoint(log_level=1, codec=a.codec) as (ep, _tid, port):
+        for codec in ep.codecEnum2():
+            if codec.codecId.startswith("telephone-event"):
+                ep.codecSetPriority(codec.codecId, 1)
+        acc = local_account(pj.Account(), a.user, port)
+        call = Call(acc)
+        call.makeCall(a.target, pj.CallOpParam(True))
+        result: dict[str, object] = {"confirmed": False}
+        schedule = [(float(t), f) for f, t in (item.rsplit("@", 1) for item in a.say)]
+        if a.play:
+            schedule.append((a.play_at, a.play))
+        schedule.sort()
+        players: list[pj.AudioMediaPlayer] = []
+        recorder = None
+        dtmf_sent = False
+        deadline = time.monotonic() + a.timeout
+        while time.monotonic() < deadline and not call.disconnected:
+            ep.libHandleEvents(10)
+            if call.confirmed_at is None or call.media is None:
+                continue
+            result["confirmed"] = True
+            t = time.monotonic() - call.confirmed_at
+            if recorder is None and a.record:
+                recorder = pj.AudioMediaRecorder()
+                recorder.createRecorder(a.record)
+                call.media.startTransmit(recorder)
+                result["record_started_s"] = round(t, 3)
+            if len(players) < len(schedule) and t >= schedule[len(players)][0]:
+                player = pj.AudioMediaPlayer()
+                player.createPlayer(schedule[len(players)][1], pj.PJMEDIA_FILE_NO_LOOP)
+                player.startTransmit(call.media)
+                result.setdefault("play_started_s", round(t, 3))
+                result.setdefault("play_started_wall", time.time())
+                result.setdefault("plays_started_s", []).append(round(t, 3))  # type: ignore[attr-defined]
+                players.append(player)
+            if a.dtmf and not dtmf_sent and t >= a.dtmf_at:
+                call.dialDtmf(a.dtmf)
+                dtmf_sent = True
+            if t >= a.hangup_at:
+                call.hangup(pj.CallOpParam())
+                result["hung_up_by"] = "caller"
+                end = time.monotonic() + 3
+                while not call.disconnected and time.monotonic() < end:
+                    ep.libHandleEvents(10)
+                break
+        result.setdefault("hung_up_by", "remote" if call.disconnected else "timeout")
+        result["status"] = call.status
+        result["digits_received"] = call.digits
+        recorder = None
+        players.clear()
+        print(json.dumps(result), flush=True)
+        call.media = None
+        del call
+        acc.shutdown()
+        del acc
 
 
 if __name__ == "__main__":

@@ -18,18 +18,16 @@ in seconds after all calls were up, its last SIP status and reason).
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import time
 
 import pjsua2 as pj
-from pj_endpoint import local_account, start_endpoint
+from pj_endpoint import AudioCall, endpoint, local_account
 
 
-class Call(pj.Call):  # type: ignore[misc]
+class Call(AudioCall):
     def __init__(self, acc: pj.Account) -> None:
         super().__init__(acc)
-        self.media: pj.AudioMedia | None = None
         self.confirmed = False
         self.disconnected = False
         self.sip_call_id = ""
@@ -50,12 +48,6 @@ class Call(pj.Call):  # type: ignore[misc]
                 "call_id": info.callIdString,
             }
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
-        info = self.getInfo()  # keep it alive while iterating its vector (SWIG)
-        for i, mi in enumerate(info.media):
-            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                self.media = self.getAudioMedia(i)
-
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -74,70 +66,70 @@ def main() -> None:
     a = ap.parse_args()
     specs = [c.split(":", 2) for c in a.call]
 
-    ep, tid, port = start_endpoint(max_calls=len(specs) + 2, log_file=a.sip_log)
-    acc = local_account(pj.Account(), a.user, port, tid, a.domain, a.password)
-    accounts = [acc]
-    calls: list[Call] = []
-    deadline = time.monotonic() + a.setup_timeout
-    for _spec in specs:
-        calls.append(Call(acc))
-        calls[-1].makeCall(a.target, pj.CallOpParam(True))
-        ep.libHandleEvents(20)
-        while (
-            a.one_by_one
-            and time.monotonic() < deadline
-            and not (calls[-1].confirmed or calls[-1].disconnected)
+    with endpoint(max_calls=len(specs) + 2, log_file=a.sip_log) as (ep, tid, port):
+        acc = local_account(pj.Account(), a.user, port, tid, a.domain, a.password)
+        accounts = [acc]
+        calls: list[Call] = []
+        deadline = time.monotonic() + a.setup_timeout
+        for _spec in specs:
+            calls.append(Call(acc))
+            calls[-1].makeCall(a.target, pj.CallOpParam(True))
+            ep.libHandleEvents(20)
+            while (
+                a.one_by_one
+                and time.monotonic() < deadline
+                and not (calls[-1].confirmed or calls[-1].disconnected)
+            ):
+                ep.libHandleEvents(20)
+        while time.monotonic() < deadline and not all(
+            c.confirmed and c.media is not None for c in calls
         ):
             ep.libHandleEvents(20)
-    while time.monotonic() < deadline and not all(
-        c.confirmed and c.media is not None for c in calls
-    ):
-        ep.libHandleEvents(20)
-    up = sum(c.confirmed and c.media is not None for c in calls)
-    # One account (PJSUA_MAX_ACC is 8): a test tells the calls apart by SIP Call-ID (direct
-    # calls) or by what each one says (through a PBX, which makes its own Call-IDs).
-    print(json.dumps({"call_ids": [c.sip_call_id for c in calls]}), flush=True)
-    recorders: list[pj.AudioMediaRecorder] = []
-    players: list[pj.AudioMediaPlayer] = []
-    for c, (_i, _play, rec) in zip(calls, specs, strict=True):
-        if c.media is not None:
-            recorders.append(pj.AudioMediaRecorder())
-            recorders[-1].createRecorder(rec)
-            c.media.startTransmit(recorders[-1])
-    start = time.monotonic()
-    played = False
-    remote_hangups = 0
-    while time.monotonic() - start < a.hangup_at:
-        ep.libHandleEvents(10)
-        if not played and time.monotonic() - start >= a.play_at:
-            for c, (_i, play, _rec) in zip(calls, specs, strict=True):
-                if c.media is not None:
-                    players.append(pj.AudioMediaPlayer())
-                    players[-1].createPlayer(play, pj.PJMEDIA_FILE_NO_LOOP)
-                    players[-1].startTransmit(c.media)
-            played = True
-    remote_hangups = sum(c.disconnected for c in calls)
-    hung_up = [
-        {"call": i, **c.ended, "at": round(float(c.ended["at"]) - start, 2)}  # type: ignore[arg-type]
-        for i, c in enumerate(calls)
-        if c.disconnected
-    ]
-    ep.hangupAllCalls()
-    end = time.monotonic() + 5
-    while time.monotonic() < end and not all(c.disconnected for c in calls):
-        ep.libHandleEvents(20)
-    print(json.dumps({"up": up, "remote_hangups": remote_hangups, "hung_up": hung_up}), flush=True)
-    recorders.clear()
-    players.clear()
-    for c in calls:
-        c.media = None
-    del c
-    calls.clear()
-    acc.shutdown()
-    del acc
-    accounts.clear()
-    gc.collect()
-    ep.libDestroy()
+        up = sum(c.confirmed and c.media is not None for c in calls)
+        # One account (PJSUA_MAX_ACC is 8): a test tells the calls apart by SIP Call-ID (direct
+        # calls) or by what each one says (through a PBX, which makes its own Call-IDs).
+        print(json.dumps({"call_ids": [c.sip_call_id for c in calls]}), flush=True)
+        recorders: list[pj.AudioMediaRecorder] = []
+        players: list[pj.AudioMediaPlayer] = []
+        for c, (_i, _play, rec) in zip(calls, specs, strict=True):
+            if c.media is not None:
+                recorders.append(pj.AudioMediaRecorder())
+                recorders[-1].createRecorder(rec)
+                c.media.startTransmit(recorders[-1])
+        start = time.monotonic()
+        played = False
+        remote_hangups = 0
+        while time.monotonic() - start < a.hangup_at:
+            ep.libHandleEvents(10)
+            if not played and time.monotonic() - start >= a.play_at:
+                for c, (_i, play, _rec) in zip(calls, specs, strict=True):
+                    if c.media is not None:
+                        players.append(pj.AudioMediaPlayer())
+                        players[-1].createPlayer(play, pj.PJMEDIA_FILE_NO_LOOP)
+                        players[-1].startTransmit(c.media)
+                played = True
+        remote_hangups = sum(c.disconnected for c in calls)
+        hung_up = [
+            {"call": i, **c.ended, "at": round(float(c.ended["at"]) - start, 2)}  # type: ignore[arg-type]
+            for i, c in enumerate(calls)
+            if c.disconnected
+        ]
+        ep.hangupAllCalls()
+        end = time.monotonic() + 5
+        while time.monotonic() < end and not all(c.disconnected for c in calls):
+            ep.libHandleEvents(20)
+        print(
+            json.dumps({"up": up, "remote_hangups": remote_hangups, "hung_up": hung_up}), flush=True
+        )
+        recorders.clear()
+        players.clear()
+        for c in calls:
+            c.media = None
+        del c
+        calls.clear()
+        acc.shutdown()
+        del acc
+        accounts.clear()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,11 @@ transport on a free loopback port, the null sound device, and a local account.""
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
+from typing import Any
+
 import pjsua2 as pj
 
 
@@ -53,6 +58,32 @@ def start_endpoint(
         for c in ep.codecEnum2():
             ep.codecSetPriority(c.codecId, 255 if c.codecId.startswith(codec) else 0)
     return ep, tid, port
+
+
+@contextlib.contextmanager
+def endpoint(**options: Any) -> Iterator[tuple[pj.Endpoint, int, str]]:
+    """:func:`start_endpoint` (``options``) for a ``with`` block, whose end destroys the
+    library once the block dropped every pj object it made (players, recorders, calls, and
+    the account: ``acc.shutdown()``, then ``del``). After an error the library is left to the
+    process's exit, as a pj object destroyed after the library crashes it."""
+    ep, tid, port = start_endpoint(**options)
+    yield ep, tid, port
+    gc.collect()
+    ep.libDestroy()
+
+
+class AudioCall(pj.Call):  # type: ignore[misc]
+    """A call that holds its audio media (``media``) once it is active."""
+
+    def __init__(self, acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+        super().__init__(acc, call_id)
+        self.media: pj.AudioMedia | None = None
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        info = self.getInfo()  # keep it alive while iterating its vector (SWIG)
+        for i, mi in enumerate(info.media):
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                self.media = self.getAudioMedia(i)
 
 
 def local_account(

@@ -35,13 +35,16 @@ async def final_texts(
             await asyncio.sleep(0.01)
 
 
-async def greeted_session(bus: Bus) -> str:
-    """A new session (8 kHz, ASP 1.1.0) whose greeting the worker has answered; its id."""
+async def greeted_session(bus: Bus, metadata: dict[str, str] | None = None) -> str:
+    """A new session (8 kHz, ASP 1.1.0, ``metadata``) whose greeting the worker has
+    answered; its id."""
     sid = str(uuid.uuid4())
-    await bus.publish(
-        SessionStart(
-            session_id=sid, audio=AudioConfig(sample_rate=8000), metadata={}, version="1.1.0"
-        )
+    start = SessionStart(
+        session_id=sid,
+        audio=AudioConfig(sample_rate=8000),
+        metadata=metadata or {},
+        version="1.1.0",
     )
+    await bus.publish(start)
     await final_texts(bus, sid, "greeting")
     return sid
