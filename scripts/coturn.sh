@@ -18,6 +18,9 @@ ensure() {  # ensure NAME VALUE: appends NAME=VALUE when NAME has no value yet
 }
 value() { grep "^$1=" "$ENV_FILE" | tail -1 | cut -d= -f2- || true; }
 listening() { ss -Hlun 2>/dev/null | grep -q ':3478 '; }
+# up: the pidfile names a live turnserver and it listens (turnserver rewrites its own
+# pidfile a moment after it binds: the status right after start read it empty)
+up() { pid_alive "$PIDFILE" && listening; }
 
 case "${1:-status}" in
   start)
@@ -35,11 +38,11 @@ case "${1:-status}" in
     log "iniciando coturn (udp/tcp 3478)"
     setsid turnserver "${args[@]}" >>"$LOG" 2>&1 &
     echo $! > "$PIDFILE"
-    wait_for "coturn" 15 listening || die "coturn não subiu; veja $LOG";;
+    wait_for "coturn" 15 up || die "coturn não subiu; veja $LOG";;
   stop)
     stop_pidfile coturn "$PIDFILE";;
   status)
-    if pid_alive "$PIDFILE" && listening; then
+    if up; then
       echo "  coturn     turn:127.0.0.1:3478 (usuário em compose/.env)"
     else
       echo "  coturn     parado"; exit 1
