@@ -72,6 +72,7 @@ from asp.messages import (
     now_iso,
 )
 from asp.provisional import CANCEL_REASON
+from asp.session import BARGE_IN_REASON
 from pipeline.bus import Bus
 from pipeline.logs import for_session
 
@@ -302,7 +303,9 @@ class CallSession:
                 self.log.info("barge-in: response %s cut", event.response_id)
                 bridge.publish(
                     ResponseCancel(
-                        session_id=self.session_id, response_id=event.response_id, reason="barge_in"
+                        session_id=self.session_id,
+                        response_id=event.response_id,
+                        reason=BARGE_IN_REASON,
                     )
                 )
             case _:
