@@ -2,6 +2,7 @@
 docs/perf/reliability.md.
 
     .venv/bin/python bench/drills.py --per-kind 20 [--kinds kill-llm,freeze-redis] [--json out]
+    .venv/bin/python bench/drills.py --merge a.json b.json   # one table from runs of --json
 
 Each drill is one call from a PJSUA2 phone (1001) to the agent (2000) with a fault in the
 middle of the answer, then a second turn once the fault is undone (tests/support/drills.py:
@@ -60,7 +61,17 @@ def main() -> int:
     ap.add_argument("--per-kind", type=int, default=20)
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--json", type=Path, help="every drill's result, one object each")
+    ap.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="print the table of earlier runs' --json files (e.g. one run per kind) and exit",
+    )
     args = ap.parse_args()
+    if args.merge:
+        merged = [DrillResult(**d) for f in args.merge for d in json.loads(f.read_text())]
+        print(table(merged))
+        return 0 if all(r.ok for r in merged) else 1
     kinds = [k for k in args.kinds.split(",") if k]
     unknown = set(kinds) - set(KINDS)
     if unknown:

@@ -6,9 +6,13 @@ Onset: the first 5 ms window of the interruption clip whose level reaches ``ONSE
 audio ends in what the phone heard. A real answer has pauses between words, so "the last
 loud window" alone could read a pause the cut fell into as the stop: the agent's own audio
 (the cancelled response's chunks, from the session stream) is aligned to the recording
-just before the onset, and where the answer would still have been speaking past the last
-window heard, the stop is put at the first window the answer had sound in but the phone
-did not hear (the later, honest bound).
+just before the onset, and where the answer was in a pause of its own past the last window
+heard, the pause is read closer: a real voice's pause is not digital silence (Kokoro's
+pauses between words stay at -54 to -75 dBov, through G.711 too), while the edge sends
+exact zeros once it stopped, so the stop is the first window where the answer still had
+sound (at least ``PAUSE_DBOV``) and the phone heard digital silence from there on. Where
+the answer's own pause was too quiet to tell, the stop is put at the first window the
+answer had loud sound in but the phone did not hear (the later, honest bound).
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ ALIGN_SAMPLES = 4000
 recording."""
 ALIGN_MIN_SCORE = 0.6
 """Below this normalised correlation the alignment is not trusted (no reference check)."""
+PAUSE_DBOV = -80.0
+"""Inside a pause of the answer, a 5 ms window of it at or above this level is sound the
+phone would have heard (G.711 keeps it): hearing digital silence there means the stop."""
+SILENT_RMS = 1.0
+"""A 5 ms window of the recording below this RMS is digital silence (what the edge sends
+once an answer stopped; the G.711 code of zero decodes to zero)."""
 
 
 def dbov(level: float) -> float:
@@ -71,8 +81,13 @@ class Stop:
     aligned: bool
     """The answer's own audio was aligned to the recording (the stop checked against it)."""
     in_pause: bool
-    """The answer was in a pause of its own at ``heard_end``: ``sample`` is where its next
-    sound should have been heard."""
+    """The answer was in a pause of its own at ``heard_end``: ``sample`` is where the phone
+    first heard digital silence where the answer's pause still had sound, or where its next
+    loud sound should have been heard when the pause was too quiet to tell."""
+    in_pause_found: bool = False
+    """``in_pause`` and the stop was read inside the pause (not the next sound's bound)."""
+    at_reference: int | None = None
+    """The answer's own sample (``reference``) that ``sample`` stands for, when aligned."""
 
 
 def agent_stop(
@@ -109,10 +124,35 @@ def agent_stop(
     rest = window_rms(reference[max(0, start) :]) if start < len(reference) else np.zeros(0)
     ahead = np.nonzero(rest >= loud)[0]
     if not len(ahead):  # the answer had nothing more to say: the stop is what was heard
-        return Stop(heard_end, heard_end, aligned=True, in_pause=False)
+        return Stop(heard_end, heard_end, aligned=True, in_pause=False, at_reference=start)
     first = int(ahead[0])
+    if first == 0:
+        return Stop(heard_end, heard_end, aligned=True, in_pause=False, at_reference=start)
+    found = _silenced_in_pause(heard, heard_end, reference, start, first)
+    if found is not None:
+        return Stop(found, heard_end, True, True, in_pause_found=True, at_reference=found + shift)
     sample = heard_end + first * WINDOW
-    return Stop(sample, heard_end, aligned=True, in_pause=first > 0)
+    return Stop(sample, heard_end, aligned=True, in_pause=True, at_reference=sample + shift)
+
+
+def _silenced_in_pause(
+    heard: np.ndarray, heard_end: int, reference: np.ndarray, start: int, windows: int
+) -> int | None:
+    """Inside the answer's pause (``windows`` windows from ``heard_end``, at reference
+    sample ``start``): the first window where the answer had sound (``PAUSE_DBOV``) and the
+    phone heard digital silence, and kept hearing it to the pause's end; None when no window
+    of the pause tells (the answer was as silent there as what the phone heard)."""
+    if start < 0:
+        return None
+    ref = window_rms(reference[start : start + windows * WINDOW])
+    got = window_rms(heard[heard_end : heard_end + windows * WINDOW])
+    n = min(len(ref), len(got))
+    silent = got[:n] < SILENT_RMS
+    sound = _threshold(PAUSE_DBOV)
+    for k in range(n):
+        if ref[k] >= sound and bool(silent[k:].all()):
+            return heard_end + k * WINDOW
+    return None
 
 
 def _align(segment: np.ndarray, reference: np.ndarray) -> int | None:

@@ -47,6 +47,8 @@ def test_stop_is_the_end_of_what_was_heard_when_the_answer_was_still_speaking() 
     assert stop.aligned
     assert not stop.in_pause
     assert abs(stop.sample - cut) <= WINDOW
+    assert stop.at_reference is not None
+    assert abs(stop.at_reference - (cut - lead)) <= WINDOW  # the answer's own sample there
 
 
 def test_a_cut_inside_a_pause_of_the_answer_counts_to_its_next_sound() -> None:
@@ -61,12 +63,35 @@ def test_a_cut_inside_a_pause_of_the_answer_counts_to_its_next_sound() -> None:
     heard[lead : onset + 1200] = answer[: onset + 1200 - lead]  # cut in the pause
     stop = agent_stop(heard.astype(np.int16), onset, answer.astype(np.int16))
     assert stop.in_pause
+    assert not stop.in_pause_found  # a digitally silent pause cannot tell where it stopped
     assert abs(stop.heard_end - (onset + 400)) <= WINDOW
     assert abs(stop.sample - (onset + 2000)) <= WINDOW
     # without the answer's audio only what was heard is known
     blind = agent_stop(heard.astype(np.int16), onset)
     assert not blind.aligned
     assert blind.sample == blind.heard_end
+
+
+def test_a_cut_inside_a_quiet_pause_is_read_where_the_phone_heard_digital_silence() -> None:
+    """A real voice's pause is quiet, not silent (-65 dBov here): the edge's stop inside it
+    is where the phone's recording turns to exact zeros, not the next word."""
+    answer = _voice(3.0, 6)
+    lead = 2000
+    onset = lead + 8000
+    pause = (onset + 400 - lead, onset + 2000 - lead)
+    answer[pause[0] : pause[1]] = _voice(0.2, 7, amplitude=18.0)  # about -65 dBov
+    heard = np.zeros(lead + 3 * RATE)
+    cut = onset + 1200
+    heard[lead:cut] = answer[: cut - lead]
+    stop = agent_stop(heard.astype(np.int16), onset, answer.astype(np.int16))
+    assert stop.in_pause
+    assert stop.in_pause_found
+    assert abs(stop.heard_end - (onset + 400)) <= WINDOW
+    assert abs(stop.sample - cut) <= WINDOW
+    # the phone still heard the pause's sound after a moment of silence: not the stop there
+    heard[cut + 400 : cut + 600] = answer[cut + 400 - lead : cut + 600 - lead]
+    later = agent_stop(heard.astype(np.int16), onset, answer.astype(np.int16))
+    assert abs(later.sample - (cut + 600)) <= WINDOW
 
 
 def test_an_answer_that_never_stopped_is_an_error() -> None:
