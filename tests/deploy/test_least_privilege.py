@@ -3,7 +3,8 @@ the two namespaces, every workload's securityContext checked against the "restri
 Security Standard (the host network of Asterisk the only exception, in its own namespace, kept
 to it by a ValidatingAdmissionPolicy), sip-edge on the pod network reachable only from
 Asterisk's node, Asterisk as its own user in the image, compose and k8s, secrets as files,
-and resource bounds on every compose service. Each check is also shown a broken input."""
+and resource bounds and a read-only root filesystem on every compose service. Each check is
+also shown a broken input."""
 
 from __future__ import annotations
 
@@ -689,6 +690,48 @@ def test_every_compose_service_has_resource_bounds(compose: dict[str, Any]) -> N
     argv = [re.sub(r"\$\{REDIS_MAXMEMORY:-([^}]*)\}", r"\1", a) for a in redis["command"]]
     maxmemory = argv[argv.index("--maxmemory") + 1].removesuffix("b")
     assert mem_bytes(maxmemory) <= 0.8 * mem_bytes(limit)
+
+
+def compose_writable_gaps(compose: dict[str, Any]) -> list[str]:
+    """Where a compose service could write its root filesystem: every service is read_only;
+    Asterisk writes RUN_DIR on the named volume asterisk-run (its first use copies the image's
+    .run, owned by uid 10002: a tmpfs would be root's) and /tmp on a tmpfs."""
+    found = []
+    for name, svc in compose["services"].items():
+        if svc.get("read_only") is not True:
+            found.append(f"{name}: read_only")
+    ast = compose["services"]["asterisk"]
+    if "asterisk-run:/opt/pabx/.run" not in ast.get("volumes", []):
+        found.append("asterisk: RUN_DIR not on the volume asterisk-run")
+    if "asterisk-run" not in (compose.get("volumes") or {}):
+        found.append("asterisk-run: not declared")
+    if "/tmp" not in ast.get("tmpfs", []):
+        found.append("asterisk: /tmp")
+    return found
+
+
+def test_every_compose_service_has_a_read_only_root_filesystem(compose: dict[str, Any]) -> None:
+    assert compose_writable_gaps(compose) == []
+    for name in compose["services"]:
+        broken = copy.deepcopy(compose)
+        broken["services"][name].pop("read_only")
+        assert compose_writable_gaps(broken) == [f"{name}: read_only"], name
+    broken = copy.deepcopy(compose)
+    broken["services"]["asterisk"]["volumes"].remove("asterisk-run:/opt/pabx/.run")
+    assert compose_writable_gaps(broken)
+    broken = copy.deepcopy(compose)
+    broken["services"]["asterisk"]["tmpfs"] = []
+    assert compose_writable_gaps(broken)
+    # the volume keeps RUN_DIR across restarts: the entrypoint drops the asterisk.conf an older
+    # image rendered before install-config, which writes it only when missing
+    entrypoint = (ROOT / "compose/asterisk/entrypoint.sh").read_text()
+    drop = entrypoint.index('rm -f "$conf"')
+    assert drop < entrypoint.index("scripts/asterisk.sh install-config")
+    assert '[ ! -f "$AST_CONF" ]' in (ROOT / "scripts/asterisk.sh").read_text()
+    # the workers' anchor carries read_only to each of them (yaml merge keys)
+    worker = compose["services"]["stt-worker"]
+    assert worker["read_only"] is True
+    assert worker["tmpfs"] == ["/tmp"]
 
 
 pins = load_script(ROOT / "scripts" / "image_pins.py")
