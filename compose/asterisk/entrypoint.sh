@@ -8,9 +8,12 @@
 # start with -U/-G: it never serves calls as root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/asterisk.sh install-config
 run="${RUN_DIR:-$PWD/.run}"
 conf="$run/asterisk/etc/asterisk.conf"
+# RUN_DIR outlives the container (compose: the volume asterisk-run; k8s: the pod's emptyDir):
+# install-config writes asterisk.conf only when missing, so drop the one an older image wrote
+rm -f "$conf"
+scripts/asterisk.sh install-config
 if [ "$(id -u)" = 0 ]; then
   chown -R asterisk:asterisk "$run/asterisk"
   exec asterisk -C "$conf" -f -U asterisk -G asterisk "$@"

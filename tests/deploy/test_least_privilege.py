@@ -1,8 +1,10 @@
 """Least privilege in the containers and in k8s (issue 15, item 6): the Pod Security labels of
 the two namespaces, every workload's securityContext checked against the "restricted" Pod
-Security Standard (the host network of Asterisk and sip-edge the only exception, in their own
-namespace), Asterisk as its own user in the image, compose and k8s, secrets as files, and
-resource bounds on every compose service. Each check is also shown a broken input."""
+Security Standard (the host network of Asterisk the only exception, in its own namespace, kept
+to it by a ValidatingAdmissionPolicy), sip-edge on the pod network reachable only from
+Asterisk's node, Asterisk as its own user in the image, compose and k8s, secrets as files,
+and resource bounds and a read-only root filesystem on every compose service. Each check is
+also shown a broken input."""
 
 from __future__ import annotations
 
@@ -16,12 +18,15 @@ from typing import Any
 import pytest
 import yaml
 from pipeline.testing import load_script
+from sip_edge.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 pods = load_script(ROOT / "tests" / "deploy" / "pods.py")
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
+CLUSTER_KINDS = {"Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 VOICE_NS = "pabx-voice"
+APP_NS = "pabx"
 ASTERISK_UID = 10002
 # the volume types "restricted" admits
 RESTRICTED_VOLUMES = {
@@ -166,7 +171,7 @@ def test_the_restricted_checker_flags_each_broken_property() -> None:
 
 
 @pytest.mark.parametrize("overlay", ["cpu", "cpu-hpa", "gpu"])
-def test_namespaces_enforce_pod_security_restricted_but_for_the_host_network_pods(
+def test_namespaces_enforce_pod_security_restricted_but_for_the_host_network_pod(
     built: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
     docs = built[overlay]
@@ -183,13 +188,17 @@ def test_namespaces_enforce_pod_security_restricted_but_for_the_host_network_pod
     assert voice["pod-security.kubernetes.io/audit"] == "restricted"
     all_workloads = workloads(docs)
     in_voice = {n for n, w in all_workloads.items() if w["metadata"].get("namespace") == VOICE_NS}
-    assert in_voice == {"asterisk", "sip-edge"}, "only the host-network pods live in pabx-voice"
+    assert in_voice == {"asterisk"}, "only the host-network pod lives in pabx-voice"
+    # sip-edge is on the pod network, under restricted (test_sip_edge_*)
+    assert all_workloads["sip-edge"]["metadata"]["namespace"] == APP_NS
     for name, w in all_workloads.items():
         ns = w["metadata"].get("namespace")
         assert ns in namespaces, (name, ns)
         assert bool(pod_spec(w).get("hostNetwork")) == (ns == VOICE_NS), name
     for d in docs:  # every namespaced object names one of the two (none falls to "default")
-        if d["kind"] != "Namespace":
+        if d["kind"] in CLUSTER_KINDS:
+            assert "namespace" not in d["metadata"], (d["kind"], d["metadata"]["name"])
+        else:
             assert d["metadata"].get("namespace") in namespaces, (d["kind"], d["metadata"]["name"])
     for d in docs:  # nothing else lands in the privileged namespace but what those pods use
         if d["metadata"].get("namespace") == VOICE_NS and d["kind"] not in WORKLOAD_KINDS:
@@ -207,6 +216,267 @@ def test_every_workload_meets_restricted_except_the_host_network(
         allowed = ["hostNetwork"] if w["metadata"].get("namespace") == VOICE_NS else []
         assert restricted_violations(pod) == allowed, name
         assert hardening_gaps(pod) == [], name
+
+
+def voice_guard_gaps(docs: list[dict[str, Any]]) -> list[str]:
+    """What the admission guard of pabx-voice lacks: a ValidatingAdmissionPolicy on every pod
+    created or updated there, failing closed, bound with Deny to that namespace, with a rule
+    on each thing the "privileged" Pod Security level leaves open, whose one exception (the
+    host network) is the label Asterisk's pod carries."""
+    found = []
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"}
+    bindings = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
+    voice = {"matchLabels": {"kubernetes.io/metadata.name": VOICE_NS}}
+    bound = [
+        b
+        for b in bindings
+        if b["spec"].get("matchResources", {}).get("namespaceSelector") == voice
+        and "Deny" in b["spec"].get("validationActions", [])
+        and b["spec"].get("policyName") in policies
+    ]
+    if not bound:
+        return ["no policy bound with Deny to pabx-voice"]
+    for b in bound:
+        policy = policies[b["spec"]["policyName"]]["spec"]
+        if policy.get("failurePolicy", "Fail") != "Fail":
+            found.append("failurePolicy")
+        rules = policy.get("matchConstraints", {}).get("resourceRules", [])
+        if not any(
+            "pods" in r.get("resources", [])
+            and {"CREATE", "UPDATE"} <= set(r.get("operations", []))
+            and r.get("apiGroups") == [""]
+            for r in rules
+        ):
+            found.append("pods on CREATE and UPDATE")
+        checks = " ".join(v["expression"] for v in policy.get("validations", []))
+        for field in ("hostNetwork", "hostPID", "hostIPC", "hostPath", "privileged", "hostPort"):
+            if f".{field}" not in checks:
+                found.append(f"no rule on {field}")
+        if "capabilities.add" not in checks:
+            found.append("no rule on added capabilities")
+        if "ephemeralContainers" not in checks or "initContainers" not in checks:
+            found.append("containers other than the main ones")
+        asterisk = workloads(docs)["asterisk"]["spec"]["template"]["metadata"]["labels"]
+        exception = re.search(r"labels\['([\w./-]+)'\] == '([\w-]+)'", checks)
+        if not exception or asterisk.get(exception.group(1)) != exception.group(2):
+            found.append("the host-network exception is not Asterisk's label")
+    return found
+
+
+@pytest.mark.parametrize("overlay", ["cpu", "cpu-hpa", "gpu"])
+def test_an_admission_policy_keeps_pabx_voice_to_asterisks_host_network(
+    built: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    docs = built[overlay]
+    assert voice_guard_gaps(docs) == []
+    # the same check sees each way to weaken it
+    vap = "ValidatingAdmissionPolicy"
+    for kind, path, value in [
+        (vap + "Binding", "spec.validationActions", ["Warn"]),
+        (vap + "Binding", "spec.matchResources.namespaceSelector.matchLabels", {"x": "y"}),
+        (vap, "spec.failurePolicy", "Ignore"),
+        (vap, "spec.validations", []),
+        (vap, "spec.matchConstraints.resourceRules.0.operations", ["CREATE"]),
+    ]:
+        broken = copy.deepcopy(docs)
+        (doc,) = [d for d in broken if d["kind"] == kind]
+        *keys, last = path.split(".")
+        where: Any = doc
+        for key in keys:
+            where = where[int(key)] if key.isdigit() else where[key]
+        where[last] = value
+        assert voice_guard_gaps(broken), (kind, path)
+    renamed = copy.deepcopy(docs)
+    labels = workloads(renamed)["asterisk"]["spec"]["template"]["metadata"]["labels"]
+    labels["app.kubernetes.io/name"] = "pbx"
+    assert voice_guard_gaps(renamed) == ["the host-network exception is not Asterisk's label"]
+
+
+def configmap_env(docs: list[dict[str, Any]], workload: dict[str, Any]) -> dict[str, str]:
+    (c,) = pod_spec(workload)["containers"]
+    env: dict[str, str] = {}
+    for ref in c.get("envFrom", []):
+        name = ref["configMapRef"]["name"]
+        (cm,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == name]
+        env.update(cm["data"])
+    return env
+
+
+def kubelet_env(
+    container: dict[str, Any], from_configmaps: dict[str, str], fields: dict[str, str]
+) -> dict[str, str]:
+    """The container's environment as the kubelet builds it: envFrom first, then env in
+    order, each $(VAR) replaced by a variable defined before it (an unknown one stays as it
+    is), fieldRef values from ``fields``."""
+    env = dict(from_configmaps)
+    for e in container.get("env", []):
+        if "valueFrom" in e:
+            env[e["name"]] = fields[e["valueFrom"]["fieldRef"]["fieldPath"]]
+        else:
+            env[e["name"]] = re.sub(
+                r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), e.get("value", "")
+            )
+    return env
+
+
+def sip_edge_network_gaps(docs: list[dict[str, Any]]) -> list[str]:
+    """What keeps sip-edge from the pod network of Asterisk's node: it must run in the
+    restricted namespace without the host network or a host port, be a Redis client by label,
+    and be scheduled beside Asterisk's pod (its node's address is the registrar)."""
+    found = []
+    w = workloads(docs)["sip-edge"]
+    pod = pod_spec(w)
+    if w["metadata"].get("namespace") != APP_NS:
+        found.append("namespace")
+    if pod.get("hostNetwork"):
+        found.append("hostNetwork")
+    if any(p.get("hostPort") for c in pod["containers"] for p in c.get("ports", [])):
+        found.append("hostPort")
+    if w["spec"]["template"]["metadata"]["labels"].get("pabx.io/redis-client") != "true":
+        found.append("not a Redis client")
+    terms = (
+        pod.get("affinity", {})
+        .get("podAffinity", {})
+        .get("requiredDuringSchedulingIgnoredDuringExecution", [])
+    )
+    if not any(
+        t["labelSelector"].get("matchLabels") == {"app.kubernetes.io/name": "asterisk"}
+        and t.get("namespaces") == [VOICE_NS]
+        and t["topologyKey"] == "kubernetes.io/hostname"
+        for t in terms
+    ):
+        found.append("not on Asterisk's node")
+    return found
+
+
+@pytest.mark.parametrize("overlay", ["cpu", "gpu"])
+def test_sip_edge_runs_on_the_pod_network_and_takes_invites_only_from_asterisk(
+    built: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    docs = built[overlay]
+    assert sip_edge_network_gaps(docs) == []
+    for path, value in [
+        ("metadata.namespace", VOICE_NS),
+        ("spec.template.spec.hostNetwork", True),
+        ("spec.template.spec.affinity", {}),
+        ("spec.template.metadata.labels", {"app.kubernetes.io/name": "sip-edge"}),
+    ]:
+        broken = copy.deepcopy(docs)
+        where: Any = workloads(broken)["sip-edge"]
+        *keys, last = path.split(".")
+        for key in keys:
+            where = where[key]
+        where[last] = value
+        assert sip_edge_network_gaps(broken), path
+    # the process's settings, from the pod's environment as the kubelet expands it, read by
+    # sip-edge's own Settings: the registrar is the node's Asterisk, the INVITEs' sources
+    # the node's addresses only, and each INVITE must answer the digest challenge
+    w = workloads(docs)["sip-edge"]
+    (c,) = pod_spec(w)["containers"]
+    cm = configmap_env(docs, w)
+    asterisk_sip = {
+        p["name"]: p["containerPort"]
+        for p in pod_spec(workloads(docs)["asterisk"])["containers"][0]["ports"]
+    }["sip"]
+    node, cni = "192.0.2.10", "10.42.0.1"
+    for extra in (cm["SIP_EDGE_NODE_SOURCES"], cni):
+        env = kubelet_env(c, {**cm, "SIP_EDGE_NODE_SOURCES": extra}, {"status.hostIP": node})
+        assert not any("$(" in v for v in env.values()), env
+        settings = Settings.from_env({**env, "EXT_2000_PASSWORD": "from-the-secret-file"})
+        assert settings.registrar == f"{node}:{asterisk_sip}"
+        assert settings.digest_auth is True
+        policy = settings.source_policy()
+        assert policy.allows(f"{node}:{asterisk_sip}")
+        assert policy.allows(f"{cni}:{asterisk_sip}") == (extra == cni)
+        for other in ("10.42.0.7:5060", "203.0.113.9:5060", "127.0.0.1:5160"):
+            assert not policy.allows(other), other
+    assert cm["SIP_EDGE_NODE_SOURCES"] == ""  # the operator's, per CNI (docs/DEPLOY.md)
+
+
+def sip_edge_policy_gaps(docs: list[dict[str, Any]]) -> list[str]:
+    """What the NetworkPolicies leave open around sip-edge: every rule that selects it may
+    admit only /metrics (its SIP and RTP come from its own node, which a pod always admits)
+    and reach only Asterisk's SIP and RTP ports on private addresses (plus DNS and Redis by
+    the shared rules); Redis admits no address block (no host-network client is left)."""
+    found = []
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    labels = workloads(docs)["sip-edge"]["spec"]["template"]["metadata"]["labels"]
+    asterisk_ports = {5160, 10000}
+
+    def selects(p: dict[str, Any]) -> bool:
+        sel = p["spec"]["podSelector"]
+        return all(labels.get(k) == v for k, v in sel.get("matchLabels", {}).items()) and all(
+            labels.get(e["key"]) in e["values"] for e in sel.get("matchExpressions", [])
+        )
+
+    own = [p for p in policies if selects(p)]
+    if not any(p["metadata"]["name"] == "sip-edge" for p in own):
+        found.append("no policy of its own")
+    for p in own:
+        name = p["metadata"]["name"]
+        for rule in p["spec"].get("ingress", []):
+            if rule.get("from") or rule.get("ports") != [{"port": "metrics", "protocol": "TCP"}]:
+                found.append(f"{name}: ingress {rule}")
+        if name != "sip-edge":
+            continue
+        for rule in p["spec"].get("egress", []):
+            ports = {q["port"] for q in rule.get("ports", [])}
+            if not rule.get("to") or not ports or not ports <= asterisk_ports:
+                found.append(f"{name}: egress {rule}")
+            for peer in rule.get("to", []):
+                cidr = peer.get("ipBlock", {}).get("cidr", "")
+                if cidr not in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"):
+                    found.append(f"{name}: egress to {peer}")
+            for q in rule.get("ports", []):
+                if q["protocol"] != "UDP" or (q["port"] == 10000 and q.get("endPort") != 10299):
+                    found.append(f"{name}: egress port {q}")
+    for p in policies:
+        if p["metadata"]["name"] == "redis":
+            for rule in p["spec"]["ingress"]:
+                if any("ipBlock" in peer for peer in rule.get("from", [])):
+                    found.append("redis admits an address block")
+    return found
+
+
+@pytest.mark.parametrize("overlay", ["cpu", "cpu-hpa", "gpu"])
+def test_network_policies_open_sip_edge_to_asterisk_and_redis_only(
+    built: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    docs = built[overlay]
+    assert sip_edge_policy_gaps(docs) == []
+    # Asterisk's RTP range is the one sip-edge may send to (rtp.conf)
+    rtp = (ROOT / "compose/asterisk/config/rtp.conf").read_text()
+    assert re.search(r"(?m)^rtpstart=10000$", rtp)
+    assert re.search(r"(?m)^rtpend=10299$", rtp)
+
+    def broken(change: Any) -> list[dict[str, Any]]:
+        out = copy.deepcopy(docs)
+        (policy,) = [
+            d for d in out if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "sip-edge"
+        ]
+        change(policy["spec"])
+        return out
+
+    udp_all = {"ports": [{"port": 5070, "protocol": "UDP"}]}
+    for change in [
+        lambda s: s["ingress"].append(udp_all),
+        lambda s: s["ingress"].append({"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], **udp_all}),
+        lambda s: s["egress"][0]["to"].append({"ipBlock": {"cidr": "0.0.0.0/0"}}),
+        lambda s: s["egress"][0]["ports"].append({"port": 6379, "protocol": "TCP"}),
+        lambda s: s["egress"].append({"ports": [{"port": 5160, "protocol": "UDP"}]}),
+        lambda s: s["egress"][0]["ports"][1].pop("endPort"),
+    ]:
+        assert sip_edge_policy_gaps(broken(change)), change
+    no_policy = [
+        d for d in docs if d["metadata"]["name"] != "sip-edge" or d["kind"] != "NetworkPolicy"
+    ]
+    assert sip_edge_policy_gaps(no_policy) == ["no policy of its own"]
+    wide = copy.deepcopy(docs)
+    (redis,) = [
+        d for d in wide if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "redis"
+    ]
+    redis["spec"]["ingress"][0]["from"].append({"ipBlock": {"cidr": "10.0.0.0/8"}})
+    assert sip_edge_policy_gaps(wide) == ["redis admits an address block"]
 
 
 @pytest.mark.parametrize("overlay", ["cpu", "gpu"])
@@ -420,6 +690,48 @@ def test_every_compose_service_has_resource_bounds(compose: dict[str, Any]) -> N
     argv = [re.sub(r"\$\{REDIS_MAXMEMORY:-([^}]*)\}", r"\1", a) for a in redis["command"]]
     maxmemory = argv[argv.index("--maxmemory") + 1].removesuffix("b")
     assert mem_bytes(maxmemory) <= 0.8 * mem_bytes(limit)
+
+
+def compose_writable_gaps(compose: dict[str, Any]) -> list[str]:
+    """Where a compose service could write its root filesystem: every service is read_only;
+    Asterisk writes RUN_DIR on the named volume asterisk-run (its first use copies the image's
+    .run, owned by uid 10002: a tmpfs would be root's) and /tmp on a tmpfs."""
+    found = []
+    for name, svc in compose["services"].items():
+        if svc.get("read_only") is not True:
+            found.append(f"{name}: read_only")
+    ast = compose["services"]["asterisk"]
+    if "asterisk-run:/opt/pabx/.run" not in ast.get("volumes", []):
+        found.append("asterisk: RUN_DIR not on the volume asterisk-run")
+    if "asterisk-run" not in (compose.get("volumes") or {}):
+        found.append("asterisk-run: not declared")
+    if "/tmp" not in ast.get("tmpfs", []):
+        found.append("asterisk: /tmp")
+    return found
+
+
+def test_every_compose_service_has_a_read_only_root_filesystem(compose: dict[str, Any]) -> None:
+    assert compose_writable_gaps(compose) == []
+    for name in compose["services"]:
+        broken = copy.deepcopy(compose)
+        broken["services"][name].pop("read_only")
+        assert compose_writable_gaps(broken) == [f"{name}: read_only"], name
+    broken = copy.deepcopy(compose)
+    broken["services"]["asterisk"]["volumes"].remove("asterisk-run:/opt/pabx/.run")
+    assert compose_writable_gaps(broken)
+    broken = copy.deepcopy(compose)
+    broken["services"]["asterisk"]["tmpfs"] = []
+    assert compose_writable_gaps(broken)
+    # the volume keeps RUN_DIR across restarts: the entrypoint drops the asterisk.conf an older
+    # image rendered before install-config, which writes it only when missing
+    entrypoint = (ROOT / "compose/asterisk/entrypoint.sh").read_text()
+    drop = entrypoint.index('rm -f "$conf"')
+    assert drop < entrypoint.index("scripts/asterisk.sh install-config")
+    assert '[ ! -f "$AST_CONF" ]' in (ROOT / "scripts/asterisk.sh").read_text()
+    # the workers' anchor carries read_only to each of them (yaml merge keys)
+    worker = compose["services"]["stt-worker"]
+    assert worker["read_only"] is True
+    assert worker["tmpfs"] == ["/tmp"]
 
 
 pins = load_script(ROOT / "scripts" / "image_pins.py")

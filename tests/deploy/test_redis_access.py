@@ -230,7 +230,9 @@ def test_k8s_network_policies_deny_by_default_and_admit_only_redis_clients(
         for n, d in kinds(docs, "Deployment").items()
         if d["spec"]["template"]["metadata"]["labels"].get("pabx.io/redis-client") == "true"
     }
-    assert clients == set(K8S_USERS) - {"sip-edge"}  # sip-edge: host network (node address)
+    assert clients == set(K8S_USERS)  # sip-edge too: it runs on the pod network
+    # no address block: no Redis client is on the host network any more
+    assert not [peer for peer in rule["from"] if "ipBlock" in peer]
     egress = policies["redis-clients"]
     assert egress["spec"]["podSelector"] == {"matchLabels": label}
     assert egress["spec"]["egress"] == [
