@@ -315,7 +315,8 @@ SPOKEN_BARGE_IN_RUNS = int(os.environ.get("SPOKEN_BARGE_IN_RUNS", "0"))
 its bound through Asterisk on a loaded machine (docs/perf/sip-edge.md section 3.1)."""
 SPOKEN_BARGE_IN_BOUND_S = 0.2
 STAGGER_S = (0.0, 0.13, 0.05, 0.21, 0.09, 0.17, 0.03, 0.25, 0.11, 0.07)
-"""Waits after the answer is heard mid-word, one per interruption, before it is said."""
+"""Waits after the answer is heard mid-word, one per interruption, before the next word
+it is heard in is interrupted."""
 
 
 def not_speaking_at(
@@ -375,9 +376,10 @@ def test_a_spoken_interruption_stops_a_kokoro_answer_within_200_ms(
             listen_from = len(call.recording())
             call.play(ask)
             poll_until(lambda frm=listen_from: speaking(frm), 120, "the long answer", interval=0.02)
-        # Each run interrupts at another point of the answer (a word, its tail, a pause
-        # between words), not where the poll above happens to catch it every time.
+        # Each run interrupts another word of the answer, not the one the poll above happens
+        # to catch every time: a wait, then mid-word again (the agent speaks at the onset).
         time.sleep(STAGGER_S[run % len(STAGGER_S)])
+        poll_until(lambda frm=listen_from: speaking(frm), 10, "the answer mid-word", 0.01)
         call.play(clip)
         onset = call.play_mark() + clip_onset
 
