@@ -191,50 +191,76 @@ async def test_the_model_gets_the_facts_and_the_menu(
     assert request.transfer_targets == ("1002", "1003", "1001")
 
 
-async def test_a_transfer_to_8000_asked_by_the_model_is_refused(
-    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+@pytest.mark.parametrize(
+    ("model_says", "extension", "question", "spoken", "transferred"),
+    [
+        (
+            "Claro! Vou transferir você para a sala 8000.",
+            "8000",
+            "Me coloca na sala de reunião oito mil.",
+            ["Claro!", OFFER],
+            [],
+        ),
+        (
+            "Vou passar você para vendas.",
+            "1003",
+            "Quanto custa para empresas?",
+            ["Transferindo para vendas, um momento."],
+            ["1003"],
+        ),
+    ],
+    ids=["outside-the-menu-is-refused", "a-menu-extension-is-announced"],
+)
+async def test_a_transfer_the_model_asks_for(
+    bus: Bus,
+    running: tuple[LLMWorker, FakeProvider, FactsStore],
+    model_says: str,
+    extension: str,
+    question: str,
+    spoken: list[str],
+    transferred: list[str],
 ) -> None:
     _, provider, _ = running
     sid = await greeted_session(bus)
-    provider.push(
-        [
-            TextDelta("Claro! Vou transferir você para a sala 8000."),
-            ToolCall("transfer_call", {"extension": "8000"}),
-            Done("tool_use"),
-        ]
-    )
-    log = await ask(bus, sid, "Me coloca na sala de reunião oito mil.", "u1")
+    call = ToolCall("transfer_call", {"extension": extension})
+    provider.push([TextDelta(model_says), call, Done("tool_use")])
+    log = await ask(bus, sid, question, "u1")
+    assert said(log, "r-u1") == spoken
+    assert transfers(log) == transferred
+
+
+@pytest.mark.parametrize(
+    ("model_says", "question", "spoken"),
+    [
+        # a promise of a transfer without the tool is not spoken
+        (
+            "Entendi. Vou transferir sua ligação, um momento.",
+            "Minha internet caiu de novo.",
+            ["Entendi.", OFFER],
+        ),
+        # an invented price never reaches the caller
+        (
+            "O plano de mil megas custa cento e cinquenta reais.",
+            "Tem plano de mil megas?",
+            ["Não tenho essa informação.", OFFER],
+        ),
+    ],
+    ids=["a-promise-without-the-tool", "an-invented-price"],
+)
+async def test_what_the_guards_replace_ends_with_the_offer(
+    bus: Bus,
+    running: tuple[LLMWorker, FakeProvider, FactsStore],
+    model_says: str,
+    question: str,
+    spoken: list[str],
+) -> None:
+    _, provider, _ = running
+    sid = await greeted_session(bus)
+    provider.push([TextDelta(model_says), Done()])
+    log = await ask(bus, sid, question, "u1")
     assert transfers(log) == []
-    assert said(log, "r-u1") == ["Claro!", OFFER]
-
-
-async def test_a_promise_without_the_tool_is_not_spoken(
-    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
-) -> None:
-    _, provider, _ = running
-    sid = await greeted_session(bus)
-    provider.push([TextDelta("Entendi. Vou transferir sua ligação, um momento."), Done()])
-    log = await ask(bus, sid, "Minha internet caiu de novo.", "u1")
-    assert transfers(log) == []
-    assert said(log, "r-u1") == ["Entendi.", OFFER]
-    assert (await history(bus, sid))[-1] == ("assistant", f"Entendi. {OFFER}")
-
-
-async def test_the_model_transfer_to_a_menu_extension_is_announced(
-    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
-) -> None:
-    _, provider, _ = running
-    sid = await greeted_session(bus)
-    provider.push(
-        [
-            TextDelta("Vou passar você para vendas."),
-            ToolCall("transfer_call", {"extension": "1003"}),
-            Done("tool_use"),
-        ]
-    )
-    log = await ask(bus, sid, "Quanto custa para empresas?", "u1")
-    assert said(log, "r-u1") == ["Transferindo para vendas, um momento."]
-    assert transfers(log) == ["1003"]
+    assert said(log, "r-u1") == spoken
+    assert (await history(bus, sid))[-1] == ("assistant", " ".join(spoken))
 
 
 async def test_a_menu_key_transfers_and_the_history_records_it(
@@ -330,17 +356,6 @@ async def test_a_question_about_hours_is_answered_from_the_facts(
     assert said(log, "r-u1") == ["No domingo, estamos fechados."]
     assert provider.requests == []  # decided without the model
     assert (await history(bus, sid))[-1] == ("assistant", "No domingo, estamos fechados.")
-
-
-async def test_an_invented_price_never_reaches_the_caller(
-    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
-) -> None:
-    _, provider, _ = running
-    sid = await greeted_session(bus)
-    provider.push([TextDelta("O plano de mil megas custa cento e cinquenta reais."), Done()])
-    log = await ask(bus, sid, "Tem plano de mil megas?", "u1")
-    assert said(log, "r-u1") == ["Não tenho essa informação.", OFFER]
-    assert (await history(bus, sid))[-1] == ("assistant", f"Não tenho essa informação. {OFFER}")
 
 
 async def test_open_today_is_answered_for_the_day_the_call_started(
