@@ -114,7 +114,8 @@ def uses_network_clients(stage: str) -> set[str]:
     """Which package clients the stage's RUN lines reach (pip, npm)."""
     runs = " ".join(ln for ln in stage.splitlines() if ln.startswith("RUN "))
     clients = set()
-    if re.search(r"pip install|assemble-models|assemble-llm|45-llm|build-pjsua2", runs):
+    pip = r"pip install|container-venv|assemble-models|assemble-llm|45-llm|build-pjsua2"
+    if re.search(pip, runs):
         clients.add("pip")
     if re.search(r"\bnpm\b|softphone\.sh build", runs):
         clients.add("npm")

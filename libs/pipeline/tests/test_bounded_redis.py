@@ -17,7 +17,7 @@ from asp.testing import transcript_of
 from asp.testing import utterance as sample_utterance
 from pipeline import Bus, Job, StreamWorker
 from pipeline.redis_client import RedisOptions
-from pipeline.testing import RedisServer, until
+from pipeline.testing import RedisServer, refused_settings, until
 from pipeline.worker import StreamWorkerOptions
 
 AUDIO = bytes(range(256)) * 125  # 32 000 bytes: one second at 16 kHz
@@ -198,8 +198,9 @@ async def test_xackdel_is_detected_from_the_server(bus: Bus) -> None:
     assert await bus.redis.dbsize() == 0
 
 
-@pytest.mark.parametrize(
-    ("env", "message"),
+test_malformed_redis_settings_are_named = refused_settings(
+    RedisOptions.from_env,
+    ValueError,
     [
         ({"REDIS_URL": "http://x"}, "REDIS_URL"),
         ({"REDIS_URL": "redis://"}, "REDIS_URL"),
@@ -209,9 +210,6 @@ async def test_xackdel_is_detected_from_the_server(bus: Bus) -> None:
         ({"KEEP_CALL_AUDIO": "maybe"}, "KEEP_CALL_AUDIO"),
     ],
 )
-def test_malformed_redis_settings_are_named(env: dict[str, str], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        RedisOptions.from_env(env)
 
 
 def test_redis_settings_defaults_and_values() -> None:

@@ -21,7 +21,7 @@ from pipeline.redis_client import (
     parse_sentinels,
 )
 from pipeline.sentinel_testing import MASTER_NAME, SentinelSet
-from pipeline.testing import RedisServer
+from pipeline.testing import RedisServer, refused_settings
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -42,8 +42,9 @@ def test_sentinel_settings() -> None:
     assert "secret" not in RedisOptions(url="redis://:secret@r:6380/0").target
 
 
-@pytest.mark.parametrize(
-    ("env", "message"),
+test_malformed_sentinel_settings_are_named = refused_settings(
+    RedisOptions.from_env,
+    ValueError,
     [
         ({"REDIS_SENTINELS": "s1", "REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINELS"),
         ({"REDIS_SENTINELS": "s1:0", "REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINELS"),
@@ -54,9 +55,6 @@ def test_sentinel_settings() -> None:
         ({"REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINELS is empty"),
     ],
 )
-def test_malformed_sentinel_settings_are_named(env: dict[str, str], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        RedisOptions.from_env(env)
 
 
 def test_too_many_sentinels_are_refused() -> None:

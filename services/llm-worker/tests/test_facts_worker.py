@@ -149,13 +149,18 @@ def transcript(sid: str, text: str, utterance_id: str) -> Transcript:
     )
 
 
+async def ask(bus: Bus, sid: str, text: str, utterance_id: str) -> list[Message]:
+    """The caller says ``text``: the session's log once the worker's reply to it ended."""
+    await bus.publish(transcript(sid, text, utterance_id))
+    return await final_of(bus, sid, f"r-{utterance_id}")
+
+
 async def test_quero_falar_com_o_suporte_transfers_to_1002(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
     _, provider, _ = running
     sid = await greeted_session(bus)
-    await bus.publish(transcript(sid, "Quero falar com o suporte.", "u1"))
-    log = await final_of(bus, sid, "r-u1")
+    log = await ask(bus, sid, "Quero falar com o suporte.", "u1")
     assert said(log, "r-u1") == ["Transferindo para suporte, um momento."]
     (action,) = [m for m in log if isinstance(m, CallAction)]
     assert action.action is CallActionKind.TRANSFER
@@ -178,8 +183,7 @@ async def test_the_model_gets_the_facts_and_the_menu(
     sid = await greeted_session(bus)
     # a question the facts do not answer (the address is answered without the model)
     provider.push([TextDelta("Não tenho essa informação."), Done()])
-    await bus.publish(transcript(sid, "Vocês aceitam cartão de crédito?", "u1"))
-    await final_of(bus, sid, "r-u1")
+    await ask(bus, sid, "Vocês aceitam cartão de crédito?", "u1")
     (request,) = provider.requests
     assert request.system.startswith(PERSONA.system_prompt)
     assert "segunda a sexta, das 8h às 18h" in request.system
@@ -187,53 +191,76 @@ async def test_the_model_gets_the_facts_and_the_menu(
     assert request.transfer_targets == ("1002", "1003", "1001")
 
 
-async def test_a_transfer_to_8000_asked_by_the_model_is_refused(
-    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
+@pytest.mark.parametrize(
+    ("model_says", "extension", "question", "spoken", "transferred"),
+    [
+        (
+            "Claro! Vou transferir você para a sala 8000.",
+            "8000",
+            "Me coloca na sala de reunião oito mil.",
+            ["Claro!", OFFER],
+            [],
+        ),
+        (
+            "Vou passar você para vendas.",
+            "1003",
+            "Quanto custa para empresas?",
+            ["Transferindo para vendas, um momento."],
+            ["1003"],
+        ),
+    ],
+    ids=["outside-the-menu-is-refused", "a-menu-extension-is-announced"],
+)
+async def test_a_transfer_the_model_asks_for(
+    bus: Bus,
+    running: tuple[LLMWorker, FakeProvider, FactsStore],
+    model_says: str,
+    extension: str,
+    question: str,
+    spoken: list[str],
+    transferred: list[str],
 ) -> None:
     _, provider, _ = running
     sid = await greeted_session(bus)
-    provider.push(
-        [
-            TextDelta("Claro! Vou transferir você para a sala 8000."),
-            ToolCall("transfer_call", {"extension": "8000"}),
-            Done("tool_use"),
-        ]
-    )
-    await bus.publish(transcript(sid, "Me coloca na sala de reunião oito mil.", "u1"))
-    log = await final_of(bus, sid, "r-u1")
+    call = ToolCall("transfer_call", {"extension": extension})
+    provider.push([TextDelta(model_says), call, Done("tool_use")])
+    log = await ask(bus, sid, question, "u1")
+    assert said(log, "r-u1") == spoken
+    assert transfers(log) == transferred
+
+
+@pytest.mark.parametrize(
+    ("model_says", "question", "spoken"),
+    [
+        # a promise of a transfer without the tool is not spoken
+        (
+            "Entendi. Vou transferir sua ligação, um momento.",
+            "Minha internet caiu de novo.",
+            ["Entendi.", OFFER],
+        ),
+        # an invented price never reaches the caller
+        (
+            "O plano de mil megas custa cento e cinquenta reais.",
+            "Tem plano de mil megas?",
+            ["Não tenho essa informação.", OFFER],
+        ),
+    ],
+    ids=["a-promise-without-the-tool", "an-invented-price"],
+)
+async def test_what_the_guards_replace_ends_with_the_offer(
+    bus: Bus,
+    running: tuple[LLMWorker, FakeProvider, FactsStore],
+    model_says: str,
+    question: str,
+    spoken: list[str],
+) -> None:
+    _, provider, _ = running
+    sid = await greeted_session(bus)
+    provider.push([TextDelta(model_says), Done()])
+    log = await ask(bus, sid, question, "u1")
     assert transfers(log) == []
-    assert said(log, "r-u1") == ["Claro!", OFFER]
-
-
-async def test_a_promise_without_the_tool_is_not_spoken(
-    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
-) -> None:
-    _, provider, _ = running
-    sid = await greeted_session(bus)
-    provider.push([TextDelta("Entendi. Vou transferir sua ligação, um momento."), Done()])
-    await bus.publish(transcript(sid, "Minha internet caiu de novo.", "u1"))
-    log = await final_of(bus, sid, "r-u1")
-    assert transfers(log) == []
-    assert said(log, "r-u1") == ["Entendi.", OFFER]
-    assert (await history(bus, sid))[-1] == ("assistant", f"Entendi. {OFFER}")
-
-
-async def test_the_model_transfer_to_a_menu_extension_is_announced(
-    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
-) -> None:
-    _, provider, _ = running
-    sid = await greeted_session(bus)
-    provider.push(
-        [
-            TextDelta("Vou passar você para vendas."),
-            ToolCall("transfer_call", {"extension": "1003"}),
-            Done("tool_use"),
-        ]
-    )
-    await bus.publish(transcript(sid, "Quanto custa para empresas?", "u1"))
-    log = await final_of(bus, sid, "r-u1")
-    assert said(log, "r-u1") == ["Transferindo para vendas, um momento."]
-    assert transfers(log) == ["1003"]
+    assert said(log, "r-u1") == spoken
+    assert (await history(bus, sid))[-1] == ("assistant", " ".join(spoken))
 
 
 async def test_a_menu_key_transfers_and_the_history_records_it(
@@ -254,8 +281,7 @@ async def test_a_menu_key_transfers_and_the_history_records_it(
         ("assistant", "Transferindo para suporte, um momento."),
     ]
     # the next turn's request carries it: the agent knows what happened
-    await bus.publish(transcript(sid, "Alô? Ainda está aí?", "u2"))
-    await final_of(bus, sid, "r-u2")
+    await ask(bus, sid, "Alô? Ainda está aí?", "u2")
     (request,) = provider.requests
     assert "(O chamador apertou a tecla 1 no telefone.)" in request.messages[-3].content
 
@@ -290,8 +316,7 @@ async def test_a_reloaded_facts_file_changes_the_next_turn(
     # a broken file keeps the facts in use
     edit(facts_file, "", "[empresa\n")
     store.request_reload()
-    await bus.publish(transcript(sid, "Quero falar com o suporte.", "u1"))
-    log = await final_of(bus, sid, "r-u1")
+    log = await ask(bus, sid, "Quero falar com o suporte.", "u1")
     assert transfers(log) == ["1005", "1005"]
     assert store.last_error is not None
 
@@ -306,18 +331,15 @@ async def test_the_prompt_carries_the_date_of_the_calls_start(
     opens = 'Se perguntarem se abrimos hoje: "Sim, hoje abrimos das 8h às 18h."'
     monday = f"Hoje é segunda-feira, 7 de dezembro de 2026. {opens}"
     sid = await greeted_session(bus)
-    await bus.publish(transcript(sid, "Quais planos vocês têm?", "u1"))
-    await final_of(bus, sid, "r-u1")
+    await ask(bus, sid, "Quais planos vocês têm?", "u1")
     calendar.day = dt.date(2026, 12, 8)  # midnight passes during the call
     # (a question the facts do not answer: it goes to the model; the address would not)
-    await bus.publish(transcript(sid, "E vocês aceitam cartão de crédito?", "u2"))
-    await final_of(bus, sid, "r-u2")
+    await ask(bus, sid, "E vocês aceitam cartão de crédito?", "u2")
     first, second = provider.requests
     assert first.system.endswith(f"\n\n{monday}")
     assert second.system == first.system
     later = await greeted_session(bus)
-    await bus.publish(transcript(later, "Quais planos vocês têm?", "u3"))
-    await final_of(bus, later, "r-u3")
+    await ask(bus, later, "Quais planos vocês têm?", "u3")
     tuesday = provider.requests[-1].system
     assert tuesday.endswith(f"\n\nHoje é terça-feira, 8 de dezembro de 2026. {opens}")
     # only the date line differs: the persona and the facts stay a shared prefix
@@ -330,23 +352,10 @@ async def test_a_question_about_hours_is_answered_from_the_facts(
 ) -> None:
     _, provider, _ = running
     sid = await greeted_session(bus)
-    await bus.publish(transcript(sid, "Vocês abrem no domingo?", "u1"))
-    log = await final_of(bus, sid, "r-u1")
+    log = await ask(bus, sid, "Vocês abrem no domingo?", "u1")
     assert said(log, "r-u1") == ["No domingo, estamos fechados."]
     assert provider.requests == []  # decided without the model
     assert (await history(bus, sid))[-1] == ("assistant", "No domingo, estamos fechados.")
-
-
-async def test_an_invented_price_never_reaches_the_caller(
-    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
-) -> None:
-    _, provider, _ = running
-    sid = await greeted_session(bus)
-    provider.push([TextDelta("O plano de mil megas custa cento e cinquenta reais."), Done()])
-    await bus.publish(transcript(sid, "Tem plano de mil megas?", "u1"))
-    log = await final_of(bus, sid, "r-u1")
-    assert said(log, "r-u1") == ["Não tenho essa informação.", OFFER]
-    assert (await history(bus, sid))[-1] == ("assistant", f"Não tenho essa informação. {OFFER}")
 
 
 async def test_open_today_is_answered_for_the_day_the_call_started(
@@ -358,8 +367,7 @@ async def test_open_today_is_answered_for_the_day_the_call_started(
     calendar.day = dt.date(2026, 12, 13)  # a Sunday
     sid = await greeted_session(bus)
     calendar.day = dt.date(2026, 12, 14)
-    await bus.publish(transcript(sid, "Vocês abrem hoje?", "u1"))
-    log = await final_of(bus, sid, "r-u1")
+    log = await ask(bus, sid, "Vocês abrem hoje?", "u1")
     assert " ".join(said(log, "r-u1")) == "Hoje, domingo, estamos fechados."
     assert provider.requests == []
 
@@ -389,8 +397,7 @@ async def test_the_address_and_a_services_price_are_answered_from_the_facts(
     in the history."""
     async with worker_running(bus, facts_file, calendar, **SHIPPED_SPLITTER) as (_, provider, _):
         sid = await greeted_session(bus)
-        await bus.publish(transcript(sid, question, "u1"))
-        log = await final_of(bus, sid, "r-u1")
+        log = await ask(bus, sid, question, "u1")
         pieces = said(log, "r-u1")
         assert provider.requests == []  # decided without the model
         assert len(pieces) >= 2, pieces  # the first clause goes to the TTS first
@@ -411,8 +418,7 @@ async def test_a_long_fixed_answer_reaches_the_tts_first_clause_first(
         assert answered is not None
         (answer,) = answered
         sid = await greeted_session(bus)
-        await bus.publish(transcript(sid, question, "u1"))
-        log = await final_of(bus, sid, "r-u1")
+        log = await ask(bus, sid, question, "u1")
     assert answer.startswith("Nosso horário de atendimento: ")
     assert len(answer) > 80
     assert provider.requests == []  # a fixed answer
@@ -436,10 +442,8 @@ async def test_a_cached_phrase_in_a_fixed_answer_is_sent_whole(
     keypad answer's sentence that is not a phrase is cut."""
     async with worker_running(bus, facts_file, calendar, **SHIPPED_SPLITTER) as (w, _, _):
         sid = await greeted_session(bus)
-        await bus.publish(transcript(sid, "Quero falar com o suporte.", "u1"))
-        log = await final_of(bus, sid, "r-u1")
-        await bus.publish(transcript(sid, "Era só isso, tchau.", "u2"))
-        log = await final_of(bus, sid, "r-u2")
+        log = await ask(bus, sid, "Quero falar com o suporte.", "u1")
+        log = await ask(bus, sid, "Era só isso, tchau.", "u2")
         await bus.publish(CallDtmf(session_id=sid, digit="7"))
         log = await final_of(bus, sid, "dtmf-")
         fixed = w.fixed_phrases
@@ -514,11 +518,9 @@ async def test_no_word_of_a_sentence_the_guard_replaces_reaches_the_tts(
                 Done(),
             ]
         )
-        await bus.publish(transcript(sid, "Qual a velocidade de upload?", "u1"))
-        log = await final_of(bus, sid, "r-u1")
+        log = await ask(bus, sid, "Qual a velocidade de upload?", "u1")
         assert said(log, "r-u1") == ["Não tenho essa informação.", OFFER]
 
         p.push([TextDelta("Nosso plano mais rápido custa R$ 129,90 por mês."), Done()])
-        await bus.publish(transcript(sid, "E o plano mais rápido?", "u2"))
-        log = await final_of(bus, sid, "r-u2")
+        log = await ask(bus, sid, "E o plano mais rápido?", "u2")
         assert said(log, "r-u2") == ["Nosso plano mais rápido", "custa R$ 129,90 por mês."]

@@ -8,6 +8,7 @@ import pytest
 from llm_worker.errors import ConfigError, PersonaError
 from llm_worker.persona import load_persona, parse_persona
 from llm_worker.settings import Settings
+from pipeline.testing import refused_settings
 
 
 def test_default_persona_is_a_brief_portuguese_receptionist() -> None:
@@ -91,8 +92,9 @@ def test_auto_picks_claude_when_a_key_is_set() -> None:
     assert Settings.from_env({"LLM_PROVIDER": "OpenAI"}).resolved_provider() == "openai"
 
 
-@pytest.mark.parametrize(
-    ("env", "match"),
+test_bad_settings = refused_settings(
+    Settings.from_env,
+    ConfigError,
     [
         ({"LLM_PROVIDER": "gpt5"}, "LLM_PROVIDER"),
         ({"LLM_MAX_HISTORY_TURNS": "muitos"}, "not an integer"),
@@ -122,9 +124,6 @@ def test_auto_picks_claude_when_a_key_is_set() -> None:
         ({"LLM_TIMEZONE": "../etc/passwd"}, "LLM_TIMEZONE"),
     ],
 )
-def test_bad_settings(env: dict[str, str], match: str) -> None:
-    with pytest.raises(ConfigError, match=match):
-        Settings.from_env(env)
 
 
 def test_env_example_lists_every_setting() -> None:

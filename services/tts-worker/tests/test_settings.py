@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pipeline.testing import refused_settings
 from tts_worker.errors import ConfigError
 from tts_worker.providers import build_tts
 from tts_worker.providers.espeak import EspeakTTS
@@ -71,8 +72,9 @@ def test_fake_provider_for_benchmarks() -> None:
     assert router.fallback is None
 
 
-@pytest.mark.parametrize(
-    ("env", "message"),
+test_bad_settings = refused_settings(
+    TTSSettings.from_env,
+    ConfigError,
     [
         ({"TTS_PROVIDER": "gtts"}, "gTTS needs Google's servers"),
         ({"TTS_PROVIDER": "polly"}, "unknown TTS_PROVIDER 'polly'"),
@@ -90,9 +92,6 @@ def test_fake_provider_for_benchmarks() -> None:
         ({"TTS_CACHE_PHRASES": "Claro.|" + "a" * 301}, "TTS_CACHE_PHRASES"),
     ],
 )
-def test_bad_settings(env: dict[str, str], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        TTSSettings.from_env(env)
 
 
 def test_phrase_cache_settings() -> None:

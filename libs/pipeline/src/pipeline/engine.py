@@ -15,13 +15,14 @@ import itertools
 import logging
 import threading
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypedDict, TypeVar, Unpack
 
 from .backoff import Backoff
 from .metrics import EngineMetrics
+from .provider import Provider
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,15 @@ class ProviderTimeout(ProviderError):
     retryable = True
 
 
-class BlockingEngine(ABC):
-    """Runs an engine's blocking primitives in worker threads.
+class BlockingEngine(Provider):
+    """Runs an engine's blocking primitives in worker threads (a :class:`Provider`: its
+    retries, backoff and timeout error are the base's).
 
     A subclass implements ``_load()`` and sets ``engine_metrics`` (its stage's metrics);
     ``_attempts`` runs one blocking call with the timeout and retries, ``_succeeded``
     records a call that succeeded.
     """
 
-    name: ClassVar[str] = "base"
     error_type: ClassVar[type[EngineError]] = EngineError  # passed through as raised
     # wraps the engine's own exceptions (not retried)
     failed_type: ClassVar[type[EngineError]] = ProviderError
@@ -85,10 +86,8 @@ class BlockingEngine(ABC):
     ) -> None:
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
-        if retries < 0:
-            raise ValueError("retries must be >= 0")
+        super().__init__(retries=retries, backoff=Backoff(retry_backoff_s, linear=True))
         self.timeout_s = timeout_s
-        self.retries = retries
         self.retry_backoff_s = retry_backoff_s
         self._load_lock = threading.Lock()
         self._loaded = False
@@ -143,13 +142,10 @@ class BlockingEngine(ABC):
         while True:
             attempt += 1
             try:
-                result = await asyncio.wait_for(
-                    asyncio.to_thread(self._timed, run, *args), self.timeout_s
+                result = await self._within(
+                    asyncio.to_thread(self._timed, run, *args), self.timeout_s, self._timed_out
                 )
-            except TimeoutError as e:
-                error = self.timeout_type(f"{self.name} took longer than {self.timeout_s:g} s")
-                error.__cause__ = e
-            except self.error_type as e:
+            except (self.timeout_type, self.error_type) as e:
                 error = e
             except Exception as e:  # the engine's own exceptions
                 # Only the type: engine messages may quote the text being processed, and
@@ -158,12 +154,16 @@ class BlockingEngine(ABC):
                 error.__cause__ = e
             else:
                 return result, attempt
-            if not error.retryable or attempt > self.retries:
+            if self._gives_up(error, attempt):
                 self.engine_metrics.requests.labels(self.name, type(error).__name__).inc()
                 raise error
-            self.engine_metrics.retries.labels(self.name).inc()
-            log.warning("%s attempt %d failed (%s), retrying", self.name, attempt, error)
-            await asyncio.sleep(Backoff(self.retry_backoff_s, linear=True).delay(attempt - 1))
+            await self._retry_after(attempt, error)
+
+    def _timed_out(self) -> EngineError:
+        return self.timeout_type(f"{self.name} took longer than {self.timeout_s:g} s")
+
+    def _count_retry(self) -> None:
+        self.engine_metrics.retries.labels(self.name).inc()
 
     def _succeeded(self, elapsed_s: float, audio_s: float) -> None:
         """Counts a call that succeeded: its time (all attempts) and its seconds of audio."""

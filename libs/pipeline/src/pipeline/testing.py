@@ -92,6 +92,30 @@ def load_script(path: Path) -> ModuleType:
     return module
 
 
+SettingsCase = tuple[dict[str, str], str]
+"""An environment a settings parser must refuse, and what its error message says (a
+regular expression, as ``pytest.raises(match=...)`` takes it)."""
+
+
+def refused_settings(
+    parse: Callable[[dict[str, str]], object],
+    error: type[Exception],
+    cases: Sequence[SettingsCase],
+) -> Callable[[dict[str, str], str], None]:
+    """The test, one case each, that ``parse`` (a ``from_env``) refuses each environment of
+    ``cases`` with ``error`` naming what is wrong. Bind it to a ``test_...`` name of a test
+    module: ``test_bad_settings = refused_settings(Settings.from_env, ConfigError, [...])``.
+    Every service's settings tests had this same parametrized test, each written out."""
+    import pytest
+
+    @pytest.mark.parametrize(("env", "message"), cases)
+    def test(env: dict[str, str], message: str) -> None:
+        with pytest.raises(error, match=message):
+            parse(env)
+
+    return test
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

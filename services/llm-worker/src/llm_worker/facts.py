@@ -19,6 +19,7 @@ import datetime as dt
 import re
 import tomllib
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -400,6 +401,17 @@ def render_hours(facts: Facts) -> str:
     return "; ".join(parts)
 
 
+def _opt(before: str, value: str | None, after: str = "") -> str:
+    """``value`` between ``before`` and ``after``; nothing when it is empty."""
+    return f"{before}{value}{after}" if value else ""
+
+
+def _listed(title: str, items: Iterable[str]) -> list[str]:
+    """A titled list of the prompt (``- `` before each item); nothing without items."""
+    bullets = [f"- {item}" for item in items]
+    return [title, *bullets] if bullets else []
+
+
 def render_facts(facts: Facts) -> str:
     """The facts as a compact system-prompt block; the same facts give the same text."""
     lines = ["FATOS DA EMPRESA (a única fonte das suas respostas):", f"Empresa: {facts.company}."]
@@ -420,23 +432,24 @@ def render_facts(facts: Facts) -> str:
         )
         lines.append(f"Feriados: {days}.")
     if facts.menu:
-        lines.append("Setores para onde você pode transferir (ferramenta transfer_call):")
-        for e in facts.menu:
-            extra = f", tecla {e.digit}" if e.digit else ""
-            about = f": {e.description}" if e.description else ""
-            lines.append(f"- {e.department} (ramal {e.extension}{extra}){about}")
+        lines += _listed(
+            "Setores para onde você pode transferir (ferramenta transfer_call):",
+            [
+                f"{e.department} (ramal {e.extension}{_opt(', tecla ', e.digit)})"
+                f"{_opt(': ', e.description)}"
+                for e in facts.menu
+            ],
+        )
     else:
         lines.append("Não há setores para transferir a ligação.")
-    if facts.services:
-        lines.append("Serviços e preços:")
-        for s in facts.services:
-            price = f": {s.price}" if s.price else ""
-            about = f" ({s.description})" if s.description else ""
-            lines.append(f"- {s.name}{price}{about}")
-    if facts.faq:
-        lines.append("Perguntas frequentes (para uma pergunta parecida, diga a resposta):")
-        for f in facts.faq:
-            lines.append(f'- Pergunta: "{f.question}" Resposta: "{f.answer}"')
+    lines += _listed(
+        "Serviços e preços:",
+        [f"{s.name}{_opt(': ', s.price)}{_opt(' (', s.description, ')')}" for s in facts.services],
+    )
+    lines += _listed(
+        "Perguntas frequentes (para uma pergunta parecida, diga a resposta):",
+        [f'Pergunta: "{f.question}" Resposta: "{f.answer}"' for f in facts.faq],
+    )
     lines += [
         "REGRAS DOS FATOS:",
         "- Responda só com estes fatos. Nunca invente horários, endereços, preços, prazos, "

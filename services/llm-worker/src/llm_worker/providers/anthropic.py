@@ -10,7 +10,6 @@ The base URL comes from ANTHROPIC_BASE_URL (the SDK's own variable) or the setti
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from types import ModuleType
 from typing import Any, ClassVar
 
 from llm_worker.errors import (
@@ -21,8 +20,7 @@ from llm_worker.errors import (
     error_for_status,
 )
 from llm_worker.events import ChatRequest, Done, StreamEvent, TextDelta
-from llm_worker.providers.base import Capabilities
-from llm_worker.providers.sdk import SDKProvider
+from llm_worker.providers.sdk import SDKProvider, VendorSDK
 from llm_worker.tools import anthropic_tools
 
 try:
@@ -30,21 +28,19 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the SDK
     anthropic = None  # type: ignore[assignment]
 
-INSTALL_HINT = "pip install 'anthropic==2.10.0'"
-DEFAULT_MODEL = "claude-haiku-4-5"
-
 
 class AnthropicProvider(SDKProvider):
     name: ClassVar[str] = "anthropic"
-    capabilities: ClassVar[Capabilities] = Capabilities(tools=True)
-    sdk: ClassVar[ModuleType | None] = anthropic
-    client_class = "AsyncAnthropic"
-    install_hint = INSTALL_HINT
-    default_model = DEFAULT_MODEL
-    key_variable = "ANTHROPIC_API_KEY"
+    vendor: ClassVar[VendorSDK] = VendorSDK(
+        anthropic,
+        client_class="AsyncAnthropic",
+        install_hint="pip install 'anthropic==2.10.0'",
+        default_model="claude-haiku-4-5",
+        key_variable="ANTHROPIC_API_KEY",
+    )
+    unit: ClassVar[str] = "server-sent event"
 
-    async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        assert anthropic is not None
+    async def _send(self, request: ChatRequest) -> Any:
         params: dict[str, Any] = {
             "model": self.model,
             "max_tokens": request.max_tokens,
@@ -56,36 +52,34 @@ class AnthropicProvider(SDKProvider):
         }
         if request.tools:
             params["tools"] = anthropic_tools(request.transfer_targets)
-        try:
-            stream = await self._client.messages.create(**params)
-        except anthropic.APIError as e:
-            raise self._map(e) from e
+        return await self._client.messages.create(**params)
+
+    async def _events(self, stream: Any) -> AsyncGenerator[StreamEvent, None]:
         blocks: dict[int, dict[str, Any]] = {}
         stop_reason = ""
         finished = False
-        async with self._reading(stream, "server-sent event"):
-            async for event in stream:
-                kind = getattr(event, "type", "")
-                if kind == "content_block_start":
-                    block = event.content_block
-                    if block.type == "tool_use":
-                        blocks[event.index] = {"id": block.id, "name": block.name, "json": []}
-                elif kind == "content_block_delta":
-                    delta = event.delta
-                    if delta.type == "text_delta":
-                        if delta.text:
-                            yield TextDelta(delta.text)
-                    elif delta.type == "input_json_delta" and event.index in blocks:
-                        blocks[event.index]["json"].append(delta.partial_json)
-                elif kind == "content_block_stop" and event.index in blocks:
-                    b = blocks.pop(event.index)
-                    what = f"tool_use {b['name']!r}: malformed input JSON"
-                    yield self._tool_call(b["name"], b["id"], b["json"], what)
-                elif kind == "message_delta":
-                    stop_reason = getattr(event.delta, "stop_reason", None) or stop_reason
-                elif kind == "message_stop":
-                    finished = True
-                    break
+        async for event in stream:
+            kind = getattr(event, "type", "")
+            if kind == "content_block_start":
+                block = event.content_block
+                if block.type == "tool_use":
+                    blocks[event.index] = {"id": block.id, "name": block.name, "json": []}
+            elif kind == "content_block_delta":
+                delta = event.delta
+                if delta.type == "text_delta":
+                    if delta.text:
+                        yield TextDelta(delta.text)
+                elif delta.type == "input_json_delta" and event.index in blocks:
+                    blocks[event.index]["json"].append(delta.partial_json)
+            elif kind == "content_block_stop" and event.index in blocks:
+                b = blocks.pop(event.index)
+                what = f"tool_use {b['name']!r}: malformed input JSON"
+                yield self._tool_call(b["name"], b["id"], b["json"], what)
+            elif kind == "message_delta":
+                stop_reason = getattr(event.delta, "stop_reason", None) or stop_reason
+            elif kind == "message_stop":
+                finished = True
+                break
         if not finished:
             raise ProviderProtocolError(
                 "the event stream ended before message_stop", provider=self.name

@@ -8,9 +8,13 @@ The base class adds, the same for every vendor:
 * timeouts: ``first_event_s`` until the first event (connect + time to first token) and
   ``idle_s`` between events; either raises ProviderTimeout;
 * retries: a retryable error *before the first event* is retried up to ``max_retries``
-  times with a short jittered backoff; after text has been emitted a retry would repeat
-  speech, so the error goes to the caller;
+  times (at most 5) with a short jittered backoff; after text has been emitted a retry
+  would repeat speech, so the error goes to the caller;
 * metrics: counts and time to first event in :class:`ProviderMetrics`;
+
+(the name, the bounded retries with their backoff, the timeout of one wait and the count
+of retries are :class:`pipeline.provider.Provider`'s, the base of the STT and TTS engines
+too)
 * cancellation: :meth:`stream` returns an :class:`LLMStream` whose generation runs in its
   own task; ``await stream.cancel()`` (or leaving ``async with``, or cancelling the task
   that reads it) stops the vendor call at once: the HTTP stream is closed, local
@@ -26,13 +30,15 @@ import asyncio
 import logging
 import threading
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections import Counter, deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import ClassVar
 
 from pipeline.backoff import Backoff
+from pipeline.provider import Provider
 
 from llm_worker.errors import ProviderError, ProviderTimeout
 from llm_worker.events import ChatRequest, Done, StreamEvent
@@ -95,9 +101,10 @@ class Gate:
         return self._open.wait(timeout)
 
 
-class LLMProvider(ABC):
-    name: ClassVar[str] = "base"
+class LLMProvider(Provider):
     capabilities: ClassVar[Capabilities] = Capabilities()
+    retries_name: ClassVar[str] = "max_retries"
+    retries_limit: ClassVar[int | None] = 5
 
     def __init__(
         self,
@@ -108,11 +115,9 @@ class LLMProvider(ABC):
         retry_backoff_s: float = 0.2,
         metrics: ProviderMetrics | None = None,
     ) -> None:
-        if max_retries < 0 or max_retries > 5:
-            raise ValueError("max_retries must be between 0 and 5")
+        super().__init__(retries=max_retries, backoff=Backoff(retry_backoff_s, jitter=(0.5, 1.0)))
         self.model = model
         self.timeouts = timeouts or Timeouts()
-        self.max_retries = max_retries
         self.retry_backoff_s = retry_backoff_s
         self.metrics = metrics or ProviderMetrics()
 
@@ -120,21 +125,15 @@ class LLMProvider(ABC):
     def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """One attempt: yields events; raises ProviderError; closes its resources."""
 
-    async def start(self) -> None:  # noqa: B027 - optional hook, most providers need nothing
+    async def start(self) -> None:
         """Prepares the provider (load a local model); called once before use."""
 
-    async def warm_up(self, system: str) -> None:  # noqa: B027 - optional hook
+    async def warm_up(self, system: str) -> None:
         """Prepares for requests with this system prompt (a local model evaluates it once,
         so the first caller does not wait for it). Call at worker start, after start()."""
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Releases clients and models."""
-
-    def healthy(self) -> bool:
-        """Ready to answer (the worker's readiness; called from the probe's thread: keep it
-        a read). A remote provider always is; a local one says whether its model is loaded
-        and no generation is stuck."""
-        return True
 
     def _attempt(
         self, request: ChatRequest, gate: Gate | None
@@ -162,15 +161,11 @@ class LLMProvider(ABC):
                 while True:
                     limit = self.timeouts.idle_s if emitted else self.timeouts.first_event_s
                     try:
-                        async with asyncio.timeout(limit):
-                            event = await anext(agen)
+                        event = await self._within(
+                            anext(agen), limit, partial(self._no_answer, emitted, limit)
+                        )
                     except StopAsyncIteration:
                         break
-                    except TimeoutError as e:
-                        what = "between events" if emitted else "before the first event"
-                        raise ProviderTimeout(
-                            f"no answer {what} within {limit:g} s", provider=self.name
-                        ) from e
                     if not emitted:
                         emitted = True
                         self.metrics.first_event_s.append(time.monotonic() - started)
@@ -179,17 +174,21 @@ class LLMProvider(ABC):
                 return
             except ProviderError as e:
                 self.metrics.errors[type(e).__name__] += 1
-                if emitted or not e.retryable or attempt > self.max_retries:
+                if emitted or self._gives_up(e, attempt):
                     raise
-                self.metrics.retries += 1
-                delay = Backoff(self.retry_backoff_s, jitter=(0.5, 1.0)).delay(attempt - 1)
-                log.warning("%s; retry %d in %.2f s", e, attempt, delay)
-                await asyncio.sleep(delay)
+                await self._retry_after(attempt, e)
             except Exception as e:
                 self.metrics.errors["unexpected"] += 1
                 raise ProviderError(f"unexpected error: {e!r}", provider=self.name) from e
             finally:
                 await agen.aclose()
+
+    def _no_answer(self, emitted: bool, limit: float) -> ProviderTimeout:
+        what = "between events" if emitted else "before the first event"
+        return ProviderTimeout(f"no answer {what} within {limit:g} s", provider=self.name)
+
+    def _count_retry(self) -> None:
+        self.metrics.retries += 1
 
 
 class _End:

@@ -9,7 +9,6 @@ Text arrives in ``choices[0].delta.content``; function calls in ``delta.tool_cal
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from types import ModuleType
 from typing import Any, ClassVar
 
 from llm_worker.errors import (
@@ -19,8 +18,7 @@ from llm_worker.errors import (
     error_for_status,
 )
 from llm_worker.events import ChatRequest, Done, StreamEvent, TextDelta
-from llm_worker.providers.base import Capabilities
-from llm_worker.providers.sdk import SDKProvider
+from llm_worker.providers.sdk import SDKProvider, VendorSDK
 from llm_worker.tools import openai_tools
 
 try:
@@ -28,21 +26,19 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the SDK
     openai = None  # type: ignore[assignment]
 
-INSTALL_HINT = "pip install 'openai==3.51.0'"
-DEFAULT_MODEL = "gpt-4o-mini"
-
 
 class OpenAIProvider(SDKProvider):
     name: ClassVar[str] = "openai"
-    capabilities: ClassVar[Capabilities] = Capabilities(tools=True)
-    sdk: ClassVar[ModuleType | None] = openai
-    client_class = "AsyncOpenAI"
-    install_hint = INSTALL_HINT
-    default_model = DEFAULT_MODEL
-    endpoint = "the server"
+    vendor: ClassVar[VendorSDK] = VendorSDK(
+        openai,
+        client_class="AsyncOpenAI",
+        install_hint="pip install 'openai==3.51.0'",
+        default_model="gpt-4o-mini",
+        endpoint="the server",
+    )
+    unit: ClassVar[str] = "stream chunk"
 
-    async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        assert openai is not None
+    async def _send(self, request: ChatRequest) -> Any:
         messages = [{"role": "system", "content": request.system}]
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
         params: dict[str, Any] = {
@@ -54,31 +50,29 @@ class OpenAIProvider(SDKProvider):
         }
         if request.tools:
             params["tools"] = openai_tools(request.transfer_targets)
-        try:
-            stream = await self._client.chat.completions.create(**params)
-        except openai.APIError as e:
-            raise self._map(e) from e
+        return await self._client.chat.completions.create(**params)
+
+    async def _events(self, stream: Any) -> AsyncGenerator[StreamEvent, None]:
         calls: dict[int, dict[str, Any]] = {}
         finish_reason = ""
-        async with self._reading(stream, "stream chunk"):
-            async for chunk in stream:
-                for choice in chunk.choices or []:
-                    if choice.index != 0:
-                        continue
-                    delta = choice.delta
-                    if delta is not None and delta.content:
-                        yield TextDelta(delta.content)
-                    for tc in (delta.tool_calls if delta is not None else None) or []:
-                        slot = calls.setdefault(tc.index, {"id": "", "name": "", "args": []})
-                        if tc.id:
-                            slot["id"] = tc.id
-                        if tc.function is not None:
-                            if tc.function.name:
-                                slot["name"] += tc.function.name
-                            if tc.function.arguments:
-                                slot["args"].append(tc.function.arguments)
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
+        async for chunk in stream:
+            for choice in chunk.choices or []:
+                if choice.index != 0:
+                    continue
+                delta = choice.delta
+                if delta is not None and delta.content:
+                    yield TextDelta(delta.content)
+                for tc in (delta.tool_calls if delta is not None else None) or []:
+                    slot = calls.setdefault(tc.index, {"id": "", "name": "", "args": []})
+                    if tc.id:
+                        slot["id"] = tc.id
+                    if tc.function is not None:
+                        if tc.function.name:
+                            slot["name"] += tc.function.name
+                        if tc.function.arguments:
+                            slot["args"].append(tc.function.arguments)
+                if choice.finish_reason:
+                    finish_reason = choice.finish_reason
         if not finish_reason:
             raise ProviderProtocolError(
                 "the stream ended without a finish_reason", provider=self.name

@@ -1,12 +1,17 @@
 """What the providers on a vendor's official SDK (anthropic, openai) share: the client
-(no SDK retries, the base's timeouts), the mapping of the SDK's transport errors, the
-guard around reading its stream, and the parsing of a streamed tool call's arguments.
+(no SDK retries, the base's timeouts), one attempt's course (send the request, read the
+stream under a guard that maps the SDK's errors and closes it), the mapping of the SDK's
+transport errors, and the parsing of a streamed tool call's arguments. A vendor module
+says which SDK it uses (:class:`VendorSDK`), builds its request and turns its stream's
+events into :data:`~llm_worker.events.StreamEvent`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from abc import abstractmethod
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -17,9 +22,21 @@ from llm_worker.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from llm_worker.events import ToolCall
+from llm_worker.events import ChatRequest, StreamEvent, ToolCall
 from llm_worker.providers.base import LLMProvider
 from llm_worker.tools import parse_arguments
+
+
+@dataclass(frozen=True)
+class VendorSDK:
+    """A vendor's SDK as its provider uses it."""
+
+    module: ModuleType | None  # the imported SDK; None when it is not installed
+    client_class: str  # the SDK's async client, e.g. "AsyncAnthropic"
+    install_hint: str
+    default_model: str
+    key_variable: str = ""  # the variable of the API key, when one is required
+    endpoint: str = "the API"  # what "cannot reach ..." names
 
 
 class SDKProvider(LLMProvider):
@@ -27,25 +44,23 @@ class SDKProvider(LLMProvider):
     (``APIError``, ``APITimeoutError``, ``APIConnectionError``, ``APIStatusError``) and an
     async client that takes ``api_key``, ``base_url``, ``max_retries`` and ``timeout``."""
 
-    sdk: ClassVar[ModuleType | None]  # the imported SDK; None when it is not installed
-    client_class: ClassVar[str]  # the SDK's async client, e.g. "AsyncAnthropic"
-    install_hint: ClassVar[str]
-    default_model: ClassVar[str]
-    key_variable: ClassVar[str] = ""  # the variable of the API key, when one is required
-    endpoint: ClassVar[str] = "the API"  # what "cannot reach ..." names
+    vendor: ClassVar[VendorSDK]
+    unit: ClassVar[str]  # what one item of the vendor's stream is, in protocol errors
 
     def __init__(
         self, *, api_key: str = "", model: str = "", base_url: str | None = None, **kwargs: Any
     ) -> None:
-        if self.sdk is None:
+        v = self.vendor
+        if v.module is None:
             raise ConfigError(
-                f"the {self.name} provider needs the {self.name} SDK: {self.install_hint}"
+                f"the {self.name} provider needs the {self.name} SDK: {v.install_hint}"
             )
-        if self.key_variable and not api_key:
-            raise ConfigError(f"the {self.name} provider needs {self.key_variable}")
-        super().__init__(model=model or self.default_model, **kwargs)
+        if v.key_variable and not api_key:
+            raise ConfigError(f"the {self.name} provider needs {v.key_variable}")
+        super().__init__(model=model or v.default_model, **kwargs)
+        self.sdk = v.module
         t = self.timeouts
-        self._client = getattr(self.sdk, self.client_class)(
+        self._client = getattr(self.sdk, v.client_class)(
             # A server that needs no key (Ollama, vLLM) ignores it, but the SDK insists on one.
             api_key=api_key or "not-needed",
             base_url=base_url or None,
@@ -56,11 +71,28 @@ class SDKProvider(LLMProvider):
     async def aclose(self) -> None:
         await self._client.close()
 
+    @abstractmethod
+    async def _send(self, request: ChatRequest) -> Any:
+        """Sends the streaming request; returns the SDK's stream (raises the SDK's errors)."""
+
+    @abstractmethod
+    def _events(self, stream: Any) -> AsyncGenerator[StreamEvent, None]:
+        """The stream's events as StreamEvents, ``Done`` last; raises ProviderProtocolError
+        where the stream breaks the vendor's protocol."""
+
+    async def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        try:
+            stream = await self._send(request)
+        except self.sdk.APIError as e:
+            raise self._map(e) from e
+        async with self._reading(stream):
+            async for event in self._events(stream):
+                yield event
+
     @contextlib.asynccontextmanager
-    async def _reading(self, stream: Any, what: str) -> AsyncIterator[None]:
-        """Maps the errors raised while reading ``stream`` (``what`` names its unit in
-        protocol errors) and closes it, however the reading ends."""
-        assert self.sdk is not None
+    async def _reading(self, stream: Any) -> AsyncIterator[None]:
+        """Maps the errors raised while reading ``stream`` and closes it, however the
+        reading ends."""
         try:
             yield
         except ProviderError:
@@ -69,7 +101,7 @@ class SDKProvider(LLMProvider):
             raise self._map(e) from e
         except (ValueError, TypeError, AttributeError, KeyError) as e:
             # json.JSONDecodeError is a ValueError; pydantic's errors too.
-            raise ProviderProtocolError(f"malformed {what}: {e}", provider=self.name) from e
+            raise ProviderProtocolError(f"malformed {self.unit}: {e}", provider=self.name) from e
         finally:
             await stream.close()
 
@@ -83,11 +115,12 @@ class SDKProvider(LLMProvider):
 
     def _map(self, e: Exception) -> ProviderError:
         """The ProviderError for an SDK error."""
-        assert self.sdk is not None
         if isinstance(e, self.sdk.APITimeoutError):
             return ProviderTimeout(f"request timed out: {e}", provider=self.name)
         if isinstance(e, self.sdk.APIConnectionError):
-            return ProviderUnavailable(f"cannot reach {self.endpoint}: {e}", provider=self.name)
+            return ProviderUnavailable(
+                f"cannot reach {self.vendor.endpoint}: {e}", provider=self.name
+            )
         return self._map_api_error(e)
 
     def _map_api_error(self, e: Exception) -> ProviderError:
