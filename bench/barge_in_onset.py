@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"
 from barge_support import speech_onset
 from sip_edge.call import Pacer, Segmenter, SegmenterParams, Turns
 from sip_edge.call.events import BargeIn
+from sip_edge.settings import Settings as EdgeSettings
 from sip_edge.vad import make_classifier
 from vad_false_triggers import EchoPath, active_scale, to_frames
 
@@ -88,15 +89,18 @@ def barge_in_ms(
     onset_ms: int,
     learn: bool,
     erl_db: float,
+    hold_ms: int = 0,
 ) -> float | None:
     """ms from the clip's onset to the end of the frame that stopped the answer (None: it
-    never stopped)."""
+    never stopped). With ``hold_ms`` the answer stops where playback was held for good: the
+    hold that the barge-in confirmed (an earlier hold that resumed does not count)."""
     lead = int(LEAD_S * RATE) + phase_ms * RATE // 1000
     caller = np.concatenate([np.zeros(lead), clip, np.zeros(RATE)])
     onset = lead + speech_onset(clip.astype(np.int16))
     clf = make_classifier("gate", RATE)
     pacer = Pacer(FRAME * 2, high_water_ms=10**9)
-    turns = Turns(Segmenter(SegmenterParams()), pacer, guard_ms, 6.0, onset_ms, learn)
+    turns = Turns(Segmenter(SegmenterParams()), pacer, guard_ms, 6.0, onset_ms, learn, 0, hold_ms)
+    held_at: int | None = None
     pacer.push("answer", 0, agent, True)
     echo = EchoPath(erl_db, 60.0, np.random.default_rng(7)) if erl_db else None
     played = bytes(FRAME * 2)
@@ -108,8 +112,10 @@ def barge_in_ms(
         f = to_frames(x)[0]
         p = clf.probability(f)
         actions = turns.on_caller_frame(f, p, clf.deferred)
-        if any(isinstance(a, BargeIn) for a in actions):
-            return ((i + 1) * FRAME - onset) * 1000 / RATE
+        if any(isinstance(a, BargeIn) for a in actions):  # the cut clears the hold
+            stop = i if held_at is None else held_at
+            return ((stop + 1) * FRAME - onset) * 1000 / RATE
+        held_at = (i if held_at is None else held_at) if pacer.held else None
         played = turns.next_playout_frame()
     return None
 
@@ -117,6 +123,9 @@ def barge_in_ms(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--guard-ms", default="120", help="barge-in guards to compare (ms)")
+    ap.add_argument("--hold-ms", type=int, default=EdgeSettings().barge_in_hold_ms,
+                    help="playback pauses at this much speech (SIP_EDGE_BARGE_IN_HOLD_MS; "
+                         "0: the answer stops at the barge-in)")  # fmt: skip
     ap.add_argument("--configs", default="0:0,60:0,0:1,60:1",
                     help="ONSET_MS:LEARN pairs to compare: the soft onset the guard counts "
                          "(SIP_EDGE_BARGE_IN_ONSET_MS) and whether the echo guard learns the "
@@ -140,13 +149,14 @@ def main() -> None:
             for level_name, level in levels.items():
                 clip = raw if level is None else active_scale(raw, level)
                 for guard, onset, learn in guards:
-                    times = [barge_in_ms(clip, agent, ph, guard, onset, learn, args.erl)
+                    times = [barge_in_ms(clip, agent, ph, guard, onset, learn, args.erl,
+                                         args.hold_ms)
                              for ph in PHASES_MS]  # fmt: skip
                     rows.append({"text": text, "voice": voice, "level": level_name,
                                  "guard_ms": guard, "onset_ms": onset, "learn": learn,
                                  "ms": times})  # fmt: skip
     clips.save()
-    print(f"echo: {f'ERL {args.erl:g} dB' if args.erl else 'none'}")
+    print(f"echo: {f'ERL {args.erl:g} dB' if args.erl else 'none'}; hold {args.hold_ms} ms")
     print("| guard ms | soft onset ms | echo learnt | level | n | missed | p50 ms | p90 ms "
           "| max ms |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")

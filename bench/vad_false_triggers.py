@@ -123,6 +123,8 @@ def main() -> None:
                          "0: none, as before it existed)")  # fmt: skip
     ap.add_argument("--guard-ms", type=int, default=EdgeSettings().barge_in_min_ms,
                     help="the barge-in guard (SIP_EDGE_BARGE_IN_MIN_MS)")  # fmt: skip
+    ap.add_argument("--hold-ms", type=int, default=EdgeSettings().barge_in_hold_ms,
+                    help="playback pauses here (SIP_EDGE_BARGE_IN_HOLD_MS; 0: off)")  # fmt: skip
     ap.add_argument(
         "--echo-learn",
         type=int,
@@ -168,10 +170,12 @@ def main() -> None:
                 echo = EchoPath(erl, 60.0, np.random.default_rng(args.seed)) if erl else None
                 key = kind if guard else kind + " (no echo guard)"
                 row[key] = run_one(kind, frames, played, echo, guard, args.onset_ms,
-                                   bool(args.echo_learn), args.guard_ms)  # fmt: skip
+                                   bool(args.echo_learn), args.guard_ms,
+                                   args.hold_ms)  # fmt: skip
         results.append(row)
 
-    print_table(results, len(CALLER_PHRASES), args.onset_ms, bool(args.echo_learn), args.guard_ms)
+    print_table(results, len(CALLER_PHRASES), args.onset_ms, bool(args.echo_learn), args.guard_ms,
+                args.hold_ms)  # fmt: skip
     machine = {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
@@ -180,6 +184,7 @@ def main() -> None:
     }
     if args.json:
         out = {"machine": machine, "barge_in_min_ms": args.guard_ms,
+               "barge_in_hold_ms": args.hold_ms,
                "barge_in_onset_ms": args.onset_ms,
                "echo_guard_learn": bool(args.echo_learn), "results": results}  # fmt: skip
         args.json.write_text(json.dumps(out, indent=1))
@@ -217,12 +222,15 @@ def run_one(
     onset_ms: int,
     echo_learn: bool,
     guard_ms: int = 120,
+    hold_ms: int = 0,
 ) -> dict[str, float]:
     """frames: the caller side (for echo cases: silence, the echo is added online);
     agent: what sip-edge plays (None: nothing)."""
     clf = make_classifier(kind, RATE)
     pacer = Pacer(FRAME * 2, high_water_ms=10**9)
-    turns = Turns(Segmenter(SegmenterParams()), pacer, guard_ms, guard_db, onset_ms, echo_learn)
+    turns = Turns(
+        Segmenter(SegmenterParams()), pacer, guard_ms, guard_db, onset_ms, echo_learn, 0, hold_ms
+    )
     responses = 0
 
     def play_answer() -> None:
@@ -266,6 +274,7 @@ def run_one(
         "speech_frame_ratio": round(speech_frames / max(1, len(frames)), 3),
         "utterances": utterances,
         "barge_ins": barge_ins,
+        "holds_resumed": turns.holds_resumed,
         "us_per_frame": round(cost / len(frames + tail) * 1e6, 1),
     }
 
@@ -276,13 +285,18 @@ def print_table(
     onset_ms: int,
     echo_learn: bool,
     guard_ms: int = 120,
+    hold_ms: int = 0,
 ) -> None:
     keys = [k for k in results[0] if k not in ("case", "seconds")]
     for row in results:
         keys += [k for k in row if k not in keys and k not in ("case", "seconds")]
-    print("Cells: share of frames called speech / utterances / barge-ins (default segmenter,")
     print(
-        f"barge-in guard {guard_ms} ms counting {onset_ms} ms of soft onset, echo guard 6 dB"
+        "Cells: share of frames called speech / utterances / barge-ins / false pauses (a hold"
+        " that resumed; default segmenter,"
+    )
+    print(
+        f"barge-in guard {guard_ms} ms counting {onset_ms} ms of soft onset, hold at"
+        f" {hold_ms} ms, echo guard 6 dB"
         f"{' learning the line' if echo_learn else ''} unless 'no echo guard').\n"
     )
     print("| case | s | " + " | ".join(keys) + " |")
@@ -294,7 +308,10 @@ def print_table(
             if not isinstance(r, dict):
                 cells.append("")
                 continue
-            cells.append(f"{r['speech_frame_ratio']:.0%} / {r['utterances']} / {r['barge_ins']}")
+            cells.append(
+                f"{r['speech_frame_ratio']:.0%} / {r['utterances']} / {r['barge_ins']}"
+                f" / {r.get('holds_resumed', 0)}"
+            )
         print(f"| {row['case']} | {row['seconds']} | " + " | ".join(cells) + " |")
     print(f"\n(caller phrases: {phrases} per speech case)")
     costs = {

@@ -295,3 +295,76 @@ def test_the_learnt_guard_keeps_a_lines_echo_out_and_lets_the_caller_in() -> Non
     assert t.echo_frames == 150
     # the echo's burst goes on into the caller's voice: judged by its peak, it counts now
     assert _barge_in_after(t, VOICE) == 1
+
+
+# --- the early hold (barge_in_hold_ms) --------------------------------------------------------
+
+
+def held_turns(hold_ms: int = 60) -> Turns:
+    t = Turns(Segmenter(SegmenterParams()), Pacer(FB), 120, barge_in_hold_ms=hold_ms)
+    for k in range(40):  # frame k of the answer is all byte k + 1: where it is, is audible
+        t.push_audio("resp-1", k, bytes([k + 1]) * FB, k == 39)
+    return t
+
+
+def play(t: Turns, probs: list[float], frame: bytes = VOICE) -> tuple[list[object], list[int]]:
+    actions: list[object] = []
+    heard: list[int] = []
+    for prob in probs:
+        actions += t.on_caller_frame(frame if prob else QUIET, prob)
+        heard.append(t.next_playout_frame()[0])
+    return actions, heard
+
+
+def test_a_short_sound_pauses_the_answer_which_then_goes_on_from_the_same_sample() -> None:
+    """A cough of 80 ms: playback pauses at its 60th ms (the 3rd voiced frame plays
+    silence) and resumes once the burst is over (60 ms of quiet), with the frame that was
+    next: nothing of the answer is lost, and it is no barge-in."""
+    t = held_turns()
+    actions, heard = play(t, [0.0] * 5 + [0.9] * 4 + [0.0] * 6)
+    assert heard == [1, 2, 3, 4, 5, 6, 7, 0, 0, 0, 0, 8, 9, 10, 11]
+    assert not any(isinstance(a, BargeIn) for a in actions)
+    assert (t.holds, t.holds_resumed, t.barge_ins) == (1, 1, 0)
+    assert t.playing
+
+
+def test_speech_pauses_the_answer_at_the_hold_and_cuts_it_at_the_guard() -> None:
+    """Speech: silent from the 3rd voiced frame (60 ms), not the 6th (the guard, 120 ms),
+    and the barge-in comes at the guard as without the hold."""
+    t = held_turns()
+    actions, heard = play(t, [0.0] * 5 + [0.9] * 10)
+    assert heard == [1, 2, 3, 4, 5, 6, 7] + [0] * 8
+    assert [a for a in actions if isinstance(a, BargeIn)] == [BargeIn("resp-1", 11)]
+    assert (t.holds, t.holds_resumed, t.barge_ins) == (1, 0, 1)
+    assert not t.playing
+    assert not t.pacer.held  # the cut clears the hold: the next answer plays
+
+
+def test_echo_does_not_pause_the_answer() -> None:
+    """A burst taken for echo (12 dB under the agent) neither holds nor cuts."""
+    t = Turns(Segmenter(SegmenterParams()), Pacer(FB), 120, barge_in_hold_ms=60)
+    start_long_answer(t)
+    _, heard = play(t, [0.0] * 5 + [0.9] * 10, frame=ECHO)
+    assert heard == [0x22] * 15
+    assert t.holds == 0
+
+
+def test_the_hold_is_off_at_zero() -> None:
+    t = held_turns(hold_ms=0)
+    _, heard = play(t, [0.0] * 5 + [0.9] * 4 + [0.0] * 6)
+    assert heard == list(range(1, 16))
+    assert t.holds == 0
+
+
+def test_pacer_hold_consumes_nothing_and_needs_an_answer_playing() -> None:
+    p = Pacer(FB)
+    assert not p.hold()  # nothing playing: nothing to pause
+    assert not p.held
+    p.push("r", 0, b"\x01" * FB + b"\x02" * FB, True)
+    assert p.next_frame()[0] == 1
+    assert p.hold()
+    assert not p.hold()  # already held
+    assert p.next_frame() == QUIET
+    assert not p.audible
+    p.resume()
+    assert p.next_frame()[0] == 2

@@ -153,7 +153,7 @@ class CallSession:
         self._greeted = False
         self._awaiting_first_audio: set[str] = set()
         self._silence = bytes(320)
-        self._synced = (0, 0, 0)
+        self._synced: tuple[int, ...] = (0, 0, 0, 0, 0)
         self.apologies: dict[int, bytes] = apologies or {}
         self.goodbyes: dict[int, bytes] = goodbyes or {}
         self._apologies_played = 0
@@ -203,6 +203,7 @@ class CallSession:
             self.settings.barge_in_onset_ms,
             self.settings.echo_guard_learn,
             no_answer_ms=round(self.settings.no_answer_s * 1000),
+            barge_in_hold_ms=self.settings.barge_in_hold_ms,
         )
         if self.settings.max_call_s > 0:
             self._max_call = self._loop.call_later(self.settings.max_call_s, self._max_call_reached)
@@ -717,12 +718,23 @@ class CallSession:
         if turns is None:
             return
         s = turns.pacer.stats
-        played, under, late = s.frames_played, s.underruns, s.late_chunks_dropped
-        p0, u0, l0 = self._synced
-        self.metrics.frames_out.inc(played - p0)
-        self.metrics.underruns.inc(under - u0)
-        self.metrics.late_chunks.inc(late - l0)
-        self._synced = (played, under, late)
+        now = (
+            s.frames_played,
+            s.underruns,
+            s.late_chunks_dropped,
+            turns.holds,
+            turns.holds_resumed,
+        )
+        counters = (
+            self.metrics.frames_out,
+            self.metrics.underruns,
+            self.metrics.late_chunks,
+            self.metrics.holds,
+            self.metrics.holds_resumed,
+        )
+        for counter, value, synced in zip(counters, now, self._synced, strict=True):
+            counter.inc(value - synced)
+        self._synced = now
 
 
 _BACKGROUND: set[asyncio.Future[None]] = set()

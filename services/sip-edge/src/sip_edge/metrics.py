@@ -32,6 +32,14 @@ class Metrics:
         )
         self.vad_events = Counter("sip_edge_vad_events", "VAD events", ["event"], registry=r)
         self.barge_ins = Counter("sip_edge_barge_ins", "Responses cut by the caller", registry=r)
+        self.holds = Counter(
+            "sip_edge_playback_holds", "Playback paused for a possible barge-in", registry=r
+        )
+        self.holds_resumed = Counter(
+            "sip_edge_playback_holds_resumed",
+            "Paused playback that resumed (the caller's sound was no barge-in)",
+            registry=r,
+        )
         self.malformed = Counter(
             "sip_edge_malformed_entries", "Stream entries skipped as malformed", registry=r
         )

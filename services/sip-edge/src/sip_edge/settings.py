@@ -46,6 +46,7 @@ class Settings:
     vad: str = "gate"
     barge_in_min_ms: int = 120
     barge_in_onset_ms: int = 60  # the soft onset the guard counts (sip_edge.call.turns)
+    barge_in_hold_ms: int = 60  # playback pauses here, before the guard is sure (turns.py)
     echo_guard_db: float = 6.0
     echo_guard_learn: bool = True  # the threshold follows what the line returns (turns.py)
     turn_mode: str = DEFAULT_TURN_MODE
@@ -118,6 +119,7 @@ class Settings:
             vad=vad,
             barge_in_min_ms=r.integer("SIP_EDGE_BARGE_IN_MIN_MS", d.barge_in_min_ms, 20, 2000),
             barge_in_onset_ms=r.integer("SIP_EDGE_BARGE_IN_ONSET_MS", d.barge_in_onset_ms, 0, 200),
+            barge_in_hold_ms=r.integer("SIP_EDGE_BARGE_IN_HOLD_MS", d.barge_in_hold_ms, 0, 2000),
             echo_guard_db=r.number("SIP_EDGE_ECHO_GUARD_DB", d.echo_guard_db, 0, 40),
             echo_guard_learn=r.flag("SIP_EDGE_ECHO_GUARD_LEARN", d.echo_guard_learn),
             turn_mode=_turn_mode(e.get("SIP_EDGE_TURN_MODE", "")),

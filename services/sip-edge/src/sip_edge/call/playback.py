@@ -13,6 +13,9 @@ hands over ``response.audio`` chunks as they arrive (:meth:`Pacer.push`). The pa
   ``high_water_ms`` is buffered (back-pressure; Redis keeps the rest);
 - on barge-in, :meth:`Pacer.cancel` flushes what is queued and remembers the response, so
   its late chunks are dropped (and counted) instead of played;
+- on a possible barge-in (the caller started speaking, not yet long enough to be sure),
+  :meth:`Pacer.hold` pauses playback where it is (silence, nothing consumed) and
+  :meth:`Pacer.resume` goes on from the same sample when it was not one;
 - :meth:`Pacer.close` ends a response that will get no more chunks (a replica died in the
   middle of it and the retried turn is a new response): what is queued in order still
   plays, then the next response, instead of waiting for a final chunk that never comes.
@@ -73,6 +76,9 @@ class Pacer:
         """Responses whose first frame was played, not yet taken (:meth:`take_started`)."""
         self.audible = False
         """True when the last frame :meth:`next_frame` gave was audio (not silence)."""
+        self.held = False
+        """Playback paused by :meth:`hold` (silence out, nothing consumed) until
+        :meth:`resume` or :meth:`cancel`."""
         self.owes_speech = False
         """True once a response cut short (:meth:`close` before its final chunk) has
         played what it had, until audio of a later response plays or :meth:`cancel`: the
@@ -102,11 +108,24 @@ class Pacer:
             resp.final_seq = seq
         return True
 
+    def hold(self) -> bool:
+        """A possible barge-in: play silence from the next frame on without consuming
+        anything, until :meth:`resume` (not one after all: the answer goes on from the same
+        sample) or :meth:`cancel`. True when it paused a response that was playing."""
+        if self.held or not self.playing:
+            return False
+        self.held = True
+        return True
+
+    def resume(self) -> None:
+        self.held = False
+
     def cancel(self, response_id: str | None = None) -> list[str]:
         """Barge-in: stop now, flush everything queued and drop late chunks of the flushed
         responses. Returns the ids of the responses that were cut (playing or queued)."""
         cut: list[str] = []
         self.owes_speech = False
+        self.held = False
         for resp in list(self._queue):
             if response_id is None or resp.response_id == response_id:
                 cut.append(resp.response_id)
@@ -189,8 +208,8 @@ class Pacer:
     # --- output (called by the media clock, once per frame) -----------------------------
 
     def next_frame(self) -> bytes:
-        """The next frame to play: audio, or silence when there is none."""
-        frame = self._next_frame()
+        """The next frame to play: audio, or silence when there is none (or on hold)."""
+        frame = self._silence if self.held else self._next_frame()
         self.audible = frame is not self._silence
         return frame
 

@@ -8,6 +8,13 @@ flushed, later chunks of the cut response are dropped, and a :class:`BargeIn` ev
 the session to publish ``response.cancel(response_id, "barge_in")``. The interrupting speech is
 already inside the segmenter, so it becomes the start of the next utterance.
 
+Hold (``barge_in_hold_ms``, 0: off): once the caller's burst has ``barge_in_hold_ms`` of
+voiced audio (its soft onset counted the same way), playback pauses where it is
+(:meth:`Pacer.hold`): the caller hears the agent stop at once, before the guard is sure.
+When the burst reaches ``barge_in_min_ms`` it is the barge-in above; when it ends before
+(a cough, a click, "hum") or is taken for echo, the answer resumes from the same sample
+and nothing of it is lost. A held frame is silence, so the echo guard hears no echo of it.
+
 Soft onset: a spoken word starts softly, and the speech model (Silero) needs 20-80 ms of it
 before it says speech; the cheaper gate (webrtcvad) already hears it. The frames right
 before a burst's first voiced frame that the classifier did not call silence (probability
@@ -120,10 +127,16 @@ class Turns:
         barge_in_onset_ms: int = 60,
         echo_learn: bool = True,
         no_answer_ms: int = 0,
+        barge_in_hold_ms: int = 0,
     ) -> None:
         self.segmenter = segmenter
         self.pacer = pacer
         self.barge_in_min_ms = barge_in_min_ms
+        self.barge_in_hold_ms = min(barge_in_hold_ms, barge_in_min_ms)
+        self.holds = 0
+        """Times playback paused for a possible barge-in."""
+        self.holds_resumed = 0
+        """Of those, the ones that were not a barge-in (the answer went on)."""
         self._onset_frames = barge_in_onset_ms // segmenter.params.frame_ms
         self.echo_ratio = 10 ** (-echo_guard_db / 20) if echo_guard_db > 0 else 0.0
         self.barge_ins = 0
@@ -197,12 +210,20 @@ class Turns:
             self.echo_frames += 1
         speech = self.segmenter.push(frame, probability)
         events: list[Event] = []
-        if not echo and self._burst_frames * frame_ms >= self.barge_in_min_ms:
+        voiced_ms = 0 if echo else self._burst_frames * frame_ms
+        if voiced_ms >= self.barge_in_min_ms:
             with self._lock:
                 cut = self.pacer.cancel() if self.pacer.playing else []
             if cut:
                 self.barge_ins += 1
                 events.extend(BargeIn(rid, self.segmenter.frame_index) for rid in cut)
+        elif self.barge_in_hold_ms:
+            with self._lock:
+                if voiced_ms >= self.barge_in_hold_ms:
+                    self.holds += self.pacer.hold()
+                elif self.pacer.held:  # the burst ended short of a barge-in, or was echo
+                    self.pacer.resume()
+                    self.holds_resumed += 1
         events.extend(speech)
         self._track_turn(events)
         return events
