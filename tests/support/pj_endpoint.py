@@ -1,12 +1,17 @@
-"""The PJSUA2 set-up shared by the test callers (edge_caller.py, multi_caller.py,
-pjsua2_capacity_probe.py): one library instance polled from the main thread, a UDP
-transport on a free loopback port, the null sound device, and a local account."""
+"""The one PJSUA2 test phone's core, shared by every PJSUA2 phone of the tests and benches:
+the threaded phone of the integration tests (sipphone.py), sip-edge's test callers
+(services/sip-edge/tests/support: edge_caller.py, multi_caller.py,
+pjsua2_capacity_probe.py) and the load benches' caller (bench/sip_edge_direct_load.py).
+
+One library instance (pjsua's rule: one per process) polled by one thread (``threadCnt=0``),
+a UDP transport on a free port, the null sound device, one audio codec; a call that holds
+its audio media once it is active; a local account."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pjsua2 as pj
@@ -17,20 +22,28 @@ def start_endpoint(
     max_calls: int | None = None,
     log_level: int = 0,
     phone_media: bool = True,
+    jitter_buffer_ms: tuple[int, int, int] | None = (20, 100, 40),
     codec: str | None = "PCMU/",
     log_file: str | None = None,
+    bind: str = "127.0.0.1",
+    main_thread_only: bool = True,
+    before_start: Callable[[pj.Endpoint], None] | None = None,
 ) -> tuple[pj.Endpoint, int, str]:
-    """Starts the library; returns (endpoint, transport id, local SIP port).
+    """Starts the library; returns (endpoint, UDP transport id, local SIP port).
 
-    ``phone_media``: a test phone's media (no silence suppression, no echo canceller, a
-    jitter buffer of 20-100 ms starting at 40). ``codec``: prefix of the only audio codec
-    offered; None keeps PJSUA's defaults. ``log_file``: PJSIP's log at level 4 (every SIP
-    message) goes there, whatever ``log_level``."""
+    ``phone_media``: a test phone's media (no silence suppression, no echo canceller: tests
+    compare audio) and a jitter buffer of ``jitter_buffer_ms`` (minimum and maximum
+    prefetch, initial prefetch; None: PJSUA's default). ``codec``: prefix of the only audio
+    codec offered; None keeps PJSUA's defaults. ``log_file``: PJSIP's log at level 4 (every
+    SIP message) goes there, whatever ``log_level``. ``bind``: the address of the SIP
+    transport. ``main_thread_only``: every callback on the thread that creates the library
+    (False: the polling thread may be another). ``before_start``: runs on the initialised
+    library before it starts (another transport, say)."""
     ep = pj.Endpoint()
     ep.libCreate()
     cfg = pj.EpConfig()
     cfg.uaConfig.threadCnt = 0
-    cfg.uaConfig.mainThreadOnly = True
+    cfg.uaConfig.mainThreadOnly = main_thread_only
     if max_calls is not None:
         cfg.uaConfig.maxCalls = max_calls
     cfg.logConfig.level = log_level
@@ -40,18 +53,21 @@ def start_endpoint(
         cfg.logConfig.filename = log_file
     cfg.medConfig.clockRate = 8000
     cfg.medConfig.sndClockRate = 8000
+    cfg.medConfig.channelCount = 1
     if phone_media:
         cfg.medConfig.noVad = True
         cfg.medConfig.ecTailLen = 0
-        cfg.medConfig.jbMinPre = 20
-        cfg.medConfig.jbMaxPre = 100
-        cfg.medConfig.jbInit = 40
+        if jitter_buffer_ms is not None:
+            jb = cfg.medConfig
+            jb.jbMinPre, jb.jbMaxPre, jb.jbInit = jitter_buffer_ms
     ep.libInit(cfg)
     tcfg = pj.TransportConfig()
     tcfg.port = 0
-    tcfg.boundAddress = "127.0.0.1"
+    tcfg.boundAddress = bind
     tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
     port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
+    if before_start is not None:
+        before_start(ep)
     ep.libStart()
     ep.audDevManager().setNullDev()
     if codec is not None:
@@ -73,7 +89,8 @@ def endpoint(**options: Any) -> Iterator[tuple[pj.Endpoint, int, str]]:
 
 
 class AudioCall(pj.Call):  # type: ignore[misc]
-    """A call that holds its audio media (``media``) once it is active."""
+    """A call that holds its audio media (``media``) once it is active, and hands each
+    audio media that becomes active to :meth:`on_audio`."""
 
     def __init__(self, acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID) -> None:
         super().__init__(acc, call_id)
@@ -84,6 +101,10 @@ class AudioCall(pj.Call):  # type: ignore[misc]
         for i, mi in enumerate(info.media):
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 self.media = self.getAudioMedia(i)
+                self.on_audio(self.media)
+
+    def on_audio(self, media: pj.AudioMedia) -> None:
+        """The call's audio ``media`` is active (again, after a re-INVITE): connect it."""
 
 
 def local_account(
