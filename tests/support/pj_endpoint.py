@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -105,6 +106,44 @@ class AudioCall(pj.Call):  # type: ignore[misc]
 
     def on_audio(self, media: pj.AudioMedia) -> None:
         """The call's audio ``media`` is active (again, after a re-INVITE): connect it."""
+
+
+class TrackedCall(AudioCall):
+    """An :class:`AudioCall` that keeps what its state changes said: when it was first
+    confirmed (``confirmed_at``, monotonic), its SIP Call-ID, and once it is disconnected
+    (``disconnected``) how and when it ended (``ended``: at, code, reason, call_id)."""
+
+    def __init__(self, acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+        super().__init__(acc, call_id)
+        self.confirmed_at: float | None = None
+        self.disconnected = False
+        self.sip_call_id = ""
+        self.ended: dict[str, object] = {}
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    @property
+    def status(self) -> int:
+        """The last SIP status of a disconnected call; 0 before."""
+        code = self.ended.get("code", 0)
+        assert isinstance(code, int)
+        return code
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        info = self.getInfo()
+        self.sip_call_id = info.callIdString  # getInfo fails once the call is gone
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED and self.confirmed_at is None:
+            self.confirmed_at = time.monotonic()
+        elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.disconnected = True
+            self.ended = {
+                "at": time.monotonic(),
+                "code": int(info.lastStatusCode),
+                "reason": info.lastReason,
+                "call_id": info.callIdString,
+            }
 
 
 def local_account(
