@@ -21,6 +21,8 @@ Threading (the pjproject Python sample's model): one thread owns the endpoint, p
 :meth:`SipStack.run`; test code waits on plain ``threading`` primitives. Media frames are
 exchanged by an ``AudioMediaPort`` per call, driven by the null sound device's clock thread,
 with a lock around the buffers. Every pj object is kept referenced for its whole life.
+The endpoint's set-up and the call's media callback are the shared test phone's
+(pj_endpoint.py), as in sip-edge's test callers and the load bench.
 
 The pjproject 2.15 wheels cap a process at 4 simultaneous calls (``PJSUA_MAX_CALLS``):
 hang up what a test created (``SipStack.hangup_all``) before the next test.
