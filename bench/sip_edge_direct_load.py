@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+
 CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -38,63 +40,39 @@ def rss_mb(pid: int) -> float:
 
 
 def looping_call_class() -> Any:
-    """A ``pj.Call`` that, once its media is up, plays ``wav`` to the far end in a loop (the
-    class is made here: pjsua2 is imported only in a caller process)."""
+    """A call of the PJSUA2 test phone (tests/support/pj_endpoint.py) that, once its media is
+    up, plays ``wav`` to the far end in a loop (the class is made here: pjsua2 is imported
+    only in a caller process)."""
     import pjsua2 as pj
+    from pj_endpoint import AudioCall
 
-    class Call(pj.Call):  # type: ignore[misc]
+    class Call(AudioCall):
         def __init__(self, acc: Any, wav: str) -> None:
             super().__init__(acc)
             self.wav = wav
             self.up = False
             self.player: Any = None
 
-        def onCallMediaState(self, prm: Any) -> None:
-            info = self.getInfo()
-            for i, mi in enumerate(info.media):
-                if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                    if self.player is not None:  # a re-INVITE: the media is already playing
-                        continue
-                    self.player = pj.AudioMediaPlayer()
-                    self.player.createPlayer(self.wav)  # loops
-                    self.player.startTransmit(self.getAudioMedia(i))
-                    self.up = True
+        def on_audio(self, media: Any) -> None:
+            if self.player is not None:  # a re-INVITE: the media is already playing
+                return
+            self.player = pj.AudioMediaPlayer()
+            self.player.createPlayer(self.wav)  # loops
+            self.player.startTransmit(media)
+            self.up = True
 
     return Call
 
 
 def open_endpoint(max_calls: int) -> tuple[Any, Any]:
-    """A PJSUA2 endpoint (one per process, polled by the caller's own thread: no worker
-    threads), UDP on a free loopback port, PCMU only, no sound device; and its account."""
+    """The PJSUA2 test phone's endpoint (tests/support/pj_endpoint.py: one per process,
+    polled by the caller's own thread, UDP on a free loopback port, PCMU only, no sound
+    device, PJSUA's jitter buffer); and its account."""
     import pjsua2 as pj
+    from pj_endpoint import local_account, start_endpoint
 
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0
-    cfg.uaConfig.mainThreadOnly = True
-    cfg.uaConfig.maxCalls = max_calls
-    cfg.logConfig.level = 0
-    cfg.logConfig.consoleLevel = 0
-    cfg.medConfig.clockRate = 8000
-    cfg.medConfig.sndClockRate = 8000
-    cfg.medConfig.noVad = True
-    ep.libInit(cfg)
-    tcfg = pj.TransportConfig()
-    tcfg.port = 0
-    tcfg.boundAddress = "127.0.0.1"
-    tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-    port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-    for codec in ep.codecEnum2():
-        ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith("PCMU/") else 0)
-    acfg = pj.AccountConfig()
-    acfg.idUri = f"sip:load@127.0.0.1:{port}"
-    acfg.mediaConfig.transportConfig.port = 0
-    acc = pj.Account()
-    acc.create(acfg, True)
-    return ep, acc
+    ep, _tid, port = start_endpoint(max_calls=max_calls, jitter_buffer_ms=None)
+    return ep, local_account(pj.Account(), "load", port)
 
 
 def caller_main(target: str, calls: int, wav: str, hold: float) -> None:

@@ -21,6 +21,8 @@ Threading (the pjproject Python sample's model): one thread owns the endpoint, p
 :meth:`SipStack.run`; test code waits on plain ``threading`` primitives. Media frames are
 exchanged by an ``AudioMediaPort`` per call, driven by the null sound device's clock thread,
 with a lock around the buffers. Every pj object is kept referenced for its whole life.
+The endpoint's set-up and the call's media callback are the shared test phone's
+(pj_endpoint.py), as in sip-edge's test callers and the load bench.
 
 The pjproject 2.15 wheels cap a process at 4 simultaneous calls (``PJSUA_MAX_CALLS``):
 hang up what a test created (``SipStack.hangup_all``) before the next test.
@@ -42,6 +44,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pjsua2 as pj
+from pj_endpoint import AudioCall, start_endpoint
 from xcorr import window_scores
 
 log = logging.getLogger(__name__)
@@ -149,7 +152,7 @@ class _AudioPort(pj.AudioMediaPort):  # type: ignore[misc]
             self._rec_samples += len(data) // 2
 
 
-class PhoneCall(pj.Call):  # type: ignore[misc]
+class PhoneCall(AudioCall):
     """One call leg of a :class:`Phone`; methods are safe to call from test threads."""
 
     def __init__(self, phone: Phone, call_id: int = pj.PJSUA_INVALID_ID) -> None:
@@ -178,19 +181,15 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
             self.disconnected.set()
             self.stack._forget_call(self)
 
-    def onCallMediaState(self, prm: Any) -> None:
-        ci = self.getInfo()
-        for i, mi in enumerate(ci.media):
-            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                aud = self.getAudioMedia(i)
-                if self.port is None:
-                    self.port = _AudioPort()
-                    fmt = pj.MediaFormatAudio()
-                    fmt.init(pj.PJMEDIA_FORMAT_PCM, SAMPLE_RATE, 1, 20000, 16)
-                    self.port.createPort(f"tp{self.getId()}", fmt)
-                self.port.startTransmit(aud)
-                aud.startTransmit(self.port)
-                self.media_ready.set()
+    def on_audio(self, media: pj.AudioMedia) -> None:
+        if self.port is None:
+            self.port = _AudioPort()
+            fmt = pj.MediaFormatAudio()
+            fmt.init(pj.PJMEDIA_FORMAT_PCM, SAMPLE_RATE, 1, 20000, 16)
+            self.port.createPort(f"tp{self.getId()}", fmt)
+        self.port.startTransmit(media)
+        media.startTransmit(self.port)
+        self.media_ready.set()
 
     def onDtmfDigit(self, prm: Any) -> None:
         self.dtmf_received.append(prm.digit)
@@ -395,25 +394,9 @@ class SipStack:
         self._shutdown()
 
     def _init(self) -> None:
-        ep = pj.Endpoint()
-        ep.libCreate()
-        cfg = pj.EpConfig()
-        cfg.uaConfig.threadCnt = 0
-        cfg.uaConfig.mainThreadOnly = False
-        cfg.uaConfig.maxCalls = 4
-        cfg.logConfig.level = self._log_level
-        cfg.logConfig.consoleLevel = self._log_level
-        cfg.medConfig.clockRate = SAMPLE_RATE
-        cfg.medConfig.sndClockRate = SAMPLE_RATE
-        cfg.medConfig.channelCount = 1
-        cfg.medConfig.ecTailLen = 0  # no echo canceller: tests compare audio exactly
-        cfg.medConfig.noVad = True
-        ep.libInit(cfg)
-        tcfg = pj.TransportConfig()
-        tcfg.boundAddress = self.bind
-        tcfg.port = 0
-        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-        if self.tls_ca is not None:
+        def tls_transport(ep: pj.Endpoint) -> None:
+            if self.tls_ca is None:
+                return
             tls = pj.TransportConfig()
             tls.boundAddress = self.bind
             tls.port = 0
@@ -421,12 +404,16 @@ class SipStack:
             tls.tlsConfig.verifyServer = True  # the PBX's own certificate, or no call
             tls.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
             self.tls_transport = ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tls)
-        ep.libStart()
-        ep.audDevManager().setNullDev()
-        for ci in ep.codecEnum2():
-            prio = 255 if ci.codecId.startswith("PCMU/") else 0
-            ep.codecSetPriority(ci.codecId, prio)
-        self.ep = ep
+
+        # polled by this stack's own thread, not the one that imported pjsua2
+        self.ep, _tid, _port = start_endpoint(
+            max_calls=4,
+            log_level=self._log_level,
+            jitter_buffer_ms=None,
+            bind=self.bind,
+            main_thread_only=False,
+            before_start=tls_transport,
+        )
 
     def _shutdown(self) -> None:
         with contextlib.suppress(Exception):
@@ -441,6 +428,7 @@ class SipStack:
         # A pj.Call destroyed after libDestroy trips an assertion in pjsua_call_set_user_data:
         # leave the C++ call objects to the process exit instead.
         for c in self._all_calls:
+            c.media = None  # pj objects go before the library does
             c.thisown = False
             if c.port is not None:
                 c.port.thisown = False

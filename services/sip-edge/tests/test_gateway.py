@@ -103,6 +103,17 @@ async def open_client(gw: GatewayProcess, **kwargs: Any) -> AspClient:
     return client
 
 
+async def start_session(
+    gw: GatewayProcess, rate: int = 8000, **start: Any
+) -> tuple[AspClient, str]:
+    """A new client that sent ``session.start`` (:func:`start_msg`'s arguments) for a new
+    session; (the client, the session id)."""
+    client = await open_client(gw)
+    sid = str(uuid.uuid4())
+    await client.send(start_msg(sid, rate, **start))
+    return client, sid
+
+
 async def until(check: Any, timeout: float = 20.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -292,9 +303,9 @@ async def test_paced_playback_sends_audio_at_the_rate_it_plays(
     stack: tuple[GatewayProcess, redis.Redis],
 ) -> None:
     gw, _ = stack
-    client = await open_client(gw)
-    sid = str(uuid.uuid4())
-    await client.send(start_msg(sid, 8000, audio={"sample_rate": 8000, "frame_duration_ms": 30}))
+    client, sid = await start_session(
+        gw, 8000, audio={"sample_rate": 8000, "frame_duration_ms": 30}
+    )
     await client.wait_for(type="response.end", session_id=sid, response_id="greeting", within=30)
     times = [t for t, _ in client.frames]
     assert {len(f) for _, f in client.frames} == {15 + 480}  # 30 ms frames, as negotiated
@@ -338,9 +349,7 @@ async def test_speech_while_the_agent_speaks_cuts_the_answer(
     stack: tuple[GatewayProcess, redis.Redis], question: dict[int, bytes]
 ) -> None:
     gw, r = stack
-    client = await open_client(gw)
-    sid = str(uuid.uuid4())
-    await client.send(start_msg(sid, 16000, version="1.2.0"))
+    client, sid = await start_session(gw, 16000, version="1.2.0")
     await client.wait_for(type="response.start", session_id=sid, response_id="greeting", within=30)
     await until(lambda: len(client.frames) >= 10, what="greeting audio")
     await client.send_pcm(sid, question[16000], 16000, "asp", realtime=1.0)
@@ -372,9 +381,7 @@ async def test_every_bad_input_gets_its_error_and_the_session_goes_on(
     err = await early.wait_for(type="protocol.error")
     assert err["error"]["code"] == 1003
 
-    client = await open_client(gw)
-    sid = str(uuid.uuid4())
-    await client.send(start_msg(sid, 8000, legacy=True, playback="fast"))
+    client, sid = await start_session(gw, 8000, legacy=True, playback="fast")
     await client.wait_for(type="session.started", session_id=sid)
     await client.ws.send(seed_frame(sid, bytes(320)))  # confirms the seed framing
 
@@ -518,9 +525,7 @@ async def test_a_client_that_never_reads_is_closed_and_others_go_on(
     s.close()
     assert closed, "the gateway kept a client that never reads"
     assert "send queue full" in gw.log()
-    client = await open_client(gw)
-    sid = str(uuid.uuid4())
-    await client.send(start_msg(sid))
+    client, sid = await start_session(gw)
     await client.wait_for(type="session.started", session_id=sid)
     await client.close()
 
@@ -529,9 +534,7 @@ async def test_a_client_gone_mid_answer_ends_its_session_and_cancels_the_work(
     stack: tuple[GatewayProcess, redis.Redis],
 ) -> None:
     gw, r = stack
-    client = await open_client(gw)
-    sid = str(uuid.uuid4())
-    await client.send(start_msg(sid, 8000))
+    client, sid = await start_session(gw, 8000)
     await client.wait_for(type="response.start", session_id=sid, response_id="greeting", within=30)
     await until(lambda: len(client.frames) >= 5, what="greeting audio")
     client.ws.transport.abort()  # gone without a close handshake

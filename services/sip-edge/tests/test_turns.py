@@ -24,6 +24,14 @@ def step(t: Turns, prob: float) -> tuple[list[object], bytes]:
     return list(actions), t.next_playout_frame()
 
 
+def run(t: Turns, probs: list[float]) -> list[object]:
+    """Steps ``t`` through one caller frame per speech probability: every action taken."""
+    actions: list[object] = []
+    for prob in probs:
+        actions += step(t, prob)[0]
+    return actions
+
+
 def start_long_answer(t: Turns) -> None:
     for seq in range(10):
         t.push_audio("resp-1", seq, b"\x22" * FB * 50, False)  # 10 s queued, not final
@@ -60,10 +68,7 @@ def test_caller_speech_during_playback_stops_it_within_the_guard(
 def test_interrupting_speech_becomes_the_next_utterance() -> None:
     t = make()
     start_long_answer(t)
-    actions: list[object] = []
-    for prob in [0.0] * 10 + [0.9] * 30 + [0.0] * 30:
-        a, _ = step(t, prob)
-        actions += a
+    actions = run(t, [0.0] * 10 + [0.9] * 30 + [0.0] * 30)
     kinds = [type(a) for a in actions]
     assert kinds == [BargeIn, SpeechStarted, UtteranceReady, SpeechEnded]
     utt = actions[2]
@@ -97,10 +102,7 @@ def test_guard_is_configurable() -> None:
 
 def test_speech_without_playback_is_no_barge_in() -> None:
     t = make()
-    actions: list[object] = []
-    for prob in [0.9] * 30 + [0.0] * 30:
-        a, _ = step(t, prob)
-        actions += a
+    actions = run(t, [0.9] * 30 + [0.0] * 30)
     assert [type(a) for a in actions] == [SpeechStarted, UtteranceReady, SpeechEnded]
     assert t.barge_ins == 0
 
@@ -174,10 +176,7 @@ def test_a_deferred_frame_judged_silent_does_not_count() -> None:
 
 def test_the_utterance_carries_its_closing_silence_and_played_answers_are_reported() -> None:
     t = make()
-    actions: list[object] = []
-    for prob in [0.9] * 30 + [0.0] * 30:
-        a, _ = step(t, prob)
-        actions += a
+    actions = run(t, [0.9] * 30 + [0.0] * 30)
     assert [a.silence_ms for a in actions if isinstance(a, UtteranceReady)] == [500]
     t.push_audio("r-u1", 0, b"\x22" * FB * 2, True)
     assert t.take_started() == []
@@ -192,10 +191,7 @@ def test_the_utterance_carries_its_closing_silence_and_played_answers_are_report
 
 def test_model_mode_asks_then_a_complete_verdict_publishes_the_utterance() -> None:
     t = make(turn=MODEL)
-    actions: list[object] = []
-    for prob in [0.9] * 30 + [0.0] * 10:
-        a, _ = step(t, prob)
-        actions += a
+    actions = run(t, [0.9] * 30 + [0.0] * 10)
     assert [type(a) for a in actions] == [SpeechStarted, TurnCheck]
     check = actions[1]
     assert isinstance(check, TurnCheck)
@@ -209,10 +205,7 @@ def test_model_mode_asks_then_a_complete_verdict_publishes_the_utterance() -> No
 def test_model_mode_interrupting_speech_still_barges_in_and_becomes_the_next_turn() -> None:
     t = make(turn=MODEL)
     start_long_answer(t)
-    actions: list[object] = []
-    for prob in [0.0] * 10 + [0.9] * 30 + [0.0] * 60:  # nobody answers the check: the cap
-        a, _ = step(t, prob)
-        actions += a
+    actions = run(t, [0.0] * 10 + [0.9] * 30 + [0.0] * 60)  # nobody answers the check: the cap
     kinds = [type(a) for a in actions]
     assert kinds == [BargeIn, SpeechStarted, TurnCheck, UtteranceReady, SpeechEnded]
     assert t.barge_ins == 1

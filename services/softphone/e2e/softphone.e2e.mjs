@@ -202,6 +202,17 @@ async function newPage(browser, options = {}) {
   return page;
 }
 
+/** 1004 on browser A (440 Hz) and 1005 on browser B (660 Hz), both registered. */
+async function twoPhones() {
+  const a = await newPage(browserA);
+  const b = await newPage(browserB);
+  await register(a, '1004', env.EXT_1004_PASSWORD, baseUrl);
+  await register(b, '1005', env.EXT_1005_PASSWORD, baseUrl);
+  await expectRegistered(a, '1004');
+  await expectRegistered(b, '1005');
+  return [a, b];
+}
+
 before(async () => {
   env = readEnv(ENV_FILE);
   assert.ok(env.EXT_1004_PASSWORD && env.EXT_1005_PASSWORD, `senhas de 1004/1005 ausentes em ${ENV_FILE}`);
@@ -270,12 +281,7 @@ describe('softphone contra o Asterisk real', { concurrency: false }, () => {
   });
 
   test('1005 liga para 1004, que toca, atende pelo teclado e os dois se ouvem', async () => {
-    const a = await newPage(browserA);
-    const b = await newPage(browserB);
-    await register(a, '1004', env.EXT_1004_PASSWORD, baseUrl);
-    await register(b, '1005', env.EXT_1005_PASSWORD, baseUrl);
-    await expectRegistered(a, '1004');
-    await expectRegistered(b, '1005');
+    const [a, b] = await twoPhones();
     await dial(b, '1004');
     await callStatus(a, 'incoming');
     await a.getByText('1005', { exact: false }).first().waitFor();
@@ -294,12 +300,7 @@ describe('softphone contra o Asterisk real', { concurrency: false }, () => {
   });
 
   test('silenciar, espera e transferência cega: 1005 deixa de ouvir e depois cai no *43', async () => {
-    const a = await newPage(browserA);
-    const b = await newPage(browserB);
-    await register(a, '1004', env.EXT_1004_PASSWORD, baseUrl);
-    await register(b, '1005', env.EXT_1005_PASSWORD, baseUrl);
-    await expectRegistered(a, '1004');
-    await expectRegistered(b, '1005');
+    const [a, b] = await twoPhones();
     await dial(a, '1005');
     await callStatus(b, 'incoming');
     await b.getByRole('button', { name: 'Atender' }).click();

@@ -12,29 +12,15 @@ Both caller headers start with ``01 00``; agent audio starts with ``02 00`` (spe
 from __future__ import annotations
 
 import enum
-import hashlib
 from dataclasses import dataclass
 
 from asp import AgentAudioFrame, ASPError, CallerAudioFrame
-
-SEED_MAGIC = 0x01
-SEED_TO_AGENT = 0x00
-SEED_TO_CALLER = 0x01
-SEED_HEADER_SIZE = 12
+from asp.audio import SEED_HEADER_SIZE, SEED_MAGIC, SEED_TO_AGENT, SEED_TO_CALLER, seed_header
 
 
 class Framing(enum.StrEnum):
     SPEC = "spec"
     SEED = "seed"
-
-
-def session_hash(session_id: str) -> bytes:
-    """The 8 bytes that name a session in a seed frame: MD5(session_id)[:8]."""
-    return hashlib.md5(session_id.encode(), usedforsecurity=False).digest()[:8]
-
-
-def seed_header(session_id: str, direction: int) -> bytes:
-    return bytes((SEED_MAGIC, direction)) + session_hash(session_id) + b"\x00\x00"
 
 
 class CallerFramer:

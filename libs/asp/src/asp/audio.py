@@ -7,6 +7,7 @@ of :mod:`asp.negotiation` (an out-of-range VAD value is clamped and reported, no
 from __future__ import annotations
 
 import enum
+import hashlib
 import struct
 from dataclasses import dataclass
 
@@ -94,6 +95,30 @@ CALLER_HEADER_SIZE = _CALLER_HEADER.size  # 14
 AGENT_HEADER_SIZE = _AGENT_HEADER.size  # 15
 
 
+def _pack(header: struct.Struct, what: str, *fields: int) -> bytes:
+    """``header`` packed, a value out of its field's range an ASP error."""
+    try:
+        return header.pack(*fields)
+    except struct.error as e:
+        raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, f"{what} frame: {e}") from e
+
+
+def _unpack(header: struct.Struct, what: str, kind: int, data: bytes) -> tuple[int, ...]:
+    """The fields of ``header`` at the start of ``data``, a frame of type ``kind``."""
+    if len(data) < header.size:
+        raise ASPError(
+            ErrorCode.INVALID_MESSAGE_FORMAT,
+            f"{what} frame of {len(data)} bytes is shorter than its header",
+        )
+    fields: tuple[int, ...] = header.unpack_from(data)
+    if fields[0] != kind:
+        raise ASPError(
+            ErrorCode.INVALID_MESSAGE_TYPE,
+            f"frame type 0x{fields[0]:02x} is not {what} audio (0x{kind:02x})",
+        )
+    return fields
+
+
 @dataclass(frozen=True, slots=True)
 class CallerAudioFrame:
     """Caller audio, edge -> AI: type 0x01 · uint32 seq · uint64 µs since session start · PCM."""
@@ -103,25 +128,12 @@ class CallerAudioFrame:
     payload: bytes
 
     def encode(self) -> bytes:
-        try:
-            header = _CALLER_HEADER.pack(CALLER_FRAME, self.sequence, self.timestamp_us)
-        except struct.error as e:
-            raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, f"caller frame: {e}") from e
+        header = _pack(_CALLER_HEADER, "caller", CALLER_FRAME, self.sequence, self.timestamp_us)
         return header + self.payload
 
     @classmethod
     def decode(cls, data: bytes) -> CallerAudioFrame:
-        if len(data) < CALLER_HEADER_SIZE:
-            raise ASPError(
-                ErrorCode.INVALID_MESSAGE_FORMAT,
-                f"caller frame of {len(data)} bytes is shorter than its header",
-            )
-        kind, seq, ts = _CALLER_HEADER.unpack_from(data)
-        if kind != CALLER_FRAME:
-            raise ASPError(
-                ErrorCode.INVALID_MESSAGE_TYPE,
-                f"frame type 0x{kind:02x} is not caller audio (0x01)",
-            )
+        _kind, seq, ts = _unpack(_CALLER_HEADER, "caller", CALLER_FRAME, data)
         return cls(seq, ts, bytes(data[CALLER_HEADER_SIZE:]))
 
 
@@ -139,24 +151,12 @@ class AgentAudioFrame:
         flags = (FLAG_FINAL if self.is_final else 0) | (
             FLAG_BARGE_IN_RESPONSE if self.is_barge_in_response else 0
         )
-        try:
-            header = _AGENT_HEADER.pack(AGENT_FRAME, self.sequence, self.timestamp_us, flags)
-        except struct.error as e:
-            raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, f"agent frame: {e}") from e
+        header = _pack(_AGENT_HEADER, "agent", AGENT_FRAME, self.sequence, self.timestamp_us, flags)
         return header + self.payload
 
     @classmethod
     def decode(cls, data: bytes) -> AgentAudioFrame:
-        if len(data) < AGENT_HEADER_SIZE:
-            raise ASPError(
-                ErrorCode.INVALID_MESSAGE_FORMAT,
-                f"agent frame of {len(data)} bytes is shorter than its header",
-            )
-        kind, seq, ts, flags = _AGENT_HEADER.unpack_from(data)
-        if kind != AGENT_FRAME:
-            raise ASPError(
-                ErrorCode.INVALID_MESSAGE_TYPE, f"frame type 0x{kind:02x} is not agent audio (0x02)"
-            )
+        _kind, seq, ts, flags = _unpack(_AGENT_HEADER, "agent", AGENT_FRAME, data)
         if flags & ~(FLAG_FINAL | FLAG_BARGE_IN_RESPONSE):
             raise ASPError(ErrorCode.INVALID_MESSAGE_FORMAT, f"unknown frame flags 0x{flags:02x}")
         return cls(
@@ -166,6 +166,27 @@ class AgentAudioFrame:
             is_final=bool(flags & FLAG_FINAL),
             is_barge_in_response=bool(flags & FLAG_BARGE_IN_RESPONSE),
         )
+
+
+# --- the seed's framing (its media server and agent), which ASP peers may speak instead --
+# 12 bytes: magic 0x01, direction, the first 8 bytes of MD5(session_id), two zero bytes.
+
+SEED_MAGIC = 0x01
+SEED_TO_AGENT = 0x00
+"""Direction byte of caller audio (caller -> agent)."""
+SEED_TO_CALLER = 0x01
+"""Direction byte of agent audio (agent -> caller)."""
+SEED_HEADER_SIZE = 12
+
+
+def seed_hash(session_id: str) -> bytes:
+    """The 8 bytes that name a session in a seed frame: MD5(session_id)[:8]."""
+    return hashlib.md5(session_id.encode(), usedforsecurity=False).digest()[:8]
+
+
+def seed_header(session_id: str, direction: int) -> bytes:
+    """The header of a seed frame of ``session_id`` going in ``direction``."""
+    return bytes((SEED_MAGIC, direction)) + seed_hash(session_id) + b"\x00\x00"
 
 
 def decode_frame(data: bytes) -> CallerAudioFrame | AgentAudioFrame:

@@ -51,16 +51,20 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _str(v: Any, path: str, b64: bool) -> str:
-    if type(v) is str:
-        return v
-    raise fail(path, f"expected a string, got {_kind(v)}")
+def _exactly(t: type, expected: str) -> Converter:
+    """The converter of a JSON scalar that must be of type ``t`` itself (a bool is no int)."""
+
+    def convert(v: Any, path: str, b64: bool) -> Any:
+        if type(v) is t:
+            return v
+        raise fail(path, f"expected {expected}, got {_kind(v)}")
+
+    return convert
 
 
-def _int(v: Any, path: str, b64: bool) -> int:
-    if type(v) is int:
-        return v
-    raise fail(path, f"expected an integer, got {_kind(v)}")
+_str = _exactly(str, "a string")
+_int = _exactly(int, "an integer")
+_bool = _exactly(bool, "a boolean")
 
 
 def _float(v: Any, path: str, b64: bool) -> float:
@@ -72,12 +76,6 @@ def _float(v: Any, path: str, b64: bool) -> float:
     if t is int:
         return float(v)
     raise fail(path, f"expected a number, got {_kind(v)}")
-
-
-def _bool(v: Any, path: str, b64: bool) -> bool:
-    if type(v) is bool:
-        return v
-    raise fail(path, f"expected a boolean, got {_kind(v)}")
 
 
 def _bytes(v: Any, path: str, b64: bool) -> bytes:

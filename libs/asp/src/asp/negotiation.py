@@ -80,45 +80,31 @@ def check_version(local: str, remote: str) -> ProtocolError | None:
 
 
 def _audio_errors(caps: Capabilities, audio: AudioConfig) -> list[ProtocolError]:
-    errors = []
     rates = [r for r in caps.supported_sample_rates if r in SAMPLE_RATES]
-    if audio.sample_rate not in rates:
-        errors.append(
-            make_error(
-                ErrorCode.UNSUPPORTED_SAMPLE_RATE,
-                f"sample_rate {audio.sample_rate} is not supported; use one of {rates}",
-                {"field": "audio.sample_rate", "supported": rates},
-            )
-        )
     encodings = [e for e in caps.supported_encodings if e in ENCODINGS]
-    if audio.encoding not in encodings:
-        errors.append(
-            make_error(
-                ErrorCode.UNSUPPORTED_ENCODING,
-                f"encoding {audio.encoding!r} is not supported; use one of {encodings}",
-                {"field": "audio.encoding", "supported": encodings},
-            )
-        )
-    if audio.channels not in CHANNELS:
-        errors.append(
-            make_error(
-                ErrorCode.UNSUPPORTED_ENCODING,
-                f"channels {audio.channels} is not supported; ASP audio is mono (1)",
-                {"field": "audio.channels", "supported": list(CHANNELS)},
-            )
-        )
     durations = [
         d for d in (caps.supported_frame_durations or FRAME_DURATIONS_MS) if d in FRAME_DURATIONS_MS
     ]
-    if audio.frame_duration_ms not in durations:
-        errors.append(
-            make_error(
-                ErrorCode.INVALID_FRAME_DURATION,
-                f"frame_duration_ms {audio.frame_duration_ms} is not supported; use {durations}",
-                {"field": "audio.frame_duration_ms", "supported": durations},
-            )
+    # (field, value, what the far end supports, error code, the message's "use ..." part)
+    checks: list[tuple[str, int | str, list[Any], ErrorCode, str]] = [
+        ("sample_rate", audio.sample_rate, rates, ErrorCode.UNSUPPORTED_SAMPLE_RATE,
+         f"use one of {rates}"),
+        ("encoding", audio.encoding, encodings, ErrorCode.UNSUPPORTED_ENCODING,
+         f"use one of {encodings}"),
+        ("channels", audio.channels, list(CHANNELS), ErrorCode.UNSUPPORTED_ENCODING,
+         "ASP audio is mono (1)"),
+        ("frame_duration_ms", audio.frame_duration_ms, durations,
+         ErrorCode.INVALID_FRAME_DURATION, f"use {durations}"),
+    ]  # fmt: skip
+    return [
+        make_error(
+            code,
+            f"{name} {value!r} is not supported; {use}",
+            {"field": f"audio.{name}", "supported": supported},
         )
-    return errors
+        for name, value, supported, code, use in checks
+        if value not in supported
+    ]
 
 
 def _clamp_vad(vad: VADConfig) -> tuple[VADConfig, list[Adjustment]]:

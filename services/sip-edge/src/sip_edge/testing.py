@@ -19,7 +19,7 @@ import urllib.request
 import wave
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -323,10 +323,12 @@ class ServiceProcess:
     name = ""
     ready_line = ""
     stop_wait_s = 15.0
+    loopback_env: ClassVar[dict[str, str]] = {}
+    """The settings that put the service on free loopback ports (``env`` overrides them)."""
 
-    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
+    def __init__(self, log_path: Path, **env: str) -> None:
         self.log_path = log_path
-        self.env = {**os.environ, **env}
+        self.env = {**os.environ, **self.loopback_env, **env}
         self.proc: subprocess.Popen[str] | None = None
         self.metrics_port = 0
         self.returncode: int | None = None
@@ -383,21 +385,15 @@ class EdgeProcess(ServiceProcess):
     name = "sip-edge"
     ready_line = "SIP_EDGE_READY"
     stop_wait_s = 15.0
-
-    def __init__(self, log_path: Path, **env: str) -> None:
-        super().__init__(
-            log_path,
-            {
-                "SIP_EDGE_SIP_PORT": "0",
-                "SIP_EDGE_SIP_BIND": "127.0.0.1",
-                "SIP_EDGE_RTP_PORT": "0",
-                "SIP_EDGE_METRICS_PORT": "0",
-                "SIP_EDGE_METRICS_HOST": "127.0.0.1",
-                "SIP_EDGE_DRAIN_GRACE_S": "2",
-                **env,
-            },
-        )
-        self.sip_port = 0
+    loopback_env: ClassVar[dict[str, str]] = {
+        "SIP_EDGE_SIP_PORT": "0",
+        "SIP_EDGE_SIP_BIND": "127.0.0.1",
+        "SIP_EDGE_RTP_PORT": "0",
+        "SIP_EDGE_METRICS_PORT": "0",
+        "SIP_EDGE_METRICS_HOST": "127.0.0.1",
+        "SIP_EDGE_DRAIN_GRACE_S": "2",
+    }
+    sip_port = 0
 
     def on_ready(self, values: dict[str, str]) -> None:
         super().on_ready(values)

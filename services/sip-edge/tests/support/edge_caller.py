@@ -12,30 +12,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import pjsua2 as pj
-from pj_endpoint import AudioCall, endpoint, local_account
+
+# the PJSUA2 test phone shared with the integration tests (tests/support/pj_endpoint.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "tests" / "support"))
+from pj_endpoint import TrackedCall, endpoint, local_account
 
 
-class Call(AudioCall):
+class Call(TrackedCall):
     def __init__(self, acc: pj.Account) -> None:
         super().__init__(acc)
-        self.confirmed_at: float | None = None
-        self.disconnected = False
-        self.status = 0
         self.digits = ""
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         self.digits += prm.digit
-
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:
-        info = self.getInfo()
-        if info.state == pj.PJSIP_INV_STATE_CONFIRMED and self.confirmed_at is None:
-            self.confirmed_at = time.monotonic()
-        elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self.disconnected = True
-            self.status = info.lastStatusCode
 
 
 def main() -> None:

@@ -19,34 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import pjsua2 as pj
-from pj_endpoint import AudioCall, endpoint, local_account
 
-
-class Call(AudioCall):
-    def __init__(self, acc: pj.Account) -> None:
-        super().__init__(acc)
-        self.confirmed = False
-        self.disconnected = False
-        self.sip_call_id = ""
-        self.ended: dict[str, object] = {}  # how and when the call ended (a failing test's why)
-
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:
-        info = self.getInfo()
-        self.sip_call_id = info.callIdString  # getInfo fails once the call is gone
-        state = info.state
-        if state == pj.PJSIP_INV_STATE_CONFIRMED:
-            self.confirmed = True
-        elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self.disconnected = True
-            self.ended = {
-                "at": time.monotonic(),
-                "code": int(info.lastStatusCode),
-                "reason": info.lastReason,
-                "call_id": info.callIdString,
-            }
+# the PJSUA2 test phone shared with the integration tests (tests/support/pj_endpoint.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "tests" / "support"))
+from pj_endpoint import TrackedCall, endpoint, local_account
 
 
 def main() -> None:
@@ -69,10 +50,10 @@ def main() -> None:
     with endpoint(max_calls=len(specs) + 2, log_file=a.sip_log) as (ep, tid, port):
         acc = local_account(pj.Account(), a.user, port, tid, a.domain, a.password)
         accounts = [acc]
-        calls: list[Call] = []
+        calls: list[TrackedCall] = []
         deadline = time.monotonic() + a.setup_timeout
         for _spec in specs:
-            calls.append(Call(acc))
+            calls.append(TrackedCall(acc))
             calls[-1].makeCall(a.target, pj.CallOpParam(True))
             ep.libHandleEvents(20)
             while (

@@ -10,8 +10,12 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import pjsua2 as pj
+
+# the PJSUA2 test phone shared with the integration tests (tests/support/pj_endpoint.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "tests" / "support"))
 from pj_endpoint import endpoint, local_account
 
 

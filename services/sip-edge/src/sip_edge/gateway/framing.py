@@ -16,11 +16,18 @@ starts with ``01 00`` is ``asp``.
 from __future__ import annotations
 
 import enum
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from asp import AgentAudioFrame, ASPError, CallerAudioFrame, ErrorCode
+from asp.audio import (
+    SEED_HEADER_SIZE,
+    SEED_MAGIC,
+    SEED_TO_AGENT,
+    SEED_TO_CALLER,
+    seed_hash,
+    seed_header,
+)
 
 __all__ = [
     "SEED_HEADER_SIZE",
@@ -31,20 +38,10 @@ __all__ = [
     "seed_hash",
 ]
 
-SEED_MAGIC = 0x01
-SEED_CALLER = 0x00
-SEED_AGENT = 0x01
-SEED_HEADER_SIZE = 12
-
 
 class Framing(enum.StrEnum):
     ASP = "asp"
     SEED = "seed"
-
-
-def seed_hash(session_id: str) -> bytes:
-    """The 8 bytes that name a session in a seed frame: MD5(session_id)[:8]."""
-    return hashlib.md5(session_id.encode(), usedforsecurity=False).digest()[:8]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +62,11 @@ def parse_caller_audio(data: bytes, live_hashes: Mapping[bytes, str]) -> Incomin
             ErrorCode.INVALID_MESSAGE_TYPE,
             f"binary frame type 0x{data[0]:02x} is not caller audio (0x01)",
         )
-    if data[1] == SEED_AGENT:  # 01 01: a seed frame in the agent's direction
+    if data[1] == SEED_TO_CALLER:  # 01 01: a seed frame in the agent's direction
         raise ASPError(
             ErrorCode.INVALID_MESSAGE_TYPE, "binary frame with direction 0x01 (agent -> caller)"
         )
-    if data[1] != SEED_CALLER:
+    if data[1] != SEED_TO_AGENT:
         raise ASPError(
             ErrorCode.INVALID_MESSAGE_TYPE,
             f"unknown binary frame type 0x{data[1]:02x}{data[0]:02x}",
@@ -104,7 +101,7 @@ def encode_agent_audio(
 ) -> bytes:
     """One frame of the agent's audio in the client's framing."""
     if framing is Framing.SEED:
-        return bytes((SEED_MAGIC, SEED_AGENT)) + seed_hash(session_id) + b"\x00\x00" + payload
+        return seed_header(session_id, SEED_TO_CALLER) + payload
     return AgentAudioFrame(
         sequence & 0xFFFFFFFF,
         timestamp_us,

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pipeline.testing import FAKE_ENGINES, WorkerProcess, start_worker
 from websockets.asyncio.client import ClientConnection, connect
@@ -43,22 +43,19 @@ class GatewayProcess(ServiceProcess):
     name = "asp-gateway"
     ready_line = "ASP_GATEWAY_READY"
     stop_wait_s = 20.0
+    loopback_env: ClassVar[dict[str, str]] = {
+        "ASP_GATEWAY_HOST": "127.0.0.1",
+        "ASP_GATEWAY_PORT": "0",
+        "ASP_GATEWAY_METRICS_HOST": "127.0.0.1",
+        "ASP_GATEWAY_METRICS_PORT": "0",
+        "ASP_GATEWAY_TOKEN": TOKEN,
+        "SIP_EDGE_DRAIN_GRACE_S": "1",
+    }
+    port = 0
 
-    def __init__(self, log_path: Path, **env: str) -> None:
-        super().__init__(
-            log_path,
-            {
-                "ASP_GATEWAY_HOST": "127.0.0.1",
-                "ASP_GATEWAY_PORT": "0",
-                "ASP_GATEWAY_METRICS_HOST": "127.0.0.1",
-                "ASP_GATEWAY_METRICS_PORT": "0",
-                "ASP_GATEWAY_TOKEN": TOKEN,
-                "SIP_EDGE_DRAIN_GRACE_S": "1",
-                **env,
-            },
-        )
-        self.token = self.env["ASP_GATEWAY_TOKEN"]
-        self.port = 0
+    @property
+    def token(self) -> str:
+        return self.env["ASP_GATEWAY_TOKEN"]
 
     def on_ready(self, values: dict[str, str]) -> None:
         super().on_ready(values)
