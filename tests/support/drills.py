@@ -445,7 +445,8 @@ def completed_speech_s(log: list[Message], before: frozenset[str], apology: bool
     that is complete: its ``response.end`` not interrupted and no ``response.cancel``; an
     ``apology-*`` one when ``apology``, else an answer (not the greeting); None when there is
     none. Its audio is the ``response.audio`` of the session log (still there during the call:
-    no post-call job in the rig), at the session's rate."""
+    no post-call job in the rig), at the session's rate, as sip-edge plays it: each seq once,
+    nothing after the final chunk (a sentence published twice is heard once)."""
     rate = next((m.audio.sample_rate for m in log if isinstance(m, SessionStart) and m.audio), 8000)
     cancelled = {m.response_id for m in log if isinstance(m, ResponseCancel)}
     done = [
@@ -460,10 +461,19 @@ def completed_speech_s(log: list[Message], before: frozenset[str], apology: bool
     ]
     if not done:
         return None
-    audio = sorted(
-        (m.seq, m.audio) for m in log if isinstance(m, ResponseAudio) and m.response_id == done[-1]
-    )
-    return spoken_s(b"".join(a for _, a in audio), rate)
+    # what sip-edge plays of it (sip_edge.call.playback.Pacer.push): a seq once (a redone
+    # sentence reuses its seqs), nothing after the final chunk
+    chunks: dict[int, bytes] = {}
+    final: int | None = None
+    for m in log:
+        if not isinstance(m, ResponseAudio) or m.response_id != done[-1]:
+            continue
+        if m.seq in chunks or (final is not None and m.seq > final):
+            continue
+        chunks[m.seq] = m.audio
+        if m.is_final:
+            final = m.seq
+    return spoken_s(b"".join(chunks[seq] for seq in sorted(chunks)), rate)
 
 
 @dataclass

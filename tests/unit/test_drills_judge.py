@@ -184,6 +184,19 @@ def test_the_turns_complete_response_gives_the_length_of_real_speech() -> None:
     assert completed_speech_s([start, *interrupted], frozenset(), apology=False) is None
 
 
+def test_a_sentence_published_twice_counts_once_as_sip_edge_plays_it() -> None:
+    """A redone sentence (its seqs again, or new seqs after the final chunk: Redis restarted
+    between a sentence's transaction and its reply) is heard once at the phone."""
+    start = SessionStart(session_id=SID, audio=AudioConfig(sample_rate=RATE))
+    first = _response("r", speech(1.0, 0.2, 2.0), chunks=3)
+    again = [m for m in first if isinstance(m, ResponseAudio) and m.seq == 1]
+    later = [
+        ResponseAudio(session_id=SID, response_id="r", seq=3, audio=_pcm(tone(2.0)), is_final=False)
+    ]
+    log: list[Message] = [start, *first, *again, *later]
+    assert completed_speech_s(log, frozenset(), apology=False) == pytest.approx(3.0)
+
+
 def test_spoken_seconds_follow_the_sessions_rate() -> None:
     wide = tone(1.0, rate=16000)
     assert spoken_s(_pcm(wide), 16000) == pytest.approx(1.0)
