@@ -27,7 +27,10 @@ chooses for this host), same topology. The question is then :data:`REAL_QUESTION
 the project's Kokoro voice (``agent_support.kokoro_says``): the llm-worker answers it from
 the facts without the model (llm_worker.company), so a turn takes seconds on two cores. The
 phrase cache is off, as with the fake engines, so that every answer is synthesized (a
-cached one leaves no work at the TTS to kill). Real speech has no known length: a turn
+cached one leaves no work at the TTS to kill). A worker kind's fault comes as soon as a
+replica of its stage holds the turn's work, or else at the answer's start
+(:func:`wait_work_or_answer`): by the time a facts answer reaches the phone no stage holds
+anything any more, and killing then hits an idle replica. Real speech has no known length: a turn
 ended in the answer when the phone heard as much voiced speech as the audio of that turn's
 completed answer on the session stream (its ``response.audio``, this session's own
 ``response.end``; :class:`SpokenLengths`), in a pipeline apology likewise with the
@@ -625,6 +628,25 @@ def wait_answer_started(call: PhoneCall, asked_at: int, timeout: float = 30) -> 
     )
 
 
+WORKER_KILLS = {"kill-stt": "stt", "kill-llm": "llm", "kill-tts": "tts", "term-llm": "llm"}
+
+
+def wait_work_or_answer(rig: Rig, kind: str, call: PhoneCall, asked_at: int) -> None:
+    """The real engines, a worker kind: the first moment a replica of the stage holds work
+    (a pending entry: the turn's transcription, reply or synthesis in progress), else the
+    answer's start at the phone (:func:`wait_answer_started`). With the answer from the
+    facts the LLM is done in milliseconds and Kokoro synthesizes faster than the phone
+    plays, so at the answer's start no stage holds anything any more."""
+    stage = WORKER_KILLS[kind]
+
+    def held_or_started() -> bool:
+        if any(h in rig.workers.procs for h in pending_holders(rig.r, stage)):
+            return True
+        return bool(voiced(call.recording()[asked_at:]).sum() >= 25)
+
+    poll_until(held_or_started, 30, f"{stage} work or the answer's start", interval=0.02)
+
+
 def count_lost(log: list[Message], asked: int, apologized: int) -> tuple[int, int]:
     """(utterances, lost): the session's utterances (a provisional one cancelled is not one)
     with neither a transcript nor an apology; questions that never became an utterance are
@@ -688,8 +710,8 @@ def end_call(rig: Rig, call: PhoneCall, sid: str) -> list[Message]:
 def inject(rig: Rig, kind: str, notes: list[str]) -> Callable[[], None]:
     """Does the fault of ``kind`` (what it hit goes to ``notes``); returns what undoes it
     (blocking until undone)."""
-    if kind in ("kill-stt", "kill-llm", "kill-tts", "term-llm"):
-        stage = {"kill-stt": "stt", "kill-llm": "llm", "kill-tts": "tts", "term-llm": "llm"}[kind]
+    if kind in WORKER_KILLS:
+        stage = WORKER_KILLS[kind]
         module = f"{stage}_worker"
         holders = [h for h in pending_holders(rig.r, stage) if h in rig.workers.procs]
         name = holders[0] if holders else rig.workers.of(module)[0]
@@ -754,7 +776,10 @@ def run_drill(rig: Rig, kind: str) -> DrillResult:
         expect = rig.expect(sid)
         asked_at = ask(rig, call)
         result.utterances += 1
-        wait_answer_started(call, asked_at)
+        if rig.engines == "real" and kind in WORKER_KILLS:
+            wait_work_or_answer(rig, kind, call, asked_at)
+        else:
+            wait_answer_started(call, asked_at)
         fault_at = len(call.recording())
         undo = inject(rig, kind, result.notes)
         turn = judge_turn(
