@@ -3,11 +3,15 @@ docs/perf/reliability.md.
 
     .venv/bin/python bench/drills.py --per-kind 20 [--kinds kill-llm,freeze-redis] [--json out]
     .venv/bin/python bench/drills.py --merge a.json b.json   # one table from runs of --json
+    .venv/bin/python bench/drills.py --engines real --per-kind 1   # the engines of make up
 
 Each drill is one call from a PJSUA2 phone (1001) to the agent (2000) with a fault in the
 middle of the answer, then a second turn once the fault is undone (tests/support/drills.py:
 the rig, the kinds, how a turn is judged at the phone). Asterisk runs with the loopback/test
-profile under /tmp/pabx-asterisk.lock, as the tests do; the workers use their fake engines.
+profile under /tmp/pabx-asterisk.lock, as the tests do; the workers use their fake engines,
+or with ``--engines real`` the ones ``make up`` runs offline (faster-whisper, the local
+model with the shipped facts, Kokoro; the question is then answered from the facts, see
+tests/support/drills.py).
 
 The table: per kind, the drills, the turns that ended in speech at the phone out of all, the
 utterances lost (neither a transcript nor an apology), and the longest silence the phone
@@ -29,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
-from drills import KINDS, DrillResult, Rig, run_drill  # noqa: E402
+from drills import ENGINES, KINDS, DrillResult, Rig, run_drill  # noqa: E402
 from pbx_support import locked_asterisk, read_env, release_calls  # noqa: E402
 from sipphone import SipStack  # noqa: E402
 
@@ -60,6 +64,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--per-kind", type=int, default=20)
     ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument(
+        "--engines",
+        choices=ENGINES,
+        default="fake",
+        help="the workers' engines: fake (tones, fixed texts) or real (those of make up)",
+    )
     ap.add_argument("--json", type=Path, help="every drill's result, one object each")
     ap.add_argument(
         "--merge",
@@ -79,13 +89,13 @@ def main() -> int:
     results: list[DrillResult] = []
     started = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix="pabx-drills-"))
-    print(f"logs in {folder}", file=sys.stderr)
+    print(f"logs in {folder}; engines: {args.engines}", file=sys.stderr)
     with locked_asterisk(timeout=1800):
         env = read_env()
         stack = SipStack()
         try:
             phone = stack.add_phone("1001", env["EXT_1001_PASSWORD"])
-            with Rig(folder, phone, env["EXT_2000_PASSWORD"]) as rig:
+            with Rig(folder, phone, env["EXT_2000_PASSWORD"], args.engines) as rig:
                 for kind in kinds:
                     for i in range(args.per_kind):
                         t0 = time.monotonic()
@@ -110,7 +120,10 @@ def main() -> int:
             json.dumps([r.__dict__ for r in results], ensure_ascii=False, indent=1)
         )
     print(table(results))
-    print(f"\n{len(results)} exercícios em {(time.monotonic() - started) / 60:.1f} min")
+    print(
+        f"\n{len(results)} exercícios em {(time.monotonic() - started) / 60:.1f} min "
+        f"(motores {'reais' if args.engines == 'real' else 'falsos'})"
+    )
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -20,6 +20,25 @@ The sip-edge drill kills sip-edge (SIGKILL) in the middle of the answer: the pho
 must end (a BYE from Asterisk) within :data:`EDGE_DEAD_CALL_END_S`, and once sip-edge is
 started again the next call must be answered and its question answered in speech.
 
+With ``engines="real"`` (``bench/drills.py --engines real``) the workers run the engines
+``make up`` runs offline instead (faster-whisper base, the local Qwen GGUF with the shipped
+facts file compose/agent/fatos.toml, Kokoro; the CPU threads ``scripts/workers.sh env``
+chooses for this host), same topology. The question is then :data:`REAL_QUESTION`, spoken by
+the project's Kokoro voice (``agent_support.kokoro_says``): the llm-worker answers it from
+the facts without the model (llm_worker.company), so a turn takes seconds on two cores. The
+phrase cache is off, as with the fake engines, so that every answer is synthesized (a
+cached one leaves no work at the TTS to kill). A worker kind's fault comes as soon as a
+replica of its stage holds the turn's work, or else at the answer's start
+(:func:`wait_work_or_answer`): by the time a facts answer reaches the phone no stage holds
+anything any more, and killing then hits an idle replica. Real speech has no known length: a turn
+ended in the answer when the phone heard as much voiced speech as the audio of that turn's
+completed answer on the session stream (its ``response.audio``, this session's own
+``response.end``; :class:`SpokenLengths`), in a pipeline apology likewise with the
+``apology-*`` response of that turn; the greeting is waited for by its ``response.end``
+(Kokoro's pieces may pause longer than the quiet that ends the fake one). Everything else
+(the sip-edge apology by correlation, the silence bound, lost utterances) is judged as with
+the fake engines.
+
 Used by tests/integration/drills/test_drills.py (a drill of each kind) and bench/drills.py
 (``--per-kind N``, the table in docs/perf/reliability.md).
 """
@@ -35,6 +54,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import redis
@@ -42,9 +62,11 @@ from asp import Stage
 from asp import streams as layout
 from asp.messages import (
     Message,
+    ResponseAudio,
     ResponseCancel,
     ResponseEnd,
     ResponseStart,
+    SessionStart,
     Transcript,
     Utterance,
     UtteranceCancel,
@@ -106,6 +128,46 @@ WORKER_ENV = {
 # (module, replicas): the topology of every drill
 TOPOLOGY = (("stt_worker", 1), ("llm_worker", 2), ("tts_worker", 2))
 
+ENGINES = ("fake", "real")
+REPO = Path(__file__).resolve().parents[2]
+# Answered from the facts file without the model (llm_worker.company): "O nosso endereço é
+# Rua das Flores, 123, Centro, Campinas, São Paulo." (about 5 s of Kokoro speech)
+REAL_QUESTION = "Qual é o endereço de vocês?"
+REAL_READY_S = 600.0  # two llm-workers loading the model and evaluating the prompt at once
+MIN_SPEECH_S = 1.0  # less voiced speech than this is no answer or apology (real engines)
+
+
+def real_worker_env() -> dict[str, str]:
+    """The engines ``make up`` runs offline (each service's defaults: faster-whisper base,
+    the local GGUF, Kokoro with the espeak fallback) with the thread counts, facts file and
+    time zone ``scripts/workers.sh`` chooses for this host; the phrase cache off (see the
+    module)."""
+    out = subprocess.run(
+        ["bash", str(REPO / "scripts" / "workers.sh"), "env"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    chosen = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return {
+        **chosen,
+        "STT_PROVIDER": "faster_whisper",
+        "LLM_PROVIDER": "local",
+        "TTS_PROVIDER": "auto",
+        "TTS_CACHE_MAX_PHRASES": "0",
+        "METRICS_HOST": "127.0.0.1",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def worker_env(engines: str) -> dict[str, str]:
+    if engines == "fake":
+        return WORKER_ENV
+    if engines == "real":
+        return real_worker_env()
+    raise ValueError(f"engines must be one of {ENGINES}, not {engines!r}")
+
 
 def tone_seconds(text: str) -> float:
     return len(text) * MS_PER_CHAR / 1000
@@ -126,12 +188,13 @@ class Proc:
 
 
 class Workers:
-    """The workers as processes (fake engines) on ``redis_url``; a killed one is started
-    again under a new name, as a supervisor would (a new pod)."""
+    """The workers as processes (``env``: the fake engines by default) on ``redis_url``; a
+    killed one is started again under a new name, as a supervisor would (a new pod)."""
 
-    def __init__(self, folder: Path, redis_url: str) -> None:
+    def __init__(self, folder: Path, redis_url: str, env: dict[str, str] | None = None) -> None:
         self.folder = folder
         self.url = redis_url
+        self.env = WORKER_ENV if env is None else env
         self.procs: dict[str, Proc] = {}
         self._n = 0
 
@@ -145,7 +208,7 @@ class Workers:
                 stderr=subprocess.STDOUT,
                 env={
                     **os.environ,
-                    **WORKER_ENV,
+                    **self.env,
                     "REDIS_URL": self.url,
                     "WORKER_NAME": name,
                     "METRICS_PORT": str(free_port()),
@@ -213,6 +276,7 @@ class Rig:
     folder: Path
     phone: Phone
     password_2000: str
+    engines: str = "fake"
     redis_server: RedisServer = field(init=False)
     proxy: TcpProxy = field(init=False)
     workers: Workers = field(init=False)
@@ -224,14 +288,20 @@ class Rig:
 
     def __enter__(self) -> Rig:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.question = read_wav(speech_wav(QUESTION, self.folder / "question.wav"))[0]
+        env = worker_env(self.engines)
+        if self.engines == "real":
+            from agent_support import kokoro_says  # loads Kokoro: only for the real engines
+
+            self.question = kokoro_says(REAL_QUESTION)
+        else:
+            self.question = read_wav(speech_wav(QUESTION, self.folder / "question.wav"))[0]
         speech_wav(EDGE_APOLOGY, self.folder / "apology-16000.wav", rate=16000)
         self.apology = read_wav(speech_wav(EDGE_APOLOGY, self.folder / "apology-8000.wav"))[0]
         self.redis_server = RedisServer(args=("--appendonly", "yes", "--appendfsync", "always"))
         self.redis_server.start()
         self.proxy = TcpProxy(self.redis_server.port)
         self.r = redis.Redis.from_url(self.redis_server.url)
-        self.workers = Workers(self.folder, self.proxy.url)
+        self.workers = Workers(self.folder, self.proxy.url, env)
         for module, n in TOPOLOGY:
             for _ in range(n):
                 self.workers.start(module)
@@ -249,7 +319,10 @@ class Rig:
             self.redis_server.__exit__()
 
     def wait_workers_ready(self, timeout: float = 180) -> None:
-        """Every worker reads its work stream: a connection blocked in XREADGROUP each."""
+        """Every worker reads its work stream: a connection blocked in XREADGROUP each (the
+        real engines: up to :data:`REAL_READY_S`, loading their models first)."""
+        if self.engines == "real":
+            timeout = max(timeout, REAL_READY_S)
 
         def reading() -> bool:
             with contextlib.suppress(redis.RedisError):
@@ -284,6 +357,19 @@ class Rig:
             self.edge.stop()
             self.edge = None
 
+    def expect(self, sid: str) -> Expect:
+        """How long the answer and the apology of the turn about to be asked last at the
+        phone (call it before the question)."""
+        if self.engines == "real":
+            return SpokenLengths(self.r, sid, frozenset(response_ids(self.r, sid)))
+        return ToneLengths(pipeline_apologized(self.r, sid))
+
+    def wait_greeting(self, call: PhoneCall, sid: str) -> None:
+        if self.engines == "real":
+            wait_spoken_greeting(call, self.r, sid)
+        else:
+            wait_greeting(call)
+
 
 # -- judging a turn at the phone ------------------------------------------------------------
 
@@ -311,6 +397,117 @@ def longest_gap(v: np.ndarray) -> float:
     return float((edges.max() - 1) * FRAME_S)
 
 
+class Expect(Protocol):
+    """How much voiced speech the phone must hear for the turn to have ended in the answer
+    or in the pipeline's apology; each ``*_s`` is None while there is none (yet), and is
+    asked only once the phone heard at least ``min_*_s`` (a cheap check first)."""
+
+    @property
+    def min_answer_s(self) -> float: ...
+
+    @property
+    def min_apology_s(self) -> float: ...
+
+    def answer_s(self) -> float | None: ...
+
+    def apology_s(self) -> float | None: ...
+
+
+@dataclass
+class ToneLengths:
+    """The fake engines: the answer's and the apology's tones have known lengths; the
+    apology counts once the pipeline closed an ``apology-*`` response (``pipeline_apology``)."""
+
+    pipeline_apology: Callable[[], bool]
+    min_answer_s: float = ANSWER_S
+    min_apology_s: float = PIPELINE_APOLOGY_S
+
+    def answer_s(self) -> float | None:
+        return ANSWER_S
+
+    def apology_s(self) -> float | None:
+        return PIPELINE_APOLOGY_S if self.pipeline_apology() else None
+
+
+def response_ids(r: redis.Redis, sid: str) -> set[str]:
+    with contextlib.suppress(redis.RedisError):
+        log = session_messages(r, sid)[1]
+        return {m.response_id for m in log if isinstance(m, ResponseStart)}
+    return set()
+
+
+def spoken_s(pcm: bytes, rate: int) -> float:
+    """Seconds of ``pcm`` (int16 at ``rate``) that :func:`voiced` would call voiced."""
+    frame = rate // 50
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    return float((frame_rms(samples, frame) > VOICED_RMS).sum() * 0.02)
+
+
+def completed_speech_s(log: list[Message], before: frozenset[str], apology: bool) -> float | None:
+    """The voiced seconds of the last response of ``log`` not in ``before`` (the turn's own)
+    that is complete: its ``response.end`` not interrupted and no ``response.cancel``; an
+    ``apology-*`` one when ``apology``, else an answer (not the greeting); None when there is
+    none. Its audio is the ``response.audio`` of the session log (still there during the call:
+    no post-call job in the rig), at the session's rate, as sip-edge plays it: each seq once,
+    nothing after the final chunk (a sentence published twice is heard once)."""
+    rate = next((m.audio.sample_rate for m in log if isinstance(m, SessionStart) and m.audio), 8000)
+    cancelled = {m.response_id for m in log if isinstance(m, ResponseCancel)}
+    done = [
+        m.response_id
+        for m in log
+        if isinstance(m, ResponseEnd)
+        and not m.interrupted
+        and m.response_id not in before
+        and m.response_id not in cancelled
+        and m.response_id != "greeting"
+        and m.response_id.startswith("apology-") == apology
+    ]
+    if not done:
+        return None
+    # what sip-edge plays of it (sip_edge.call.playback.Pacer.push): a seq once (a redone
+    # sentence reuses its seqs), nothing after the final chunk
+    chunks: dict[int, bytes] = {}
+    final: int | None = None
+    for m in log:
+        if not isinstance(m, ResponseAudio) or m.response_id != done[-1]:
+            continue
+        if m.seq in chunks or (final is not None and m.seq > final):
+            continue
+        chunks[m.seq] = m.audio
+        if m.is_final:
+            final = m.seq
+    return spoken_s(b"".join(chunks[seq] for seq in sorted(chunks)), rate)
+
+
+@dataclass
+class SpokenLengths:
+    """The real engines: the answer (or apology) is as long as the voiced speech of the
+    turn's complete response on the session stream (:func:`completed_speech_s`); ``before``
+    holds the responses of earlier turns."""
+
+    r: redis.Redis
+    sid: str
+    before: frozenset[str]
+    min_answer_s: float = MIN_SPEECH_S
+    min_apology_s: float = MIN_SPEECH_S
+
+    def _speech_s(self, apology: bool) -> float | None:
+        with contextlib.suppress(redis.RedisError):
+            return completed_speech_s(session_messages(self.r, self.sid)[1], self.before, apology)
+        return None
+
+    def answer_s(self) -> float | None:
+        return self._speech_s(apology=False)
+
+    def apology_s(self) -> float | None:
+        return self._speech_s(apology=True)
+
+
+def enough(heard_s: float, need_s: float | None) -> bool:
+    """The phone heard the speech it waits for (10 % short of it at most)."""
+    return need_s is not None and heard_s >= 0.9 * need_s
+
+
 def judge_turn(
     call: PhoneCall,
     asked_at: int,
@@ -318,20 +515,25 @@ def judge_turn(
     apology: np.ndarray,
     pipeline_apology: Callable[[], bool],
     timeout: float = TURN_TIMEOUT_S,
+    expect: Expect | None = None,
 ) -> Turn:
     """Listens from sample ``asked_at`` (the question's end) until the turn ends at the
     phone (see the module), ``timeout`` at most; ``pipeline_apology`` says whether the
     pipeline closed the turn with its apology (then its tone, heard after the fault, ends
-    it)."""
+    it). ``expect`` says how long the answer and the apology are (default: the fake
+    engines' tones, :class:`ToneLengths` of ``pipeline_apology``)."""
     how = ""
     end = 0
+    lengths: Expect = ToneLengths(pipeline_apology) if expect is None else expect
 
     def ended() -> bool:
         nonlocal how, end
         heard = call.recording()
         v = voiced(heard[asked_at:])
         since_fault = 0 if fault_at is None else (fault_at - asked_at) // FRAME_SAMPLES
-        if v.sum() * FRAME_S >= 0.9 * ANSWER_S:
+        heard_s = v.sum() * FRAME_S
+        after_fault_s = v[since_fault:].sum() * FRAME_S
+        if heard_s >= 0.9 * lengths.min_answer_s and enough(heard_s, lengths.answer_s()):
             how = "answer"
         elif (
             fault_at is not None
@@ -340,8 +542,8 @@ def judge_turn(
             how = "edge apology"
         elif (
             fault_at is not None
-            and v[since_fault:].sum() * FRAME_S >= 0.9 * PIPELINE_APOLOGY_S
-            and pipeline_apology()
+            and after_fault_s >= 0.9 * lengths.min_apology_s
+            and enough(after_fault_s, lengths.apology_s())
         ):
             how = "pipeline apology"
         else:
@@ -402,6 +604,16 @@ def wait_greeting(call: PhoneCall, timeout: float = 60) -> None:
     poll_until(done, timeout, "the greeting", interval=0.25)
 
 
+def wait_spoken_greeting(call: PhoneCall, r: redis.Redis, sid: str, timeout: float = 120) -> None:
+    """The real engines: the greeting's ``response.end`` on the stream (all of its audio
+    sent), then the phone quiet after it (``agent_support.wait_speech_then_quiet``)."""
+    from agent_support import wait_response_end, wait_speech_then_quiet
+
+    wait_response_end(r, sid, greeting=True, timeout=timeout)
+    sent = len(call.recording())
+    wait_speech_then_quiet(call, 0, 30, "the greeting", quiet_after=sent)
+
+
 def ask(rig: Rig, call: PhoneCall) -> int:
     """Plays the question; returns where it ended in the phone's recording."""
     call.play(rig.question)
@@ -414,6 +626,25 @@ def wait_answer_started(call: PhoneCall, asked_at: int, timeout: float = 30) -> 
     poll_until(
         lambda: voiced(call.recording()[asked_at:]).sum() >= 25, timeout, "the answer's start"
     )
+
+
+WORKER_KILLS = {"kill-stt": "stt", "kill-llm": "llm", "kill-tts": "tts", "term-llm": "llm"}
+
+
+def wait_work_or_answer(rig: Rig, kind: str, call: PhoneCall, asked_at: int) -> None:
+    """The real engines, a worker kind: the first moment a replica of the stage holds work
+    (a pending entry: the turn's transcription, reply or synthesis in progress), else the
+    answer's start at the phone (:func:`wait_answer_started`). With the answer from the
+    facts the LLM is done in milliseconds and Kokoro synthesizes faster than the phone
+    plays, so at the answer's start no stage holds anything any more."""
+    stage = WORKER_KILLS[kind]
+
+    def held_or_started() -> bool:
+        if any(h in rig.workers.procs for h in pending_holders(rig.r, stage)):
+            return True
+        return bool(voiced(call.recording()[asked_at:]).sum() >= 25)
+
+    poll_until(held_or_started, 30, f"{stage} work or the answer's start", interval=0.02)
 
 
 def count_lost(log: list[Message], asked: int, apologized: int) -> tuple[int, int]:
@@ -479,8 +710,8 @@ def end_call(rig: Rig, call: PhoneCall, sid: str) -> list[Message]:
 def inject(rig: Rig, kind: str, notes: list[str]) -> Callable[[], None]:
     """Does the fault of ``kind`` (what it hit goes to ``notes``); returns what undoes it
     (blocking until undone)."""
-    if kind in ("kill-stt", "kill-llm", "kill-tts", "term-llm"):
-        stage = {"kill-stt": "stt", "kill-llm": "llm", "kill-tts": "tts", "term-llm": "llm"}[kind]
+    if kind in WORKER_KILLS:
+        stage = WORKER_KILLS[kind]
         module = f"{stage}_worker"
         holders = [h for h in pending_holders(rig.r, stage) if h in rig.workers.procs]
         name = holders[0] if holders else rig.workers.of(module)[0]
@@ -541,13 +772,19 @@ def run_drill(rig: Rig, kind: str) -> DrillResult:
     apologies = 0
     log: list[Message] = []
     try:
-        wait_greeting(call)
+        rig.wait_greeting(call, sid)
+        expect = rig.expect(sid)
         asked_at = ask(rig, call)
         result.utterances += 1
-        wait_answer_started(call, asked_at)
+        if rig.engines == "real" and kind in WORKER_KILLS:
+            wait_work_or_answer(rig, kind, call, asked_at)
+        else:
+            wait_answer_started(call, asked_at)
         fault_at = len(call.recording())
         undo = inject(rig, kind, result.notes)
-        turn = judge_turn(call, asked_at, fault_at, rig.apology, pipeline_apologized(rig.r, sid))
+        turn = judge_turn(
+            call, asked_at, fault_at, rig.apology, pipeline_apologized(rig.r, sid), expect=expect
+        )
         result.add(turn, "fault turn")
         if not turn.ended_in_speech:
             result.notes.append(f"session: {responses(rig.r, sid)}")
@@ -555,9 +792,12 @@ def run_drill(rig: Rig, kind: str) -> DrillResult:
         apologies += "apology" in turn.how
         undo()
         time.sleep(2.0)  # the first answer (or the apology) played out
+        expect = rig.expect(sid)
         asked_at = ask(rig, call)
         result.utterances += 1
-        turn = judge_turn(call, asked_at, None, rig.apology, pipeline_apologized(rig.r, sid))
+        turn = judge_turn(
+            call, asked_at, None, rig.apology, pipeline_apologized(rig.r, sid), expect=expect
+        )
         result.add(turn, "next turn")
         if call.disconnected.is_set():
             result.notes.append("the call was hung up")
@@ -575,7 +815,7 @@ def run_edge_drill(rig: Rig) -> DrillResult:
     assert rig.edge.proc is not None
     call, sid = dial_rig(rig)
     try:
-        wait_greeting(call)
+        rig.wait_greeting(call, sid)
         asked_at = ask(rig, call)
         result.utterances += 1
         wait_answer_started(call, asked_at)
@@ -599,9 +839,12 @@ def run_edge_drill(rig: Rig) -> DrillResult:
     rig.start_edge()
     call, sid = dial_rig(rig)
     try:
-        wait_greeting(call)
+        rig.wait_greeting(call, sid)
+        expect = rig.expect(sid)
         asked_at = ask(rig, call)
-        turn = judge_turn(call, asked_at, None, rig.apology, pipeline_apologized(rig.r, sid))
+        turn = judge_turn(
+            call, asked_at, None, rig.apology, pipeline_apologized(rig.r, sid), expect=expect
+        )
         result.add(turn, "next call")
     finally:
         log = end_call(rig, call, sid)
@@ -613,6 +856,6 @@ def run_edge_drill(rig: Rig) -> DrillResult:
 
 
 @contextlib.contextmanager
-def rig_for(folder: Path, phone: Phone, password_2000: str) -> Iterator[Rig]:
-    with Rig(folder, phone, password_2000) as rig:
+def rig_for(folder: Path, phone: Phone, password_2000: str, engines: str = "fake") -> Iterator[Rig]:
+    with Rig(folder, phone, password_2000, engines) as rig:
         yield rig

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import redis
 import redis.asyncio as aioredis
-from asp import ResponseAudio, ResponseCancel, ResponseEnd, ResponseText
+from asp import Message, ResponseAudio, ResponseCancel, ResponseEnd, ResponseText, Stage
 from asp import streams as layout
 from pipeline import Bus
 from pipeline.testing import RedisServer
@@ -86,6 +86,65 @@ async def test_a_cancel_stops_the_output_within_one_chunk(bus: Bus) -> None:
     assert len(after) <= 1, f"{len(after)} chunks after the cancel"
     assert len(total) < len(SENTENCE) * 50 // 20  # far from the whole sentence
     assert not any(isinstance(m, ResponseEnd) and not m.interrupted for m in log)
+
+
+async def redeliver(bus: Bus, msg: ResponseText) -> None:
+    """``msg``'s work again, as after an attempt that published and then failed (Redis went
+    away before replying): the attempt was not recorded as done."""
+    await bus.redis.delete(layout.processed_key(Stage.TTS, msg.session_id))
+    await bus.publish(msg)
+
+
+async def run_until_drained(bus: Bus) -> None:
+    """Runs a worker (a new replica) until the work stream is empty (entries go once done)."""
+
+    async def drained() -> bool:
+        return int(await bus.redis.xlen(layout.work_stream(Stage.TTS))) == 0
+
+    await run_until(bus, TTSWorker(bus, "tts-2", TTSRouter(FakeTTS()), chunk_ms=100), drained)
+
+
+async def test_a_sentence_redelivered_after_its_publication_landed_is_not_published_again(
+    bus: Bus,
+) -> None:
+    """Redis restarted between running a sentence's transaction and replying (drills,
+    restart-redis with Kokoro): the worker saw an error and the entry came back, but the audio
+    and the turn's progress are in Redis. Published again, the sentence went out after the
+    later ones under new seqs (heard twice, out of order, or after the response's end)."""
+    sid = str(uuid.uuid4())
+    worker = TTSWorker(bus, "tts-t", TTSRouter(FakeTTS()), chunk_ms=100)
+    await publish_reply(bus, sid, ["Bom dia.", "Como posso ajudar?"])
+    await run_until_ended(bus, worker, sid)
+
+    def audio(log: list[Message]) -> list[tuple[str, int, bytes]]:
+        return [(m.response_id, m.seq, m.audio) for m in log if isinstance(m, ResponseAudio)]
+
+    said = audio(await bus.session_log(sid))
+    assert [seq for _, seq, _ in said] == list(range(len(said)))
+    # the first sentence's entry again, as a redelivery; then the final one, its end lost
+    await redeliver(
+        bus,
+        ResponseText(session_id=sid, response_id="r-1", seq=0, text="Bom dia.", is_final=False),
+    )
+    await run_until_drained(bus)
+    stream = layout.session_stream(sid)
+    ends = [i for i, f in await bus.redis.xrange(stream) if f[b"type"] == b"response.end"]
+    await bus.redis.xdel(stream, *ends)
+    await redeliver(
+        bus, ResponseText(session_id=sid, response_id="r-1", seq=2, text="", is_final=True)
+    )
+    await run_until_drained(bus)
+    log = await bus.session_log(sid)
+    assert audio(log) == said
+    assert [m.interrupted for m in log if isinstance(m, ResponseEnd)] == [False]
+    # redelivered once more with its end in place: still one end
+    await redeliver(
+        bus, ResponseText(session_id=sid, response_id="r-1", seq=2, text="", is_final=True)
+    )
+    await run_until_drained(bus)
+    log = await bus.session_log(sid)
+    assert audio(log) == said
+    assert len([m for m in log if isinstance(m, ResponseEnd)]) == 1
 
 
 @pytest.fixture

@@ -6,8 +6,11 @@ chunks. Publication is ordered per response through ``asp:turn:{<session>}:<resp
 (next sentence, next chunk seq): a replica publishes a sentence only when it is that
 sentence's turn, so the caller hears the sentences in order and chunk seqs are contiguous.
 A redone sentence (a replica died mid-way) reuses the same seqs, so the edge can drop
-duplicates. A cancelled response stops within one chunk: the cancelled set is read
-before each publication (``group_chunks`` chunks, one by default).
+duplicates; one that already went out (the first attempt's transaction ran, and only its
+reply was lost: Redis restarted under it) is not published again (the turn key says so),
+else its audio would follow the later sentences under new seqs. A cancelled response stops
+within one chunk: the cancelled set is read before each publication (``group_chunks``
+chunks, one by default).
 A sentence that is a cached phrase (greeting, apology, goodbye, short acknowledgements, the
 pieces of the facts' fixed answers) is served from Redis without synthesis
 (``cache.PhraseCache``). Before the worker takes work it fills the first
@@ -246,12 +249,16 @@ class TTSWorker(StreamWorker):
         sid, rid = msg.session_id, msg.response_id
         if await self.bus.is_cancelled(sid, rid):
             return
+        if await self._went_out(msg):
+            return
         state = await self.bus.state(sid)
         rate = int(state.get("sample_rate") or self.sample_rate)
         language = state.get("language") or self.language
         pcm = await self._synthesize(msg, language, rate) if msg.text.strip() else b""
         chunks = [c.pcm for c in chunk_pcm(pcm, rate, chunk_ms=self.chunk_ms)]
         await self._wait_turn(sid, rid, msg.seq)
+        if await self._went_out(msg):
+            return
         _, base = await self.bus.turn_progress(sid, rid)
         if not chunks and msg.is_final:
             chunks = [b""]  # the end of the response still needs its final chunk
@@ -286,6 +293,33 @@ class TTSWorker(StreamWorker):
             await self.bus.publish(
                 ResponseEnd(session_id=sid, response_id=rid, interrupted=False), stages=()
             )
+
+    async def _went_out(self, msg: ResponseText) -> bool:
+        """The sentence was published already (or cut): a redelivered entry whose first
+        attempt's publication landed although the worker saw an error (Redis went away
+        between running the transaction and replying). Nothing more of it goes out but,
+        for the last sentence, the response's end when the log lacks it (published after
+        the audio, it may be what was lost; a rare path, so reading the log is fine)."""
+        next_sentence, _ = await self.bus.turn_progress(msg.session_id, msg.response_id)
+        if next_sentence <= msg.seq:
+            return False
+        for_session(log, msg.session_id).info(
+            "response %s sentence %d went out already: not published again",
+            msg.response_id,
+            msg.seq,
+        )
+        ended = msg.is_final and any(
+            isinstance(m, ResponseEnd) and m.response_id == msg.response_id
+            for m in await self.bus.session_log(msg.session_id)
+        )
+        if msg.is_final and not ended:
+            await self.bus.publish(
+                ResponseEnd(
+                    session_id=msg.session_id, response_id=msg.response_id, interrupted=False
+                ),
+                stages=(),
+            )
+        return True
 
     async def _synthesize(self, msg: ResponseText, language: str, rate: int) -> bytes:
         """The sentence's PCM: from the phrase cache, or synthesized (a reply's first clause
