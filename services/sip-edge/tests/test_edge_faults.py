@@ -318,6 +318,7 @@ def test_line_noise_makes_no_utterance_and_no_barge_in(tmp_path: Path, r: redis.
     assert "audio.speech_start" not in types
     assert "response.cancel" not in types
     assert metric(metrics, "sip_edge_barge_ins_total") == 0
+    assert metric(metrics, "sip_edge_playback_holds_total") == 0  # not even a pause
     assert metric(metrics, "sip_edge_frames_in_total") > 400  # the noise did arrive
     assert edge.returncode == 0, edge.log()[-2000:]
 
