@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from agent_eval_score import Case, Score, expected_action, parse_set, score, summarize
 from llm_worker.call_date import time_zone, today_in
 from llm_worker.claims import grounds
@@ -389,7 +390,7 @@ def ask_through_asterisk(todo: list[Case], ev: Evaluation) -> None:
     import agent_eval_asterisk as pabx
 
     speech = Transcripts(ev.out.parent).speech
-    audio: dict[str, np.ndarray] = {}
+    audio: dict[str, npt.NDArray[Any]] = {}
     for case in todo:  # the voices first (cached), before the workers take the CPU
         audio[case.id] = np.frombuffer(phone_audio(speech, case), dtype="<i2")
         speech.save()
@@ -405,7 +406,7 @@ def ask_through_asterisk(todo: list[Case], ev: Evaluation) -> None:
 def _ask_all(
     pabx: Any,
     todo: list[Case],
-    audio: dict[str, np.ndarray],
+    audio: dict[str, npt.NDArray[Any]],
     ev: Evaluation,
     folder: Path,
     started: float,

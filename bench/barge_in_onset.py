@@ -28,8 +28,10 @@ import json
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from pipeline.envparse import cache_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
@@ -58,13 +60,13 @@ class Clips:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.store: dict[str, np.ndarray] = {}
+        self.store: dict[str, npt.NDArray[Any]] = {}
         if path.is_file():
             with np.load(path) as archive:
                 self.store = {k: archive[k] for k in archive.files}
         self.dirty = False
 
-    def say(self, text: str, voice: str) -> np.ndarray:
+    def say(self, text: str, voice: str) -> npt.NDArray[Any]:
         key = f"{voice}|{text}"
         if key not in self.store:
             from tts_worker.testing import packaged_kokoro
@@ -82,7 +84,7 @@ class Clips:
 
 
 def barge_in_ms(
-    clip: np.ndarray,
+    clip: npt.NDArray[Any],
     agent: bytes,
     phase_ms: int,
     guard_ms: int,

@@ -182,7 +182,7 @@ async def main() -> None:
     settings = Settings.from_env({})
     path = default_model_path() if args.model == "qwen" else models_dir() / SMALL_MODEL_FILE
     kw = {"model_path": path, "n_threads": args.threads, "n_ctx": settings.n_ctx}
-    provider = LocalProvider(state_cache_mb=256, **kw)  # type: ignore[arg-type]
+    provider = LocalProvider(state_cache_mb=256, **kw)
     t0 = time.monotonic()
     await provider.start()
     load_s = time.monotonic() - t0

@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import redis
 
 REPO = Path(__file__).resolve().parents[1]
@@ -110,7 +111,7 @@ GREETING_HIST = "sip_edge_answer_to_greeting_seconds"
 # --- audio ---------------------------------------------------------------------------------
 
 
-def _spoken(text: str, path: Path) -> np.ndarray:
+def _spoken(text: str, path: Path) -> npt.NDArray[Any]:
     samples, rate = read_wav(speech_wav(text, path))
     assert rate == RATE
     loud = np.nonzero(np.abs(samples) > 300)[0]
@@ -353,15 +354,15 @@ def sample(pids: dict[str, int], edge: EdgeProcess) -> Sample:
 # --- analysis ------------------------------------------------------------------------------
 
 
-def _pct(values: list[float] | np.ndarray, q: float) -> float | None:
+def _pct(values: list[float] | npt.NDArray[Any], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 2) if len(values) else None
 
 
 def phone_stats(legs: list[Leg], t0: int, t1: int) -> dict[str, Any]:
     """Jitter, losses and silent frames inside answers, from what the phones received."""
-    speech_dev: list[np.ndarray] = []
-    all_dev: list[np.ndarray] = []
-    delay_var: list[np.ndarray] = []
+    speech_dev: list[npt.NDArray[Any]] = []
+    all_dev: list[npt.NDArray[Any]] = []
+    delay_var: list[npt.NDArray[Any]] = []
     packets = voiced_packets = lost = silent_inside = 0
     for leg in legs:
         rx = [p for p in leg.rx if t0 <= p[0] <= t1]
@@ -399,7 +400,7 @@ def phone_stats(legs: list[Leg], t0: int, t1: int) -> dict[str, Any]:
             else:
                 run += 1
 
-    def cat(parts: list[np.ndarray]) -> np.ndarray:
+    def cat(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
         return np.concatenate(parts) if parts else np.array([])
 
     sd, ad, dv = cat(speech_dev), cat(all_dev), cat(delay_var)

@@ -39,8 +39,10 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from asp import (
     Message,
     ResponseStart,
@@ -127,7 +129,7 @@ def start_worker(module: str, redis_url: str, logs: Path) -> Worker:
     return Worker(module, proc, port, log)
 
 
-def kokoro_says(text: str) -> np.ndarray:
+def kokoro_says(text: str) -> npt.NDArray[Any]:
     spoken = asyncio.run(packaged_kokoro().synthesize(text, language="pt-BR"))
     pcm = b"".join(c.pcm for c in spoken.render(RATE))
     return np.frombuffer(pcm, dtype="<i2")
@@ -150,7 +152,7 @@ class Call:
         info = CallInfo(1, f"bench-{arm}", "1001", "sip:1001@127.0.0.1")
         self.session = CallSession(
             info,
-            NoHandle(),  # type: ignore[arg-type]
+            NoHandle(),
             Settings(speculative_pause_ms=pause_ms),
             Metrics(),
             bus,

@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import soxr
 from pipeline.envparse import cache_dir
 from sip_edge.call import Segmenter, SegmenterParams, TurnEndParams
@@ -109,7 +110,7 @@ PAUSED = [
 # --- the set ---------------------------------------------------------------------------------
 
 
-def trim(x: np.ndarray) -> np.ndarray:
+def trim(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Cuts the synthesizer's own leading and trailing silence (10 ms frames more than
     40 dB below the loudest)."""
     n = len(x) // 80
@@ -118,7 +119,7 @@ def trim(x: np.ndarray) -> np.ndarray:
     return x[active[0] * 80 : (active[-1] + 1) * 80]
 
 
-def active_gain(x: np.ndarray, dbov: float) -> float:
+def active_gain(x: npt.NDArray[Any], dbov: float) -> float:
     frames = x[: len(x) // FRAME * FRAME].reshape(-1, FRAME)
     energy = np.sqrt(np.mean(frames**2, axis=1))
     active = frames[energy > 0.1 * energy.max()]
@@ -126,7 +127,7 @@ def active_gain(x: np.ndarray, dbov: float) -> float:
     return float(10 ** ((dbov - level) / 20))
 
 
-def mulaw(x: np.ndarray) -> np.ndarray:
+def mulaw(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """G.711 mu-law encode + decode (the continuous law, 8-bit quantisation)."""
     y = np.clip(x / 32768, -1, 1)
     enc = np.round(np.sign(y) * np.log1p(255 * np.abs(y)) / np.log1p(255) * 127) / 127
@@ -138,7 +139,7 @@ class Speech:
 
     def __init__(self, cache: Path) -> None:
         self.cache = cache
-        self.store: dict[str, np.ndarray] = {}
+        self.store: dict[str, npt.NDArray[Any]] = {}
         if cache.is_file():
             with np.load(cache) as archive:
                 self.store = {k: archive[k] for k in archive.files}
@@ -155,11 +156,11 @@ class Speech:
             self._tts = packaged_kokoro()
         return self._tts
 
-    def _synth(self, text: str, voice: str) -> tuple[np.ndarray, int]:
+    def _synth(self, text: str, voice: str) -> tuple[npt.NDArray[Any], int]:
         out = asyncio.run(self.kokoro().synthesize(text, language="pt-BR", voice=voice))
         return out.samples.astype(np.float64), out.sample_rate
 
-    def say(self, text: str, voice: str) -> np.ndarray:
+    def say(self, text: str, voice: str) -> npt.NDArray[Any]:
         key = f"{voice}|{text}"
         if key not in self.store:
             x, rate = self._synth(text, voice)
@@ -168,7 +169,9 @@ class Speech:
             self.dirty = True
         return self.store[key].astype(np.float64)
 
-    def split(self, first: str, second: str, voice: str) -> tuple[np.ndarray, np.ndarray]:
+    def split(
+        self, first: str, second: str, voice: str
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
         """The whole sentence said in one go, cut at the word boundary between the two
         halves (found by Whisper's word timestamps): the first half keeps the prosody of a
         sentence that goes on."""
@@ -184,7 +187,7 @@ class Speech:
         self.splits[key] = bytes(self.store[key + "|heard"]).decode()
         return self.store[key + "|a"].astype(np.float64), self.store[key + "|b"].astype(np.float64)
 
-    def _boundary(self, x8: np.ndarray, first: str, second: str) -> tuple[int, str]:
+    def _boundary(self, x8: npt.NDArray[Any], first: str, second: str) -> tuple[int, str]:
         """The sample where the first half ends: the gap between Whisper's words nearest to
         the first half's share of the text, at its quietest 5 ms. Whisper is prompted with
         the sentence (it then writes what was said, not a guess)."""
@@ -244,7 +247,7 @@ class Clip:
     name: str
     voice: str
     pause_ms: int  # 0: a complete phrase said in one go
-    speech: np.ndarray  # int16 scale, at the speech level, before line and noise
+    speech: npt.NDArray[Any]  # int16 scale, at the speech level, before line and noise
     speech_end_ms: float  # from the clip's start: the end of the last word
     pause_at_ms: float = 0.0  # paused clips: where the inserted silence begins
 
@@ -253,7 +256,9 @@ def build_clips(speech: Speech, voices: list[str]) -> list[Clip]:
     clips = []
     lead = int(LEAD_S * RATE)
 
-    def clip(kind: str, name: str, voice: str, pause: int, x: np.ndarray, at: int = 0) -> Clip:
+    def clip(
+        kind: str, name: str, voice: str, pause: int, x: npt.NDArray[Any], at: int = 0
+    ) -> Clip:
         x = x * active_gain(x, SPEECH_DBOV)
         end_ms = (lead + len(x)) * 1000 / RATE
         return Clip(kind, name, voice, pause, x, end_ms, (lead + at) * 1000 / RATE)

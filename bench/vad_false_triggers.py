@@ -30,8 +30,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sip_edge.call import Pacer, Segmenter, SegmenterParams, Turns
 from sip_edge.call.events import BargeIn, UtteranceReady
 from sip_edge.settings import Settings as EdgeSettings
@@ -58,19 +60,19 @@ AGENT_PHRASES = [
 ]
 
 
-def pcm16(x: np.ndarray) -> bytes:
+def pcm16(x: npt.NDArray[Any]) -> bytes:
     return np.clip(x, -32768, 32767).astype("<i2").tobytes()
 
 
-def rms_dbov(x: np.ndarray) -> float:
+def rms_dbov(x: npt.NDArray[Any]) -> float:
     return 20 * np.log10(np.sqrt(np.mean(x**2)) / 32768 + 1e-12)
 
 
-def scale_to(x: np.ndarray, dbov: float) -> np.ndarray:
+def scale_to(x: npt.NDArray[Any], dbov: float) -> npt.NDArray[Any]:
     return x * (10 ** ((dbov - rms_dbov(x)) / 20))
 
 
-def active_scale(x: np.ndarray, dbov: float) -> np.ndarray:
+def active_scale(x: npt.NDArray[Any], dbov: float) -> npt.NDArray[Any]:
     """Scales speech so that its active (non-silent) part sits at ``dbov``."""
     frames = x[: len(x) // FRAME * FRAME].reshape(-1, FRAME)
     energy = np.sqrt(np.mean(frames**2, axis=1))
@@ -79,14 +81,14 @@ def active_scale(x: np.ndarray, dbov: float) -> np.ndarray:
     return x * (10 ** ((dbov - level) / 20))
 
 
-def band_limit(x: np.ndarray, lo: float = 300, hi: float = 3400) -> np.ndarray:
+def band_limit(x: npt.NDArray[Any], lo: float = 300, hi: float = 3400) -> npt.NDArray[Any]:
     spec = np.fft.rfft(x)
     freqs = np.fft.rfftfreq(len(x), 1 / RATE)
     spec[(freqs < lo) | (freqs > hi)] = 0
     return np.fft.irfft(spec, len(x))
 
 
-def noise(kind: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
+def noise(kind: str, seconds: float, rng: np.random.Generator) -> npt.NDArray[Any]:
     n = int(seconds * RATE)
     white = rng.standard_normal(n)
     if kind == "pink":
@@ -97,7 +99,7 @@ def noise(kind: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
     return band_limit(white)
 
 
-def mulaw_roundtrip(x: np.ndarray) -> np.ndarray:
+def mulaw_roundtrip(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """G.711 mu-law encode + decode (the continuous law, 8-bit quantisation)."""
     y = np.clip(x / 32768, -1, 1)
     mu = 255.0
@@ -107,7 +109,7 @@ def mulaw_roundtrip(x: np.ndarray) -> np.ndarray:
     return dec * 32768
 
 
-def to_frames(x: np.ndarray) -> list[bytes]:
+def to_frames(x: npt.NDArray[Any]) -> list[bytes]:
     pcm = np.clip(mulaw_roundtrip(x), -32768, 32767).astype("<i2")
     pcm = pcm[: len(pcm) // FRAME * FRAME]
     return [pcm[i : i + FRAME].tobytes() for i in range(0, len(pcm), FRAME)]
@@ -142,7 +144,7 @@ def main() -> None:
     gap = np.zeros(int(1.0 * RATE))
 
     agent_pcm = pcm16(agent_all := np.concatenate([np.concatenate([a, gap]) for a in agent]))
-    cases: list[tuple[str, np.ndarray, bytes | None, float | None]] = []
+    cases: list[tuple[str, npt.NDArray[Any], bytes | None, float | None]] = []
     for nk in ("white", "pink"):
         for snr in (0, -10, -20):
             x = scale_to(noise(nk, args.seconds, rng), SPEECH_DBOV - snr)
@@ -206,7 +208,7 @@ class EchoPath:
         self.history = np.zeros(len(ir) + FRAME)
         self.rng = rng
 
-    def frame(self, played: bytes) -> np.ndarray:
+    def frame(self, played: bytes) -> npt.NDArray[Any]:
         x = np.frombuffer(played, dtype="<i2").astype(np.float64)
         self.history = np.concatenate([self.history[FRAME:], x])
         y = np.convolve(self.history, self.ir, mode="valid")[-FRAME:]

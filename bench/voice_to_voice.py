@@ -53,8 +53,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import redis
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,12 +124,12 @@ class Turn:
     provisional_s: float | None = None  # end of speech -> provisional utterance (speculation)
 
 
-def kokoro_says(parts: tuple[str, ...]) -> np.ndarray:
+def kokoro_says(parts: tuple[str, ...]) -> npt.NDArray[Any]:
     """``parts`` spoken by the project's Kokoro, as int16 at 8 kHz, MID_PAUSE_S of silence
     between them (each part trimmed to its voiced frames, so the pause is exact)."""
     kokoro = packaged_kokoro()
     pause = np.zeros(int(MID_PAUSE_S * SAMPLE_RATE), dtype=np.int16)
-    pieces: list[np.ndarray] = []
+    pieces: list[npt.NDArray[Any]] = []
     for i, text in enumerate(parts):
         spoken = asyncio.run(kokoro.synthesize(text, language="pt-BR"))
         pcm = b"".join(c.pcm for c in spoken.render(SAMPLE_RATE))
@@ -144,13 +146,13 @@ def kokoro_says(parts: tuple[str, ...]) -> np.ndarray:
     return np.concatenate(pieces)
 
 
-def frame_rms(samples: np.ndarray) -> np.ndarray:
+def frame_rms(samples: npt.NDArray[Any]) -> npt.NDArray[Any]:
     n = len(samples) // FRAME_SAMPLES
     frames = samples[: n * FRAME_SAMPLES].astype(np.float64).reshape(n, FRAME_SAMPLES)
     return np.sqrt(np.mean(frames * frames, axis=1))
 
 
-def voiced_end(samples: np.ndarray) -> int:
+def voiced_end(samples: npt.NDArray[Any]) -> int:
     """Sample index just after the last voiced frame (trailing silence does not count)."""
     voiced = np.nonzero(frame_rms(samples) > VOICED_RMS)[0]
     return (int(voiced[-1]) + 1) * FRAME_SAMPLES if len(voiced) else len(samples)
@@ -300,7 +302,7 @@ def run_calls(
     r: redis.Redis,
     n: int,
     turns: int,
-    questions: list[tuple[str, np.ndarray]],
+    questions: list[tuple[str, npt.NDArray[Any]]],
     answer_timeout: float,
 ) -> list[Turn]:
     """``turns`` turns on new calls, every caller asking at the same moment."""
@@ -363,7 +365,7 @@ def run_calls(
                     phone=c.phone.user,
                     noise_floor_rms=c.floor,
                     **shares,
-                )  # type: ignore[arg-type]
+                )
                 results.append(turn)
                 print(
                     f"call {n + 1} turn {k + 1} phone {c.phone.user}: {latency:.2f} s  "
@@ -408,7 +410,9 @@ def workers_env() -> dict[str, str]:
     return env
 
 
-async def time_alone(turns: list[Turn], questions: dict[str, np.ndarray]) -> dict[str, list[float]]:
+async def time_alone(
+    turns: list[Turn], questions: dict[str, npt.NDArray[Any]]
+) -> dict[str, list[float]]:
     """Each stage timed alone, in this process, with the workers' settings (module doc)."""
     from llm_worker.events import ChatRequest, Message
     from llm_worker.facts import system_prompt

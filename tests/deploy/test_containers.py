@@ -161,7 +161,8 @@ def test_the_build_script_passes_every_build_arg_the_dockerfiles_declare() -> No
 
 
 def run_list(which: str) -> list[str]:
-    return pods.repo_output("bash", "scripts/container-base-images.sh", which).split()
+    out: str = pods.repo_output("bash", "scripts/container-base-images.sh", which)
+    return out.split()
 
 
 def named_base_images(compose: dict[str, Any]) -> set[str]:
@@ -191,7 +192,7 @@ def test_every_base_image_has_a_stand_in_or_a_stated_reason(compose: dict[str, A
 
 
 def final_user(dockerfile: Path) -> str:
-    users = re.findall(r"(?m)^USER (\S+)", stages(dockerfile)[-1])
+    users: list[str] = re.findall(r"(?m)^USER (\S+)", stages(dockerfile)[-1])
     assert users, dockerfile
     return users[-1].split(":")[0]
 
