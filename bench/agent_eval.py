@@ -179,14 +179,14 @@ class Agent:
         started = time.perf_counter()
         plan = plan_without_model(text, self.facts, goodbye=self.persona.goodbye)
         if plan is not None:
-            action = plan.action
+            planned = plan.action
             return {
-                "path": "facts" if action is None else "intent",
+                "path": "facts" if planned is None else "intent",
                 "reply": " ".join(plan.sentences),
                 "sentences": list(plan.sentences),
                 "action": None
-                if action is None
-                else (f"transfer:{action.target}" if action.action == "transfer" else "hangup"),
+                if planned is None
+                else (f"transfer:{planned.target}" if planned.action == "transfer" else "hangup"),
                 "llm_first_sentence_s": round(time.perf_counter() - started, 4),
             }
         s = self.settings
@@ -211,8 +211,8 @@ class Agent:
             question=text,
         )
         said: list[str] = []
-        action = None
-        first = None
+        action: str | None = None
+        first: float | None = None
         async for event in events:
             if isinstance(event, ReplySentence):
                 if first is None:

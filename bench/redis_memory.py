@@ -153,7 +153,8 @@ class Edge:
 
     @property
     def call_minutes(self) -> float:
-        return self.turns / self.args.turns_per_minute
+        per_minute: float = self.args.turns_per_minute
+        return self.turns / per_minute
 
     async def call(self) -> None:
         sid = str(uuid.uuid4())

@@ -69,13 +69,17 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 import redis
+from redis.typing import KeyT, StreamIdT
 
+# what XRANGE gives: (id, fields) pairs
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
@@ -184,14 +188,18 @@ class Responder(threading.Thread):
     def run(self) -> None:
         llm = layout.work_stream(layout.Stage.LLM)
         stt = layout.work_stream(layout.Stage.STT)
-        last = {llm: "0-0", stt: "0-0"}
+        last: dict[KeyT, StreamIdT] = {llm: "0-0", stt: "0-0"}
         while not self._stopping:
             try:
                 self._write_due()
                 block = 50
                 if self._due:
                     block = max(1, min(block, int((self._due[0][0] - time.monotonic()) * 1000)))
-                for key, entries in self.r.xread(last, block=block, count=500) or []:
+                replies = cast(
+                    "list[tuple[bytes, Entries]] | None",
+                    self.r.xread(last, block=block, count=500),
+                )
+                for key, entries in replies or []:
                     for entry_id, fields in entries:
                         last[key.decode()] = entry_id.decode()
                         self._on_entry(entry_id, fields)
@@ -354,7 +362,7 @@ def sample(pids: dict[str, int], edge: EdgeProcess) -> Sample:
 # --- analysis ------------------------------------------------------------------------------
 
 
-def _pct(values: list[float] | npt.NDArray[Any], q: float) -> float | None:
+def _pct(values: Sequence[float] | npt.NDArray[Any], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 2) if len(values) else None
 
 
@@ -429,7 +437,7 @@ def turn_decisions(url: str, sessions: list[str]) -> dict[str, list[int]]:
     try:
         for sid in sessions:
             ends = out.setdefault(sid, [])
-            for _id, fields in r.xrange(layout.session_stream(sid)):
+            for _id, fields in cast(Entries, r.xrange(layout.session_stream(sid))):
                 if fields.get(b"type") == b"audio.end" and b"ts" in fields:
                     stamp = parse_timestamp(fields[b"ts"].decode()).timestamp()
                     ends.append(int(stamp * 1e9))
@@ -474,7 +482,7 @@ def latency_stats(
             decided.append((ends[k] - end) / 1e6)
             written.append(turn.utterance_ms - ends[k] / 1e6)
 
-    def summary(values: list[float]) -> dict[str, float | int | None]:
+    def summary(values: Sequence[float]) -> dict[str, float | int | None]:
         return {"p50": _pct(values, 50), "p99": _pct(values, 99), "n": len(values)}
 
     return {
@@ -501,7 +509,7 @@ def cpu_stats(a: Sample, b: Sample, calls: int) -> dict[str, Any]:
     busy = b.machine[0] - a.machine[0]
     out["machine_busy_percent_of_all_cores"] = round(100 * busy / span / (os.cpu_count() or 1), 1)
     out["others_percent_of_one_core"] = round(100 * max(0.0, busy - ours) / span, 1)
-    threads = []
+    threads: list[dict[str, Any]] = []
     for tid, end in b.threads.items():
         start = a.threads.get(tid)
         if start is None:
@@ -663,7 +671,11 @@ def run_load(
                     dialogs.append(dialog)
                     leg.remote = sdp_media_address(answer)
                     media.add(leg)
-                    poll_until(lambda n=i: len(responder.sessions) > n, 15, f"session {i + 1}")
+
+                    def answered(n: int = i) -> bool:
+                        return len(responder.sessions) > n
+
+                    poll_until(answered, 15, f"session {i + 1}")
                 except (SipError, PhoneError) as e:
                     result["setup_error"] = f"call {i + 1}: {e}"
                     break

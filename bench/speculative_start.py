@@ -143,7 +143,8 @@ def question_audio(first: str, second: str) -> bytes:
         parts += [np.zeros(int(PAUSE_S * RATE), np.int16), kokoro_says(second)]
     audio = np.concatenate(parts)
     audio = np.concatenate([audio, np.zeros((-len(audio)) % FRAME, np.int16)])
-    return audio.astype("<i2").tobytes()
+    pcm: bytes = audio.astype("<i2").tobytes()
+    return pcm
 
 
 class Call:

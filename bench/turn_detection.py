@@ -131,7 +131,8 @@ def mulaw(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """G.711 mu-law encode + decode (the continuous law, 8-bit quantisation)."""
     y = np.clip(x / 32768, -1, 1)
     enc = np.round(np.sign(y) * np.log1p(255 * np.abs(y)) / np.log1p(255) * 127) / 127
-    return np.sign(enc) * ((256.0 ** np.abs(enc)) - 1) / 255 * 32768
+    out: npt.NDArray[np.float64] = np.sign(enc) * ((256.0 ** np.abs(enc)) - 1) / 255 * 32768
+    return out
 
 
 class Speech:

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -65,7 +64,7 @@ def pcm16(x: npt.NDArray[Any]) -> bytes:
 
 
 def rms_dbov(x: npt.NDArray[Any]) -> float:
-    return 20 * np.log10(np.sqrt(np.mean(x**2)) / 32768 + 1e-12)
+    return float(20 * np.log10(np.sqrt(np.mean(x**2)) / 32768 + 1e-12))
 
 
 def scale_to(x: npt.NDArray[Any], dbov: float) -> npt.NDArray[Any]:
@@ -77,7 +76,7 @@ def active_scale(x: npt.NDArray[Any], dbov: float) -> npt.NDArray[Any]:
     frames = x[: len(x) // FRAME * FRAME].reshape(-1, FRAME)
     energy = np.sqrt(np.mean(frames**2, axis=1))
     active = frames[energy > 0.1 * energy.max()]
-    level = 20 * np.log10(np.sqrt(np.mean(active**2)) / 32768 + 1e-12)
+    level = float(20 * np.log10(np.sqrt(np.mean(active**2)) / 32768 + 1e-12))
     return x * (10 ** ((dbov - level) / 20))
 
 
@@ -106,7 +105,8 @@ def mulaw_roundtrip(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     enc = np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu)
     enc = np.round(enc * 127) / 127
     dec = np.sign(enc) * ((1 + mu) ** np.abs(enc) - 1) / mu
-    return dec * 32768
+    out: npt.NDArray[np.float64] = dec * 32768
+    return out
 
 
 def to_frames(x: npt.NDArray[Any]) -> list[bytes]:
@@ -151,8 +151,8 @@ def main() -> None:
             cases.append((f"{nk} noise, SNR {snr} dB", x, None, None))
             cases.append((f"{nk} noise, SNR {snr} dB, during playback", x, agent_pcm, None))
     quiet = np.zeros(len(agent_all))
-    for erl in (6, 12, 20, 30):
-        cases.append((f"echo of the agent's answer, ERL {erl} dB", quiet, agent_pcm, erl))
+    for erl_db in (6, 12, 20, 30):
+        cases.append((f"echo of the agent's answer, ERL {erl_db} dB", quiet, agent_pcm, erl_db))
     floor = scale_to(noise("white", args.seconds, rng), -70)
     cases.append(("quiet line (-70 dBov noise floor)", floor, None, None))
     caller_all = np.concatenate([np.concatenate([gap, c, gap]) for c in caller])
@@ -205,7 +205,7 @@ class EchoPath:
         for k in range(1, 6):
             ir[d + int(rng.integers(20, 400))] += rng.uniform(-0.4, 0.4) / k
         self.ir = ir * 10 ** (-erl_db / 20)
-        self.history = np.zeros(len(ir) + FRAME)
+        self.history: npt.NDArray[np.float64] = np.zeros(len(ir) + FRAME)
         self.rng = rng
 
     def frame(self, played: bytes) -> npt.NDArray[Any]:
@@ -338,4 +338,4 @@ def cpu_model() -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -73,7 +73,12 @@ from asp.messages import (  # noqa: E402
     UtteranceConfirm,
 )
 from pbx_support import read_env  # noqa: E402
-from sip_edge.testing import find_session, last_entry_id, session_messages  # noqa: E402
+from sip_edge.testing import (  # noqa: E402
+    find_session,
+    frame_rms,
+    last_entry_id,
+    session_messages,
+)
 from sipphone import (  # noqa: E402
     FRAME_SAMPLES,
     SAMPLE_RATE,
@@ -135,7 +140,7 @@ def kokoro_says(parts: tuple[str, ...]) -> npt.NDArray[Any]:
         pcm = b"".join(c.pcm for c in spoken.render(SAMPLE_RATE))
         x = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
         if len(parts) > 1:
-            voiced = np.nonzero(frame_rms(x) > VOICED_RMS)[0]
+            voiced = np.nonzero(frame_rms(x.astype(np.float64)) > VOICED_RMS)[0]
             if len(voiced):
                 first = int(voiced[0]) * FRAME_SAMPLES if i > 0 else 0
                 last = len(x) if i == len(parts) - 1 else (int(voiced[-1]) + 1) * FRAME_SAMPLES
@@ -144,12 +149,6 @@ def kokoro_says(parts: tuple[str, ...]) -> npt.NDArray[Any]:
             pieces.append(pause)
         pieces.append(x)
     return np.concatenate(pieces)
-
-
-def frame_rms(samples: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    n = len(samples) // FRAME_SAMPLES
-    frames = samples[: n * FRAME_SAMPLES].astype(np.float64).reshape(n, FRAME_SAMPLES)
-    return np.sqrt(np.mean(frames * frames, axis=1))
 
 
 def voiced_end(samples: npt.NDArray[Any]) -> int:
@@ -189,7 +188,7 @@ def ts(msg: object) -> float:
 
 def stage_shares(
     r: redis.Redis, sid: str, seen: set[str], end_wall: float, onset_wall: float
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Stage durations (and what each stage said) of the turn whose utterances are new.
 
     With speculative start (``SIP_EDGE_SPECULATIVE_PAUSE_MS``) a turn may publish several
@@ -203,7 +202,7 @@ def stage_shares(
     seen.update(m.utterance_id for m in new)  # cancelled ones too: never the next turn's
     cancelled = {m.utterance_id for m in msgs if isinstance(m, UtteranceCancel)}
     utt = next((m for m in reversed(new) if m.utterance_id not in cancelled), None)
-    out: dict[str, object] = dict.fromkeys(("vad_s", "stt_s", "llm_s", "tts_s", "edge_s"))
+    out: dict[str, Any] = dict.fromkeys(("vad_s", "stt_s", "llm_s", "tts_s", "edge_s"))
     if utt is None:
         return out
     confirm = next(
@@ -279,8 +278,12 @@ def start_calls(callers: list[Caller], r: redis.Redis) -> None:
         c.call.wait_confirmed(20)
         c.sid = find_session(r, after, c.phone.user, timeout=20)
     for c in callers:
-        rec = c.call.recording  # type: ignore[union-attr]
-        poll_until(lambda rec=rec: (frame_rms(rec()) > VOICED_RMS).sum() >= 25, 90, "greeting")
+        assert c.call is not None
+
+        def greeted(call: PhoneCall = c.call) -> bool:
+            return int((frame_rms(call.recording()) > VOICED_RMS).sum()) >= 25
+
+        poll_until(greeted, 90, "greeting")
     for c in callers:
         assert c.call is not None
         wait_quiet(c.call, 0, 2.0, 120, VOICED_RMS)

@@ -35,14 +35,12 @@ def sessions(redis_url: str) -> set[str]:
         r.close()
 
 
-# what XRANGE gives: (id, fields) pairs
-Entries = list[tuple[bytes, dict[bytes, bytes]]]
-
-
 def session_types(redis_url: str, session_id: str) -> list[str]:
     r = redis.Redis.from_url(redis_url)
     try:
-        entries = cast(Entries, r.xrange(layout.session_stream(session_id)))
+        entries = cast(
+            "list[tuple[bytes, dict[bytes, bytes]]]", r.xrange(layout.session_stream(session_id))
+        )
         return [from_entry(f).TYPE for _id, f in entries]
     finally:
         r.close()

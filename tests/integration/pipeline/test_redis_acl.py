@@ -25,10 +25,6 @@ from pipeline.testing import RedisServer, load_script, stop_processes
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-# what XRANGE gives: (id, fields) pairs
-Entries = list[tuple[bytes, dict[bytes, bytes]]]
 acl = load_script(ROOT / "scripts" / "redis_acl.py")
 
 
@@ -187,7 +183,9 @@ async def test_each_service_as_its_own_user_carries_a_call(
         await edge.publish(SessionStart(session_id=sid, metadata={"language": "pt-BR"}))
 
         def ended(response_id: str) -> bool:
-            entries = cast(Entries, ops.xrange(layout.session_stream(sid)))
+            entries = cast(
+                "list[tuple[bytes, dict[bytes, bytes]]]", ops.xrange(layout.session_stream(sid))
+            )
             return any(
                 f.get(b"type") == b"response.end" and f.get(b"response_id") == response_id.encode()
                 for _, f in entries
