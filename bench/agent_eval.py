@@ -65,6 +65,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from agent_eval_score import Case, Score, expected_action, parse_set, score, summarize
+from bench_support import over_the_line
 from llm_worker.call_date import time_zone, today_in
 from llm_worker.claims import grounds
 from llm_worker.events import ChatRequest, Message
@@ -80,8 +81,8 @@ from llm_worker.reply import ReplyAction, ReplySentence, ReplyTimings, reply
 from llm_worker.settings import Settings
 from llm_worker.splitter import SentenceSplitter
 from pipeline.envparse import cache_dir
-from sip_edge.testing import SPEECH_DBOV, line_noise
-from turn_detection import RATE, Speech, active_gain, mulaw
+from sip_edge.testing import SPEECH_DBOV
+from turn_detection import RATE, Speech, active_gain
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "bench" / "agent_eval_set.toml"
@@ -108,10 +109,7 @@ def phone_audio(speech: Speech, case: Case) -> bytes:
     pad = np.zeros(int(LINE_S * RATE))
     x = np.concatenate([pad, x, pad])
     seed = int(hashlib.sha256(case.id.encode()).hexdigest()[:8], 16)
-    x = x + np.random.default_rng(seed).standard_normal(len(x)) * 32768 * 10 ** (-70 / 20)
-    if case.snr_db is not None:
-        x = x + line_noise(len(x) / RATE + 1, snr_db=case.snr_db, seed=seed)[: len(x)]
-    return np.clip(mulaw(x), -32768, 32767).astype("<i2").tobytes()
+    return over_the_line(x, seed, case.snr_db)
 
 
 class Transcripts:

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 
 from asp import Message, ResponseText, Stage, Transcript, Utterance
 from asp import streams as layout
+from bench_support import cpu_model
 from pipeline import Bus
 from pipeline.testing import RedisServer, free_port, stop_processes
 
@@ -245,11 +246,7 @@ async def run_one(
 
 
 def machine() -> str:
-    model = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
+    model = cpu_model() or "?"
     py = platform.python_version()
     return f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}, Python {py}"
 

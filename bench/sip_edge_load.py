@@ -85,6 +85,7 @@ sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from asp import streams as layout  # noqa: E402
 from asp.messages import parse_timestamp  # noqa: E402
+from bench_support import cpu_model  # noqa: E402
 from pbx_support import cli, locked_asterisk, read_env  # noqa: E402
 from pipeline.testing import RedisServer  # noqa: E402
 from rtpphone import (  # noqa: E402
@@ -796,11 +797,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def machine() -> dict[str, Any]:
-    model = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
+    model = cpu_model() or ""
     mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
     return {
         "cpu": model,

@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import soxr
+from bench_support import NpzStore, cpu_model, mulaw_roundtrip
 from pipeline.envparse import cache_dir
 from sip_edge.call import Segmenter, SegmenterParams, TurnEndParams
 from sip_edge.call.events import TurnCheck, UtteranceReady
@@ -127,26 +128,13 @@ def active_gain(x: npt.NDArray[Any], dbov: float) -> float:
     return float(10 ** ((dbov - level) / 20))
 
 
-def mulaw(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """G.711 mu-law encode + decode (the continuous law, 8-bit quantisation)."""
-    y = np.clip(x / 32768, -1, 1)
-    enc = np.round(np.sign(y) * np.log1p(255 * np.abs(y)) / np.log1p(255) * 127) / 127
-    out: npt.NDArray[np.float64] = np.sign(enc) * ((256.0 ** np.abs(enc)) - 1) / 255 * 32768
-    return out
-
-
 class Speech:
     """Kokoro pt-BR speech at 8 kHz (int16 scale), cached on disk between runs."""
 
     def __init__(self, cache: Path) -> None:
-        self.cache = cache
-        self.store: dict[str, npt.NDArray[Any]] = {}
-        if cache.is_file():
-            with np.load(cache) as archive:
-                self.store = {k: archive[k] for k in archive.files}
+        self.store = NpzStore(cache)
         self._tts: Any = None
         self._whisper: Any = None
-        self.dirty = False
         self.splits: dict[str, str] = {}
         """voice|sentence -> the sentence with '|' where it was cut (what Whisper heard)."""
 
@@ -167,7 +155,6 @@ class Speech:
             x, rate = self._synth(text, voice)
             x = soxr.resample(x, rate, RATE, quality="HQ")
             self.store[key] = (trim(x) * 32768).astype(np.float32)
-            self.dirty = True
         return self.store[key].astype(np.float64)
 
     def split(
@@ -184,7 +171,6 @@ class Speech:
             self.store[key + "|a"] = (trim(x8[:cut]) * 32768).astype(np.float32)
             self.store[key + "|b"] = (trim(x8[cut:]) * 32768).astype(np.float32)
             self.store[key + "|heard"] = np.frombuffer(heard.encode(), dtype=np.uint8)
-            self.dirty = True
         self.splits[key] = bytes(self.store[key + "|heard"]).decode()
         return self.store[key + "|a"].astype(np.float64), self.store[key + "|b"].astype(np.float64)
 
@@ -233,9 +219,7 @@ class Speech:
         return cut, heard
 
     def save(self) -> None:
-        if self.dirty:
-            self.cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(self.cache, **self.store)  # type: ignore[arg-type]
+        self.store.save()
 
 
 def _norm(word: str) -> str:
@@ -286,7 +270,7 @@ def line(clip: Clip, snr_db: float | None, seed: int) -> list[bytes]:
     x = x + rng.standard_normal(len(x)) * 32768 * 10 ** (-70 / 20)
     if snr_db is not None:
         x = x + line_noise(len(x) / RATE, snr_db=snr_db, seed=seed)[: len(x)]
-    pcm = np.clip(mulaw(x), -32768, 32767).astype("<i2")
+    pcm = np.clip(mulaw_roundtrip(x), -32768, 32767).astype("<i2")
     return [pcm[i : i + FRAME].tobytes() for i in range(0, len(pcm), FRAME)]
 
 
@@ -495,7 +479,7 @@ def main() -> None:
         }
     jitter = media_jitter(model.model, b"".join(line(clips[0], None, seed=0)))
     machine = {
-        "cpu": cpu_model(),
+        "cpu": cpu_model() or platform.processor(),
         "cores": os.cpu_count(),
         "load_avg_at_end": [round(v, 2) for v in os.getloadavg()],
         "python": platform.python_version(),
@@ -573,16 +557,6 @@ def media_jitter(model: SmartTurn, audio: bytes, seconds: float = 4.0) -> dict[s
         return {"alone": ticks(False), "with_model": ticks(True)}
     finally:
         sys.setswitchinterval(old)
-
-
-def cpu_model() -> str:
-    try:
-        for text_line in Path("/proc/cpuinfo").read_text().splitlines():
-            if text_line.startswith("model name"):
-                return text_line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def print_tables(

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from bench_support import cpu_model, mulaw_roundtrip
 from sip_edge.call import Pacer, Segmenter, SegmenterParams, Turns
 from sip_edge.call.events import BargeIn, UtteranceReady
 from sip_edge.settings import Settings as EdgeSettings
@@ -96,17 +97,6 @@ def noise(kind: str, seconds: float, rng: np.random.Generator) -> npt.NDArray[An
         spec[1:] /= np.sqrt(freqs[1:])
         white = np.fft.irfft(spec, n)
     return band_limit(white)
-
-
-def mulaw_roundtrip(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """G.711 mu-law encode + decode (the continuous law, 8-bit quantisation)."""
-    y = np.clip(x / 32768, -1, 1)
-    mu = 255.0
-    enc = np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu)
-    enc = np.round(enc * 127) / 127
-    dec = np.sign(enc) * ((1 + mu) ** np.abs(enc) - 1) / mu
-    out: npt.NDArray[np.float64] = dec * 32768
-    return out
 
 
 def to_frames(x: npt.NDArray[Any]) -> list[bytes]:
@@ -179,7 +169,7 @@ def main() -> None:
     print_table(results, len(CALLER_PHRASES), args.onset_ms, bool(args.echo_learn), args.guard_ms,
                 args.hold_ms)  # fmt: skip
     machine = {
-        "cpu": cpu_model(),
+        "cpu": cpu_model() or platform.processor() or "unknown",
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -325,16 +315,6 @@ def print_table(
 
 def cells_of(results: list[dict[str, object]], key: str) -> list[dict[str, float]]:
     return [c for r in results if isinstance(c := r.get(key), dict)]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":
