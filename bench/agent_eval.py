@@ -65,7 +65,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from agent_eval_score import Case, Score, expected_action, parse_set, score, summarize
-from bench_support import over_the_line
+from bench_support import over_the_line, sentence_splitter
 from llm_worker.call_date import time_zone, today_in
 from llm_worker.claims import grounds
 from llm_worker.events import ChatRequest, Message
@@ -79,7 +79,6 @@ from llm_worker.providers import create_provider
 from llm_worker.providers.base import LLMProvider
 from llm_worker.reply import ReplyAction, ReplySentence, ReplyTimings, reply
 from llm_worker.settings import Settings
-from llm_worker.splitter import SentenceSplitter
 from pipeline.envparse import cache_dir
 from sip_edge.testing import SPEECH_DBOV
 from turn_detection import RATE, Speech, active_gain
@@ -164,15 +163,6 @@ class Agent:
         # the worker's prompt: the call's date line last (``--date``; default today)
         self.system = system_prompt(persona.system_prompt, facts, day)
 
-    def splitter(self) -> SentenceSplitter:
-        s = self.settings
-        return SentenceSplitter(
-            first_clause_min_chars=s.first_clause_min_chars,
-            first_words_min=s.first_words_min,
-            first_words_max=s.first_words_max,
-            clause_min_chars=s.clause_min_chars,
-        )
-
     async def turn(self, text: str) -> dict[str, Any]:
         started = time.perf_counter()
         plan = plan_without_model(text, self.facts, goodbye=self.persona.goodbye)
@@ -201,7 +191,7 @@ class Agent:
                 self.provider,
                 request,
                 apology=self.persona.apology,
-                splitter=self.splitter(),
+                splitter=sentence_splitter(self.settings),
                 timings=timings,
                 max_sentences=s.max_sentences,
             ),

@@ -1,15 +1,19 @@
 """Helpers the benchmarks share (they import it by name: bench/ is on sys.path when one of
 them runs as a script): the machine's CPU model, what a phone line and G.711 mu-law do to
-speech, and synthesized speech kept on disk between runs."""
+speech, synthesized speech kept on disk between runs, and the LLM worker's sentence splitter.
+Heavier imports (sip_edge, llm_worker) wait until a function needs them."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from sip_edge.testing import line_noise
+
+if TYPE_CHECKING:
+    from llm_worker.settings import Settings as LLMSettings
+    from llm_worker.splitter import SentenceSplitter
 
 
 def cpu_model() -> str | None:
@@ -38,11 +42,25 @@ def mulaw_roundtrip(x: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
 def over_the_line(x: npt.NDArray[Any], seed: int, snr_db: float | None) -> bytes:
     """8 kHz speech (int16 scale) as a caller's line delivers it, as PCM16: a -70 dBov noise
     floor, line noise at ``snr_db`` (None: none), both seeded by ``seed``, then mu-law."""
+    from sip_edge.testing import line_noise
+
     x = x + np.random.default_rng(seed).standard_normal(len(x)) * 32768 * 10 ** (-70 / 20)
     if snr_db is not None:
         x = x + line_noise(len(x) / 8000 + 1, snr_db=snr_db, seed=seed)[: len(x)]
     pcm: bytes = np.clip(mulaw_roundtrip(x), -32768, 32767).astype("<i2").tobytes()
     return pcm
+
+
+def sentence_splitter(s: LLMSettings) -> SentenceSplitter:
+    """The LLM worker's sentence splitter with these settings (LLMWorker.splitter)."""
+    from llm_worker.splitter import SentenceSplitter as Splitter
+
+    return Splitter(
+        first_clause_min_chars=s.first_clause_min_chars,
+        first_words_min=s.first_words_min,
+        first_words_max=s.first_words_max,
+        clause_min_chars=s.clause_min_chars,
+    )
 
 
 class NpzStore:

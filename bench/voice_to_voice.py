@@ -72,6 +72,7 @@ from asp.messages import (  # noqa: E402
     UtteranceCancel,
     UtteranceConfirm,
 )
+from bench_support import sentence_splitter  # noqa: E402
 from pbx_support import read_env  # noqa: E402
 from sip_edge.testing import (  # noqa: E402
     find_session,
@@ -424,7 +425,6 @@ async def time_alone(
     from llm_worker.providers import create_provider
     from llm_worker.reply import ReplyTimings, reply
     from llm_worker.settings import Settings as LLMSettings
-    from llm_worker.splitter import SentenceSplitter
     from stt_worker.providers import build_provider
     from stt_worker.settings import STTSettings
     from tts_worker.providers import build_tts
@@ -480,12 +480,7 @@ async def time_alone(
                 transfer_targets=facts.extensions,
             )
             timings = ReplyTimings()
-            splitter = SentenceSplitter(
-                first_clause_min_chars=ls.first_clause_min_chars,
-                first_words_min=ls.first_words_min,
-                first_words_max=ls.first_words_max,
-                clause_min_chars=ls.clause_min_chars,
-            )
+            splitter = sentence_splitter(ls)
             gen = reply(
                 provider,
                 req,
