@@ -27,8 +27,8 @@ for d in libs/asp/tests libs/asp-debug/tests libs/pipeline/tests services/stt-wo
   "$PY" -m mypy --strict "$d"
 done
 # the top-level tests, named by their path (tests.integration.agent.conftest...), with
-# tests/support and bench/ by the names the tests and benches import them by; scripts/*.py
-MYPYPATH="$MYPYPATH:bench" "$PY" -m mypy --strict --explicit-package-bases \
+# tests/support, bench/ and scripts/ by the names the tests and benches import them by
+MYPYPATH="$MYPYPATH:bench:scripts" "$PY" -m mypy --strict --explicit-package-bases \
   conftest.py tests scripts $(ls bench/*.py | grep -v '^bench/drills.py$')
 # bench/drills.py imports tests/support/drills.py by the same name: checked as bench.drills
 "$PY" -m mypy --strict --explicit-package-bases bench/drills.py
