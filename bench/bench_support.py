@@ -1,6 +1,7 @@
 """Helpers the benchmarks share (they import it by name: bench/ is on sys.path when one of
 them runs as a script): the machine's CPU model, what a phone line and G.711 mu-law do to
-speech, synthesized speech kept on disk between runs, and the LLM worker's sentence splitter.
+speech, synthesized speech kept on disk between runs, the kinds of Redis keys, and the LLM
+worker's sentence splitter.
 Heavier imports (sip_edge, llm_worker) wait until a function needs them."""
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ def over_the_line(x: npt.NDArray[Any], seed: int, snr_db: float | None) -> bytes
         x = x + line_noise(len(x) / 8000 + 1, snr_db=snr_db, seed=seed)[: len(x)]
     pcm: bytes = np.clip(mulaw_roundtrip(x), -32768, 32767).astype("<i2").tobytes()
     return pcm
+
+
+def key_kind(key: bytes) -> str:
+    """A Redis key's kind: its name up to its id (asp:session, asp:state, arq:result; three
+    parts for arq:done:, arq:lock:, asp:cache: ...)."""
+    name = key.decode(errors="replace").split(":")
+    return ":".join(name[:3] if name[1:2] in (["done"], ["lock"], ["cache"]) else name[:2])
 
 
 def sentence_splitter(s: LLMSettings) -> SentenceSplitter:

@@ -73,6 +73,7 @@ from pipeline.testing import RedisServer, WorkerProcess, start_worker, stop_proc
 from sip_edge.testing import EdgeProcess, speech_wav
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_support import key_kind
 from sip_edge_direct_load import looping_call_class, open_endpoint, rss_mb
 
 QUESTION = "Qual é o horário de atendimento da loja?"
@@ -317,11 +318,10 @@ def sample(
 
 
 def key_kinds(r: redis.Redis) -> dict[str, int]:
-    """How many keys of each kind (the name up to its id), as bench/redis_memory.py counts."""
+    """How many keys of each kind (bench_support.key_kind), as bench/redis_memory.py counts."""
     kinds: dict[str, int] = {}
     for key in r.scan_iter(count=1000):
-        name = key.decode(errors="replace").split(":")
-        kind = ":".join(name[:3] if name[1:2] in (["done"], ["lock"], ["cache"]) else name[:2])
+        kind = key_kind(key)
         kinds[kind] = kinds.get(kind, 0) + 1
     return dict(sorted(kinds.items()))
 
