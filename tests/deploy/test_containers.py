@@ -152,7 +152,9 @@ def test_the_build_script_passes_every_build_arg_the_dockerfiles_declare() -> No
         declared |= set(re.findall(r"(?m)^ARG (\w+)", dockerfile.read_text()))
     declared -= {"WITH_LOCAL_LLM", "LLAMA_CPU"}  # image variants, not network settings
     script = (ROOT / "scripts/container-build.sh").read_text()
-    passed = set(re.search(r"for v in ([A-Z_ ]+); do", script).group(1).split())  # type: ignore[union-attr]
+    loop = re.search(r"for v in ([A-Z_ ]+); do", script)
+    assert loop, "scripts/container-build.sh has no 'for v in ...; do' loop"
+    passed = set(loop.group(1).split())
     assert declared == passed
     helper = (ROOT / "scripts/container-build-env.sh").read_text()
     for name in SECRET_NAMES:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -158,10 +158,15 @@ def workers_as_their_users(
     }
 
 
-def wait(check: object, timeout: float, what: str, procs: dict[str, subprocess.Popen[bytes]],
-         logs: Path) -> None:  # fmt: skip
+def wait(
+    check: Callable[[], object],
+    timeout: float,
+    what: str,
+    procs: dict[str, subprocess.Popen[bytes]],
+    logs: Path,
+) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         for name, p in procs.items():
             if p.poll() is not None:
                 log = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
