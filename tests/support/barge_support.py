@@ -139,7 +139,7 @@ def agent_stop(
 
 
 def _silenced_in_pause(
-    heard: np.ndarray, heard_end: int, reference: np.ndarray, start: int, windows: int
+    heard: npt.NDArray[Any], heard_end: int, reference: npt.NDArray[Any], start: int, windows: int
 ) -> int | None:
     """Inside the answer's pause (``windows`` windows from ``heard_end``, at reference
     sample ``start``): the first window where the answer had sound (``PAUSE_DBOV``) and the
