@@ -63,7 +63,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from agent_eval_score import Case, Score, expected_action, parse_set, score, summarize
+from bench_support import over_the_line, sentence_splitter
 from llm_worker.call_date import time_zone, today_in
 from llm_worker.claims import grounds
 from llm_worker.events import ChatRequest, Message
@@ -77,10 +79,9 @@ from llm_worker.providers import create_provider
 from llm_worker.providers.base import LLMProvider
 from llm_worker.reply import ReplyAction, ReplySentence, ReplyTimings, reply
 from llm_worker.settings import Settings
-from llm_worker.splitter import SentenceSplitter
 from pipeline.envparse import cache_dir
-from sip_edge.testing import SPEECH_DBOV, line_noise
-from turn_detection import RATE, Speech, active_gain, mulaw
+from sip_edge.testing import SPEECH_DBOV
+from turn_detection import RATE, Speech, active_gain
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "bench" / "agent_eval_set.toml"
@@ -107,10 +108,7 @@ def phone_audio(speech: Speech, case: Case) -> bytes:
     pad = np.zeros(int(LINE_S * RATE))
     x = np.concatenate([pad, x, pad])
     seed = int(hashlib.sha256(case.id.encode()).hexdigest()[:8], 16)
-    x = x + np.random.default_rng(seed).standard_normal(len(x)) * 32768 * 10 ** (-70 / 20)
-    if case.snr_db is not None:
-        x = x + line_noise(len(x) / RATE + 1, snr_db=case.snr_db, seed=seed)[: len(x)]
-    return np.clip(mulaw(x), -32768, 32767).astype("<i2").tobytes()
+    return over_the_line(x, seed, case.snr_db)
 
 
 class Transcripts:
@@ -165,27 +163,18 @@ class Agent:
         # the worker's prompt: the call's date line last (``--date``; default today)
         self.system = system_prompt(persona.system_prompt, facts, day)
 
-    def splitter(self) -> SentenceSplitter:
-        s = self.settings
-        return SentenceSplitter(
-            first_clause_min_chars=s.first_clause_min_chars,
-            first_words_min=s.first_words_min,
-            first_words_max=s.first_words_max,
-            clause_min_chars=s.clause_min_chars,
-        )
-
     async def turn(self, text: str) -> dict[str, Any]:
         started = time.perf_counter()
         plan = plan_without_model(text, self.facts, goodbye=self.persona.goodbye)
         if plan is not None:
-            action = plan.action
+            planned = plan.action
             return {
-                "path": "facts" if action is None else "intent",
+                "path": "facts" if planned is None else "intent",
                 "reply": " ".join(plan.sentences),
                 "sentences": list(plan.sentences),
                 "action": None
-                if action is None
-                else (f"transfer:{action.target}" if action.action == "transfer" else "hangup"),
+                if planned is None
+                else (f"transfer:{planned.target}" if planned.action == "transfer" else "hangup"),
                 "llm_first_sentence_s": round(time.perf_counter() - started, 4),
             }
         s = self.settings
@@ -202,7 +191,7 @@ class Agent:
                 self.provider,
                 request,
                 apology=self.persona.apology,
-                splitter=self.splitter(),
+                splitter=sentence_splitter(self.settings),
                 timings=timings,
                 max_sentences=s.max_sentences,
             ),
@@ -210,8 +199,8 @@ class Agent:
             question=text,
         )
         said: list[str] = []
-        action = None
-        first = None
+        action: str | None = None
+        first: float | None = None
         async for event in events:
             if isinstance(event, ReplySentence):
                 if first is None:
@@ -389,7 +378,7 @@ def ask_through_asterisk(todo: list[Case], ev: Evaluation) -> None:
     import agent_eval_asterisk as pabx
 
     speech = Transcripts(ev.out.parent).speech
-    audio: dict[str, np.ndarray] = {}
+    audio: dict[str, npt.NDArray[Any]] = {}
     for case in todo:  # the voices first (cached), before the workers take the CPU
         audio[case.id] = np.frombuffer(phone_audio(speech, case), dtype="<i2")
         speech.save()
@@ -405,7 +394,7 @@ def ask_through_asterisk(todo: list[Case], ev: Evaluation) -> None:
 def _ask_all(
     pabx: Any,
     todo: list[Case],
-    audio: dict[str, np.ndarray],
+    audio: dict[str, npt.NDArray[Any]],
     ev: Evaluation,
     folder: Path,
     started: float,

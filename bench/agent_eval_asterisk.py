@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
@@ -103,7 +104,7 @@ def caller_for(expected: str | None) -> str:
 
 def ask(
     line: Line,
-    audio: np.ndarray,
+    audio: npt.NDArray[Any],
     expected: str | None,
     ring_within_s: float = 90,
     others_s: float = 5,

@@ -60,6 +60,15 @@ def rate(fn: Callable[[], object], seconds: float) -> float:
     return n / elapsed
 
 
+def round_trips(m: Message) -> list[tuple[str, Callable[[], object]]]:
+    """Per codec, a call that encodes ``m`` and decodes it back."""
+    return [
+        ("msgpack", lambda: decode_msgpack(encode_msgpack(m))),
+        ("json", lambda: decode_json(encode_json(m))),
+        ("entry", lambda: from_entry(to_entry(m))),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=2.0)
@@ -77,11 +86,7 @@ def main() -> None:
     )
     print(f"{'event':<22}{'codec':<10}{'encode+decode/s':>18}{'µs each':>10}")
     for name, msg in cases:
-        for codec, fn in (
-            ("msgpack", lambda m=msg: decode_msgpack(encode_msgpack(m))),
-            ("json", lambda m=msg: decode_json(encode_json(m))),
-            ("entry", lambda m=msg: from_entry(to_entry(m))),
-        ):
+        for codec, fn in round_trips(msg):
             assert fn() == msg
             r = rate(fn, args.seconds)
             print(f"{name:<22}{codec:<10}{r:>18,.0f}{1e6 / r:>10.2f}")

@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import cast
 
 import redis
 from asp import streams as layout
@@ -56,7 +57,7 @@ async def one(gw: GatewayProcess, speech: bytes, r: redis.Redis, out: list[float
     while len(client.frames) == before:  # noqa: ASYNC110 - the reader task appends frames
         await asyncio.sleep(0.002)
     got_at = time.time() - (time.monotonic() - client.frames[before][0])
-    entries = r.xrange(layout.session_stream(sid))
+    entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", r.xrange(layout.session_stream(sid)))
     for entry_id, fields in entries:
         if fields.get(b"type") == b"response.audio" and fields.get(b"response_id") == b"r-u1":
             ms = int(entry_id.split(b"-")[0])

@@ -28,13 +28,16 @@ import json
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from pipeline.envparse import cache_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from barge_support import speech_onset
+from bench_support import NpzStore
 from sip_edge.call import Pacer, Segmenter, SegmenterParams, Turns
 from sip_edge.call.events import BargeIn
 from sip_edge.settings import Settings as EdgeSettings
@@ -57,14 +60,9 @@ class Clips:
     """Kokoro's speech at 8 kHz, cached in an npz (a second run synthesizes nothing)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.store: dict[str, np.ndarray] = {}
-        if path.is_file():
-            with np.load(path) as archive:
-                self.store = {k: archive[k] for k in archive.files}
-        self.dirty = False
+        self.store = NpzStore(path)
 
-    def say(self, text: str, voice: str) -> np.ndarray:
+    def say(self, text: str, voice: str) -> npt.NDArray[Any]:
         key = f"{voice}|{text}"
         if key not in self.store:
             from tts_worker.testing import packaged_kokoro
@@ -72,17 +70,14 @@ class Clips:
             spoken = asyncio.run(packaged_kokoro().synthesize(text, language="pt-BR", voice=voice))
             pcm = b"".join(c.pcm for c in spoken.render(RATE))
             self.store[key] = np.frombuffer(pcm, dtype="<i2").copy()
-            self.dirty = True
         return self.store[key].astype(np.float64)
 
     def save(self) -> None:
-        if self.dirty:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(self.path, **self.store)  # type: ignore[arg-type]
+        self.store.save()
 
 
 def barge_in_ms(
-    clip: np.ndarray,
+    clip: npt.NDArray[Any],
     agent: bytes,
     phase_ms: int,
     guard_ms: int,

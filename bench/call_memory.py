@@ -27,8 +27,10 @@ import os
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import redis.asyncio as aioredis
 from pipeline.bus import Bus
 from pipeline.testing import RedisServer
@@ -70,7 +72,7 @@ class Handle:
         pass
 
 
-def music(seconds: float, seed: int = 7) -> np.ndarray:
+def music(seconds: float, seed: int = 7) -> npt.NDArray[Any]:
     """Music-like PCM16 at 8 kHz: a chord progression, a melody, a beat and hiss."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * RATE)) / RATE
@@ -100,7 +102,7 @@ async def run(minutes: float, vad: str, max_utterance_s: float) -> dict[str, obj
         settings = dataclasses.replace(Settings(), vad=engine, max_utterance_s=max_utterance_s)
         metrics = Metrics()
         info = CallInfo(call_ref=1, sip_call_id="bench", caller_number="1001", remote_uri="sip:x")
-        session = CallSession(info, Handle(), settings, metrics, bus, lambda _: None)  # type: ignore[arg-type]
+        session = CallSession(info, Handle(), settings, metrics, bus, lambda _: None)
         session.on_media(RATE, "PCMU")
         session.classifier = AlwaysVoiced() if vad == "voiced" else make_classifier(vad, RATE)
         turns = session.turns
@@ -125,7 +127,7 @@ async def run(minutes: float, vad: str, max_utterance_s: float) -> dict[str, obj
                     "minute": round(i / 50 / 60, 1),
                     "rss_mb": round(rss_mb(), 1),
                     "heap_mb": round(heap / 2**20, 2),
-                    "utterances": metrics.vad_events.labels("utterance")._value.get(),  # type: ignore[attr-defined]
+                    "utterances": metrics.vad_events.labels("utterance")._value.get(),
                     "capped": turns.segmenter.capped,
                     "in_utterance_s": round(len(turns.segmenter._audio) * 0.02, 1),
                 }

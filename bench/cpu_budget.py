@@ -60,7 +60,7 @@ def prompt_suffix(llm: object, base: list[int], suffix: list[int]) -> float:
 
 def synth(kokoro: KokoroTTS) -> float:
     t0 = time.perf_counter()
-    kokoro._synthesize(CLAUSE, kokoro.default_voice, "pt")
+    kokoro._synthesize(CLAUSE, kokoro.resolve_voice(None, "pt"), "pt")
     return time.perf_counter() - t0
 
 

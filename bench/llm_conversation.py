@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass
 
 import llama_cpp
+from bench_support import sentence_splitter
 from llm_worker.events import ChatRequest
 from llm_worker.history import History
 from llm_worker.persona import load_persona
@@ -44,7 +45,6 @@ from llm_worker.providers.local import (
 )
 from llm_worker.reply import ReplySentence, ReplyTimings, reply
 from llm_worker.settings import Settings
-from llm_worker.splitter import SentenceSplitter
 
 CALLS = {
     "A": [
@@ -103,12 +103,7 @@ async def run(
             llm.reset()
         llama_cpp.llama_perf_context_reset(llm.ctx)
         timings = ReplyTimings()
-        splitter = SentenceSplitter(
-            first_clause_min_chars=settings.first_clause_min_chars,
-            first_words_min=settings.first_words_min,
-            first_words_max=settings.first_words_max,
-            clause_min_chars=settings.clause_min_chars,
-        )
+        splitter = sentence_splitter(settings)
         spoken = [
             e.text
             async for e in reply(
@@ -182,7 +177,7 @@ async def main() -> None:
     settings = Settings.from_env({})
     path = default_model_path() if args.model == "qwen" else models_dir() / SMALL_MODEL_FILE
     kw = {"model_path": path, "n_threads": args.threads, "n_ctx": settings.n_ctx}
-    provider = LocalProvider(state_cache_mb=256, **kw)  # type: ignore[arg-type]
+    provider = LocalProvider(state_cache_mb=256, **kw)
     t0 = time.monotonic()
     await provider.start()
     load_s = time.monotonic() - t0

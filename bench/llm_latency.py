@@ -106,19 +106,19 @@ async def main() -> None:
         if not await asyncio.to_thread(Path(path).is_file):
             rows.append(row(key, {"ttft": []}, f"missing {path}"))
             continue
-        p = LocalProvider(model_path=path, n_threads=int(os.environ.get("LLM_N_THREADS", "2")))
+        local = LocalProvider(model_path=path, n_threads=int(os.environ.get("LLM_N_THREADS", "2")))
         t0 = time.monotonic()
-        await p.start()
+        await local.start()
         load_ms = (time.monotonic() - t0) * 1000
-        cold = await measure(p, 1, persona.system_prompt, persona.apology)
+        cold = await measure(local, 1, persona.system_prompt, persona.apology)
         rows.append(row(f"{path.name} cold", cold, f"model load {load_ms:.0f} ms before"))
         # What a worker does at start: evaluate another system prompt once (warm_up),
         # then serve turns with it.
         other = persona.system_prompt + "\nSeja cordial."
         t0 = time.monotonic()
-        await p.warm_up(other)
+        await local.warm_up(other)
         warm_ms = (time.monotonic() - t0) * 1000
-        first = await measure(p, 1, other, persona.apology)
+        first = await measure(local, 1, other, persona.apology)
         rows.append(
             row(
                 f"{path.name} 1st turn after warm_up",
@@ -126,7 +126,7 @@ async def main() -> None:
                 f"warm_up took {warm_ms:.0f} ms at start",
             )
         )
-        warm = await measure(p, args.runs, other, persona.apology)
+        warm = await measure(local, args.runs, other, persona.apology)
         rows.append(row(f"{path.name} warm", warm, "system prompt cached"))
     print(
         f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "

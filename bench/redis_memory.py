@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 from asp import AudioConfig, ResponseEnd, SessionEnd, SessionStart, Stage, Utterance, from_entry
 from asp import streams as layout
+from bench_support import key_kind
 from pipeline import Bus
 from pipeline.testing import RedisServer, stop_processes
 
@@ -133,8 +134,7 @@ async def key_kinds(bus: Bus) -> dict[str, int]:
     """How many keys of each kind (the name up to its id: asp:session, arq:result...)."""
     kinds: dict[str, int] = {}
     async for key in bus.redis.scan_iter(count=1000):
-        name = key.decode(errors="replace").split(":")
-        kind = ":".join(name[:3] if name[1:2] in (["done"], ["lock"], ["cache"]) else name[:2])
+        kind = key_kind(key)
         kinds[kind] = kinds.get(kind, 0) + 1
     return dict(sorted(kinds.items()))
 
@@ -153,7 +153,8 @@ class Edge:
 
     @property
     def call_minutes(self) -> float:
-        return self.turns / self.args.turns_per_minute
+        per_minute: float = self.args.turns_per_minute
+        return self.turns / per_minute
 
     async def call(self) -> None:
         sid = str(uuid.uuid4())

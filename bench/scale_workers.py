@@ -40,11 +40,16 @@ import uuid
 import wave
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asp import Message, ResponseText, Stage, Transcript, Utterance
 from asp import streams as layout
+from bench_support import cpu_model
 from pipeline import Bus
 from pipeline.testing import RedisServer, free_port, stop_processes
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -73,7 +78,7 @@ def speech_8k() -> bytes:
         with wave.open(str(wav)) as w:
             rate = w.getframerate()
             x = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-    y = soxr.resample(x.astype(np.float32) / 32768, rate, 8000)
+    y: npt.NDArray[np.float32] = soxr.resample(x.astype(np.float32) / 32768, rate, 8000)
     return (np.clip(y, -1, 1) * 32767).astype(np.int16).tobytes()
 
 
@@ -118,13 +123,15 @@ def cpu_seconds(pid: int) -> float:
 
 def scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        return r.read().decode()
+        body: bytes = r.read()
+        return body.decode()
 
 
 def healthy(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-            return r.status == 200
+            status: int = r.status
+            return status == 200
     except OSError:
         return False
 
@@ -239,11 +246,7 @@ async def run_one(
 
 
 def machine() -> str:
-    model = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
+    model = cpu_model() or "?"
     py = platform.python_version()
     return f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}, Python {py}"
 

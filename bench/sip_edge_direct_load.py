@@ -108,6 +108,16 @@ def caller_main(target: str, calls: int, wav: str, hold: float) -> None:
     ep.libDestroy()
 
 
+def first_line_starting(proc: subprocess.Popen[str], prefix: str, died: str) -> str:
+    """The first line of ``proc``'s stdout that starts with ``prefix``; RuntimeError(``died``)
+    if its output ends before one."""
+    assert proc.stdout is not None
+    while line := proc.stdout.readline():
+        if line.startswith(prefix):
+            return line
+    raise RuntimeError(died)
+
+
 def measure(calls: int, seconds: float, wav: Path) -> dict[str, float]:
     env = {
         **os.environ,
@@ -128,11 +138,7 @@ def measure(calls: int, seconds: float, wav: Path) -> dict[str, float]:
         env=env,
     )
     assert edge.stdout is not None
-    line = ""
-    while not line.startswith("SIP_EDGE_READY"):
-        line = edge.stdout.readline()
-        if not line:
-            raise RuntimeError("sip-edge did not start")
+    line = first_line_starting(edge, "SIP_EDGE_READY", "sip-edge did not start")
     port = int(dict(p.split("=") for p in line.split()[1:])["sip_port"])
     caller = None
     up = 0
@@ -143,13 +149,7 @@ def measure(calls: int, seconds: float, wav: Path) -> dict[str, float]:
                  str(calls), str(wav), str(seconds + 5)],
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             )  # fmt: skip
-            assert caller.stdout is not None
-            reply = ""
-            while not reply.startswith("{"):
-                reply = caller.stdout.readline()
-                if not reply:
-                    raise RuntimeError("the caller process died")
-            up = json.loads(reply)["up"]
+            up = json.loads(first_line_starting(caller, "{", "the caller process died"))["up"]
         time.sleep(2)  # let the calls settle
         c0, t0 = cpu_seconds(edge.pid), time.monotonic()
         time.sleep(seconds)

@@ -69,17 +69,23 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import redis
+from redis.typing import KeyT, StreamIdT
 
+# what XRANGE gives: (id, fields) pairs
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from asp import streams as layout  # noqa: E402
 from asp.messages import parse_timestamp  # noqa: E402
+from bench_support import cpu_model  # noqa: E402
 from pbx_support import cli, locked_asterisk, read_env  # noqa: E402
 from pipeline.testing import RedisServer  # noqa: E402
 from rtpphone import (  # noqa: E402
@@ -110,7 +116,7 @@ GREETING_HIST = "sip_edge_answer_to_greeting_seconds"
 # --- audio ---------------------------------------------------------------------------------
 
 
-def _spoken(text: str, path: Path) -> np.ndarray:
+def _spoken(text: str, path: Path) -> npt.NDArray[Any]:
     samples, rate = read_wav(speech_wav(text, path))
     assert rate == RATE
     loud = np.nonzero(np.abs(samples) > 300)[0]
@@ -183,14 +189,18 @@ class Responder(threading.Thread):
     def run(self) -> None:
         llm = layout.work_stream(layout.Stage.LLM)
         stt = layout.work_stream(layout.Stage.STT)
-        last = {llm: "0-0", stt: "0-0"}
+        last: dict[KeyT, StreamIdT] = {llm: "0-0", stt: "0-0"}
         while not self._stopping:
             try:
                 self._write_due()
                 block = 50
                 if self._due:
                     block = max(1, min(block, int((self._due[0][0] - time.monotonic()) * 1000)))
-                for key, entries in self.r.xread(last, block=block, count=500) or []:
+                replies = cast(
+                    "list[tuple[bytes, Entries]] | None",
+                    self.r.xread(last, block=block, count=500),
+                )
+                for key, entries in replies or []:
                     for entry_id, fields in entries:
                         last[key.decode()] = entry_id.decode()
                         self._on_entry(entry_id, fields)
@@ -353,15 +363,15 @@ def sample(pids: dict[str, int], edge: EdgeProcess) -> Sample:
 # --- analysis ------------------------------------------------------------------------------
 
 
-def _pct(values: list[float] | np.ndarray, q: float) -> float | None:
+def _pct(values: Sequence[float] | npt.NDArray[Any], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 2) if len(values) else None
 
 
 def phone_stats(legs: list[Leg], t0: int, t1: int) -> dict[str, Any]:
     """Jitter, losses and silent frames inside answers, from what the phones received."""
-    speech_dev: list[np.ndarray] = []
-    all_dev: list[np.ndarray] = []
-    delay_var: list[np.ndarray] = []
+    speech_dev: list[npt.NDArray[Any]] = []
+    all_dev: list[npt.NDArray[Any]] = []
+    delay_var: list[npt.NDArray[Any]] = []
     packets = voiced_packets = lost = silent_inside = 0
     for leg in legs:
         rx = [p for p in leg.rx if t0 <= p[0] <= t1]
@@ -399,7 +409,7 @@ def phone_stats(legs: list[Leg], t0: int, t1: int) -> dict[str, Any]:
             else:
                 run += 1
 
-    def cat(parts: list[np.ndarray]) -> np.ndarray:
+    def cat(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
         return np.concatenate(parts) if parts else np.array([])
 
     sd, ad, dv = cat(speech_dev), cat(all_dev), cat(delay_var)
@@ -428,7 +438,7 @@ def turn_decisions(url: str, sessions: list[str]) -> dict[str, list[int]]:
     try:
         for sid in sessions:
             ends = out.setdefault(sid, [])
-            for _id, fields in r.xrange(layout.session_stream(sid)):
+            for _id, fields in cast(Entries, r.xrange(layout.session_stream(sid))):
                 if fields.get(b"type") == b"audio.end" and b"ts" in fields:
                     stamp = parse_timestamp(fields[b"ts"].decode()).timestamp()
                     ends.append(int(stamp * 1e9))
@@ -473,7 +483,7 @@ def latency_stats(
             decided.append((ends[k] - end) / 1e6)
             written.append(turn.utterance_ms - ends[k] / 1e6)
 
-    def summary(values: list[float]) -> dict[str, float | int | None]:
+    def summary(values: Sequence[float]) -> dict[str, float | int | None]:
         return {"p50": _pct(values, 50), "p99": _pct(values, 99), "n": len(values)}
 
     return {
@@ -500,7 +510,7 @@ def cpu_stats(a: Sample, b: Sample, calls: int) -> dict[str, Any]:
     busy = b.machine[0] - a.machine[0]
     out["machine_busy_percent_of_all_cores"] = round(100 * busy / span / (os.cpu_count() or 1), 1)
     out["others_percent_of_one_core"] = round(100 * max(0.0, busy - ours) / span, 1)
-    threads = []
+    threads: list[dict[str, Any]] = []
     for tid, end in b.threads.items():
         start = a.threads.get(tid)
         if start is None:
@@ -662,7 +672,11 @@ def run_load(
                     dialogs.append(dialog)
                     leg.remote = sdp_media_address(answer)
                     media.add(leg)
-                    poll_until(lambda n=i: len(responder.sessions) > n, 15, f"session {i + 1}")
+
+                    def answered(n: int = i) -> bool:
+                        return len(responder.sessions) > n
+
+                    poll_until(answered, 15, f"session {i + 1}")
                 except (SipError, PhoneError) as e:
                     result["setup_error"] = f"call {i + 1}: {e}"
                     break
@@ -783,11 +797,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def machine() -> dict[str, Any]:
-    model = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
+    model = cpu_model() or ""
     mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
     return {
         "cpu": model,

@@ -64,7 +64,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 from asp import Stage
@@ -73,6 +73,7 @@ from pipeline.testing import RedisServer, WorkerProcess, start_worker, stop_proc
 from sip_edge.testing import EdgeProcess, speech_wav
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_support import key_kind
 from sip_edge_direct_load import looping_call_class, open_endpoint, rss_mb
 
 QUESTION = "Qual é o horário de atendimento da loja?"
@@ -290,20 +291,20 @@ def sample(
     folder: Path,
 ) -> Sample:
     kinds = key_kinds(r)
-    work = sum(int(r.xlen(layout.work_stream(s))) for s in Stage)
-    dead = sum(int(r.xlen(layout.dead_letter_stream(s))) for s in Stage)
+    work = sum(cast(int, r.xlen(layout.work_stream(s))) for s in Stage)
+    dead = sum(cast(int, r.xlen(layout.dead_letter_stream(s))) for s in Stage)
     text = edge.metrics()
     return Sample(
         t_s=round(time.monotonic() - t0, 1),
         rss_mb={name: round(rss_mb(pid), 1) for name, pid in pids.items()},
-        used_memory=int(r.info("memory")["used_memory"]),
-        keys=int(r.dbsize()),
+        used_memory=int(cast(dict[str, Any], r.info("memory"))["used_memory"]),
+        keys=cast(int, r.dbsize()),
         session_logs=kinds.get("asp:session", 0),
         state_keys=kinds.get("asp:state", 0),
         summaries=kinds.get("asp:summary", 0),
         key_kinds=kinds,
-        active_sessions=int(r.zcard(layout.ACTIVE_SESSIONS)),
-        live_turns=int(r.zcard(layout.LIVE_TURNS)),
+        active_sessions=cast(int, r.zcard(layout.ACTIVE_SESSIONS)),
+        live_turns=cast(int, r.zcard(layout.LIVE_TURNS)),
         work_entries=work,
         dead_letters=dead,
         calls_answered=edge_metric(text, "sip_edge_calls_total"),
@@ -317,11 +318,10 @@ def sample(
 
 
 def key_kinds(r: redis.Redis) -> dict[str, int]:
-    """How many keys of each kind (the name up to its id), as bench/redis_memory.py counts."""
+    """How many keys of each kind (bench_support.key_kind), as bench/redis_memory.py counts."""
     kinds: dict[str, int] = {}
     for key in r.scan_iter(count=1000):
-        name = key.decode(errors="replace").split(":")
-        kind = ":".join(name[:3] if name[1:2] in (["done"], ["lock"], ["cache"]) else name[:2])
+        kind = key_kind(key)
         kinds[kind] = kinds.get(kind, 0) + 1
     return dict(sorted(kinds.items()))
 
@@ -334,21 +334,25 @@ def leaks(r: redis.Redis, edge: EdgeProcess) -> dict[str, Any]:
         name = key.decode(errors="replace")
         if not SESSION_TAG.search(name):
             continue
-        ttl = int(r.ttl(key))
+        ttl = cast(int, r.ttl(key))
         if ttl == -1:
             untimed.append(name)
         max_ttl = max(max_ttl, ttl)
     pending = 0
     for s in Stage:
         with contextlib.suppress(redis.ResponseError):
-            pending += int(r.xpending(layout.work_stream(s), layout.consumer_group(s))["pending"])
+            pending += int(
+                cast(dict[str, Any], r.xpending(layout.work_stream(s), layout.consumer_group(s)))[
+                    "pending"
+                ]
+            )
     text = edge.metrics()
     return {
-        "active_sessions": int(r.zcard(layout.ACTIVE_SESSIONS)),
+        "active_sessions": cast(int, r.zcard(layout.ACTIVE_SESSIONS)),
         "edge_active_calls": edge_metric(text, "sip_edge_active_calls"),
-        "live_turns": int(r.zcard(layout.LIVE_TURNS)),
+        "live_turns": cast(int, r.zcard(layout.LIVE_TURNS)),
         "work_pending": pending,
-        "work_entries": sum(int(r.xlen(layout.work_stream(s))) for s in Stage),
+        "work_entries": sum(cast(int, r.xlen(layout.work_stream(s))) for s in Stage),
         "session_keys_without_ttl": untimed[:20],
         "session_keys_without_ttl_count": len(untimed),
         "session_keys_max_ttl_s": max_ttl,
@@ -426,7 +430,7 @@ def run(args: argparse.Namespace) -> Result:
     with RedisServer(args=REDIS_ARGS) as server:
         assert server.proc is not None
         r = redis.Redis.from_url(server.url)
-        result.redis_version = str(r.info("server")["redis_version"])
+        result.redis_version = str(cast(dict[str, Any], r.info("server"))["redis_version"])
         workers: dict[str, WorkerProcess] = {}
         caller: Caller | None = None
         edge = EdgeProcess(

@@ -30,17 +30,16 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from asp import (
     Message,
     ResponseStart,
@@ -50,7 +49,7 @@ from asp import (
     UtteranceConfirm,
 )
 from pipeline.bus import Bus
-from pipeline.testing import RedisServer, free_port
+from pipeline.testing import RedisServer, start_worker
 from sip_edge.calls import CallSession, wait_sessions_closed
 from sip_edge.metrics import Metrics
 from sip_edge.settings import Settings
@@ -91,43 +90,7 @@ class Turn:
     (or confirmed) utterance; a late answer to an earlier turn is not taken for its own."""
 
 
-@dataclass
-class Worker:
-    name: str
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def healthy(self) -> bool:
-        if self.proc.poll() is not None:
-            tail = self.log.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"{self.name} exited:\n{tail}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
-                return bool(r.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
-
-
-def start_worker(module: str, redis_url: str, logs: Path) -> Worker:
-    port = free_port()
-    log = logs / f"{module}.log"
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "METRICS_HOST": "127.0.0.1",
-        "METRICS_PORT": str(port),
-        "WORKER_NAME": f"bench-{module}",
-        "WORKER_GRACE_S": "2",
-    }
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
-    return Worker(module, proc, port, log)
-
-
-def kokoro_says(text: str) -> np.ndarray:
+def kokoro_says(text: str) -> npt.NDArray[Any]:
     spoken = asyncio.run(packaged_kokoro().synthesize(text, language="pt-BR"))
     pcm = b"".join(c.pcm for c in spoken.render(RATE))
     return np.frombuffer(pcm, dtype="<i2")
@@ -141,7 +104,8 @@ def question_audio(first: str, second: str) -> bytes:
         parts += [np.zeros(int(PAUSE_S * RATE), np.int16), kokoro_says(second)]
     audio = np.concatenate(parts)
     audio = np.concatenate([audio, np.zeros((-len(audio)) % FRAME, np.int16)])
-    return audio.astype("<i2").tobytes()
+    pcm: bytes = audio.astype("<i2").tobytes()
+    return pcm
 
 
 class Call:
@@ -150,7 +114,7 @@ class Call:
         info = CallInfo(1, f"bench-{arm}", "1001", "sip:1001@127.0.0.1")
         self.session = CallSession(
             info,
-            NoHandle(),  # type: ignore[arg-type]
+            NoHandle(),
             Settings(speculative_pause_ms=pause_ms),
             Metrics(),
             bus,
@@ -354,7 +318,7 @@ def main() -> int:
     started = time.monotonic()
     with RedisServer() as redis, tempfile.TemporaryDirectory(prefix="bench-spec-") as tmp:
         workers = [
-            start_worker(m, redis.url, Path(tmp))
+            start_worker(m, Path(tmp), redis.url, WORKER_NAME=f"bench-{m}")
             for m in ("stt_worker", "llm_worker", "tts_worker")
         ]
         try:

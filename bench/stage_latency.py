@@ -110,7 +110,7 @@ async def main() -> None:
             hyps.append(result.text)
     audio_lengths = [len(pcm) / 16000 for _, pcm in utterances]
 
-    results = {
+    results: dict[str, dict[str, Any]] = {
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(),

@@ -55,11 +55,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_support import over_the_line
 from pipeline.envparse import cache_dir
-from sip_edge.testing import SPEECH_DBOV, line_noise
+from sip_edge.testing import SPEECH_DBOV
 from stt_worker.providers.faster_whisper import FasterWhisperSTT
 from stt_worker.settings import STTSettings
-from turn_detection import RATE, Speech, active_gain, mulaw
+from turn_detection import RATE, Speech, active_gain
 from voice_wer import SENTENCES, normalize, wer
 
 NATIVE = ("pm_alex", "pf_dora", "pm_santa")
@@ -109,10 +110,7 @@ def phone_audio(speech: Speech, clip: Clip, snr_db: float | None) -> bytes:
     x = x * active_gain(x, SPEECH_DBOV)
     x = np.concatenate([np.zeros(int(LEAD_S * RATE)), x, np.zeros(int(TAIL_S * RATE))])
     seed = int(hashlib.sha256(f"{clip.voice}|{clip.text}".encode()).hexdigest()[:8], 16)
-    x = x + np.random.default_rng(seed).standard_normal(len(x)) * 32768 * 10 ** (-70 / 20)
-    if snr_db is not None:
-        x = x + line_noise(len(x) / RATE + 1, snr_db=snr_db, seed=seed)[: len(x)]
-    return np.clip(mulaw(x), -32768, 32767).astype("<i2").tobytes()
+    return over_the_line(x, seed, snr_db)
 
 
 def pct(values: list[float], q: float) -> float:

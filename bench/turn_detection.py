@@ -58,7 +58,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import soxr
+from bench_support import NpzStore, cpu_model, mulaw_roundtrip
 from pipeline.envparse import cache_dir
 from sip_edge.call import Segmenter, SegmenterParams, TurnEndParams
 from sip_edge.call.events import TurnCheck, UtteranceReady
@@ -109,7 +111,7 @@ PAUSED = [
 # --- the set ---------------------------------------------------------------------------------
 
 
-def trim(x: np.ndarray) -> np.ndarray:
+def trim(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Cuts the synthesizer's own leading and trailing silence (10 ms frames more than
     40 dB below the loudest)."""
     n = len(x) // 80
@@ -118,7 +120,7 @@ def trim(x: np.ndarray) -> np.ndarray:
     return x[active[0] * 80 : (active[-1] + 1) * 80]
 
 
-def active_gain(x: np.ndarray, dbov: float) -> float:
+def active_gain(x: npt.NDArray[Any], dbov: float) -> float:
     frames = x[: len(x) // FRAME * FRAME].reshape(-1, FRAME)
     energy = np.sqrt(np.mean(frames**2, axis=1))
     active = frames[energy > 0.1 * energy.max()]
@@ -126,25 +128,13 @@ def active_gain(x: np.ndarray, dbov: float) -> float:
     return float(10 ** ((dbov - level) / 20))
 
 
-def mulaw(x: np.ndarray) -> np.ndarray:
-    """G.711 mu-law encode + decode (the continuous law, 8-bit quantisation)."""
-    y = np.clip(x / 32768, -1, 1)
-    enc = np.round(np.sign(y) * np.log1p(255 * np.abs(y)) / np.log1p(255) * 127) / 127
-    return np.sign(enc) * ((256.0 ** np.abs(enc)) - 1) / 255 * 32768
-
-
 class Speech:
     """Kokoro pt-BR speech at 8 kHz (int16 scale), cached on disk between runs."""
 
     def __init__(self, cache: Path) -> None:
-        self.cache = cache
-        self.store: dict[str, np.ndarray] = {}
-        if cache.is_file():
-            with np.load(cache) as archive:
-                self.store = {k: archive[k] for k in archive.files}
+        self.store = NpzStore(cache)
         self._tts: Any = None
         self._whisper: Any = None
-        self.dirty = False
         self.splits: dict[str, str] = {}
         """voice|sentence -> the sentence with '|' where it was cut (what Whisper heard)."""
 
@@ -155,20 +145,21 @@ class Speech:
             self._tts = packaged_kokoro()
         return self._tts
 
-    def _synth(self, text: str, voice: str) -> tuple[np.ndarray, int]:
+    def _synth(self, text: str, voice: str) -> tuple[npt.NDArray[Any], int]:
         out = asyncio.run(self.kokoro().synthesize(text, language="pt-BR", voice=voice))
         return out.samples.astype(np.float64), out.sample_rate
 
-    def say(self, text: str, voice: str) -> np.ndarray:
+    def say(self, text: str, voice: str) -> npt.NDArray[Any]:
         key = f"{voice}|{text}"
         if key not in self.store:
             x, rate = self._synth(text, voice)
             x = soxr.resample(x, rate, RATE, quality="HQ")
             self.store[key] = (trim(x) * 32768).astype(np.float32)
-            self.dirty = True
         return self.store[key].astype(np.float64)
 
-    def split(self, first: str, second: str, voice: str) -> tuple[np.ndarray, np.ndarray]:
+    def split(
+        self, first: str, second: str, voice: str
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
         """The whole sentence said in one go, cut at the word boundary between the two
         halves (found by Whisper's word timestamps): the first half keeps the prosody of a
         sentence that goes on."""
@@ -180,11 +171,10 @@ class Speech:
             self.store[key + "|a"] = (trim(x8[:cut]) * 32768).astype(np.float32)
             self.store[key + "|b"] = (trim(x8[cut:]) * 32768).astype(np.float32)
             self.store[key + "|heard"] = np.frombuffer(heard.encode(), dtype=np.uint8)
-            self.dirty = True
         self.splits[key] = bytes(self.store[key + "|heard"]).decode()
         return self.store[key + "|a"].astype(np.float64), self.store[key + "|b"].astype(np.float64)
 
-    def _boundary(self, x8: np.ndarray, first: str, second: str) -> tuple[int, str]:
+    def _boundary(self, x8: npt.NDArray[Any], first: str, second: str) -> tuple[int, str]:
         """The sample where the first half ends: the gap between Whisper's words nearest to
         the first half's share of the text, at its quietest 5 ms. Whisper is prompted with
         the sentence (it then writes what was said, not a guess)."""
@@ -229,9 +219,7 @@ class Speech:
         return cut, heard
 
     def save(self) -> None:
-        if self.dirty:
-            self.cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(self.cache, **self.store)  # type: ignore[arg-type]
+        self.store.save()
 
 
 def _norm(word: str) -> str:
@@ -244,7 +232,7 @@ class Clip:
     name: str
     voice: str
     pause_ms: int  # 0: a complete phrase said in one go
-    speech: np.ndarray  # int16 scale, at the speech level, before line and noise
+    speech: npt.NDArray[Any]  # int16 scale, at the speech level, before line and noise
     speech_end_ms: float  # from the clip's start: the end of the last word
     pause_at_ms: float = 0.0  # paused clips: where the inserted silence begins
 
@@ -253,7 +241,9 @@ def build_clips(speech: Speech, voices: list[str]) -> list[Clip]:
     clips = []
     lead = int(LEAD_S * RATE)
 
-    def clip(kind: str, name: str, voice: str, pause: int, x: np.ndarray, at: int = 0) -> Clip:
+    def clip(
+        kind: str, name: str, voice: str, pause: int, x: npt.NDArray[Any], at: int = 0
+    ) -> Clip:
         x = x * active_gain(x, SPEECH_DBOV)
         end_ms = (lead + len(x)) * 1000 / RATE
         return Clip(kind, name, voice, pause, x, end_ms, (lead + at) * 1000 / RATE)
@@ -280,7 +270,7 @@ def line(clip: Clip, snr_db: float | None, seed: int) -> list[bytes]:
     x = x + rng.standard_normal(len(x)) * 32768 * 10 ** (-70 / 20)
     if snr_db is not None:
         x = x + line_noise(len(x) / RATE, snr_db=snr_db, seed=seed)[: len(x)]
-    pcm = np.clip(mulaw(x), -32768, 32767).astype("<i2")
+    pcm = np.clip(mulaw_roundtrip(x), -32768, 32767).astype("<i2")
     return [pcm[i : i + FRAME].tobytes() for i in range(0, len(pcm), FRAME)]
 
 
@@ -489,7 +479,7 @@ def main() -> None:
         }
     jitter = media_jitter(model.model, b"".join(line(clips[0], None, seed=0)))
     machine = {
-        "cpu": cpu_model(),
+        "cpu": cpu_model() or platform.processor(),
         "cores": os.cpu_count(),
         "load_avg_at_end": [round(v, 2) for v in os.getloadavg()],
         "python": platform.python_version(),
@@ -567,16 +557,6 @@ def media_jitter(model: SmartTurn, audio: bytes, seconds: float = 4.0) -> dict[s
         return {"alone": ticks(False), "with_model": ticks(True)}
     finally:
         sys.setswitchinterval(old)
-
-
-def cpu_model() -> str:
-    try:
-        for text_line in Path("/proc/cpuinfo").read_text().splitlines():
-            if text_line.startswith("model name"):
-                return text_line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def print_tables(

@@ -26,12 +26,14 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+from bench_support import cpu_model, mulaw_roundtrip
 from sip_edge.call import Pacer, Segmenter, SegmenterParams, Turns
 from sip_edge.call.events import BargeIn, UtteranceReady
 from sip_edge.settings import Settings as EdgeSettings
@@ -58,35 +60,35 @@ AGENT_PHRASES = [
 ]
 
 
-def pcm16(x: np.ndarray) -> bytes:
+def pcm16(x: npt.NDArray[Any]) -> bytes:
     return np.clip(x, -32768, 32767).astype("<i2").tobytes()
 
 
-def rms_dbov(x: np.ndarray) -> float:
-    return 20 * np.log10(np.sqrt(np.mean(x**2)) / 32768 + 1e-12)
+def rms_dbov(x: npt.NDArray[Any]) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(x**2)) / 32768 + 1e-12))
 
 
-def scale_to(x: np.ndarray, dbov: float) -> np.ndarray:
+def scale_to(x: npt.NDArray[Any], dbov: float) -> npt.NDArray[Any]:
     return x * (10 ** ((dbov - rms_dbov(x)) / 20))
 
 
-def active_scale(x: np.ndarray, dbov: float) -> np.ndarray:
+def active_scale(x: npt.NDArray[Any], dbov: float) -> npt.NDArray[Any]:
     """Scales speech so that its active (non-silent) part sits at ``dbov``."""
     frames = x[: len(x) // FRAME * FRAME].reshape(-1, FRAME)
     energy = np.sqrt(np.mean(frames**2, axis=1))
     active = frames[energy > 0.1 * energy.max()]
-    level = 20 * np.log10(np.sqrt(np.mean(active**2)) / 32768 + 1e-12)
+    level = float(20 * np.log10(np.sqrt(np.mean(active**2)) / 32768 + 1e-12))
     return x * (10 ** ((dbov - level) / 20))
 
 
-def band_limit(x: np.ndarray, lo: float = 300, hi: float = 3400) -> np.ndarray:
+def band_limit(x: npt.NDArray[Any], lo: float = 300, hi: float = 3400) -> npt.NDArray[Any]:
     spec = np.fft.rfft(x)
     freqs = np.fft.rfftfreq(len(x), 1 / RATE)
     spec[(freqs < lo) | (freqs > hi)] = 0
     return np.fft.irfft(spec, len(x))
 
 
-def noise(kind: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
+def noise(kind: str, seconds: float, rng: np.random.Generator) -> npt.NDArray[Any]:
     n = int(seconds * RATE)
     white = rng.standard_normal(n)
     if kind == "pink":
@@ -97,17 +99,7 @@ def noise(kind: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
     return band_limit(white)
 
 
-def mulaw_roundtrip(x: np.ndarray) -> np.ndarray:
-    """G.711 mu-law encode + decode (the continuous law, 8-bit quantisation)."""
-    y = np.clip(x / 32768, -1, 1)
-    mu = 255.0
-    enc = np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu)
-    enc = np.round(enc * 127) / 127
-    dec = np.sign(enc) * ((1 + mu) ** np.abs(enc) - 1) / mu
-    return dec * 32768
-
-
-def to_frames(x: np.ndarray) -> list[bytes]:
+def to_frames(x: npt.NDArray[Any]) -> list[bytes]:
     pcm = np.clip(mulaw_roundtrip(x), -32768, 32767).astype("<i2")
     pcm = pcm[: len(pcm) // FRAME * FRAME]
     return [pcm[i : i + FRAME].tobytes() for i in range(0, len(pcm), FRAME)]
@@ -142,15 +134,15 @@ def main() -> None:
     gap = np.zeros(int(1.0 * RATE))
 
     agent_pcm = pcm16(agent_all := np.concatenate([np.concatenate([a, gap]) for a in agent]))
-    cases: list[tuple[str, np.ndarray, bytes | None, float | None]] = []
+    cases: list[tuple[str, npt.NDArray[Any], bytes | None, float | None]] = []
     for nk in ("white", "pink"):
         for snr in (0, -10, -20):
             x = scale_to(noise(nk, args.seconds, rng), SPEECH_DBOV - snr)
             cases.append((f"{nk} noise, SNR {snr} dB", x, None, None))
             cases.append((f"{nk} noise, SNR {snr} dB, during playback", x, agent_pcm, None))
     quiet = np.zeros(len(agent_all))
-    for erl in (6, 12, 20, 30):
-        cases.append((f"echo of the agent's answer, ERL {erl} dB", quiet, agent_pcm, erl))
+    for erl_db in (6, 12, 20, 30):
+        cases.append((f"echo of the agent's answer, ERL {erl_db} dB", quiet, agent_pcm, erl_db))
     floor = scale_to(noise("white", args.seconds, rng), -70)
     cases.append(("quiet line (-70 dBov noise floor)", floor, None, None))
     caller_all = np.concatenate([np.concatenate([gap, c, gap]) for c in caller])
@@ -177,7 +169,7 @@ def main() -> None:
     print_table(results, len(CALLER_PHRASES), args.onset_ms, bool(args.echo_learn), args.guard_ms,
                 args.hold_ms)  # fmt: skip
     machine = {
-        "cpu": cpu_model(),
+        "cpu": cpu_model() or platform.processor() or "unknown",
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -203,10 +195,10 @@ class EchoPath:
         for k in range(1, 6):
             ir[d + int(rng.integers(20, 400))] += rng.uniform(-0.4, 0.4) / k
         self.ir = ir * 10 ** (-erl_db / 20)
-        self.history = np.zeros(len(ir) + FRAME)
+        self.history: npt.NDArray[np.float64] = np.zeros(len(ir) + FRAME)
         self.rng = rng
 
-    def frame(self, played: bytes) -> np.ndarray:
+    def frame(self, played: bytes) -> npt.NDArray[Any]:
         x = np.frombuffer(played, dtype="<i2").astype(np.float64)
         self.history = np.concatenate([self.history[FRAME:], x])
         y = np.convolve(self.history, self.ir, mode="valid")[-FRAME:]
@@ -325,15 +317,5 @@ def cells_of(results: list[dict[str, object]], key: str) -> list[dict[str, float
     return [c for r in results if isinstance(c := r.get(key), dict)]
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

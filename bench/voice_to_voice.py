@@ -53,8 +53,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import redis
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,8 +72,14 @@ from asp.messages import (  # noqa: E402
     UtteranceCancel,
     UtteranceConfirm,
 )
+from bench_support import sentence_splitter  # noqa: E402
 from pbx_support import read_env  # noqa: E402
-from sip_edge.testing import find_session, last_entry_id, session_messages  # noqa: E402
+from sip_edge.testing import (  # noqa: E402
+    find_session,
+    frame_rms,
+    last_entry_id,
+    session_messages,
+)
 from sipphone import (  # noqa: E402
     FRAME_SAMPLES,
     SAMPLE_RATE,
@@ -122,18 +130,18 @@ class Turn:
     provisional_s: float | None = None  # end of speech -> provisional utterance (speculation)
 
 
-def kokoro_says(parts: tuple[str, ...]) -> np.ndarray:
+def kokoro_says(parts: tuple[str, ...]) -> npt.NDArray[Any]:
     """``parts`` spoken by the project's Kokoro, as int16 at 8 kHz, MID_PAUSE_S of silence
     between them (each part trimmed to its voiced frames, so the pause is exact)."""
     kokoro = packaged_kokoro()
     pause = np.zeros(int(MID_PAUSE_S * SAMPLE_RATE), dtype=np.int16)
-    pieces: list[np.ndarray] = []
+    pieces: list[npt.NDArray[Any]] = []
     for i, text in enumerate(parts):
         spoken = asyncio.run(kokoro.synthesize(text, language="pt-BR"))
         pcm = b"".join(c.pcm for c in spoken.render(SAMPLE_RATE))
         x = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
         if len(parts) > 1:
-            voiced = np.nonzero(frame_rms(x) > VOICED_RMS)[0]
+            voiced = np.nonzero(frame_rms(x.astype(np.float64)) > VOICED_RMS)[0]
             if len(voiced):
                 first = int(voiced[0]) * FRAME_SAMPLES if i > 0 else 0
                 last = len(x) if i == len(parts) - 1 else (int(voiced[-1]) + 1) * FRAME_SAMPLES
@@ -144,13 +152,7 @@ def kokoro_says(parts: tuple[str, ...]) -> np.ndarray:
     return np.concatenate(pieces)
 
 
-def frame_rms(samples: np.ndarray) -> np.ndarray:
-    n = len(samples) // FRAME_SAMPLES
-    frames = samples[: n * FRAME_SAMPLES].astype(np.float64).reshape(n, FRAME_SAMPLES)
-    return np.sqrt(np.mean(frames * frames, axis=1))
-
-
-def voiced_end(samples: np.ndarray) -> int:
+def voiced_end(samples: npt.NDArray[Any]) -> int:
     """Sample index just after the last voiced frame (trailing silence does not count)."""
     voiced = np.nonzero(frame_rms(samples) > VOICED_RMS)[0]
     return (int(voiced[-1]) + 1) * FRAME_SAMPLES if len(voiced) else len(samples)
@@ -187,7 +189,7 @@ def ts(msg: object) -> float:
 
 def stage_shares(
     r: redis.Redis, sid: str, seen: set[str], end_wall: float, onset_wall: float
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Stage durations (and what each stage said) of the turn whose utterances are new.
 
     With speculative start (``SIP_EDGE_SPECULATIVE_PAUSE_MS``) a turn may publish several
@@ -201,7 +203,7 @@ def stage_shares(
     seen.update(m.utterance_id for m in new)  # cancelled ones too: never the next turn's
     cancelled = {m.utterance_id for m in msgs if isinstance(m, UtteranceCancel)}
     utt = next((m for m in reversed(new) if m.utterance_id not in cancelled), None)
-    out: dict[str, object] = dict.fromkeys(("vad_s", "stt_s", "llm_s", "tts_s", "edge_s"))
+    out: dict[str, Any] = dict.fromkeys(("vad_s", "stt_s", "llm_s", "tts_s", "edge_s"))
     if utt is None:
         return out
     confirm = next(
@@ -277,8 +279,12 @@ def start_calls(callers: list[Caller], r: redis.Redis) -> None:
         c.call.wait_confirmed(20)
         c.sid = find_session(r, after, c.phone.user, timeout=20)
     for c in callers:
-        rec = c.call.recording  # type: ignore[union-attr]
-        poll_until(lambda rec=rec: (frame_rms(rec()) > VOICED_RMS).sum() >= 25, 90, "greeting")
+        assert c.call is not None
+
+        def greeted(call: PhoneCall = c.call) -> bool:
+            return int((frame_rms(call.recording()) > VOICED_RMS).sum()) >= 25
+
+        poll_until(greeted, 90, "greeting")
     for c in callers:
         assert c.call is not None
         wait_quiet(c.call, 0, 2.0, 120, VOICED_RMS)
@@ -300,7 +306,7 @@ def run_calls(
     r: redis.Redis,
     n: int,
     turns: int,
-    questions: list[tuple[str, np.ndarray]],
+    questions: list[tuple[str, npt.NDArray[Any]]],
     answer_timeout: float,
 ) -> list[Turn]:
     """``turns`` turns on new calls, every caller asking at the same moment."""
@@ -363,7 +369,7 @@ def run_calls(
                     phone=c.phone.user,
                     noise_floor_rms=c.floor,
                     **shares,
-                )  # type: ignore[arg-type]
+                )
                 results.append(turn)
                 print(
                     f"call {n + 1} turn {k + 1} phone {c.phone.user}: {latency:.2f} s  "
@@ -408,7 +414,9 @@ def workers_env() -> dict[str, str]:
     return env
 
 
-async def time_alone(turns: list[Turn], questions: dict[str, np.ndarray]) -> dict[str, list[float]]:
+async def time_alone(
+    turns: list[Turn], questions: dict[str, npt.NDArray[Any]]
+) -> dict[str, list[float]]:
     """Each stage timed alone, in this process, with the workers' settings (module doc)."""
     from llm_worker.events import ChatRequest, Message
     from llm_worker.facts import system_prompt
@@ -417,7 +425,6 @@ async def time_alone(turns: list[Turn], questions: dict[str, np.ndarray]) -> dic
     from llm_worker.providers import create_provider
     from llm_worker.reply import ReplyTimings, reply
     from llm_worker.settings import Settings as LLMSettings
-    from llm_worker.splitter import SentenceSplitter
     from stt_worker.providers import build_provider
     from stt_worker.settings import STTSettings
     from tts_worker.providers import build_tts
@@ -473,12 +480,7 @@ async def time_alone(turns: list[Turn], questions: dict[str, np.ndarray]) -> dic
                 transfer_targets=facts.extensions,
             )
             timings = ReplyTimings()
-            splitter = SentenceSplitter(
-                first_clause_min_chars=ls.first_clause_min_chars,
-                first_words_min=ls.first_words_min,
-                first_words_max=ls.first_words_max,
-                clause_min_chars=ls.clause_min_chars,
-            )
+            splitter = sentence_splitter(ls)
             gen = reply(
                 provider,
                 req,

@@ -29,6 +29,7 @@ import os
 import platform
 import re
 import statistics
+import sys
 import time
 import unicodedata
 import warnings
@@ -44,6 +45,10 @@ from tts_worker.settings import TTSSettings
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop  # G.711 only (never for rate changes); part of Python 3.11
+
+# the numbers of a text as words, spelled by the generator of the PBX's own prompts
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from asterisk_prompts import HUNDREDS, UNITS_M, number_words
 
 VOICES = ("pf_dora", "pm_alex", "pm_santa", "jm_kumo")
 
@@ -74,52 +79,6 @@ WARM_UP = "Olá, aqui é da recepção; um momento, por favor, que eu já verifi
 
 # --- scoring: numbers as words on both sides -------------------------------------------
 
-_UNITS = [
-    "zero",
-    "um",
-    "dois",
-    "três",
-    "quatro",
-    "cinco",
-    "seis",
-    "sete",
-    "oito",
-    "nove",
-    "dez",
-    "onze",
-    "doze",
-    "treze",
-    "catorze",
-    "quinze",
-    "dezesseis",
-    "dezessete",
-    "dezoito",
-    "dezenove",
-]
-_TENS = [
-    "_",
-    "_",
-    "vinte",
-    "trinta",
-    "quarenta",
-    "cinquenta",
-    "sessenta",
-    "setenta",
-    "oitenta",
-    "noventa",
-]
-_HUNDREDS = [
-    "_",
-    "cento",
-    "duzentos",
-    "trezentos",
-    "quatrocentos",
-    "quinhentos",
-    "seiscentos",
-    "setecentos",
-    "oitocentos",
-    "novecentos",
-]
 # feminine and variant spellings, homophones -> one form (the voice says what the text says)
 _SAME = {
     "duas": "dois",
@@ -134,31 +93,11 @@ _SAME = {
     "às": "as",
     "cem": "sem",
 }
-_SAME |= {h.replace("os", "as"): h for h in _HUNDREDS[2:]}
-
-
-def number_words(n: int) -> str:
-    """Brazilian Portuguese cardinal, 0 <= n < 1_000_000."""
-    if n < 20:
-        return _UNITS[n]
-    if n < 100:
-        tens, unit = divmod(n, 10)
-        return _TENS[tens] + (f" e {_UNITS[unit]}" if unit else "")
-    if n < 1000:
-        if n == 100:
-            return "cem"
-        hundreds, rest = divmod(n, 100)
-        return _HUNDREDS[hundreds] + (f" e {number_words(rest)}" if rest else "")
-    thousands, rest = divmod(n, 1000)
-    head = "mil" if thousands == 1 else f"{number_words(thousands)} mil"
-    if not rest:
-        return head
-    joiner = " e " if rest < 100 or rest % 100 == 0 else " "
-    return head + joiner + number_words(rest)
+_SAME |= {h.replace("os", "as"): h for h in HUNDREDS[2:]}
 
 
 def _digits(text: str) -> str:
-    return " ".join(_UNITS[int(d)] for d in text if d.isdigit())
+    return " ".join(UNITS_M[int(d)] for d in text if d.isdigit())
 
 
 def _number(match: re.Match[str]) -> str:

@@ -37,7 +37,6 @@ GEN_SOUNDS="${PABX_GENERATED_SOUNDS:-$SOUNDS_SRC/gerados}"   # the image keeps t
 # the init service's copies for Asterisk's user; k8s: the mounted Secrets)
 ENV_FILE="${PABX_ENV_FILE:-$REPO_ROOT/compose/.env}"
 CERT_DIR="${PABX_CERT_DIR:-$REPO_ROOT/compose/certs}"
-LOCK=/tmp/pabx-asterisk.lock
 EXTENSIONS="1001 1002 1003 1004 1005 2000"
 
 # apt_install_retry PKG...: apt_install, waiting while another apt/dpkg holds the lock.
@@ -328,9 +327,7 @@ status() {
 }
 
 with_lock() {
-  if [ "${PABX_ASTERISK_LOCK_HELD:-0}" = 1 ]; then "$@"; return; fi
-  exec 9>"$LOCK"
-  if ! flock -w 600 9; then die "outro processo segura $LOCK há mais de 10 min"; fi
+  [ "${PABX_ASTERISK_LOCK_HELD:-0}" = 1 ] || hold_asterisk_lock
   "$@"
 }
 

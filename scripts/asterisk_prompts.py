@@ -55,18 +55,53 @@ UNITS_M = [
     "dezoito",
     "dezenove",
 ]
-TENS = {20: "vinte", 30: "trinta", 40: "quarenta", 50: "cinquenta"}
+TENS = {
+    20: "vinte",
+    30: "trinta",
+    40: "quarenta",
+    50: "cinquenta",
+    60: "sessenta",
+    70: "setenta",
+    80: "oitenta",
+    90: "noventa",
+}
+HUNDREDS = [
+    "_",
+    "cento",
+    "duzentos",
+    "trezentos",
+    "quatrocentos",
+    "quinhentos",
+    "seiscentos",
+    "setecentos",
+    "oitocentos",
+    "novecentos",
+]
 
 
-def number_words(n: int, feminine: bool) -> str:
-    """Portuguese words for 0..59."""
+def number_words(n: int, feminine: bool = False) -> str:
+    """Brazilian Portuguese cardinal, 0 <= n < 1_000_000. ``feminine``: "uma", "duas" for
+    the units (the clock's hours; the hundreds stay masculine). bench/voice_wer.py spells the
+    numbers of its texts with it too."""
     units = list(UNITS_M)
     if feminine:
         units[1], units[2] = "uma", "duas"
     if n < 20:
         return units[n]
-    tens, unit = divmod(n, 10)
-    return TENS[tens * 10] + ("" if unit == 0 else " e " + units[unit])
+    if n < 100:
+        tens, unit = divmod(n, 10)
+        return TENS[tens * 10] + ("" if unit == 0 else " e " + units[unit])
+    if n < 1000:
+        if n == 100:
+            return "cem"
+        hundreds, rest = divmod(n, 100)
+        return HUNDREDS[hundreds] + (f" e {number_words(rest, feminine)}" if rest else "")
+    thousands, rest = divmod(n, 1000)
+    head = "mil" if thousands == 1 else f"{number_words(thousands)} mil"
+    if not rest:
+        return head
+    joiner = " e " if rest < 100 or rest % 100 == 0 else " "
+    return head + joiner + number_words(rest, feminine)
 
 
 def hour_text(h: int) -> str:

@@ -7,9 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
-exec 9>/tmp/pabx-asterisk.lock
-flock -w 600 9 || die "outro processo segura /tmp/pabx-asterisk.lock"
-export PABX_ASTERISK_LOCK_HELD=1
+hold_asterisk_lock
 mkdir -p "$RUN_DIR"
 load_log="$RUN_DIR/bench-v2v-load.txt"
 : >"$load_log"

@@ -6,9 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
-exec 9>/tmp/pabx-asterisk.lock
-flock -w 600 9 || die "outro processo segura /tmp/pabx-asterisk.lock"
-export PABX_ASTERISK_LOCK_HELD=1
+hold_asterisk_lock
 rc=0
 trap 'make down || true' EXIT
 make up

@@ -57,6 +57,15 @@ start_module() {
   }
 }
 
+# hold_asterisk_lock: takes /tmp/pabx-asterisk.lock on fd 9 for the rest of the calling
+# script (waiting up to 10 min), so that no test run starts its own Asterisk while this one
+# owns the fixed ports; what the script runs (make up, asterisk.sh) then does not take it again.
+hold_asterisk_lock() {
+  exec 9>/tmp/pabx-asterisk.lock
+  flock -w 600 9 || die "outro processo segura /tmp/pabx-asterisk.lock há mais de 10 min"
+  export PABX_ASTERISK_LOCK_HELD=1
+}
+
 # pid_alive PIDFILE : true when the pidfile names a running process.
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 

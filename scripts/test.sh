@@ -19,13 +19,19 @@ log "mypy --strict"
 # the packages of this checkout, whatever the venv's editable installs point at; tests/support:
 # the helper modules tests import by name (sipmsg, rtpphone)
 MYPYPATH="$(printf '%s:' libs/*/src services/*/src)tests/support" && export MYPYPATH
-"$PY" -m mypy --strict libs/asp/src libs/pipeline/src services/stt-worker/src \
+"$PY" -m mypy --strict libs/asp/src libs/asp-debug/src libs/pipeline/src services/stt-worker/src \
   services/tts-worker/src services/llm-worker/src services/sip-edge/src
 # test folders one at a time: they repeat module names (conftest, test_worker...)
-for d in libs/asp/tests libs/pipeline/tests services/stt-worker/tests services/tts-worker/tests \
-  services/llm-worker/tests services/sip-edge/tests; do
+for d in libs/asp/tests libs/asp-debug/tests libs/pipeline/tests services/stt-worker/tests \
+  services/tts-worker/tests services/llm-worker/tests services/sip-edge/tests; do
   "$PY" -m mypy --strict "$d"
 done
+# the top-level tests, named by their path (tests.integration.agent.conftest...), with
+# tests/support, bench/ and scripts/ by the names the tests and benches import them by
+MYPYPATH="$MYPYPATH:bench:scripts" "$PY" -m mypy --strict --explicit-package-bases \
+  conftest.py tests scripts $(ls bench/*.py | grep -v '^bench/drills.py$')
+# bench/drills.py imports tests/support/drills.py by the same name: checked as bench.drills
+"$PY" -m mypy --strict --explicit-package-bases bench/drills.py
 [ "${1:-}" = lint ] && exit 0
 
 # an open Redis on 127.0.0.1:6379 for the suites (make up's has ACL users: scripts/redis.sh)

@@ -152,7 +152,9 @@ def test_the_build_script_passes_every_build_arg_the_dockerfiles_declare() -> No
         declared |= set(re.findall(r"(?m)^ARG (\w+)", dockerfile.read_text()))
     declared -= {"WITH_LOCAL_LLM", "LLAMA_CPU"}  # image variants, not network settings
     script = (ROOT / "scripts/container-build.sh").read_text()
-    passed = set(re.search(r"for v in ([A-Z_ ]+); do", script).group(1).split())  # type: ignore[union-attr]
+    loop = re.search(r"for v in ([A-Z_ ]+); do", script)
+    assert loop, "scripts/container-build.sh has no 'for v in ...; do' loop"
+    passed = set(loop.group(1).split())
     assert declared == passed
     helper = (ROOT / "scripts/container-build-env.sh").read_text()
     for name in SECRET_NAMES:
@@ -161,7 +163,8 @@ def test_the_build_script_passes_every_build_arg_the_dockerfiles_declare() -> No
 
 
 def run_list(which: str) -> list[str]:
-    return pods.repo_output("bash", "scripts/container-base-images.sh", which).split()
+    out: str = pods.repo_output("bash", "scripts/container-base-images.sh", which)
+    return out.split()
 
 
 def named_base_images(compose: dict[str, Any]) -> set[str]:
@@ -191,7 +194,7 @@ def test_every_base_image_has_a_stand_in_or_a_stated_reason(compose: dict[str, A
 
 
 def final_user(dockerfile: Path) -> str:
-    users = re.findall(r"(?m)^USER (\S+)", stages(dockerfile)[-1])
+    users: list[str] = re.findall(r"(?m)^USER (\S+)", stages(dockerfile)[-1])
     assert users, dockerfile
     return users[-1].split(":")[0]
 

@@ -498,7 +498,7 @@ def test_no_secret_is_an_environment_variable(
                 for path in env.get(var, "").split():
                     assert path in files, (name, var, path, sorted(files))
         for m in (m for c in pod["containers"] for m in c.get("volumeMounts", [])):
-            volume = next((v for v in pod["volumes"] if v["name"] == m["name"]), {})
+            volume: dict[str, Any] = next((v for v in pod["volumes"] if v["name"] == m["name"]), {})
             if "secret" in volume:  # (no volume: a StatefulSet's claim template)
                 assert m.get("readOnly") is True, (name, m)
                 assert volume["secret"].get("defaultMode", 0o644) & 0o007 == 0, (name, m)
@@ -507,7 +507,7 @@ def test_no_secret_is_an_environment_variable(
 def final_user(dockerfile: Path) -> str:
     text = dockerfile.read_text()
     final = re.split(r"(?m)^FROM ", text)[-1]
-    users = re.findall(r"(?m)^USER (\S+)", final)
+    users: list[str] = re.findall(r"(?m)^USER (\S+)", final)
     assert users, dockerfile
     return users[-1]
 

@@ -114,11 +114,13 @@ def test_compose_services_get_their_redis_user_from_the_init_files(
             assert f"redis_url {user} " in block, (name, written)
     assert "container-env.sh" in " ".join(services["postcall-worker"]["healthcheck"]["test"])
     for df in ("stt-worker", "llm-worker", "tts-worker"):
-        for path in (ROOT / "services" / df).glob("Dockerfile*"):
-            text = path.read_text()
-            assert "COPY scripts/container-env.sh /usr/local/bin/container-env.sh" in text, path
+        for dockerfile in (ROOT / "services" / df).glob("Dockerfile*"):
+            text = dockerfile.read_text()
+            assert "COPY scripts/container-env.sh /usr/local/bin/container-env.sh" in text, (
+                dockerfile
+            )
             assert re.search(r'ENTRYPOINT \["container-env.sh", "python", "-m", "\w+"\]', text), (
-                path
+                dockerfile
             )
     assert "scripts/redis_acl.py" in (ROOT / "compose/asterisk/Dockerfile").read_text()
 

@@ -10,10 +10,13 @@ import json
 import sys
 import tarfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "assemble_models.py"
@@ -116,7 +119,7 @@ def test_corrupted_file_is_rebuilt_on_verify(am: ModuleType, cache: Path) -> Non
     ],
 )
 def test_wrong_hash_or_size_leaves_nothing_behind(
-    am: ModuleType, cache: Path, kwargs: dict[str, object], message: str
+    am: ModuleType, cache: Path, kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(am.AssemblyError, match=message):
         am.assemble(_model(am, **kwargs), cache)
@@ -199,9 +202,10 @@ def _tarball(path: Path, members: dict[str, bytes]) -> bytes:
     return path.read_bytes()
 
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+def _npz_bytes(arrays: Mapping[str, npt.NDArray[Any]]) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    # numpy's stub matches **kwds against savez's allow_pickle: bool
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
 
 
@@ -238,7 +242,7 @@ def _voices_model(am: ModuleType, voice_sha: str | None = None, **out: object) -
     )
 
 
-def _pinned_voices_model(am: ModuleType, cache: Path, **kwargs: object) -> object:
+def _pinned_voices_model(am: ModuleType, cache: Path, **kwargs: Any) -> object:
     """The model with the size and sha256 of the archive this script writes, pinned."""
     with pytest.raises(am.AssemblyError, match=r"voices.npz: (\d+) bytes") as e:
         am.assemble(_voices_model(am), cache)

@@ -40,7 +40,8 @@ class Repo:
 
     @property
     def env(self) -> dict[str, str]:
-        return acl.read_env(self.root / "compose" / ".env")
+        env: dict[str, str] = acl.read_env(self.root / "compose" / ".env")
+        return env
 
 
 @pytest.fixture

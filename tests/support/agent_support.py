@@ -6,12 +6,16 @@ Kokoro, what a phone heard transcribed by the project's Whisper, and waits for a
 from __future__ import annotations
 
 import asyncio
+import functools
+import subprocess
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import redis
 from asp.messages import ResponseEnd
 from pipeline.proc_watch import WATCH
@@ -31,6 +35,10 @@ def start_worker(module: str, tmp: Path, redis_url: str, **env: str) -> Worker:
     )
 
 
+def _proc_of(w: Worker) -> subprocess.Popen[bytes] | None:
+    return w.proc
+
+
 @contextmanager
 def running_workers(
     tmp: Path, redis_url: str, llm_env: dict[str, str], healthy_within_s: float = 180
@@ -44,7 +52,7 @@ def running_workers(
         started.append(start_worker("tts_worker", tmp, redis_url))
         for w in started:
             poll_until(w.healthy, healthy_within_s, f"{w.name} healthy", interval=0.5)
-            WATCH.add_popen(w.name, "agent", lambda w=w: w.proc, w.log_path)
+            WATCH.add_popen(w.name, "agent", functools.partial(_proc_of, w), w.log_path)
         yield started
     finally:
         for w in started:
@@ -55,7 +63,7 @@ def running_workers(
     assert codes == {w.name: 0 for w in started}, codes
 
 
-def kokoro_says(text: str, voice: str | None = None, rate: int = SAMPLE_RATE) -> np.ndarray:
+def kokoro_says(text: str, voice: str | None = None, rate: int = SAMPLE_RATE) -> npt.NDArray[Any]:
     """``text`` spoken by the project's Kokoro (``voice``, else its default), as int16 at
     ``rate`` (the phones' 8 kHz by default)."""
     spoken = asyncio.run(packaged_kokoro().synthesize(text, language="pt-BR", voice=voice))
@@ -69,7 +77,7 @@ def plain(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def transcribe(samples: np.ndarray, rate: int = SAMPLE_RATE) -> str:
+def transcribe(samples: npt.NDArray[Any], rate: int = SAMPLE_RATE) -> str:
     """What the tests' ear (:func:`stt_worker.testing.judge_whisper`: Whisper's own 30 s
     window, beam 5) hears in int16 audio at ``rate`` (8 kHz by default), in :func:`plain`
     form."""
@@ -84,7 +92,7 @@ def wait_speech_then_quiet(
     what: str,
     quiet_s: float = 1.5,
     quiet_after: int = 0,
-) -> np.ndarray:
+) -> npt.NDArray[Any]:
     """Waits until the phone heard speech after sample ``start`` (at least 0.5 s of it),
     followed by ``quiet_s`` of silence that reaches at least ``quiet_s`` past sample
     ``quiet_after`` (where the recording was when all of the answer's audio was on the
@@ -111,7 +119,7 @@ def wait_speech_then_quiet(
 
 def hear_response(
     call: PhoneCall, r: redis.Redis, sid: str, start: int, greeting: bool, timeout: float
-) -> np.ndarray:
+) -> npt.NDArray[Any]:
     """What the phone heard of the greeting (or of the first other response) from sample
     ``start`` on, once all of it was heard: its response.end (not interrupted) first, then
     a quiet that comes after the point where all of its audio was on the stream. A pause

@@ -6,6 +6,7 @@ from __future__ import annotations
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import redis
 from asp import from_entry
@@ -37,7 +38,10 @@ def sessions(redis_url: str) -> set[str]:
 def session_types(redis_url: str, session_id: str) -> list[str]:
     r = redis.Redis.from_url(redis_url)
     try:
-        return [from_entry(f).TYPE for _id, f in r.xrange(layout.session_stream(session_id))]
+        entries = cast(
+            "list[tuple[bytes, dict[bytes, bytes]]]", r.xrange(layout.session_stream(session_id))
+        )
+        return [from_entry(f).TYPE for _id, f in entries]
     finally:
         r.close()
 

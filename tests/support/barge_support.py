@@ -18,8 +18,10 @@ answer had loud sound in but the phone did not hear (the later, honest bound).
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from xcorr import window_scores
 
 __all__ = [
@@ -58,13 +60,14 @@ def _threshold(dbov_level: float) -> float:
     return 32768.0 * 10 ** (dbov_level / 20)
 
 
-def window_rms(x: np.ndarray, window: int = WINDOW) -> np.ndarray:
+def window_rms(x: npt.NDArray[Any], window: int = WINDOW) -> npt.NDArray[Any]:
     n = len(x) // window
     frames = np.asarray(x[: n * window], dtype=np.float64).reshape(n, window)
-    return np.sqrt(np.mean(frames * frames, axis=1))
+    rms: npt.NDArray[np.float64] = np.sqrt(np.mean(frames * frames, axis=1))
+    return rms
 
 
-def speech_onset(clip: np.ndarray, level_dbov: float = ONSET_DBOV) -> int:
+def speech_onset(clip: npt.NDArray[Any], level_dbov: float = ONSET_DBOV) -> int:
     """The first sample of the first 5 ms window of ``clip`` at or above ``level_dbov``."""
     loud = np.nonzero(window_rms(clip) >= _threshold(level_dbov))[0]
     if not len(loud):
@@ -91,9 +94,9 @@ class Stop:
 
 
 def agent_stop(
-    heard: np.ndarray,
+    heard: npt.NDArray[Any],
     onset: int,
-    reference: np.ndarray | None = None,
+    reference: npt.NDArray[Any] | None = None,
     horizon: int = 8000,
     level_dbov: float = ONSET_DBOV,
 ) -> Stop:
@@ -136,7 +139,7 @@ def agent_stop(
 
 
 def _silenced_in_pause(
-    heard: np.ndarray, heard_end: int, reference: np.ndarray, start: int, windows: int
+    heard: npt.NDArray[Any], heard_end: int, reference: npt.NDArray[Any], start: int, windows: int
 ) -> int | None:
     """Inside the answer's pause (``windows`` windows from ``heard_end``, at reference
     sample ``start``): the first window where the answer had sound (``PAUSE_DBOV``) and the
@@ -155,7 +158,7 @@ def _silenced_in_pause(
     return None
 
 
-def _align(segment: np.ndarray, reference: np.ndarray) -> int | None:
+def _align(segment: npt.NDArray[Any], reference: npt.NDArray[Any]) -> int | None:
     """Offset in ``reference`` where ``segment`` fits best (normalised correlation), or
     None below ``ALIGN_MIN_SCORE``."""
     n = len(segment)

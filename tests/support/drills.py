@@ -54,9 +54,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
+import numpy.typing as npt
 import redis
 from asp import Stage
 from asp import streams as layout
@@ -260,8 +261,11 @@ def pending_holders(r: redis.Redis, stage: str) -> list[str]:
     """The consumers holding the stage's pending work (the replicas working on it)."""
     s = Stage(stage)
     try:
-        entries = r.xpending_range(
-            layout.work_stream(s), f"{s.value}-workers", min="-", max="+", count=20
+        entries = cast(
+            list[dict[str, Any]],
+            r.xpending_range(
+                layout.work_stream(s), f"{s.value}-workers", min="-", max="+", count=20
+            ),
         )
     except redis.ResponseError:
         return []
@@ -282,8 +286,8 @@ class Rig:
     workers: Workers = field(init=False)
     edge: EdgeProcess | None = field(init=False, default=None)
     r: redis.Redis = field(init=False)
-    question: np.ndarray = field(init=False)
-    apology: np.ndarray = field(init=False)
+    question: npt.NDArray[Any] = field(init=False)
+    apology: npt.NDArray[Any] = field(init=False)
     _edges: int = field(init=False, default=0)
 
     def __enter__(self) -> Rig:
@@ -326,7 +330,7 @@ class Rig:
 
         def reading() -> bool:
             with contextlib.suppress(redis.RedisError):
-                clients = self.r.client_list()
+                clients = cast(list[dict[str, str]], self.r.client_list())
                 return sum(c.get("cmd") == "xreadgroup" for c in clients) >= len(self.workers.procs)
             return False
 
@@ -374,7 +378,7 @@ class Rig:
 # -- judging a turn at the phone ------------------------------------------------------------
 
 
-def voiced(samples: np.ndarray) -> np.ndarray:
+def voiced(samples: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """One bool per 20 ms frame: the phone heard something there."""
     return frame_rms(samples, FRAME_SAMPLES) > VOICED_RMS
 
@@ -387,7 +391,7 @@ class Turn:
     silence_after_fault_s: float | None  # from the fault to the turn's end
 
 
-def longest_gap(v: np.ndarray) -> float:
+def longest_gap(v: npt.NDArray[Any]) -> float:
     """The longest run of silent frames before the last voiced frame of ``v`` (or all of it
     when nothing was voiced), in seconds."""
     idx = np.nonzero(v)[0]
@@ -512,7 +516,7 @@ def judge_turn(
     call: PhoneCall,
     asked_at: int,
     fault_at: int | None,
-    apology: np.ndarray,
+    apology: npt.NDArray[Any],
     pipeline_apology: Callable[[], bool],
     timeout: float = TURN_TIMEOUT_S,
     expect: Expect | None = None,
@@ -654,7 +658,7 @@ def count_lost(log: list[Message], asked: int, apologized: int) -> tuple[int, in
     cancelled = {m.utterance_id for m in log if isinstance(m, UtteranceCancel)}
     utts = [m.utterance_id for m in log if isinstance(m, Utterance)]
     utts = [u for u in dict.fromkeys(utts) if u not in cancelled]
-    answered = {m.utterance_id for m in log if isinstance(m, Transcript)}
+    answered: set[str | None] = {m.utterance_id for m in log if isinstance(m, Transcript)}
     answered |= {
         m.utterance_id
         for m in log

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import redis
 from asp import streams as layout
 from asp.messages import Message
@@ -75,7 +77,7 @@ def wait_for(r: redis.Redis, session_id: str, kind: str, timeout: float = 20) ->
 
 
 def wait_audio_heard(
-    call: PhoneCall, reference: np.ndarray, timeout: float = 20, start: int = 0
+    call: PhoneCall, reference: npt.NDArray[Any], timeout: float = 20, start: int = 0
 ) -> None:
     """Polls what the phone heard (from sample ``start`` on) until ``reference`` is in it,
     window by window (sip_edge.testing.audio_found)."""

@@ -10,8 +10,9 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+import numpy.typing as npt
 from sipphone import PhoneCall, PhoneError, SipStack, poll_until, read_wav, sliced_xcorr
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,14 +101,14 @@ def read_env() -> dict[str, str]:
     return values
 
 
-def prompt(name: str, start: float = 0.15, seconds: float = 1.0) -> np.ndarray:
+def prompt(name: str, start: float = 0.15, seconds: float = 1.0) -> npt.NDArray[Any]:
     """A slice of a generated prompt, to look for in what a phone heard."""
     samples = read_wav(SOUNDS / f"{name}.wav")
     return samples[int(start * 8000) : int((start + seconds) * 8000)]
 
 
 def wait_heard(
-    call: PhoneCall, reference: np.ndarray, timeout: float = 10, threshold: float = 0.8
+    call: PhoneCall, reference: npt.NDArray[Any], timeout: float = 10, threshold: float = 0.8
 ) -> float:
     """Polls a call's recording until ``reference`` is found in it (slice by slice, so a
     frame that the jitter buffer inserts or drops under load does not hide it:

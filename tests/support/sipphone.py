@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pjsua2 as pj
 from pj_endpoint import AudioCall, start_endpoint
 from xcorr import window_scores
@@ -69,7 +70,7 @@ def poll_until(
         time.sleep(interval)
 
 
-def read_wav(path: str | Path) -> np.ndarray:
+def read_wav(path: str | Path) -> npt.NDArray[Any]:
     """Reads a 16-bit mono WAV into int16 samples (any rate is resampled to 8 kHz, linearly)."""
     with wave.open(str(path), "rb") as w:
         if w.getsampwidth() != 2 or w.getnchannels() != 1:
@@ -90,7 +91,7 @@ class _AudioPort(pj.AudioMediaPort):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._play = np.zeros(0, dtype=np.int16)
+        self._play: npt.NDArray[np.int16] = np.zeros(0, dtype=np.int16)
         self._play_pos = 0
         self._loop = False
         self._rec: list[bytes] = []
@@ -100,7 +101,7 @@ class _AudioPort(pj.AudioMediaPort):  # type: ignore[misc]
         """Samples recorded when the first frame of the current play went out (the media
         clock runs both ways in one tick, so this places what was played in the recording)."""
 
-    def enqueue(self, samples: np.ndarray, loop: bool) -> None:
+    def enqueue(self, samples: npt.NDArray[Any], loop: bool) -> None:
         with self._lock:
             self._play = np.ascontiguousarray(samples, dtype=np.int16)
             self._play_pos = 0
@@ -114,7 +115,7 @@ class _AudioPort(pj.AudioMediaPort):  # type: ignore[misc]
         with self._lock:
             return self._loop or self._play_pos < len(self._play)
 
-    def recording(self) -> np.ndarray:
+    def recording(self) -> npt.NDArray[Any]:
         with self._lock:
             raw = b"".join(self._rec)
         return np.frombuffer(raw, dtype="<i2").astype(np.int16)
@@ -241,7 +242,7 @@ class PhoneCall(AudioCall):
         """Sends digits as RFC 4733 telephone-events."""
         self.stack.run(lambda: self.dialDtmf(digits))
 
-    def play(self, samples: np.ndarray, loop: bool = False) -> None:
+    def play(self, samples: npt.NDArray[Any], loop: bool = False) -> None:
         """Plays int16 8 kHz samples into the call (replacing what was playing)."""
         if self.port is None:
             raise PhoneError("call has no media yet")
@@ -261,7 +262,7 @@ class PhoneCall(AudioCall):
     def wait_played(self, timeout: float = 30) -> None:
         poll_until(lambda: self.port is not None and not self.port.playing(), timeout, "playout")
 
-    def recording(self) -> np.ndarray:
+    def recording(self) -> npt.NDArray[Any]:
         """What this leg heard so far, int16 at 8 kHz."""
         return self.port.recording() if self.port else np.zeros(0, np.int16)
 
@@ -533,7 +534,7 @@ class SipStack:
         self._thread.join(timeout=30)
 
 
-def _xcorr_scores(reference: np.ndarray, recording: np.ndarray) -> np.ndarray:
+def _xcorr_scores(reference: npt.NDArray[Any], recording: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Normalised cross-correlation of ``reference`` at every lag inside ``recording``
     (empty when it does not fit or either is silent)."""
     ref = reference.astype(np.float64)
@@ -546,7 +547,7 @@ def _xcorr_scores(reference: np.ndarray, recording: np.ndarray) -> np.ndarray:
     return score
 
 
-def normalized_xcorr(reference: np.ndarray, recording: np.ndarray) -> float:
+def normalized_xcorr(reference: npt.NDArray[Any], recording: npt.NDArray[Any]) -> float:
     """Peak normalised cross-correlation of ``reference`` anywhere inside ``recording``.
 
     1.0 means the reference appears unchanged (up to gain); values are computed per lag
@@ -563,7 +564,7 @@ SLIP_S = 0.06
 inserts or drops a 20 ms frame now and then (up to 3 in a row seen here)."""
 
 
-def sliced_xcorr(reference: np.ndarray, recording: np.ndarray) -> float:
+def sliced_xcorr(reference: npt.NDArray[Any], recording: npt.NDArray[Any]) -> float:
     """Like :func:`normalized_xcorr`, but robust to a frame that a jitter buffer inserts or
     drops: ``reference`` is cut into ``SLICE_S`` slices that must appear in order, each
     within ``SLIP_S`` of where the previous one ended. Over a whole clip one slip halves
@@ -610,7 +611,7 @@ def sliced_xcorr(reference: np.ndarray, recording: np.ndarray) -> float:
     return best
 
 
-def speech_seconds(samples: np.ndarray, threshold: float = 300.0) -> float:
+def speech_seconds(samples: npt.NDArray[Any], threshold: float = 300.0) -> float:
     """Seconds of 20 ms frames whose RMS exceeds ``threshold`` (int16 scale)."""
     n = len(samples) // FRAME_SAMPLES
     if n == 0:
@@ -620,7 +621,7 @@ def speech_seconds(samples: np.ndarray, threshold: float = 300.0) -> float:
     return float(np.sum(rms > threshold)) * FRAME_SAMPLES / SAMPLE_RATE
 
 
-def make_signal(seconds: float = 2.0, seed: int = 1) -> np.ndarray:
+def make_signal(seconds: float = 2.0, seed: int = 1) -> npt.NDArray[Any]:
     """A speech-like, non-periodic test signal (band-limited noise bursts), int16 at 8 kHz.
 
     Non-periodic so that correlation peaks only at the true lag; band-limited to 300-3400 Hz
@@ -635,5 +636,5 @@ def make_signal(seconds: float = 2.0, seed: int = 1) -> np.ndarray:
     band = np.fft.irfft(spec, n)
     env = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * np.arange(n) / SAMPLE_RATE) ** 2
     sig = band * env
-    sig = sig / np.max(np.abs(sig)) * 12000
+    sig = sig / float(np.max(np.abs(sig))) * 12000
     return sig.astype(np.int16)

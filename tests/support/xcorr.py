@@ -3,10 +3,15 @@ audio check (sipphone.normalized_xcorr) and the barge-in alignment (barge_suppor
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 
-def window_scores(needle: np.ndarray, haystack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def window_scores(
+    needle: npt.NDArray[Any], haystack: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """For every lag of a zero-mean ``needle`` inside ``haystack`` (float64 both, the
     haystack at least as long): the normalised correlation, and the energy of that window
     of the haystack about its own mean (where it is near 0, the score means nothing)."""

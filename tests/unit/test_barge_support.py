@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,7 +19,7 @@ from barge_support import WINDOW, agent_stop, speech_onset  # noqa: E402
 RATE = 8000
 
 
-def _voice(seconds: float, seed: int, amplitude: float = 3000.0) -> np.ndarray:
+def _voice(seconds: float, seed: int, amplitude: float = 3000.0) -> npt.NDArray[Any]:
     rng = np.random.default_rng(seed)
     return rng.standard_normal(int(seconds * RATE)) * amplitude
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,28 +21,31 @@ SOUNDS = REPO / "compose" / "asterisk" / "sounds" / "gerados"
 THRESHOLD = 0.8  # pbx_support.wait_heard's
 
 
-def _ulaw(x: np.ndarray) -> np.ndarray:
+def _ulaw(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Mu-law companding and back (the continuous curve of G.711 mu-law, 8-bit codes): what a
     call does to the prompt, near enough for a correlation."""
     v = x.astype(np.float64) / 32768.0
     y = np.sign(v) * np.log1p(255 * np.abs(v)) / np.log1p(255)
     q = np.round(y * 127) / 127
-    return (np.sign(q) * np.expm1(np.abs(q) * np.log1p(255)) / 255 * 32767).astype(np.int16)
+    x16: npt.NDArray[np.int16] = (
+        np.sign(q) * np.expm1(np.abs(q) * np.log1p(255)) / 255 * 32767
+    ).astype(np.int16)
+    return x16
 
 
-def _prompt(name: str) -> np.ndarray:
+def _prompt(name: str) -> npt.NDArray[Any]:
     path = SOUNDS / f"{name}.wav"
     if not path.exists():
         pytest.fail(f"{path} missing: scripts/setup.d/30-asterisk-prompts.sh makes it")
     return read_wav(path)
 
 
-def _heard(name: str) -> np.ndarray:
+def _heard(name: str) -> npt.NDArray[Any]:
     silence = np.zeros(SAMPLE_RATE, dtype=np.int16)
     return np.concatenate([silence, _ulaw(_prompt(name)), silence])
 
 
-def _slip(x: np.ndarray, at_s: float, insert: bool) -> np.ndarray:
+def _slip(x: npt.NDArray[Any], at_s: float, insert: bool) -> npt.NDArray[Any]:
     i = int(at_s * SAMPLE_RATE)
     if insert:
         return np.concatenate([x[:i], x[i - FRAME_SAMPLES : i], x[i:]])

@@ -13,6 +13,7 @@ STT (Whisper base), and the answer's key words must be in it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import statistics
 import threading
@@ -20,8 +21,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 import redis
 from agent_support import (
@@ -127,7 +130,7 @@ def agent(redis_server: RedisServer, edge_dir: Path) -> Iterator[Agent]:
 
 
 @pytest.fixture(scope="module")
-def question() -> np.ndarray:
+def question() -> npt.NDArray[Any]:
     return kokoro_says(QUESTION)
 
 
@@ -136,7 +139,7 @@ def test_caller_hears_the_greeting_and_the_answer_to_a_question(
     agent: Agent,
     phones: dict[str, Phone],
     r: redis.Redis,
-    question: np.ndarray,
+    question: npt.NDArray[Any],
 ) -> None:
     call, sid = dial_2000(phones["1001"], r)
     greeting = hear_response(call, r, sid, 0, greeting=True, timeout=90)
@@ -183,7 +186,7 @@ def _rings_after_the_announcement(
 
 
 def _transfer_to_1002(
-    call: PhoneCall, sid: str, request: np.ndarray, phones: dict[str, Phone], r: redis.Redis
+    call: PhoneCall, sid: str, request: npt.NDArray[Any], phones: dict[str, Phone], r: redis.Redis
 ) -> None:
     """Plays ``request``; then 1002 (suporte) rings after the announcement."""
     mark = len(call.recording())
@@ -281,7 +284,7 @@ def test_barge_in_stops_the_answer_and_the_interruption_is_the_next_turn(
 
     poll_until(cancelled, 15, "response.cancel(barge_in)")
     cancelled_id = next(
-        m.response_id for m in session_messages(r, sid)[1] if m.TYPE == "response.cancel"
+        m.response_id for m in session_messages(r, sid)[1] if isinstance(m, ResponseCancel)
     )
 
     # the answer to the interruption: the default script (the ways to pay). All of its
@@ -375,11 +378,13 @@ def test_a_spoken_interruption_stops_a_kokoro_answer_within_200_ms(
         except Exception:  # the interruption was not answered: ask again
             listen_from = len(call.recording())
             call.play(ask)
-            poll_until(lambda frm=listen_from: speaking(frm), 120, "the long answer", interval=0.02)
+            poll_until(
+                functools.partial(speaking, listen_from), 120, "the long answer", interval=0.02
+            )
         # Each run interrupts another word of the answer, not the one the poll above happens
         # to catch every time: a wait, then mid-word again (the agent speaks at the onset).
         time.sleep(STAGGER_S[run % len(STAGGER_S)])
-        poll_until(lambda frm=listen_from: speaking(frm), 10, "the answer mid-word", 0.01)
+        poll_until(functools.partial(speaking, listen_from), 10, "the answer mid-word", 0.01)
         call.play(clip)
         onset = call.play_mark() + clip_onset
 
@@ -387,10 +392,17 @@ def test_a_spoken_interruption_stops_a_kokoro_answer_within_200_ms(
             msgs = session_messages(r, sid)[1]
             return [m for m in msgs if isinstance(m, ResponseCancel) and m.reason == "barge_in"]
 
-        poll_until(lambda n=run: len(cancels()) > n, 15, "response.cancel(barge_in)", 0.05)
+        def cut(n: int = run) -> bool:
+            return len(cancels()) > n
+
+        poll_until(cut, 15, "response.cancel(barge_in)", 0.05)
         cut_id = cancels()[run].response_id
         end = onset + SAMPLE_RATE
-        poll_until(lambda end=end: len(call.recording()) > end, 10, "1 s after the onset")
+
+        def one_second_heard(end: int = end) -> bool:
+            return len(call.recording()) > end
+
+        poll_until(one_second_heard, 10, "1 s after the onset")
         heard = call.recording()
         log = [
             m for m in session_messages(r, sid)[1]

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 import redis
 from asp.messages import (
@@ -45,13 +47,13 @@ OWN_EVENTS = ("session.start", "audio.speech_start", "utterance", "audio.end", "
 
 
 @pytest.fixture(scope="module")
-def speech(edge_dir: Path) -> np.ndarray:
+def speech(edge_dir: Path) -> npt.NDArray[Any]:
     path = speech_wav("Eu gostaria de saber o saldo da minha conta.", edge_dir / "speech.wav")
     return read_wav(path)[0]
 
 
 @pytest.fixture(scope="module")
-def answer(edge_dir: Path) -> np.ndarray:
+def answer(edge_dir: Path) -> npt.NDArray[Any]:
     path = speech_wav("Bem-vindo. O seu saldo é de cem reais.", edge_dir / "answer.wav")
     return read_wav(path)[0]
 
@@ -60,8 +62,8 @@ def test_speech_becomes_an_utterance_and_the_answer_reaches_the_phone(
     sip_edge: EdgeProcess,
     phones: dict[str, Phone],
     r: redis.Redis,
-    speech: np.ndarray,
-    answer: np.ndarray,
+    speech: npt.NDArray[Any],
+    answer: npt.NDArray[Any],
 ) -> None:
     call, sid = dial_2000(phones["1001"], r)
     time.sleep(0.5)
@@ -169,7 +171,7 @@ def test_a_transfer_outside_the_allowlist_fails_at_asterisk(
 
 
 def test_barge_in_stops_the_answer_and_drops_the_rest(
-    sip_edge: EdgeProcess, phones: dict[str, Phone], r: redis.Redis, speech: np.ndarray
+    sip_edge: EdgeProcess, phones: dict[str, Phone], r: redis.Redis, speech: npt.NDArray[Any]
 ) -> None:
     """The phone speaks during a long answer: the answer stops at the phone (measured in
     its recording), response.cancel(barge_in) is published, and the answer's later chunks

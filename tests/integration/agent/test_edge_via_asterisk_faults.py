@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import redis
 from asp import streams as layout
 from asp.messages import ResponseCancel, Utterance
@@ -50,7 +52,7 @@ ASTERISK = "127.0.0.1:5160"
 N = len(CALLER_PHRASES)
 
 
-def say(text: str, path: Path) -> np.ndarray:
+def say(text: str, path: Path) -> npt.NDArray[Any]:
     return read_wav(speech_wav(text, path))[0]
 
 
@@ -58,7 +60,7 @@ def utterances(r: redis.Redis, session_id: str) -> list[Utterance]:
     return [m for m in session_messages(r, session_id)[1] if isinstance(m, Utterance)]
 
 
-def phrase_scores(audio: np.ndarray, phrases: list[np.ndarray]) -> list[float]:
+def phrase_scores(audio: npt.NDArray[Any], phrases: list[npt.NDArray[Any]]) -> list[float]:
     """How well each whole phrase matches somewhere in ``audio`` (one correlation each: a
     quick way to tell which phrase it is; audio_found then checks it window by window)."""
     return [best_correlation(audio, p)[0] for p in phrases]
@@ -150,7 +152,7 @@ def test_malformed_entries_are_skipped_and_counted_and_the_call_goes_on(
     call, sid = dial_2000(phones["1001"], r)
     stream = layout.session_stream(sid)
     for bad in MALFORMED_ENTRIES:
-        r.xadd(stream, bad)  # type: ignore[arg-type]
+        r.xadd(stream, bad)
     write_response(r, sid, "after-malformed", pcm(answer))
     wait_audio_heard(call, answer)  # the entries after the malformed ones were played
     call.hangup()

@@ -24,8 +24,10 @@ import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 import redis
 from agent_support import kokoro_says
@@ -70,7 +72,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, np.ndarray]:
+def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, npt.NDArray[Any]]:
     """The interruption's WAV, its onset (samples), and the answer (int16, 8 kHz)."""
     tmp = tmp_path_factory.mktemp("spoken")
     clip = kokoro_says("Espera, espera...", voice="pf_dora")
@@ -79,7 +81,12 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, np.ndarr
 
 
 def _one_call(
-    edge: EdgeProcess, r: redis.Redis, tmp: Path, clip: Path, clip_onset: int, answer: np.ndarray
+    edge: EdgeProcess,
+    r: redis.Redis,
+    tmp: Path,
+    clip: Path,
+    clip_onset: int,
+    answer: npt.NDArray[Any],
 ) -> float:
     who = f"t{random.randrange(10**8, 10**9)}"
     after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
@@ -115,7 +122,7 @@ def _one_call(
 
 
 def test_a_spoken_interruption_stops_a_kokoro_answer_within_200_ms_direct(
-    redis_server: RedisServer, clips: tuple[Path, int, np.ndarray], tmp_path: Path
+    redis_server: RedisServer, clips: tuple[Path, int, npt.NDArray[Any]], tmp_path: Path
 ) -> None:
     clip, clip_onset, answer = clips
     r = redis.Redis.from_url(redis_server.url)

@@ -7,6 +7,7 @@ connect to ``agent.url``; every session goes through Redis like a phone call.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -23,6 +24,10 @@ from pipeline.testing import RedisServer
 
 QUESTION = "Qual é o horário de atendimento?"
 READY = re.compile(r"ASP_GATEWAY_READY port=(\d+)")
+
+
+def _same(proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    return proc
 
 
 def _start(name: str, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -64,7 +69,9 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
                 log = logs / f"{kind}.log"
                 procs.append(_start(kind, [sys.executable, "-m", f"{kind}_worker"], env, log))
                 proc = procs[-1]
-                watches.enter_context(watching(f"{kind}_worker", "agent", lambda p=proc: p, log))
+                watches.enter_context(
+                    watching(f"{kind}_worker", "agent", functools.partial(_same, proc), log)
+                )
             env = {
                 **base,
                 "ASP_GATEWAY_TOKEN": token,

@@ -6,7 +6,10 @@ recording of that audio counts. No Asterisk: Kokoro and espeak-ng only."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import pytest
 from agent_support import kokoro_says
 from drills import EDGE_APOLOGY, FRAME_S, REAL_QUESTION, REPO, spoken_s, voiced
@@ -19,31 +22,31 @@ RATE = 8000
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+def clip(tmp_path_factory: pytest.TempPathFactory) -> npt.NDArray[Any]:
     path = speech_wav(EDGE_APOLOGY, tmp_path_factory.mktemp("clip") / "apology-8000.wav")
     return read_wav(path)[0]
 
 
 @pytest.fixture(scope="module")
-def answer() -> np.ndarray:
+def answer() -> npt.NDArray[Any]:
     facts = load_facts(REPO / "compose" / "agent" / "fatos.toml")
     return kokoro_says(" ".join(address_answer(facts)))
 
 
 @pytest.fixture(scope="module")
-def apology() -> np.ndarray:
+def apology() -> npt.NDArray[Any]:
     return kokoro_says(load_persona().apology)
 
 
 def test_kokoro_speech_is_never_taken_for_the_edge_apology(
-    clip: np.ndarray, answer: np.ndarray, apology: np.ndarray
+    clip: npt.NDArray[Any], answer: npt.NDArray[Any], apology: npt.NDArray[Any]
 ) -> None:
     assert audio_found(answer.astype(np.float64), clip) is not None
     assert audio_found(apology.astype(np.float64), clip) is not None
 
 
 def test_the_edge_apology_is_found_after_kokoro_speech(
-    clip: np.ndarray, answer: np.ndarray
+    clip: npt.NDArray[Any], answer: npt.NDArray[Any]
 ) -> None:
     half = answer[: len(answer) // 2].astype(np.float64)
     heard = np.concatenate([half, np.zeros(RATE), clip, np.zeros(RATE // 2)])
@@ -51,7 +54,7 @@ def test_the_edge_apology_is_found_after_kokoro_speech(
 
 
 def test_the_length_waited_for_is_what_the_phone_counts_of_the_same_audio(
-    answer: np.ndarray,
+    answer: npt.NDArray[Any],
 ) -> None:
     need = spoken_s(answer.astype("<i2").tobytes(), RATE)
     assert need > 3.0, need  # the address: several seconds of speech

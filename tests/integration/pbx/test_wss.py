@@ -13,8 +13,10 @@ import pytest
 import websockets
 from pbx_support import cli
 from sipmsg import build_register, digest_authorization, new_branch, parse_response
+from websockets.typing import Subprotocol
 
 URL = "wss://127.0.0.1:8189/ws"
+SIP = Subprotocol("sip")
 
 
 def _tls() -> ssl.SSLContext:
@@ -32,7 +34,7 @@ def _register(user: str, call_id: str, cseq: int, tag: str, auth: str | None = N
 
 async def _try_register(user: str, password: str) -> int:
     call_id, tag = secrets.token_hex(8), secrets.token_hex(4)
-    async with websockets.connect(URL, subprotocols=["sip"], ssl=_tls()) as ws:  # type: ignore[list-item]
+    async with websockets.connect(URL, subprotocols=[SIP], ssl=_tls()) as ws:
         assert ws.subprotocol == "sip"
         await ws.send(_register(user, call_id, 1, tag))
         first = parse_response(await ws.recv(decode=True))
@@ -67,7 +69,7 @@ async def test_wss_wrong_password_is_refused(passwords: dict[str, str]) -> None:
 
 
 async def test_wss_malformed_sip_does_not_break_the_server(passwords: dict[str, str]) -> None:
-    async with websockets.connect(URL, subprotocols=["sip"], ssl=_tls()) as ws:  # type: ignore[list-item]
+    async with websockets.connect(URL, subprotocols=[SIP], ssl=_tls()) as ws:
         for junk in ("\x00\x01garbage", "REGISTER\r\n\r\n", "SIP/2.0 999\r\n\r\n" + "A" * 4000):
             await ws.send(junk)
     # the server keeps serving WebSocket clients
@@ -79,7 +81,7 @@ async def test_only_the_ws_path_speaks_sip(path: str) -> None:
     with pytest.raises(websockets.exceptions.InvalidStatus):
         async with websockets.connect(
             "wss://127.0.0.1:8189" + path,
-            subprotocols=["sip"],
-            ssl=_tls(),  # type: ignore[list-item]
+            subprotocols=[SIP],
+            ssl=_tls(),
         ):
             pass

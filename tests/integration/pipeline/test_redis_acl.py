@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import redis
@@ -24,9 +25,12 @@ from pipeline.testing import RedisServer, load_script, stop_processes
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
 acl = load_script(ROOT / "scripts" / "redis_acl.py")
+
+
+def command(r: redis.Redis, *args: str | int) -> Any:
+    """A raw Redis command (redis-py leaves execute_command untyped)."""
+    return r.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
 class AclRedis:
@@ -35,7 +39,8 @@ class AclRedis:
         self.passwords = passwords
 
     def url(self, user: str) -> str:
-        return acl.url(user, self.passwords[user], f"127.0.0.1:{self.server.port}")
+        url: str = acl.url(user, self.passwords[user], f"127.0.0.1:{self.server.port}")
+        return url
 
     def client(self, user: str) -> redis.Redis:
         return redis.Redis.from_url(self.url(user))
@@ -75,7 +80,7 @@ def test_a_service_user_runs_no_command_and_reads_no_key_outside_its_grant(
     r = acl_redis.client(user)
     assert r.ping()
     r.set("asp:test:acl", "1", ex=60)  # its own prefix: allowed
-    for command in (
+    for refused in (
         ("FLUSHALL",),
         ("FLUSHDB",),
         ("KEYS", "*"),
@@ -92,7 +97,7 @@ def test_a_service_user_runs_no_command_and_reads_no_key_outside_its_grant(
         ("SCRIPT", "FLUSH"),
     ):
         with pytest.raises(NoPermissionError):
-            r.execute_command(*command)
+            command(r, *refused)
     # another prefix: no read, no write, not even through a script
     with pytest.raises(NoPermissionError):
         r.get("other:secret")
@@ -110,7 +115,7 @@ def test_a_service_user_runs_no_command_and_reads_no_key_outside_its_grant(
 
 def test_the_operator_user_has_everything(acl_redis: AclRedis) -> None:
     ops = acl_redis.client("ops")
-    assert ops.execute_command("ACL", "WHOAMI") in (b"ops", "ops")
+    assert command(ops, "ACL", "WHOAMI") in (b"ops", "ops")
     assert isinstance(ops.info(), dict)
     assert ops.config_get("maxmemory")
 
@@ -153,10 +158,15 @@ def workers_as_their_users(
     }
 
 
-def wait(check: object, timeout: float, what: str, procs: dict[str, subprocess.Popen[bytes]],
-         logs: Path) -> None:  # fmt: skip
+def wait(
+    check: Callable[[], object],
+    timeout: float,
+    what: str,
+    procs: dict[str, subprocess.Popen[bytes]],
+    logs: Path,
+) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         for name, p in procs.items():
             if p.poll() is not None:
                 log = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
@@ -170,7 +180,7 @@ async def test_each_service_as_its_own_user_carries_a_call(
     acl_redis: AclRedis, tmp_path: Path
 ) -> None:
     ops = acl_redis.client("ops")
-    ops.execute_command("ACL", "LOG", "RESET")
+    command(ops, "ACL", "LOG", "RESET")
     procs = workers_as_their_users(acl_redis, tmp_path, "stt", "llm", "tts", "postcall")
     edge = Bus.from_url(acl_redis.url("sip-edge"))  # what sip-edge does: the Bus, as its user
     try:
@@ -178,7 +188,9 @@ async def test_each_service_as_its_own_user_carries_a_call(
         await edge.publish(SessionStart(session_id=sid, metadata={"language": "pt-BR"}))
 
         def ended(response_id: str) -> bool:
-            entries = ops.xrange(layout.session_stream(sid))
+            entries = cast(
+                "list[tuple[bytes, dict[bytes, bytes]]]", ops.xrange(layout.session_stream(sid))
+            )
             return any(
                 f.get(b"type") == b"response.end" and f.get(b"response_id") == response_id.encode()
                 for _, f in entries
@@ -200,7 +212,7 @@ async def test_each_service_as_its_own_user_carries_a_call(
             procs,
             tmp_path,
         )
-        denied = ops.execute_command("ACL", "LOG")
+        denied = command(ops, "ACL", "LOG")
         assert not denied, f"commands refused to a service: {denied}"
     finally:
         await edge.close()
@@ -213,7 +225,7 @@ async def test_the_asp_gateway_as_its_own_user_serves_a_session(
     from sip_edge.gateway.testing import AspClient, GatewayProcess
 
     ops = acl_redis.client("ops")
-    ops.execute_command("ACL", "LOG", "RESET")
+    command(ops, "ACL", "LOG", "RESET")
     procs = workers_as_their_users(acl_redis, tmp_path, "stt", "llm", "tts")
     try:
         with GatewayProcess(tmp_path / "gateway.log", REDIS_URL=acl_redis.url("asp-gateway")) as gw:
@@ -238,7 +250,7 @@ async def test_the_asp_gateway_as_its_own_user_serves_a_session(
         assert "NOPERM" not in log
         assert "Traceback" not in log, log[-3000:]
         assert ops.exists(layout.session_stream(sid))
-        denied = ops.execute_command("ACL", "LOG")
+        denied = command(ops, "ACL", "LOG")
         assert not denied, f"commands refused to a service: {denied}"
     finally:
         stop_processes(procs.values(), 15)

@@ -98,7 +98,7 @@ class Caller:
     def __init__(self, bus: Bus, pause_ms: int = 200) -> None:
         settings = Settings(speculative_pause_ms=pause_ms)
         info = CallInfo(1, "sip-call-id", "1001", "sip:1001@127.0.0.1")
-        self.session = CallSession(info, NoHandle(), settings, Metrics(), bus, lambda _s: None)  # type: ignore[arg-type]
+        self.session = CallSession(info, NoHandle(), settings, Metrics(), bus, lambda _s: None)
         self.session.on_media(8000, "PCMU/8000")
         self.session.classifier = LoudIsSpeech()
         self.heard: list[str] = []  # response id of each chunk accepted for playback
