@@ -88,24 +88,24 @@ async def test_a_cancel_stops_the_output_within_one_chunk(bus: Bus) -> None:
     assert not any(isinstance(m, ResponseEnd) and not m.interrupted for m in log)
 
 
-async def redeliver(bus: Bus, msg: ResponseText) -> None:
+async def redeliver(bus: Bus, raw: aioredis.Redis, msg: ResponseText) -> None:
     """``msg``'s work again, as after an attempt that published and then failed (Redis went
     away before replying): the attempt was not recorded as done."""
-    await bus.redis.delete(layout.processed_key(Stage.TTS, msg.session_id))
+    await raw.delete(layout.processed_key(Stage.TTS, msg.session_id))
     await bus.publish(msg)
 
 
-async def run_until_drained(bus: Bus) -> None:
+async def run_until_drained(bus: Bus, raw: aioredis.Redis) -> None:
     """Runs a worker (a new replica) until the work stream is empty (entries go once done)."""
 
     async def drained() -> bool:
-        return int(await bus.redis.xlen(layout.work_stream(Stage.TTS))) == 0
+        return int(await raw.xlen(layout.work_stream(Stage.TTS))) == 0
 
     await run_until(bus, TTSWorker(bus, "tts-2", TTSRouter(FakeTTS()), chunk_ms=100), drained)
 
 
 async def test_a_sentence_redelivered_after_its_publication_landed_is_not_published_again(
-    bus: Bus,
+    bus: Bus, raw_redis: aioredis.Redis
 ) -> None:
     """Redis restarted between running a sentence's transaction and replying (drills,
     restart-redis with Kokoro): the worker saw an error and the entry came back, but the audio
@@ -124,24 +124,29 @@ async def test_a_sentence_redelivered_after_its_publication_landed_is_not_publis
     # the first sentence's entry again, as a redelivery; then the final one, its end lost
     await redeliver(
         bus,
+        raw_redis,
         ResponseText(session_id=sid, response_id="r-1", seq=0, text="Bom dia.", is_final=False),
     )
-    await run_until_drained(bus)
+    await run_until_drained(bus, raw_redis)
     stream = layout.session_stream(sid)
-    ends = [i for i, f in await bus.redis.xrange(stream) if f[b"type"] == b"response.end"]
-    await bus.redis.xdel(stream, *ends)
+    ends = [i for i, f in await raw_redis.xrange(stream) if f[b"type"] == b"response.end"]
+    await raw_redis.xdel(stream, *ends)
     await redeliver(
-        bus, ResponseText(session_id=sid, response_id="r-1", seq=2, text="", is_final=True)
+        bus,
+        raw_redis,
+        ResponseText(session_id=sid, response_id="r-1", seq=2, text="", is_final=True),
     )
-    await run_until_drained(bus)
+    await run_until_drained(bus, raw_redis)
     log = await bus.session_log(sid)
     assert audio(log) == said
     assert [m.interrupted for m in log if isinstance(m, ResponseEnd)] == [False]
     # redelivered once more with its end in place: still one end
     await redeliver(
-        bus, ResponseText(session_id=sid, response_id="r-1", seq=2, text="", is_final=True)
+        bus,
+        raw_redis,
+        ResponseText(session_id=sid, response_id="r-1", seq=2, text="", is_final=True),
     )
-    await run_until_drained(bus)
+    await run_until_drained(bus, raw_redis)
     log = await bus.session_log(sid)
     assert audio(log) == said
     assert len([m for m in log if isinstance(m, ResponseEnd)]) == 1
