@@ -15,6 +15,8 @@
 # (`podman healthcheck run`), and `restart: unless-stopped` restarts a service that started
 # before its dependency was ready.
 #
+# Once healthy, scripts/container_calls.py (a PJSUA2 phone inside the namespace, the project's
+# venv: PABX_PYTHON, default .venv/bin/python) calls *43 and 2000; CONTAINERS_CALLS=0 skips it.
 # CONTAINERS_SKIP_BUILD=1: use the images already built. Report: .run/containers/report.txt
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -72,6 +74,12 @@ NS="pabx-ct-$$"
 ip netns add "$NS"
 in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
 in_ns ip link set lo up
+# and one non-loopback address, as a server has: coturn needs one to relay from ("Cannot
+# configure any meaningful IP listener address" with loopback alone). 192.0.2.0/24 is
+# TEST-NET-1 (RFC 5737): routed nowhere, and the namespace has no route out anyway.
+in_ns ip link add pabx-ext type dummy
+in_ns ip addr add 192.0.2.10/24 dev pabx-ext
+in_ns ip link set pabx-ext up
 pc() { (cd "$run_dir/compose" && in_ns "$PODMAN_COMPOSE" -f docker-compose.yml "$@"); }
 cleanup() {
   pc down >>"$OUT/compose-down.log" 2>&1 || true
@@ -90,7 +98,7 @@ wait_healthy() {  # runs the checks until every container passes or the limit; f
   mapfile -t containers < <(podman ps -a --filter label=io.podman.compose.project=pabx --format '{{.Names}}' | sort)
   [ ${#containers[@]} -gt 0 ] || die "nenhum contêiner do projeto pabx (veja $OUT/compose-up.log)"
   state=(); since=()
-  local deadline=$((SECONDS + HEALTH_TIMEOUT)) pending c status has_check rc
+  local deadline=$((SECONDS + HEALTH_TIMEOUT)) pending c status has_check rc started up_s
   while :; do
     pending=0
     for c in "${containers[@]}"; do
@@ -111,7 +119,15 @@ wait_healthy() {  # runs the checks until every container passes or the limit; f
           state[$c]="running, unhealthy"; pending=1
         fi
       elif [ "$status" = running ]; then
-        state[$c]="running (no health check)"; since[$c]=$((SECONDS - t_up))
+        # no health check: running for 20 s without a restart (a crash loop is "running"
+        # for a moment between its restarts)
+        started=$(podman inspect --format '{{.State.StartedAt}}' "$c" 2>/dev/null || true)
+        up_s=$(($(date +%s) - $(date -d "${started% [A-Z]*}" +%s 2>/dev/null || date +%s)))
+        if [ "$up_s" -ge 20 ]; then
+          state[$c]="running (no health check)"; since[$c]=$((SECONDS - t_up))
+        else
+          state[$c]="running ${up_s} s (no health check)"; pending=1
+        fi
       else
         state[$c]=$status; pending=1
       fi
@@ -146,6 +162,24 @@ check_healthy() {  # check_healthy : dies naming the containers that did not pas
 } | tee "$REPORT"
 check_healthy
 log "todos os serviços saudáveis em $((SECONDS - t_up)) s"
+
+# --- calls through the stack: a PJSUA2 phone (the host's, with the project's venv) inside the
+# namespace, registered with the generated password, calls *43 and 2000 ---------------------
+if [ "${CONTAINERS_CALLS:-1}" = 1 ]; then
+  py=${PABX_PYTHON:-$REPO_ROOT/.venv/bin/python}
+  [ -x "$py" ] || die "sem Python com pjsua2 para as ligações ($py; make bootstrap ou PABX_PYTHON)"
+  pypath=$(printf '%s:' "$REPO_ROOT"/libs/*/src "$REPO_ROOT"/services/*/src)$REPO_ROOT/tests/support
+  log "ligações pela pilha: *43 e 2000 (log: $OUT/calls.txt)"
+  t_calls=$SECONDS
+  if in_ns env PYTHONPATH="$pypath" "$py" scripts/container_calls.py "$run_dir/compose/.env" \
+    >"$OUT/calls.txt" 2>&1; then
+    calls_ok=1
+  else
+    calls_ok=0
+  fi
+  { echo "calls ($((SECONDS - t_calls)) s):"; grep -E '^(OK|FAIL)' "$OUT/calls.txt"; } | tee -a "$REPORT"
+  [ $calls_ok = 1 ] || die "as ligações pela pilha falharam (veja $OUT/calls.txt)"
+fi
 
 # --- down and up again: what must survive does (Redis AOF, the generated secrets) ----------
 redis_cli() {  # as the operator's ACL user where compose/.env has one, else the default user
