@@ -74,12 +74,6 @@ NS="pabx-ct-$$"
 ip netns add "$NS"
 in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
 in_ns ip link set lo up
-# and one non-loopback address, as a server has: coturn needs one to relay from ("Cannot
-# configure any meaningful IP listener address" with loopback alone). 192.0.2.0/24 is
-# TEST-NET-1 (RFC 5737): routed nowhere, and the namespace has no route out anyway.
-in_ns ip link add pabx-ext type dummy
-in_ns ip addr add 192.0.2.10/24 dev pabx-ext
-in_ns ip link set pabx-ext up
 pc() { (cd "$run_dir/compose" && in_ns "$PODMAN_COMPOSE" -f docker-compose.yml "$@"); }
 cleanup() {
   pc down >>"$OUT/compose-down.log" 2>&1 || true
@@ -87,6 +81,14 @@ cleanup() {
   ip netns delete "$NS" 2>/dev/null || true
 }
 trap cleanup EXIT
+# and one non-loopback address, as a server has: coturn needs one to relay from ("Cannot
+# configure any meaningful IP listener address" with loopback alone). A veth pair with both
+# ends in the namespace (this kernel has no dummy interfaces); 192.0.2.0/24 is TEST-NET-1
+# (RFC 5737): routed nowhere, and the namespace has no route out anyway.
+in_ns ip link add pabx-ext type veth peer name pabx-ext-peer
+in_ns ip addr add 192.0.2.10/24 dev pabx-ext
+in_ns ip link set pabx-ext up
+in_ns ip link set pabx-ext-peer up
 
 log "podman-compose up -d (rede do host = namespace $NS; log: $OUT/compose-up.log)"
 t_up=$SECONDS
