@@ -16,7 +16,9 @@
 # before its dependency was ready.
 #
 # Once healthy, scripts/container_calls.py (a PJSUA2 phone inside the namespace, the project's
-# venv: PABX_PYTHON, default .venv/bin/python) calls *43 and 2000; CONTAINERS_CALLS=0 skips it.
+# venv: PABX_PYTHON, default .venv/bin/python) calls *43 and 2000, and
+# services/softphone/e2e/smoke-up.mjs loads the softphone from its container in a headless
+# Chromium, registers 1004 and calls *43; CONTAINERS_CALLS=0 skips both.
 # CONTAINERS_SKIP_BUILD=1: use the images already built. Report: .run/containers/report.txt
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -181,6 +183,21 @@ if [ "${CONTAINERS_CALLS:-1}" = 1 ]; then
   fi
   { echo "calls ($((SECONDS - t_calls)) s):"; grep -E '^(OK|FAIL)' "$OUT/calls.txt"; } | tee -a "$REPORT"
   [ $calls_ok = 1 ] || die "as ligações pela pilha falharam (veja $OUT/calls.txt)"
+  # the softphone from its container in a headless Chromium (Debian's, playwright-core from
+  # services/softphone's npm ci): registers 1004 over the compose Asterisk's WSS, calls *43
+  chromium=${E2E_CHROMIUM:-/usr/bin/chromium}
+  [ -x "$chromium" ] || die "sem Chromium para o softphone ($chromium; apt-get install chromium ou E2E_CHROMIUM)"
+  [ -d services/softphone/node_modules/playwright-core ] \
+    || die "sem playwright-core em services/softphone/node_modules (scripts/softphone.sh deps)"
+  log "softphone do contêiner no Chromium: registra 1004, liga *43 (log: $OUT/softphone.txt)"
+  t_calls=$SECONDS
+  if in_ns env SMOKE_ENV_FILE="$run_dir/compose/.env" E2E_CHROMIUM="$chromium" \
+    node services/softphone/e2e/smoke-up.mjs >"$OUT/softphone.txt" 2>&1; then
+    echo "softphone ($((SECONDS - t_calls)) s): $(tail -1 "$OUT/softphone.txt")" | tee -a "$REPORT"
+  else
+    tail -5 "$OUT/softphone.txt" >&2
+    die "o softphone do contêiner não registrou ou não ouviu o *43 (veja $OUT/softphone.txt)"
+  fi
 fi
 
 # --- down and up again: what must survive does (Redis AOF, the generated secrets) ----------
