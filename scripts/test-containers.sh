@@ -15,6 +15,10 @@
 # (`podman healthcheck run`), and `restart: unless-stopped` restarts a service that started
 # before its dependency was ready.
 #
+# Once healthy, scripts/container_calls.py (a PJSUA2 phone inside the namespace, the project's
+# venv: PABX_PYTHON, default .venv/bin/python) calls *43 and 2000, and
+# services/softphone/e2e/smoke-up.mjs loads the softphone from its container in a headless
+# Chromium, registers 1004 and calls *43; CONTAINERS_CALLS=0 skips both.
 # CONTAINERS_SKIP_BUILD=1: use the images already built. Report: .run/containers/report.txt
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -79,6 +83,14 @@ cleanup() {
   ip netns delete "$NS" 2>/dev/null || true
 }
 trap cleanup EXIT
+# and one non-loopback address, as a server has: coturn needs one to relay from ("Cannot
+# configure any meaningful IP listener address" with loopback alone). A veth pair with both
+# ends in the namespace (this kernel has no dummy interfaces); 192.0.2.0/24 is TEST-NET-1
+# (RFC 5737): routed nowhere, and the namespace has no route out anyway.
+in_ns ip link add pabx-ext type veth peer name pabx-ext-peer
+in_ns ip addr add 192.0.2.10/24 dev pabx-ext
+in_ns ip link set pabx-ext up
+in_ns ip link set pabx-ext-peer up
 
 log "podman-compose up -d (rede do host = namespace $NS; log: $OUT/compose-up.log)"
 t_up=$SECONDS
@@ -90,7 +102,7 @@ wait_healthy() {  # runs the checks until every container passes or the limit; f
   mapfile -t containers < <(podman ps -a --filter label=io.podman.compose.project=pabx --format '{{.Names}}' | sort)
   [ ${#containers[@]} -gt 0 ] || die "nenhum contêiner do projeto pabx (veja $OUT/compose-up.log)"
   state=(); since=()
-  local deadline=$((SECONDS + HEALTH_TIMEOUT)) pending c status has_check rc
+  local deadline=$((SECONDS + HEALTH_TIMEOUT)) pending c status has_check rc started up_s
   while :; do
     pending=0
     for c in "${containers[@]}"; do
@@ -111,7 +123,15 @@ wait_healthy() {  # runs the checks until every container passes or the limit; f
           state[$c]="running, unhealthy"; pending=1
         fi
       elif [ "$status" = running ]; then
-        state[$c]="running (no health check)"; since[$c]=$((SECONDS - t_up))
+        # no health check: running for 20 s without a restart (a crash loop is "running"
+        # for a moment between its restarts)
+        started=$(podman inspect --format '{{.State.StartedAt}}' "$c" 2>/dev/null || true)
+        up_s=$(($(date +%s) - $(date -d "${started% [A-Z]*}" +%s 2>/dev/null || date +%s)))
+        if [ "$up_s" -ge 20 ]; then
+          state[$c]="running (no health check)"; since[$c]=$((SECONDS - t_up))
+        else
+          state[$c]="running ${up_s} s (no health check)"; pending=1
+        fi
       else
         state[$c]=$status; pending=1
       fi
@@ -146,6 +166,39 @@ check_healthy() {  # check_healthy : dies naming the containers that did not pas
 } | tee "$REPORT"
 check_healthy
 log "todos os serviços saudáveis em $((SECONDS - t_up)) s"
+
+# --- calls through the stack: a PJSUA2 phone (the host's, with the project's venv) inside the
+# namespace, registered with the generated password, calls *43 and 2000 ---------------------
+if [ "${CONTAINERS_CALLS:-1}" = 1 ]; then
+  py=${PABX_PYTHON:-$REPO_ROOT/.venv/bin/python}
+  [ -x "$py" ] || die "sem Python com pjsua2 para as ligações ($py; make bootstrap ou PABX_PYTHON)"
+  pypath=$(printf '%s:' "$REPO_ROOT"/libs/*/src "$REPO_ROOT"/services/*/src)$REPO_ROOT/tests/support
+  log "ligações pela pilha: *43 e 2000 (log: $OUT/calls.txt)"
+  t_calls=$SECONDS
+  if in_ns env PYTHONPATH="$pypath" "$py" scripts/container_calls.py "$run_dir/compose/.env" \
+    >"$OUT/calls.txt" 2>&1; then
+    calls_ok=1
+  else
+    calls_ok=0
+  fi
+  { echo "calls ($((SECONDS - t_calls)) s):"; grep -E '^(OK|FAIL)' "$OUT/calls.txt"; } | tee -a "$REPORT"
+  [ $calls_ok = 1 ] || die "as ligações pela pilha falharam (veja $OUT/calls.txt)"
+  # the softphone from its container in a headless Chromium (Debian's, playwright-core from
+  # services/softphone's npm ci): registers 1004 over the compose Asterisk's WSS, calls *43
+  chromium=${E2E_CHROMIUM:-/usr/bin/chromium}
+  [ -x "$chromium" ] || die "sem Chromium para o softphone ($chromium; apt-get install chromium ou E2E_CHROMIUM)"
+  [ -d services/softphone/node_modules/playwright-core ] \
+    || die "sem playwright-core em services/softphone/node_modules (scripts/softphone.sh deps)"
+  log "softphone do contêiner no Chromium: registra 1004, liga *43 (log: $OUT/softphone.txt)"
+  t_calls=$SECONDS
+  if in_ns env SMOKE_ENV_FILE="$run_dir/compose/.env" E2E_CHROMIUM="$chromium" \
+    node services/softphone/e2e/smoke-up.mjs >"$OUT/softphone.txt" 2>&1; then
+    echo "softphone ($((SECONDS - t_calls)) s): $(tail -1 "$OUT/softphone.txt")" | tee -a "$REPORT"
+  else
+    tail -5 "$OUT/softphone.txt" >&2
+    die "o softphone do contêiner não registrou ou não ouviu o *43 (veja $OUT/softphone.txt)"
+  fi
+fi
 
 # --- down and up again: what must survive does (Redis AOF, the generated secrets) ----------
 redis_cli() {  # as the operator's ACL user where compose/.env has one, else the default user

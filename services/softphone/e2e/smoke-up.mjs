@@ -1,7 +1,7 @@
 // Smoke check of what `make up` serves (not part of `make test`): opens https://localhost:3000,
 // registers 1004 with the password from compose/.env against wss://localhost:8189/ws (the
 // normal profile, not loopback), calls *43 and checks that the fake microphone's 440 Hz tone
-// comes back.    node e2e/smoke-up.mjs
+// comes back.    node e2e/smoke-up.mjs   (SMOKE_URL, SMOKE_WSS, SMOKE_ENV_FILE, E2E_CHROMIUM)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +12,10 @@ import { chromium } from 'playwright-core';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const URL_APP = process.env.SMOKE_URL ?? 'https://localhost:3000/';
 const WSS = process.env.SMOKE_WSS ?? 'wss://localhost:8189/ws';
-const password = /^EXT_1004_PASSWORD=(.*)$/m.exec(readFileSync(join(REPO, 'compose/.env'), 'utf8'))?.[1];
-if (!password) throw new Error('EXT_1004_PASSWORD ausente em compose/.env');
+// SMOKE_ENV_FILE: another compose/.env (scripts/test-containers.sh: the run's copy)
+const ENV_FILE = process.env.SMOKE_ENV_FILE ?? join(REPO, 'compose/.env');
+const password = /^EXT_1004_PASSWORD=(.*)$/m.exec(readFileSync(ENV_FILE, 'utf8'))?.[1];
+if (!password) throw new Error(`EXT_1004_PASSWORD ausente em ${ENV_FILE}`);
 const tmp = mkdtempSync(join(tmpdir(), 'softphone-smoke-'));
 const wav = join(tmp, 'a.wav');
 spawnSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', wav, 'synth', '30', 'sine', '440', 'vol', '0.5']);
