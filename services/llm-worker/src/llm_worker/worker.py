@@ -115,6 +115,8 @@ def _has_reply(history: History, question: str, spoken: list[str]) -> bool:
     sentences joined; a fixed answer is recorded by its sentences, published in pieces, so
     the comparison ignores spacing)."""
     reply, asked = _words(heard_text(spoken, None)), _words(question)
+    if not reply:  # a reply without a word: recorded as the question alone
+        return any(m.role == "user" and _words(m.content).endswith(asked) for m in history.messages)
     pairs = zip(history.messages, history.messages[1:], strict=False)
     return any(
         user.role == "user"
