@@ -221,3 +221,21 @@ def test_phones_are_read_out() -> None:
     assert say_phone("contato@exemplo.com.br") == "contato@exemplo.com.br"
     with pytest.raises(ValueError, match="out of range"):
         say_number(1_000_000)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Qual é o horário de vocês?", "hours"),
+        ("Tem fidelidade?", "faq"),
+        ("Onde fica a empresa?", "company"),
+        ("Quanto custa o plano de 300 mega?", "price"),
+    ],
+)
+def test_a_fixed_answer_names_what_answered_it(question: str, kind: str) -> None:
+    """The kind the worker logs ("answered without the model (company)"), not "hours" for
+    every fixed answer."""
+    p = plan_without_model(question, FACTS, goodbye="Até logo!")
+    assert p is not None
+    assert p.action is None
+    assert p.kind == kind

@@ -207,3 +207,133 @@ async def test_a_retried_turn_closes_the_response_a_dead_replica_half_sent(
     assert raw != history_before
     last = History.from_json(raw, max_turns=8).messages[-1]
     assert (last.role, last.content) == ("assistant", "Claro, pode pagar no boleto.")
+
+
+async def history_pairs(bus: Bus, sid: str) -> list[tuple[str, str]]:
+    from llm_worker.history import History
+
+    raw = await bus.history(sid)
+    assert raw is not None
+    return [(m.role, m.content) for m in History.from_json(raw, max_turns=8).messages]
+
+
+async def test_a_turn_answered_in_full_by_a_replica_that_died_before_acking_is_not_answered_again(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider]
+) -> None:
+    """The kill-llm drill: the killed replica had published the whole reply (every
+    sentence and its end) but neither acknowledged the entry nor saved the history. The
+    replica that reclaims the entry answers nothing (no superseding cancel, no second
+    response: the caller would hear it twice) and records the published reply, once."""
+    from asp import ResponseCancel, ResponseStart
+    from pipeline import Job
+
+    worker, provider = running
+    sid = await greeted_session(bus, {"language": "pt-BR"})
+    question, reply = "Como eu pago a conta?", ["Pode pagar no boleto.", "Ou no cartão."]
+    # What the dead replica published before it was killed (response of delivery 1).
+    await bus.publish(
+        ResponseStart(session_id=sid, response_id="r-u5", utterance_id="u5"), stages=()
+    )
+    for seq, text in enumerate([*reply, ""]):
+        await bus.publish(
+            ResponseText(
+                session_id=sid, response_id="r-u5", seq=seq, text=text, is_final=text == ""
+            ),
+            stages=(),
+        )
+    provider.push([TextDelta("Uma segunda resposta."), Done("end_turn")])
+    await worker.handle(Job("1-0", transcript(sid, question, "u5"), 2))
+    log = await bus.session_log(sid)
+    assert not [m for m in log if isinstance(m, ResponseCancel)]
+    assert not [
+        m for m in log if isinstance(m, ResponseStart | ResponseText) and m.response_id == "r-u5-2"
+    ]
+    assert provider.requests == []
+    pairs = await history_pairs(bus, sid)
+    assert pairs[-2:] == [("user", question), ("assistant", " ".join(reply))]
+    assert sum(p == ("assistant", " ".join(reply)) for p in pairs) == 1
+    # Redelivered once more (the entry was reclaimed twice): still nothing new, and the
+    # history keeps the reply once.
+    await worker.handle(Job("1-0", transcript(sid, question, "u5"), 3))
+    log = await bus.session_log(sid)
+    assert not [m for m in log if isinstance(m, ResponseCancel)]
+    assert await history_pairs(bus, sid) == pairs
+
+
+@pytest.mark.parametrize(
+    ("question", "script"),
+    [
+        ("Onde fica a empresa?", None),  # a fixed answer (the facts' address): in pieces
+        ("Como eu pago a conta?", [TextDelta("Pode pagar no boleto."), Done("end_turn")]),
+    ],
+    ids=["fixed-answer", "model"],
+)
+async def test_a_turn_answered_and_recorded_before_the_replica_died_is_acknowledged_as_is(
+    bus: Bus,
+    running: tuple[LLMWorker, FakeProvider],
+    question: str,
+    script: list[TextDelta | Done] | None,
+) -> None:
+    """The replica died after saving the history too (only the acknowledgement was
+    lost): the redelivered turn publishes nothing and the history is left as it was."""
+    from asp import ResponseCancel, ResponseStart
+    from pipeline import Job
+
+    worker, provider = running
+    sid = await greeted_session(bus, {"language": "pt-BR"})
+    if script is not None:
+        provider.push(script)
+    await worker.handle(Job("1-0", transcript(sid, question, "u7"), 1))
+    if script is None:  # decided without the model, sent in pieces, recorded whole
+        assert provider.requests == []
+        log = await bus.session_log(sid)
+        pieces = [m for m in log if isinstance(m, ResponseText) and m.response_id == "r-u7"]
+        assert len(pieces) >= 3, pieces
+    before = await history_pairs(bus, sid)
+    assert [role for role, _ in before[-2:]] == ["user", "assistant"]
+    assert before[-2][1] == question
+    requests = len(provider.requests)
+    await worker.handle(Job("1-0", transcript(sid, question, "u7"), 2))
+    log = await bus.session_log(sid)
+    assert not [m for m in log if isinstance(m, ResponseCancel)]
+    assert not [
+        m for m in log if isinstance(m, ResponseStart | ResponseText) and m.response_id == "r-u7-2"
+    ]
+    assert len(provider.requests) == requests
+    assert await history_pairs(bus, sid) == before
+
+
+async def test_a_turn_a_dead_replica_answered_in_part_is_still_superseded_and_answered(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider]
+) -> None:
+    """A reply without its end (the replica died mid-way), or one that was cancelled
+    after its end (a barge-in), is not an answer: the retry supersedes it and answers."""
+    from asp import ResponseCancel
+    from pipeline import Job
+
+    worker, provider = running
+    sid = await greeted_session(bus, {"language": "pt-BR"})
+    await bus.publish(
+        ResponseText(session_id=sid, response_id="r-u8", seq=0, text="Pode pagar", is_final=False),
+        stages=(),
+    )
+    for seq, text in enumerate(["Sim.", ""]):
+        await bus.publish(
+            ResponseText(
+                session_id=sid, response_id="r-u9", seq=seq, text=text, is_final=text == ""
+            ),
+            stages=(),
+        )
+    await bus.publish(
+        ResponseCancel(session_id=sid, response_id="r-u9", reason="barge_in"), stages=()
+    )
+    for uid in ("u8", "u9"):
+        provider.push([TextDelta("Pode pagar no boleto."), Done("end_turn")])
+        await worker.handle(Job("1-0", transcript(sid, "Como eu pago a conta?", uid), 2))
+    log = await bus.session_log(sid)
+    assert ("r-u8", "superseded") in [
+        (m.response_id, m.reason) for m in log if isinstance(m, ResponseCancel)
+    ]
+    for rid in ("r-u8-2", "r-u9-2"):
+        texts = [m.text for m in log if isinstance(m, ResponseText) and m.response_id == rid]
+        assert texts == ["Pode pagar no boleto.", ""]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from llm_worker.company import company_answer
@@ -264,10 +265,16 @@ def plan_without_model(
         return transfer_plan(intent.entry)
     if isinstance(intent, HangUp):
         return Plan((goodbye,), CallAction(action="hangup"))
-    answer = (
-        hours_answer(text, facts, today)
-        or faq_answer(text, facts)
-        or company_answer(text, facts)
-        or service_answer(text, facts)
+    answers: tuple[tuple[str, Callable[[], tuple[str, ...] | None]], ...] = (
+        ("hours", lambda: hours_answer(text, facts, today)),
+        ("faq", lambda: faq_answer(text, facts)),
+        ("company", lambda: company_answer(text, facts)),
+        ("price", lambda: service_answer(text, facts)),
     )
-    return None if answer is None else Plan(answer)
+    answer: tuple[str, ...] | None = None
+    for kind, answer_for in answers:  # the first that answers
+        answer = answer_for()
+        if answer:
+            return Plan(answer, kind=kind)
+    # none did: as the ``or`` chain this replaces, the last one's value decides
+    return None if answer is None else Plan(answer, kind=answers[-1][0])

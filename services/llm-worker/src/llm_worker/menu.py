@@ -23,6 +23,7 @@ class Plan:
     sentences: tuple[str, ...]
     action: CallAction | None = None
     entry: MenuEntry | None = None  # the department transferred to, if any
+    kind: str = "menu"  # what answered, for the logs: hours, faq, company, price, menu
 
 
 def announcement(entry: MenuEntry) -> str:

@@ -84,7 +84,7 @@ from .errors import HistoryError
 from .events import ChatRequest
 from .facts_store import FactsStore
 from .grounding import checked_reply
-from .history import History
+from .history import History, heard_text
 from .intent import plan_without_model
 from .menu import Plan, menu_phrases, plan_for_digit
 from .persona import Persona
@@ -104,6 +104,27 @@ what arrived plays, and it is not waited for)."""
 def _response_id(utterance_id: str, deliveries: int) -> str:
     """The response of a turn's ``deliveries``-th attempt."""
     return f"r-{utterance_id}" + (f"-{deliveries}" if deliveries > 1 else "")
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _has_reply(history: History, question: str, spoken: list[str]) -> bool:
+    """Whether ``history`` holds ``question`` answered by ``spoken`` (as recorded: the
+    sentences joined; a fixed answer is recorded by its sentences, published in pieces, so
+    the comparison ignores spacing)."""
+    reply, asked = _words(heard_text(spoken, None)), _words(question)
+    if not reply:  # a reply without a word: recorded as the question alone
+        return any(m.role == "user" and _words(m.content).endswith(asked) for m in history.messages)
+    pairs = zip(history.messages, history.messages[1:], strict=False)
+    return any(
+        user.role == "user"
+        and _words(user.content).endswith(asked)
+        and answer.role == "assistant"
+        and _words(answer.content) == reply
+        for user, answer in pairs
+    )
 
 
 class LLMWorker(StreamWorker):
@@ -254,6 +275,10 @@ class LLMWorker(StreamWorker):
         if deferred is not None and await self._provisional_gone(sid, msg.utterance_id):
             lg.info("provisional utterance %s already cancelled: no reply", msg.utterance_id)
             return
+        # A retried turn that an earlier attempt answered in full (its replica died before
+        # acknowledging the entry) is not answered again: the caller would hear it twice.
+        if deliveries > 1 and deferred is None and await self._answered(msg, deliveries):
+            return
         # A retried turn is a new response: what a dead replica half-sent is superseded
         # (closed: the edge plays what arrived of it, then this one, never waiting for it).
         response_id = _response_id(msg.utterance_id, deliveries)
@@ -273,7 +298,7 @@ class LLMWorker(StreamWorker):
         )
         history.add_user(msg.text)
         if plan is not None:
-            what = plan.action.action if plan.action else "hours"
+            what = plan.action.action if plan.action else plan.kind
             lg.info("answered without the model (%s)", what)
             await self._perform(sid, response_id, plan, history, msg.utterance_id, deferred)
             if deferred is not None:
@@ -381,6 +406,41 @@ class LLMWorker(StreamWorker):
             await self._hold_reply(msg, started, history, deferred)
         else:  # cancelled: counted as wasted, never recorded
             await self.spent_on_provisional(sid, msg.utterance_id, time.perf_counter() - started)
+
+    async def _answered(self, msg: Transcript, deliveries: int) -> bool:
+        """True when an earlier delivery of this turn published its whole reply (every
+        sentence and the reply's end, and it was not cancelled since): the replica that
+        sent it died before acknowledging the entry. The history then gets that reply,
+        from what was published, unless the dead replica had saved it already (it saves
+        after the reply's end). A reply without its end (cut mid-way) or cancelled is not
+        an answer: the turn is retried (:meth:`_supersede`). A provisional turn is not
+        checked here (its reply is recorded at its confirmation, with its held actions)."""
+        sid = msg.session_id
+        earlier = [_response_id(msg.utterance_id, a) for a in range(1, deliveries)]
+        sent: dict[str, list[ResponseText]] = {}
+        for m in await self.bus.session_log(sid):
+            if isinstance(m, ResponseText) and m.response_id in earlier:
+                sent.setdefault(m.response_id, []).append(m)
+        for response_id in reversed(earlier):
+            texts = sorted(sent.get(response_id, []), key=lambda m: m.seq)
+            if not any(m.is_final for m in texts):
+                continue
+            if await self.bus.is_cancelled(sid, response_id):
+                continue
+            lg = for_session(log, sid)
+            lg.info(
+                "turn %s answered already (response %s): acknowledged, not answered again",
+                msg.utterance_id,
+                response_id,
+            )
+            spoken = [m.text for m in texts if m.text.strip()]
+            history = await self._history(sid)
+            if not _has_reply(history, msg.text, spoken):
+                lg.info("the history lacked response %s: recorded", response_id)
+                history.add_user(msg.text)
+                await self._save_history(sid, history, spoken)
+            return True
+        return False
 
     async def _supersede(self, sid: str, utterance_id: str, deliveries: int) -> None:
         """Closes the responses earlier deliveries of this turn started (a replica died
