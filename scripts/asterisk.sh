@@ -186,7 +186,9 @@ install_config() {
         /etc/asterisk/asterisk.conf > "$AST_CONF"
     mkdir -p "$RUN_DIR"/asterisk/{run,log,spool,lib,cache}
   fi
-  cp "$CERT_DIR/asterisk.crt" "$CERT_DIR/asterisk.key" "$ROOT$AST_KEYS/"
+  # -f: a copy from an earlier start is read-only (the key is 0400) and RUN_DIR outlives the
+  # container (compose's asterisk-run volume): replace it instead of failing to open it
+  cp -f "$CERT_DIR/asterisk.crt" "$CERT_DIR/asterisk.key" "$ROOT$AST_KEYS/"
   # generated prompts first, then the user's own files (same name: the user's wins)
   cp -f "$GEN_SOUNDS"/*.wav "$ROOT$AST_SOUNDS/"
   compgen -G "$SOUNDS_SRC/*.wav" >/dev/null && cp -f "$SOUNDS_SRC"/*.wav "$ROOT$AST_SOUNDS/"
