@@ -427,3 +427,25 @@ async def test_only_the_first_phrases_are_filled_before_taking_work(bus: Bus) ->
         await until(all_filled, "the rest filled", timeout=5, interval=0.01)
     finally:
         await stopped(worker, task)
+
+
+async def test_a_worker_stopped_while_filling_at_start_synthesizes_no_more_phrases(
+    bus: Bus,
+) -> None:
+    """SIGTERM during the first fill: the phrase being synthesized ends, the rest wait for
+    another replica (each synthesis of a real voice takes seconds; 16 of them could outlast
+    the orchestrator's grace period)."""
+    many = [f"Frase número {i}." for i in range(8)]
+    await bus.register_phrases("pt-BR", many)
+    engine = FakeTTS(delay_s=0.2)
+    worker = make_worker(bus, engine, refresh_s=3600)
+    task = asyncio.create_task(worker.run(grace_s=2))
+
+    async def first_begun() -> bool:
+        return len(engine.calls) >= 1
+
+    await until(first_begun, "the first phrase begun", timeout=5, interval=0.01)
+    worker.stop()
+    await asyncio.wait_for(task, 10)
+    assert len(engine.calls) <= 2  # the one in hand (and at most the next), not 11
+    assert not worker.ready

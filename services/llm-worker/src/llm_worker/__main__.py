@@ -7,7 +7,7 @@ import logging
 import signal
 
 from pipeline.logs import setup
-from pipeline.main import run_worker
+from pipeline.main import run_process, run_worker
 from pipeline.settings import WorkerSettings
 
 from .call_date import time_zone, today_in
@@ -73,7 +73,7 @@ async def _main() -> None:
 def main() -> None:
     setup("llm-worker")
     try:
-        asyncio.run(_main())
+        run_process(_main())
     except FactsError as e:  # the operator's file: say which field, no traceback
         logging.getLogger("llm_worker").critical("invalid facts file, not starting: %s", e)
         raise SystemExit(2) from None

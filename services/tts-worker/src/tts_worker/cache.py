@@ -33,7 +33,7 @@ import hashlib
 import json
 import logging
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from asp import streams as layout
 from pipeline import Bus
@@ -190,14 +190,17 @@ class PhraseCache:
             metrics.CACHE_STORES.inc()
         return True
 
-    async def fill(self, limit: int | None = None) -> int:
-        """Syncs, then synthesizes the missing phrases in order (at most ``limit`` of them;
+    async def fill(
+        self, limit: int | None = None, stop: Callable[[], bool] = lambda: False
+    ) -> int:
+        """Syncs, then synthesizes the missing phrases in order (at most ``limit`` of them,
+        none once ``stop()`` is true: a worker told to stop does not synthesize the rest;
         the others stay in :attr:`pending`); returns how many were synthesized. Raises
         only Redis errors."""
         total = await self.sync()
         synthesized = 0
         tried = 0
-        while self.pending and (limit is None or tried < limit):
+        while self.pending and (limit is None or tried < limit) and not stop():
             tried += 1
             synthesized += await self.fill_next()
         if synthesized:

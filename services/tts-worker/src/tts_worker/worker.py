@@ -130,7 +130,7 @@ class TTSWorker(StreamWorker):
         first greeting is then a hit); afterwards a background task keeps it filled."""
         if self._refresher is None:
             version = await self.bus.phrases_version()
-            await self.phrases.fill(limit=START_FILL_PHRASES)
+            await self.phrases.fill(limit=START_FILL_PHRASES, stop=self._stopping.is_set)
             self._refresher = asyncio.create_task(self._refresh(version), name="tts:phrases")
 
     async def _refresh(self, version: int) -> None:
