@@ -1,11 +1,12 @@
 """Helpers the benchmarks share (they import it by name: bench/ is on sys.path when one of
 them runs as a script): the machine's CPU model, what a phone line and G.711 mu-law do to
-speech, synthesized speech kept on disk between runs, the kinds of Redis keys, and the LLM
-worker's sentence splitter.
+speech, synthesized speech kept on disk between runs, the kinds of Redis keys, the LLM worker's
+sentence splitter, and the way to the test helpers (:func:`use_test_support`).
 Heavier imports (sip_edge, llm_worker) wait until a function needs them."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,16 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from llm_worker.settings import Settings as LLMSettings
     from llm_worker.splitter import SentenceSplitter
+
+REPO = Path(__file__).resolve().parents[1]
+"""The repository's root."""
+
+
+def use_test_support() -> None:
+    """Put tests/support first on sys.path: the benchmarks that drive calls import its
+    helpers (SIP phones, the PBX, the drills' rig) by name. First, ahead of bench/ itself:
+    tests/support/drills.py and bench/drills.py share a name."""
+    sys.path.insert(0, str(REPO / "tests" / "support"))
 
 
 def cpu_model() -> str | None:
