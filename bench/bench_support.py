@@ -28,8 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def use_test_support() -> None:
     """Put tests/support first on sys.path: the benchmarks that drive calls import its
-    helpers (SIP phones, the PBX, the drills' rig) by name. First, ahead of bench/ itself:
-    tests/support/drills.py and bench/drills.py share a name."""
+    helpers (SIP phones, the PBX, the agent's workers) by name. (bench/drills.py keeps its
+    own line: mypy checks it as bench.drills, without bench/ on its path, as its name is
+    that of tests/support/drills.py, which it imports.)"""
     sys.path.insert(0, str(REPO / "tests" / "support"))
 
 

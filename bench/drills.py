@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_support import use_test_support
 
-use_test_support()
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from drills import ENGINES, KINDS, DrillResult, Rig, run_drill  # noqa: E402
 from pbx_support import locked_asterisk, read_env, release_calls  # noqa: E402
