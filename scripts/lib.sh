@@ -57,18 +57,17 @@ start_module() {
   }
 }
 
-# module_service NAME MODULE METRICS_PORT STATUS ACTION : start|stop|status of a service of
-# `make up` that runs as `python -m MODULE` (scripts/up.d), its pid and log in
+# module_service NAME METRICS_PORT STATUS ACTION : start|stop|status of a service of
+# `make up` that runs as a Python module (scripts/up.d), its pid and log in
 # $RUN_DIR/NAME.pid and NAME.log. start: nothing when it runs already; else the calling
-# script's `prepare` (the service's settings, exported) and start_module. status: STATUS
-# (where it answers) when it runs and is ready on METRICS_PORT, else "parado" and status 1.
+# script's `start_service PIDFILE LOG` (the service's settings, then start_module). status:
+# STATUS (where it answers) when it runs and is ready on METRICS_PORT, else "parado", status 1.
 module_service() {
-  local name=$1 module=$2 port=$3 status=$4 pidfile="$RUN_DIR/$1.pid"
-  case "${5:-status}" in
+  local name=$1 port=$2 status=$3 pidfile="$RUN_DIR/$1.pid"
+  case "${4:-status}" in
     start)
       if pid_alive "$pidfile"; then return 0; fi
-      prepare
-      start_module "$name" "$module" "$pidfile" "$RUN_DIR/$name.log" "$port";;
+      start_service "$pidfile" "$RUN_DIR/$name.log";;
     stop)
       stop_pidfile "$name" "$pidfile";;
     status)

@@ -6,7 +6,7 @@ source "$(dirname "$0")/../lib.sh"
 METRICS_PORT=${SIP_EDGE_METRICS_PORT:-9091}
 SIP_PORT=${SIP_EDGE_SIP_PORT:-5070}
 
-prepare() {  # sip-edge's settings, for module_service's start
+start_service() {  # PIDFILE LOG, for module_service: sip-edge's settings, then the module
   if [ -f "$REPO_ROOT/compose/.env" ]; then
     set -a; source "$REPO_ROOT/compose/.env"; set +a
   fi
@@ -25,8 +25,9 @@ prepare() {  # sip-edge's settings, for module_service's start
   # Redis as its own ACL user (scripts/redis_acl.py; password in compose/.env)
   REDIS_URL=$(redis_url sip-edge); export REDIS_URL
   log "iniciando sip-edge (SIP udp/$SIP_EDGE_SIP_BIND:$SIP_PORT, registrar ${SIP_EDGE_REGISTRAR:-nenhum})"
-  export SIP_EDGE_SIP_PORT=$SIP_PORT SIP_EDGE_METRICS_PORT=$METRICS_PORT
+  SIP_EDGE_SIP_PORT=$SIP_PORT SIP_EDGE_METRICS_PORT=$METRICS_PORT \
+    start_module sip-edge sip_edge "$1" "$2" "$METRICS_PORT"
 }
 
-module_service sip-edge sip_edge "$METRICS_PORT" \
+module_service sip-edge "$METRICS_PORT" \
   "sip:2000@127.0.0.1:$SIP_PORT  métricas http://127.0.0.1:$METRICS_PORT/metrics" "${1:-status}"

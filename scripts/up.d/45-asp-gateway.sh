@@ -16,15 +16,16 @@ ensure_token() {  # ASP_GATEWAY_TOKEN in compose/.env, generated when it has no 
   fi
 }
 
-prepare() {  # asp-gateway's settings, for module_service's start
+start_service() {  # PIDFILE LOG, for module_service: asp-gateway's settings, then the module
   ensure_token
   set -a; source "$ENV_FILE"; set +a
   REDIS_URL=$(redis_url asp-gateway); export REDIS_URL  # its own ACL user
   log "iniciando asp-gateway (ws :$PORT, métricas :$METRICS_PORT)"
-  export ASP_GATEWAY_PORT=$PORT ASP_GATEWAY_METRICS_PORT=$METRICS_PORT
+  ASP_GATEWAY_PORT=$PORT ASP_GATEWAY_METRICS_PORT=$METRICS_PORT \
+    start_module asp-gateway sip_edge.gateway "$1" "$2" "$METRICS_PORT"
 }
 
 scheme=ws
 if [ -n "${ASP_GATEWAY_TLS_CERT:-}" ]; then scheme=wss; fi
-module_service asp-gateway sip_edge.gateway "$METRICS_PORT" "$scheme://127.0.0.1:$PORT/ (token: \
+module_service asp-gateway "$METRICS_PORT" "$scheme://127.0.0.1:$PORT/ (token: \
 ASP_GATEWAY_TOKEN em compose/.env)  métricas http://127.0.0.1:$METRICS_PORT/metrics" "${1:-status}"
