@@ -21,7 +21,6 @@ a cross-check: the score reads the rings.
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,9 +30,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from bench_support import use_test_support
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "support"))
+use_test_support()
 
 import redis  # noqa: E402
 from agent_eval_score import rang_action  # noqa: E402

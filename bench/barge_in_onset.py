@@ -26,23 +26,22 @@ import argparse
 import asyncio
 import json
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from bench_support import NpzStore, use_test_support
 from pipeline.envparse import cache_dir
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+use_test_support()
 
-from barge_support import speech_onset
-from bench_support import NpzStore
-from sip_edge.call import Pacer, Segmenter, SegmenterParams, Turns
-from sip_edge.call.events import BargeIn
-from sip_edge.settings import Settings as EdgeSettings
-from sip_edge.vad import make_classifier
-from vad_false_triggers import EchoPath, active_scale, to_frames
+from barge_support import speech_onset  # noqa: E402
+from sip_edge.call import Pacer, Segmenter, SegmenterParams, Turns  # noqa: E402
+from sip_edge.call.events import BargeIn  # noqa: E402
+from sip_edge.settings import Settings as EdgeSettings  # noqa: E402
+from sip_edge.vad import make_classifier  # noqa: E402
+from vad_false_triggers import EchoPath, active_scale, to_frames  # noqa: E402
 
 RATE = 8000
 FRAME = 160

@@ -1,13 +1,19 @@
 """Helpers the benchmarks share (they import it by name: bench/ is on sys.path when one of
 them runs as a script): the machine's CPU model, what a phone line and G.711 mu-law do to
-speech, synthesized speech kept on disk between runs, the kinds of Redis keys, and the LLM
-worker's sentence splitter.
+speech, synthesized speech kept on disk between runs, the kinds of Redis keys, the LLM worker's
+sentence splitter, the way to the test helpers (:func:`use_test_support`), and what the
+JSON results of the Redis benchmarks open with (:class:`RunRecord`).
 Heavier imports (sip_edge, llm_worker) wait until a function needs them."""
 
 from __future__ import annotations
 
+import argparse
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +21,55 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from llm_worker.settings import Settings as LLMSettings
     from llm_worker.splitter import SentenceSplitter
+
+REPO = Path(__file__).resolve().parents[1]
+"""The repository's root."""
+
+
+def use_test_support() -> None:
+    """Put tests/support first on sys.path: the benchmarks that drive calls import its
+    helpers (SIP phones, the PBX, the agent's workers) by name. (bench/drills.py keeps its
+    own line: mypy checks it as bench.drills, without bench/ on its path, as its name is
+    that of tests/support/drills.py, which it imports.)"""
+    sys.path.insert(0, str(REPO / "tests" / "support"))
+
+
+@dataclass
+class RunRecord:
+    """What a benchmark's JSON result opens with: its command line, the machine, the load
+    average before and after the run, the Redis version and the run's settings. A bench's
+    result extends it (its own fields all with defaults) and starts as :meth:`starting`."""
+
+    command: str
+    machine: str
+    cpus: int
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    redis_version: str = ""
+    settings: dict[str, float | int] = field(default_factory=dict)
+
+    @classmethod
+    def starting(cls, script: str, settings: dict[str, float | int]) -> Self:
+        """The record of the run of ``script`` (e.g. ``bench/soak.py``) starting now, on this
+        machine, with these settings."""
+        return cls(
+            command=f"python {script} " + " ".join(sys.argv[1:]),
+            machine=f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
+            cpus=os.cpu_count() or 0,
+            load_before=os.getloadavg(),
+            settings=settings,
+        )
+
+
+def add_log_keep_option(parser: argparse.ArgumentParser, default: int, why: str) -> None:
+    """``--log-keep-s``: the POSTCALL_LOG_KEEP_S given to the post-call worker a bench runs
+    (how long an ended call's log stays after its summary); ``why`` ends its help."""
+    parser.add_argument(
+        "--log-keep-s",
+        type=int,
+        default=default,
+        help=f"POSTCALL_LOG_KEEP_S of the post-call worker{why}",
+    )
 
 
 def cpu_model() -> str | None:

@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,7 @@ from pathlib import Path
 import numpy as np
 from asp import AudioConfig, ResponseEnd, SessionEnd, SessionStart, Stage, Utterance, from_entry
 from asp import streams as layout
-from bench_support import key_kind
+from bench_support import RunRecord, add_log_keep_option, key_kind
 from pipeline import Bus
 from pipeline.testing import RedisServer, stop_processes
 
@@ -74,14 +73,7 @@ class Sample:
 
 
 @dataclass
-class Result:
-    command: str
-    machine: str
-    cpus: int
-    load_before: tuple[float, float, float]
-    load_after: tuple[float, float, float]
-    redis_version: str
-    settings: dict[str, float | int]
+class Result(RunRecord):
     samples: list[Sample] = field(default_factory=list)
     at_rest: Sample | None = None
     key_kinds_at_rest: dict[str, int] = field(default_factory=dict)
@@ -202,13 +194,8 @@ class Edge:
 
 
 async def run(args: argparse.Namespace) -> Result:
-    result = Result(
-        command="python bench/redis_memory.py " + " ".join(sys.argv[1:]),
-        machine=f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
-        cpus=os.cpu_count() or 0,
-        load_before=os.getloadavg(),
-        load_after=(0.0, 0.0, 0.0),
-        redis_version="",
+    result = Result.starting(
+        "bench/redis_memory.py",
         settings={
             "total_minutes": args.total_minutes,
             "concurrent": args.concurrent,
@@ -284,13 +271,8 @@ def main() -> None:
     parser.add_argument("--turns-per-minute", type=float, default=6.0)
     parser.add_argument("--utterance-s", type=float, default=3.0)
     parser.add_argument("--rest-s", type=float, default=8.0)
-    parser.add_argument(
-        "--log-keep-s",
-        type=int,
-        default=25,
-        help="POSTCALL_LOG_KEEP_S of the post-call worker: its 600 s default divided by the "
-        "time compression (about 24x on 2 loaded cores, printed as 'compression')",
-    )
+    compressed = ": its 600 s default divided by the time compression (about 24x on 2 loaded "
+    add_log_keep_option(parser, 25, compressed + "cores, printed as 'compression')")
     parser.add_argument("--out", type=Path, help="JSON result file")
     args = parser.parse_args()
     result = asyncio.run(run(args))

@@ -76,16 +76,16 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 import redis
+from bench_support import REPO, cpu_model, use_test_support
 from redis.typing import KeyT, StreamIdT
 
 # what XRANGE gives: (id, fields) pairs
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "support"))
+
+use_test_support()
 
 from asp import streams as layout  # noqa: E402
 from asp.messages import parse_timestamp  # noqa: E402
-from bench_support import cpu_model  # noqa: E402
 from pbx_support import cli, locked_asterisk, read_env  # noqa: E402
 from pipeline.testing import RedisServer  # noqa: E402
 from rtpphone import (  # noqa: E402

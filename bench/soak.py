@@ -53,7 +53,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -73,7 +72,7 @@ from pipeline.testing import RedisServer, WorkerProcess, start_worker, stop_proc
 from sip_edge.testing import EdgeProcess, speech_wav
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_support import key_kind
+from bench_support import RunRecord, add_log_keep_option, key_kind
 from sip_edge_direct_load import looping_call_class, open_endpoint, rss_mb
 
 QUESTION = "Qual é o horário de atendimento da loja?"
@@ -221,14 +220,7 @@ class Sample:
 
 
 @dataclass
-class Result:
-    command: str
-    machine: str
-    cpus: int
-    load_before: tuple[float, float, float]
-    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    redis_version: str = ""
-    settings: dict[str, float | int] = field(default_factory=dict)
+class Result(RunRecord):
     samples: list[Sample] = field(default_factory=list)
     after_hangup: dict[str, Any] = field(default_factory=dict)
     key_kinds_at_end: dict[str, int] = field(default_factory=dict)
@@ -411,11 +403,8 @@ def verdict(result: Result, args: argparse.Namespace) -> dict[str, dict[str, Any
 
 
 def run(args: argparse.Namespace) -> Result:
-    result = Result(
-        command="python bench/soak.py " + " ".join(sys.argv[1:]),
-        machine=f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
-        cpus=os.cpu_count() or 0,
-        load_before=os.getloadavg(),
+    result = Result.starting(
+        "bench/soak.py",
         settings={
             "minutes": args.minutes, "calls": args.calls, "call_minutes": args.call_minutes,
             "pause_s": args.pause_s, "sample_s": args.sample_s, "settle_s": args.settle_s,
@@ -516,13 +505,8 @@ def main() -> int:
     ap.add_argument("--pause-s", type=float, default=4.0, help="silence after each question")
     ap.add_argument("--sample-s", type=float, help="between samples (60, or minutes*5 if less)")
     ap.add_argument("--settle-s", type=float, default=20.0, help="after hanging up all")
-    ap.add_argument(
-        "--log-keep-s",
-        type=int,
-        default=600,
-        help="POSTCALL_LOG_KEEP_S of the post-call worker (600 s, the product's): how long an "
-        "ended call's log stays after its summary; a run shorter than that sees the logs pile up",
-    )
+    product = " (600 s, the product's): how long an ended call's log stays after its summary"
+    add_log_keep_option(ap, 600, product + "; a run shorter than that sees the logs pile up")
     ap.add_argument("--json", type=Path, help="the whole result (samples, checks)")
     args = ap.parse_args()
     if args.sample_s is None:

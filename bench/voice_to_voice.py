@@ -58,9 +58,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import redis
+from bench_support import REPO, sentence_splitter, use_test_support
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "support"))
+use_test_support()
 
 from asp import streams as layout  # noqa: E402
 from asp.messages import (  # noqa: E402
@@ -72,7 +72,6 @@ from asp.messages import (  # noqa: E402
     UtteranceCancel,
     UtteranceConfirm,
 )
-from bench_support import sentence_splitter  # noqa: E402
 from pbx_support import read_env  # noqa: E402
 from sip_edge.testing import (  # noqa: E402
     find_session,

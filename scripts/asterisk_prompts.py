@@ -104,20 +104,22 @@ def number_words(n: int, feminine: bool = False) -> str:
     return head + joiner + number_words(rest, feminine)
 
 
+def counted(n: int, zero: str, one: str, many: str, feminine: bool) -> str:
+    """What the clock says of ``n`` hours or minutes: ``zero`` and ``one`` (the singular), or
+    ``many`` with the number in words in place of ``{}``."""
+    if n == 0:
+        return zero
+    if n == 1:
+        return one
+    return many.format(number_words(n, feminine))
+
+
 def hour_text(h: int) -> str:
-    if h == 0:
-        return "Zero hora"
-    if h == 1:
-        return "Uma hora"
-    return f"{number_words(h, feminine=True).capitalize()} horas"
+    return counted(h, "Zero hora", "Uma hora", "{} horas", feminine=True).capitalize()
 
 
 def minute_text(m: int) -> str:
-    if m == 0:
-        return "em ponto."
-    if m == 1:
-        return "e um minuto."
-    return f"e {number_words(m, feminine=False)} minutos."
+    return counted(m, "em ponto.", "e um minuto.", "e {} minutos.", feminine=False)
 
 
 def all_prompts() -> dict[str, str]:

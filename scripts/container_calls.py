@@ -17,23 +17,15 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import redis
 from asp import streams as layout
-from asp.messages import ResponseText
-from sip_edge.testing import find_session, last_entry_id, read_wav, session_messages, speech_wav
-from sipphone import (
-    Phone,
-    PhoneError,
-    SipStack,
-    make_signal,
-    poll_until,
-    sliced_xcorr,
-    speech_seconds,
-)
+from edge_support import ops_and_phones, speak_after_greeting, spoken_answer
+from pbx_support import best_heard
+from sip_edge.testing import find_session, last_entry_id, read_wav, speech_wav
+from sipphone import Phone, PhoneError, make_signal
 
 ECHO_THRESHOLD = 0.8  # as tests/integration/pbx/test_calls.py's echo test
 QUESTION = "Quero falar com o suporte técnico."
@@ -58,20 +50,13 @@ def check_echo(phone: Phone) -> bool:
         return False
     signal = make_signal(2.0, seed=21)
     call.play(signal, loop=True)
-    best = 0.0
-
-    def heard() -> bool:
-        nonlocal best
-        best = max(best, sliced_xcorr(signal, call.recording()))
-        return best >= ECHO_THRESHOLD
-
     try:
-        poll_until(heard, 20, "the echo", interval=0.25)
-    except PhoneError:
-        print(f"FAIL: *43 did not return the phone's audio (best score {best:.2f})")
-        return False
+        best = best_heard(call, signal, 20, ECHO_THRESHOLD)
     finally:
         call.hangup()
+    if best < ECHO_THRESHOLD:
+        print(f"FAIL: *43 did not return the phone's audio (best score {best:.2f})")
+        return False
     print(f"OK: *43 returned the phone's audio (score {best:.2f})")
     return True
 
@@ -85,19 +70,12 @@ def check_agent(phone: Phone, r: redis.Redis) -> bool:
         call.wait_confirmed(20)
         sid = find_session(r, after, "1001", timeout=20)
         print(f"OK: 2000 (sip-edge) answered: session {sid}")
-        poll_until(lambda: speech_seconds(call.recording()) >= 1.0, 60, "the greeting", 0.5)
+        mark = speak_after_greeting(call, speech)
         print("OK: the phone hears the greeting")
-        time.sleep(4.0)  # let the greeting end: speaking over it would be a barge-in
-        mark = len(call.recording())
-        call.play(speech)
-        poll_until(
-            lambda: speech_seconds(call.recording()[mark:]) >= 1.0, 120, "a spoken answer", 0.5
-        )
-        print("OK: the phone hears a spoken answer")
         # and it is the agent's answer, not the greeting's tail: a response.text besides the
         # greeting in the session's stream (as the operator's Redis user reads it)
-        texts = [m for m in session_messages(r, sid)[1] if isinstance(m, ResponseText)]
-        said = " ".join(m.text for m in texts if m.response_id != "greeting")
+        said = spoken_answer(call, mark, r, sid)
+        print("OK: the phone hears a spoken answer")
         if not said:
             print("FAIL: no response.text besides the greeting (was it the apology?)")
             return False
@@ -113,9 +91,7 @@ def check_agent(phone: Phone, r: redis.Redis) -> bool:
 def main() -> int:
     env = read_env(Path(sys.argv[1]))
     # the compose redis's port on the namespace's 127.0.0.1 (network redis-loopback)
-    r = redis.Redis(host="127.0.0.1", port=6379, username="ops", password=env["REDIS_OPS_PASSWORD"])
-    stack = SipStack()
-    try:
+    with ops_and_phones(env) as (r, stack):
         phone = stack.add_phone("1001", env["EXT_1001_PASSWORD"])
         if phone.reg_status != 200:
             print(f"FAIL: 1001 did not register with the generated password ({phone.reg_status})")
@@ -123,12 +99,7 @@ def main() -> int:
         print("OK: 1001 registered with the password the init service generated")
         echo_ok = check_echo(phone)
         agent_ok = check_agent(phone, r)
-        ok = echo_ok and agent_ok
-    finally:
-        stack.hangup_all()
-        stack.close()
-        r.close()
-    return 0 if ok else 1
+    return 0 if echo_ok and agent_ok else 1
 
 
 if __name__ == "__main__":

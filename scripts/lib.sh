@@ -57,6 +57,29 @@ start_module() {
   }
 }
 
+# module_service NAME METRICS_PORT STATUS ACTION : start|stop|status of a service of
+# `make up` that runs as a Python module (scripts/up.d), its pid and log in
+# $RUN_DIR/NAME.pid and NAME.log. start: nothing when it runs already; else the calling
+# script's `start_service PIDFILE LOG` (the service's settings, then start_module). status:
+# STATUS (where it answers) when it runs and is ready on METRICS_PORT, else "parado", status 1.
+module_service() {
+  local name=$1 port=$2 status=$3 pidfile="$RUN_DIR/$1.pid"
+  case "${4:-status}" in
+    start)
+      if pid_alive "$pidfile"; then return 0; fi
+      start_service "$pidfile" "$RUN_DIR/$name.log";;
+    stop)
+      stop_pidfile "$name" "$pidfile";;
+    status)
+      if pid_alive "$pidfile" && http_ready "$port"; then
+        printf '  %-10s %s\n' "$name" "$status"
+      else
+        printf '  %-10s parado\n' "$name"; return 1
+      fi;;
+    *) die "uso: $0 start|stop|status";;
+  esac
+}
+
 # hold_asterisk_lock: takes /tmp/pabx-asterisk.lock on fd 9 for the rest of the calling
 # script (waiting up to 10 min), so that no test run starts its own Asterisk while this one
 # owns the fixed ports; what the script runs (make up, asterisk.sh) then does not take it again.

@@ -3,8 +3,6 @@
 # ASP_GATEWAY_TOKEN in compose/.env, generated on the first start like the other secrets.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
-PIDFILE="$RUN_DIR/asp-gateway.pid"
-LOG="$RUN_DIR/asp-gateway.log"
 PORT=${ASP_GATEWAY_PORT:-8765}
 METRICS_PORT=${ASP_GATEWAY_METRICS_PORT:-9092}
 ENV_FILE="$REPO_ROOT/compose/.env"
@@ -18,23 +16,16 @@ ensure_token() {  # ASP_GATEWAY_TOKEN in compose/.env, generated when it has no 
   fi
 }
 
-case "${1:-status}" in
-  start)
-    if pid_alive "$PIDFILE"; then exit 0; fi
-    ensure_token
-    set -a; source "$ENV_FILE"; set +a
-    REDIS_URL=$(redis_url asp-gateway); export REDIS_URL  # its own ACL user
-    log "iniciando asp-gateway (ws :$PORT, métricas :$METRICS_PORT)"
-    ASP_GATEWAY_PORT=$PORT ASP_GATEWAY_METRICS_PORT=$METRICS_PORT \
-      start_module asp-gateway sip_edge.gateway "$PIDFILE" "$LOG" "$METRICS_PORT";;
-  stop)
-    stop_pidfile asp-gateway "$PIDFILE";;
-  status)
-    if pid_alive "$PIDFILE" && http_ready "$METRICS_PORT"; then
-      scheme=ws; [ -n "${ASP_GATEWAY_TLS_CERT:-}" ] && scheme=wss
-      echo "  asp-gateway $scheme://127.0.0.1:$PORT/ (token: ASP_GATEWAY_TOKEN em compose/.env)  métricas http://127.0.0.1:$METRICS_PORT/metrics"
-    else
-      echo "  asp-gateway parado"; exit 1
-    fi;;
-  *) die "uso: $0 start|stop|status";;
-esac
+start_service() {  # PIDFILE LOG, for module_service: asp-gateway's settings, then the module
+  ensure_token
+  set -a; source "$ENV_FILE"; set +a
+  REDIS_URL=$(redis_url asp-gateway); export REDIS_URL  # its own ACL user
+  log "iniciando asp-gateway (ws :$PORT, métricas :$METRICS_PORT)"
+  ASP_GATEWAY_PORT=$PORT ASP_GATEWAY_METRICS_PORT=$METRICS_PORT \
+    start_module asp-gateway sip_edge.gateway "$1" "$2" "$METRICS_PORT"
+}
+
+scheme=ws
+if [ -n "${ASP_GATEWAY_TLS_CERT:-}" ]; then scheme=wss; fi
+module_service asp-gateway "$METRICS_PORT" "$scheme://127.0.0.1:$PORT/ (token: \
+ASP_GATEWAY_TOKEN em compose/.env)  métricas http://127.0.0.1:$METRICS_PORT/metrics" "${1:-status}"

@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +24,19 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from asp import streams as layout  # noqa: E402
-from asp.messages import ResponseText  # noqa: E402
+from edge_support import (  # noqa: E402
+    dial_2000,
+    ops_and_phones,
+    speak_after_greeting,
+    spoken_answer,
+)
 from pbx_support import read_env  # noqa: E402
 from sip_edge.testing import (  # noqa: E402
-    find_session,
-    last_entry_id,
     read_wav,
     session_messages,
     speech_wav,
 )
-from sipphone import SipStack, poll_until, speech_seconds  # noqa: E402
+from sipphone import poll_until  # noqa: E402
 
 
 def main() -> int:
@@ -49,25 +51,17 @@ def main() -> int:
         print("FAIL: Redis on 127.0.0.1:6379 answers a client without a password")
         return 1
     ops_password = env["REDIS_OPS_PASSWORD"]
-    r = redis.Redis(host="127.0.0.1", port=6379, username="ops", password=ops_password)
-    stack = SipStack()
-    try:
+    with ops_and_phones(env) as (r, stack):
         phone = stack.add_phone("1001", env["EXT_1001_PASSWORD"])
         if phone.reg_status != 200:
             print(f"FAIL: 1001 did not register ({phone.reg_status})")
             return 1
         with tempfile.TemporaryDirectory() as tmp:
             speech = read_wav(speech_wav("Quero falar com o suporte técnico.", Path(tmp) / "s.wav"))
-        after = last_entry_id(r, layout.work_stream(layout.Stage.LLM))
-        call = phone.call("2000")
-        call.wait_confirmed(20)
-        sid = find_session(r, after, "1001", timeout=20)
+        call, sid = dial_2000(phone, r)
         print(f"answered by sip-edge: session {sid}")
-        poll_until(lambda: speech_seconds(call.recording()) >= 1.0, 60, "the greeting", 0.5)
+        mark = speak_after_greeting(call, speech[0].astype(np.int16))
         print("OK: the phone hears the greeting")
-        time.sleep(4.0)  # let the greeting end: speaking over it would be a barge-in
-        mark = len(call.recording())
-        call.play(speech[0].astype(np.int16))
         key = layout.session_stream(sid)
 
         def utterance_logged() -> bool:
@@ -81,12 +75,8 @@ def main() -> int:
 
         poll_until(utterance_logged, 30, "an utterance in redis-cli XRANGE", interval=0.5)
         print(f"OK: redis-cli XRANGE {key} - + shows the utterance")
-        poll_until(
-            lambda: speech_seconds(call.recording()[mark:]) >= 1.0, 120, "a spoken answer", 0.5
-        )
+        said = spoken_answer(call, mark, r, sid)
         print("OK: the phone hears a spoken answer (offline defaults)")
-        texts = [m for m in session_messages(r, sid)[1] if isinstance(m, ResponseText)]
-        said = " ".join(m.text for m in texts if m.response_id != "greeting")
         print(f"   the agent's answer (response.text): {said!r}")
         if not said:
             print("FAIL: no response.text besides the greeting (was it the apology?)")
@@ -94,10 +84,6 @@ def main() -> int:
         call.hangup()
         rc = check_asp_gateway(env["ASP_GATEWAY_TOKEN"])
         return rc or check_asp_gateway_question(env["ASP_GATEWAY_TOKEN"], r)
-    finally:
-        stack.hangup_all()
-        stack.close()
-        r.close()
 
 
 def check_asp_gateway(token: str) -> int:

@@ -1,8 +1,11 @@
 """Helpers of the tests where a PJSUA2 test phone calls sip-edge through Asterisk
-(tests/integration/agent): dial 2000, wait for a session's entries, listen for an answer."""
+(tests/integration/agent) and the checks of a running stack (tests/acceptance/check_make_up.py,
+scripts/container_calls.py): dial 2000, wait for a session's entries, listen for an answer,
+ask a question after the greeting."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import redis
 from asp import streams as layout
-from asp.messages import Message
+from asp.messages import Message, ResponseText
 from pbx_support import cli
 from sip_edge.testing import (
     EdgeProcess,
@@ -22,7 +25,7 @@ from sip_edge.testing import (
     metric,
     session_messages,
 )
-from sipphone import Phone, PhoneCall, poll_until
+from sipphone import Phone, PhoneCall, SipStack, poll_until, speech_seconds
 
 
 @contextmanager
@@ -53,6 +56,21 @@ def registered_edge(
         yield edge
     assert "Traceback" not in edge.log(), edge.log()[-5000:]
     assert edge.returncode == 0, edge.log()[-5000:]  # SIGTERM drains and exits 0
+
+
+@contextmanager
+def ops_and_phones(env: dict[str, str]) -> Iterator[tuple[redis.Redis, SipStack]]:
+    """For the checks of a running stack: a client of its Redis on 127.0.0.1:6379 as the
+    operator's user ``ops`` (the password from ``env``, its .env) and a SIP stack for test
+    phones; both closed after, the phones' calls hung up."""
+    r = redis.Redis(host="127.0.0.1", port=6379, username="ops", password=env["REDIS_OPS_PASSWORD"])
+    stack = SipStack()
+    try:
+        yield r, stack
+    finally:
+        stack.hangup_all()
+        stack.close()
+        r.close()
 
 
 def dial_2000(phone: Phone, r: redis.Redis) -> tuple[PhoneCall, str]:
@@ -92,3 +110,23 @@ def wait_audio_heard(
         poll_until(found, timeout, "the answer at the phone", interval=0.5)
     except Exception:
         raise AssertionError(why) from None
+
+
+def speak_after_greeting(call: PhoneCall, speech: npt.NDArray[np.int16]) -> int:
+    """Waits until the phone hears the agent's greeting (a second of speech, 60 s at most),
+    lets it end (speaking over it would be a barge-in) and plays ``speech``; returns where in
+    the call's recording what the phone hears after it starts."""
+    poll_until(lambda: speech_seconds(call.recording()) >= 1.0, 60, "the greeting", 0.5)
+    time.sleep(4.0)
+    mark = len(call.recording())
+    call.play(speech)
+    return mark
+
+
+def spoken_answer(call: PhoneCall, mark: int, r: redis.Redis, session_id: str) -> str:
+    """Waits until the phone hears a second of speech from sample ``mark`` on (120 s at
+    most); returns the agent's answer as the session's stream has it: its response.text
+    besides the greeting's ('' when there is none: the apology, say)."""
+    poll_until(lambda: speech_seconds(call.recording()[mark:]) >= 1.0, 120, "a spoken answer", 0.5)
+    texts = [m for m in session_messages(r, session_id)[1] if isinstance(m, ResponseText)]
+    return " ".join(m.text for m in texts if m.response_id != "greeting")

@@ -4,18 +4,10 @@ malformed one with the case and field named, and judges replies against the fact
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-from llm_worker.claims import grounds
-from llm_worker.facts_store import load_facts
-from llm_worker.intent import plan_without_model
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-
-from agent_eval_score import (  # noqa: E402
+from agent_eval_score import (
     Case,
     EvalSetError,
     parse_set,
@@ -24,6 +16,11 @@ from agent_eval_score import (  # noqa: E402
     score,
     summarize,
 )
+from llm_worker.claims import grounds
+from llm_worker.facts_store import load_facts
+from llm_worker.intent import plan_without_model
+
+REPO = Path(__file__).resolve().parents[2]
 
 FACTS = load_facts(REPO / "compose" / "agent" / "fatos.toml")
 G = grounds(FACTS)

@@ -3,18 +3,12 @@ on synthetic audio where both are known to the sample."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "support"))
-
-from barge_support import WINDOW, agent_stop, speech_onset  # noqa: E402
+from barge_support import WINDOW, agent_stop, speech_onset
 
 RATE = 8000
 

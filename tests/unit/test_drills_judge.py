@@ -4,20 +4,14 @@ turn's complete response on the session stream (:func:`drills.completed_speech_s
 
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "support"))
-
-from asp.audio import AudioConfig  # noqa: E402
-from asp.messages import (  # noqa: E402
+from asp.audio import AudioConfig
+from asp.messages import (
     Message,
     ResponseAudio,
     ResponseCancel,
@@ -25,7 +19,7 @@ from asp.messages import (  # noqa: E402
     ResponseStart,
     SessionStart,
 )
-from drills import (  # noqa: E402
+from drills import (
     ANSWER_S,
     BOUND_S,
     TOLERANCE_S,

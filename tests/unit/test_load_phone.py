@@ -12,12 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rtpphone import SILENCE_FRAME, Leg, MediaEngine, ulaw_encode, ulaw_frames
+from sipmsg import build_response, parse_request, parse_response
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "support"))
-
-from rtpphone import SILENCE_FRAME, Leg, MediaEngine, ulaw_encode, ulaw_frames  # noqa: E402
-from sipmsg import build_response, parse_request, parse_response  # noqa: E402
 
 
 def test_ulaw_codes_of_the_g711_table() -> None:

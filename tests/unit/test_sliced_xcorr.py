@@ -4,18 +4,15 @@ hides a prompt, and other prompts still do not pass for it."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+from sipphone import FRAME_SAMPLES, SAMPLE_RATE, normalized_xcorr, read_wav, sliced_xcorr
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "support"))
-
-from sipphone import FRAME_SAMPLES, SAMPLE_RATE, normalized_xcorr, read_wav, sliced_xcorr  # noqa: E402
 
 SOUNDS = REPO / "compose" / "asterisk" / "sounds" / "gerados"
 THRESHOLD = 0.8  # pbx_support.wait_heard's
