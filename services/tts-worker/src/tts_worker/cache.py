@@ -190,9 +190,7 @@ class PhraseCache:
             metrics.CACHE_STORES.inc()
         return True
 
-    async def fill(
-        self, limit: int | None = None, stop: Callable[[], bool] = lambda: False
-    ) -> int:
+    async def fill(self, limit: int | None = None, stop: Callable[[], bool] = lambda: False) -> int:
         """Syncs, then synthesizes the missing phrases in order (at most ``limit`` of them,
         none once ``stop()`` is true: a worker told to stop does not synthesize the rest;
         the others stay in :attr:`pending`); returns how many were synthesized. Raises
