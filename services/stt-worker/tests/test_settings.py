@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pipeline.testing import refused_settings
+from pipeline.testing import naming, refused_settings
 from stt_worker.errors import ConfigError
 from stt_worker.providers import build_provider
 from stt_worker.providers.faster_whisper import FasterWhisperSTT, window_seconds
@@ -53,7 +53,7 @@ test_bad_settings = refused_settings(
     [
         ({"STT_CPU_THREADS": "zero"}, "invalid STT setting"),
         ({"STT_TIMEOUT_S": "0"}, "STT_TIMEOUT_S must be positive"),
-        ({"STT_RETRIES": "-1"}, "STT_RETRIES"),
+        *naming("STT_RETRIES", "-1"),
         ({"STT_LANGUAGE": "brasil1"}, "STT_LANGUAGE must be a code"),
         ({"STT_PROVIDER": "deepgram"}, "unknown STT_PROVIDER 'deepgram'"),
     ],
