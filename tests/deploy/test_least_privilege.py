@@ -170,11 +170,17 @@ def test_the_restricted_checker_flags_each_broken_property() -> None:
         assert hardening_gaps(broken(path, value)), (path, value)
 
 
-@pytest.mark.parametrize("overlay", ["cpu", "cpu-hpa", "gpu"])
+@pytest.fixture(params=["cpu", "cpu-hpa", "gpu"])
+def docs(
+    built: dict[str, list[dict[str, Any]]], request: pytest.FixtureRequest
+) -> list[dict[str, Any]]:
+    """The documents of each overlay in turn (the test runs once for each)."""
+    return built[request.param]
+
+
 def test_namespaces_enforce_pod_security_restricted_but_for_the_host_network_pod(
-    built: dict[str, list[dict[str, Any]]], overlay: str
+    docs: list[dict[str, Any]],
 ) -> None:
-    docs = built[overlay]
     namespaces = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Namespace"}
     assert set(namespaces) == {"pabx", VOICE_NS}
     labels = namespaces["pabx"]["metadata"]["labels"]
@@ -205,11 +211,10 @@ def test_namespaces_enforce_pod_security_restricted_but_for_the_host_network_pod
             assert d["kind"] in {"ConfigMap", "Secret", "PodDisruptionBudget"}, d["kind"]
 
 
-@pytest.mark.parametrize("overlay", ["cpu", "cpu-hpa", "gpu"])
 def test_every_workload_meets_restricted_except_the_host_network(
-    built: dict[str, list[dict[str, Any]]], overlay: str
+    docs: list[dict[str, Any]],
 ) -> None:
-    all_workloads = workloads(built[overlay])
+    all_workloads = workloads(docs)
     assert {"asterisk", "sip-edge", "redis", "softphone", "llm-worker"} <= set(all_workloads)
     for name, w in all_workloads.items():
         pod = pod_spec(w)
@@ -263,11 +268,9 @@ def voice_guard_gaps(docs: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("overlay", ["cpu", "cpu-hpa", "gpu"])
 def test_an_admission_policy_keeps_pabx_voice_to_asterisks_host_network(
-    built: dict[str, list[dict[str, Any]]], overlay: str
+    docs: list[dict[str, Any]],
 ) -> None:
-    docs = built[overlay]
     assert voice_guard_gaps(docs) == []
     # the same check sees each way to weaken it
     vap = "ValidatingAdmissionPolicy"
@@ -438,11 +441,9 @@ def sip_edge_policy_gaps(docs: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("overlay", ["cpu", "cpu-hpa", "gpu"])
 def test_network_policies_open_sip_edge_to_asterisk_and_redis_only(
-    built: dict[str, list[dict[str, Any]]], overlay: str
+    docs: list[dict[str, Any]],
 ) -> None:
-    docs = built[overlay]
     assert sip_edge_policy_gaps(docs) == []
     # Asterisk's RTP range is the one sip-edge may send to (rtp.conf)
     rtp = (ROOT / "compose/asterisk/config/rtp.conf").read_text()

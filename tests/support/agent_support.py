@@ -28,6 +28,9 @@ from tts_worker.testing import packaged_kokoro
 
 Worker = WorkerProcess
 
+FACTS = Path(__file__).resolve().parents[2] / "compose" / "agent" / "fatos.toml"
+"""The shipped example facts, the file make up and compose give the llm-worker."""
+
 
 def start_worker(module: str, tmp: Path, redis_url: str, **env: str) -> Worker:
     return start_process(
@@ -61,6 +64,18 @@ def running_workers(
     for w in started:
         assert "Traceback" not in w.log(), w.log()[-5000:]
     assert codes == {w.name: 0 for w in started}, codes
+
+
+@contextmanager
+def running_agent(
+    tmp: Path, redis_url: str, healthy_within_s: float = 180, **llm_env: str
+) -> Iterator[list[Worker]]:
+    """:func:`running_workers`, the llm-worker reading the shipped example facts
+    (:data:`FACTS`) as make up and compose run it; ``llm_env``: its other settings."""
+    with running_workers(
+        tmp, redis_url, {**llm_env, "LLM_FACTS_PATH": str(FACTS)}, healthy_within_s
+    ) as workers:
+        yield workers
 
 
 def kokoro_says(text: str, voice: str | None = None, rate: int = SAMPLE_RATE) -> npt.NDArray[Any]:

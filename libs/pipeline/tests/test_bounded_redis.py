@@ -17,7 +17,7 @@ from asp.testing import transcript_of
 from asp.testing import utterance as sample_utterance
 from pipeline import Bus, Job, StreamWorker
 from pipeline.redis_client import RedisOptions
-from pipeline.testing import RedisServer, refused_settings, until
+from pipeline.testing import RedisServer, naming, refused_settings, until
 from pipeline.worker import StreamWorkerOptions
 
 AUDIO = bytes(range(256)) * 125  # 32 000 bytes: one second at 16 kHz
@@ -202,12 +202,9 @@ test_malformed_redis_settings_are_named = refused_settings(
     RedisOptions.from_env,
     ValueError,
     [
-        ({"REDIS_URL": "http://x"}, "REDIS_URL"),
-        ({"REDIS_URL": "redis://"}, "REDIS_URL"),
-        ({"REDIS_SOCKET_TIMEOUT_S": "soon"}, "REDIS_SOCKET_TIMEOUT_S"),
-        ({"REDIS_SOCKET_TIMEOUT_S": "0.5"}, "REDIS_SOCKET_TIMEOUT_S"),
-        ({"REDIS_SOCKET_TIMEOUT_S": "nan"}, "REDIS_SOCKET_TIMEOUT_S"),
-        ({"KEEP_CALL_AUDIO": "maybe"}, "KEEP_CALL_AUDIO"),
+        *naming("REDIS_URL", "http://x", "redis://"),
+        *naming("REDIS_SOCKET_TIMEOUT_S", "soon", "0.5", "nan"),
+        *naming("KEEP_CALL_AUDIO", "maybe"),
     ],
 )
 

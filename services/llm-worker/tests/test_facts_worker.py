@@ -24,7 +24,7 @@ from asp import (
     Transcript,
 )
 from asp.messages import CallActionKind
-from llm_worker.events import Done, TextDelta, ToolCall
+from llm_worker.events import Done, StreamEvent, TextDelta, ToolCall
 from llm_worker.facts_store import FactsStore
 from llm_worker.history import History
 from llm_worker.hours import hours_answer
@@ -155,12 +155,37 @@ async def ask(bus: Bus, sid: str, text: str, utterance_id: str) -> list[Message]
     return await final_of(bus, sid, f"r-{utterance_id}")
 
 
+async def ask_the_facts(
+    bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore], question: str
+) -> tuple[str, list[Message]]:
+    """A new session whose caller asks ``question`` first, answered from the facts without
+    the model: the session, and its log once the reply ended."""
+    _, provider, _ = running
+    sid = await greeted_session(bus)
+    log = await ask(bus, sid, question, "u1")
+    assert provider.requests == []  # decided without the model
+    return sid, log
+
+
+async def ask_the_model(
+    bus: Bus,
+    running: tuple[LLMWorker, FakeProvider, FactsStore],
+    question: str,
+    *reply: StreamEvent,
+) -> tuple[str, list[Message]]:
+    """A new session whose caller asks ``question`` first, the model answering ``reply``:
+    the session, and its log once the reply ended."""
+    _, provider, _ = running
+    sid = await greeted_session(bus)
+    provider.push(reply)
+    log = await ask(bus, sid, question, "u1")
+    return sid, log
+
+
 async def test_quero_falar_com_o_suporte_transfers_to_1002(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
-    _, provider, _ = running
-    sid = await greeted_session(bus)
-    log = await ask(bus, sid, "Quero falar com o suporte.", "u1")
+    sid, log = await ask_the_facts(bus, running, "Quero falar com o suporte.")
     assert said(log, "r-u1") == ["Transferindo para suporte, um momento."]
     (action,) = [m for m in log if isinstance(m, CallAction)]
     assert action.action is CallActionKind.TRANSFER
@@ -169,7 +194,6 @@ async def test_quero_falar_com_o_suporte_transfers_to_1002(
         i for i, m in enumerate(log) if isinstance(m, ResponseText) and m.response_id == "r-u1"
     )
     assert announced < log.index(action)  # the sip-edge plays it before transferring
-    assert provider.requests == []  # decided without the model
     assert (await history(bus, sid))[-2:] == [
         ("user", "Quero falar com o suporte."),
         ("assistant", "Transferindo para suporte, um momento."),
@@ -180,10 +204,9 @@ async def test_the_model_gets_the_facts_and_the_menu(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
     _, provider, _ = running
-    sid = await greeted_session(bus)
     # a question the facts do not answer (the address is answered without the model)
-    provider.push([TextDelta("Não tenho essa informação."), Done()])
-    await ask(bus, sid, "Vocês aceitam cartão de crédito?", "u1")
+    question = "Vocês aceitam cartão de crédito?"
+    await ask_the_model(bus, running, question, TextDelta("Não tenho essa informação."), Done())
     (request,) = provider.requests
     assert request.system.startswith(PERSONA.system_prompt)
     assert "segunda a sexta, das 8h às 18h" in request.system
@@ -220,11 +243,10 @@ async def test_a_transfer_the_model_asks_for(
     spoken: list[str],
     transferred: list[str],
 ) -> None:
-    _, provider, _ = running
-    sid = await greeted_session(bus)
     call = ToolCall("transfer_call", {"extension": extension})
-    provider.push([TextDelta(model_says), call, Done("tool_use")])
-    log = await ask(bus, sid, question, "u1")
+    _, log = await ask_the_model(
+        bus, running, question, TextDelta(model_says), call, Done("tool_use")
+    )
     assert said(log, "r-u1") == spoken
     assert transfers(log) == transferred
 
@@ -254,10 +276,7 @@ async def test_what_the_guards_replace_ends_with_the_offer(
     question: str,
     spoken: list[str],
 ) -> None:
-    _, provider, _ = running
-    sid = await greeted_session(bus)
-    provider.push([TextDelta(model_says), Done()])
-    log = await ask(bus, sid, question, "u1")
+    sid, log = await ask_the_model(bus, running, question, TextDelta(model_says), Done())
     assert transfers(log) == []
     assert said(log, "r-u1") == spoken
     assert (await history(bus, sid))[-1] == ("assistant", " ".join(spoken))
@@ -350,11 +369,8 @@ async def test_the_prompt_carries_the_date_of_the_calls_start(
 async def test_a_question_about_hours_is_answered_from_the_facts(
     bus: Bus, running: tuple[LLMWorker, FakeProvider, FactsStore]
 ) -> None:
-    _, provider, _ = running
-    sid = await greeted_session(bus)
-    log = await ask(bus, sid, "Vocês abrem no domingo?", "u1")
+    sid, log = await ask_the_facts(bus, running, "Vocês abrem no domingo?")
     assert said(log, "r-u1") == ["No domingo, estamos fechados."]
-    assert provider.requests == []  # decided without the model
     assert (await history(bus, sid))[-1] == ("assistant", "No domingo, estamos fechados.")
 
 
@@ -395,11 +411,9 @@ async def test_the_address_and_a_services_price_are_answered_from_the_facts(
 ) -> None:
     """Without the model, cut by the shipped splitter (the first piece on its own), whole
     in the history."""
-    async with worker_running(bus, facts_file, calendar, **SHIPPED_SPLITTER) as (_, provider, _):
-        sid = await greeted_session(bus)
-        log = await ask(bus, sid, question, "u1")
+    async with worker_running(bus, facts_file, calendar, **SHIPPED_SPLITTER) as running:
+        sid, log = await ask_the_facts(bus, running, question)
         pieces = said(log, "r-u1")
-        assert provider.requests == []  # decided without the model
         assert len(pieces) >= 2, pieces  # the first clause goes to the TTS first
         assert " ".join(pieces) == answer  # nothing lost, nothing added
         assert (await history(bus, sid))[-1] == ("assistant", answer)

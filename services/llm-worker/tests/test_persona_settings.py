@@ -8,7 +8,7 @@ import pytest
 from llm_worker.errors import ConfigError, PersonaError
 from llm_worker.persona import load_persona, parse_persona
 from llm_worker.settings import Settings
-from pipeline.testing import refused_settings
+from pipeline.testing import naming, refused_settings
 
 
 def test_default_persona_is_a_brief_portuguese_receptionist() -> None:
@@ -96,7 +96,7 @@ test_bad_settings = refused_settings(
     Settings.from_env,
     ConfigError,
     [
-        ({"LLM_PROVIDER": "gpt5"}, "LLM_PROVIDER"),
+        *naming("LLM_PROVIDER", "gpt5"),
         ({"LLM_MAX_HISTORY_TURNS": "muitos"}, "not an integer"),
         ({"LLM_MAX_HISTORY_TURNS": "0"}, "outside"),
         ({"LLM_TEMPERATURE": "quente"}, "not a number"),
@@ -121,7 +121,7 @@ test_bad_settings = refused_settings(
         ),
         ({"POSTCALL_DEFER_MAX_S": "-1"}, "outside"),
         ({"LLM_TIMEZONE": "America/Campinas"}, "LLM_TIMEZONE='America/Campinas' is not a time"),
-        ({"LLM_TIMEZONE": "../etc/passwd"}, "LLM_TIMEZONE"),
+        *naming("LLM_TIMEZONE", "../etc/passwd"),
     ],
 )
 

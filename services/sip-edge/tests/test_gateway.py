@@ -15,7 +15,7 @@ import socket
 import struct
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import numpy as np
@@ -103,6 +103,14 @@ async def open_client(gw: GatewayProcess, **kwargs: Any) -> AspClient:
     return client
 
 
+@pytest.fixture
+async def client(stack: tuple[GatewayProcess, redis.Redis]) -> AsyncIterator[AspClient]:
+    """A client past the gateway's handshake; closed when the test ends."""
+    opened = await open_client(stack[0])
+    yield opened
+    await opened.close()
+
+
 async def start_session(
     gw: GatewayProcess, rate: int = 8000, **start: Any
 ) -> tuple[AspClient, str]:
@@ -160,10 +168,9 @@ async def test_a_client_without_a_valid_token_is_refused(
 
 
 async def test_handshake_every_negotiation_outcome(
-    stack: tuple[GatewayProcess, redis.Redis],
+    stack: tuple[GatewayProcess, redis.Redis], client: AspClient
 ) -> None:
-    gw, r = stack
-    client = await open_client(gw)
+    _, r = stack
     caps = client.of(type="protocol.capabilities")[0]
     assert caps["capabilities"]["supported_encodings"] == ["pcm_s16le", "mulaw", "alaw"]
     assert caps["capabilities"]["vad_configurable"] is True
@@ -213,7 +220,6 @@ async def test_handshake_every_negotiation_outcome(
     assert start.vad.silence_threshold_ms == 2000
     assert start.metadata is not None
     assert start.metadata["transport"] == "asp-websocket"
-    await client.close()
 
 
 # --- a spoken question, 16 kHz and 8 kHz, both framings, both session.start shapes -------
@@ -235,9 +241,9 @@ async def test_a_spoken_question_gets_the_answer_in_the_clients_format(
     framing: str,
     legacy: bool,
     encoding: str,
+    client: AspClient,
 ) -> None:
-    gw, r = stack
-    client = await open_client(gw)
+    _, r = stack
     sid = str(uuid.uuid4())
     start = start_msg(sid, rate, legacy=legacy, playback="fast")
     if encoding != "pcm_s16le":
@@ -296,7 +302,6 @@ async def test_a_spoken_question_gets_the_answer_in_the_clients_format(
     assert stats["barge_in_count"] == 0
     assert ended["duration_seconds"] > 0
     await until(lambda: any(isinstance(m, SessionEnd) for m in log_of(r, sid)), what="session.end")
-    await client.close()
 
 
 async def test_paced_playback_sends_audio_at_the_rate_it_plays(
@@ -319,10 +324,9 @@ async def test_paced_playback_sends_audio_at_the_rate_it_plays(
 
 
 async def test_several_sessions_share_one_connection_with_the_seed_framing(
-    stack: tuple[GatewayProcess, redis.Redis], question: dict[int, bytes]
+    stack: tuple[GatewayProcess, redis.Redis], question: dict[int, bytes], client: AspClient
 ) -> None:
-    gw, r = stack
-    client = await open_client(gw)
+    _, r = stack
     sids = [str(uuid.uuid4()) for _ in range(3)]
     for sid in sids:
         await client.send(start_msg(sid, 8000, legacy=True, playback="fast"))
@@ -339,7 +343,6 @@ async def test_several_sessions_share_one_connection_with_the_seed_framing(
     for sid in sids:
         await client.send({"type": "session.end", "session_id": sid})
         await client.wait_for(type="session.ended", session_id=sid)
-    await client.close()
 
 
 # --- barge-in --------------------------------------------------------------------------------

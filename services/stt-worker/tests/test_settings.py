@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pipeline.testing import refused_settings
+from pipeline.testing import naming, refused_settings
 from stt_worker.errors import ConfigError
 from stt_worker.providers import build_provider
 from stt_worker.providers.faster_whisper import FasterWhisperSTT, window_seconds
@@ -53,7 +53,7 @@ test_bad_settings = refused_settings(
     [
         ({"STT_CPU_THREADS": "zero"}, "invalid STT setting"),
         ({"STT_TIMEOUT_S": "0"}, "STT_TIMEOUT_S must be positive"),
-        ({"STT_RETRIES": "-1"}, "STT_RETRIES"),
+        *naming("STT_RETRIES", "-1"),
         ({"STT_LANGUAGE": "brasil1"}, "STT_LANGUAGE must be a code"),
         ({"STT_PROVIDER": "deepgram"}, "unknown STT_PROVIDER 'deepgram'"),
     ],
@@ -69,8 +69,9 @@ def test_window_settings_reach_the_provider() -> None:
     assert whisper.window_frames(16_000 * 3) is None  # Whisper's own 3000 frames
 
 
-@pytest.mark.parametrize(
-    ("env", "message"),
+test_malformed_window_settings_are_clear_errors = refused_settings(
+    STTSettings.from_env,
+    ConfigError,
     [
         ({"STT_WINDOW_S": "cinco"}, r"STT_WINDOW_S='cinco' is not a number"),
         ({"STT_WINDOW_S": "5s"}, r"STT_WINDOW_S='5s' is not a number"),
@@ -85,9 +86,6 @@ def test_window_settings_reach_the_provider() -> None:
         ({"STT_MIN_WINDOW_S": "nan"}, r"STT_MIN_WINDOW_S must be between 0 and 30"),
     ],
 )
-def test_malformed_window_settings_are_clear_errors(env: dict[str, str], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        STTSettings.from_env(env)
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pipeline.testing import refused_settings
+from pipeline.testing import naming, refused_settings
 from tts_worker.errors import ConfigError
 from tts_worker.providers import build_tts
 from tts_worker.providers.espeak import EspeakTTS
@@ -78,18 +78,17 @@ test_bad_settings = refused_settings(
     [
         ({"TTS_PROVIDER": "gtts"}, "gTTS needs Google's servers"),
         ({"TTS_PROVIDER": "polly"}, "unknown TTS_PROVIDER 'polly'"),
-        ({"TTS_SAMPLE_RATE": "44100"}, "TTS_SAMPLE_RATE"),
-        ({"TTS_CHUNK_MS": "30"}, "TTS_CHUNK_MS"),
-        ({"TTS_SPEED": "3"}, "TTS_SPEED"),
+        *naming("TTS_SAMPLE_RATE", "44100"),
+        *naming("TTS_CHUNK_MS", "30"),
+        *naming("TTS_SPEED", "3"),
         ({"TTS_SPEED": "fast"}, "invalid TTS setting"),
-        ({"TTS_FALLBACK": "gtts"}, "TTS_FALLBACK"),
-        ({"TTS_RETRIES": "-1"}, "TTS_RETRIES"),
+        *naming("TTS_FALLBACK", "gtts"),
+        *naming("TTS_RETRIES", "-1"),
         ({"TTS_LANG": "português"}, "TTS_LANG must be a language code"),
-        ({"TTS_CACHE_MAX_PHRASES": "-1"}, "TTS_CACHE_MAX_PHRASES"),
-        ({"TTS_CACHE_MAX_PHRASES": "1000"}, "TTS_CACHE_MAX_PHRASES"),
-        ({"TTS_CACHE_TTL_S": "10"}, "TTS_CACHE_TTL_S"),
-        ({"TTS_CACHE_REFRESH_S": "0"}, "TTS_CACHE_REFRESH_S"),
-        ({"TTS_CACHE_PHRASES": "Claro.|" + "a" * 301}, "TTS_CACHE_PHRASES"),
+        *naming("TTS_CACHE_MAX_PHRASES", "-1", "1000"),
+        *naming("TTS_CACHE_TTL_S", "10"),
+        *naming("TTS_CACHE_REFRESH_S", "0"),
+        *naming("TTS_CACHE_PHRASES", "Claro.|" + "a" * 301),
     ],
 )
 

@@ -120,6 +120,12 @@ async def test_a_sentence_redelivered_after_its_publication_landed_is_not_publis
     def audio(log: list[Message]) -> list[tuple[str, int, bytes]]:
         return [(m.response_id, m.seq, m.audio) for m in log if isinstance(m, ResponseAudio)]
 
+    async def redeliver_the_end() -> list[Message]:
+        """The final sentence's entry redelivered: the session's log after it."""
+        final = ResponseText(session_id=sid, response_id="r-1", seq=2, text="", is_final=True)
+        await redeliver(bus, raw_redis, final)
+        return await bus.session_log(sid)
+
     said = audio(await bus.session_log(sid))
     assert [seq for _, seq, _ in said] == list(range(len(said)))
     # the first sentence's entry again, as a redelivery; then the final one, its end lost
@@ -131,21 +137,11 @@ async def test_a_sentence_redelivered_after_its_publication_landed_is_not_publis
     stream = layout.session_stream(sid)
     ends = [i for i, f in await raw_redis.xrange(stream) if f[b"type"] == b"response.end"]
     await raw_redis.xdel(stream, *ends)
-    await redeliver(
-        bus,
-        raw_redis,
-        ResponseText(session_id=sid, response_id="r-1", seq=2, text="", is_final=True),
-    )
-    log = await bus.session_log(sid)
+    log = await redeliver_the_end()
     assert audio(log) == said
     assert [m.interrupted for m in log if isinstance(m, ResponseEnd)] == [False]
     # redelivered once more with its end in place: still one end
-    await redeliver(
-        bus,
-        raw_redis,
-        ResponseText(session_id=sid, response_id="r-1", seq=2, text="", is_final=True),
-    )
-    log = await bus.session_log(sid)
+    log = await redeliver_the_end()
     assert audio(log) == said
     assert len([m for m in log if isinstance(m, ResponseEnd)]) == 1
 

@@ -28,11 +28,12 @@ import numpy.typing as npt
 import pytest
 import redis
 from agent_support import (
+    FACTS,
     Worker,
     hear_response,
     kokoro_says,
     plain,
-    running_workers,
+    running_agent,
     transcribe,
     wait_speech_then_quiet,
 )
@@ -54,7 +55,6 @@ from pipeline.testing import RedisServer
 from sip_edge.testing import EdgeProcess, frame_rms, session_messages
 from sipphone import SAMPLE_RATE, Phone, PhoneCall, make_signal, poll_until
 
-FACTS = Path(__file__).resolve().parents[3] / "compose" / "agent" / "fatos.toml"
 # Not about opening hours (answered from the facts, without the model: llm_worker.hours),
 # and an answer without times, prices or numbers (the grounding guard would replace those
 # the lab's default facts do not hold).
@@ -118,13 +118,13 @@ def agent(redis_server: RedisServer, edge_dir: Path) -> Iterator[Agent]:
     with the shipped example facts (compose/agent/fatos.toml), as make up and compose run it."""
     fake = ThreadedAnthropic()
     with fake as anthropic:
-        llm_env = {
-            "LLM_PROVIDER": "anthropic",
-            "ANTHROPIC_API_KEY": "test",
-            "ANTHROPIC_BASE_URL": anthropic.url,
-            "LLM_FACTS_PATH": str(FACTS),
-        }
-        with running_workers(edge_dir, redis_server.url, llm_env) as workers:
+        with running_agent(
+            edge_dir,
+            redis_server.url,
+            LLM_PROVIDER="anthropic",
+            ANTHROPIC_API_KEY="test",
+            ANTHROPIC_BASE_URL=anthropic.url,
+        ) as workers:
             yield Agent(workers, fake)
         assert len(anthropic.requests) >= 1
 

@@ -46,7 +46,7 @@ from sip_edge.testing import (
     windowed_match,
     write_response,
 )
-from sipphone import Phone, poll_until
+from sipphone import Phone, PhoneCall, poll_until
 
 ASTERISK = "127.0.0.1:5160"
 N = len(CALLER_PHRASES)
@@ -58,6 +58,18 @@ def say(text: str, path: Path) -> npt.NDArray[Any]:
 
 def utterances(r: redis.Redis, session_id: str) -> list[Utterance]:
     return [m for m in session_messages(r, session_id)[1] if isinstance(m, Utterance)]
+
+
+def call_with_a_turn(
+    phone: Phone, r: redis.Redis, speech: npt.NDArray[Any], what: str
+) -> tuple[PhoneCall, str]:
+    """A call to 2000 from ``phone`` whose caller says ``speech`` once it is answered: the
+    call and its session, once the edge published the turn's utterance (``what``)."""
+    call, sid = dial_2000(phone, r)
+    time.sleep(0.5)
+    call.play(speech.astype(np.int16))
+    poll_until(lambda: len(utterances(r, sid)) == 1, 15, what, interval=0.1)
+    return call, sid
 
 
 def phrase_scores(audio: npt.NDArray[Any], phrases: list[npt.NDArray[Any]]) -> list[float]:
@@ -193,7 +205,7 @@ def test_line_noise_makes_no_utterance_and_no_barge_in(
 def test_an_answer_cut_by_a_dead_stage_ends_in_the_edge_apology_within_the_bound(
     sip_edge: EdgeProcess,
     phones: dict[str, Phone],
-    redis_server: RedisServer,
+    r: redis.Redis,
     apology: Path,
     tmp_path: Path,
 ) -> None:
@@ -204,26 +216,19 @@ def test_an_answer_cut_by_a_dead_stage_ends_in_the_edge_apology_within_the_bound
     question = say("Como eu pago a minha conta?", tmp_path / "question.wav")
     first = say("Você pode pagar no boleto.", tmp_path / "first.wav")
     sorry = read_wav(apology)[0]
-    r = redis.Redis.from_url(redis_server.url)
-    try:
-        call, sid = dial_2000(phones["1001"], r)
-        time.sleep(0.5)
-        call.play(question.astype(np.int16))
-        poll_until(lambda: len(utterances(r, sid)) == 1, 15, "the turn", interval=0.1)
-        mark = len(call.recording())
-        audio = pcm(first)
-        sent = -(-len(audio) // 3200)
-        # The sentence, and no final chunk: the response stays open at the edge.
-        write_response(r, sid, "r-u1", audio + bytes(3200), seqs=range(sent))
-        wait_audio_heard(call, first, start=mark)
-        wait_audio_heard(call, sorry, start=mark, timeout=20)
-        heard = call.recording()[mark:].astype(np.float64)
-        assert not call.disconnected.is_set()
-        log = session_messages(r, sid)[1]
-        call.hangup()
-        wait_for(r, sid, "session.end", timeout=15)
-    finally:
-        r.close()
+    call, sid = call_with_a_turn(phones["1001"], r, question, "the turn")
+    mark = len(call.recording())
+    audio = pcm(first)
+    sent = -(-len(audio) // 3200)
+    # The sentence, and no final chunk: the response stays open at the edge.
+    write_response(r, sid, "r-u1", audio + bytes(3200), seqs=range(sent))
+    wait_audio_heard(call, first, start=mark)
+    wait_audio_heard(call, sorry, start=mark, timeout=20)
+    heard = call.recording()[mark:].astype(np.float64)
+    assert not call.disconnected.is_set()
+    log = session_messages(r, sid)[1]
+    call.hangup()
+    wait_for(r, sid, "session.end", timeout=15)
     first_ends = windowed_match(heard, first)[-1][1] / 8000 + 0.1
     sorry_starts = windowed_match(heard, sorry)[0][1] / 8000
     assert 0 < sorry_starts - first_ends <= 8.0 + 1.0, (first_ends, sorry_starts)
@@ -250,10 +255,7 @@ def test_redis_restarted_during_a_call_apology_then_the_next_turn_works(
     errors = metric(sip_edge.metrics(), "sip_edge_redis_errors_total")
     r = redis.Redis.from_url(redis_server.url)
     try:
-        call, sid = dial_2000(phones["1001"], r)
-        time.sleep(0.5)
-        call.play(first.astype(np.int16))
-        poll_until(lambda: len(utterances(r, sid)) == 1, 15, "the first turn", interval=0.1)
+        call, sid = call_with_a_turn(phones["1001"], r, first, "the first turn")
         write_response(r, sid, "before", pcm(answer))
         wait_audio_heard(call, answer)
         outage = len(call.recording())

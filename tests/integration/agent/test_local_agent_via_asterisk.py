@@ -36,11 +36,12 @@ import numpy as np
 import pytest
 import redis
 from agent_support import (
+    FACTS,
     Worker,
     hear_response,
     kokoro_says,
     plain,
-    running_workers,
+    running_agent,
     transcribe,
 )
 from asp.messages import CallAction, ResponseText, SessionStart, Transcript
@@ -51,7 +52,6 @@ from sip_edge.gateway.testing import AspClient, GatewayProcess
 from sip_edge.testing import EdgeProcess, session_messages, write_wav
 from sipphone import SAMPLE_RATE, Phone, poll_until
 
-FACTS = Path(__file__).resolve().parents[3] / "compose" / "agent" / "fatos.toml"
 # The example's address: "Rua das Flores, 123, Centro, Campinas, São Paulo"; the number may
 # be heard as digits or as words.
 STREET = "flores"
@@ -63,14 +63,9 @@ def local_agent(redis_server: RedisServer, edge_dir: Path) -> Iterator[list[Work
     """The three workers with the offline engines, the llm-worker on the local model."""
     tmp = edge_dir / "local"
     tmp.mkdir(exist_ok=True)
-    llm_env = {
-        "LLM_PROVIDER": "local",
-        "LLM_FACTS_PATH": str(FACTS),
-        "LLM_TEMPERATURE": "0",
-        "LLM_TIMEOUT_FIRST_S": "240",
-    }
+    local = {"LLM_PROVIDER": "local", "LLM_TEMPERATURE": "0", "LLM_TIMEOUT_FIRST_S": "240"}
     # 240 s: loading the model and the first evaluation of the prompt on a busy 2-core host
-    with running_workers(tmp, redis_server.url, llm_env, healthy_within_s=240) as workers:
+    with running_agent(tmp, redis_server.url, healthy_within_s=240, **local) as workers:
         yield workers
 
 

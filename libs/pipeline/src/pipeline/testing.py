@@ -8,6 +8,7 @@ import contextlib
 import importlib.util
 import inspect
 import os
+import re
 import select
 import shutil
 import socket
@@ -22,12 +23,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .proc_watch import watching
 
 if TYPE_CHECKING:
     from .worker import StreamWorker
+
+T = TypeVar("T")
 
 
 async def until(
@@ -98,22 +101,31 @@ regular expression, as ``pytest.raises(match=...)`` takes it)."""
 
 
 def refused_settings(
-    parse: Callable[[dict[str, str]], object],
+    parse: Callable[[T], object],
     error: type[Exception],
-    cases: Sequence[SettingsCase],
-) -> Callable[[dict[str, str], str], None]:
-    """The test, one case each, that ``parse`` (a ``from_env``) refuses each environment of
-    ``cases`` with ``error`` naming what is wrong. Bind it to a ``test_...`` name of a test
-    module: ``test_bad_settings = refused_settings(Settings.from_env, ConfigError, [...])``.
+    cases: Sequence[tuple[T, str]],
+) -> Callable[[T, str], None]:
+    """The test, one case each, that ``parse`` (a ``from_env``, or any parser of one setting)
+    refuses each input of ``cases`` with ``error`` whose message matches the case's (a
+    regular expression). Bind it to a ``test_...`` name of a test module:
+    ``test_bad_settings = refused_settings(Settings.from_env, ConfigError, [...])``.
     Every service's settings tests had this same parametrized test, each written out."""
     import pytest
 
+    # "env" names the cases' ids of a from_env's environments (env0, env1...)
     @pytest.mark.parametrize(("env", "message"), cases)
-    def test(env: dict[str, str], message: str) -> None:
+    def test(env: T, message: str) -> None:
         with pytest.raises(error, match=message):
             parse(env)
 
     return test
+
+
+def naming(setting: str, *values: str) -> list[SettingsCase]:
+    """The :data:`SettingsCase` of each of ``values`` given to ``setting`` alone, whose
+    refusal must name ``setting``: ``naming("TTS_SPEED", "3")`` is
+    ``[({"TTS_SPEED": "3"}, "TTS_SPEED")]``."""
+    return [({setting: value}, re.escape(setting)) for value in values]
 
 
 def free_port() -> int:
