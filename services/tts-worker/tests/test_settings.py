@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pipeline.testing import naming, refused_settings
 from tts_worker.errors import ConfigError
 from tts_worker.providers import build_tts
 from tts_worker.providers.espeak import EspeakTTS
@@ -70,27 +69,6 @@ def test_fake_provider_for_benchmarks() -> None:
     router = build_tts(TTSSettings.from_env({"TTS_PROVIDER": "fake"}))
     assert isinstance(router.default, FakeTTS)
     assert router.fallback is None
-
-
-test_bad_settings = refused_settings(
-    TTSSettings.from_env,
-    ConfigError,
-    [
-        ({"TTS_PROVIDER": "gtts"}, "gTTS needs Google's servers"),
-        ({"TTS_PROVIDER": "polly"}, "unknown TTS_PROVIDER 'polly'"),
-        *naming("TTS_SAMPLE_RATE", "44100"),
-        *naming("TTS_CHUNK_MS", "30"),
-        *naming("TTS_SPEED", "3"),
-        ({"TTS_SPEED": "fast"}, "invalid TTS setting"),
-        *naming("TTS_FALLBACK", "gtts"),
-        *naming("TTS_RETRIES", "-1"),
-        ({"TTS_LANG": "português"}, "TTS_LANG must be a language code"),
-        *naming("TTS_CACHE_MAX_PHRASES", "-1", "1000"),
-        *naming("TTS_CACHE_TTL_S", "10"),
-        *naming("TTS_CACHE_REFRESH_S", "0"),
-        *naming("TTS_CACHE_PHRASES", "Claro.|" + "a" * 301),
-    ],
-)
 
 
 def test_phrase_cache_settings() -> None:
