@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Local stand-ins for the base images that services/*/Dockerfile*, compose/asterisk/Dockerfile,
-# compose/docker-compose.yml and k8s/ name, for machines that reach Debian's and the language
-# package registries but no image registry (issue 18). Each stand-in is made from Debian
+# Local stand-ins for the base images that services/Dockerfile, services/softphone/Dockerfile,
+# compose/asterisk/Dockerfile, compose/docker-compose.yml and k8s/ name, for machines that
+# reach Debian's and the language package registries but no image registry (issue 18). Each stand-in is made from Debian
 # packages and tagged with exactly the name the Dockerfiles use, so the Dockerfiles stay the
 # ones users build from the official images:
 #   1. `debootstrap --variant=minbase SUITE` piped into `podman import` gives one plain

@@ -5,6 +5,9 @@
 #
 # Usage: scripts/container-build.sh [NAME...]   NAME: asterisk sip-edge stt-worker llm-worker
 #        tts-worker softphone stt-worker-cuda (no NAME: all but stt-worker-cuda)
+#        scripts/container-build.sh --recipe NAME   prints the Dockerfile and target of NAME
+# The Python services' images are targets of services/Dockerfile (--target NAME); softphone
+# and asterisk have their own Dockerfiles.
 # A mirror or corporate network (docs/DEPLOY.md): PIP_INDEX_URL, PIP_EXTRA_INDEX_URL,
 # PIP_FIND_LINKS, PIP_TRUSTED_HOST (from the environment, else the host's `pip config`),
 # NPM_CONFIG_REGISTRY and DEBIAN_MIRROR go in as build args when set, and the local folders
@@ -20,14 +23,16 @@ VERSION=${PABX_VERSION:-0.1.0}
 OUT="$RUN_DIR/containers"
 mkdir -p "$OUT"
 
-dockerfile() {
+# recipe NAME: the Dockerfile and, for services/Dockerfile, the target that builds the image
+recipe() {
   case "$1" in
     asterisk) echo compose/asterisk/Dockerfile ;;
-    stt-worker-cuda) echo services/stt-worker/Dockerfile.cuda ;;
-    sip-edge | stt-worker | llm-worker | tts-worker | softphone) echo "services/$1/Dockerfile" ;;
+    softphone) echo services/softphone/Dockerfile ;;
+    sip-edge | stt-worker | stt-worker-cuda | llm-worker | tts-worker) echo "services/Dockerfile $1" ;;
     *) die "imagem desconhecida: $1" ;;
   esac
 }
+if [ "${1:-}" = --recipe ]; then recipe "$2"; exit 0; fi
 tag() {
   case "$1" in
     stt-worker-cuda) echo "$PREFIX/stt-worker:$VERSION-cuda" ;;
@@ -97,8 +102,10 @@ names=("$@")
 failed=()
 for n in "${names[@]}"; do
   t0=$SECONDS
-  log "podman build $(tag "$n") ($(dockerfile "$n"); log: $OUT/build-$n.log)"
-  if podman build "${build_opts[@]}" -f "$(dockerfile "$n")" -t "$(tag "$n")" . >"$OUT/build-$n.log" 2>&1; then
+  read -r file target <<<"$(recipe "$n")"
+  log "podman build $(tag "$n") ($file${target:+ --target $target}; log: $OUT/build-$n.log)"
+  if podman build "${build_opts[@]}" -f "$file" ${target:+--target "$target"} -t "$(tag "$n")" . \
+    >"$OUT/build-$n.log" 2>&1; then
     size=$(podman image inspect --format '{{.Size}}' "$(tag "$n")")
     printf '%s\t%s\t%s\t%s\n' "$(tag "$n")" "$((SECONDS - t0))" "$size" "$(date -u +%FT%TZ)" >>"$OUT/images.tsv"
     log "$(tag "$n"): $((SECONDS - t0)) s, $(numfmt --to=iec "$size")"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The final stage of every Python service image (services/*/Dockerfile*): installs the
+# The final stage of every Python service image (services/Dockerfile): installs the
 # Debian packages the image needs at run time, if any (no apt lists left in the layer),
 # and adds the user the service runs as (uid 10001, the owner compose/init and k8s/ give
 # each service's secrets). Bind-mounted by the RUN that calls it (not in the image):

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The build stage of every Python service image (services/*/Dockerfile*): the image's venv
+# The build stage of every Python service image (services/Dockerfile): the image's venv
 # ($VENV) with the project's libraries and the service, installed as `make up` installs
 # them (their pyproject packages), plus any other requirement the image names.
 #   sh scripts/container-venv.sh services/<name> [pip requirement...]

@@ -5,9 +5,10 @@ Usage:
     image_pins.py list [ROOT]     one line per image: "pinned NAME" or "unpinned NAME"
     image_pins.py check [ROOT]    exit 1, naming them, while any image is not pinned
 
-The images: every FROM of services/*/Dockerfile* and compose/asterisk/Dockerfile (build
-stages excluded), every `image:` of compose/docker-compose.yml that is not built here, and
-every `image:` of k8s/ that is not pabx/*. Pinned means NAME:TAG@sha256:<64 hex>: a tag can
+The images: every FROM of services/Dockerfile, services/*/Dockerfile* and
+compose/asterisk/Dockerfile (FROM another stage excluded), every `image:` of
+compose/docker-compose.yml that is not built here, and every `image:` of k8s/ that is not
+pabx/*. Pinned means NAME:TAG@sha256:<64 hex>: a tag can
 be moved to other content by whoever controls the registry, a digest cannot. Resolve a
 digest where a registry is reachable (docs/DEPLOY.md, "Imagens base fixadas por digest"):
     docker buildx imagetools inspect python:3.11.11-slim-bookworm \
@@ -27,7 +28,9 @@ DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
 def dockerfiles(root: Path) -> list[Path]:
-    found = sorted(root.glob("services/*/Dockerfile*"))
+    """services/Dockerfile (the Python services, a target each), the other services' own
+    (services/*/Dockerfile*: softphone) and compose/asterisk/Dockerfile."""
+    found = sorted([*root.glob("services/Dockerfile*"), *root.glob("services/*/Dockerfile*")])
     asterisk = root / "compose/asterisk/Dockerfile"
     return [*found, asterisk] if asterisk.exists() else found
 

@@ -16,7 +16,7 @@ from pipeline.testing import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 pods = load_script(ROOT / "tests" / "deploy" / "pods.py")
-DOCKERFILES = sorted([*ROOT.glob("services/*/Dockerfile*"), ROOT / "compose/asterisk/Dockerfile"])
+DOCKERFILES = pods.dockerfiles()
 MIRROR_HOST = re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.(?:debian\.(?:org|net)|ubuntu\.com)\b")
 # the build-time inputs of a mirror or corporate network (scripts/container-build-env.sh)
 PIP_ARGS = {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_TRUSTED_HOST"}
@@ -102,14 +102,6 @@ def test_debian_mirror_setting_wins_and_none_is_a_clear_error(tmp_path: Path) ->
     assert out.stdout == ""
 
 
-def stages(dockerfile: Path) -> list[str]:
-    """The Dockerfile's stages, each as its text with continuation lines joined."""
-    lines = [ln for ln in dockerfile.read_text().splitlines() if not ln.lstrip().startswith("#")]
-    text = "\n".join(lines).replace("\\\n", " ")
-    parts = re.split(r"(?m)^(?=FROM )", text)
-    return [p for p in parts if p.startswith("FROM ")]
-
-
 def uses_network_clients(stage: str) -> set[str]:
     """Which package clients the stage's RUN lines reach (pip, npm)."""
     runs = " ".join(ln for ln in stage.splitlines() if ln.startswith("RUN "))
@@ -124,13 +116,17 @@ def uses_network_clients(stage: str) -> set[str]:
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_build_stages_take_index_and_ca_at_build_time_only(dockerfile: Path) -> None:
-    all_stages = stages(dockerfile)
-    final = all_stages[-1]
-    for stage in all_stages:
-        args = set(re.findall(r"(?m)^ARG (\w+)", stage))
+    all_stages = pods.stages(dockerfile)
+    shipped = pods.images(dockerfile)
+    assert shipped, dockerfile
+    # a stage an image is made of (its target and the stages that one is FROM)
+    in_images = {text for target in shipped for text in pods.chain(all_stages, target)}
+    for name, stage in all_stages.items():
+        # the ARGs it sees: its own and those of the stages it is FROM (inherited)
+        args = set(re.findall(r"(?m)^ARG (\w+)", "".join(pods.chain(all_stages, name))))
         clients = uses_network_clients(stage)
         head = stage.splitlines()[0]
-        if stage is not final or clients:
+        if stage not in in_images or clients:
             for client in clients:
                 want = PIP_ARGS if client == "pip" else NPM_ARGS
                 assert want <= args, f"{dockerfile.name} {head}: ARG {sorted(want - args)}"
@@ -138,12 +134,42 @@ def test_build_stages_take_index_and_ca_at_build_time_only(dockerfile: Path) -> 
                     if client in uses_network_clients(run):
                         assert "--mount=type=secret,id=ca" in run, f"{dockerfile.name}: {run[:80]}"
                         assert "container-build-env.sh" in run, f"{dockerfile.name}: {run[:80]}"
-    # nothing of it reaches the shipped stage: no ARG, no secret mount, no ENV naming them
-    assert not (set(re.findall(r"(?m)^ARG (\w+)", final)) & (PIP_ARGS | NPM_ARGS)), dockerfile
-    assert "type=secret" not in final, dockerfile
-    for env in re.findall(r"(?m)^ENV (.*)$", final):
-        for name in (*PIP_ARGS, *NPM_ARGS, "PIP_CERT", "PIP_CONFIG_FILE", "NODE_EXTRA_CA_CERTS"):
-            assert f"{name}=" not in env, (dockerfile, name)
+    # nothing of it reaches a shipped image: no ARG, no secret mount, no ENV naming them, in
+    # the target's stage or any stage it is FROM
+    build_only = (*PIP_ARGS, *NPM_ARGS, "PIP_CERT", "PIP_CONFIG_FILE", "NODE_EXTRA_CA_CERTS")
+    for target, final in shipped.items():
+        assert not (set(re.findall(r"(?m)^ARG (\w+)", final)) & (PIP_ARGS | NPM_ARGS)), target
+        assert "type=secret" not in final, (dockerfile, target)
+        for env in re.findall(r"(?m)^ENV (.*)$", final):
+            for name in build_only:
+                assert f"{name}=" not in env, (dockerfile, target, name)
+
+
+PYTHON_IMAGES = {"sip-edge", "stt-worker", "stt-worker-cuda", "llm-worker", "tts-worker"}
+
+
+def test_every_built_image_is_a_target_of_its_dockerfile() -> None:
+    """Each image compose (and its GPU file) builds is an image of its Dockerfile (a target no
+    other stage builds on, not a stage that only builds); the Python services' images all come
+    from services/Dockerfile, a target each, named as the image."""
+    builds = pods.compose_builds()
+    assert PYTHON_IMAGES | {"asterisk", "softphone"} <= set(builds)
+    for name, (dockerfile, target) in builds.items():
+        targets = pods.images(ROOT / dockerfile)
+        if target is None:
+            assert len(targets) == 1, (name, dockerfile, sorted(targets))
+        else:
+            assert target in targets, (name, dockerfile, target)
+    assert set(pods.images(ROOT / "services/Dockerfile")) == PYTHON_IMAGES
+    for name in PYTHON_IMAGES:
+        assert builds[name] == ("services/Dockerfile", name)
+
+
+@pytest.mark.integration  # the image build script (bash)
+def test_the_build_script_builds_each_image_as_compose_does() -> None:
+    for name, recipe in pods.compose_builds().items():
+        out = pods.repo_output("bash", "scripts/container-build.sh", "--recipe", name).split()
+        assert (out[0], out[1] if len(out) > 1 else None) == recipe, name
 
 
 def test_the_build_script_passes_every_build_arg_the_dockerfiles_declare() -> None:
@@ -170,8 +196,8 @@ def run_list(which: str) -> list[str]:
 def named_base_images(compose: dict[str, Any]) -> set[str]:
     names = set()
     for dockerfile in DOCKERFILES:
-        stage_names = set(re.findall(r"(?m)^FROM \S+ AS (\w+)", dockerfile.read_text()))
-        names |= {n for n in re.findall(r"(?m)^FROM (\S+)", dockerfile.read_text())} - stage_names
+        all_stages = pods.stages(dockerfile)
+        names |= {pods.parent(stage) for stage in all_stages.values()} - set(all_stages)
     for service in compose["services"].values():
         if "build" not in service and not service["image"].startswith("${PABX_IMAGE_PREFIX"):
             names.add(service["image"])
@@ -193,9 +219,9 @@ def test_every_base_image_has_a_stand_in_or_a_stated_reason(compose: dict[str, A
         assert image in deploy, f"docs/DEPLOY.md does not say why {image} is not made"
 
 
-def final_user(dockerfile: Path) -> str:
-    users: list[str] = re.findall(r"(?m)^USER (\S+)", stages(dockerfile)[-1])
-    assert users, dockerfile
+def final_user(image: str) -> str:
+    users: list[str] = re.findall(r"(?m)^USER (\S+)", pods.image(image))
+    assert users, image
     return users[-1].split(":")[0]
 
 
@@ -208,21 +234,19 @@ def init_owner(path: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("dockerfile", "secret"),
+    ("image", "secret"),
     [
-        ("services/softphone/Dockerfile", "certs/tls.key"),
-        ("services/sip-edge/Dockerfile", "sip-edge.env"),
-        ("services/sip-edge/Dockerfile", "asp-gateway.env"),
-        ("services/sip-edge/Dockerfile", "certs/tls.key"),  # asp-gateway's wss
+        ("softphone", "certs/tls.key"),
+        ("sip-edge", "sip-edge.env"),
+        ("sip-edge", "asp-gateway.env"),
+        ("sip-edge", "certs/tls.key"),  # asp-gateway's wss
     ],
 )
-def test_each_image_runs_as_the_uid_its_secret_is_written_for(dockerfile: str, secret: str) -> None:
-    assert final_user(ROOT / dockerfile) == init_owner(secret)
+def test_each_image_runs_as_the_uid_its_secret_is_written_for(image: str, secret: str) -> None:
+    assert final_user(image) == init_owner(secret)
 
 
 def test_softphone_uid_is_the_same_under_compose_and_k8s() -> None:
     docs = list(yaml.safe_load_all((ROOT / "k8s/base/softphone.yaml").read_text()))
     pod = next(d for d in docs if d and d.get("kind") == "Deployment")["spec"]["template"]["spec"]
-    assert str(pod["securityContext"]["runAsUser"]) == final_user(
-        ROOT / "services/softphone/Dockerfile"
-    )
+    assert str(pod["securityContext"]["runAsUser"]) == final_user("softphone")

@@ -404,13 +404,7 @@ def test_no_secret_value_is_committed() -> None:
 # --- Dockerfiles (they cannot be built here: check what a build would need) ---------------
 
 
-def dockerfiles() -> list[Path]:
-    return sorted(
-        [*ROOT.glob("services/*/Dockerfile*"), ROOT / "compose/asterisk/Dockerfile"],
-    )
-
-
-@pytest.mark.parametrize("dockerfile", dockerfiles(), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("dockerfile", pods.dockerfiles(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_dockerfile_copies_files_that_exist_and_are_not_dockerignored(dockerfile: Path) -> None:
     ignored = [
         line.strip()
@@ -433,6 +427,21 @@ def test_dockerfile_copies_files_that_exist_and_are_not_dockerignored(dockerfile
     for script in re.findall(r"(scripts/[\w./-]+\.(?:sh|py))", text):
         if f"RUN bash {script}" in text or f" {script}" in text.split("COPY", 1)[-1]:
             assert script in copied or script.rsplit("/", 1)[0] + "/" in copied, script
+    # and in the stage that runs it or a stage that one is FROM (a Dockerfile of several
+    # targets: not in a sibling stage)
+    stages = pods.stages(dockerfile)
+    for name, stage in stages.items():
+        runs = " ".join(ln for ln in stage.splitlines() if ln.startswith("RUN "))
+        chain = "".join(pods.chain(stages, name))
+        sources = {
+            src
+            for line in chain.splitlines()
+            if line.startswith("COPY ") and "--from" not in line
+            for src in line.split()[1:-1]
+        }
+        for script in re.findall(r"(?:^| )(scripts/[\w./-]+\.(?:sh|py))", runs):
+            inside = [s for s in sources if script == s or script.startswith(s.rstrip("/") + "/")]
+            assert inside, f"{dockerfile.name} {name}: {script} is not copied in"
 
 
 def test_dashboard_metrics_exist_in_the_code() -> None:

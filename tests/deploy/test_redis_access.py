@@ -29,13 +29,9 @@ COMPOSE_USERS = {
     "postcall-worker": "postcall",
     "redis-exporter": "exporter",
 }
-# the image default PABX_ENV_FILES (Dockerfile ENV) of the compose services that keep it
-IMAGE_ENV_FILES = {
-    "sip-edge": ROOT / "services/sip-edge/Dockerfile",
-    "stt-worker": ROOT / "services/stt-worker/Dockerfile",
-    "llm-worker": ROOT / "services/llm-worker/Dockerfile",
-    "tts-worker": ROOT / "services/tts-worker/Dockerfile",
-}
+# the compose services that keep their image's default PABX_ENV_FILES (Dockerfile ENV): the
+# image of each (a target of services/Dockerfile)
+IMAGE_ENV_FILES = {"sip-edge", "stt-worker", "llm-worker", "tts-worker"}
 
 
 def networks_of(svc: dict[str, Any]) -> set[str]:
@@ -47,9 +43,9 @@ def env_files(name: str, svc: dict[str, Any]) -> str:
     explicit = svc.get("environment", {}).get("PABX_ENV_FILES")
     if explicit:
         return str(explicit)
-    text = IMAGE_ENV_FILES[name].read_text()
-    found = re.search(r"PABX_ENV_FILES=(\S+)", text)
-    assert found, f"{name}: no PABX_ENV_FILES in {IMAGE_ENV_FILES[name].name}"
+    assert name in IMAGE_ENV_FILES, name
+    found = re.search(r"PABX_ENV_FILES=(\S+)", pods.image(name))
+    assert found, f"{name}: no PABX_ENV_FILES in its image"
     return found.group(1).strip('"')
 
 
@@ -113,15 +109,10 @@ def test_compose_services_get_their_redis_user_from_the_init_files(
             block = init[: init.index(written)].rsplit("{", 1)[-1]
             assert f"redis_url {user} " in block, (name, written)
     assert "container-env.sh" in " ".join(services["postcall-worker"]["healthcheck"]["test"])
-    for df in ("stt-worker", "llm-worker", "tts-worker"):
-        for dockerfile in (ROOT / "services" / df).glob("Dockerfile*"):
-            text = dockerfile.read_text()
-            assert "COPY scripts/container-env.sh /usr/local/bin/container-env.sh" in text, (
-                dockerfile
-            )
-            assert re.search(r'ENTRYPOINT \["container-env.sh", "python", "-m", "\w+"\]', text), (
-                dockerfile
-            )
+    for image in ("stt-worker", "stt-worker-cuda", "llm-worker", "tts-worker"):
+        text = pods.image(image)
+        assert "COPY scripts/container-env.sh /usr/local/bin/container-env.sh" in text, image
+        assert re.search(r'ENTRYPOINT \["container-env.sh", "python", "-m", "\w+"\]', text), image
     assert "scripts/redis_acl.py" in (ROOT / "compose/asterisk/Dockerfile").read_text()
 
 
