@@ -75,6 +75,16 @@ def stages(dockerfile: Path) -> dict[str, str]:
     return found
 
 
+def build_args(text: str) -> set[str]:
+    """The names the ARG lines of ``text`` declare (ARG A B=1 declares A and B)."""
+    return {
+        token.split("=", 1)[0]
+        for line in text.splitlines()
+        if line.startswith("ARG ")
+        for token in line.split()[1:]
+    }
+
+
 def parent(stage: str) -> str:
     """What the stage is built FROM: an image, or another stage's name."""
     head = FROM.match(stage)
@@ -84,7 +94,8 @@ def parent(stage: str) -> str:
 
 def chain(all_stages: dict[str, str], name: str) -> list[str]:
     """The texts of stage ``name`` and of the stages it is built FROM, the first base first:
-    everything that makes up what that stage produces (ENV, ARG, USER... are inherited)."""
+    everything that makes up what that stage produces (ENV, USER, files... are inherited; ARGs
+    are not under podman/buildah: a stage declares the ones it uses)."""
     texts: list[str] = []
     while name in all_stages and all_stages[name] not in texts:
         texts.insert(0, all_stages[name])
