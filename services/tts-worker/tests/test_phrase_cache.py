@@ -253,8 +253,8 @@ async def test_registered_phrases_are_bounded_and_malformed_members_ignored(
     )
     assert all(isinstance(t, str) for _, t in await bus.registered_phrases())
     cache = PhraseCache(bus, TTSRouter(FakeTTS()), phrases=ACKS, max_phrases=5)
-    assert len(await cache.phrases()) == 5
-    assert (await cache.phrases())[:3] == [("pt", a) for a in ACKS]  # the configured first
+    assert len(await cache.to_keep()) == 5
+    assert (await cache.to_keep())[:3] == [("pt", a) for a in ACKS]  # the configured first
     off = PhraseCache(bus, TTSRouter(FakeTTS()), phrases=ACKS, max_phrases=0)
     assert await off.fill() == 0
     assert await off.lookup("Claro.", "pt", 8000) is None
