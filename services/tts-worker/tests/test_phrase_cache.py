@@ -439,7 +439,7 @@ async def test_a_worker_stopped_while_filling_at_start_synthesizes_no_more_phras
     many = [f"Frase número {i}." for i in range(8)]
     await bus.register_phrases("pt-BR", many)
     engine = FakeTTS(delay_s=0.2)
-    worker = make_worker(bus, engine, refresh_s=3600)
+    worker = make_worker(bus, engine, phrase_refresh_s=3600)
     task = asyncio.create_task(worker.run(grace_s=2))
 
     async def first_begun() -> bool:
