@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 from asp import ResponseAudio, ResponseEnd, ResponseText, TurnTiming
 from asp import streams as layout
@@ -29,31 +30,29 @@ def counter(name: str) -> float:
     return REGISTRY.get_sample_value(f"pabx_tts_phrase_cache_{name}_total") or 0.0
 
 
+PHRASE_TIMING: dict[str, Any] = {
+    "phrase_refresh_s": 0.05,
+    "phrase_poll_s": 1.0,
+    "fill_quiet_s": 0.05,
+    "fill_defer_s": 3600.0,
+}
+"""The workers' phrase timings here, unless a test names its own (TTSWorker's keywords):
+phrases synced at once and filled 50 ms after the last live sentence, and never between
+turns of calls that are up (an hour's deferral)."""
+
+
 def make_worker(
-    bus: Bus,
-    engine: FakeTTS,
-    *,
-    refresh_s: float = 0.05,
-    poll_s: float = 1.0,
-    quiet_s: float = 0.05,
-    defer_s: float = 3600.0,
-    **cache: object,
+    bus: Bus, engine: FakeTTS, cache: dict[str, Any] | None = None, **timing: Any
 ) -> TTSWorker:
+    """A worker on ``engine`` whose phrase cache has :data:`ACKS` (``cache``: more of the
+    cache's keywords) and whose phrase timings are :data:`PHRASE_TIMING` updated by
+    ``timing``."""
     router = TTSRouter(engine)
     # The sessions below speak pt-BR. (Kokoro says "pt" and "pt-BR" alike, so with it the
     # default TTS_LANG=pt keys match too: test_settings checks its voice identity.)
-    cache.setdefault("language", "pt-BR")
-    phrases = PhraseCache(bus, router, phrases=ACKS, **cache)  # type: ignore[arg-type]
+    phrases = PhraseCache(bus, router, phrases=ACKS, **{"language": "pt-BR", **(cache or {})})
     return TTSWorker(
-        bus,
-        "tts-t",
-        router,
-        chunk_ms=100,
-        phrases=phrases,
-        phrase_refresh_s=refresh_s,
-        phrase_poll_s=poll_s,
-        fill_quiet_s=quiet_s,
-        fill_defer_s=defer_s,
+        bus, "tts-t", router, chunk_ms=100, phrases=phrases, **(PHRASE_TIMING | timing)
     )
 
 
@@ -208,7 +207,7 @@ async def test_a_used_phrase_does_not_expire_and_a_lost_one_is_refilled(
     bus: Bus, raw_redis: Redis
 ) -> None:
     engine = FakeTTS()
-    worker = make_worker(bus, engine, ttl_s=3600)
+    worker = make_worker(bus, engine, {"ttl_s": 3600})
     task = await started(worker)
     try:
         sid = await new_session(bus)
@@ -254,8 +253,8 @@ async def test_registered_phrases_are_bounded_and_malformed_members_ignored(
     )
     assert all(isinstance(t, str) for _, t in await bus.registered_phrases())
     cache = PhraseCache(bus, TTSRouter(FakeTTS()), phrases=ACKS, max_phrases=5)
-    assert len(await cache.phrases()) == 5
-    assert (await cache.phrases())[:3] == [("pt", a) for a in ACKS]  # the configured first
+    assert len(await cache.to_keep()) == 5
+    assert (await cache.to_keep())[:3] == [("pt", a) for a in ACKS]  # the configured first
     off = PhraseCache(bus, TTSRouter(FakeTTS()), phrases=ACKS, max_phrases=0)
     assert await off.fill() == 0
     assert await off.lookup("Claro.", "pt", 8000) is None
@@ -283,7 +282,7 @@ async def test_a_fact_answer_registered_later_is_served_from_the_cache_at_once(
     within a poll of the registry's version, not at the next periodic refresh (an hour
     here), and an answer whose first sentence is one of them is a cache hit, no synthesis."""
     engine = FakeTTS()
-    worker = make_worker(bus, engine, refresh_s=3600, poll_s=0.05)
+    worker = make_worker(bus, engine, phrase_refresh_s=3600, phrase_poll_s=0.05)
     task = await started(worker)
     try:
         engine.calls.clear()
@@ -318,7 +317,7 @@ async def test_live_turns_come_before_filling_the_cache(bus: Bus) -> None:
     one of them is synthesized once and stored, so the next time it is a hit. Once no call
     is up, the rest are filled."""
     engine = FakeTTS()
-    worker = make_worker(bus, engine, refresh_s=3600, poll_s=0.02, quiet_s=0.05)
+    worker = make_worker(bus, engine, phrase_refresh_s=3600, phrase_poll_s=0.02, fill_quiet_s=0.05)
     task = await started(worker)
     try:
         call = await new_session(bus)
@@ -360,7 +359,9 @@ async def test_phrases_that_waited_long_are_filled_between_turns_with_calls_up(
     phrases have waited ``fill_defer_s``, they are synthesized between turns, never while
     a reply is being generated."""
     engine = FakeTTS()
-    worker = make_worker(bus, engine, refresh_s=3600, poll_s=0.02, quiet_s=0.05, defer_s=0.5)
+    worker = make_worker(
+        bus, engine, phrase_refresh_s=3600, phrase_poll_s=0.02, fill_quiet_s=0.05, fill_defer_s=0.5
+    )
     task = await started(worker)
     try:
         call = await new_session(bus)
@@ -384,7 +385,7 @@ async def test_phrases_that_waited_long_are_filled_between_turns_with_calls_up(
 
 async def test_no_fill_while_a_reply_is_generated_or_a_sentence_is_voiced(bus: Bus) -> None:
     engine = FakeTTS()
-    worker = make_worker(bus, engine, refresh_s=3600, poll_s=0.02, quiet_s=0.05)
+    worker = make_worker(bus, engine, phrase_refresh_s=3600, phrase_poll_s=0.02, fill_quiet_s=0.05)
     task = await started(worker)
     try:
         assert await worker.idle()
@@ -412,7 +413,7 @@ async def test_only_the_first_phrases_are_filled_before_taking_work(bus: Bus) ->
     engine = FakeTTS()
     call = await new_session(bus)
     await bus.activate_session(call)  # a call is up: the background fill waits
-    worker = make_worker(bus, engine, refresh_s=3600, poll_s=0.02)
+    worker = make_worker(bus, engine, phrase_refresh_s=3600, phrase_poll_s=0.02)
     task = await started(worker)
     try:
         first = [*ACKS, *many][:START_FILL_PHRASES]
@@ -438,7 +439,7 @@ async def test_a_worker_stopped_while_filling_at_start_synthesizes_no_more_phras
     many = [f"Frase número {i}." for i in range(8)]
     await bus.register_phrases("pt-BR", many)
     engine = FakeTTS(delay_s=0.2)
-    worker = make_worker(bus, engine, refresh_s=3600)
+    worker = make_worker(bus, engine, phrase_refresh_s=3600)
     task = asyncio.create_task(worker.run(grace_s=2))
 
     async def first_begun() -> bool:

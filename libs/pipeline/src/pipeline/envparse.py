@@ -13,9 +13,11 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
-__all__ = ["EnvReader", "cache_dir", "known"]
+__all__ = ["EnvReader", "Registry", "cache_dir", "known"]
 
 N = TypeVar("N", int, float)
+S = TypeVar("S")
+E = TypeVar("E")
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
@@ -112,3 +114,20 @@ def known(value: str, choices: Collection[str], variable: str, error: type[Excep
     if value not in choices:
         raise error(f"unknown {variable} {value!r} (choose from {', '.join(choices)})")
     return value
+
+
+class Registry(dict[str, Callable[[S], E]]):
+    """A service's engines of one kind by name, each built by its factory from the
+    service's settings; ``variable`` (e.g. LLM_PROVIDER) is the setting that names one."""
+
+    def __init__(
+        self, variable: str, error: type[Exception], factories: Mapping[str, Callable[[S], E]]
+    ) -> None:
+        super().__init__(factories)
+        self.variable = variable
+        self.error = error
+
+    def build(self, name: str, settings: S) -> E:
+        """The engine ``name`` built from ``settings``; ``error`` naming the variable and
+        the choices when no factory has that name."""
+        return self[known(name, self, self.variable, self.error)](settings)

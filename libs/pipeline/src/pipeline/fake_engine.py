@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from .engine import ProviderError
 
@@ -38,3 +38,22 @@ class ScriptedCalls(Generic[C]):
         if self.delay_s:
             time.sleep(self.delay_s)
         return result
+
+
+class ScriptedEngine(Generic[C]):
+    """What the fake speech engines share, as the first of their bases (before the stage's
+    provider base class): the name ``fake``, nothing to load, and their calls scripted by
+    :attr:`scripted` (``failures``, ``retryable``, ``delay_s``: :class:`ScriptedCalls`) and
+    recorded in :attr:`calls`; the other keywords go to the provider base class."""
+
+    name: ClassVar[str] = "fake"
+
+    def __init__(
+        self, *, failures: int = 0, retryable: bool = True, delay_s: float = 0.0, **base: Any
+    ) -> None:
+        super().__init__(**base)
+        self.scripted = ScriptedCalls[C](failures=failures, retryable=retryable, delay_s=delay_s)
+        self.calls = self.scripted.calls
+
+    def _load(self) -> None:
+        pass

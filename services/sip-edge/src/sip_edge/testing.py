@@ -315,20 +315,23 @@ CALLER_PHRASES = [
 
 class ServiceProcess:
     """A service as its own process (``python -m <module>``), its stderr in ``log_path``,
-    ``env`` over this process's environment. It prints ``<ready_line> key=value ...`` on
+    ``env`` over this process's environment. It prints ``<prefix>_READY key=value ...`` on
     stdout once it listens; :meth:`on_ready` takes those values. A context manager: SIGTERM
     on exit (SIGKILL ``stop_wait_s`` later)."""
 
     module = ""
     name = ""
-    ready_line = ""
+    prefix = ""
+    """Its settings' prefix (``SIP_EDGE``): its variables and its ready line start with it."""
     stop_wait_s = 15.0
     loopback_env: ClassVar[dict[str, str]] = {}
-    """The settings that put the service on free loopback ports (``env`` overrides them)."""
+    """The settings, besides its metrics endpoint's, that put the service on free loopback
+    ports (``env`` overrides them)."""
 
     def __init__(self, log_path: Path, **env: str) -> None:
         self.log_path = log_path
-        self.env = {**os.environ, **self.loopback_env, **env}
+        metrics = {f"{self.prefix}_METRICS_HOST": "127.0.0.1", f"{self.prefix}_METRICS_PORT": "0"}
+        self.env = {**os.environ, **metrics, **self.loopback_env, **env}
         self.proc: subprocess.Popen[str] | None = None
         self.metrics_port = 0
         self.returncode: int | None = None
@@ -349,7 +352,7 @@ class ServiceProcess:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
-            if line.startswith(self.ready_line):
+            if line.startswith(f"{self.prefix}_READY"):
                 self.on_ready(dict(p.split("=", 1) for p in line.split()[1:]))
                 return self
             if not line and self.proc.poll() is not None:
@@ -383,14 +386,11 @@ class EdgeProcess(ServiceProcess):
 
     module = "sip_edge"
     name = "sip-edge"
-    ready_line = "SIP_EDGE_READY"
-    stop_wait_s = 15.0
+    prefix = "SIP_EDGE"
     loopback_env: ClassVar[dict[str, str]] = {
         "SIP_EDGE_SIP_PORT": "0",
         "SIP_EDGE_SIP_BIND": "127.0.0.1",
         "SIP_EDGE_RTP_PORT": "0",
-        "SIP_EDGE_METRICS_PORT": "0",
-        "SIP_EDGE_METRICS_HOST": "127.0.0.1",
         "SIP_EDGE_DRAIN_GRACE_S": "2",
     }
     sip_port = 0

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pipeline.fake_engine import ScriptedCalls
+from pipeline.fake_engine import ScriptedEngine
 
 from .audio import Samples
 from .providers.base import STTCapabilities, STTProvider
@@ -69,33 +69,20 @@ def judge_whisper() -> FasterWhisperSTT:
     return stt
 
 
-class FakeSTT(STTProvider):
+class FakeSTT(ScriptedEngine[tuple[int, str]], STTProvider):
     """Answers each utterance with the next scripted transcript (or ``default``).
 
     ``failures`` raises that many retryable ProviderErrors before answering;
-    ``delay_s`` makes each transcription take that long (to exercise timeouts).
+    ``delay_s`` makes each transcription take that long (to exercise timeouts);
+    :attr:`calls` records (samples at 16 kHz, language).
     """
 
-    name: ClassVar[str] = "fake"
     capabilities: ClassVar[STTCapabilities] = STTCapabilities(max_concurrency=64)
 
-    def __init__(
-        self,
-        transcripts: Iterable[str] = (),
-        *,
-        default: str = "",
-        failures: int = 0,
-        delay_s: float = 0.0,
-        **base: Any,
-    ) -> None:
-        super().__init__(**base)
+    def __init__(self, transcripts: Iterable[str] = (), *, default: str = "", **kw: Any) -> None:
+        super().__init__(**kw)
         self._script = deque(transcripts)
         self.default = default
-        self.scripted = ScriptedCalls[tuple[int, str]](failures=failures, delay_s=delay_s)
-        self.calls = self.scripted.calls  # (samples at 16 kHz, language)
-
-    def _load(self) -> None:
-        pass
 
     def _transcribe(
         self, samples: Samples, language: str, cancel: threading.Event | None = None

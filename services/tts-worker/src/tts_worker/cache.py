@@ -29,6 +29,7 @@ Audio from the fallback engine is never cached.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -65,31 +66,28 @@ def phrase_cache_key(text: str, voice: str, rate: int, *, prefix: str = KEY_PREF
     return f"{prefix}:{rate}:{digest[:40]}"
 
 
+@dataclasses.dataclass(eq=False, repr=False)
 class PhraseCache:
     """Lookups, stores and the fill of the phrase cache, through the bus."""
 
-    def __init__(
-        self,
-        bus: Bus,
-        tts: TTSRouter,
-        *,
-        phrases: Sequence[str] = (),
-        language: str = "pt",
-        max_phrases: int = 32,
-        ttl_s: int = 7 * 86400,
-        rates: Sequence[int] = SESSION_RATES,
-    ) -> None:
-        self.bus = bus
-        self.tts = tts
-        self.language = language
-        self.max_phrases = max_phrases
-        self.ttl_s = ttl_s
-        self.rates = tuple(rates)
-        self.configured = [(language, normalize_text(p)) for p in phrases if normalize_text(p)]
-        self.known: frozenset[str] = frozenset()
-        """Normalized texts of the phrases of the last sync: the ones worth storing."""
-        self.pending: list[tuple[str, str]] = []
-        """(language, text) of the phrases of the last sync whose audio is missing."""
+    bus: Bus
+    tts: TTSRouter
+    _: dataclasses.KW_ONLY
+    phrases: dataclasses.InitVar[Sequence[str]] = ()
+    language: str = "pt"
+    max_phrases: int = 32
+    ttl_s: int = 7 * 86400
+    rates: Sequence[int] = SESSION_RATES
+    configured: list[tuple[str, str]] = dataclasses.field(init=False)
+    """(language, normalized text) of ``phrases`` (TTS_CACHE_PHRASES)."""
+    known: frozenset[str] = dataclasses.field(init=False, default=frozenset())
+    """Normalized texts of the phrases of the last sync: the ones worth storing."""
+    pending: list[tuple[str, str]] = dataclasses.field(init=False, default_factory=list)
+    """(language, text) of the phrases of the last sync whose audio is missing."""
+
+    def __post_init__(self, phrases: Sequence[str]) -> None:
+        self.rates = tuple(self.rates)
+        self.configured = [(self.language, normalize_text(p)) for p in phrases if normalize_text(p)]
 
     @property
     def enabled(self) -> bool:
@@ -120,7 +118,7 @@ class PhraseCache:
         metrics.CACHE_STORES.inc()
         return True
 
-    async def phrases(self) -> list[tuple[str, str]]:
+    async def to_keep(self) -> list[tuple[str, str]]:
         """(language, normalized text) of every phrase to keep, configured ones first."""
         if not self.enabled:
             return []
@@ -135,7 +133,7 @@ class PhraseCache:
         """Reads the phrases to keep (they are looked up from now on), renews the TTL of
         their audio and lists the ones whose audio is missing at some rate in
         :attr:`pending`; returns how many are pending. Raises only Redis errors."""
-        phrases = await self.phrases()
+        phrases = await self.to_keep()
         self.known = frozenset(text for _, text in phrases)
         keyed: list[tuple[str, str, list[str]]] = []
         for language, text in phrases:

@@ -11,7 +11,7 @@ import functools
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from pipeline.fake_engine import ScriptedCalls
+from pipeline.fake_engine import ScriptedEngine
 
 from .audio import Samples
 from .providers.base import TTSCapabilities, TTSProvider
@@ -50,30 +50,16 @@ def packaged_piper() -> PiperTTS:
     return tts
 
 
-class FakeTTS(TTSProvider):
-    name: ClassVar[str] = "fake"
+class FakeTTS(ScriptedEngine[tuple[str, str, str]], TTSProvider):
+    """Answers each sentence with a 440 Hz tone, ``ms_per_char`` per character at
+    ``native_rate``; :attr:`calls` records (text, voice, language)."""
+
     capabilities: ClassVar[TTSCapabilities] = TTSCapabilities(max_concurrency=64)
 
-    def __init__(
-        self,
-        *,
-        native_rate: int = 24_000,
-        ms_per_char: float = 50.0,
-        failures: int = 0,
-        retryable: bool = True,
-        delay_s: float = 0.0,
-        **base: Any,
-    ) -> None:
-        super().__init__(**base)
+    def __init__(self, *, native_rate: int = 24_000, ms_per_char: float = 50.0, **kw: Any) -> None:
+        super().__init__(**kw)
         self.native_rate = native_rate
         self.ms_per_char = ms_per_char
-        self.scripted = ScriptedCalls[tuple[str, str, str]](
-            failures=failures, retryable=retryable, delay_s=delay_s
-        )
-        self.calls = self.scripted.calls  # (text, voice, language)
-
-    def _load(self) -> None:
-        pass
 
     def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
         return self.scripted.run((text, voice, language), lambda: self._tone(len(text)))

@@ -1,4 +1,4 @@
-"""Provider registry: a plain dict from name to factory.
+"""Provider registry: from LLM_PROVIDER's name to a factory.
 
 Factories import their vendor module lazily, so a missing optional SDK only matters when
 that provider is chosen (and then fails with an install hint).
@@ -7,9 +7,8 @@ that provider is chosen (and then fails with an install hint).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
-from pipeline.envparse import known
+from pipeline.envparse import Registry
 
 from llm_worker.errors import ConfigError
 from llm_worker.providers.base import (
@@ -85,18 +84,16 @@ def _fake(s: Settings) -> LLMProvider:
     )
 
 
-PROVIDERS: dict[str, Callable[[Settings], LLMProvider]] = {
-    "anthropic": _anthropic,
-    "openai": _openai,
-    "local": _local,
-    "fake": _fake,
-}
+PROVIDERS: Registry[Settings, LLMProvider] = Registry(
+    "LLM_PROVIDER",
+    ConfigError,
+    {"anthropic": _anthropic, "openai": _openai, "local": _local, "fake": _fake},
+)
 
 
 def create_provider(settings: Settings) -> LLMProvider:
     """Builds the provider the settings choose (``auto`` resolved)."""
-    name = known(settings.resolved_provider(), PROVIDERS, "LLM_PROVIDER", ConfigError)
-    return PROVIDERS[name](settings)
+    return PROVIDERS.build(settings.resolved_provider(), settings)
 
 
 __all__ = [

@@ -21,24 +21,19 @@ from llm_worker.errors import (
 )
 from llm_worker.events import ChatRequest, Done, StreamEvent, TextDelta
 from llm_worker.providers.sdk import SDKProvider, VendorSDK
+from llm_worker.settings import DEFAULT_ANTHROPIC_MODEL
 from llm_worker.tools import anthropic_tools
-
-try:
-    import anthropic
-except ImportError:  # pragma: no cover - exercised only without the SDK
-    anthropic = None  # type: ignore[assignment]
 
 
 class AnthropicProvider(SDKProvider):
-    name: ClassVar[str] = "anthropic"
     vendor: ClassVar[VendorSDK] = VendorSDK(
-        anthropic,
+        "anthropic",
+        "2.10.0",
         client_class="AsyncAnthropic",
-        install_hint="pip install 'anthropic==2.10.0'",
-        default_model="claude-haiku-4-5",
+        default_model=DEFAULT_ANTHROPIC_MODEL,
+        unit="server-sent event",
         key_variable="ANTHROPIC_API_KEY",
     )
-    unit: ClassVar[str] = "server-sent event"
 
     async def _send(self, request: ChatRequest) -> Any:
         params: dict[str, Any] = {
@@ -87,8 +82,7 @@ class AnthropicProvider(SDKProvider):
         yield Done(stop_reason)
 
     def _map_api_error(self, e: Exception) -> ProviderError:
-        assert anthropic is not None
-        if isinstance(e, anthropic.APIStatusError):
+        if isinstance(e, self.sdk.APIStatusError):
             body = e.body if isinstance(e.body, dict) else {}
             err = body.get("error") if isinstance(body.get("error"), dict) else body
             etype = err.get("type", "") if isinstance(err, dict) else ""

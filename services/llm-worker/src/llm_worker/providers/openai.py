@@ -19,24 +19,19 @@ from llm_worker.errors import (
 )
 from llm_worker.events import ChatRequest, Done, StreamEvent, TextDelta
 from llm_worker.providers.sdk import SDKProvider, VendorSDK
+from llm_worker.settings import DEFAULT_OPENAI_MODEL
 from llm_worker.tools import openai_tools
-
-try:
-    import openai
-except ImportError:  # pragma: no cover - exercised only without the SDK
-    openai = None  # type: ignore[assignment]
 
 
 class OpenAIProvider(SDKProvider):
-    name: ClassVar[str] = "openai"
     vendor: ClassVar[VendorSDK] = VendorSDK(
-        openai,
+        "openai",
+        "3.51.0",
         client_class="AsyncOpenAI",
-        install_hint="pip install 'openai==3.51.0'",
-        default_model="gpt-4o-mini",
+        default_model=DEFAULT_OPENAI_MODEL,
+        unit="stream chunk",
         endpoint="the server",
     )
-    unit: ClassVar[str] = "stream chunk"
 
     async def _send(self, request: ChatRequest) -> Any:
         messages = [{"role": "system", "content": request.system}]
@@ -86,10 +81,9 @@ class OpenAIProvider(SDKProvider):
         yield Done(finish_reason)
 
     def _map_api_error(self, e: Exception) -> ProviderError:
-        assert openai is not None
-        if isinstance(e, openai.APIStatusError):
+        if isinstance(e, self.sdk.APIStatusError):
             return error_for_status(e.status_code, str(e.message), provider=self.name)
-        if isinstance(e, openai.APIError):
+        if isinstance(e, self.sdk.APIError):
             # e.g. an {"error": ...} object inside the stream
             return ProviderUnavailable(f"error in stream: {e.message}", provider=self.name)
         return ProviderError(f"API error: {e}", provider=self.name)

@@ -9,6 +9,8 @@ events into :data:`~llm_worker.events.StreamEvent`.
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
@@ -27,16 +29,31 @@ from llm_worker.providers.base import LLMProvider
 from llm_worker.tools import parse_arguments
 
 
+@functools.cache
+def installed(package: str) -> ModuleType | None:
+    """The module ``package``, imported; None when it is not installed."""
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        return None
+
+
 @dataclass(frozen=True)
 class VendorSDK:
-    """A vendor's SDK as its provider uses it."""
+    """A vendor's SDK as its provider uses it; the provider is named after it."""
 
-    module: ModuleType | None  # the imported SDK; None when it is not installed
+    package: str  # the SDK's module and PyPI package, e.g. "anthropic"
+    version: str  # the version pyproject.toml pins, for the install hint
     client_class: str  # the SDK's async client, e.g. "AsyncAnthropic"
-    install_hint: str
     default_model: str
+    unit: str  # what one item of the vendor's stream is, in protocol errors
     key_variable: str = ""  # the variable of the API key, when one is required
     endpoint: str = "the API"  # what "cannot reach ..." names
+
+    @property
+    def module(self) -> ModuleType | None:
+        """The imported SDK; None when it is not installed."""
+        return installed(self.package)
 
 
 class SDKProvider(LLMProvider):
@@ -45,20 +62,25 @@ class SDKProvider(LLMProvider):
     async client that takes ``api_key``, ``base_url``, ``max_retries`` and ``timeout``."""
 
     vendor: ClassVar[VendorSDK]
-    unit: ClassVar[str]  # what one item of the vendor's stream is, in protocol errors
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = cls.vendor.package
 
     def __init__(
         self, *, api_key: str = "", model: str = "", base_url: str | None = None, **kwargs: Any
     ) -> None:
         v = self.vendor
-        if v.module is None:
+        module = v.module
+        if module is None:
             raise ConfigError(
-                f"the {self.name} provider needs the {self.name} SDK: {v.install_hint}"
+                f"the {self.name} provider needs the {self.name} SDK:"
+                f" pip install '{v.package}=={v.version}'"
             )
         if v.key_variable and not api_key:
             raise ConfigError(f"the {self.name} provider needs {v.key_variable}")
         super().__init__(model=model or v.default_model, **kwargs)
-        self.sdk = v.module
+        self.sdk = module
         t = self.timeouts
         self._client = getattr(self.sdk, v.client_class)(
             # A server that needs no key (Ollama, vLLM) ignores it, but the SDK insists on one.
@@ -101,7 +123,9 @@ class SDKProvider(LLMProvider):
             raise self._map(e) from e
         except (ValueError, TypeError, AttributeError, KeyError) as e:
             # json.JSONDecodeError is a ValueError; pydantic's errors too.
-            raise ProviderProtocolError(f"malformed {self.unit}: {e}", provider=self.name) from e
+            raise ProviderProtocolError(
+                f"malformed {self.vendor.unit}: {e}", provider=self.name
+            ) from e
         finally:
             await stream.close()
 

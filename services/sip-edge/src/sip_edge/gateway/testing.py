@@ -41,13 +41,11 @@ class GatewayProcess(ServiceProcess):
 
     module = "sip_edge.gateway"
     name = "asp-gateway"
-    ready_line = "ASP_GATEWAY_READY"
+    prefix = "ASP_GATEWAY"
     stop_wait_s = 20.0
     loopback_env: ClassVar[dict[str, str]] = {
         "ASP_GATEWAY_HOST": "127.0.0.1",
         "ASP_GATEWAY_PORT": "0",
-        "ASP_GATEWAY_METRICS_HOST": "127.0.0.1",
-        "ASP_GATEWAY_METRICS_PORT": "0",
         "ASP_GATEWAY_TOKEN": TOKEN,
         "SIP_EDGE_DRAIN_GRACE_S": "1",
     }

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
-from pipeline.envparse import known
+from pipeline.envparse import Registry
 
 from ..errors import ConfigError
 from ..settings import STTSettings
@@ -41,15 +40,14 @@ def _fake(s: STTSettings) -> STTProvider:
     )
 
 
-REGISTRY: dict[str, Callable[[STTSettings], STTProvider]] = {
-    "faster_whisper": _faster_whisper,
-    "fake": _fake,
-}
+REGISTRY: Registry[STTSettings, STTProvider] = Registry(
+    "STT_PROVIDER", ConfigError, {"faster_whisper": _faster_whisper, "fake": _fake}
+)
 
 
 def build_provider(settings: STTSettings) -> STTProvider:
     """The provider STT_PROVIDER names (not loaded yet: call ``load()`` once)."""
-    return REGISTRY[known(settings.provider, REGISTRY, "STT_PROVIDER", ConfigError)](settings)
+    return REGISTRY.build(settings.provider, settings)
 
 
 __all__ = [

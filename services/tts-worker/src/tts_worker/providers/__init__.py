@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pipeline.envparse import Registry
+
+from ..errors import ConfigError
 from ..settings import TTSSettings
 from .base import Synthesis, TTSCapabilities, TTSProvider
 
@@ -46,12 +48,11 @@ def make_fake(s: TTSSettings) -> TTSProvider:
     return FakeTTS(delay_s=delay, **s.engine_options())
 
 
-REGISTRY: dict[str, Callable[[TTSSettings], TTSProvider]] = {
-    "kokoro": make_kokoro,
-    "piper": make_piper,
-    "espeak": make_espeak,
-    "fake": make_fake,
-}
+REGISTRY: Registry[TTSSettings, TTSProvider] = Registry(
+    "TTS_PROVIDER",
+    ConfigError,
+    {"kokoro": make_kokoro, "piper": make_piper, "espeak": make_espeak, "fake": make_fake},
+)
 
 
 def build_tts(settings: TTSSettings) -> TTSRouter:
@@ -64,7 +65,7 @@ def build_tts(settings: TTSSettings) -> TTSRouter:
         return TTSRouter(
             make_kokoro(settings), routes=routes, fallback=fallback, language=settings.lang
         )
-    primary = REGISTRY[settings.provider](settings)
+    primary = REGISTRY.build(settings.provider, settings)
     if settings.provider in ("espeak", "fake"):
         fallback = None
     return TTSRouter(primary, fallback=fallback, language=settings.lang)
