@@ -68,7 +68,7 @@ async def test_small_model_answers_through_reply(small: LocalProvider) -> None:
 async def test_warm_up_loads_and_primes_the_model(small: LocalProvider) -> None:
     await small.start()
     await small.warm_up("Be brief.")
-    assert small.metrics.completed >= 1
+    assert small.metrics.counts["completed"] >= 1
     assert small.metrics.errors == {}
 
 
@@ -79,7 +79,7 @@ async def test_warm_up_is_not_bound_by_a_calls_first_event_timeout() -> None:
     p = LocalProvider(model_path=SMALL, n_ctx=1024, timeouts=Timeouts(first_event_s=0.001))
     await p.start()
     await p.warm_up("Be brief. Answer in Portuguese.")
-    assert p.metrics.completed == 1
+    assert p.metrics.counts["completed"] == 1
     assert p.metrics.errors == {}
     assert p.timeouts.first_event_s == 0.001  # calls keep their own bound
     await p.aclose()

@@ -16,6 +16,7 @@ from llm_worker.reply import ReplyAction, ReplySentence, ReplyTimings, reply
 from llm_worker.settings import Settings
 from llm_worker.testing import FakeProvider
 from llm_worker.tools import CallAction
+from prometheus_client import REGISTRY
 
 REQ = ChatRequest(system="s", messages=(Message("user", "oi"),))
 
@@ -68,8 +69,8 @@ async def test_reply_with_fake_provider() -> None:
     assert t.first_sentence_s is not None
     assert t.error is None
     assert p.requests == [REQ]
-    assert p.metrics.cancelled == 0
-    assert p.metrics.completed == 1
+    assert p.metrics.counts["cancelled"] == 0
+    assert p.metrics.counts["completed"] == 1
 
 
 async def test_empty_answer_becomes_an_apology() -> None:
@@ -96,7 +97,7 @@ async def test_non_retryable_error_is_not_retried() -> None:
     p.push(ProviderRejected("bad key", provider="fake", status=401))
     out = [e async for e in reply(p, REQ, apology="Desculpe.")]
     assert out == [ReplySentence(0, "Desculpe.", apology=True)]
-    assert p.metrics.attempts == 1
+    assert p.metrics.counts["attempt"] == 1
 
 
 async def test_retryable_error_is_retried_up_to_the_bound() -> None:
@@ -105,9 +106,29 @@ async def test_retryable_error_is_retried_up_to_the_bound() -> None:
         p.push(ProviderOverloaded("busy", provider="fake"))
     out = [e async for e in reply(p, REQ, apology="Desculpe.")]
     assert out == [ReplySentence(0, "Desculpe.", apology=True)]
-    assert p.metrics.attempts == 3
-    assert p.metrics.retries == 2
+    assert p.metrics.counts["attempt"] == 3
+    assert p.metrics.counts["retry"] == 2
     assert p.metrics.errors["ProviderOverloaded"] == 3
+
+
+async def test_provider_counts_reach_prometheus() -> None:
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"provider": "fake", **labels}) or 0.0
+
+    before = {
+        "retry": sample("llm_provider_events_total", event="retry"),
+        "completed": sample("llm_provider_events_total", event="completed"),
+        "busy": sample("llm_provider_errors_total", error="ProviderOverloaded"),
+        "first": sample("llm_provider_first_event_seconds_count"),
+    }
+    p = FakeProvider(max_retries=2, retry_backoff_s=0.001)
+    p.push(ProviderOverloaded("busy", provider="fake"))
+    p.push([TextDelta("Certo."), Done("end_turn")])
+    assert [e async for e in reply(p, REQ, apology="Desculpe.")] == [ReplySentence(0, "Certo.")]
+    assert sample("llm_provider_events_total", event="retry") == before["retry"] + 1
+    assert sample("llm_provider_events_total", event="completed") == before["completed"] + 1
+    assert sample("llm_provider_errors_total", error="ProviderOverloaded") == before["busy"] + 1
+    assert sample("llm_provider_first_event_seconds_count") == before["first"] + 1
 
 
 async def test_unexpected_exception_is_wrapped() -> None:

@@ -39,7 +39,7 @@ async def test_the_reply_stops_after_max_sentences_and_frees_the_model() -> None
     assert texts(out) == ["Frase número 0.", "Frase número 1."]
     assert closed.is_set()
     assert produced < 10  # stopped right after the next sentence began, not at 1000
-    assert p.metrics.cancelled == 1
+    assert p.metrics.counts["cancelled"] == 1
 
 
 async def test_clauses_do_not_count_as_sentences() -> None:

@@ -139,7 +139,7 @@ async def test_failures_are_retried_then_the_caller_hears_an_apology(
     out = [e async for e in reply(vendor.provider, REQUEST, apology=APOLOGY, timings=timings)]
     assert out == [ReplySentence(0, APOLOGY, apology=True)]
     assert timings.error == error.__name__
-    assert vendor.provider.metrics.retries == 1
+    assert vendor.provider.metrics.counts["retry"] == 1
     assert len(vendor.server.requests) == 2
     # and the direct API says the error is retryable
     vendor.server.push(script, script)
@@ -152,7 +152,7 @@ async def test_failures_are_retried_then_the_caller_hears_an_apology(
 async def test_one_failure_then_success_is_invisible_to_the_caller(vendor: Any) -> None:
     vendor.server.push(Fail(529), Text(("Tudo certo.",)))
     assert await collect(vendor) == [ReplySentence(0, "Tudo certo.")]
-    assert vendor.provider.metrics.retries == 1
+    assert vendor.provider.metrics.counts["retry"] == 1
 
 
 async def test_client_errors_are_not_retried(vendor: Any) -> None:
@@ -170,7 +170,7 @@ async def test_no_retry_after_text_was_spoken(vendor: Any) -> None:
     vendor.server.push(Truncated(("Um momento. Vou ",)), Text(("repetido",)))
     out = await collect(vendor)
     assert out == [ReplySentence(0, "Um momento."), ReplySentence(1, APOLOGY, apology=True)]
-    assert vendor.provider.metrics.retries == 0
+    assert vendor.provider.metrics.counts["retry"] == 0
     assert len(vendor.server.requests) == 1
 
 
@@ -240,7 +240,7 @@ async def test_cancel_closes_the_http_stream_at_once(vendor: Any) -> None:
         await asyncio.sleep(0.01)
     assert vendor.server.aborted == 1
     assert vendor.server.chunks_sent < 100
-    assert vendor.provider.metrics.cancelled == 1
+    assert vendor.provider.metrics.counts["cancelled"] == 1
 
 
 async def test_cancelling_the_reading_task_cancels_the_stream(vendor: Any) -> None:

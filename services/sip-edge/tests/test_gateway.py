@@ -26,7 +26,13 @@ from asp.messages import ResponseCancel, SessionEnd, SessionStart, Utterance
 from pipeline.testing import RedisServer
 from sip_edge.gateway import g711
 from sip_edge.gateway.framing import seed_hash
-from sip_edge.gateway.testing import AspClient, GatewayProcess, running_workers, seed_frame
+from sip_edge.gateway.testing import (
+    AspClient,
+    GatewayProcess,
+    SessionAudio,
+    running_workers,
+    seed_frame,
+)
 from sip_edge.testing import metric, read_wav, session_messages, speech_wav
 from websockets.exceptions import InvalidStatus
 
@@ -260,7 +266,7 @@ async def test_a_spoken_question_gets_the_answer_in_the_clients_format(
     # played (the gateway keeps the playback time: speech before that would be a barge-in)
     await asyncio.sleep(len(greeting) / (2 * rate))
 
-    await client.send_pcm(sid, question[rate], rate, framing, encoding=encoding)
+    await client.send_pcm(sid, question[rate], SessionAudio(rate, encoding, framing))
     utterance_end = await client.wait_for(
         type="response.start", session_id=sid, within=30, response_id="r-u1"
     )
@@ -336,7 +342,7 @@ async def test_several_sessions_share_one_connection_with_the_seed_framing(
         )
         assert client.audio_of(sid, "seed"), sid
     # only the middle session speaks: only its log gets an utterance
-    await client.send_pcm(sids[1], question[8000], 8000, "seed")
+    await client.send_pcm(sids[1], question[8000], SessionAudio(8000, framing="seed"))
     await client.wait_for(type="response.end", session_id=sids[1], response_id="r-u1", within=30)
     utterances = {sid: sum(isinstance(m, Utterance) for m in log_of(r, sid)) for sid in sids}
     assert utterances == {sids[0]: 0, sids[1]: 1, sids[2]: 0}
@@ -355,7 +361,7 @@ async def test_speech_while_the_agent_speaks_cuts_the_answer(
     client, sid = await start_session(gw, 16000, version="1.2.0")
     await client.wait_for(type="response.start", session_id=sid, response_id="greeting", within=30)
     await until(lambda: len(client.frames) >= 10, what="greeting audio")
-    await client.send_pcm(sid, question[16000], 16000, "asp", realtime=1.0)
+    await client.send_pcm(sid, question[16000], SessionAudio(16000), realtime=1.0)
     end = await client.wait_for(type="response.end", session_id=sid, response_id="greeting")
     assert end["interrupted"] is True
     cut = next(
@@ -435,7 +441,7 @@ async def test_every_bad_input_gets_its_error_and_the_session_goes_on(
         await client.wait_for(type="session.ended", session_id=other)
 
     # after all that, the first session still answers a question
-    await client.send_pcm(sid, question[8000], 8000, "seed")
+    await client.send_pcm(sid, question[8000], SessionAudio(8000, framing="seed"))
     await client.wait_for(type="response.end", session_id=sid, response_id="r-u1", within=30)
     assert any(isinstance(m, Utterance) for m in log_of(r, sid))
     assert metric(gw.metrics(), 'asp_gateway_protocol_errors_total{code="1001"}') >= 4

@@ -48,7 +48,7 @@ from asp.messages import CallAction, ResponseText, SessionStart, Transcript
 from edge_support import dial_2000
 from llm_worker.facts_store import load_facts
 from pipeline.testing import RedisServer
-from sip_edge.gateway.testing import AspClient, GatewayProcess
+from sip_edge.gateway.testing import AspClient, GatewayProcess, SessionAudio
 from sip_edge.testing import EdgeProcess, session_messages, write_wav
 from sipphone import SAMPLE_RATE, Phone, poll_until
 
@@ -143,7 +143,7 @@ async def _ask_over_websocket(
         # fast playback: the client got the greeting at once; it speaks once that has played
         # (speech before would be a barge-in)
         await asyncio.sleep(len(greeting) / (2 * GATEWAY_RATE))
-        await client.send_pcm(sid, question, GATEWAY_RATE, "asp", realtime=1.0)
+        await client.send_pcm(sid, question, SessionAudio(GATEWAY_RATE), realtime=1.0)
         deadline = time.monotonic() + timeout
         while not (
             answers := [

@@ -10,7 +10,8 @@ The base class adds, the same for every vendor:
 * retries: a retryable error *before the first event* is retried up to ``max_retries``
   times (at most 5) with a short jittered backoff; after text has been emitted a retry
   would repeat speech, so the error goes to the caller;
-* metrics: counts and time to first event in :class:`ProviderMetrics`;
+* metrics: counts and time to first event in :class:`ProviderMetrics`, exported to
+  Prometheus;
 
 (the name, the bounded retries with their backoff, the timeout of one wait and the count
 of retries are :class:`pipeline.provider.Provider`'s, the base of the STT and TTS engines
@@ -31,7 +32,7 @@ import logging
 import threading
 import time
 from abc import abstractmethod
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from functools import partial
@@ -40,6 +41,7 @@ from typing import ClassVar
 from pipeline.backoff import Backoff
 from pipeline.provider import Provider
 
+from llm_worker import metrics
 from llm_worker.errors import ProviderError, ProviderTimeout
 from llm_worker.events import ChatRequest, Done, StreamEvent
 
@@ -62,15 +64,24 @@ class Timeouts:
 
 @dataclass
 class ProviderMetrics:
-    """In-process counters; the worker exports them to Prometheus."""
+    """A provider's counts, kept per instance (``counts``: request, attempt, retry,
+    completed, cancelled; ``errors`` by error type) and exported to Prometheus with the
+    time to first event (:mod:`llm_worker.metrics`, label ``provider``)."""
 
-    requests: int = 0
-    attempts: int = 0
-    retries: int = 0
-    completed: int = 0
-    cancelled: int = 0
+    provider: str = "llm"
+    counts: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
-    first_event_s: deque[float] = field(default_factory=lambda: deque(maxlen=256))
+
+    def count(self, event: str) -> None:
+        self.counts[event] += 1
+        metrics.PROVIDER_EVENTS.labels(self.provider, event).inc()
+
+    def failed(self, error: str) -> None:
+        self.errors[error] += 1
+        metrics.PROVIDER_ERRORS.labels(self.provider, error).inc()
+
+    def first_event(self, seconds: float) -> None:
+        metrics.PROVIDER_FIRST_EVENT_SECONDS.labels(self.provider).observe(seconds)
 
 
 class Gate:
@@ -119,7 +130,7 @@ class LLMProvider(Provider):
         self.model = model
         self.timeouts = timeouts or Timeouts()
         self.retry_backoff_s = retry_backoff_s
-        self.metrics = metrics or ProviderMetrics()
+        self.metrics = metrics or ProviderMetrics(self.name)
 
     @abstractmethod
     def _stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -149,11 +160,11 @@ class LLMProvider(Provider):
     async def _run(
         self, request: ChatRequest, gate: Gate | None = None
     ) -> AsyncGenerator[StreamEvent, None]:
-        self.metrics.requests += 1
+        self.metrics.count("request")
         attempt = 0
         while True:
             attempt += 1
-            self.metrics.attempts += 1
+            self.metrics.count("attempt")
             emitted = False
             started = time.monotonic()
             agen = self._attempt(request, gate)
@@ -168,17 +179,17 @@ class LLMProvider(Provider):
                         break
                     if not emitted:
                         emitted = True
-                        self.metrics.first_event_s.append(time.monotonic() - started)
+                        self.metrics.first_event(time.monotonic() - started)
                     yield event
-                self.metrics.completed += 1
+                self.metrics.count("completed")
                 return
             except ProviderError as e:
-                self.metrics.errors[type(e).__name__] += 1
+                self.metrics.failed(type(e).__name__)
                 if emitted or self._gives_up(e, attempt):
                     raise
                 await self._retry_after(attempt, e)
             except Exception as e:
-                self.metrics.errors["unexpected"] += 1
+                self.metrics.failed("unexpected")
                 raise ProviderError(f"unexpected error: {e!r}", provider=self.name) from e
             finally:
                 await agen.aclose()
@@ -188,7 +199,7 @@ class LLMProvider(Provider):
         return ProviderTimeout(f"no answer {what} within {limit:g} s", provider=self.name)
 
     def _count_retry(self) -> None:
-        self.metrics.retries += 1
+        self.metrics.count("retry")
 
 
 class _End:
@@ -246,7 +257,7 @@ class LLMStream:
             return
         if not self._ended:
             self.cancelled = True
-            self._provider.metrics.cancelled += 1
+            self._provider.metrics.count("cancelled")
         self._task.cancel()
         await asyncio.wait([self._task])
         self._queue.put_nowait(_END)

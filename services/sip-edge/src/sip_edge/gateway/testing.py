@@ -96,6 +96,16 @@ def running_workers(
             w.stop()
 
 
+@dataclass(frozen=True)
+class SessionAudio:
+    """How a test client sends a session's audio: its rate, its encoding (``pcm_s16le``,
+    ``mulaw``, ``alaw``) and its framing (``asp`` binary frames or the seed's)."""
+
+    rate: int
+    encoding: str = "pcm_s16le"
+    framing: str = "asp"
+
+
 def seed_frame(session_id: str, pcm: bytes) -> bytes:
     """A caller frame in the seed's 12-byte framing."""
     return b"\x01\x00" + seed_hash(session_id) + b"\x00\x00" + pcm
@@ -153,22 +163,16 @@ class AspClient:
             await asyncio.sleep(0.01)
 
     async def send_pcm(
-        self,
-        session_id: str,
-        pcm: bytes,
-        rate: int,
-        framing: str = "asp",
-        realtime: float = 0.0,
-        encoding: str = "pcm_s16le",
+        self, session_id: str, pcm: bytes, audio: SessionAudio, realtime: float = 0.0
     ) -> None:
-        """Sends PCM in 20 ms frames (G.711 coded for a ``mulaw``/``alaw`` session);
-        ``realtime`` > 0 paces them (1.0 = real time)."""
-        if encoding != "pcm_s16le":
-            pcm = g711.encode(pcm, encoding)
-        size = rate // 50 * (2 if encoding == "pcm_s16le" else 1)
+        """Sends 16-bit PCM in 20 ms frames as the session's ``audio`` says (G.711 coded
+        for a ``mulaw``/``alaw`` session); ``realtime`` > 0 paces them (1.0 = real time)."""
+        if audio.encoding != "pcm_s16le":
+            pcm = g711.encode(pcm, audio.encoding)
+        size = audio.rate // 50 * (2 if audio.encoding == "pcm_s16le" else 1)
         for i in range(0, len(pcm) - size + 1, size):
             chunk = pcm[i : i + size]
-            if framing == "seed":
+            if audio.framing == "seed":
                 frame = seed_frame(session_id, chunk)
             else:
                 frame = asp_frame(i // size, chunk)
