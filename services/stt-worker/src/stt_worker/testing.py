@@ -93,8 +93,9 @@ class FakeSTT(ScriptedEngine[tuple[int, str]], STTProvider):
         return self._script.popleft() if self._script else self.default
 
 
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """WER after lowercasing and dropping punctuation (jiwer, a test dependency)."""
+def word_error_rate(reference: str | list[str], hypothesis: str | list[str]) -> float:
+    """WER after lowercasing and dropping punctuation (jiwer, a test dependency); over
+    lists, the errors of all pairs over all the reference's words."""
     import unicodedata
 
     import jiwer
@@ -104,4 +105,8 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
         kept = "".join(c if c.isalnum() or c.isspace() else " " for c in text)
         return " ".join(kept.split())
 
-    return float(jiwer.wer(norm(reference), norm(hypothesis)))
+    if isinstance(reference, str) and isinstance(hypothesis, str):
+        return float(jiwer.wer(norm(reference), norm(hypothesis)))
+    if isinstance(reference, str) or isinstance(hypothesis, str):
+        raise TypeError("reference and hypothesis: both strings or both lists")
+    return float(jiwer.wer([norm(r) for r in reference], [norm(h) for h in hypothesis]))
