@@ -34,7 +34,10 @@ PODMAN_COMPOSE=$(bash scripts/podman-setup.sh)
 if [ "${CONTAINERS_SKIP_BUILD:-0}" != 1 ]; then
   bash scripts/container-base-images.sh
   bash scripts/container-build.sh
-  podman image prune -f >/dev/null  # the dangling layers of earlier builds
+  # the dangling layers of earlier builds; a layer still held by the working container of
+  # a build that was interrupted cannot go, and that is no reason to stop the run
+  podman image prune -f >/dev/null 2>&1 ||
+    log "aviso: podman image prune: camadas presas a contêineres de construções interrompidas (podman ps -a --external; buildah rm --all)"
 fi
 t_built=$SECONDS
 
