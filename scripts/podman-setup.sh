@@ -22,6 +22,10 @@ command -v runc >/dev/null || missing+=(runc)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 [ -x /usr/lib/podman/netavark ] || missing+=(netavark)
 [ -x /usr/lib/podman/aardvark-dns ] || missing+=(aardvark-dns)
+# netavark 1.4 (bookworm) sets up the bridge networks with iptables, which it does not
+# depend on: without it every container of a compose network fails to start
+# ("netavark: No such file or directory")
+command -v iptables >/dev/null || missing+=(iptables)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}" uidmap slirp4netns
 command -v podman >/dev/null || die "podman não foi instalado"
 
