@@ -1,11 +1,7 @@
 """Kokoro-82M (packaged int8 weights, default voice pm_alex) speaking Portuguese.
 
 What it says is transcribed back by the project's own STT (Whisper base) from the 8 kHz
-chunks that would go to the caller: the words must survive the whole output path. The word
-error rate is taken over four sentences of the kinds the agent says (60 words): over one
-sentence, one word is 5.6 points, and which short word Whisper base mishears at 8 kHz
-("o setor" heard "os setor") changes with the CPU's arithmetic (an AVX-512 machine of this
-kind heard 2 of the 18 words of the first sentence wrong, others at most 1).
+chunks that would go to the caller: the words must survive the whole output path.
 """
 
 from __future__ import annotations
@@ -29,11 +25,6 @@ SENTENCE = (
     "Claro, vou transferir a sua ligação para o setor de vendas, "
     "aguarde um momento na linha, por favor."
 )
-MORE_SENTENCES = (
-    "Nosso horário de atendimento é de segunda a sexta-feira, das oito da manhã às seis da tarde.",
-    "Desculpe, não entendi bem. Pode repetir a sua pergunta, por favor?",
-    "O pedido foi registrado e o nosso técnico entra em contato amanhã pela manhã.",
-)
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +40,11 @@ def test_engine_output(spoken: Synthesis) -> None:
     assert float(np.max(np.abs(spoken.samples))) > 0.05
 
 
-async def test_transcribed_back_at_8khz(
-    spoken: Synthesis, kokoro: KokoroTTS, whisper: FasterWhisperSTT
-) -> None:
-    heard = []
-    for sentence in (SENTENCE, *MORE_SENTENCES):
-        synthesis = (
-            spoken if sentence == SENTENCE else await kokoro.synthesize(sentence, language="pt-BR")
-        )
-        pcm = b"".join(c.pcm for c in synthesis.render(8000))
-        heard.append((await whisper.transcribe(pcm, 8000, "pt")).text)
-    wer = word_error_rate([SENTENCE, *MORE_SENTENCES], heard)
-    assert wer <= 0.10, (wer, heard)
+async def test_transcribed_back_at_8khz(spoken: Synthesis, whisper: FasterWhisperSTT) -> None:
+    pcm = b"".join(c.pcm for c in spoken.render(8000))
+    result = await whisper.transcribe(pcm, 8000, "pt")
+    wer = word_error_rate(SENTENCE, result.text)
+    assert wer <= 0.10, (wer, result.text)
 
 
 @pytest.mark.parametrize("rate", [8000, 16000])

@@ -93,9 +93,8 @@ class FakeSTT(ScriptedEngine[tuple[int, str]], STTProvider):
         return self._script.popleft() if self._script else self.default
 
 
-def word_error_rate(reference: str | list[str], hypothesis: str | list[str]) -> float:
-    """WER after lowercasing and dropping punctuation (jiwer, a test dependency); over
-    lists, the errors of all pairs over all the reference's words."""
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """WER after lowercasing and dropping punctuation (jiwer, a test dependency)."""
     import unicodedata
 
     import jiwer
@@ -105,8 +104,4 @@ def word_error_rate(reference: str | list[str], hypothesis: str | list[str]) -> 
         kept = "".join(c if c.isalnum() or c.isspace() else " " for c in text)
         return " ".join(kept.split())
 
-    if isinstance(reference, str) and isinstance(hypothesis, str):
-        return float(jiwer.wer(norm(reference), norm(hypothesis)))
-    if isinstance(reference, str) or isinstance(hypothesis, str):
-        raise TypeError("reference and hypothesis: both strings or both lists")
-    return float(jiwer.wer([norm(r) for r in reference], [norm(h) for h in hypothesis]))
+    return float(jiwer.wer(norm(reference), norm(hypothesis)))
