@@ -1,7 +1,14 @@
 """Kokoro-82M (packaged int8 weights, default voice pm_alex) speaking Portuguese.
 
-What it says is transcribed back by the project's own STT (Whisper base) from the 8 kHz
-chunks that would go to the caller: the words must survive the whole output path.
+What it says is transcribed back from the 8 kHz chunks that would go to the caller by the
+project's ear for what a phone heard (:func:`stt_worker.testing.judge_whisper`: Whisper base
+with its own 30 s window): the words must survive the whole output path.
+
+The ear is not the STT service's latency configuration (10 s encoder window, int8): with
+that, which words of this sentence come back depends on the CPU's int8 kernels. On an Intel
+Xeon with AVX-512 it heard "os setor" where the same model with float32 arithmetic, the
+same model with the generic int8 kernels, and the ear all heard "o setor" (2026-12-08,
+WER 0.111 against 0.056). The bound on the original sentence is unchanged.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from stt_worker.providers.faster_whisper import FasterWhisperSTT
-from stt_worker.testing import word_error_rate
+from stt_worker.testing import judge_whisper, word_error_rate
 from tts_worker.errors import ConfigError, TTSError
 from tts_worker.providers.base import Synthesis
 from tts_worker.providers.kokoro import KokoroTTS
@@ -40,9 +47,9 @@ def test_engine_output(spoken: Synthesis) -> None:
     assert float(np.max(np.abs(spoken.samples))) > 0.05
 
 
-async def test_transcribed_back_at_8khz(spoken: Synthesis, whisper: FasterWhisperSTT) -> None:
+async def test_transcribed_back_at_8khz(spoken: Synthesis) -> None:
     pcm = b"".join(c.pcm for c in spoken.render(8000))
-    result = await whisper.transcribe(pcm, 8000, "pt")
+    result = await judge_whisper().transcribe(pcm, 8000, "pt")
     wer = word_error_rate(SENTENCE, result.text)
     assert wer <= 0.10, (wer, result.text)
 
