@@ -8,6 +8,7 @@ import random
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
 from asp import streams as layout
@@ -16,6 +17,7 @@ from sip_edge.testing import (
     CALLER_PHRASES,
     REDIS_URL,
     EdgeProcess,
+    Signal,
     audio_found,
     caller_result,
     from_pcm,
@@ -51,7 +53,9 @@ def test_twenty_calls_each_get_their_own_session_and_audio(tmp_path: Path) -> No
             # the *next* caller, so that hearing its own phrase or a neighbour's is caught.
             logs: dict[int, list[Message]] = {}
             answered: set[int] = set()
-            deadline = time.monotonic() + 15
+            answered_at: dict[int, float] = {}
+            started = time.monotonic()
+            deadline = started + 15
             while len(answered) < N and time.monotonic() < deadline:
                 for i, sid in sessions.items():
                     if i in answered:
@@ -60,9 +64,11 @@ def test_twenty_calls_each_get_their_own_session_and_audio(tmp_path: Path) -> No
                     if any(isinstance(m, Utterance) for m in logs[i]):
                         write_response(r, sid, f"answer-{i}", pcm(speech[(i + 1) % N]))
                         answered.add(i)
+                        answered_at[i] = time.monotonic() - started
                 time.sleep(0.1)
             result = caller_result(caller, timeout=60)
             logs = {i: session_messages(r, sid)[1] for i, sid in sessions.items()}
+            edge_log = edge.log()
     finally:
         r.close()
     assert result["up"] == N
@@ -81,8 +87,25 @@ def test_twenty_calls_each_get_their_own_session_and_audio(tmp_path: Path) -> No
         # Asterisk is where it gets measured). Cross-talk is still caught: another call's
         # phrase matches almost no window.
         why = audio_found(heard, answer, max_bad=1 / 3)
-        assert why is None, (i, why)
+        assert why is None, (
+            i,
+            why,
+            _heard_diagnostics(heard, answered_at.get(i), sessions[i], edge_log),
+        )
         assert audio_found(heard, speech[(i + 2) % N]) is not None, i
+
+
+def _heard_diagnostics(heard: Signal, answered_s: float | None, sid: str, edge_log: str) -> str:
+    """What a caller that missed its answer heard, when the answer was written (seconds after
+    the sessions were found; the callers hang up 10 s after answering) and what the edge
+    logged for that session."""
+    rms = float(np.sqrt(np.mean(heard**2))) if len(heard) else 0.0
+    voiced = int(np.count_nonzero(np.abs(heard) > 0.01))
+    lines = [line for line in edge_log.splitlines() if sid in line][-12:]
+    return (
+        f"heard {len(heard) / 8000:.2f} s, RMS {rms:.4f}, {voiced} samples above 0.01; "
+        f"answer written at {answered_s} s; edge log for {sid}: " + " | ".join(lines)
+    )
 
 
 def _sessions(r: redis.Redis, after: str, call_ids: list[str], timeout: float) -> dict[int, str]:
