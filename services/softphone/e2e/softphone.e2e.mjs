@@ -386,7 +386,9 @@ describe('softphone contra o Asterisk real', { concurrency: false }, () => {
     for (;;) {
       const m = await measureRemote(page, 300);
       if (m.rms > 0.01) break;
-      assert.ok(Date.now() - t0 < 3000, 'nenhum áudio do agente em 3 s');
+      if (Date.now() - t0 >= 3000) {
+        assert.fail(`nenhum áudio do agente em 3 s; ${await mediaDiagnostics(page)}`);
+      }
     }
     await hangupAndWait(page);
     await page.context().close();
