@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -34,12 +34,26 @@ function readEnv(file) {
   return out;
 }
 
+/**
+ * One IPv4 ICE candidate per browser. Asterisk (loopback profile) offers only 127.0.0.1;
+ * with Chromium's loopback candidate allowed as well as the host's own address, each call
+ * had two IPv4 pairs: Chromium started on the loopback pair and moved to the other one
+ * mid-call, Asterisk's strict RTP dropped the new source until it qualified, and ICE
+ * sometimes took 8 s to complete (the IVR prompt and the digit lost, 2026-12-08, seen
+ * with Asterisk's RTP debug log). So loopback is allowed only on a host that has no other
+ * IPv4 address.
+ */
+function hasOtherIPv4() {
+  return Object.values(networkInterfaces()).flat()
+    .some((a) => a && a.family === 'IPv4' && !a.internal);
+}
+
 function chromeArgs(wav) {
   return [
     '--use-fake-ui-for-media-stream',
     '--use-fake-device-for-media-stream',
     `--use-file-for-fake-audio-capture=${wav}`,
-    '--allow-loopback-in-peer-connection',
+    ...(hasOtherIPv4() ? [] : ['--allow-loopback-in-peer-connection']),
     '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     '--autoplay-policy=no-user-gesture-required',
